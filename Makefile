@@ -1,0 +1,112 @@
+# Starling build.  `make` builds bin/; `make asan` builds bin/asan/ with
+# AddressSanitizer + UndefinedBehaviorSanitizer; `make test` runs every test.
+CC      ?= gcc
+PKGS    := libxml-2.0 liburing openssl sqlite3 libidn inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lpthread
+JEMALLOC := -ljemalloc
+
+BUILD   ?= build
+BIN     ?= bin
+ifeq ($(ASAN),1)
+BUILD   := build/asan
+BIN     := bin/asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+JEMALLOC :=
+endif
+
+LIB_SRC  := $(wildcard lib/*.c) $(wildcard tls/*.c)
+CM_SRC   := $(filter-out cm/main.c,$(wildcard cm/*.c))
+CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
+CTL_SRC  := $(wildcard ctl/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIB_A  := $(BUILD)/libstarling.a
+CM_A   := $(BUILD)/libcm.a
+CORE_A := $(BUILD)/libcore.a
+TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+PROGS  := $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
+ifneq ($(BENCH_SRC),)
+PROGS  += $(BIN)/starling-bench
+endif
+
+.PHONY: all asan test unit e2e fuzz fuzz-smoke deps run clean
+all: $(PROGS) $(TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(CM_A): $(call obj,$(CM_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(CORE_A): $(call obj,$(CORE_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+
+$(BIN)/starling-cm: $(call obj,cm/main.c) $(CM_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(JEMALLOC)
+$(BIN)/starling-core: $(call obj,core/main.c) $(CORE_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(JEMALLOC)
+$(BIN)/starlingctl: $(call obj,$(CTL_SRC)) $(CORE_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/starling-bench: $(call obj,$(BENCH_SRC)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CM_A) $(CORE_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+asan:
+	$(MAKE) ASAN=1 all
+
+# Fuzz targets: one per parser, built with clang's libFuzzer + ASan/UBSan.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CM_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CM_SRC) $(LDLIBS)
+fuzz: $(FUZZ_BIN)
+# A short run of every target over its seed corpus plus fresh inputs.
+fuzz-smoke: fuzz
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); c=tests/fuzz/corpus/$$n; \
+	  mkdir -p build/fuzz/work/$$n; \
+	  echo "fuzz $$n"; $$f -runs=20000 -max_len=4096 build/fuzz/work/$$n $$c >build/fuzz/$$n.log 2>&1 \
+	    || { tail -40 build/fuzz/$$n.log; exit 1; }; done
+
+deps:
+	@sh scripts/deps.sh
+
+unit: all
+	@sh tests/run_unit.sh $(BUILD)/tests
+
+e2e: all
+	STARLING_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) all
+	$(MAKE) asan
+	$(MAKE) fuzz-smoke
+	sh tests/run_unit.sh build/asan/tests
+	sh tests/run_unit.sh build/tests
+	STARLING_BIN=$(CURDIR)/bin/asan /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+	STARLING_BIN=$(CURDIR)/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+run: deps all
+	@sh scripts/run.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

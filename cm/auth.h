@@ -1,0 +1,39 @@
+/* auth: SASL for c2s streams (RFC 6120 §6): SCRAM-SHA-256, SCRAM-SHA-1 and
+ * PLAIN (only over TLS).  The credentials live in the core; auth asks for them
+ * over the link and never sees a stored password. */
+#ifndef STARLING_CM_AUTH_H
+#define STARLING_CM_AUTH_H
+
+#include "lib/scram.h"
+#include "lib/stanza.h"
+#include "lib/wire.h"
+
+struct worker;
+struct conn;
+
+enum auth_mech { AUTH_SCRAM_SHA256, AUTH_SCRAM_SHA1, AUTH_PLAIN };
+
+/* Per-connection SASL state; allocated on <auth/>, freed when SASL ends. */
+struct auth_state {
+	enum auth_mech mech;
+	int step;		 /* 0 = awaiting credentials, 1 = awaiting <response/> */
+	char *username;		 /* nodeprepped localpart */
+	char *password;		 /* PLAIN only, wiped and freed after the check */
+	struct scram_server scram;
+};
+
+enum auth_result {
+	AUTH_CONTINUE, /* waiting for the client or the core */
+	AUTH_SUCCESS,  /* <success/> sent: restart the stream */
+	AUTH_FAILED,   /* <failure/> sent; the client may try again */
+};
+
+/* Appends the <mechanisms/> feature for this connection. */
+void auth_features(struct worker *w, struct conn *c);
+/* Handle <auth/>, <response/> or <abort/> in the SASL namespace. */
+enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct stanza *s);
+/* The core answered our credential request. */
+enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
+void auth_free(struct conn *c);
+
+#endif

@@ -1,0 +1,534 @@
+#include "c2s.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "lib/jid.h"
+#include "lib/log.h"
+#include "lib/stanza.h"
+#include "lib/xstream.h"
+#include "worker.h"
+
+#define NS_STREAMS "http://etherx.jabber.org/streams"
+#define NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
+#define NS_STANZA_ERRORS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define SASL_MAX_FAILURES 3
+
+/* Indexed by enum c2s_stream_error; RFC 6120 §4.9.3. */
+static const char *const se_names[] = {
+	[SE_BAD_FORMAT] = "bad-format",
+	[SE_CONFLICT] = "conflict",
+	[SE_CONNECTION_TIMEOUT] = "connection-timeout",
+	[SE_HOST_UNKNOWN] = "host-unknown",
+	[SE_INTERNAL_SERVER_ERROR] = "internal-server-error",
+	[SE_INVALID_NAMESPACE] = "invalid-namespace",
+	[SE_NOT_AUTHORIZED] = "not-authorized",
+	[SE_NOT_WELL_FORMED] = "not-well-formed",
+	[SE_POLICY_VIOLATION] = "policy-violation",
+	[SE_RESOURCE_CONSTRAINT] = "resource-constraint",
+	[SE_RESTRICTED_XML] = "restricted-xml",
+	[SE_SYSTEM_SHUTDOWN] = "system-shutdown",
+	[SE_UNSUPPORTED_STANZA_TYPE] = "unsupported-stanza-type",
+	[SE_UNSUPPORTED_VERSION] = "unsupported-version",
+};
+
+static int ns_is(const struct stanza *s, const char *ns) { return s->ns && !strcmp(s->ns, ns); }
+
+static void random_hex(char *out, size_t bytes)
+{
+	unsigned char r[32];
+	if (bytes > sizeof r)
+		bytes = sizeof r;
+	if (RAND_bytes(r, (int)bytes) != 1)
+		abort(); /* no randomness: nothing we generate would be safe */
+	for (size_t i = 0; i < bytes; i++)
+		sprintf(out + 2 * i, "%02x", r[i]);
+}
+
+/* RFC 6120 §4.7: our response header. Sent once per stream (restarts too). */
+static void send_header(struct worker *w, struct conn *c)
+{
+	char id[33], hdr[512];
+	random_hex(id, 16);
+	snprintf(hdr, sizeof hdr,
+		 "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+		 "xmlns:stream='" NS_STREAMS "' id='%s' from='%s' version='1.0' xml:lang='en'>",
+		 id, w->cfg->domain);
+	c->flags |= CONN_HEADER_SENT;
+	conn_send_str(w, c, hdr);
+}
+
+void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e)
+{
+	if ((c->flags & CONN_DEAD) || c->state == C2S_CLOSING)
+		return;
+	log_info("conn %u: stream error <%s/>", c->sid, se_names[e]);
+	if (!(c->flags & CONN_HEADER_SENT))
+		send_header(w, c);
+	char msg[256];
+	snprintf(msg, sizeof msg,
+		 "<stream:error><%s xmlns='" NS_STREAM_ERRORS "'/></stream:error></stream:stream>",
+		 se_names[e]);
+	conn_send_str(w, c, msg);
+	conn_close(w, c);
+}
+
+static void send_features(struct worker *w, struct conn *c)
+{
+	conn_send_str(w, c, "<stream:features>");
+	if (!(c->flags & CONN_TLS)) {
+		/* RFC 6120 §5.3.1: mandatory-to-negotiate when TLS is required. */
+		conn_send_str(w, c,
+			      w->cfg->require_tls ? "<starttls xmlns='" NS_TLS "'><required/></starttls>"
+						  : "<starttls xmlns='" NS_TLS "'/>");
+		if (!w->cfg->require_tls)
+			auth_features(w, c);
+	} else if (!(c->flags & CONN_AUTHED)) {
+		auth_features(w, c);
+	} else {
+		/* RFC 6120 §7.4; RFC 6121 makes <session/> a no-op, advertised as
+		 * optional for old clients (draft-cridland-xmpp-session). */
+		conn_send_str(w, c,
+			      "<bind xmlns='" NS_BIND "'/>"
+			      "<session xmlns='" NS_SESSION "'><optional/></session>");
+	}
+	conn_send_str(w, c, "</stream:features>");
+}
+
+/* RFC 6120 §4.7, §4.8, §4.9.1.2: validate the client's header. */
+static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t len)
+{
+	struct xs_header h;
+	send_header(w, c);
+	if (xs_parse_header(bytes, len, &h)) {
+		c2s_stream_error(w, c, SE_NOT_WELL_FORMED);
+		return XS_CB_STOP;
+	}
+	enum c2s_stream_error err = (enum c2s_stream_error)-1;
+	char dom[JID_PART_MAX + 1];
+	if (!h.name_ok || !h.stream_ns_ok || !h.content_ns_ok)
+		err = SE_INVALID_NAMESPACE;
+	else if (h.to && (jid_prep_domain(h.to, dom, sizeof dom) || strcmp(dom, w->cfg->domain)))
+		err = SE_HOST_UNKNOWN;
+	else if (!h.version || strncmp(h.version, "1.", 2))
+		err = SE_UNSUPPORTED_VERSION; /* §4.7.5: no version means pre-1.0 */
+	xs_header_free(&h);
+	if (err != (enum c2s_stream_error)-1) {
+		c2s_stream_error(w, c, err);
+		return XS_CB_STOP;
+	}
+	c->state = C2S_OPEN;
+	send_features(w, c);
+	return XS_CB_CONTINUE;
+}
+
+/* RFC 6120 §5.4.2.3: <proceed/>, then the TLS handshake on the same socket. */
+static int on_starttls(struct worker *w, struct conn *c)
+{
+	if (c->flags & CONN_TLS) {
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+		return XS_CB_STOP;
+	}
+	conn_send_str(w, c, "<proceed xmlns='" NS_TLS "'/>");
+	c->ssl = tls_new(w->tls_ctx, &w->tio, 1, NULL);
+	if (!c->ssl) {
+		conn_kill(w, c);
+		return XS_CB_STOP;
+	}
+	c->flags = (uint16_t)((c->flags | CONN_TLS) & ~CONN_HEADER_SENT);
+	c->state = C2S_WAIT_HEADER;
+	/* Whatever plaintext followed <starttls/> in this read is void (§5.4.3.3). */
+	return XS_CB_STOP;
+}
+
+static void restart_stream(struct conn *c)
+{
+	c->state = C2S_WAIT_HEADER;
+	c->flags &= (uint16_t)~CONN_HEADER_SENT;
+}
+
+static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
+{
+	if (c->flags & CONN_AUTHED) {
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION); /* §6.4.8: once only */
+		return XS_CB_STOP;
+	}
+	enum auth_result r = auth_on_element(w, c, s);
+	if (r == AUTH_SUCCESS) {
+		restart_stream(c);
+		return XS_CB_RESTART;
+	}
+	if (r == AUTH_FAILED && ++c->sasl_failures >= SASL_MAX_FAILURES) {
+		/* §6.4.5: retries are limited; then the stream is closed. */
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+		return XS_CB_STOP;
+	}
+	return XS_CB_CONTINUE;
+}
+
+/* An error reply generated here (RFC 6120 §8.3), addressed to the client. */
+static void stanza_error(struct worker *w, struct conn *c, const struct stanza *s,
+			 const char *etype, const char *cond)
+{
+	if (s->type == STANZA_T_ERROR)
+		return; /* §8.3.1: never answer an error with an error */
+	struct buf b = {0};
+	buf_append_str(&b, "<");
+	buf_append_str(&b, stanza_kind_name(s->kind));
+	buf_append_str(&b, " type='error'");
+	if (s->id) {
+		buf_append_str(&b, " id='");
+		buf_append_xml_escaped(&b, s->id, strlen(s->id));
+		buf_append_str(&b, "'");
+	}
+	if (s->to) {
+		buf_append_str(&b, " from='");
+		buf_append_xml_escaped(&b, s->to, strlen(s->to));
+		buf_append_str(&b, "'");
+	}
+	buf_append_str(&b, "><error type='");
+	buf_append_str(&b, etype);
+	buf_append_str(&b, "'><");
+	buf_append_str(&b, cond);
+	buf_append_str(&b, " xmlns='" NS_STANZA_ERRORS "'/></error></");
+	buf_append_str(&b, stanza_kind_name(s->kind));
+	if (buf_append_str(&b, ">") == 0)
+		conn_send(w, c, buf_head(&b), buf_avail(&b));
+	buf_free(&b);
+}
+
+static void send_iq_result(struct worker *w, struct conn *c, const struct stanza *s,
+			   const char *payload)
+{
+	struct buf b = {0};
+	buf_append_str(&b, "<iq type='result'");
+	if (s->id) {
+		buf_append_str(&b, " id='");
+		buf_append_xml_escaped(&b, s->id, strlen(s->id));
+		buf_append_str(&b, "'");
+	}
+	if (payload) {
+		buf_append_str(&b, ">");
+		buf_append_str(&b, payload);
+		buf_append_str(&b, "</iq>");
+	} else {
+		buf_append_str(&b, "/>");
+	}
+	if (b.data)
+		conn_send(w, c, buf_head(&b), buf_avail(&b));
+	buf_free(&b);
+}
+
+/* RFC 6120 §7: bind a resource, client-chosen or ours. */
+static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xmlNodePtr bind)
+{
+	char res[JID_PART_MAX + 1];
+	xmlNodePtr r = stanza_child(bind, NS_BIND, "resource");
+	char *want = r ? stanza_text(r) : NULL;
+	int rc = 0;
+	if (want && *want)
+		rc = jid_prep_resource(want, res, sizeof res);
+	else
+		random_hex(res, 8);
+	free(want);
+	if (rc) {
+		stanza_error(w, c, s, "modify", "bad-request"); /* §7.7.2.1 */
+		return;
+	}
+	size_t n = strlen(c->jid) + 1 + strlen(res) + 1;
+	char *full = malloc(n);
+	if (!full) {
+		stanza_error(w, c, s, "wait", "resource-constraint");
+		return;
+	}
+	snprintf(full, n, "%s/%s", c->jid, res);
+	free(c->jid);
+	c->jid = full;
+	/* The core answers a conflict by closing the older session (§7.7.2.2),
+	 * so the bind can be confirmed at once: frames on the link keep order. */
+	if (wire_put_str_frame(&w->link.out, WIRE_SESSION_OPEN, c->sid, full)) {
+		stanza_error(w, c, s, "wait", "resource-constraint");
+		return;
+	}
+	c->flags |= CONN_BOUND;
+	struct buf b = {0};
+	buf_append_str(&b, "<bind xmlns='" NS_BIND "'><jid>");
+	buf_append_xml_escaped(&b, full, strlen(full));
+	if (buf_append_str(&b, "</jid></bind>") == 0) {
+		buf_append(&b, "", 1);
+		send_iq_result(w, c, s, buf_head(&b));
+	}
+	buf_free(&b);
+}
+
+/* Ingress: stamp from (RFC 6120 §8.1.2.1) and hand the stanza to the core. */
+static void route(struct worker *w, struct conn *c, const struct stanza *s)
+{
+	if (s->type == STANZA_T_INVALID) {
+		stanza_error(w, c, s, "modify", "bad-request");
+		return;
+	}
+	struct jid to = {0};
+	char *to_s = NULL;
+	if (s->to) {
+		if (jid_parse(s->to, &to) || !(to_s = jid_full(&to))) {
+			jid_free(&to);
+			stanza_error(w, c, s, "modify", "jid-malformed");
+			return;
+		}
+		jid_free(&to);
+	}
+	struct buf xml = {0};
+	if (stanza_serialize(s, &xml) == 0) {
+		struct wire_stanza ws = {
+			.kind = (uint8_t)s->kind,
+			.type = (uint8_t)s->type,
+			.id = {s->id ? s->id : "", s->id ? (uint32_t)strlen(s->id) : 0},
+			.from = {c->jid, (uint32_t)strlen(c->jid)},
+			.to = {to_s ? to_s : "", to_s ? (uint32_t)strlen(to_s) : 0},
+			.xml = {buf_head(&xml), (uint32_t)buf_avail(&xml)},
+		};
+		if (wire_put_stanza(&w->link.out, c->sid, &ws))
+			stanza_error(w, c, s, "wait", "resource-constraint");
+	} else {
+		stanza_error(w, c, s, "wait", "internal-server-error");
+	}
+	buf_free(&xml);
+	free(to_s);
+}
+
+static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
+{
+	if (!(c->flags & CONN_AUTHED)) {
+		c2s_stream_error(w, c, SE_NOT_AUTHORIZED); /* §6.4.? stanzas before auth */
+		return XS_CB_STOP;
+	}
+	xmlNodePtr child = s->kind == STANZA_IQ ? stanza_child(s->root, NULL, NULL) : NULL;
+	int iq_set = s->kind == STANZA_IQ && s->type == STANZA_T_SET;
+	if (iq_set && child && stanza_child(s->root, NS_BIND, "bind")) {
+		if (c->flags & CONN_BOUND)
+			stanza_error(w, c, s, "cancel", "not-allowed");
+		else
+			on_bind(w, c, s, stanza_child(s->root, NS_BIND, "bind"));
+		return XS_CB_CONTINUE;
+	}
+	if (!(c->flags & CONN_BOUND)) {
+		c2s_stream_error(w, c, SE_NOT_AUTHORIZED); /* §7.1: bind first */
+		return XS_CB_STOP;
+	}
+	if (iq_set && stanza_child(s->root, NS_SESSION, "session")) {
+		send_iq_result(w, c, s, NULL);
+		return XS_CB_CONTINUE;
+	}
+	route(w, c, s);
+	return XS_CB_CONTINUE;
+}
+
+static int on_element(struct worker *w, struct conn *c, const char *bytes, size_t len)
+{
+	struct stanza s;
+	if (stanza_parse(bytes, len, &s)) {
+		stanza_free(&s);
+		c2s_stream_error(w, c, SE_NOT_WELL_FORMED);
+		return XS_CB_STOP;
+	}
+	int r;
+	if (s.kind != STANZA_OTHER)
+		r = on_stanza(w, c, &s);
+	else if (ns_is(&s, NS_TLS) && !strcmp(s.name, "starttls"))
+		r = on_starttls(w, c);
+	else if (ns_is(&s, NS_SASL))
+		r = on_sasl(w, c, &s);
+	else {
+		c2s_stream_error(w, c, SE_UNSUPPORTED_STANZA_TYPE);
+		r = XS_CB_STOP;
+	}
+	stanza_free(&s);
+	return r;
+}
+
+struct feed_ctx {
+	struct worker *w;
+	struct conn *c;
+};
+
+static int on_event(void *arg, enum xs_event ev, const char *bytes, size_t len)
+{
+	struct feed_ctx *x = arg;
+	struct conn *c = x->c;
+	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
+		return XS_CB_STOP;
+	switch (ev) {
+	case XS_STREAM_OPEN:
+		return on_header(x->w, c, bytes, len);
+	case XS_ELEMENT:
+		if (c->state == C2S_AUTH_WAIT) {
+			/* The client must wait for our challenge (RFC 6120 §6.4.2). */
+			c2s_stream_error(x->w, c, SE_POLICY_VIOLATION);
+			return XS_CB_STOP;
+		}
+		return on_element(x->w, c, bytes, len);
+	case XS_STREAM_CLOSE:
+		/* §4.4: answer the close with ours, then end the connection. */
+		c->flags |= CONN_CLIENT_CLOSED;
+		conn_send_str(x->w, c, "</stream:stream>");
+		conn_close(x->w, c);
+		return XS_CB_STOP;
+	}
+	return XS_CB_STOP;
+}
+
+static void feed(struct worker *w, struct conn *c, const char *p, size_t n)
+{
+	struct feed_ctx x = {w, c};
+	int rc = xs_feed(&c->xs, p, n, on_event, &x);
+	switch (rc) {
+	case 0:
+		return;
+	case XS_ERR_STOPPED:
+		xs_reset(&c->xs); /* STARTTLS: the next bytes start a new stream */
+		return;
+	case XS_ERR_RESTRICTED:
+		c2s_stream_error(w, c, SE_RESTRICTED_XML);
+		return;
+	case XS_ERR_TOO_BIG:
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+		return;
+	case XS_ERR_NOMEM:
+		c2s_stream_error(w, c, SE_RESOURCE_CONSTRAINT);
+		return;
+	default:
+		c2s_stream_error(w, c, SE_NOT_WELL_FORMED);
+	}
+}
+
+void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls)
+{
+	c->state = C2S_WAIT_HEADER;
+	if (!direct_tls)
+		return;
+	/* XEP-0368: TLS from the first byte, then the stream as after STARTTLS. */
+	c->ssl = tls_new(w->tls_ctx, &w->tio, 1, NULL);
+	if (!c->ssl) {
+		conn_kill(w, c);
+		return;
+	}
+	c->flags |= CONN_TLS | CONN_DIRECT_TLS;
+}
+
+void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
+		return;
+	if (!c->ssl) {
+		feed(w, c, data, len);
+		return;
+	}
+	w->tio.in = (const uint8_t *)data;
+	w->tio.in_len = len;
+	w->tio.out = &c->out;
+	for (;;) {
+		int n = tls_read(c->ssl, w->plain, sizeof w->plain);
+		if (n > 0) {
+			feed(w, c, w->plain, (size_t)n);
+			if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
+				break;
+			w->tio.out = &c->out;
+			continue;
+		}
+		if (n == -ECONNRESET) {
+			c2s_on_eof(w, c);
+		} else if (n < 0) {
+			char e[160];
+			log_info("conn %u: TLS error: %s", c->sid, tls_error_string(e, sizeof e));
+			conn_close(w, c); /* send the alert OpenSSL queued, then close */
+		}
+		break;
+	}
+	w->tio.in = NULL;
+	w->tio.in_len = 0;
+	/* Handshake records may have been produced without any plaintext. */
+	if (!(c->flags & CONN_DEAD) && buf_avail(&c->out))
+		conn_schedule_flush(w, c);
+}
+
+void c2s_on_eof(struct worker *w, struct conn *c)
+{
+	if (c->state != C2S_CLOSING)
+		log_debug("conn %u: connection closed by the client", c->sid);
+	conn_kill(w, c);
+}
+
+void c2s_on_close(struct worker *w, struct conn *c)
+{
+	if (!(c->flags & CONN_BOUND))
+		return;
+	c->flags &= (uint16_t)~CONN_BOUND;
+	/* RFC 6121 §4.5.2: the core broadcasts unavailable presence either way. */
+	uint8_t reason = (c->flags & CONN_CLIENT_CLOSED) ? WIRE_CLOSE_NORMAL : WIRE_CLOSE_DISCONNECT;
+	if (wire_put_u8_frame(&w->link.out, WIRE_SESSION_CLOSE, c->sid, reason))
+		log_error("conn %u: cannot queue session close", c->sid);
+}
+
+void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s)
+{
+	if (!(c->flags & CONN_BOUND) || c->state == C2S_CLOSING)
+		return;
+	struct buf b = {0};
+	if (wire_stanza_render(&b, s) == 0)
+		conn_send(w, c, buf_head(&b), buf_avail(&b));
+	else
+		log_warn("conn %u: unrenderable stanza from the core", c->sid);
+	buf_free(&b);
+}
+
+void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
+{
+	if (status) {
+		log_warn("conn %u: the core refused session %s (%d)", c->sid, c->jid, status);
+		c->flags &= (uint16_t)~CONN_BOUND;
+		c2s_stream_error(w, c, SE_INTERNAL_SERVER_ERROR);
+	}
+}
+
+void c2s_on_session_close(struct worker *w, struct conn *c, int reason)
+{
+	/* The core has dropped the session already: do not report it back. */
+	c->flags &= (uint16_t)~CONN_BOUND;
+	switch (reason) {
+	case WIRE_CLOSE_CONFLICT:
+		c2s_stream_error(w, c, SE_CONFLICT); /* RFC 6120 §7.7.2.2 */
+		break;
+	case WIRE_CLOSE_SHUTDOWN:
+		c2s_stream_error(w, c, SE_SYSTEM_SHUTDOWN);
+		break;
+	case WIRE_CLOSE_REVOKED:
+		c2s_stream_error(w, c, SE_NOT_AUTHORIZED);
+		break;
+	default:
+		c2s_stream_error(w, c, SE_INTERNAL_SERVER_ERROR);
+	}
+}
+
+void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f)
+{
+	if (c->state != C2S_AUTH_WAIT)
+		return;
+	enum auth_result r = auth_on_cred(w, c, f);
+	if (r == AUTH_SUCCESS) {
+		/* Not inside the framer here, so the restart resets it directly. */
+		xs_reset(&c->xs);
+		restart_stream(c);
+	} else if (r == AUTH_FAILED && ++c->sasl_failures >= SASL_MAX_FAILURES) {
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+	}
+}

@@ -1,0 +1,49 @@
+/* c2s: the client-to-server stream (RFC 6120): header, features, STARTTLS,
+ * SASL hand-off, resource binding, stanza ingress and egress, stream errors.
+ * It does no I/O of its own: bytes come from the worker, replies go through
+ * conn_send(), requests to the core through the uplink. */
+#ifndef STARLING_CM_C2S_H
+#define STARLING_CM_C2S_H
+#include <stddef.h>
+
+#include "lib/wire.h"
+
+struct worker;
+struct conn;
+
+/* RFC 6120 §4.9.3 stream error conditions (the element names). */
+enum c2s_stream_error {
+	SE_BAD_FORMAT,
+	SE_CONFLICT,
+	SE_CONNECTION_TIMEOUT,
+	SE_HOST_UNKNOWN,
+	SE_INTERNAL_SERVER_ERROR,
+	SE_INVALID_NAMESPACE,
+	SE_NOT_AUTHORIZED,
+	SE_NOT_WELL_FORMED,
+	SE_POLICY_VIOLATION,
+	SE_RESOURCE_CONSTRAINT,
+	SE_RESTRICTED_XML,
+	SE_SYSTEM_SHUTDOWN,
+	SE_UNSUPPORTED_STANZA_TYPE,
+	SE_UNSUPPORTED_VERSION,
+};
+
+void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls);
+/* Bytes as received from the socket (ciphertext once TLS is on). */
+void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len);
+/* The peer closed or reset the connection. */
+void c2s_on_eof(struct worker *w, struct conn *c);
+/* Send <stream:error/> (with our header first if it is not out yet), close
+ * the stream and the connection. */
+void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e);
+/* The connection is going away: tell the core if it held a session. */
+void c2s_on_close(struct worker *w, struct conn *c);
+
+/* From the core. */
+void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s);
+void c2s_on_session_opened(struct worker *w, struct conn *c, int status);
+void c2s_on_session_close(struct worker *w, struct conn *c, int reason);
+void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
+
+#endif

@@ -1,0 +1,215 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "c2s.h"
+#include "lib/log.h"
+#include "worker.h"
+
+int conn_table_init(struct worker *w, uint32_t max)
+{
+	if (max == 0 || max > CONN_MAX_SLOTS)
+		max = CONN_MAX_SLOTS;
+	/* calloc'd: untouched slots cost no resident memory. */
+	w->slots = calloc(max, sizeof *w->slots);
+	w->free_slots = malloc(max * sizeof *w->free_slots);
+	w->timeouts = malloc(max * sizeof *w->timeouts);
+	if (!w->slots || !w->free_slots || !w->timeouts)
+		return -ENOMEM;
+	w->max_slots = max;
+	w->to_cap = max;
+	w->to_head = w->to_tail = 0;
+	/* Hand out low slots first so the touched part of the table stays small. */
+	for (uint32_t i = 0; i < max; i++)
+		w->free_slots[i] = max - 1 - i;
+	w->n_free = max;
+	for (uint32_t i = 0; i < max; i++)
+		w->slots[i].fd = -1;
+	return 0;
+}
+
+static void conn_release(struct worker *w, struct conn *c)
+{
+	c2s_on_close(w, c);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ssl)
+		SSL_free(c->ssl);
+	auth_free(c);
+	free(c->jid);
+	buf_free(&c->out);
+	buf_free(&c->sending);
+	xs_free(&c->xs);
+	uint32_t gen = c->gen + 1;
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->gen = gen;
+	w->free_slots[w->n_free++] = conn_slot(w, c);
+	w->n_closed++;
+}
+
+void conn_table_free(struct worker *w)
+{
+	for (uint32_t i = 0; w->slots && i < w->max_slots; i++) {
+		struct conn *c = &w->slots[i];
+		if (c->fd >= 0 || c->ssl || c->jid)
+			conn_release(w, c);
+	}
+	free(w->slots);
+	free(w->free_slots);
+	free(w->timeouts);
+	w->slots = NULL;
+	w->free_slots = w->timeouts = NULL;
+}
+
+uint32_t conn_slot(struct worker *w, const struct conn *c) { return (uint32_t)(c - w->slots); }
+
+struct conn *conn_alloc(struct worker *w, int fd)
+{
+	if (!w->n_free)
+		return NULL;
+	uint32_t slot = w->free_slots[--w->n_free];
+	struct conn *c = &w->slots[slot];
+	c->fd = fd;
+	c->sid = slot | (c->gen & 0xfff) << CONN_SLOT_BITS;
+	xs_init(&c->xs, w->cfg->max_stanza_size);
+	return c;
+}
+
+struct conn *conn_by_sid(struct worker *w, uint32_t sid)
+{
+	uint32_t slot = conn_slot_of_sid(sid);
+	if (slot >= w->max_slots)
+		return NULL;
+	struct conn *c = &w->slots[slot];
+	if (c->fd < 0 || c->sid != sid || (c->flags & CONN_DEAD))
+		return NULL;
+	return c;
+}
+
+void conn_schedule_flush(struct worker *w, struct conn *c)
+{
+	if (c->flags & CONN_IN_FLUSH)
+		return;
+	c->flags |= CONN_IN_FLUSH;
+	c->next_flush = w->flush_head;
+	w->flush_head = conn_slot(w, c) + 1;
+}
+
+int conn_send(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (c->flags & CONN_DEAD)
+		return -EPIPE;
+	int rc;
+	if (c->ssl) {
+		w->tio.out = &c->out;
+		rc = tls_write(c->ssl, data, len);
+	} else {
+		rc = buf_append(&c->out, data, len);
+	}
+	if (rc == 0 && buf_avail(&c->out) + buf_avail(&c->sending) > CONN_MAX_QUEUED) {
+		/* The client reads slower than it is sent to; holding more would let
+		 * one reader exhaust our memory. */
+		log_info("conn %u: send queue over %u bytes, dropping", c->sid, CONN_MAX_QUEUED);
+		conn_kill(w, c);
+		return -ENOBUFS;
+	}
+	if (rc)
+		conn_kill(w, c);
+	else
+		conn_schedule_flush(w, c);
+	return rc;
+}
+
+int conn_send_str(struct worker *w, struct conn *c, const char *s)
+{
+	return conn_send(w, c, s, strlen(s));
+}
+
+void conn_close(struct worker *w, struct conn *c)
+{
+	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
+		return;
+	c->state = C2S_CLOSING;
+	if (c->ssl) {
+		w->tio.out = &c->out;
+		tls_shutdown(c->ssl);
+	}
+	conn_schedule_flush(w, c);
+	/* The flush closes the socket once the queue is empty. */
+}
+
+void conn_kill(struct worker *w, struct conn *c)
+{
+	if (c->flags & CONN_DEAD)
+		return;
+	c->flags |= CONN_DEAD;
+	/* shutdown() ends the outstanding multishot recv (it completes with 0),
+	 * so the slot drains without an explicit cancel. */
+	shutdown(c->fd, SHUT_RDWR);
+	/* Released by the flush pass, never under the caller's feet. */
+	conn_schedule_flush(w, c);
+}
+
+void conn_op_done(struct worker *w, struct conn *c)
+{
+	if (c->inflight)
+		c->inflight--;
+	if ((c->flags & CONN_DEAD) && !c->inflight)
+		conn_schedule_flush(w, c);
+}
+
+static void conn_flush(struct worker *w, struct conn *c)
+{
+	if (c->flags & CONN_DEAD) {
+		if (!c->inflight)
+			conn_release(w, c);
+		return;
+	}
+	if (c->flags & CONN_SENDING)
+		return; /* the send completion flushes again */
+	if (!buf_avail(&c->sending) && buf_avail(&c->out)) {
+		struct buf t = c->sending;
+		c->sending = c->out;
+		c->out = t;
+	}
+	if (buf_avail(&c->sending)) {
+		struct io_uring_sqe *sqe = worker_sqe(w);
+		io_uring_prep_send(sqe, c->fd, buf_head(&c->sending), buf_avail(&c->sending),
+				   MSG_NOSIGNAL);
+		io_uring_sqe_set_data64(sqe, worker_udata(OP_SEND, c->gen, conn_slot(w, c)));
+		c->flags |= CONN_SENDING;
+		c->inflight++;
+	} else if (c->state == C2S_CLOSING) {
+		conn_kill(w, c);
+	}
+}
+
+void conn_flush_all(struct worker *w)
+{
+	while (w->flush_head) {
+		struct conn *c = &w->slots[w->flush_head - 1];
+		w->flush_head = c->next_flush;
+		c->flags &= ~CONN_IN_FLUSH;
+		conn_flush(w, c);
+	}
+}
+
+void conn_on_send(struct worker *w, struct conn *c, int res)
+{
+	c->flags &= ~CONN_SENDING;
+	if (res < 0) {
+		if (res != -EPIPE && res != -ECONNRESET)
+			log_debug("conn %u: send: %s", c->sid, strerror(-res));
+		conn_kill(w, c);
+	} else {
+		buf_consume(&c->sending, (size_t)res);
+		conn_schedule_flush(w, c);
+	}
+	conn_op_done(w, c);
+}

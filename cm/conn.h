@@ -1,0 +1,85 @@
+/* conn: one client connection of a worker -- its slot, its send queue and its
+ * lifetime.  Slots are preallocated per worker and reused; a completion that
+ * names a slot with an older generation belongs to a dead connection and is
+ * dropped.  A connection is freed only once its in-flight operations reach
+ * zero, so no handler ever frees the object under its own caller. */
+#ifndef STARLING_CM_CONN_H
+#define STARLING_CM_CONN_H
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/xstream.h"
+
+struct worker;
+struct auth_state;
+
+enum c2s_state {
+	C2S_WAIT_HEADER,  /* before the client's stream header */
+	C2S_OPEN,	  /* header answered, features sent, negotiating or bound */
+	C2S_AUTH_WAIT,	  /* SASL waiting for the user's credentials from the core */
+	C2S_CLOSING,	  /* our close is queued; draining the send queue */
+};
+
+enum conn_flags {
+	CONN_TLS = 1 << 0,	   /* TLS established (STARTTLS or direct) */
+	CONN_AUTHED = 1 << 1,	   /* SASL succeeded */
+	CONN_BOUND = 1 << 2,	   /* resource bound: a session exists in the core */
+	CONN_HEADER_SENT = 1 << 3, /* our stream header is out */
+	CONN_RECV_ARMED = 1 << 4,  /* a multishot recv is outstanding */
+	CONN_SENDING = 1 << 5,	   /* a send is in flight (conn->sending is frozen) */
+	CONN_DEAD = 1 << 6,	   /* shut down; waiting for in-flight ops to drain */
+	CONN_CLIENT_CLOSED = 1 << 7, /* client sent </stream:stream> */
+	CONN_IN_FLUSH = 1 << 8,	   /* on the worker's flush list */
+	CONN_DIRECT_TLS = 1 << 9,  /* accepted on the direct TLS port (XEP-0368) */
+};
+
+struct conn {
+	int fd;
+	uint32_t gen;	   /* bumped when the slot is freed */
+	uint32_t sid;	   /* link session id: slot | gen << CONN_SLOT_BITS */
+	uint16_t flags;
+	uint8_t state;	   /* enum c2s_state */
+	uint8_t sasl_failures;
+	uint16_t inflight; /* io_uring operations that still name this slot */
+	uint32_t next_flush; /* worker flush list link (slot + 1, 0 = end) */
+	SSL *ssl;	     /* owned; NULL before TLS */
+	struct auth_state *auth; /* owned; only while SASL is in progress */
+	char *jid;	     /* owned: bare JID after SASL, full JID after bind */
+	struct buf out;	     /* bytes queued for the client */
+	struct buf sending;  /* bytes handed to the kernel; frozen while CONN_SENDING */
+	struct xs_framer xs;
+	uint64_t deadline_ms; /* login must finish by then; 0 = none */
+};
+
+#define CONN_SLOT_BITS 20
+#define CONN_MAX_SLOTS (1u << CONN_SLOT_BITS)
+#define CONN_MAX_QUEUED (4u << 20) /* a client that lets more pile up is dropped */
+
+static inline uint32_t conn_slot_of_sid(uint32_t sid) { return sid & (CONN_MAX_SLOTS - 1); }
+
+/* Slot table. */
+int conn_table_init(struct worker *w, uint32_t max);
+void conn_table_free(struct worker *w);
+struct conn *conn_alloc(struct worker *w, int fd); /* NULL when full */
+/* The live connection for a link session id, or NULL if it has gone. */
+struct conn *conn_by_sid(struct worker *w, uint32_t sid);
+uint32_t conn_slot(struct worker *w, const struct conn *c);
+
+/* Queue plaintext for the client (encrypting when TLS is on) and schedule a
+ * flush at the end of the loop turn. Returns 0 or -errno. */
+int conn_send(struct worker *w, struct conn *c, const char *data, size_t len);
+int conn_send_str(struct worker *w, struct conn *c, const char *s);
+void conn_schedule_flush(struct worker *w, struct conn *c);
+/* Stop reading, let the queue drain, then close.  Safe to call twice. */
+void conn_close(struct worker *w, struct conn *c);
+/* Abort now: shut the socket; the slot is freed when in-flight ops end. */
+void conn_kill(struct worker *w, struct conn *c);
+/* Called when an operation naming c completes; frees the slot when c is dead
+ * and nothing is in flight any more. */
+void conn_op_done(struct worker *w, struct conn *c);
+/* Start sends and release dead slots; once per loop turn, before submit. */
+void conn_flush_all(struct worker *w);
+void conn_on_send(struct worker *w, struct conn *c, int res);
+
+#endif

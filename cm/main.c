@@ -1,0 +1,112 @@
+/* starling-cm: the connection manager.  Loads the configuration and TLS
+ * context, starts one worker per core, and waits for a stop signal. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "tls/tls.h"
+#include "worker.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: starling-cm [-c FILE]\n"
+			"  -c FILE  configuration (default etc/starling.conf)\n");
+}
+
+/* Many connections need many descriptors: take the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
+static unsigned worker_count(const struct config *cfg)
+{
+	if (cfg->workers)
+		return cfg->workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* Worker threads inherit a blocked signal mask; only main takes signals. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = "etc/starling.conf";
+	int opt;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		if (opt == 'c')
+			conf = optarg;
+		else {
+			usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	struct config cfg;
+	char err[512];
+	config_defaults(&cfg);
+	if (config_load(conf, &cfg, err, sizeof err)) {
+		fprintf(stderr, "starling-cm: %s\n", err);
+		return 2;
+	}
+	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
+	raise_nofile();
+	SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
+	if (!ctx) {
+		log_error("%s", err);
+		return 1;
+	}
+	sigset_t set;
+	block_signals(&set);
+	unsigned n = worker_count(&cfg);
+	struct worker *ws = calloc(n, sizeof *ws);
+	int rc = ws ? 0 : -ENOMEM;
+	unsigned started = 0;
+	for (unsigned i = 0; !rc && i < n; i++) {
+		rc = worker_init(&ws[i], i, &cfg, ctx);
+		if (!rc && (rc = -pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) == 0)
+			started++;
+	}
+	if (rc) {
+		log_error("startup failed: %s", strerror(-rc));
+	} else {
+		log_info("c2s on %s:%u (STARTTLS)%s, domain %s, %u worker(s), core at %s",
+			 cfg.c2s_address, cfg.c2s_port, cfg.c2s_tls_port ? " and direct TLS" : "",
+			 cfg.domain, n, cfg.link_address);
+		int sig = 0;
+		sigwait(&set, &sig);
+		if (sig == SIGUSR1)
+			log_error("a worker lost the core; stopping");
+		else
+			log_info("signal %d: stopping", sig);
+	}
+	for (unsigned i = 0; i < started; i++)
+		worker_wake(&ws[i]);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(ws[i].thread, NULL);
+	for (unsigned i = 0; ws && i < n; i++)
+		worker_free(&ws[i]);
+	free(ws);
+	SSL_CTX_free(ctx);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,222 @@
+#include "uplink.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "c2s.h"
+#include "lib/log.h"
+#include "worker.h"
+
+#define UPLINK_RECV_CHUNK 65536
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int connect_tcp(const char *addr)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= sizeof host)
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return -EINVAL;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = fd < 0 ? -errno : 0;
+	if (!rc && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		rc = -errno;
+	freeaddrinfo(ai);
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
+int uplink_connect(struct worker *w)
+{
+	const char *a = w->cfg->link_address;
+	int fd = -ECONNREFUSED;
+	/* The core may still be starting: retry for up to ten seconds. */
+	for (int i = 0; i < 100; i++) {
+		fd = strncmp(a, "unix:", 5) ? connect_tcp(a) : connect_unix(a + 5);
+		if (fd >= 0 || (fd != -ECONNREFUSED && fd != -ENOENT))
+			break;
+		nanosleep(&(struct timespec){0, 100000000}, NULL);
+	}
+	if (fd < 0) {
+		log_error("worker %u: cannot connect to the core at %s: %s", w->id, a, strerror(-fd));
+		return fd;
+	}
+	w->link.fd = fd;
+	char name[64];
+	snprintf(name, sizeof name, "starling-cm/%d/%u", (int)getpid(), w->id);
+	return wire_put_hello(&w->link.out, name);
+}
+
+void uplink_arm_recv(struct worker *w)
+{
+	struct uplink *l = &w->link;
+	char *p = buf_reserve(&l->in, UPLINK_RECV_CHUNK);
+	if (!p) {
+		log_error("worker %u: out of memory on the link", w->id);
+		w->stop = 1;
+		return;
+	}
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_recv(sqe, l->fd, p, UPLINK_RECV_CHUNK, 0);
+	io_uring_sqe_set_data64(sqe, worker_udata(OP_LINK_RECV, 0, 0));
+	l->recv_armed = 1;
+}
+
+static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
+{
+	if (f->type == WIRE_HELLO) {
+		uint32_t version;
+		struct wire_str name;
+		if (wire_get_hello(f, &version, &name) || version != WIRE_VERSION) {
+			log_error("worker %u: core speaks link version %u, we speak %u", w->id,
+				  version, WIRE_VERSION);
+			w->stop = 1;
+			return;
+		}
+		w->link.up = 1;
+		return;
+	}
+	if (f->type == WIRE_PING) {
+		struct wire_reader r;
+		wire_reader_init(&r, f);
+		uint32_t token = wire_get_u32(&r);
+		struct wire_writer wr;
+		wire_begin(&wr, &w->link.out, WIRE_PONG, 0);
+		wire_put_u32(&wr, token);
+		wire_end(&wr);
+		return;
+	}
+	if (f->type == WIRE_PONG || f->type == WIRE_FLOW)
+		return;
+	struct conn *c = conn_by_sid(w, f->sid);
+	if (!c)
+		return; /* the client left while the frame was on its way */
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	switch (f->type) {
+	case WIRE_STANZA: {
+		struct wire_stanza s;
+		if (wire_get_stanza(f, &s) == 0)
+			c2s_on_stanza(w, c, &s);
+		break;
+	}
+	case WIRE_CRED:
+		c2s_on_cred(w, c, f);
+		break;
+	case WIRE_SESSION_OPENED:
+		c2s_on_session_opened(w, c, wire_get_u8(&r));
+		break;
+	case WIRE_SESSION_CLOSE:
+		c2s_on_session_close(w, c, wire_get_u8(&r));
+		break;
+	default:
+		log_warn("worker %u: unknown frame type %u from the core", w->id, f->type);
+	}
+}
+
+void uplink_on_recv(struct worker *w, int res)
+{
+	struct uplink *l = &w->link;
+	l->recv_armed = 0;
+	if (res <= 0) {
+		if (!w->stop)
+			log_error("worker %u: link to the core lost: %s", w->id,
+				  res ? strerror(-res) : "closed");
+		/* Without the core no session can work: stop the whole cm so the
+		 * supervisor restarts it with the core. */
+		w->stop = 2;
+		return;
+	}
+	buf_commit(&l->in, (size_t)res);
+	while (buf_avail(&l->in)) {
+		struct wire_frame f;
+		long n = wire_parse((const uint8_t *)buf_head(&l->in), buf_avail(&l->in), &f);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			log_error("worker %u: malformed frame from the core", w->id);
+			w->stop = 2;
+			return;
+		}
+		uplink_dispatch(w, &f);
+		buf_consume(&l->in, (size_t)n);
+	}
+	uplink_arm_recv(w);
+}
+
+void uplink_flush(struct worker *w)
+{
+	struct uplink *l = &w->link;
+	if (l->send_busy || l->fd < 0)
+		return;
+	if (!buf_avail(&l->sending) && buf_avail(&l->out)) {
+		struct buf t = l->sending;
+		l->sending = l->out;
+		l->out = t;
+	}
+	if (!buf_avail(&l->sending))
+		return;
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_send(sqe, l->fd, buf_head(&l->sending), buf_avail(&l->sending),
+			   MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, worker_udata(OP_LINK_SEND, 0, 0));
+	l->send_busy = 1;
+}
+
+void uplink_on_send(struct worker *w, int res)
+{
+	struct uplink *l = &w->link;
+	l->send_busy = 0;
+	if (res < 0) {
+		if (!w->stop)
+			log_error("worker %u: link send failed: %s", w->id, strerror(-res));
+		w->stop = 2;
+		return;
+	}
+	buf_consume(&l->sending, (size_t)res);
+}
+
+void uplink_free(struct uplink *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	buf_free(&l->in);
+	buf_free(&l->out);
+	buf_free(&l->sending);
+}

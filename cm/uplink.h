@@ -1,0 +1,33 @@
+/* uplink: a worker's link to the core (docs/link-protocol.md).  Frames for
+ * the core are appended to `out` during a loop turn and sent in one write at
+ * its end; frames from the core are parsed from `in` and dispatched to the
+ * connections they name. */
+#ifndef STARLING_CM_UPLINK_H
+#define STARLING_CM_UPLINK_H
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/wire.h"
+
+struct worker;
+
+struct uplink {
+	int fd;
+	int up;		   /* HELLO received */
+	int send_busy;	   /* a send of `sending` is in flight */
+	int recv_armed;
+	struct buf in;	   /* received bytes not yet parsed */
+	struct buf out;	   /* frames of this turn */
+	struct buf sending;
+};
+
+/* Connect to cfg->link_address (blocking, with retries for a few seconds) and
+ * queue HELLO. Returns 0 or -errno. */
+int uplink_connect(struct worker *w);
+void uplink_arm_recv(struct worker *w);
+void uplink_on_recv(struct worker *w, int res);
+void uplink_on_send(struct worker *w, int res);
+void uplink_flush(struct worker *w);
+void uplink_free(struct uplink *l);
+
+#endif

@@ -1,0 +1,83 @@
+/* worker: one thread, one io_uring, its listening sockets, its connections
+ * and its own link to the core.  Workers share nothing but the read-only
+ * configuration and TLS context. */
+#ifndef STARLING_CM_WORKER_H
+#define STARLING_CM_WORKER_H
+#include <liburing.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cm/conn.h"
+#include "lib/config.h"
+#include "tls/tls.h"
+#include "uplink.h"
+
+/* user_data of every submission: op | generation | slot. */
+enum worker_op {
+	OP_ACCEPT = 1,	/* slot = listener index */
+	OP_RECV,	/* multishot recv of a client */
+	OP_SEND,	/* send of a client's queue */
+	OP_LINK_RECV,
+	OP_LINK_SEND,
+	OP_TICK,	/* one-second timer */
+	OP_WAKE,	/* eventfd read: the main thread asks us to stop */
+};
+
+#define WORKER_BUF_GROUP 1
+#define WORKER_BUF_COUNT 256	 /* provided receive buffers per worker */
+#define WORKER_BUF_SIZE 16384
+#define WORKER_MAX_LISTENERS 2
+
+struct worker_listener {
+	int fd;
+	int direct_tls;
+};
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	const struct config *cfg;
+	SSL_CTX *tls_ctx;
+	struct io_uring ring;
+	struct io_uring_buf_ring *br; /* provided buffers; idle conns own none */
+	char *bufs;		      /* WORKER_BUF_COUNT * WORKER_BUF_SIZE */
+	struct worker_listener listeners[WORKER_MAX_LISTENERS];
+	unsigned n_listeners;
+	int wake_fd;
+	uint64_t wake_val;
+	struct __kernel_timespec tick;
+	volatile int stop;
+	uint64_t now_ms;
+
+	/* connections */
+	struct conn *slots;
+	uint32_t *free_slots;
+	uint32_t n_free, max_slots;
+	uint32_t flush_head; /* slot + 1 of the first conn to flush, 0 = none */
+	uint32_t *timeouts;  /* FIFO of sids awaiting login (same timeout for all) */
+	uint32_t to_head, to_tail, to_cap;
+
+	struct tls_io tio; /* shared by every SSL of this worker: one thread */
+	char plain[16384]; /* decrypted bytes before framing */
+	struct uplink link;
+
+	/* counters for logs and, later, metrics */
+	uint64_t n_accepted, n_closed;
+};
+
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx);
+void *worker_main(void *arg);
+void worker_free(struct worker *w);
+/* Get an SQE, submitting first when the queue is full. Never NULL. */
+struct io_uring_sqe *worker_sqe(struct worker *w);
+void worker_wake(struct worker *w);
+/* Arm the multishot receive of a connection (provided buffers). */
+void worker_arm_recv(struct worker *w, struct conn *c);
+
+static inline uint64_t worker_udata(enum worker_op op, uint32_t gen, uint32_t slot)
+{
+	return (uint64_t)op << 56 | (uint64_t)(gen & 0xffffff) << 32 | slot;
+}
+
+#endif

@@ -1,0 +1,36 @@
+/* buf: a growable byte buffer with a read offset, used for send queues, link
+ * output and partial-stanza accumulation.  An empty buffer owns no memory:
+ * buf_consume() frees the storage once everything has been read, so idle
+ * connections keep no buffers. */
+#ifndef STARLING_BUF_H
+#define STARLING_BUF_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+	char *data;  /* owned; NULL when cap == 0 */
+	uint32_t off; /* first unread byte */
+	uint32_t len; /* end of written bytes (off <= len <= cap) */
+	uint32_t cap;
+};
+
+#define BUF_MAX (1u << 30)
+
+static inline size_t buf_avail(const struct buf *b) { return b->len - b->off; }
+static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
+
+/* Append n bytes. Returns 0 or -ENOMEM (also when the buffer would pass BUF_MAX). */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+/* Append s with XML escaping of & < > " ' (for attribute values and text). */
+int buf_append_xml_escaped(struct buf *b, const char *s, size_t n);
+/* Make room for n more bytes; returns a pointer to write to, or NULL. Call
+ * buf_commit() with what was written. */
+char *buf_reserve(struct buf *b, size_t n);
+void buf_commit(struct buf *b, size_t n);
+/* Drop n bytes from the front; frees the storage when the buffer empties. */
+void buf_consume(struct buf *b, size_t n);
+void buf_reset(struct buf *b); /* empty, keep nothing */
+void buf_free(struct buf *b);
+
+#endif

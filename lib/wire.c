@@ -1,0 +1,277 @@
+#include "wire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+long wire_parse(const uint8_t *data, size_t len, struct wire_frame *f)
+{
+	if (len < WIRE_HDR_LEN)
+		return 0;
+	uint32_t flen = get_be32(data);
+	if (flen < WIRE_HDR_LEN || flen > WIRE_MAX_FRAME)
+		return -EPROTO;
+	if (len < flen)
+		return 0;
+	f->type = data[4];
+	f->flags = data[5];
+	f->sid = get_be32(data + 8);
+	f->payload = data + WIRE_HDR_LEN;
+	f->plen = flen - WIRE_HDR_LEN;
+	return (long)flen;
+}
+
+void wire_reader_init(struct wire_reader *r, const struct wire_frame *f)
+{
+	r->p = f->payload;
+	r->end = f->payload + f->plen;
+	r->err = 0;
+}
+
+static int reader_need(struct wire_reader *r, size_t n)
+{
+	if (r->err || (size_t)(r->end - r->p) < n) {
+		r->err = -EPROTO;
+		return 0;
+	}
+	return 1;
+}
+
+uint8_t wire_get_u8(struct wire_reader *r)
+{
+	if (!reader_need(r, 1))
+		return 0;
+	return *r->p++;
+}
+
+uint32_t wire_get_u32(struct wire_reader *r)
+{
+	if (!reader_need(r, 4))
+		return 0;
+	uint32_t v = get_be32(r->p);
+	r->p += 4;
+	return v;
+}
+
+struct wire_str wire_get_str(struct wire_reader *r)
+{
+	struct wire_str s = {"", 0};
+	uint32_t n = wire_get_u32(r);
+	if (!reader_need(r, n))
+		return s;
+	s.p = (const char *)r->p;
+	s.len = n;
+	r->p += n;
+	return s;
+}
+
+void wire_begin(struct wire_writer *w, struct buf *b, uint8_t type, uint32_t sid)
+{
+	uint8_t h[WIRE_HDR_LEN] = {0};
+	h[4] = type;
+	put_be32(h + 8, sid);
+	w->b = b;
+	/* Relative to the read offset: buf_reserve() may move the data down. */
+	w->start = b->len - b->off;
+	w->err = buf_append(b, h, sizeof h);
+}
+
+void wire_put_u8(struct wire_writer *w, uint8_t v)
+{
+	if (!w->err)
+		w->err = buf_append(w->b, &v, 1);
+}
+
+void wire_put_u32(struct wire_writer *w, uint32_t v)
+{
+	uint8_t p[4];
+	put_be32(p, v);
+	if (!w->err)
+		w->err = buf_append(w->b, p, 4);
+}
+
+void wire_put_str(struct wire_writer *w, const char *p, size_t len)
+{
+	if (len > WIRE_MAX_FRAME) {
+		w->err = -EMSGSIZE;
+		return;
+	}
+	wire_put_u32(w, (uint32_t)len);
+	if (!w->err)
+		w->err = buf_append(w->b, p, len);
+}
+
+void wire_put_cstr(struct wire_writer *w, const char *s)
+{
+	wire_put_str(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+int wire_end(struct wire_writer *w)
+{
+	uint32_t start = w->b->off + w->start;
+	uint32_t flen = w->b->len - start;
+	if (!w->err && flen > WIRE_MAX_FRAME)
+		w->err = -EMSGSIZE;
+	if (w->err) {
+		if (w->b->len >= start)
+			w->b->len = start; /* drop the partial frame */
+		return w->err;
+	}
+	put_be32((uint8_t *)w->b->data + start, flen);
+	return 0;
+}
+
+int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_STANZA, sid);
+	wire_put_u8(&w, s->kind);
+	wire_put_u8(&w, s->type);
+	wire_put_str(&w, s->id.p, s->id.len);
+	wire_put_str(&w, s->from.p, s->from.len);
+	wire_put_str(&w, s->to.p, s->to.len);
+	wire_put_str(&w, s->xml.p, s->xml.len);
+	return wire_end(&w);
+}
+
+int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	s->kind = wire_get_u8(&r);
+	s->type = wire_get_u8(&r);
+	s->id = wire_get_str(&r);
+	s->from = wire_get_str(&r);
+	s->to = wire_get_str(&r);
+	s->xml = wire_get_str(&r);
+	if (!r.err && s->xml.len == 0)
+		r.err = -EPROTO;
+	return r.err;
+}
+
+int wire_put_hello(struct buf *b, const char *name)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_HELLO, 0);
+	wire_put_u32(&w, WIRE_VERSION);
+	wire_put_cstr(&w, name);
+	return wire_end(&w);
+}
+
+int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	*version = wire_get_u32(&r);
+	*name = wire_get_str(&r);
+	return r.err;
+}
+
+int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, type, sid);
+	wire_put_u8(&w, v);
+	return wire_end(&w);
+}
+
+int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, type, sid);
+	wire_put_cstr(&w, s);
+	return wire_end(&w);
+}
+
+int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, const struct wire_cred_entry *e,
+		  unsigned n)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_CRED, sid);
+	wire_put_u8(&w, status);
+	wire_put_u8(&w, (uint8_t)n);
+	for (unsigned i = 0; i < n; i++) {
+		wire_put_u8(&w, e[i].hash);
+		wire_put_str(&w, e[i].salt.p, e[i].salt.len);
+		wire_put_u32(&w, e[i].iter);
+		wire_put_str(&w, e[i].stored_key.p, e[i].stored_key.len);
+		wire_put_str(&w, e[i].server_key.p, e[i].server_key.len);
+	}
+	return wire_end(&w);
+}
+
+int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_cred_entry *e,
+		  unsigned *n)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	*status = wire_get_u8(&r);
+	unsigned count = wire_get_u8(&r);
+	if (count > WIRE_MAX_CREDS)
+		return -EPROTO;
+	for (unsigned i = 0; i < count; i++) {
+		e[i].hash = wire_get_u8(&r);
+		e[i].salt = wire_get_str(&r);
+		e[i].iter = wire_get_u32(&r);
+		e[i].stored_key = wire_get_str(&r);
+		e[i].server_key = wire_get_str(&r);
+	}
+	*n = count;
+	return r.err;
+}
+
+static int put_attr(struct buf *out, const char *name, struct wire_str v)
+{
+	if (!v.len)
+		return 0;
+	if (buf_append_str(out, name) || buf_append_xml_escaped(out, v.p, v.len) ||
+	    buf_append(out, "\"", 1))
+		return -ENOMEM;
+	return 0;
+}
+
+int wire_stanza_render(struct buf *out, const struct wire_stanza *s)
+{
+	/* Splice after the element name: "<message" + attrs + rest. */
+	uint32_t name_end = 1;
+	while (name_end < s->xml.len && s->xml.p[name_end] != ' ' && s->xml.p[name_end] != '>' &&
+	       s->xml.p[name_end] != '/' && s->xml.p[name_end] != '\t' &&
+	       s->xml.p[name_end] != '\n' && s->xml.p[name_end] != '\r')
+		name_end++;
+	if (s->xml.len < 2 || s->xml.p[0] != '<')
+		return -EPROTO;
+	if (buf_append(out, s->xml.p, name_end) || put_attr(out, " from=\"", s->from) ||
+	    put_attr(out, " to=\"", s->to) ||
+	    buf_append(out, s->xml.p + name_end, s->xml.len - name_end))
+		return -ENOMEM;
+	return 0;
+}
+
+char *wire_strdup(struct wire_str s)
+{
+	char *c = malloc((size_t)s.len + 1);
+	if (c) {
+		memcpy(c, s.p, s.len);
+		c[s.len] = 0;
+	}
+	return c;
+}
+
+int wire_str_eq(struct wire_str s, const char *c)
+{
+	size_t n = strlen(c);
+	return n == s.len && !memcmp(s.p, c, n);
+}

@@ -1,0 +1,125 @@
+/* wire: the backend link frame codec shared by starling-cm and starling-core.
+ * The format is specified in docs/link-protocol.md; this file is its only
+ * implementation.  Frames are length-prefixed and big-endian:
+ *
+ *   u32 len (whole frame incl. this header) | u8 type | u8 flags | u16 0 | u32 sid | payload
+ *
+ * Payload fields are u8, u32, or str (u32 length + bytes, no terminator). */
+#ifndef STARLING_WIRE_H
+#define STARLING_WIRE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define WIRE_VERSION 1
+#define WIRE_HDR_LEN 12
+#define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
+
+enum wire_type {
+	WIRE_HELLO = 1,		 /* u32 version, str name; both ways, first frame */
+	WIRE_PING = 2,		 /* u32 token */
+	WIRE_PONG = 3,		 /* u32 token */
+	WIRE_CRED_REQ = 10,	 /* cm->core: str username (nodeprepped localpart) */
+	WIRE_CRED = 11,		 /* core->cm: u8 status, u8 n, n x cred entry */
+	WIRE_SESSION_OPEN = 20,	 /* cm->core: str full JID */
+	WIRE_SESSION_OPENED = 21, /* core->cm: u8 status (0 ok) */
+	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
+	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
+	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
+};
+
+enum wire_cred_status { WIRE_CRED_OK = 0, WIRE_CRED_NO_USER = 1, WIRE_CRED_ERROR = 2 };
+enum wire_hash { WIRE_HASH_SHA1 = 1, WIRE_HASH_SHA256 = 2 };
+
+/* SESSION_CLOSE reasons.  Core->cm reasons map to RFC 6120 §4.9.3 stream errors. */
+enum wire_close_reason {
+	WIRE_CLOSE_NORMAL = 0,	    /* client closed its stream */
+	WIRE_CLOSE_DISCONNECT = 1,  /* connection lost without a close */
+	WIRE_CLOSE_CONFLICT = 2,    /* core: a new session took the resource: <conflict/> */
+	WIRE_CLOSE_SHUTDOWN = 3,    /* <system-shutdown/> */
+	WIRE_CLOSE_REVOKED = 4,	    /* account deleted or password changed: <not-authorized/> */
+	WIRE_CLOSE_ERROR = 5,	    /* <internal-server-error/> */
+};
+
+struct wire_str {
+	const char *p; /* not NUL-terminated; points into the frame */
+	uint32_t len;
+};
+
+struct wire_frame {
+	uint8_t type;
+	uint8_t flags;
+	uint32_t sid;
+	const uint8_t *payload;
+	uint32_t plen;
+};
+
+/* Routing header of a stanza frame.  xml is the stanza serialised WITHOUT its
+ * from and to attributes, starting with "<message", "<presence" or "<iq"; the
+ * receiver writes from/to itself (wire_stanza_render), so the core can
+ * re-address a stanza (broadcasts, bare-JID delivery) without touching XML. */
+struct wire_stanza {
+	uint8_t kind; /* enum stanza_kind */
+	uint8_t type; /* enum stanza_type */
+	struct wire_str id, from, to, xml;
+};
+
+struct wire_cred_entry {
+	uint8_t hash; /* enum wire_hash */
+	struct wire_str salt;
+	uint32_t iter;
+	struct wire_str stored_key, server_key;
+};
+#define WIRE_MAX_CREDS 2
+
+/* Parse one frame from the front of data.  Returns the frame length (>0),
+ * 0 when more bytes are needed, or -EPROTO for a malformed header. */
+long wire_parse(const uint8_t *data, size_t len, struct wire_frame *f);
+
+/* Field reader: errors are sticky; check r.err once at the end. */
+struct wire_reader {
+	const uint8_t *p, *end;
+	int err; /* 0 or -EPROTO */
+};
+void wire_reader_init(struct wire_reader *r, const struct wire_frame *f);
+uint8_t wire_get_u8(struct wire_reader *r);
+uint32_t wire_get_u32(struct wire_reader *r);
+struct wire_str wire_get_str(struct wire_reader *r);
+
+/* Frame writer appending to a buf (the link's output batch).  Errors are
+ * sticky; wire_end() returns 0 or -ENOMEM and drops the partial frame. */
+struct wire_writer {
+	struct buf *b;
+	uint32_t start;
+	int err;
+};
+void wire_begin(struct wire_writer *w, struct buf *b, uint8_t type, uint32_t sid);
+void wire_put_u8(struct wire_writer *w, uint8_t v);
+void wire_put_u32(struct wire_writer *w, uint32_t v);
+void wire_put_str(struct wire_writer *w, const char *p, size_t len);
+void wire_put_cstr(struct wire_writer *w, const char *s); /* NULL = empty */
+int wire_end(struct wire_writer *w);
+
+/* Typed frames. */
+int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s);
+int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s);
+int wire_put_hello(struct buf *b, const char *name);
+int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name);
+int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v);
+int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s);
+int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, const struct wire_cred_entry *e,
+		  unsigned n);
+/* Fills up to WIRE_MAX_CREDS entries; *n receives the count. */
+int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_cred_entry *e,
+		  unsigned *n);
+
+/* Write the stanza for delivery: xml with from/to attributes spliced in after
+ * the element name (either may be empty = omitted).  Values are escaped. */
+int wire_stanza_render(struct buf *out, const struct wire_stanza *s);
+
+/* NUL-terminated copy (malloc; caller frees) or NULL on ENOMEM. */
+char *wire_strdup(struct wire_str s);
+int wire_str_eq(struct wire_str s, const char *c);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install what Starling needs from Debian, only when something is missing.
+set -e
+PKGS="build-essential pkg-config liburing-dev libssl-dev libxml2-dev libjemalloc-dev
+libsqlite3-dev libidn-dev libinih-dev openssl clang libclang-rt-14-dev
+python3 python3-pytest python3-slixmpp"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
