@@ -9,6 +9,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+
 #include "lib/config.h"
 #include "lib/log.h"
 #include "tls/tls.h"
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 	}
 	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
 	raise_nofile();
+	xmlInitParser(); /* once, before threads: libxml2's global state */
 	SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
 	if (!ctx) {
 		log_error("%s", err);
@@ -108,5 +111,6 @@ int main(int argc, char **argv)
 		worker_free(&ws[i]);
 	free(ws);
 	SSL_CTX_free(ctx);
+	xmlCleanupParser();
 	return rc ? 1 : 0;
 }

@@ -1,0 +1,290 @@
+/* stanza: parse an element cut by the framer into a libxml2 tree and write it
+ * back for the link.  See stanza.h. */
+#include "stanza.h"
+
+#include <errno.h>
+#include <libxml/parser.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* RFC 6120 §11.1, §11.6: UTF-8 only, no network, no entity expansion (no
+ * XML_PARSE_NOENT), no DTD loading; CDATA becomes plain text so that the
+ * serialised form is canonical. */
+#define STANZA_PARSE_OPTS                                                                          \
+	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+
+static const char *const stanza_kinds[] = {
+	[STANZA_MESSAGE] = "message", [STANZA_PRESENCE] = "presence", [STANZA_IQ] = "iq"};
+
+static const char *const stanza_types[] = {
+	[STANZA_T_NORMAL] = "normal",		[STANZA_T_CHAT] = "chat",
+	[STANZA_T_GROUPCHAT] = "groupchat",	[STANZA_T_HEADLINE] = "headline",
+	[STANZA_T_ERROR] = "error",		[STANZA_T_UNAVAILABLE] = "unavailable",
+	[STANZA_T_SUBSCRIBE] = "subscribe",	[STANZA_T_SUBSCRIBED] = "subscribed",
+	[STANZA_T_UNSUBSCRIBE] = "unsubscribe", [STANZA_T_UNSUBSCRIBED] = "unsubscribed",
+	[STANZA_T_PROBE] = "probe",		[STANZA_T_GET] = "get",
+	[STANZA_T_SET] = "set",			[STANZA_T_RESULT] = "result",
+};
+
+static int streq(const xmlChar *a, const char *b) { return a && !strcmp((const char *)a, b); }
+
+const char *stanza_kind_name(enum stanza_kind k)
+{
+	return k >= STANZA_MESSAGE && k <= STANZA_IQ ? stanza_kinds[k] : NULL;
+}
+
+const char *stanza_type_name(enum stanza_type t)
+{
+	return t >= STANZA_T_NORMAL && t <= STANZA_T_RESULT ? stanza_types[t] : NULL;
+}
+
+/* Is type t allowed on kind k?  RFC 6121 §5.2.2 (message), §4.7.1 (presence),
+ * RFC 6120 §8.2.3 (iq). */
+static int stanza_type_allowed(enum stanza_kind k, enum stanza_type t)
+{
+	switch (k) {
+	case STANZA_MESSAGE: return t <= STANZA_T_HEADLINE || t == STANZA_T_ERROR;
+	case STANZA_PRESENCE: return t >= STANZA_T_ERROR && t <= STANZA_T_PROBE;
+	case STANZA_IQ: return t == STANZA_T_ERROR || (t >= STANZA_T_GET && t <= STANZA_T_RESULT);
+	default: return 0;
+	}
+}
+
+enum stanza_type stanza_type_parse(enum stanza_kind kind, const char *value)
+{
+	if (!value) /* RFC 6120 §8.2.3: an iq MUST carry a type */
+		return kind == STANZA_IQ ? STANZA_T_INVALID : STANZA_T_NONE;
+	for (int i = STANZA_T_NORMAL; i <= STANZA_T_RESULT; i++) {
+		enum stanza_type t = (enum stanza_type)i;
+		if (!strcmp(value, stanza_types[t]))
+			return stanza_type_allowed(kind, t) ? t : STANZA_T_INVALID;
+	}
+	return STANZA_T_INVALID;
+}
+
+/* Malloc'd copy of a no-namespace attribute; *err = -ENOMEM on failure. */
+static char *stanza_attr(xmlNodePtr n, const char *name, int *err)
+{
+	xmlChar *v = xmlGetNoNsProp(n, BAD_CAST name);
+	if (!v)
+		return NULL;
+	char *s = strdup((const char *)v);
+	xmlFree(v);
+	if (!s)
+		*err = -ENOMEM;
+	return s;
+}
+
+static int stanza_fill(struct stanza *s)
+{
+	xmlNodePtr r = s->root;
+	int err = 0;
+
+	s->ns = r->ns ? (const char *)r->ns->href : NULL;
+	s->name = (const char *)r->name;
+	/* A stanza cut from the stream has no xmlns: it inherits jabber:client. */
+	if (!s->ns || !strcmp(s->ns, STANZA_NS_CLIENT))
+		for (int k = STANZA_MESSAGE; k <= STANZA_IQ; k++)
+			if (!strcmp(s->name, stanza_kinds[k]))
+				s->kind = (enum stanza_kind)k;
+	if (s->kind != STANZA_OTHER) {
+		xmlChar *t = xmlGetNoNsProp(r, BAD_CAST "type");
+		s->type = stanza_type_parse(s->kind, (const char *)t);
+		xmlFree(t);
+	}
+	s->id = stanza_attr(r, "id", &err);
+	s->from = stanza_attr(r, "from", &err);
+	s->to = stanza_attr(r, "to", &err);
+	return err;
+}
+
+int stanza_parse(const char *bytes, size_t len, struct stanza *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (len > INT_MAX)
+		return -EBADMSG;
+	xmlParserCtxtPtr ctxt = xmlNewParserCtxt(); /* freed below; the doc keeps its dict */
+	if (!ctxt)
+		return -ENOMEM;
+	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, "UTF-8", STANZA_PARSE_OPTS);
+	/* A namespace error (e.g. a prefix bound only on the stream header) is
+	 * refused: the tree would carry the wrong namespace. */
+	int ok = doc && ctxt->wellFormed && ctxt->nsWellFormed;
+	int nomem = ctxt->errNo == XML_ERR_NO_MEMORY;
+	xmlFreeParserCtxt(ctxt);
+	/* RFC 6120 §11.1: no DTD, even one the framer never let through. */
+	if (!ok || doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
+		xmlFreeDoc(doc);
+		return nomem ? -ENOMEM : -EBADMSG;
+	}
+	s->doc = doc;
+	s->root = xmlDocGetRootElement(doc);
+	int err = stanza_fill(s);
+	if (err)
+		stanza_free(s);
+	return err;
+}
+
+void stanza_free(struct stanza *s)
+{
+	if (s->doc)
+		xmlFreeDoc(s->doc);
+	free(s->id);
+	free(s->from);
+	free(s->to);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Attribute-value escaping that also keeps TAB/LF/CR, which attribute-value
+ * normalisation (XML 1.0 §3.3.3) would turn into spaces on reparse. */
+static int stanza_put_attr_value(struct buf *out, const char *v)
+{
+	size_t n = strlen(v), start = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *rep;
+		switch (v[i]) {
+		case '\t': rep = "&#9;"; break;
+		case '\n': rep = "&#10;"; break;
+		case '\r': rep = "&#13;"; break;
+		default: continue;
+		}
+		if (buf_append_xml_escaped(out, v + start, i - start) || buf_append_str(out, rep))
+			return -ENOMEM;
+		start = i + 1;
+	}
+	return buf_append_xml_escaped(out, v + start, n - start);
+}
+
+/* ' prefix:name="value"' (prefix may be NULL). */
+static int stanza_put_attr(struct buf *out, const xmlChar *prefix, const char *name,
+			   const char *value)
+{
+	int err = buf_append_str(out, " ");
+	if (!err && prefix)
+		err = buf_append_str(out, (const char *)prefix) || buf_append_str(out, ":");
+	if (!err)
+		err = buf_append_str(out, name) || buf_append_str(out, "=\"") ||
+		      stanza_put_attr_value(out, value) || buf_append_str(out, "\"");
+	return err ? -ENOMEM : 0;
+}
+
+/* Namespace declarations of the root, less the default one: the root goes
+ * out in the stream's default namespace (jabber:client).  A default
+ * declaration that cannot be dropped without changing meaning (root bound to
+ * jabber:client through a prefix, default set to something else) is refused. */
+static int stanza_put_nsdefs(const xmlNode *r, struct buf *out)
+{
+	int root_default = !r->ns || streq(r->ns->href, STANZA_NS_CLIENT);
+
+	for (const xmlNs *ns = r->nsDef; ns; ns = ns->next) {
+		const char *href = ns->href ? (const char *)ns->href : "";
+		if (!ns->prefix && root_default) {
+			if (*href && strcmp(href, STANZA_NS_CLIENT))
+				return -EBADMSG;
+			continue;
+		}
+		if (stanza_put_attr(out, ns->prefix ? BAD_CAST "xmlns" : NULL,
+				    ns->prefix ? (const char *)ns->prefix : "xmlns", href))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int stanza_put_attrs(const xmlNode *r, struct buf *out)
+{
+	for (xmlAttrPtr a = r->properties; a; a = a->next) {
+		if (!a->ns && (streq(a->name, "from") || streq(a->name, "to")))
+			continue; /* the link carries them in the routing header (wire.h) */
+		xmlChar *v = xmlNodeGetContent((xmlNodePtr)a);
+		if (!v)
+			return -ENOMEM;
+		int err = stanza_put_attr(out, a->ns ? a->ns->prefix : NULL, (const char *)a->name,
+					  (const char *)v);
+		xmlFree(v);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int stanza_put_children(const struct stanza *s, struct buf *out)
+{
+	xmlBufferPtr xb = xmlBufferCreate(); /* freed below */
+	int err = xb ? 0 : -ENOMEM;
+
+	for (xmlNodePtr c = s->root->children; c && !err; c = c->next)
+		if (xmlNodeDump(xb, s->doc, c, 0, 0) < 0)
+			err = -ENOMEM;
+	if (!err)
+		err = buf_append(out, xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+	xmlBufferFree(xb);
+	return err;
+}
+
+/* "prefix:name" (prefix may be NULL). */
+static int stanza_put_qname(struct buf *out, const xmlChar *prefix, const xmlChar *name)
+{
+	if (prefix && (buf_append_str(out, (const char *)prefix) || buf_append_str(out, ":")))
+		return -ENOMEM;
+	return buf_append_str(out, (const char *)name);
+}
+
+static int stanza_put(const struct stanza *s, struct buf *out)
+{
+	const xmlNode *r = s->root;
+	/* Root in jabber:client through a prefix goes out unprefixed (wire.h
+	 * wants "<message..."); a foreign namespace keeps its prefix. */
+	const xmlChar *prefix = r->ns && !streq(r->ns->href, STANZA_NS_CLIENT) ? r->ns->prefix
+									       : NULL;
+	int err;
+
+	if (buf_append_str(out, "<") || stanza_put_qname(out, prefix, r->name))
+		return -ENOMEM;
+	if ((err = stanza_put_nsdefs(r, out)) || (err = stanza_put_attrs(r, out)))
+		return err;
+	if (!r->children)
+		return buf_append_str(out, "/>");
+	if (buf_append_str(out, ">"))
+		return -ENOMEM;
+	if ((err = stanza_put_children(s, out)))
+		return err;
+	if (buf_append_str(out, "</") || stanza_put_qname(out, prefix, r->name) ||
+	    buf_append_str(out, ">"))
+		return -ENOMEM;
+	return 0;
+}
+
+int stanza_serialize(const struct stanza *s, struct buf *out)
+{
+	if (!s->doc || !s->root)
+		return -EINVAL;
+	uint32_t mark = out->len;
+	int err = stanza_put(s, out);
+	if (err && out->len > mark)
+		out->len = mark; /* leave no partial stanza behind */
+	return err;
+}
+
+xmlNodePtr stanza_child(xmlNodePtr n, const char *ns, const char *name)
+{
+	for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		/* No namespace means the stream default, jabber:client. */
+		const char *cns = STANZA_NS_CLIENT;
+		if (c->ns && c->ns->href)
+			cns = (const char *)c->ns->href;
+		if ((!ns || !strcmp(ns, cns)) && (!name || streq(c->name, name)))
+			return c;
+	}
+	return NULL;
+}
+
+char *stanza_text(xmlNodePtr n)
+{
+	xmlChar *v = n ? xmlNodeGetContent(n) : NULL;
+	char *s = strdup(v ? (const char *)v : ""); /* caller frees */
+	xmlFree(v);
+	return s;
+}

@@ -1,0 +1,310 @@
+/* Unit tests for lib/stanza.c: routing header extraction, type rules,
+ * serialisation for the link, nonza detection. */
+#include <errno.h>
+#include <libxml/parser.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/stanza.h"
+#include "tests/unit/check.h"
+
+static int parse(const char *xml, struct stanza *s) { return stanza_parse(xml, strlen(xml), s); }
+
+/* Serialise s into a NUL-terminated malloc'd string (caller frees), NULL on error. */
+static char *ser(const struct stanza *s)
+{
+	struct buf b = {0};
+	if (stanza_serialize(s, &b) || buf_append(&b, "", 1)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+static void test_kinds(void)
+{
+	struct stanza s;
+
+	CHECK(parse("<message to='a@b' from='c@d/r' id='m1' type='chat'><body>x</body></message>",
+		    &s) == 0);
+	CHECK(s.kind == STANZA_MESSAGE && s.type == STANZA_T_CHAT && s.ns == NULL);
+	CHECK_STR(s.name, "message");
+	CHECK_STR(s.id, "m1");
+	CHECK_STR(s.to, "a@b");
+	CHECK_STR(s.from, "c@d/r");
+	stanza_free(&s);
+	CHECK(s.doc == NULL && s.id == NULL);
+
+	CHECK(parse("<message xmlns='jabber:client'/>", &s) == 0);
+	CHECK(s.kind == STANZA_MESSAGE && s.type == STANZA_T_NONE);
+	CHECK_STR(s.ns, STANZA_NS_CLIENT);
+	CHECK(s.id == NULL && s.from == NULL && s.to == NULL);
+	stanza_free(&s);
+
+	CHECK(parse("<presence/>", &s) == 0);
+	CHECK(s.kind == STANZA_PRESENCE && s.type == STANZA_T_NONE);
+	stanza_free(&s);
+	CHECK(parse("<presence type='unavailable' id=''/>", &s) == 0);
+	CHECK(s.type == STANZA_T_UNAVAILABLE);
+	CHECK_STR(s.id, "");
+	stanza_free(&s);
+	CHECK(parse("<presence type='chat'/>", &s) == 0);
+	CHECK(s.kind == STANZA_PRESENCE && s.type == STANZA_T_INVALID);
+	stanza_free(&s);
+
+	CHECK(parse("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>", &s) == 0);
+	CHECK(s.kind == STANZA_IQ && s.type == STANZA_T_GET);
+	stanza_free(&s);
+	CHECK(parse("<iq id='r'/>", &s) == 0); /* RFC 6120 §8.2.3: type is required */
+	CHECK(s.kind == STANZA_IQ && s.type == STANZA_T_INVALID);
+	stanza_free(&s);
+	CHECK(parse("<iq type='subscribe' id='r'/>", &s) == 0);
+	CHECK(s.type == STANZA_T_INVALID);
+	stanza_free(&s);
+
+	/* Attributes in a namespace are not the routing attributes. */
+	CHECK(parse("<message xmlns:x='urn:x' x:to='evil' x:type='chat'/>", &s) == 0);
+	CHECK(s.to == NULL && s.type == STANZA_T_NONE);
+	stanza_free(&s);
+}
+
+static void test_types(void)
+{
+	CHECK(stanza_type_parse(STANZA_MESSAGE, NULL) == STANZA_T_NONE);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "normal") == STANZA_T_NORMAL);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "groupchat") == STANZA_T_GROUPCHAT);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "headline") == STANZA_T_HEADLINE);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "error") == STANZA_T_ERROR);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "get") == STANZA_T_INVALID);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "Chat") == STANZA_T_INVALID);
+	CHECK(stanza_type_parse(STANZA_MESSAGE, "") == STANZA_T_INVALID);
+	CHECK(stanza_type_parse(STANZA_PRESENCE, "probe") == STANZA_T_PROBE);
+	CHECK(stanza_type_parse(STANZA_PRESENCE, "subscribe") == STANZA_T_SUBSCRIBE);
+	CHECK(stanza_type_parse(STANZA_PRESENCE, "unsubscribed") == STANZA_T_UNSUBSCRIBED);
+	CHECK(stanza_type_parse(STANZA_PRESENCE, "error") == STANZA_T_ERROR);
+	CHECK(stanza_type_parse(STANZA_PRESENCE, "normal") == STANZA_T_INVALID);
+	CHECK(stanza_type_parse(STANZA_IQ, NULL) == STANZA_T_INVALID);
+	CHECK(stanza_type_parse(STANZA_IQ, "result") == STANZA_T_RESULT);
+	CHECK(stanza_type_parse(STANZA_IQ, "set") == STANZA_T_SET);
+	CHECK(stanza_type_parse(STANZA_IQ, "error") == STANZA_T_ERROR);
+	CHECK(stanza_type_parse(STANZA_IQ, "chat") == STANZA_T_INVALID);
+	CHECK(stanza_type_parse(STANZA_OTHER, "get") == STANZA_T_INVALID);
+	for (int t = STANZA_T_NORMAL; t <= STANZA_T_RESULT; t++) {
+		const char *n = stanza_type_name((enum stanza_type)t);
+		CHECK(n != NULL);
+		int ok = 0;
+		for (int k = STANZA_MESSAGE; k <= STANZA_IQ; k++)
+			ok += (int)stanza_type_parse((enum stanza_kind)k, n) == t;
+		CHECK(ok >= 1);
+	}
+	CHECK(stanza_type_name(STANZA_T_NONE) == NULL);
+	CHECK(stanza_type_name(STANZA_T_INVALID) == NULL);
+	CHECK_STR(stanza_kind_name(STANZA_IQ), "iq");
+	CHECK_STR(stanza_kind_name(STANZA_MESSAGE), "message");
+	CHECK_STR(stanza_kind_name(STANZA_PRESENCE), "presence");
+	CHECK(stanza_kind_name(STANZA_OTHER) == NULL);
+}
+
+/* Serialise, reparse, and serialise again: the second pass must be identical. */
+static char *round_trip(const char *xml, struct stanza *again)
+{
+	struct stanza s;
+	char *out = NULL, *out2 = NULL;
+
+	if (parse(xml, &s))
+		return NULL;
+	out = ser(&s);
+	stanza_free(&s);
+	if (!out || parse(out, again)) {
+		free(out);
+		return NULL;
+	}
+	out2 = ser(again);
+	int same = out2 && !strcmp(out, out2);
+	free(out2);
+	if (!same) {
+		stanza_free(again);
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void test_serialize(void)
+{
+	struct stanza s;
+	char *out;
+
+	out = round_trip("<message xmlns='jabber:client' from='a@b/c' to='d@e' id='1' type='chat'>"
+			 "<body>a &amp; b &lt;c&gt; \"q\" 'x' ]]&gt;</body>"
+			 "<thread>t</thread></message>",
+			 &s);
+	CHECK(out != NULL);
+	if (out) {
+		CHECK(!strncmp(out, "<message", 8));
+		CHECK(!strstr(out, "from=") && !strstr(out, "to="));
+		CHECK(!strstr(out, "jabber:client"));
+		CHECK(strstr(out, "id=\"1\"") && strstr(out, "type=\"chat\""));
+		CHECK(strstr(out, "a &amp; b &lt;c&gt;") != NULL);
+		CHECK(s.kind == STANZA_MESSAGE && s.type == STANZA_T_CHAT && s.from == NULL);
+		CHECK_STR(s.id, "1");
+		char *body = stanza_text(stanza_child(s.root, STANZA_NS_CLIENT, "body"));
+		CHECK_STR(body, "a & b <c> \"q\" 'x' ]]>");
+		free(body);
+		stanza_free(&s);
+		free(out);
+	}
+
+	out = round_trip("<iq type='result' id='r' to='x@y'>"
+			 "<query xmlns='jabber:iq:roster' ver='1'>"
+			 "<item jid='a@b' name='A &amp; B' subscription='both'><group>G</group>"
+			 "</item></query></iq>",
+			 &s);
+	CHECK(out != NULL);
+	if (out) {
+		CHECK(!strncmp(out, "<iq", 3));
+		CHECK(strstr(out, "<query xmlns=\"jabber:iq:roster\" ver=\"1\">") != NULL);
+		xmlNodePtr q = stanza_child(s.root, "jabber:iq:roster", "query");
+		CHECK(q != NULL);
+		CHECK(stanza_child(s.root, STANZA_NS_CLIENT, "query") == NULL);
+		xmlNodePtr item = stanza_child(q, NULL, "item");
+		CHECK(item != NULL);
+		xmlChar *name = item ? xmlGetProp(item, BAD_CAST "name") : NULL;
+		CHECK_STR((const char *)name, "A & B");
+		xmlFree(name);
+		stanza_free(&s);
+		free(out);
+	}
+
+	/* A non-default namespace declared on the root is kept; CDATA becomes text;
+	 * attribute whitespace characters survive. */
+	out = round_trip("<presence xmlns:c='http://jabber.org/protocol/caps' a='x&#10;y&#9;z'>"
+			 "<c:c hash='sha-1' node='n' ver='v'/><status><![CDATA[<b>&]]></status>"
+			 "</presence>",
+			 &s);
+	CHECK(out != NULL);
+	if (out) {
+		CHECK(strstr(out, "xmlns:c=\"http://jabber.org/protocol/caps\"") != NULL);
+		CHECK(stanza_child(s.root, "http://jabber.org/protocol/caps", "c") != NULL);
+		char *st = stanza_text(stanza_child(s.root, NULL, "status"));
+		CHECK_STR(st, "<b>&");
+		free(st);
+		xmlChar *a = xmlGetProp(s.root, BAD_CAST "a");
+		CHECK_STR((const char *)a, "x\ny\tz");
+		xmlFree(a);
+		stanza_free(&s);
+		free(out);
+	}
+
+	/* Exact output of a simple stanza. */
+	CHECK(parse("<message to='a@b' xml:lang='en'><body>hi</body></message>", &s) == 0);
+	out = ser(&s);
+	CHECK_STR(out, "<message xml:lang=\"en\"><body>hi</body></message>");
+	free(out);
+	stanza_free(&s);
+	CHECK(parse("<presence from='a@b' to='c@d'/>", &s) == 0);
+	out = ser(&s);
+	CHECK_STR(out, "<presence/>");
+	free(out);
+	stanza_free(&s);
+
+	/* Root bound to jabber:client through a prefix goes out unprefixed. */
+	CHECK(parse("<c:iq xmlns:c='jabber:client' type='get' id='1'><c:x/></c:iq>", &s) == 0);
+	CHECK(s.kind == STANZA_IQ);
+	out = ser(&s);
+	CHECK(out && !strncmp(out, "<iq xmlns:c=\"jabber:client\"", 27));
+	CHECK(out && strstr(out, "</iq>") != NULL);
+	free(out);
+	stanza_free(&s);
+	/* ...unless a default namespace on it cannot be dropped. */
+	CHECK(parse("<c:iq xmlns:c='jabber:client' xmlns='urn:x' type='get'><x/></c:iq>", &s) == 0);
+	struct buf b = {0};
+	CHECK(stanza_serialize(&s, &b) == -EBADMSG);
+	CHECK(b.len == 0);
+	buf_free(&b);
+	stanza_free(&s);
+
+	struct stanza empty = {0};
+	CHECK(stanza_serialize(&empty, &b) == -EINVAL);
+}
+
+static void test_bad(void)
+{
+	struct stanza s;
+	const char *bad[] = {
+		"",
+		"<message>",
+		"<message></presence>",
+		"<message a='1' a='2'/>",
+		"<message>&foo;</message>",
+		"<message><stream:error/></message>", /* prefix bound only on the header */
+		"<message/><message/>",
+		"<message>\xff\xfe</message>",
+		"<!DOCTYPE message [<!ENTITY x 'y'>]><message>&x;</message>",
+		"<!DOCTYPE message><message/>",
+		"text",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&s, 0x5a, sizeof(s));
+		CHECK(parse(bad[i], &s) == -EBADMSG);
+		CHECK(s.doc == NULL && s.id == NULL);
+		stanza_free(&s); /* safe on a failed parse */
+	}
+	memset(&s, 0, sizeof(s));
+	stanza_free(&s); /* and on a zeroed struct */
+}
+
+static void test_nonza(void)
+{
+	struct stanza s;
+
+	CHECK(parse("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", &s) == 0);
+	CHECK(s.kind == STANZA_OTHER && s.type == STANZA_T_NONE);
+	CHECK_STR(s.ns, "urn:ietf:params:xml:ns:xmpp-tls");
+	CHECK_STR(s.name, "starttls");
+	stanza_free(&s);
+
+	CHECK(parse("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+		    "mechanism='PLAIN'>AGEAYg==</auth>",
+		    &s) == 0);
+	CHECK(s.kind == STANZA_OTHER);
+	CHECK_STR(s.ns, "urn:ietf:params:xml:ns:xmpp-sasl");
+	CHECK_STR(s.name, "auth");
+	char *t = stanza_text(s.root);
+	CHECK_STR(t, "AGEAYg==");
+	free(t);
+	stanza_free(&s);
+
+	/* A stanza name in another namespace is not a stanza. */
+	CHECK(parse("<message xmlns='jabber:server' type='chat'/>", &s) == 0);
+	CHECK(s.kind == STANZA_OTHER && s.type == STANZA_T_NONE);
+	char *out = ser(&s);
+	CHECK(out && strstr(out, "xmlns=\"jabber:server\"") != NULL);
+	free(out);
+	stanza_free(&s);
+
+	CHECK(parse("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+		    "<resource>r</resource></bind></iq>",
+		    &s) == 0);
+	xmlNodePtr bind = stanza_child(s.root, "urn:ietf:params:xml:ns:xmpp-bind", "bind");
+	CHECK(bind != NULL);
+	t = stanza_text(stanza_child(bind, NULL, "resource"));
+	CHECK_STR(t, "r");
+	free(t);
+	CHECK(stanza_child(bind, NULL, "jid") == NULL);
+	t = stanza_text(stanza_child(bind, NULL, "jid"));
+	CHECK_STR(t, "");
+	free(t);
+	stanza_free(&s);
+}
+
+int main(void)
+{
+	test_kinds();
+	test_types();
+	test_serialize();
+	test_bad();
+	test_nonza();
+	xmlCleanupParser();
+	CHECK_DONE();
+}
