@@ -128,6 +128,8 @@ int wire_end(struct wire_writer *w)
 	if (w->err) {
 		if (w->b->len >= start)
 			w->b->len = start; /* drop the partial frame */
+		if (w->b->len == w->b->off)
+			buf_free(w->b); /* an empty buffer owns no memory */
 		return w->err;
 	}
 	put_be32((uint8_t *)w->b->data + start, flen);
@@ -218,6 +220,7 @@ int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_cred_
 {
 	struct wire_reader r;
 	wire_reader_init(&r, f);
+	*n = 0;
 	*status = wire_get_u8(&r);
 	unsigned count = wire_get_u8(&r);
 	if (count > WIRE_MAX_CREDS)
@@ -253,10 +256,14 @@ int wire_stanza_render(struct buf *out, const struct wire_stanza *s)
 		name_end++;
 	if (s->xml.len < 2 || s->xml.p[0] != '<')
 		return -EPROTO;
+	uint32_t mark = out->len;
 	if (buf_append(out, s->xml.p, name_end) || put_attr(out, " from=\"", s->from) ||
 	    put_attr(out, " to=\"", s->to) ||
-	    buf_append(out, s->xml.p + name_end, s->xml.len - name_end))
+	    buf_append(out, s->xml.p + name_end, s->xml.len - name_end)) {
+		if (out->len >= mark)
+			out->len = mark;
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -264,7 +271,8 @@ char *wire_strdup(struct wire_str s)
 {
 	char *c = malloc((size_t)s.len + 1);
 	if (c) {
-		memcpy(c, s.p, s.len);
+		if (s.len)
+			memcpy(c, s.p, s.len);
 		c[s.len] = 0;
 	}
 	return c;

@@ -88,7 +88,7 @@ uint32_t wire_get_u32(struct wire_reader *r);
 struct wire_str wire_get_str(struct wire_reader *r);
 
 /* Frame writer appending to a buf (the link's output batch).  Errors are
- * sticky; wire_end() returns 0 or -ENOMEM and drops the partial frame. */
+ * sticky; wire_end() returns 0, -ENOMEM or -EMSGSIZE and drops the partial frame. */
 struct wire_writer {
 	struct buf *b;
 	uint32_t start;

@@ -1,0 +1,229 @@
+#include "jid.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stringprep.h>
+
+/* Bound on a part before preparation, so hostile input costs little work;
+ * preparation rarely shrinks text, and never legitimately by 4x. */
+#define JID_RAW_MAX (4 * JID_PART_MAX)
+
+/* RFC 3629 §4: well-formed UTF-8 only; libidn assumes it. */
+static int utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str, *e = s + n;
+	while (s < e) {
+		unsigned c = *s++, need, min, cp;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		if ((size_t)(e - s) < need)
+			return 0;
+		for (unsigned i = 0; i < need; i++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (*s & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+/* Apply a stringprep profile to in[0..n).  Unassigned code points are allowed
+ * (query semantics, as deployed servers do) so that e.g. emoji resources work.
+ * *out is malloc'd; the caller frees it. */
+static int prep(const char *in, size_t n, const char *profile, char **out)
+{
+	*out = NULL;
+	if (!n || n > JID_RAW_MAX || !utf8_valid(in, n) || memchr(in, 0, n))
+		return -EINVAL;
+	char *tmp = strndup(in, n);
+	if (!tmp)
+		return -ENOMEM;
+	int rc = stringprep_profile(tmp, out, profile, 0);
+	free(tmp);
+	if (rc == STRINGPREP_MALLOC_ERROR)
+		return -ENOMEM;
+	if (rc != STRINGPREP_OK)
+		return -EINVAL;
+	/* RFC 7622 §3.1: every part is 1..1023 octets after preparation. */
+	size_t len = strlen(*out);
+	if (!len || len > JID_PART_MAX) {
+		free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Nameprep leaves ASCII alone apart from case, so the DNS rules are checked
+ * here: letters, digits, '-', '_' (common in internal names), and non-empty
+ * labels.  This rejects spaces, controls, ':' and the like. */
+static int domain_chars_ok(const char *d)
+{
+	char prev = '.';
+	for (const unsigned char *p = (const unsigned char *)d; *p; p++) {
+		if (*p == '.' && prev == '.')
+			return 0;
+		if (*p < 0x80 && *p != '.' && *p != '-' && *p != '_' &&
+		    !((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			return 0;
+		prev = (char)*p;
+	}
+	return prev != '.';
+}
+
+/* RFC 7622 §3.2.1: an IPv6 literal in brackets is kept as it is. */
+static int ip6_literal(const char *in, size_t n, char **out)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr addr;
+	*out = NULL;
+	if (n < 4 || in[n - 1] != ']' || n - 2 >= sizeof a)
+		return -EINVAL;
+	memcpy(a, in + 1, n - 2);
+	a[n - 2] = 0;
+	if (inet_pton(AF_INET6, a, &addr) != 1)
+		return -EINVAL;
+	*out = strndup(in, n);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Dotted IPv4 literals pass through Nameprep unchanged (digits and dots). */
+static int prep_domain(const char *in, size_t n, char **out)
+{
+	*out = NULL;
+	/* RFC 7622 §3.2: a trailing label separator is stripped. */
+	if (n && in[n - 1] == '.')
+		n--;
+	if (!n)
+		return -EINVAL;
+	if (in[0] == '[')
+		return ip6_literal(in, n, out);
+	int rc = prep(in, n, "Nameprep", out);
+	if (!rc && !domain_chars_ok(*out)) {
+		free(*out);
+		*out = NULL;
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* One allocation holds the three strings: jid_free() releases it. */
+static int jid_pack(struct jid *j, const char *local, const char *domain, const char *res)
+{
+	size_t ln = local ? strlen(local) + 1 : 0, dn = strlen(domain) + 1;
+	size_t rn = res ? strlen(res) + 1 : 0;
+	char *m = malloc(ln + dn + rn);
+	if (!m)
+		return -ENOMEM;
+	j->mem = m;
+	if (local)
+		j->local = memcpy(m, local, ln);
+	j->domain = memcpy(m + ln, domain, dn);
+	if (res)
+		j->resource = memcpy(m + ln + dn, res, rn);
+	return 0;
+}
+
+int jid_parse(const char *s, struct jid *j)
+{
+	char *local = NULL, *domain = NULL, *res = NULL;
+	memset(j, 0, sizeof *j);
+	if (!s)
+		return -EINVAL;
+	/* RFC 7622 §3.1: the resource starts at the first '/', the local part ends
+	 * at the first '@' before it; a part that is present must not be empty. */
+	size_t n = strlen(s);
+	const char *slash = memchr(s, '/', n);
+	size_t dend = slash ? (size_t)(slash - s) : n;
+	const char *at = memchr(s, '@', dend);
+	const char *d = at ? at + 1 : s;
+	int rc = at ? prep(s, (size_t)(at - s), "Nodeprep", &local) : 0;
+	if (!rc)
+		rc = prep_domain(d, (size_t)(s + dend - d), &domain);
+	if (!rc && slash)
+		rc = prep(slash + 1, n - dend - 1, "Resourceprep", &res);
+	if (!rc)
+		rc = jid_pack(j, local, domain, res);
+	free(local);
+	free(domain);
+	free(res);
+	return rc;
+}
+
+void jid_free(struct jid *j)
+{
+	free(j->mem);
+	memset(j, 0, sizeof *j);
+}
+
+/* Copies p (then frees it) into out[cap]. */
+static int copy_out(int rc, char *p, char *out, size_t cap)
+{
+	if (rc)
+		return rc;
+	size_t n = strlen(p);
+	if (n >= cap)
+		rc = -ENAMETOOLONG;
+	else
+		memcpy(out, p, n + 1);
+	free(p);
+	return rc;
+}
+
+int jid_prep_local(const char *in, char *out, size_t cap)
+{
+	char *p = NULL;
+	if (!in)
+		return -EINVAL;
+	int rc = prep(in, strlen(in), "Nodeprep", &p);
+	return copy_out(rc, p, out, cap);
+}
+
+int jid_prep_domain(const char *in, char *out, size_t cap)
+{
+	char *p = NULL;
+	if (!in)
+		return -EINVAL;
+	int rc = prep_domain(in, strlen(in), &p);
+	return copy_out(rc, p, out, cap);
+}
+
+int jid_prep_resource(const char *in, char *out, size_t cap)
+{
+	char *p = NULL;
+	if (!in)
+		return -EINVAL;
+	int rc = prep(in, strlen(in), "Resourceprep", &p);
+	return copy_out(rc, p, out, cap);
+}
+
+char *jid_bare(const struct jid *j)
+{
+	char *s = NULL;
+	if (asprintf(&s, "%s%s%s", j->local ? j->local : "", j->local ? "@" : "", j->domain) < 0)
+		return NULL;
+	return s;
+}
+
+char *jid_full(const struct jid *j)
+{
+	char *s = NULL;
+	if (asprintf(&s, "%s%s%s%s%s", j->local ? j->local : "", j->local ? "@" : "", j->domain,
+		     j->resource ? "/" : "", j->resource ? j->resource : "") < 0)
+		return NULL;
+	return s;
+}

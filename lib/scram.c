@@ -1,0 +1,775 @@
+#include "scram.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stringprep.h>
+
+#define SERVER_NONCE_BYTES 24 /* 32 base64 characters, no padding */
+#define CLIENT_NONCE_BYTES 18
+#define CLIENT_MAX_ITER 1000000 /* the client refuses a server asking for more work */
+
+/* A comma-separated field of a SCRAM message (not NUL-terminated). */
+struct field {
+	const char *p;
+	size_t len;
+};
+
+size_t scram_hash_len(enum scram_hash h)
+{
+	switch (h) {
+	case SCRAM_SHA1: return 20;
+	case SCRAM_SHA256: return 32;
+	}
+	return 0;
+}
+
+const char *scram_mech_name(enum scram_hash h)
+{
+	switch (h) {
+	case SCRAM_SHA1: return "SCRAM-SHA-1";
+	case SCRAM_SHA256: return "SCRAM-SHA-256";
+	}
+	return NULL;
+}
+
+static const EVP_MD *hash_md(enum scram_hash h)
+{
+	return h == SCRAM_SHA1 ? EVP_sha1() : EVP_sha256();
+}
+
+/* OpenSSL failures are reported as -ENOMEM: allocation is their only plausible cause here. */
+static int hmac(enum scram_hash h, const uint8_t *key, size_t klen, const void *d, size_t dlen,
+		uint8_t *out)
+{
+	unsigned int n = 0;
+	if (!HMAC(hash_md(h), key, (int)klen, d, dlen, out, &n) || n != scram_hash_len(h))
+		return -ENOMEM;
+	return 0;
+}
+
+static int digest(enum scram_hash h, const uint8_t *d, size_t dlen, uint8_t *out)
+{
+	unsigned int n = 0;
+	if (!EVP_Digest(d, dlen, out, &n, hash_md(h), NULL) || n != scram_hash_len(h))
+		return -ENOMEM;
+	return 0;
+}
+
+/* RFC 3629 §4: well-formed UTF-8 only (no overlongs, surrogates, or > U+10FFFF). */
+static int utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str, *e = s + n;
+	while (s < e) {
+		unsigned c = *s++, need, min, cp;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		if ((size_t)(e - s) < need)
+			return 0;
+		for (unsigned i = 0; i < need; i++, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (*s & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+/* RFC 5802 §2.2 Normalize(): SASLprep (RFC 4013), as a query string so a
+ * password set before a Unicode update still works.  *out is malloc'd. */
+static int saslprep(const char *in, char **out)
+{
+	*out = NULL;
+	size_t n = strlen(in);
+	if (n > SCRAM_MAX_MSG || !utf8_valid(in, n))
+		return -EINVAL;
+	int rc = stringprep_profile(in, out, "SASLprep", 0);
+	if (rc == STRINGPREP_MALLOC_ERROR)
+		return -ENOMEM;
+	if (rc != STRINGPREP_OK || !**out) {
+		free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* RFC 5802 §3: SaltedPassword = Hi(Normalize(password), salt, i); ClientKey =
+ * HMAC(SaltedPassword, "Client Key"); StoredKey = H(ClientKey); ServerKey =
+ * HMAC(SaltedPassword, "Server Key"). */
+static int derive_keys(enum scram_hash h, const char *password, const uint8_t *salt,
+		       size_t salt_len, uint32_t iter, uint8_t *client_key, uint8_t *stored_key,
+		       uint8_t *server_key)
+{
+	size_t hl = scram_hash_len(h);
+	uint8_t salted[SCRAM_MAX_HASH];
+	char *norm;
+	if (!hl || !password || !salt || !salt_len || salt_len > INT_MAX || !iter || iter > INT_MAX)
+		return -EINVAL;
+	int rc = saslprep(password, &norm);
+	if (rc)
+		return rc;
+	if (!PKCS5_PBKDF2_HMAC(norm, (int)strlen(norm), salt, (int)salt_len, (int)iter, hash_md(h),
+			       (int)hl, salted))
+		rc = -ENOMEM;
+	OPENSSL_cleanse(norm, strlen(norm));
+	free(norm);
+	if (!rc)
+		rc = hmac(h, salted, hl, "Client Key", 10, client_key);
+	if (!rc)
+		rc = digest(h, client_key, hl, stored_key);
+	if (!rc)
+		rc = hmac(h, salted, hl, "Server Key", 10, server_key);
+	OPENSSL_cleanse(salted, sizeof salted);
+	return rc;
+}
+
+int scram_derive(enum scram_hash h, const char *password, const uint8_t *salt, size_t salt_len,
+		 uint32_t iter, struct scram_creds *out)
+{
+	uint8_t client_key[SCRAM_MAX_HASH];
+	memset(out, 0, sizeof *out);
+	if (salt_len > sizeof out->salt)
+		return -EINVAL;
+	int rc = derive_keys(h, password, salt, salt_len, iter, client_key, out->stored_key,
+			     out->server_key);
+	OPENSSL_cleanse(client_key, sizeof client_key);
+	if (rc) {
+		OPENSSL_cleanse(out, sizeof *out);
+		return rc;
+	}
+	out->hash = h;
+	memcpy(out->salt, salt, salt_len);
+	out->salt_len = salt_len;
+	out->iter = iter;
+	return 0;
+}
+
+int scram_make_creds(enum scram_hash h, const char *password, uint32_t iter,
+		     struct scram_creds *out)
+{
+	uint8_t salt[SCRAM_SALT_LEN];
+	if (RAND_bytes(salt, sizeof salt) != 1)
+		return -ENOMEM;
+	return scram_derive(h, password, salt, sizeof salt, iter, out);
+}
+
+int scram_check_password(const struct scram_creds *c, const char *password)
+{
+	struct scram_creds d;
+	size_t hl = scram_hash_len(c->hash);
+	if (!hl || c->salt_len > sizeof c->salt)
+		return -EINVAL;
+	int rc = scram_derive(c->hash, password, c->salt, c->salt_len, c->iter, &d);
+	if (rc == -EINVAL)
+		return 0; /* fails SASLprep (or empty): cannot be the password */
+	if (rc)
+		return rc;
+	int match = CRYPTO_memcmp(d.stored_key, c->stored_key, hl) == 0;
+	OPENSSL_cleanse(&d, sizeof d);
+	return match;
+}
+
+/* ---- fake credentials for unknown users (RFC 5802 §9: do not reveal
+ * whether an account exists) ---- */
+
+static uint8_t fake_secret[32];
+static int fake_ready;
+static CRYPTO_ONCE fake_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void fake_init(void)
+{
+	fake_ready = RAND_bytes(fake_secret, sizeof fake_secret) == 1;
+}
+
+/* HMAC-SHA256(HMAC-SHA256(secret, label), username): a distinct label per
+ * output keeps the salt and the keys unrelated. */
+static int fake_part(const char *label, enum scram_hash h, const char *username, uint8_t *out,
+		     size_t n)
+{
+	uint8_t k[32], v[32];
+	char l[16];
+	int ll = snprintf(l, sizeof l, "%s%d", label, (int)h);
+	int rc = hmac(SCRAM_SHA256, fake_secret, sizeof fake_secret, l, (size_t)ll, k);
+	if (!rc)
+		rc = hmac(SCRAM_SHA256, k, sizeof k, username, strlen(username), v);
+	if (!rc)
+		memcpy(out, v, n);
+	OPENSSL_cleanse(k, sizeof k);
+	return rc;
+}
+
+int scram_fake_creds(enum scram_hash h, const char *username, uint32_t iter,
+		     struct scram_creds *out)
+{
+	size_t hl = scram_hash_len(h);
+	memset(out, 0, sizeof *out);
+	if (!hl || !username || !iter)
+		return -EINVAL;
+	if (!CRYPTO_THREAD_run_once(&fake_once, fake_init) || !fake_ready)
+		return -ENOMEM;
+	out->hash = h;
+	out->iter = iter;
+	out->salt_len = SCRAM_SALT_LEN;
+	int rc = fake_part("salt", h, username, out->salt, SCRAM_SALT_LEN);
+	if (!rc)
+		rc = fake_part("stored", h, username, out->stored_key, hl);
+	if (!rc)
+		rc = fake_part("server", h, username, out->server_key, hl);
+	return rc;
+}
+
+/* ---- base64 (RFC 4648 §4) ---- */
+
+char *base64_encode(const uint8_t *in, size_t len)
+{
+	if (len > (size_t)INT_MAX / 4 * 3 - 3)
+		return NULL;
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+	if (out)
+		EVP_EncodeBlock((unsigned char *)out, in, (int)len); /* NUL-terminates */
+	return out;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* EVP_DecodeBlock skips whitespace and ignores padding in its count, so the
+ * input is validated (strictly: no whitespace, padding only at the end, zero
+ * pad bits per RFC 4648 §3.5) and the length computed here. */
+static int b64_check(const char *in, size_t len, size_t *pad)
+{
+	*pad = 0;
+	if (len % 4 || len > INT_MAX)
+		return -EINVAL;
+	if (len && in[len - 1] == '=')
+		*pad = in[len - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < len - *pad; i++)
+		if (b64_value(in[i]) < 0)
+			return -EINVAL;
+	if (*pad == 1 && (b64_value(in[len - 2]) & 3))
+		return -EINVAL;
+	if (*pad == 2 && (b64_value(in[len - 3]) & 15))
+		return -EINVAL;
+	return 0;
+}
+
+uint8_t *base64_decode(const char *in, size_t len, size_t *out_len)
+{
+	size_t pad;
+	*out_len = 0;
+	if (!in || b64_check(in, len, &pad))
+		return NULL;
+	uint8_t *out = malloc(len / 4 * 3 + 1);
+	if (!out || !len)
+		return out;
+	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n != len / 4 * 3) {
+		free(out);
+		return NULL;
+	}
+	*out_len = (size_t)n - pad;
+	return out;
+}
+
+/* ---- message syntax (RFC 5802 §7) ---- */
+
+/* Next field of [*pos, end); *pos becomes NULL after the last one. */
+static int next_field(const char **pos, const char *end, struct field *f)
+{
+	if (!*pos)
+		return 0;
+	const char *c = memchr(*pos, ',', (size_t)(end - *pos));
+	f->p = *pos;
+	f->len = (size_t)((c ? c : end) - *pos);
+	*pos = c ? c + 1 : NULL;
+	return 1;
+}
+
+static int is_attr(struct field f, char a)
+{
+	return f.len >= 2 && f.p[0] == a && f.p[1] == '=';
+}
+
+static int field_eq(const char *p, size_t n, const char *s)
+{
+	return n == strlen(s) && !memcmp(p, s, n);
+}
+
+/* printable = %x21-2B / %x2D-7E: no ',' and nothing outside visible ASCII. */
+static int nonce_valid(const char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e || p[i] == ',')
+			return 0;
+	return 1;
+}
+
+/* extensions = attr-val *("," attr-val), attr-val = ALPHA "=" value.  The
+ * attribute names RFC 5802 already defines are refused as extensions, so a
+ * repeated r= or a misplaced p= is malformed rather than ignored. */
+static int extension_valid(struct field f)
+{
+	if (f.len < 3 || f.p[1] != '=')
+		return 0;
+	char a = f.p[0];
+	if (!((a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z')))
+		return 0;
+	return !strchr("acenmprsiv", a);
+}
+
+static int extensions_valid(const char *pos, const char *end)
+{
+	struct field f;
+	while (next_field(&pos, end, &f))
+		if (!extension_valid(f))
+			return 0;
+	return 1;
+}
+
+/* saslname: ',' and '=' travel as "=2C" and "=3D"; any other '=' is invalid. */
+static int saslname_decode(const char *p, size_t n, char **out)
+{
+	*out = NULL;
+	if (!n)
+		return -EINVAL;
+	char *d = malloc(n + 1), *w = d;
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '=') {
+			*w++ = p[i];
+		} else if (n - i >= 3 && (p[i + 1] == '2' && p[i + 2] == 'C')) {
+			*w++ = ',', i += 2;
+		} else if (n - i >= 3 && (p[i + 1] == '3' && p[i + 2] == 'D')) {
+			*w++ = '=', i += 2;
+		} else {
+			free(d);
+			return -EINVAL;
+		}
+	}
+	*w = 0;
+	*out = d;
+	return 0;
+}
+
+static int message_ok(const char *msg, size_t len)
+{
+	return msg && len && len <= SCRAM_MAX_MSG && !memchr(msg, 0, len) && utf8_valid(msg, len);
+}
+
+/* ---- server side ---- */
+
+/* gs2-header = gs2-cbind-flag "," [authzid] ",".  We never advertise -PLUS,
+ * so 'y' (client could bind but thinks we cannot) is fine (RFC 5802 §6). */
+static int parse_gs2(struct scram_server *s, const char *msg, const char **pos, const char *end)
+{
+	struct field flag, az;
+	if (!next_field(pos, end, &flag))
+		return -EINVAL;
+	if (is_attr(flag, 'p'))
+		return -ENOTSUP;
+	if (flag.len != 1 || (flag.p[0] != 'n' && flag.p[0] != 'y'))
+		return -EINVAL;
+	if (!next_field(pos, end, &az) || !*pos)
+		return -EINVAL;
+	if (az.len) {
+		if (!is_attr(az, 'a'))
+			return -EINVAL;
+		int rc = saslname_decode(az.p + 2, az.len - 2, &s->authzid);
+		if (rc)
+			return rc;
+	}
+	s->gs2_header = strndup(msg, (size_t)(*pos - msg));
+	return s->gs2_header ? 0 : -ENOMEM;
+}
+
+/* client-first-message-bare = [reserved-mext ","] username "," nonce ["," extensions] */
+static int parse_first_bare(struct scram_server *s, const char *pos, const char *end)
+{
+	const char *bare = pos;
+	struct field f;
+	if (!next_field(&pos, end, &f) || !is_attr(f, 'n'))
+		return -EINVAL; /* also m=: no mandatory extension is supported */
+	int rc = saslname_decode(f.p + 2, f.len - 2, &s->username);
+	if (rc)
+		return rc;
+	if (!next_field(&pos, end, &f) || !is_attr(f, 'r') || !nonce_valid(f.p + 2, f.len - 2))
+		return -EINVAL;
+	if (!extensions_valid(pos, end))
+		return -EINVAL;
+	s->nonce = strndup(f.p + 2, f.len - 2);
+	s->client_first_bare = strndup(bare, (size_t)(end - bare));
+	return s->nonce && s->client_first_bare ? 0 : -ENOMEM;
+}
+
+int scram_server_start(struct scram_server *s, enum scram_hash h, const char *msg, size_t len)
+{
+	memset(s, 0, sizeof *s);
+	s->hash = h;
+	if (!scram_hash_len(h) || !message_ok(msg, len))
+		return -EINVAL;
+	const char *pos = msg, *end = msg + len;
+	int rc = parse_gs2(s, msg, &pos, end);
+	if (!rc)
+		rc = parse_first_bare(s, pos, end);
+	if (rc) {
+		scram_server_free(s);
+		s->hash = h;
+	}
+	return rc;
+}
+
+static int creds_valid(const struct scram_server *s, const struct scram_creds *c)
+{
+	return c && c->hash == s->hash && c->salt_len && c->salt_len <= sizeof c->salt && c->iter;
+}
+
+int scram_server_first_with_nonce(struct scram_server *s, const struct scram_creds *c,
+				  const char *server_nonce, const char **out)
+{
+	char *salt, *nonce = NULL;
+	*out = NULL;
+	if (!s->client_first_bare || s->server_first || !creds_valid(s, c) || !server_nonce ||
+	    !nonce_valid(server_nonce, strlen(server_nonce)))
+		return -EINVAL;
+	salt = base64_encode(c->salt, c->salt_len);
+	if (salt && asprintf(&nonce, "%s%s", s->nonce, server_nonce) < 0)
+		nonce = NULL; /* asprintf leaves it undefined on failure */
+	if (nonce && asprintf(&s->server_first, "r=%s,s=%s,i=%u", nonce, salt, c->iter) < 0)
+		s->server_first = NULL;
+	free(salt);
+	if (!s->server_first) {
+		free(nonce);
+		return -ENOMEM;
+	}
+	free(s->nonce);
+	s->nonce = nonce;
+	s->creds = *c;
+	s->have_creds = 1;
+	*out = s->server_first;
+	return 0;
+}
+
+int scram_server_first(struct scram_server *s, const struct scram_creds *c, const char **out)
+{
+	uint8_t r[SERVER_NONCE_BYTES];
+	*out = NULL;
+	if (RAND_bytes(r, sizeof r) != 1)
+		return -ENOMEM;
+	char *nonce = base64_encode(r, sizeof r);
+	if (!nonce)
+		return -ENOMEM;
+	int rc = scram_server_first_with_nonce(s, c, nonce, out);
+	free(nonce);
+	return rc;
+}
+
+/* client-final-message = channel-binding "," nonce ["," extensions] "," proof.
+ * Sets *proof and *without_proof_len (the prefix before ",p="). */
+static int parse_client_final(const struct scram_server *s, const char *msg, size_t len,
+			      struct field *proof, size_t *without_proof_len)
+{
+	const char *pos = msg, *end = msg + len, *start;
+	struct field f;
+	char *cb = base64_encode((const uint8_t *)s->gs2_header, strlen(s->gs2_header));
+	if (!cb)
+		return -ENOMEM;
+	int ok = next_field(&pos, end, &f) && is_attr(f, 'c');
+	/* RFC 5802 §6: without channel binding c= carries just the gs2 header. */
+	int cb_match = ok && field_eq(f.p + 2, f.len - 2, cb);
+	free(cb);
+	if (!ok || !next_field(&pos, end, &f) || !is_attr(f, 'r'))
+		return -EINVAL;
+	int nonce_match = field_eq(f.p + 2, f.len - 2, s->nonce);
+	do {
+		start = pos;
+		if (!next_field(&pos, end, &f))
+			return -EINVAL;
+	} while (!is_attr(f, 'p') && extension_valid(f));
+	if (!is_attr(f, 'p') || pos) /* the proof comes last */
+		return -EINVAL;
+	*proof = (struct field){f.p + 2, f.len - 2};
+	*without_proof_len = (size_t)(start - 1 - msg);
+	return cb_match && nonce_match ? 0 : -EPERM;
+}
+
+/* AuthMessage = client-first-message-bare "," server-first-message ","
+ * client-final-message-without-proof (RFC 5802 §3).  malloc'd. */
+static char *auth_message(const char *bare, const char *server_first, const char *final,
+			  size_t final_len)
+{
+	char *m = NULL;
+	if (asprintf(&m, "%s,%s,%.*s", bare, server_first, (int)final_len, final) < 0)
+		return NULL;
+	return m;
+}
+
+/* The server's check: H(ClientProof XOR HMAC(StoredKey, AuthMessage)) == StoredKey. */
+static int verify_proof(const struct scram_creds *c, const char *am, const uint8_t *proof)
+{
+	size_t hl = scram_hash_len(c->hash);
+	uint8_t sig[SCRAM_MAX_HASH], key[SCRAM_MAX_HASH], stored[SCRAM_MAX_HASH];
+	int rc = hmac(c->hash, c->stored_key, hl, am, strlen(am), sig);
+	if (!rc) {
+		for (size_t i = 0; i < hl; i++)
+			key[i] = proof[i] ^ sig[i];
+		rc = digest(c->hash, key, hl, stored);
+	}
+	if (!rc && CRYPTO_memcmp(stored, c->stored_key, hl))
+		rc = -EPERM;
+	OPENSSL_cleanse(key, sizeof key);
+	return rc;
+}
+
+static int server_signature(const struct scram_creds *c, const char *am, char **out)
+{
+	uint8_t sig[SCRAM_MAX_HASH];
+	int rc = hmac(c->hash, c->server_key, scram_hash_len(c->hash), am, strlen(am), sig);
+	if (rc)
+		return rc;
+	char *b = base64_encode(sig, scram_hash_len(c->hash));
+	if (!b || asprintf(out, "v=%s", b) < 0) {
+		*out = NULL;
+		rc = -ENOMEM;
+	}
+	free(b);
+	return rc;
+}
+
+int scram_server_final(struct scram_server *s, const char *msg, size_t len, char **server_final)
+{
+	struct field pf;
+	size_t wlen, plen;
+	*server_final = NULL;
+	if (!s->have_creds || !s->server_first || !message_ok(msg, len))
+		return -EINVAL;
+	s->have_creds = 0; /* one attempt per exchange */
+	int rc = parse_client_final(s, msg, len, &pf, &wlen);
+	if (rc)
+		return rc;
+	uint8_t *proof = base64_decode(pf.p, pf.len, &plen);
+	if (!proof || plen != scram_hash_len(s->hash)) {
+		free(proof);
+		return -EINVAL;
+	}
+	char *am = auth_message(s->client_first_bare, s->server_first, msg, wlen);
+	rc = am ? verify_proof(&s->creds, am, proof) : -ENOMEM;
+	if (!rc)
+		rc = server_signature(&s->creds, am, server_final);
+	free(am);
+	free(proof);
+	return rc;
+}
+
+void scram_server_free(struct scram_server *s)
+{
+	free(s->username);
+	free(s->client_first_bare);
+	free(s->server_first);
+	free(s->nonce);
+	free(s->gs2_header);
+	free(s->authzid);
+	OPENSSL_cleanse(s, sizeof *s);
+}
+
+/* ---- client side ---- */
+
+/* saslname encoding of the username: ',' -> "=2C", '=' -> "=3D". malloc'd. */
+static char *saslname_encode(const char *u)
+{
+	char *e = malloc(strlen(u) * 3 + 1), *w = e;
+	if (!e)
+		return NULL;
+	for (; *u; u++) {
+		if (*u == ',')
+			w = memcpy(w, "=2C", 3), w += 3;
+		else if (*u == '=')
+			w = memcpy(w, "=3D", 3), w += 3;
+		else
+			*w++ = *u;
+	}
+	*w = 0;
+	return e;
+}
+
+static char *client_nonce(const char *given)
+{
+	uint8_t r[CLIENT_NONCE_BYTES];
+	if (given)
+		return nonce_valid(given, strlen(given)) ? strdup(given) : NULL;
+	if (RAND_bytes(r, sizeof r) != 1)
+		return NULL;
+	return base64_encode(r, sizeof r);
+}
+
+char *scram_client_first(struct scram_client *c, enum scram_hash h, const char *user,
+			 const char *password, const char *nonce)
+{
+	char *name = NULL, *msg = NULL;
+	memset(c, 0, sizeof *c);
+	c->hash = h;
+	if (!scram_hash_len(h) || !user || !*user || !password || strlen(user) > SCRAM_MAX_MSG / 4)
+		return NULL;
+	c->password = strdup(password);
+	c->nonce = client_nonce(nonce);
+	name = saslname_encode(user);
+	if (!c->password || !c->nonce || !name ||
+	    asprintf(&c->client_first_bare, "n=%s,r=%s", name, c->nonce) < 0)
+		c->client_first_bare = NULL;
+	else if (asprintf(&msg, "n,,%s", c->client_first_bare) < 0)
+		msg = NULL;
+	free(name);
+	if (!msg)
+		scram_client_free(c);
+	return msg;
+}
+
+static int parse_iter(struct field f, uint32_t *iter)
+{
+	uint32_t v = 0;
+	if (f.len < 3 || f.len > 9 || f.p[2] == '0')
+		return -EINVAL;
+	for (size_t i = 2; i < f.len; i++) {
+		if (f.p[i] < '0' || f.p[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint32_t)(f.p[i] - '0');
+	}
+	if (v > CLIENT_MAX_ITER)
+		return -EINVAL;
+	*iter = v;
+	return 0;
+}
+
+/* server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," ext];
+ * a reserved-mext (m=) fails the r= test: we support no mandatory extension. */
+static int parse_server_first(const struct scram_client *c, const char *msg, size_t len,
+			      struct field *nonce, uint8_t **salt, size_t *salt_len, uint32_t *iter)
+{
+	const char *pos = msg, *end = msg + len;
+	struct field f;
+	size_t cn = strlen(c->nonce);
+	*salt = NULL;
+	if (!next_field(&pos, end, nonce) || !is_attr(*nonce, 'r'))
+		return -EINVAL;
+	*nonce = (struct field){nonce->p + 2, nonce->len - 2};
+	/* The server must extend our nonce, not replace it. */
+	if (!nonce_valid(nonce->p, nonce->len) || nonce->len <= cn ||
+	    memcmp(nonce->p, c->nonce, cn))
+		return -EINVAL;
+	if (!next_field(&pos, end, &f) || !is_attr(f, 's'))
+		return -EINVAL;
+	*salt = base64_decode(f.p + 2, f.len - 2, salt_len);
+	if (!*salt || !*salt_len || !next_field(&pos, end, &f) || !is_attr(f, 'i') ||
+	    parse_iter(f, iter) || !extensions_valid(pos, end)) {
+		free(*salt);
+		*salt = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Builds "c=biws,r=<nonce>,p=<proof>" and keeps the expected server signature. */
+static char *client_proof(struct scram_client *c, const char *server_first, struct field nonce,
+			  const uint8_t *ck, const uint8_t *sk, const uint8_t *svk)
+{
+	size_t hl = scram_hash_len(c->hash);
+	uint8_t sig[SCRAM_MAX_HASH], proof[SCRAM_MAX_HASH];
+	char *wp = NULL, *am = NULL, *p64 = NULL, *out = NULL;
+	if (asprintf(&wp, "c=biws,r=%.*s", (int)nonce.len, nonce.p) < 0)
+		return NULL;
+	am = auth_message(c->client_first_bare, server_first, wp, strlen(wp));
+	if (am && !hmac(c->hash, sk, hl, am, strlen(am), sig) &&
+	    !hmac(c->hash, svk, hl, am, strlen(am), c->server_signature)) {
+		for (size_t i = 0; i < hl; i++)
+			proof[i] = ck[i] ^ sig[i];
+		p64 = base64_encode(proof, hl);
+		if (p64 && asprintf(&out, "%s,p=%s", wp, p64) < 0)
+			out = NULL;
+	}
+	c->have_signature = out != NULL;
+	free(wp);
+	free(am);
+	free(p64);
+	return out;
+}
+
+char *scram_client_final(struct scram_client *c, const char *server_first, size_t len)
+{
+	uint8_t ck[SCRAM_MAX_HASH], sk[SCRAM_MAX_HASH], svk[SCRAM_MAX_HASH], *salt;
+	struct field nonce;
+	size_t salt_len;
+	uint32_t iter;
+	char *out = NULL, *sf;
+	if (!c->client_first_bare || c->have_signature || !message_ok(server_first, len))
+		return NULL;
+	sf = strndup(server_first, len);
+	if (!sf)
+		return NULL;
+	if (!parse_server_first(c, sf, len, &nonce, &salt, &salt_len, &iter)) {
+		if (!derive_keys(c->hash, c->password, salt, salt_len, iter, ck, sk, svk))
+			out = client_proof(c, sf, nonce, ck, sk, svk);
+		free(salt);
+	}
+	OPENSSL_cleanse(ck, sizeof ck);
+	free(sf);
+	return out;
+}
+
+int scram_client_verify(struct scram_client *c, const char *server_final, size_t len)
+{
+	size_t hl = scram_hash_len(c->hash), n;
+	if (!c->have_signature || !message_ok(server_final, len))
+		return -EINVAL;
+	if (len >= 2 && !memcmp(server_final, "e=", 2))
+		return -EPERM;
+	if (len < 2 || memcmp(server_final, "v=", 2) || memchr(server_final, ',', len))
+		return -EINVAL;
+	uint8_t *v = base64_decode(server_final + 2, len - 2, &n);
+	int rc = v && n == hl ? 0 : -EINVAL;
+	if (!rc && CRYPTO_memcmp(v, c->server_signature, hl))
+		rc = -EPERM;
+	free(v);
+	return rc;
+}
+
+void scram_client_free(struct scram_client *c)
+{
+	if (c->password)
+		OPENSSL_cleanse(c->password, strlen(c->password));
+	free(c->password);
+	free(c->client_first_bare);
+	free(c->nonce);
+	OPENSSL_cleanse(c, sizeof *c);
+}
