@@ -1,0 +1,48 @@
+/* core: the state of one starling-core process, shared by its modules.
+ * Single-threaded: every function runs on the epoll loop in core/main.c. */
+#ifndef STARLING_CORE_CORE_H
+#define STARLING_CORE_CORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/wire.h"
+#include "session.h"
+#include "store.h"
+
+/* Room for local@domain/resource (RFC 7622 §3.1: 1023 octets each). */
+#define CORE_JID_MAX 3200
+/* Offline messages kept per account before new ones bounce. */
+#define CORE_OFFLINE_MAX 1000
+/* Roster items per account (RFC 6121 §2.3.3 lets a server limit it). */
+#define CORE_ROSTER_MAX 2000
+
+struct link;
+
+struct core {
+	const char *domain; /* the hosted domain, prepared */
+	struct store *store;
+	struct user_table users;
+	struct link *links;  /* every open link */
+	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
+	int epfd;	     /* -1 in unit tests: no epoll */
+};
+
+/* A JID split into parts without copying (the input is already prepared). */
+struct jid_view {
+	struct wire_str local, domain, resource; /* len 0 when absent */
+	int has_local, has_resource;
+};
+void core_jid_split(struct wire_str jid, struct jid_view *v);
+/* 1 when the domain part is the hosted domain. */
+int core_is_local_domain(const struct core *c, struct wire_str domain);
+
+static inline struct wire_str core_wstr(const char *s)
+{
+	struct wire_str w = {s ? s : "", 0};
+	if (s)
+		while (s[w.len])
+			w.len++;
+	return w;
+}
+
+#endif

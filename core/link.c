@@ -1,0 +1,322 @@
+/* link: frames from one starling-cm, in order; replies batched per turn. */
+#include "link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "lib/log.h"
+#include "lib/wire.h"
+#include "presence.h"
+#include "router.h"
+
+#define LINK_READ_CHUNK 65536
+#define LINK_READ_TURN (4 * LINK_READ_CHUNK) /* per turn, so one link cannot starve others */
+
+struct link *link_new(struct core *c, int fd, const char *peer)
+{
+	struct link *l = calloc(1, sizeof *l); /* freed by link_close */
+	if (!l)
+		return NULL;
+	l->fd = fd;
+	snprintf(l->peer, sizeof l->peer, "%s", peer);
+	if (wire_put_hello(&l->out, "starling-core")) {
+		free(l);
+		return NULL;
+	}
+	l->next = c->links;
+	c->links = l;
+	return l;
+}
+
+void link_fail(struct link *l, const char *why)
+{
+	if (!l->dead)
+		log_warn("link %s: %s; closing", l->peer, why);
+	l->dead = 1;
+}
+
+static void on_hello(struct link *l, const struct wire_frame *f)
+{
+	uint32_t version;
+	struct wire_str name;
+	if (l->hello_rx || wire_get_hello(f, &version, &name)) {
+		link_fail(l, "bad HELLO");
+		return;
+	}
+	if (version != WIRE_VERSION) {
+		log_error("link %s: peer speaks link version %u, we speak %u", l->peer, version,
+			  WIRE_VERSION);
+		l->dead = 1;
+		return;
+	}
+	l->hello_rx = 1;
+	log_info("link %s up (%.*s)", l->peer, (int)(name.len > 64 ? 64 : name.len), name.p);
+}
+
+/* CRED_REQ: SCRAM verifiers only; the core never sees a password. */
+static void on_cred_req(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	struct wire_str user = wire_get_str(&r);
+	if (r.err) {
+		link_fail(l, "malformed CRED_REQ");
+		return;
+	}
+	struct scram_creds cr[2];
+	struct wire_cred_entry e[2];
+	char name[1024];
+	int rc = -ENOENT;
+	if (user.len && user.len < sizeof name && !memchr(user.p, 0, user.len)) {
+		memcpy(name, user.p, user.len);
+		name[user.len] = 0;
+		rc = store_user_get(c->store, name, cr);
+	}
+	uint8_t status = rc == 0 ? WIRE_CRED_OK : rc == -ENOENT ? WIRE_CRED_NO_USER
+								: WIRE_CRED_ERROR;
+	for (int k = 0; k < 2 && !rc; k++) {
+		size_t hl = scram_hash_len(cr[k].hash);
+		e[k].hash = (uint8_t)cr[k].hash;
+		e[k].salt = (struct wire_str){(const char *)cr[k].salt, (uint32_t)cr[k].salt_len};
+		e[k].iter = cr[k].iter;
+		e[k].stored_key = (struct wire_str){(const char *)cr[k].stored_key, (uint32_t)hl};
+		e[k].server_key = (struct wire_str){(const char *)cr[k].server_key, (uint32_t)hl};
+	}
+	if (wire_put_cred(&l->out, f->sid, status, e, rc ? 0 : 2))
+		link_fail(l, "out of memory");
+	memset(cr, 0, sizeof cr);
+}
+
+static void on_session_open(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	struct wire_str jid = wire_get_str(&r);
+	if (r.err) {
+		link_fail(l, "malformed SESSION_OPEN");
+		return;
+	}
+	struct jid_view v;
+	char local[1024], res[1024];
+	core_jid_split(jid, &v);
+	if (!v.has_local || !v.has_resource || !v.local.len || !v.resource.len ||
+	    v.local.len >= sizeof local || v.resource.len >= sizeof res ||
+	    !core_is_local_domain(c, v.domain) || memchr(jid.p, 0, jid.len)) {
+		log_warn("link %s: SESSION_OPEN sid %u with unusable JID", l->peer, f->sid);
+		if (wire_put_u8_frame(&l->out, WIRE_SESSION_OPENED, f->sid, 1))
+			link_fail(l, "out of memory");
+		return;
+	}
+	memcpy(local, v.local.p, v.local.len);
+	local[v.local.len] = 0;
+	memcpy(res, v.resource.p, v.resource.len);
+	res[v.resource.len] = 0;
+	struct core_user *u = session_user(c, local, v.local.len);
+	struct session *old = u ? session_by_resource(u, res, v.resource.len) : NULL;
+	if (old) {
+		/* RFC 6120 §7.7.2.2: the new session wins; the old one is closed
+		 * with <conflict/> and gets no unavailable broadcast. */
+		log_debug("session %.*s replaces an older one", (int)jid.len, jid.p);
+		if (!old->link->dead && wire_put_u8_frame(&old->link->out, WIRE_SESSION_CLOSE,
+							  old->sid, WIRE_CLOSE_CONFLICT))
+			link_fail(old->link, "out of memory");
+		session_free(c, old);
+	}
+	struct session *s;
+	int rc = session_open(c, l, f->sid, local, res, &s);
+	if (rc == -EEXIST) {
+		link_fail(l, "SESSION_OPEN for a sid already in use");
+		return;
+	}
+	if (wire_put_u8_frame(&l->out, WIRE_SESSION_OPENED, f->sid, rc ? 1 : 0))
+		link_fail(l, "out of memory");
+	else if (!rc)
+		log_debug("session open: %.*s (link %s sid %u)", (int)jid.len, jid.p, l->peer,
+			  f->sid);
+}
+
+static void session_end(struct core *c, struct session *s, const char *how)
+{
+	char jid[CORE_JID_MAX];
+	if (log_current_level >= LOG_LEVEL_DEBUG && session_full_jid(c, s, jid, sizeof jid) > 0)
+		log_debug("session close: %s (%s)", jid, how);
+	presence_session_end(c, s);
+	session_free(c, s);
+}
+
+static void on_session_close(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct session *s = session_by_sid(l, f->sid);
+	if (s)
+		session_end(c, s, "closed by cm");
+	else
+		log_debug("link %s: SESSION_CLOSE for unknown sid %u", l->peer, f->sid);
+}
+
+static void on_stanza(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct wire_stanza st;
+	if (wire_get_stanza(f, &st)) {
+		link_fail(l, "malformed STANZA");
+		return;
+	}
+	struct session *s = session_by_sid(l, f->sid);
+	if (!s) {
+		/* A stanza racing with a close: harmless. */
+		log_debug("link %s: stanza for unknown sid %u dropped", l->peer, f->sid);
+		return;
+	}
+	char me[CORE_JID_MAX];
+	int n = session_full_jid(c, s, me, sizeof me);
+	if (n < 0 || !wire_str_eq(st.from, me)) {
+		log_warn("link %s: sid %u sent a stanza not from its JID; dropped", l->peer,
+			 f->sid);
+		return;
+	}
+	router_stanza(c, s, &st);
+}
+
+static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	if (!l->hello_rx && f->type != WIRE_HELLO) {
+		link_fail(l, "first frame is not HELLO");
+		return;
+	}
+	switch (f->type) {
+	case WIRE_HELLO: on_hello(l, f); break;
+	case WIRE_PING: {
+		struct wire_reader r;
+		wire_reader_init(&r, f);
+		uint32_t token = wire_get_u32(&r);
+		struct wire_writer w;
+		wire_begin(&w, &l->out, WIRE_PONG, f->sid);
+		wire_put_u32(&w, token);
+		if (r.err || wire_end(&w))
+			link_fail(l, "bad PING");
+		break;
+	}
+	case WIRE_PONG: break;
+	case WIRE_CRED_REQ: on_cred_req(c, l, f); break;
+	case WIRE_SESSION_OPEN: on_session_open(c, l, f); break;
+	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
+	case WIRE_STANZA: on_stanza(c, l, f); break;
+	case WIRE_FLOW: log_debug("link %s: FLOW %s ignored", l->peer,
+				  f->plen && f->payload[0] ? "resume" : "pause");
+		break;
+	default: link_fail(l, "unknown frame type"); break;
+	}
+}
+
+static void link_process(struct core *c, struct link *l)
+{
+	while (!l->dead && buf_avail(&l->in)) {
+		struct wire_frame f;
+		long n = wire_parse((const uint8_t *)buf_head(&l->in), buf_avail(&l->in), &f);
+		if (n < 0) {
+			link_fail(l, "malformed frame");
+			return;
+		}
+		if (n == 0)
+			return;
+		on_frame(c, l, &f);
+		buf_consume(&l->in, (size_t)n);
+	}
+}
+
+void link_feed(struct core *c, struct link *l, const void *data, size_t len)
+{
+	if (buf_append(&l->in, data, len)) {
+		link_fail(l, "out of memory");
+		return;
+	}
+	link_process(c, l);
+}
+
+void link_on_readable(struct core *c, struct link *l)
+{
+	size_t total = 0;
+	while (!l->dead && total < LINK_READ_TURN) {
+		char *p = buf_reserve(&l->in, LINK_READ_CHUNK);
+		if (!p) {
+			link_fail(l, "out of memory");
+			return;
+		}
+		ssize_t n = read(l->fd, p, LINK_READ_CHUNK);
+		if (n > 0) {
+			buf_commit(&l->in, (size_t)n);
+			total += (size_t)n;
+			link_process(c, l);
+			continue;
+		}
+		if (n == 0) {
+			log_info("link %s down (peer closed)", l->peer);
+			l->dead = 1;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			log_warn("link %s: read: %s", l->peer, strerror(errno));
+			l->dead = 1;
+		}
+		break;
+	}
+	if (!buf_avail(&l->in))
+		buf_free(&l->in); /* idle links keep no buffer */
+}
+
+static void link_arm(struct core *c, struct link *l, int want_out)
+{
+	if (c->epfd < 0 || l->fd < 0 || l->out_armed == want_out)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = l};
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, l->fd, &ev))
+		link_fail(l, "epoll_ctl failed");
+	else
+		l->out_armed = (uint8_t)want_out;
+}
+
+void link_flush(struct core *c, struct link *l)
+{
+	while (!l->dead && l->fd >= 0 && buf_avail(&l->out)) {
+		ssize_t n = send(l->fd, buf_head(&l->out), buf_avail(&l->out), MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&l->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		log_warn("link %s: write: %s", l->peer, n < 0 ? strerror(errno) : "0 bytes");
+		l->dead = 1;
+		return;
+	}
+	if (!l->dead)
+		link_arm(c, l, buf_avail(&l->out) != 0);
+}
+
+void link_close(struct core *c, struct link *l)
+{
+	l->dead = 1; /* nothing more is queued to it while sessions end */
+	for (uint32_t i = 0; i < l->sids.nb; i++)
+		while (l->sids.b[i])
+			session_end(c, l->sids.b[i], "link closed");
+	for (struct link **pp = &c->links; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	if (l->fd >= 0) {
+		if (c->epfd >= 0)
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+		close(l->fd);
+	}
+	log_info("link %s closed", l->peer);
+	session_sid_table_free(&l->sids);
+	buf_free(&l->in);
+	buf_free(&l->out);
+	free(l);
+}

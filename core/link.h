@@ -1,0 +1,41 @@
+/* link: one backend link to a starling-cm (docs/link-protocol.md).  Input is
+ * parsed frame by frame; everything the core produces during one loop turn
+ * is appended to the link's output batch and written once (link_flush). */
+#ifndef STARLING_CORE_LINK_H
+#define STARLING_CORE_LINK_H
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "session.h"
+
+struct core;
+
+/* A link whose peer does not read is cut rather than buffered without end. */
+#define LINK_OUT_MAX (64u << 20)
+
+struct link {
+	struct link *next; /* in core->links */
+	int fd;		   /* -1 for an in-memory link (unit tests) */
+	uint8_t hello_rx;  /* the peer's HELLO arrived */
+	uint8_t dead;	   /* close at the end of this loop turn */
+	uint8_t out_armed; /* EPOLLOUT is registered */
+	struct buf in, out;
+	struct sid_table sids;
+	char peer[64]; /* for log lines */
+};
+
+/* Creates a link for an accepted socket (or fd -1) and queues our HELLO.
+ * Returns NULL on ENOMEM. */
+struct link *link_new(struct core *c, int fd, const char *peer);
+/* Reads what the socket has and processes complete frames. */
+void link_on_readable(struct core *c, struct link *l);
+/* Processes bytes as if read from the peer (also used by unit tests). */
+void link_feed(struct core *c, struct link *l, const void *data, size_t len);
+/* Writes the output batch; arms EPOLLOUT when the socket is full. */
+void link_flush(struct core *c, struct link *l);
+/* Ends every session on l as a disconnect, closes the fd, frees l. */
+void link_close(struct core *c, struct link *l);
+/* Marks l for closing at the end of the turn, with a reason for the log. */
+void link_fail(struct link *l, const char *why);
+
+#endif

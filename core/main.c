@@ -1,0 +1,267 @@
+/* starling-core: the routing core.  One thread, one epoll loop: accepts
+ * links from starling-cm processes, answers credential lookups and routes
+ * stanzas between sessions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "link.h"
+
+#define EV_LISTEN 1u
+#define EV_SIGNAL 2u
+
+struct listener {
+	int fd;
+	int is_unix;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unlinked on exit */
+};
+
+static int listen_unix(const char *path, struct listener *ls)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path) {
+		log_error("link address %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket from an earlier run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 64)) {
+		int e = errno;
+		log_error("link address unix:%s: %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	ls->fd = fd;
+	ls->is_unix = 1;
+	strcpy(ls->path, path);
+	return 0;
+}
+
+static int listen_tcp(const char *addr, struct listener *ls)
+{
+	char host[CONFIG_STR];
+	snprintf(host, sizeof host, "%s", addr);
+	char *colon = strrchr(host, ':');
+	if (!colon) {
+		log_error("link address %s: expected unix:PATH or HOST:PORT", addr);
+		return -EINVAL;
+	}
+	*colon = 0;
+	char *h = host;
+	if (*h == '[' && colon > h && colon[-1] == ']') {
+		h++;
+		colon[-1] = 0;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai;
+	int g = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+	if (g) {
+		log_error("link address %s: %s", addr, gai_strerror(g));
+		return -EINVAL;
+	}
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int rc = fd < 0 ? -errno : 0;
+	if (!rc && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)))
+		rc = -errno;
+	freeaddrinfo(ai);
+	if (rc) {
+		log_error("link address %s: %s", addr, strerror(-rc));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	ls->fd = fd;
+	return 0;
+}
+
+static void accept_links(struct core *c, struct listener *ls)
+{
+	for (;;) {
+		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		int one = 1;
+		if (!ls->is_unix)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		char peer[32];
+		static unsigned seq;
+		snprintf(peer, sizeof peer, "#%u", ++seq);
+		struct link *l = link_new(c, fd, peer);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+		if (!l || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			log_error("cannot accept link: %s", l ? strerror(errno) : "out of memory");
+			if (l) {
+				l->fd = -1;
+				link_close(c, l);
+			}
+			close(fd);
+			continue;
+		}
+		log_info("link %s connected", peer);
+	}
+}
+
+/* After the events of a turn: close what failed, then write every batch. */
+static void end_of_turn(struct core *c)
+{
+	for (int again = 1; again;) {
+		again = 0;
+		for (struct link *l = c->links, *nx; l; l = nx) {
+			nx = l->next;
+			if (l->dead) {
+				link_close(c, l);
+				again = 1;
+				break; /* the list changed under us */
+			}
+		}
+	}
+	for (struct link *l = c->links; l; l = l->next)
+		if (buf_avail(&l->out))
+			link_flush(c, l);
+}
+
+/* RFC 6120 §4.9.3.22 via the cm: every session gets <system-shutdown/>. */
+static void shutdown_links(struct core *c)
+{
+	for (struct link *l = c->links; l; l = l->next) {
+		for (uint32_t i = 0; i < l->sids.nb; i++)
+			for (struct session *s = l->sids.b[i]; s; s = s->link_next)
+				if (wire_put_u8_frame(&l->out, WIRE_SESSION_CLOSE, s->sid,
+						      WIRE_CLOSE_SHUTDOWN))
+					break; /* best effort: the cm sees the link close anyway */
+		if (l->fd >= 0 && !l->dead) {
+			/* Blocking with a timeout: a stuck cm must not hold the exit. */
+			struct timeval tv = {.tv_sec = 2};
+			setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+			fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) & ~O_NONBLOCK);
+			link_flush(c, l);
+		}
+	}
+	while (c->links) {
+		c->links->dead = 1;
+		for (uint32_t i = 0; i < c->links->sids.nb; i++)
+			while (c->links->sids.b[i])
+				session_free(c, c->links->sids.b[i]); /* no broadcast: all go */
+		link_close(c, c->links);
+	}
+}
+
+static int run(struct core *c, struct listener *ls, int sfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ls->fd, &ev))
+		return -errno;
+	ev.data.u64 = EV_SIGNAL;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, sfd, &ev))
+		return -errno;
+	for (;;) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(c->epfd, evs, 64, -1);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == EV_LISTEN) {
+				accept_links(c, ls);
+			} else if (evs[i].data.u64 == EV_SIGNAL) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof si) == sizeof si) {
+					log_info("signal %u: shutting down", si.ssi_signo);
+					return 0;
+				}
+			} else {
+				struct link *l = evs[i].data.ptr;
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					link_on_readable(c, l);
+				if (evs[i].events & EPOLLOUT)
+					link_flush(c, l);
+			}
+		}
+		end_of_turn(c);
+	}
+}
+
+static int setup(const char *cfg_path, struct config *cfg)
+{
+	char err[512];
+	config_defaults(cfg);
+	if (config_load(cfg_path, cfg, err, sizeof err)) {
+		fprintf(stderr, "starling-core: %s\n", err);
+		return -1;
+	}
+	int lvl = log_level_parse(cfg->log_level);
+	log_init("starling-core", lvl < 0 ? LOG_LEVEL_INFO : (enum log_level)lvl);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cfg_path = "etc/starling.conf";
+	int opt;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		if (opt == 'c') {
+			cfg_path = optarg;
+		} else {
+			fprintf(stderr, "usage: %s [-c CONFIG]\n", argv[0]);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	static struct config cfg;
+	if (setup(cfg_path, &cfg))
+		return 1;
+	struct core c = {.domain = cfg.domain, .epfd = -1};
+	struct listener ls = {.fd = -1};
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || store_open(cfg.database, &c.store))
+		return 1;
+	const char *a = cfg.link_address;
+	int rc = !strncmp(a, "unix:", 5) ? listen_unix(a + 5, &ls) : listen_tcp(a, &ls);
+	c.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (rc || c.epfd < 0) {
+		store_close(c.store);
+		return 1;
+	}
+	log_info("starting: domain %s, link %s, database %s", c.domain, a, cfg.database);
+	rc = run(&c, &ls, sfd);
+	if (rc)
+		log_error("event loop: %s", strerror(-rc));
+	shutdown_links(&c);
+	close(ls.fd);
+	if (ls.is_unix)
+		unlink(ls.path);
+	session_user_table_free(&c.users);
+	store_close(c.store);
+	close(c.epfd);
+	close(sfd);
+	log_info("stopped");
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,312 @@
+/* presence: broadcast of a user's availability to subscribers and own
+ * resources, the internal probe of contacts at login, and delivery of what
+ * waited while the user was offline (RFC 6121 §4, §3.1.3, §8.5.2.1.1). */
+#include "presence.h"
+
+#include <errno.h>
+#include <libxml/parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "router.h"
+#include "store.h"
+#include "subscribe.h"
+
+static const char presence_unavailable_xml[] = "<presence type=\"unavailable\"/>";
+
+/* RFC 6121 §4.7.2.3: an integer -128..127, 0 when absent or invalid. */
+static int8_t parse_priority(struct wire_str xml)
+{
+	int prio = 0;
+	xmlDocPtr d = xmlReadMemory(xml.p, (int)xml.len, NULL, NULL,
+				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!d)
+		return 0;
+	xmlNodePtr root = xmlDocGetRootElement(d);
+	for (xmlNodePtr n = root ? root->children : NULL; n; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "priority") ||
+		    (n->ns && strcmp((const char *)n->ns->href, "jabber:client")))
+			continue;
+		xmlChar *t = xmlNodeGetContent(n);
+		char *end;
+		long v = t ? strtol((const char *)t, &end, 10) : 0;
+		if (t && end != (char *)t && !*end && v >= -128 && v <= 127)
+			prio = (int)v;
+		xmlFree(t);
+		break;
+	}
+	xmlFreeDoc(d);
+	return (int8_t)prio;
+}
+
+void presence_to_available(struct core *c, struct core_user *u, const struct wire_stanza *st,
+			   const struct session *skip)
+{
+	char to[CORE_JID_MAX];
+	struct wire_stanza out = *st;
+	for (struct session *t = u->sessions; t; t = t->user_next) {
+		if (!(t->flags & SESSION_AVAILABLE) || t == skip)
+			continue;
+		if (!st->to.len) {
+			/* Addressed to the receiving resource itself. */
+			if (session_full_jid(c, t, to, sizeof to) < 0)
+				continue;
+			out.to = core_wstr(to);
+		}
+		router_deliver(c, t, &out);
+	}
+}
+
+/* Current presence of each available resource of from to one session, or
+ * to all available resources of to (only == NULL). */
+static void send_current(struct core *c, struct core_user *from, struct core_user *to,
+			 struct session *only, int unavail)
+{
+	char fj[CORE_JID_MAX], tj[CORE_JID_MAX];
+	if (only && session_full_jid(c, only, tj, sizeof tj) < 0)
+		return;
+	for (struct session *f = from->sessions; f; f = f->user_next) {
+		if (!(f->flags & SESSION_AVAILABLE) || f == only ||
+		    session_full_jid(c, f, fj, sizeof fj) < 0)
+			continue;
+		struct wire_stanza st = {
+			.kind = STANZA_PRESENCE,
+			.type = unavail ? STANZA_T_UNAVAILABLE : STANZA_T_NONE,
+			.from = core_wstr(fj),
+			.to = core_wstr(only ? tj : NULL),
+			.xml = unavail ? core_wstr(presence_unavailable_xml)
+				       : (struct wire_str){f->presence, f->presence_len},
+		};
+		if (only)
+			router_deliver(c, only, &st);
+		else
+			presence_to_available(c, to, &st, NULL);
+	}
+}
+
+void presence_send_current(struct core *c, struct core_user *from, struct core_user *to,
+			   int unavail)
+{
+	send_current(c, from, to, NULL, unavail);
+}
+
+/* The online local user behind a roster contact, or NULL. */
+static struct core_user *contact_user(struct core *c, const char *contact)
+{
+	struct jid_view v;
+	core_jid_split(core_wstr(contact), &v);
+	if (!v.has_local || v.has_resource || !core_is_local_domain(c, v.domain))
+		return NULL;
+	return session_user(c, v.local.p, v.local.len);
+}
+
+/* RFC 6121 §4.2.2 / §4.4.2 / §4.5.2: to every contact with a subscription
+ * from the user and to the user's available resources. */
+static void broadcast(struct core *c, struct session *s, uint8_t type, struct wire_str xml,
+		      struct wire_str id, const struct session *skip)
+{
+	char from[CORE_JID_MAX];
+	struct store_item *items = NULL;
+	size_t n = 0;
+	if (session_full_jid(c, s, from, sizeof from) < 0)
+		return;
+	struct wire_stanza b = {.kind = STANZA_PRESENCE, .type = type, .id = id,
+				.from = core_wstr(from), .xml = xml};
+	if (store_roster_load(c->store, s->user->local, &items, &n))
+		log_warn("presence of %s: roster unavailable, contacts not told", from);
+	for (size_t i = 0; i < n; i++) {
+		struct core_user *cu;
+		if ((items[i].sub & STORE_SUB_FROM) && (cu = contact_user(c, items[i].contact)))
+			presence_to_available(c, cu, &b, NULL);
+	}
+	store_items_free(items, n);
+	presence_to_available(c, s->user, &b, skip);
+}
+
+/* XEP-0203: the stamp tells the client the message waited; inserted before
+ * the root's end tag (a '<' cannot occur inside attribute values). */
+static int offline_xml(struct core *c, struct buf *b, const struct store_offline *m)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t t = (time_t)m->stamp;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	size_t n = strlen(m->xml), cut = n;
+	const char *close = NULL;
+	for (const char *p = m->xml; (p = strstr(p, "</")); p++)
+		close = p;
+	if (close)
+		cut = (size_t)(close - m->xml);
+	else if (n >= 2 && !strcmp(m->xml + n - 2, "/>"))
+		cut = n - 2;
+	else
+		return buf_append(b, m->xml, n);
+	if (buf_append(b, m->xml, cut) || (!close && buf_append_str(b, ">")) ||
+	    buf_append_str(b, "<delay xmlns=\"urn:xmpp:delay\" from=\"") ||
+	    buf_append_xml_escaped(b, c->domain, strlen(c->domain)) ||
+	    buf_append_str(b, "\" stamp=\"") || buf_append_str(b, stamp) ||
+	    buf_append_str(b, "\"/>"))
+		return -ENOMEM;
+	if (close)
+		return buf_append(b, m->xml + cut, n - cut);
+	return buf_append_str(b, "</message>");
+}
+
+/* RFC 6121 §8.5.2.1.1 / XEP-0160: in order, then deleted. */
+static void deliver_offline(struct core *c, struct session *s)
+{
+	struct store_offline *msgs = NULL;
+	size_t n = 0;
+	char bare[CORE_JID_MAX];
+	if (session_bare_jid(c, s->user, bare, sizeof bare) < 0 ||
+	    store_offline_load(c->store, s->user->local, &msgs, &n) || !n) {
+		store_offline_free(msgs, n);
+		return;
+	}
+	struct buf x = {0};
+	int64_t last = 0;
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&x);
+		if (offline_xml(c, &x, &msgs[i]))
+			break;
+		struct wire_stanza st = {
+			.kind = STANZA_MESSAGE, .type = msgs[i].type,
+			.id = core_wstr(msgs[i].stanza_id), .from = core_wstr(msgs[i].from),
+			.to = core_wstr(bare), .xml = {buf_head(&x), (uint32_t)buf_avail(&x)},
+		};
+		if (router_deliver(c, s, &st))
+			break;
+		last = msgs[i].id;
+	}
+	buf_free(&x);
+	if (last && store_offline_del(c->store, s->user->local, last))
+		log_warn("offline messages of %s delivered but not deleted", bare);
+	store_offline_free(msgs, n);
+}
+
+/* First available presence: the internal probe of contacts (RFC 6121
+ * §4.3.2: all contacts are local), the user's other resources, then
+ * subscription requests that waited (§3.1.3). */
+static void initial_extras(struct core *c, struct session *s)
+{
+	char bare[CORE_JID_MAX];
+	struct store_item *items = NULL;
+	size_t n = 0;
+	if (session_bare_jid(c, s->user, bare, sizeof bare) < 0 ||
+	    store_roster_load(c->store, s->user->local, &items, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct core_user *cu;
+		if ((items[i].sub & STORE_SUB_TO) && (cu = contact_user(c, items[i].contact)))
+			send_current(c, cu, NULL, s, 0);
+	}
+	send_current(c, s->user, NULL, s, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].pending_in)
+			continue;
+		struct wire_stanza st = {
+			.kind = STANZA_PRESENCE, .type = STANZA_T_SUBSCRIBE,
+			.from = core_wstr(items[i].contact), .to = core_wstr(bare),
+			.xml = core_wstr("<presence type=\"subscribe\"/>"),
+		};
+		router_deliver(c, s, &st);
+	}
+	store_items_free(items, n);
+}
+
+static void available(struct core *c, struct session *s, const struct wire_stanza *st)
+{
+	int initial = !(s->flags & SESSION_AVAILABLE);
+	char *copy = wire_strdup(st->xml); /* owned by the session until replaced */
+	if (!copy)
+		return;
+	free(s->presence);
+	s->presence = copy;
+	s->presence_len = st->xml.len;
+	s->priority = parse_priority(st->xml);
+	s->flags |= SESSION_AVAILABLE;
+	broadcast(c, s, STANZA_T_NONE, st->xml, st->id, NULL);
+	if (!initial)
+		return;
+	initial_extras(c, s);
+	if (s->priority >= 0)
+		deliver_offline(c, s);
+}
+
+static void unavailable(struct core *c, struct session *s, struct wire_str xml,
+			struct wire_str id, const struct session *skip)
+{
+	if (!(s->flags & SESSION_AVAILABLE))
+		return;
+	broadcast(c, s, STANZA_T_UNAVAILABLE, xml, id, skip);
+	s->flags &= (uint8_t)~SESSION_AVAILABLE;
+	free(s->presence);
+	s->presence = NULL;
+	s->presence_len = 0;
+}
+
+void presence_from_client(struct core *c, struct session *s, const struct wire_stanza *st)
+{
+	if (st->type == STANZA_T_NONE)
+		available(c, s, st);
+	else if (st->type == STANZA_T_UNAVAILABLE)
+		unavailable(c, s, st->xml, st->id, NULL);
+	else
+		log_debug("presence of type %u without 'to' ignored", st->type);
+}
+
+void presence_session_end(struct core *c, struct session *s)
+{
+	unavailable(c, s, core_wstr(presence_unavailable_xml), core_wstr(NULL), s);
+}
+
+/* RFC 6121 §4.3: a client's probe is answered only when the prober is
+ * subscribed to the target's presence (or is the same account). */
+static void probe(struct core *c, struct session *origin, struct core_user *tu)
+{
+	if (tu != origin->user) {
+		char bare[CORE_JID_MAX];
+		struct store_item it;
+		if (session_bare_jid(c, origin->user, bare, sizeof bare) < 0 ||
+		    store_roster_get(c->store, tu->local, bare, &it))
+			return;
+		int ok = it.sub & STORE_SUB_FROM;
+		store_item_free(&it);
+		if (!ok)
+			return;
+	}
+	send_current(c, tu, NULL, origin, 0);
+}
+
+void presence_to_local(struct core *c, struct session *origin, const struct wire_stanza *st,
+		       const struct jid_view *to)
+{
+	if (st->type >= STANZA_T_SUBSCRIBE && st->type <= STANZA_T_UNSUBSCRIBED) {
+		/* RFC 6121 §3.1.1: subscriptions are between bare JIDs. */
+		char contact[CORE_JID_MAX];
+		int n = snprintf(contact, sizeof contact, "%.*s@%s", (int)to->local.len,
+				 to->local.p, c->domain);
+		if (n > 0 && (size_t)n < sizeof contact)
+			subscribe_handle(c, origin->user->local, contact, st->type, st->xml, 0);
+		return;
+	}
+	struct core_user *u = session_user(c, to->local.p, to->local.len);
+	if (!u)
+		return; /* RFC 6121 §8.5.1 / §8.5.2.2: offline or unknown: dropped */
+	if (st->type == STANZA_T_PROBE) {
+		probe(c, origin, u);
+		return;
+	}
+	if (to->has_resource) {
+		struct session *t = session_by_resource(u, to->resource.p, to->resource.len);
+		if (t)
+			router_deliver(c, t, st); /* directed presence, §4.6 */
+		return;
+	}
+	if (st->type != STANZA_T_ERROR)
+		presence_to_available(c, u, st, NULL);
+}

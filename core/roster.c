@@ -1,0 +1,276 @@
+/* roster: the jabber:iq:roster protocol (RFC 6121 §2).  Changes are
+ * committed before the push and the result go out. */
+#include "roster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/jid.h"
+#include "lib/log.h"
+#include "router.h"
+#include "subscribe.h"
+#include "subscription.h"
+
+#define ROSTER_NS "jabber:iq:roster"
+#define ROSTER_NAME_MAX 1023
+#define ROSTER_GROUPS_MAX 64
+
+int roster_item_xml(struct buf *b, const struct store_item *it, int removed)
+{
+	const char *sub = removed ? "remove" : sub_name(it->sub);
+	if (buf_append_str(b, "<item jid=\"") ||
+	    buf_append_xml_escaped(b, it->contact, strlen(it->contact)) ||
+	    buf_append_str(b, "\""))
+		return -ENOMEM;
+	if (!removed && it->name &&
+	    (buf_append_str(b, " name=\"") ||
+	     buf_append_xml_escaped(b, it->name, strlen(it->name)) || buf_append_str(b, "\"")))
+		return -ENOMEM;
+	if (buf_append_str(b, " subscription=\"") || buf_append_str(b, sub) ||
+	    buf_append_str(b, "\""))
+		return -ENOMEM;
+	/* RFC 6121 §2.1.2.2: ask only for a pending outbound request. */
+	if (!removed && it->ask && buf_append_str(b, " ask=\"subscribe\""))
+		return -ENOMEM;
+	if (removed || !it->groups || !*it->groups)
+		return buf_append_str(b, "/>");
+	if (buf_append_str(b, ">"))
+		return -ENOMEM;
+	for (const char *g = it->groups; g;) {
+		const char *nl = strchr(g, '\n');
+		size_t n = nl ? (size_t)(nl - g) : strlen(g);
+		if (buf_append_str(b, "<group>") || buf_append_xml_escaped(b, g, n) ||
+		    buf_append_str(b, "</group>"))
+			return -ENOMEM;
+		g = nl ? nl + 1 : NULL;
+	}
+	return buf_append_str(b, "</item>");
+}
+
+void roster_push(struct core *c, const char *local, const struct store_item *it, int removed)
+{
+	struct core_user *u = session_user(c, local, strlen(local));
+	if (!u || it->hidden)
+		return;
+	struct buf x = {0};
+	char id[24], to[CORE_JID_MAX];
+	int n = snprintf(id, sizeof id, "push%u", ++c->push_seq);
+	if (buf_append_str(&x, "<iq type=\"set\" id=\"") || buf_append_str(&x, id) ||
+	    buf_append_str(&x, "\"><query xmlns=\"" ROSTER_NS "\">") ||
+	    roster_item_xml(&x, it, removed) || buf_append_str(&x, "</query></iq>")) {
+		buf_free(&x);
+		return;
+	}
+	/* RFC 6121 §2.1.6: no 'from' (it is the account itself). */
+	struct wire_stanza st = {.kind = STANZA_IQ, .type = STANZA_T_SET,
+				 .id = {id, (uint32_t)n},
+				 .xml = {buf_head(&x), (uint32_t)buf_avail(&x)}};
+	for (struct session *s = u->sessions; s; s = s->user_next) {
+		if (!(s->flags & SESSION_INTERESTED) || session_full_jid(c, s, to, sizeof to) < 0)
+			continue;
+		st.to = core_wstr(to);
+		router_deliver(c, s, &st);
+	}
+	buf_free(&x);
+}
+
+static void roster_get(struct core *c, struct session *origin, const struct wire_stanza *s)
+{
+	struct store_item *items = NULL;
+	size_t n = 0;
+	if (store_roster_load(c->store, origin->user->local, &items, &n)) {
+		router_error(c, s, ROUTER_ERR_INTERNAL);
+		return;
+	}
+	struct buf x = {0};
+	int rc = buf_append_str(&x, "<query xmlns=\"" ROSTER_NS "\">");
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!items[i].hidden)
+			rc = roster_item_xml(&x, &items[i], 0);
+	if (!rc)
+		rc = buf_append_str(&x, "</query>");
+	store_items_free(items, n);
+	if (rc) {
+		router_error(c, s, ROUTER_ERR_INTERNAL);
+	} else {
+		/* RFC 6121 §2.1.6: from now on this resource gets pushes. */
+		origin->flags |= SESSION_INTERESTED;
+		router_iq_result(c, origin, s, buf_head(&x), buf_avail(&x));
+	}
+	buf_free(&x);
+}
+
+static int is_elem(xmlNodePtr n, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name) && n->ns &&
+	       !strcmp((const char *)n->ns->href, ROSTER_NS);
+}
+
+/* Collects <group/> texts joined by '\n' (malloc'd into *out).  RFC 6121
+ * §2.3.3: duplicate => bad-request; empty or too long => not-acceptable. */
+static int collect_groups(xmlNodePtr item, char **out, enum router_err *err)
+{
+	struct buf g = {0};
+	int count = 0;
+	*out = NULL;
+	for (xmlNodePtr n = item->children; n; n = n->next) {
+		if (!is_elem(n, "group"))
+			continue;
+		xmlChar *t = xmlNodeGetContent(n);
+		size_t len = t ? strlen((const char *)t) : 0;
+		int bad = !t || !len || len > ROSTER_NAME_MAX || strchr((const char *)t, '\n') ||
+			  ++count > ROSTER_GROUPS_MAX;
+		*err = ROUTER_ERR_NOT_ACCEPTABLE;
+		const char *p = g.data ? buf_head(&g) : NULL, *e = p ? p + buf_avail(&g) : NULL;
+		while (!bad && p && p < e) {
+			const char *nl = memchr(p, '\n', (size_t)(e - p));
+			size_t l = nl ? (size_t)(nl - p) : (size_t)(e - p);
+			if (l == len && !memcmp(p, t, len)) {
+				bad = 1;
+				*err = ROUTER_ERR_BAD_REQUEST;
+			}
+			p += l + 1;
+		}
+		int sep = buf_avail(&g) != 0;
+		if (!bad && ((sep && buf_append(&g, "\n", 1)) || buf_append(&g, t, len))) {
+			bad = 1;
+			*err = ROUTER_ERR_INTERNAL;
+		}
+		xmlFree(t);
+		if (bad) {
+			buf_free(&g);
+			return -EINVAL;
+		}
+	}
+	if (buf_avail(&g) && buf_append(&g, "", 1)) {
+		buf_free(&g);
+		*err = ROUTER_ERR_INTERNAL;
+		return -ENOMEM;
+	}
+	*out = g.data; /* NUL-terminated above; caller frees */
+	return 0;
+}
+
+/* RFC 6121 §2.5.2: cancel both directions, delete, push the removal. */
+static void roster_remove(struct core *c, struct session *origin, const struct wire_stanza *s,
+			  const char *contact)
+{
+	const char *local = origin->user->local;
+	struct store_item it = {0};
+	if (store_roster_get(c->store, local, contact, &it) || it.hidden) {
+		store_item_free(&it);
+		router_error(c, s, ROUTER_ERR_ITEM_NOT_FOUND);
+		return;
+	}
+	if ((it.sub & STORE_SUB_FROM) || it.pending_in)
+		subscribe_handle(c, local, contact, STANZA_T_UNSUBSCRIBED, core_wstr(NULL), 1);
+	if ((it.sub & STORE_SUB_TO) || it.ask)
+		subscribe_handle(c, local, contact, STANZA_T_UNSUBSCRIBE, core_wstr(NULL), 1);
+	int rc = store_roster_del(c->store, local, contact);
+	if (rc && rc != -ENOENT) {
+		router_error(c, s, ROUTER_ERR_INTERNAL);
+	} else {
+		roster_push(c, local, &it, 1);
+		router_iq_result(c, origin, s, NULL, 0);
+	}
+	store_item_free(&it);
+}
+
+/* Adds or updates one item (RFC 6121 §2.3, §2.4). */
+static void roster_update(struct core *c, struct session *origin, const struct wire_stanza *s,
+			  const char *contact, xmlNodePtr item)
+{
+	const char *local = origin->user->local;
+	enum router_err err = ROUTER_ERR_INTERNAL;
+	struct store_item it;
+	char *groups = NULL;
+	xmlChar *name = xmlGetProp(item, (const xmlChar *)"name");
+	if (name && strlen((const char *)name) > ROSTER_NAME_MAX) {
+		xmlFree(name);
+		router_error(c, s, ROUTER_ERR_NOT_ACCEPTABLE); /* RFC 6121 §2.3.3 */
+		return;
+	}
+	if (collect_groups(item, &groups, &err)) {
+		xmlFree(name);
+		router_error(c, s, err);
+		return;
+	}
+	int rc = store_roster_get(c->store, local, contact, &it);
+	if (rc == -ENOENT) {
+		size_t n = 0;
+		struct store_item *all = NULL;
+		rc = store_roster_load(c->store, local, &all, &n);
+		store_items_free(all, n);
+		memset(&it, 0, sizeof it);
+		it.contact = strdup(contact);
+		if (!rc && n >= CORE_ROSTER_MAX) {
+			rc = -ENOSPC;
+			err = ROUTER_ERR_NOT_ALLOWED;
+		} else if (!rc && !it.contact) {
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc) {
+		free(it.name);
+		free(it.groups);
+		it.name = name ? strdup((const char *)name) : NULL;
+		it.groups = groups;
+		groups = NULL;
+		it.hidden = 0;
+		rc = (name && !it.name) ? -ENOMEM : store_roster_put(c->store, local, &it);
+	}
+	xmlFree(name);
+	free(groups);
+	if (rc) {
+		router_error(c, s, err);
+	} else {
+		roster_push(c, local, &it, 0);
+		router_iq_result(c, origin, s, NULL, 0);
+	}
+	store_item_free(&it);
+}
+
+static void roster_set(struct core *c, struct session *origin, const struct wire_stanza *s,
+		       xmlNodePtr query)
+{
+	xmlNodePtr item = NULL;
+	int count = 0;
+	for (xmlNodePtr n = query->children; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE) {
+			count++;
+			item = is_elem(n, "item") ? n : NULL;
+		}
+	if (count != 1 || !item) {
+		router_error(c, s, ROUTER_ERR_BAD_REQUEST); /* RFC 6121 §2.3.3 */
+		return;
+	}
+	xmlChar *jid = xmlGetProp(item, (const xmlChar *)"jid");
+	xmlChar *sub = xmlGetProp(item, (const xmlChar *)"subscription");
+	struct jid j = {0};
+	char *contact = NULL;
+	int parsed = jid && !jid_parse((const char *)jid, &j);
+	if (parsed)
+		contact = jid_full(&j); /* the prepared form; freed below */
+	if (!contact)
+		router_error(c, s, ROUTER_ERR_BAD_REQUEST);
+	else if (sub && !strcmp((const char *)sub, "remove"))
+		roster_remove(c, origin, s, contact);
+	else /* any other 'subscription' value is ignored (§2.1.2.5) */
+		roster_update(c, origin, s, contact, item);
+	if (parsed)
+		jid_free(&j);
+	free(contact);
+	xmlFree(jid);
+	xmlFree(sub);
+}
+
+void roster_iq(struct core *c, struct session *origin, const struct wire_stanza *s,
+	       xmlNodePtr query)
+{
+	if (s->type == STANZA_T_GET)
+		roster_get(c, origin, s);
+	else if (s->type == STANZA_T_SET)
+		roster_set(c, origin, s, query);
+}

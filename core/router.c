@@ -1,0 +1,347 @@
+/* router: where a stanza goes (RFC 6120 §10.5, RFC 6121 §8.5).  The core
+ * hosts one domain and has no server-to-server links yet. */
+#include "router.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iq.h"
+#include "lib/log.h"
+#include "link.h"
+#include "presence.h"
+
+void core_jid_split(struct wire_str jid, struct jid_view *v)
+{
+	memset(v, 0, sizeof *v);
+	uint32_t slash = jid.len, at;
+	for (uint32_t i = 0; i < jid.len; i++)
+		if (jid.p[i] == '/') {
+			slash = i;
+			break;
+		}
+	for (at = 0; at < slash && jid.p[at] != '@'; at++)
+		;
+	if (slash < jid.len) {
+		v->has_resource = 1;
+		v->resource.p = jid.p + slash + 1;
+		v->resource.len = jid.len - slash - 1;
+	}
+	if (at < slash) {
+		v->has_local = 1;
+		v->local.p = jid.p;
+		v->local.len = at;
+		v->domain.p = jid.p + at + 1;
+		v->domain.len = slash - at - 1;
+	} else {
+		v->domain.p = jid.p;
+		v->domain.len = slash;
+	}
+}
+
+int core_is_local_domain(const struct core *c, struct wire_str domain)
+{
+	return wire_str_eq(domain, c->domain);
+}
+
+const char *router_kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case STANZA_MESSAGE: return "message";
+	case STANZA_PRESENCE: return "presence";
+	case STANZA_IQ: return "iq";
+	default: return NULL;
+	}
+}
+
+int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s)
+{
+	(void)c;
+	struct link *l = target->link;
+	if (l->dead)
+		return -EPIPE;
+	int rc = wire_put_stanza(&l->out, target->sid, s);
+	if (rc)
+		log_warn("link %s: cannot queue stanza: %s", l->peer, strerror(-rc));
+	else if (buf_avail(&l->out) > LINK_OUT_MAX)
+		link_fail(l, "output backlog over limit");
+	return rc;
+}
+
+static const struct {
+	const char *cond, *type;
+} router_errs[] = {
+	/* RFC 6120 §8.3.3 conditions with their usual error types (§8.3.2). */
+	[ROUTER_ERR_BAD_REQUEST] = {"bad-request", "modify"},
+	[ROUTER_ERR_FORBIDDEN] = {"forbidden", "auth"},
+	[ROUTER_ERR_ITEM_NOT_FOUND] = {"item-not-found", "cancel"},
+	[ROUTER_ERR_NOT_ACCEPTABLE] = {"not-acceptable", "modify"},
+	[ROUTER_ERR_NOT_ALLOWED] = {"not-allowed", "cancel"},
+	[ROUTER_ERR_INTERNAL] = {"internal-server-error", "cancel"},
+	[ROUTER_ERR_REMOTE_SERVER_NOT_FOUND] = {"remote-server-not-found", "cancel"},
+	[ROUTER_ERR_SERVICE_UNAVAILABLE] = {"service-unavailable", "cancel"},
+	[ROUTER_ERR_RESOURCE_CONSTRAINT] = {"resource-constraint", "wait"},
+};
+
+static int error_xml(struct buf *x, const char *kind, struct wire_str id, enum router_err cond)
+{
+	/* || keeps the appends in order and stops at the first failure. */
+	if (buf_append_str(x, "<") || buf_append_str(x, kind) ||
+	    buf_append_str(x, " type=\"error\""))
+		return -ENOMEM;
+	if (id.len && (buf_append_str(x, " id=\"") || buf_append_xml_escaped(x, id.p, id.len) ||
+		       buf_append_str(x, "\"")))
+		return -ENOMEM;
+	if (buf_append_str(x, "><error type=\"") || buf_append_str(x, router_errs[cond].type) ||
+	    buf_append_str(x, "\"><") || buf_append_str(x, router_errs[cond].cond) ||
+	    buf_append_str(x, " xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/></error></") ||
+	    buf_append_str(x, kind) || buf_append_str(x, ">"))
+		return -ENOMEM;
+	return 0;
+}
+
+void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond)
+{
+	const char *kind = router_kind_name(orig->kind);
+	/* RFC 6120 §8.3.1: never answer an error with an error. */
+	if (orig->type == STANZA_T_ERROR || !orig->from.len || !kind)
+		return;
+	struct buf x = {0};
+	if (error_xml(&x, kind, orig->id, cond)) {
+		buf_free(&x);
+		return;
+	}
+	struct wire_stanza e = {
+		.kind = orig->kind,
+		.type = STANZA_T_ERROR,
+		.id = orig->id,
+		.from = orig->to.len ? orig->to : core_wstr(c->domain),
+		.to = orig->from,
+		.xml = {buf_head(&x), (uint32_t)buf_avail(&x)},
+	};
+	struct jid_view v;
+	core_jid_split(e.to, &v);
+	if (v.has_local && core_is_local_domain(c, v.domain))
+		router_route_local(c, &e, &v);
+	buf_free(&x);
+}
+
+void router_iq_result(struct core *c, struct session *origin, const struct wire_stanza *orig,
+		      const char *inner, size_t inner_len)
+{
+	struct buf x = {0};
+	int rc = buf_append_str(&x, "<iq type=\"result\"");
+	if (!rc && orig->id.len)
+		rc = buf_append_str(&x, " id=\"") ||
+		     buf_append_xml_escaped(&x, orig->id.p, orig->id.len) ||
+		     buf_append_str(&x, "\"");
+	if (!rc && inner_len)
+		rc = buf_append_str(&x, ">") || buf_append(&x, inner, inner_len) ||
+		     buf_append_str(&x, "</iq>");
+	else if (!rc)
+		rc = buf_append_str(&x, "/>");
+	if (!rc) {
+		struct wire_stanza r = {
+			.kind = STANZA_IQ,
+			.type = STANZA_T_RESULT,
+			.id = orig->id,
+			.from = orig->to, /* RFC 6120 §8.1.2.1: absent when the request had none */
+			.to = orig->from,
+			.xml = {buf_head(&x), (uint32_t)buf_avail(&x)},
+		};
+		router_deliver(c, origin, &r);
+	}
+	buf_free(&x);
+}
+
+static int is_get_set(const struct wire_stanza *s)
+{
+	return s->type == STANZA_T_GET || s->type == STANZA_T_SET;
+}
+
+/* Returns 1 when the account exists, 0 when not, <0 on a store error. */
+static int account_exists(struct core *c, struct wire_str local)
+{
+	char name[1024];
+	if (!local.len || local.len >= sizeof name)
+		return 0;
+	memcpy(name, local.p, local.len);
+	name[local.len] = 0;
+	return store_user_exists(c->store, name);
+}
+
+/* RFC 6121 §8.5.2.1.1: store while no resource is available. */
+static void store_offline(struct core *c, const struct core_user *u, struct wire_str local,
+			  const struct wire_stanza *s)
+{
+	char name[1024];
+	if (u)
+		snprintf(name, sizeof name, "%s", u->local);
+	else if (local.len < sizeof name) {
+		memcpy(name, local.p, local.len);
+		name[local.len] = 0;
+	} else
+		return;
+	int n = store_offline_count(c->store, name);
+	if (n < 0 || n >= CORE_OFFLINE_MAX) {
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+		return;
+	}
+	struct store_offline m = {.type = s->type};
+	m.from = wire_strdup(s->from);
+	m.xml = wire_strdup(s->xml);
+	m.stanza_id = wire_strdup(s->id);
+	int rc = m.from && m.xml && m.stanza_id ? store_offline_add(c->store, name, &m) : -ENOMEM;
+	if (rc)
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+	else
+		log_debug("stored offline message for %s", name);
+	free(m.from);
+	free(m.xml);
+	free(m.stanza_id);
+}
+
+/* Bare-JID message delivery, RFC 6121 §8.5.2.1.1 (and §8.5.3.2.1 for a full
+ * JID without a session). */
+static void route_message_bare(struct core *c, struct core_user *u, struct wire_str local,
+			       const struct wire_stanza *s)
+{
+	int best = -1, any = 0;
+	switch (s->type) {
+	case STANZA_T_ERROR:
+		return; /* silently ignored */
+	case STANZA_T_GROUPCHAT:
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+		return;
+	default:
+		break;
+	}
+	for (struct session *t = u ? u->sessions : NULL; t; t = t->user_next)
+		if ((t->flags & SESSION_AVAILABLE) && t->priority >= 0 && t->priority > best)
+			best = t->priority;
+	for (struct session *t = u ? u->sessions : NULL; t; t = t->user_next) {
+		if (!(t->flags & SESSION_AVAILABLE) || t->priority < 0)
+			continue;
+		/* headline goes to every non-negative resource; others to the top ones */
+		if (s->type == STANZA_T_HEADLINE || t->priority == best) {
+			router_deliver(c, t, s);
+			any = 1;
+		}
+	}
+	if (!any && s->type != STANZA_T_HEADLINE)
+		store_offline(c, u, local, s);
+}
+
+void router_route_local(struct core *c, const struct wire_stanza *s, const struct jid_view *to)
+{
+	struct core_user *u = session_user(c, to->local.p, to->local.len);
+	if (!u) {
+		int ex = account_exists(c, to->local);
+		if (ex <= 0) {
+			/* RFC 6121 §8.5.1: no such user (or the store failed) */
+			if (s->kind == STANZA_MESSAGE || is_get_set(s))
+				router_error(c, s, ex < 0 ? ROUTER_ERR_INTERNAL
+							  : ROUTER_ERR_SERVICE_UNAVAILABLE);
+			return;
+		}
+	}
+	if (to->has_resource) {
+		struct session *t = u ? session_by_resource(u, to->resource.p, to->resource.len)
+				      : NULL;
+		if (t) {
+			router_deliver(c, t, s);
+			return;
+		}
+		if (s->kind != STANZA_MESSAGE) {
+			/* RFC 6121 §8.5.3.2.2-3: iq error; presence dropped */
+			if (is_get_set(s))
+				router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+			return;
+		}
+	}
+	if (s->kind == STANZA_MESSAGE)
+		route_message_bare(c, u, to->local, s);
+	else if (s->kind == STANZA_IQ && is_get_set(s))
+		/* RFC 6121 §8.5.2.1.3: the server answers for the account */
+		iq_handle(c, NULL, s, IQ_TO_OTHER);
+}
+
+/* A stanza addressed to the domain itself: the server answers (RFC 6120 §10.5.1). */
+static void to_server(struct core *c, struct session *origin, const struct wire_stanza *s)
+{
+	if (s->kind == STANZA_IQ)
+		iq_handle(c, origin, s, IQ_TO_SERVER);
+	else if (s->kind == STANZA_MESSAGE &&
+		 (s->type == STANZA_T_NONE || s->type == STANZA_T_NORMAL ||
+		  s->type == STANZA_T_CHAT))
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+	/* presence to the server (probes, directed) is not used by clients: dropped */
+}
+
+/* No 'to': RFC 6120 §10.3. */
+static void to_nobody(struct core *c, struct session *origin, const struct wire_stanza *s)
+{
+	if (s->kind == STANZA_PRESENCE) {
+		presence_from_client(c, origin, s);
+		return;
+	}
+	if (s->kind == STANZA_IQ) {
+		iq_handle(c, origin, s, IQ_TO_SERVER);
+		return;
+	}
+	/* RFC 6120 §10.3.1: a message without 'to' is for the sender's bare JID. */
+	char bare[CORE_JID_MAX];
+	if (session_bare_jid(c, origin->user, bare, sizeof bare) < 0)
+		return;
+	struct wire_stanza m = *s;
+	m.to = core_wstr(bare);
+	struct jid_view v;
+	core_jid_split(m.to, &v);
+	router_route_local(c, &m, &v);
+}
+
+static int is_subscription(uint8_t type)
+{
+	return type == STANZA_T_SUBSCRIBE || type == STANZA_T_SUBSCRIBED ||
+	       type == STANZA_T_UNSUBSCRIBE || type == STANZA_T_UNSUBSCRIBED;
+}
+
+void router_stanza(struct core *c, struct session *origin, const struct wire_stanza *s)
+{
+	if (!router_kind_name(s->kind)) {
+		log_debug("dropping stanza of unknown kind %u", s->kind);
+		return;
+	}
+	if (s->type == STANZA_T_INVALID) {
+		router_error(c, s, ROUTER_ERR_BAD_REQUEST);
+		return;
+	}
+	if (!s->to.len) {
+		to_nobody(c, origin, s);
+		return;
+	}
+	struct jid_view v;
+	core_jid_split(s->to, &v);
+	if (!core_is_local_domain(c, v.domain)) {
+		/* No s2s yet (RFC 6120 §10.4: remote domain) */
+		if (s->kind != STANZA_PRESENCE || is_subscription(s->type))
+			router_error(c, s, ROUTER_ERR_REMOTE_SERVER_NOT_FOUND);
+		return;
+	}
+	if (!v.has_local) {
+		to_server(c, origin, s);
+		return;
+	}
+	if (s->kind == STANZA_PRESENCE) {
+		presence_to_local(c, origin, s, &v);
+		return;
+	}
+	if (s->kind == STANZA_IQ && !v.has_resource &&
+	    !strncmp(origin->user->local, v.local.p, v.local.len) &&
+	    !origin->user->local[v.local.len]) {
+		if (is_get_set(s))
+			iq_handle(c, origin, s, IQ_TO_ACCOUNT);
+		return;
+	}
+	router_route_local(c, s, &v);
+}

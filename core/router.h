@@ -1,0 +1,36 @@
+/* router: stanza routing for local users (RFC 6120 §10, RFC 6121 §8).
+ * Messages are routed on their header alone; their XML is never parsed. */
+#ifndef STARLING_CORE_ROUTER_H
+#define STARLING_CORE_ROUTER_H
+#include "core.h"
+#include "lib/stanza.h"
+#include "lib/wire.h"
+
+/* Stanza error conditions the core generates (RFC 6120 §8.3.3). */
+enum router_err {
+	ROUTER_ERR_BAD_REQUEST,
+	ROUTER_ERR_FORBIDDEN,
+	ROUTER_ERR_ITEM_NOT_FOUND,
+	ROUTER_ERR_NOT_ACCEPTABLE,
+	ROUTER_ERR_NOT_ALLOWED,
+	ROUTER_ERR_INTERNAL,
+	ROUTER_ERR_REMOTE_SERVER_NOT_FOUND,
+	ROUTER_ERR_SERVICE_UNAVAILABLE,
+	ROUTER_ERR_RESOURCE_CONSTRAINT,
+};
+
+/* A stanza that arrived from the client of origin (header from = its full JID). */
+void router_stanza(struct core *c, struct session *origin, const struct wire_stanza *s);
+/* Routes a message or iq to a JID of the hosted domain (to must be local). */
+void router_route_local(struct core *c, const struct wire_stanza *s, const struct jid_view *to);
+/* Queues s on the link of the session target. */
+int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s);
+/* Bounces orig back to its sender; never answers an error with an error. */
+void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond);
+/* Sends `<iq type="result" id=...>inner</iq>` answering orig to origin. */
+void router_iq_result(struct core *c, struct session *origin, const struct wire_stanza *orig,
+		      const char *inner, size_t inner_len);
+/* "message", "presence", "iq" */
+const char *router_kind_name(uint8_t kind);
+
+#endif

@@ -1,0 +1,68 @@
+/* session: the online users and their sessions (resources), indexed two
+ * ways: by localpart (the core hosts one domain) and by (link, sid). */
+#ifndef STARLING_CORE_SESSION_H
+#define STARLING_CORE_SESSION_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct core;
+struct link;
+struct core_user;
+
+enum session_flag {
+	SESSION_AVAILABLE = 1,	/* sent available presence, not yet unavailable */
+	SESSION_INTERESTED = 2, /* requested the roster: gets roster pushes (RFC 6121 §2.1.6) */
+};
+
+/* Kept small: one per connected resource. */
+struct session {
+	struct session *link_next; /* chain in the link's sid table */
+	struct session *user_next; /* the user's other sessions */
+	struct link *link;
+	struct core_user *user;
+	char *presence; /* last available presence, without from/to; malloc'd, owned */
+	uint32_t presence_len;
+	uint32_t sid;
+	int8_t priority; /* RFC 6121 §4.7.2.3 */
+	uint8_t flags;	 /* enum session_flag */
+	char resource[]; /* NUL-terminated, prepared */
+};
+
+struct core_user {
+	struct core_user *next; /* hash chain */
+	struct session *sessions;
+	uint32_t hash;
+	char local[]; /* NUL-terminated localpart */
+};
+
+struct user_table {
+	struct core_user **b;
+	uint32_t nb, n;
+};
+
+struct sid_table {
+	struct session **b;
+	uint32_t nb, n;
+};
+
+/* Creates a session for local/resource on (l, sid).  Returns 0, -EEXIST when
+ * the sid is taken on that link, -ENOMEM, -ENAMETOOLONG. */
+int session_open(struct core *c, struct link *l, uint32_t sid, const char *local,
+		 const char *resource, struct session **out);
+/* Unlinks and frees s (and its user entry when it was the last session).
+ * Presence side effects are the caller's business (presence_session_end). */
+void session_free(struct core *c, struct session *s);
+
+struct session *session_by_sid(struct link *l, uint32_t sid);
+struct core_user *session_user(struct core *c, const char *local, size_t len);
+struct session *session_by_resource(struct core_user *u, const char *res, size_t len);
+
+/* Writes "local@domain/resource" (or the bare JID) into out; returns the
+ * length or -ENAMETOOLONG. */
+int session_full_jid(const struct core *c, const struct session *s, char *out, size_t cap);
+int session_bare_jid(const struct core *c, const struct core_user *u, char *out, size_t cap);
+
+void session_sid_table_free(struct sid_table *t); /* table memory only */
+void session_user_table_free(struct user_table *t);
+
+#endif

@@ -1,0 +1,563 @@
+/* store: SQLite backend.  WAL mode with a busy timeout so starlingctl can
+ * write while starling-core runs; statements are prepared once at open. */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+static const char store_schema[] =
+	"CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS users(username TEXT PRIMARY KEY,"
+	" sha1_salt BLOB, sha1_iter INTEGER, sha1_stored BLOB, sha1_server BLOB,"
+	" sha256_salt BLOB, sha256_iter INTEGER, sha256_stored BLOB, sha256_server BLOB,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS roster(user TEXT NOT NULL, contact TEXT NOT NULL,"
+	" name TEXT, subscription INTEGER NOT NULL DEFAULT 0, ask INTEGER NOT NULL DEFAULT 0,"
+	" pending_in INTEGER NOT NULL DEFAULT 0, hidden INTEGER NOT NULL DEFAULT 0, groups TEXT,"
+	" PRIMARY KEY(user, contact));"
+	"CREATE TABLE IF NOT EXISTS offline(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user TEXT NOT NULL, from_jid TEXT NOT NULL, stanza_id TEXT NOT NULL,"
+	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS offline_user ON offline(user, id);";
+
+enum store_stmt {
+	Q_USER_ADD,
+	Q_USER_SET,
+	Q_USER_DEL,
+	Q_USER_DEL_ROSTER,
+	Q_USER_DEL_OFFLINE,
+	Q_USER_GET,
+	Q_USER_LIST,
+	Q_ROSTER_GET,
+	Q_ROSTER_PUT,
+	Q_ROSTER_DEL,
+	Q_ROSTER_LOAD,
+	Q_OFF_ADD,
+	Q_OFF_COUNT,
+	Q_OFF_LOAD,
+	Q_OFF_DEL,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_COUNT
+};
+
+static const char *const store_sql[Q_COUNT] = {
+	[Q_USER_ADD] = "INSERT INTO users VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+	[Q_USER_SET] = "UPDATE users SET sha1_salt=?2, sha1_iter=?3, sha1_stored=?4,"
+		       " sha1_server=?5, sha256_salt=?6, sha256_iter=?7, sha256_stored=?8,"
+		       " sha256_server=?9 WHERE username=?1",
+	[Q_USER_DEL] = "DELETE FROM users WHERE username=?1",
+	[Q_USER_DEL_ROSTER] = "DELETE FROM roster WHERE user=?1",
+	[Q_USER_DEL_OFFLINE] = "DELETE FROM offline WHERE user=?1",
+	[Q_USER_GET] = "SELECT sha1_salt, sha1_iter, sha1_stored, sha1_server, sha256_salt,"
+		       " sha256_iter, sha256_stored, sha256_server FROM users WHERE username=?1",
+	[Q_USER_LIST] = "SELECT username FROM users ORDER BY username",
+	[Q_ROSTER_GET] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden"
+			 " FROM roster WHERE user=?1 AND contact=?2",
+	[Q_ROSTER_PUT] = "INSERT OR REPLACE INTO roster(user, contact, name, groups,"
+			 " subscription, ask, pending_in, hidden) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+	[Q_ROSTER_DEL] = "DELETE FROM roster WHERE user=?1 AND contact=?2",
+	[Q_ROSTER_LOAD] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden"
+			  " FROM roster WHERE user=?1 ORDER BY contact",
+	[Q_OFF_ADD] = "INSERT INTO offline(user, from_jid, stanza_id, type, xml, stamp)"
+		      " VALUES(?1,?2,?3,?4,?5,?6)",
+	[Q_OFF_COUNT] = "SELECT count(*) FROM offline WHERE user=?1",
+	[Q_OFF_LOAD] = "SELECT id, from_jid, stanza_id, type, xml, stamp FROM offline"
+		       " WHERE user=?1 ORDER BY id",
+	[Q_OFF_DEL] = "DELETE FROM offline WHERE user=?1 AND id<=?2",
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	unsigned depth; /* store_begin() nesting */
+};
+
+static int store_fail(struct store *st, const char *what)
+{
+	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+/* Resets the statement so it holds no read lock between calls. */
+static sqlite3_stmt *stmt(struct store *st, enum store_stmt i)
+{
+	sqlite3_stmt *s = st->q[i];
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static int store_schema_check(struct store *st)
+{
+	char *err = NULL;
+	if (sqlite3_exec(st->db, store_schema, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("store: schema: %s", err ? err : "?");
+		sqlite3_free(err);
+		return -EIO;
+	}
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &s, NULL))
+		return store_fail(st, "schema_version");
+	int rc = sqlite3_step(s);
+	int have = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+	int version = have ? sqlite3_column_int(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return store_fail(st, "schema_version");
+	if (have && version != STORE_SCHEMA_VERSION) {
+		log_error("store: database schema version %d, this build knows %d", version,
+			  STORE_SCHEMA_VERSION);
+		return -EIO;
+	}
+	if (!have && sqlite3_exec(st->db, "INSERT INTO schema_version VALUES(1)", NULL, NULL,
+				  NULL) != SQLITE_OK)
+		return store_fail(st, "schema_version insert");
+	return 0;
+}
+
+int store_open(const char *path, struct store **out)
+{
+	struct store *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
+		log_error("store: cannot open %s: %s", path,
+			  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		store_close(st);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	int rc = 0;
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		rc = store_fail(st, "pragma");
+	if (!rc)
+		rc = store_schema_check(st);
+	for (int i = 0; !rc && i < Q_COUNT; i++)
+		if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &st->q[i], NULL) != SQLITE_OK)
+			rc = store_fail(st, store_sql[i]);
+	if (rc) {
+		store_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(st->q[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* Runs a statement that returns no rows. */
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	int cons = sqlite3_extended_errcode(st->db);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT || (cons & 0xff) == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return store_fail(st, what);
+}
+
+int store_begin(struct store *st)
+{
+	if (st->depth++)
+		return 0;
+	int rc = step_done(st, stmt(st, Q_BEGIN), "begin");
+	if (rc)
+		st->depth = 0;
+	return rc;
+}
+
+int store_commit(struct store *st)
+{
+	if (!st->depth || --st->depth)
+		return 0;
+	int rc = step_done(st, stmt(st, Q_COMMIT), "commit");
+	if (rc)
+		step_done(st, stmt(st, Q_ROLLBACK), "rollback");
+	return rc;
+}
+
+void store_rollback(struct store *st)
+{
+	if (!st->depth)
+		return;
+	st->depth = 0;
+	step_done(st, stmt(st, Q_ROLLBACK), "rollback");
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void bind_creds(sqlite3_stmt *s, const char *user, const struct scram_creds c[2])
+{
+	bind_text(s, 1, user);
+	for (int k = 0; k < 2; k++) {
+		size_t hl = scram_hash_len(c[k].hash);
+		sqlite3_bind_blob(s, 2 + 4 * k, c[k].salt, (int)c[k].salt_len, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 3 + 4 * k, c[k].iter);
+		sqlite3_bind_blob(s, 4 + 4 * k, c[k].stored_key, (int)hl, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(s, 5 + 4 * k, c[k].server_key, (int)hl, SQLITE_TRANSIENT);
+	}
+}
+
+/* Stored creds are ordered SHA-1 then SHA-256 whatever order the caller used. */
+static int creds_order(const struct scram_creds in[2], struct scram_creds out[2])
+{
+	for (int k = 0; k < 2; k++) {
+		if (in[k].hash != SCRAM_SHA1 && in[k].hash != SCRAM_SHA256)
+			return -EINVAL;
+		if (in[k].salt_len > sizeof in[k].salt)
+			return -EINVAL;
+		out[in[k].hash == SCRAM_SHA1 ? 0 : 1] = in[k];
+	}
+	return out[0].hash == SCRAM_SHA1 && out[1].hash == SCRAM_SHA256 ? 0 : -EINVAL;
+}
+
+int store_user_add(struct store *st, const char *user, const struct scram_creds creds[2])
+{
+	struct scram_creds c[2] = {0};
+	if (creds_order(creds, c))
+		return -EINVAL;
+	sqlite3_stmt *s = stmt(st, Q_USER_ADD);
+	bind_creds(s, user, c);
+	sqlite3_bind_int64(s, 10, (sqlite3_int64)time(NULL));
+	return step_done(st, s, "user add");
+}
+
+int store_user_set_creds(struct store *st, const char *user, const struct scram_creds creds[2])
+{
+	struct scram_creds c[2] = {0};
+	if (creds_order(creds, c))
+		return -EINVAL;
+	sqlite3_stmt *s = stmt(st, Q_USER_SET);
+	bind_creds(s, user, c);
+	int rc = step_done(st, s, "user set");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		return -ENOENT;
+	return rc;
+}
+
+int store_user_del(struct store *st, const char *user)
+{
+	int rc = store_begin(st);
+	if (rc)
+		return rc;
+	static const enum store_stmt qs[] = {Q_USER_DEL, Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE};
+	int found = 0;
+	for (size_t i = 0; !rc && i < sizeof qs / sizeof qs[0]; i++) {
+		sqlite3_stmt *s = stmt(st, qs[i]);
+		bind_text(s, 1, user);
+		rc = step_done(st, s, "user delete");
+		if (!rc && i == 0)
+			found = sqlite3_changes(st->db) > 0;
+	}
+	if (rc || !found) {
+		store_rollback(st);
+		return rc ? rc : -ENOENT;
+	}
+	return store_commit(st);
+}
+
+static int col_blob(sqlite3_stmt *s, int col, uint8_t *out, size_t cap, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
+	if (n < 0 || (size_t)n > cap || (n && !p))
+		return -EIO;
+	if (n)
+		memcpy(out, p, (size_t)n);
+	if (len)
+		*len = (size_t)n;
+	return 0;
+}
+
+int store_user_get(struct store *st, const char *user, struct scram_creds creds[2])
+{
+	sqlite3_stmt *s = stmt(st, Q_USER_GET);
+	bind_text(s, 1, user);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return -ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return store_fail(st, "user get");
+	}
+	int err = 0;
+	for (int k = 0; k < 2; k++) {
+		struct scram_creds *c = &creds[k];
+		size_t hl, kl;
+		memset(c, 0, sizeof *c);
+		c->hash = k ? SCRAM_SHA256 : SCRAM_SHA1;
+		hl = scram_hash_len(c->hash);
+		c->iter = (uint32_t)sqlite3_column_int64(s, 1 + 4 * k);
+		err |= col_blob(s, 4 * k, c->salt, sizeof c->salt, &c->salt_len);
+		err |= col_blob(s, 2 + 4 * k, c->stored_key, sizeof c->stored_key, &kl);
+		err |= kl != hl;
+		err |= col_blob(s, 3 + 4 * k, c->server_key, sizeof c->server_key, &kl);
+		err |= kl != hl;
+	}
+	sqlite3_reset(s);
+	if (err) {
+		log_error("store: corrupt credentials for %s", user);
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_user_exists(struct store *st, const char *user)
+{
+	struct scram_creds c[2];
+	int rc = store_user_get(st, user, c);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
+int store_user_list(struct store *st, int (*cb)(void *ctx, const char *user), void *ctx)
+{
+	sqlite3_stmt *s = stmt(st, Q_USER_LIST);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (cb(ctx, (const char *)sqlite3_column_text(s, 0)))
+			break;
+	int fail = rc != SQLITE_ROW && rc != SQLITE_DONE;
+	sqlite3_reset(s);
+	return fail ? store_fail(st, "user list") : 0;
+}
+
+static char *col_strdup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+/* Fills it from a row of Q_ROSTER_GET / Q_ROSTER_LOAD. */
+static int item_from_row(sqlite3_stmt *s, struct store_item *it)
+{
+	memset(it, 0, sizeof *it);
+	it->contact = col_strdup(s, 0);
+	if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+		it->name = col_strdup(s, 1);
+	if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+		it->groups = col_strdup(s, 2);
+	it->sub = (uint8_t)(sqlite3_column_int(s, 3) & STORE_SUB_BOTH);
+	it->ask = sqlite3_column_int(s, 4) != 0;
+	it->pending_in = sqlite3_column_int(s, 5) != 0;
+	it->hidden = sqlite3_column_int(s, 6) != 0;
+	if (!it->contact || (sqlite3_column_type(s, 1) != SQLITE_NULL && !it->name) ||
+	    (sqlite3_column_type(s, 2) != SQLITE_NULL && !it->groups)) {
+		store_item_free(it);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void store_item_free(struct store_item *it)
+{
+	free(it->contact);
+	free(it->name);
+	free(it->groups);
+	memset(it, 0, sizeof *it);
+}
+
+void store_items_free(struct store_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_item_free(&items[i]);
+	free(items);
+}
+
+int store_roster_get(struct store *st, const char *user, const char *contact,
+		     struct store_item *out)
+{
+	sqlite3_stmt *s = stmt(st, Q_ROSTER_GET);
+	bind_text(s, 1, user);
+	bind_text(s, 2, contact);
+	int rc = sqlite3_step(s);
+	int ret = rc == SQLITE_ROW ? item_from_row(s, out)
+		  : rc == SQLITE_DONE ? -ENOENT
+				      : store_fail(st, "roster get");
+	sqlite3_reset(s);
+	return ret;
+}
+
+int store_roster_put(struct store *st, const char *user, const struct store_item *it)
+{
+	sqlite3_stmt *s = stmt(st, Q_ROSTER_PUT);
+	bind_text(s, 1, user);
+	bind_text(s, 2, it->contact);
+	bind_text(s, 3, it->name);
+	bind_text(s, 4, it->groups && *it->groups ? it->groups : NULL);
+	sqlite3_bind_int(s, 5, it->sub & STORE_SUB_BOTH);
+	sqlite3_bind_int(s, 6, it->ask != 0);
+	sqlite3_bind_int(s, 7, it->pending_in != 0);
+	sqlite3_bind_int(s, 8, it->hidden != 0);
+	return step_done(st, s, "roster put");
+}
+
+int store_roster_del(struct store *st, const char *user, const char *contact)
+{
+	sqlite3_stmt *s = stmt(st, Q_ROSTER_DEL);
+	bind_text(s, 1, user);
+	bind_text(s, 2, contact);
+	int rc = step_done(st, s, "roster delete");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		return -ENOENT;
+	return rc;
+}
+
+/* Grows a malloc'd array by one slot of size sz; returns the new slot. */
+static void *grow(void **arr, size_t *n, size_t *cap, size_t sz)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		void *a = realloc(*arr, nc * sz);
+		if (!a)
+			return NULL;
+		*arr = a;
+		*cap = nc;
+	}
+	return (char *)*arr + (*n)++ * sz;
+}
+
+int store_roster_load(struct store *st, const char *user, struct store_item **items,
+		      size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, Q_ROSTER_LOAD);
+	bind_text(s, 1, user);
+	void *arr = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc, err = 0;
+	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_item *it = grow(&arr, &cnt, &cap, sizeof *it);
+		if (!it || item_from_row(s, it)) {
+			if (it)
+				cnt--;
+			err = -ENOMEM;
+		}
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_fail(st, "roster load");
+	sqlite3_reset(s);
+	if (err) {
+		store_items_free(arr, cnt);
+		return err;
+	}
+	*items = arr;
+	*n = cnt;
+	return 0;
+}
+
+int store_offline_add(struct store *st, const char *user, const struct store_offline *m)
+{
+	sqlite3_stmt *s = stmt(st, Q_OFF_ADD);
+	bind_text(s, 1, user);
+	bind_text(s, 2, m->from);
+	bind_text(s, 3, m->stanza_id ? m->stanza_id : "");
+	sqlite3_bind_int(s, 4, m->type);
+	bind_text(s, 5, m->xml);
+	sqlite3_bind_int64(s, 6, m->stamp ? m->stamp : (int64_t)time(NULL));
+	return step_done(st, s, "offline add");
+}
+
+int store_offline_count(struct store *st, const char *user)
+{
+	sqlite3_stmt *s = stmt(st, Q_OFF_COUNT);
+	bind_text(s, 1, user);
+	int rc = sqlite3_step(s);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, "offline count");
+	sqlite3_reset(s);
+	return n;
+}
+
+static int offline_from_row(sqlite3_stmt *s, struct store_offline *m)
+{
+	memset(m, 0, sizeof *m);
+	m->id = sqlite3_column_int64(s, 0);
+	m->from = col_strdup(s, 1);
+	m->stanza_id = col_strdup(s, 2);
+	m->type = (uint8_t)sqlite3_column_int(s, 3);
+	m->xml = col_strdup(s, 4);
+	m->stamp = sqlite3_column_int64(s, 5);
+	if (!m->from || !m->stanza_id || !m->xml) {
+		free(m->from);
+		free(m->stanza_id);
+		free(m->xml);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int store_offline_load(struct store *st, const char *user, struct store_offline **msgs,
+		       size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, Q_OFF_LOAD);
+	bind_text(s, 1, user);
+	void *arr = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc, err = 0;
+	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_offline *m = grow(&arr, &cnt, &cap, sizeof *m);
+		if (!m || offline_from_row(s, m)) {
+			if (m)
+				cnt--;
+			err = -ENOMEM;
+		}
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_fail(st, "offline load");
+	sqlite3_reset(s);
+	if (err) {
+		store_offline_free(arr, cnt);
+		return err;
+	}
+	*msgs = arr;
+	*n = cnt;
+	return 0;
+}
+
+int store_offline_del(struct store *st, const char *user, int64_t upto)
+{
+	sqlite3_stmt *s = stmt(st, Q_OFF_DEL);
+	bind_text(s, 1, user);
+	sqlite3_bind_int64(s, 2, upto);
+	return step_done(st, s, "offline delete");
+}
+
+void store_offline_free(struct store_offline *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(msgs[i].from);
+		free(msgs[i].stanza_id);
+		free(msgs[i].xml);
+	}
+	free(msgs);
+}

@@ -1,0 +1,82 @@
+/* store: the core's persistent state (accounts, rosters, offline messages)
+ * behind a small interface so another backend (PostgreSQL) can replace the
+ * SQLite one.  Every mutating call commits before it returns, so a caller may
+ * acknowledge the change (roster push, IQ result) as soon as it gets 0. */
+#ifndef STARLING_CORE_STORE_H
+#define STARLING_CORE_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/scram.h"
+
+struct store;
+
+/* Subscription bits of a roster item (RFC 6121 §2.1.2.5). */
+enum store_sub { STORE_SUB_NONE = 0, STORE_SUB_TO = 1, STORE_SUB_FROM = 2, STORE_SUB_BOTH = 3 };
+
+struct store_item {
+	char *contact; /* bare JID; owned */
+	char *name;    /* NULL when absent; owned */
+	char *groups;  /* group names joined by '\n', NULL when none; owned */
+	uint8_t sub;   /* enum store_sub */
+	uint8_t ask;   /* pending out: we sent subscribe (RFC 6121 §3.1.2) */
+	uint8_t pending_in; /* the contact asked us; not yet answered (§3.1.3) */
+	/* A row kept only for a pending inbound request is not part of the
+	 * roster the user sees (RFC 6121 §3.1.3: no roster item is created). */
+	uint8_t hidden;
+};
+
+struct store_offline {
+	int64_t id;
+	char *from; /* owned */
+	char *xml;  /* owned; the stanza without from/to */
+	char *stanza_id; /* owned, may be "" */
+	uint8_t type;	 /* enum stanza_type */
+	int64_t stamp;	 /* unix seconds when stored */
+};
+
+/* Open (creating the schema when missing).  Returns 0 or -EIO with a logged
+ * reason.  *out is freed by store_close(). */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+
+/* Accounts.  creds holds one entry per hash (SHA-1 and SHA-256). */
+int store_user_add(struct store *st, const char *user, const struct scram_creds creds[2]);
+int store_user_set_creds(struct store *st, const char *user, const struct scram_creds creds[2]);
+/* Removes the account with its roster and offline messages.  -ENOENT if absent. */
+int store_user_del(struct store *st, const char *user);
+/* Returns 0, -ENOENT, -EIO. */
+int store_user_get(struct store *st, const char *user, struct scram_creds creds[2]);
+/* 1 exists, 0 not, negative errno. */
+int store_user_exists(struct store *st, const char *user);
+/* Calls cb for every username in order; stops when cb returns non-zero. */
+int store_user_list(struct store *st, int (*cb)(void *ctx, const char *user), void *ctx);
+
+/* Rosters.  user is a localpart; contact a bare JID. */
+int store_roster_get(struct store *st, const char *user, const char *contact,
+		     struct store_item *out); /* 0 or -ENOENT */
+int store_roster_put(struct store *st, const char *user, const struct store_item *it);
+int store_roster_del(struct store *st, const char *user, const char *contact);
+/* Loads the whole roster (hidden rows included) into a malloc'd array; free
+ * it with store_items_free(). */
+int store_roster_load(struct store *st, const char *user, struct store_item **items,
+		      size_t *n);
+void store_item_free(struct store_item *it);
+void store_items_free(struct store_item *items, size_t n);
+
+/* Groups the next calls into one transaction (both sides of a subscription
+ * change are committed together).  Nested calls are counted. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Offline messages (RFC 6121 §8.5.2.1.1 storage), kept in arrival order. */
+int store_offline_add(struct store *st, const char *user, const struct store_offline *m);
+int store_offline_count(struct store *st, const char *user); /* >= 0 or errno */
+int store_offline_load(struct store *st, const char *user, struct store_offline **msgs,
+		       size_t *n);
+/* Deletes the user's messages with id <= upto. */
+int store_offline_del(struct store *st, const char *user, int64_t upto);
+void store_offline_free(struct store_offline *msgs, size_t n);
+
+#endif

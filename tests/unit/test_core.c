@@ -1,0 +1,223 @@
+/* The routing core driven through in-memory links (no sockets): frames go in
+ * with link_feed(), the replies are read back from the links' output. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/link.h"
+#include "lib/stanza.h"
+#include "tests/unit/check.h"
+
+#define DOMAIN "example.com"
+
+static void feed(struct core *c, struct link *l, struct buf *b)
+{
+	link_feed(c, l, buf_head(b), buf_avail(b));
+	buf_free(b);
+}
+
+static void send_hello(struct core *c, struct link *l)
+{
+	struct buf b = {0};
+	wire_put_hello(&b, "test");
+	feed(c, l, &b);
+}
+
+static void send_open(struct core *c, struct link *l, uint32_t sid, const char *jid)
+{
+	struct buf b = {0};
+	wire_put_str_frame(&b, WIRE_SESSION_OPEN, sid, jid);
+	feed(c, l, &b);
+}
+
+static void send_stanza(struct core *c, struct link *l, uint32_t sid, uint8_t kind,
+			uint8_t type, const char *id, const char *from, const char *to,
+			const char *xml)
+{
+	struct buf b = {0};
+	struct wire_stanza s = {kind, type, core_wstr(id), core_wstr(from), core_wstr(to),
+				core_wstr(xml)};
+	wire_put_stanza(&b, sid, &s);
+	feed(c, l, &b);
+}
+
+/* Pops the next frame of the given type from l's output (skipping others);
+ * the stanza fields point into *keep, which the caller frees. */
+static int next_frame(struct link *l, uint8_t type, struct wire_frame *f, struct buf *keep)
+{
+	for (;;) {
+		long n = wire_parse((const uint8_t *)buf_head(&l->out), buf_avail(&l->out), f);
+		if (n <= 0)
+			return -1;
+		buf_free(keep);
+		buf_append(keep, buf_head(&l->out), (size_t)n);
+		buf_consume(&l->out, (size_t)n);
+		wire_parse((const uint8_t *)buf_head(keep), buf_avail(keep), f);
+		if (f->type == type)
+			return 0;
+	}
+}
+
+static int next_stanza(struct link *l, struct wire_stanza *s, uint32_t *sid, struct buf *keep)
+{
+	struct wire_frame f;
+	if (next_frame(l, WIRE_STANZA, &f, keep) || wire_get_stanza(&f, s))
+		return -1;
+	*sid = f.sid;
+	return 0;
+}
+
+static int has_str(struct wire_str s, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (uint32_t i = 0; i + n <= s.len; i++)
+		if (!memcmp(s.p + i, needle, n))
+			return 1;
+	return 0;
+}
+
+static void test_routing(struct core *c)
+{
+	struct link *l = link_new(c, -1, "mem");
+	struct wire_frame f;
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	CHECK(next_frame(l, WIRE_HELLO, &f, &keep) == 0);
+	send_hello(c, l);
+	CHECK(l->hello_rx && !l->dead);
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	send_open(c, l, 2, "alice@" DOMAIN "/b");
+	send_open(c, l, 3, "bob@" DOMAIN "/x");
+	send_open(c, l, 4, "eve@elsewhere.org/x");
+	int opened = 0, refused = 0;
+	while (!next_frame(l, WIRE_SESSION_OPENED, &f, &keep))
+		f.payload[0] ? refused++ : opened++;
+	CHECK(opened == 3 && refused == 1);
+
+	/* Priorities 1 and 3: a bare-JID chat goes to the highest only. */
+	send_stanza(c, l, 1, STANZA_PRESENCE, STANZA_T_NONE, "", "alice@" DOMAIN "/a", "",
+		    "<presence><priority>1</priority></presence>");
+	send_stanza(c, l, 2, STANZA_PRESENCE, STANZA_T_NONE, "", "alice@" DOMAIN "/b", "",
+		    "<presence><priority>3</priority></presence>");
+	buf_free(&l->out);
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "m1", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN, "<message type=\"chat\"><body>x</body></message>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 2 && wire_str_eq(s.id, "m1"));
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	/* headline: every non-negative resource */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_HEADLINE, "h", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN, "<message type=\"headline\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0);
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0);
+	/* groupchat to a bare JID bounces; the error is not itself bounced */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_GROUPCHAT, "g\"1", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN, "<message type=\"groupchat\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 3 && s.type == STANZA_T_ERROR &&
+	      has_str(s.xml, "id=\"g&quot;1\"") && has_str(s.xml, "service-unavailable") &&
+	      wire_str_eq(s.from, "alice@" DOMAIN) && wire_str_eq(s.to, "bob@" DOMAIN "/x"));
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_ERROR, "e", "bob@" DOMAIN "/x",
+		    "nobody@" DOMAIN, "<message type=\"error\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	/* iq to a full JID without a session */
+	send_stanza(c, l, 3, STANZA_IQ, STANZA_T_GET, "i", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN "/zz", "<iq type=\"get\"><q xmlns=\"x\"/></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && s.type == STANZA_T_ERROR);
+	/* RFC 6121 §2.3.3: someone else's roster is forbidden */
+	send_stanza(c, l, 3, STANZA_IQ, STANZA_T_SET, "rs", "bob@" DOMAIN "/x", "alice@" DOMAIN,
+		    "<iq type=\"set\"><query xmlns=\"jabber:iq:roster\"><item jid=\"a@b\"/>"
+		    "</query></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && has_str(s.xml, "<forbidden "));
+	/* roster groups: duplicates => bad-request, empty => not-acceptable */
+	static const char *const sets[][2] = {
+		{"<group>A</group><group>A</group>", "<bad-request "},
+		{"<group></group>", "<not-acceptable "},
+		{"<group>A</group><group>B &amp; C</group>", "type=\"result\""},
+	};
+	for (size_t i = 0; i < 3; i++) {
+		char xml[256];
+		snprintf(xml, sizeof xml, "<iq type=\"set\"><query xmlns=\"jabber:iq:roster\">"
+			 "<item jid=\"carol@" DOMAIN "\">%s</item></query></iq>", sets[i][0]);
+		send_stanza(c, l, 3, STANZA_IQ, STANZA_T_SET, "g", "bob@" DOMAIN "/x", "", xml);
+		CHECK(next_stanza(l, &s, &sid, &keep) == 0 && has_str(s.xml, sets[i][1]));
+	}
+	struct store_item it;
+	CHECK(store_roster_get(c->store, "bob", "carol@" DOMAIN, &it) == 0);
+	CHECK_STR(it.groups, "A\nB & C");
+	store_item_free(&it);
+	/* a stanza whose from is not the session's JID is dropped */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "f", "alice@" DOMAIN "/a",
+		    "alice@" DOMAIN "/b", "<message/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	/* offline storage for bob when he has no available resource */
+	send_stanza(c, l, 1, STANZA_MESSAGE, STANZA_T_CHAT, "o", "alice@" DOMAIN "/a",
+		    "bob@" DOMAIN, "<message type=\"chat\"><body>later</body></message>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	CHECK(store_offline_count(c->store, "bob") == 1);
+	send_stanza(c, l, 3, STANZA_PRESENCE, STANZA_T_NONE, "", "bob@" DOMAIN "/x", "",
+		    "<presence/>");
+	int got = 0;
+	while (!next_stanza(l, &s, &sid, &keep))
+		got += s.kind == STANZA_MESSAGE && wire_str_eq(s.id, "o") &&
+		       has_str(s.xml, "<body>later</body><delay xmlns=\"urn:xmpp:delay\"");
+	CHECK(got == 1);
+	CHECK(store_offline_count(c->store, "bob") == 0);
+	/* PING => PONG with the token */
+	struct buf b = {0};
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_PING, 0);
+	wire_put_u32(&w, 4242);
+	wire_end(&w);
+	feed(c, l, &b);
+	CHECK(next_frame(l, WIRE_PONG, &f, &keep) == 0 && f.plen == 4 && f.payload[3] == 0x92);
+	/* an unknown frame type closes the link */
+	b = (struct buf){0};
+	wire_put_u8_frame(&b, 99, 0, 0);
+	feed(c, l, &b);
+	CHECK(l->dead);
+	buf_free(&keep);
+	link_close(c, l);
+	CHECK(c->users.n == 0 && c->links == NULL);
+}
+
+static void test_bad_hello(struct core *c)
+{
+	struct link *l = link_new(c, -1, "old");
+	struct buf b = {0};
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_HELLO, 0);
+	wire_put_u32(&w, WIRE_VERSION + 1);
+	wire_put_cstr(&w, "future");
+	wire_end(&w);
+	feed(c, l, &b);
+	CHECK(l->dead && !l->hello_rx);
+	link_close(c, l);
+	l = link_new(c, -1, "nohello");
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	CHECK(l->dead);
+	link_close(c, l);
+}
+
+int main(void)
+{
+	char path[] = "/tmp/starling_test_core_XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct core c = {.domain = DOMAIN, .epfd = -1};
+	CHECK(store_open(path, &c.store) == 0);
+	struct scram_creds cr[2] = {{.hash = SCRAM_SHA1}, {.hash = SCRAM_SHA256}};
+	CHECK(store_user_add(c.store, "alice", cr) == 0);
+	CHECK(store_user_add(c.store, "bob", cr) == 0);
+	test_routing(&c);
+	test_bad_hello(&c);
+	session_user_table_free(&c.users);
+	store_close(c.store);
+	unlink(path);
+	char side[sizeof path + 8];
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+	CHECK_DONE();
+}
