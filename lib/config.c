@@ -1,0 +1,318 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "log.h"
+
+enum config_type { CONFIG_T_STR, CONFIG_T_U16, CONFIG_T_U32, CONFIG_T_UINT, CONFIG_T_BOOL };
+
+struct config_key {
+	const char *section, *name;
+	enum config_type type;
+	size_t off, size;	/* field in struct config; size for strings */
+	unsigned long min, max; /* numbers only */
+	/* Strings only, may be NULL: extra checks on the value, which may be
+	 * rewritten in place (lowercased).  Returns 0 if acceptable. */
+	int (*check)(char *v);
+	const char *expect; /* shown after "bad value" */
+};
+
+static int config_check_domain(char *v);
+static int config_check_log_level(char *v);
+static int config_check_address(char *v);
+static int config_check_link(char *v);
+static int config_check_path(char *v);
+
+/* clang-format off */
+#define STR(sec, key, field, fn, what)                                                             \
+	{sec, key, CONFIG_T_STR, offsetof(struct config, field),                                   \
+	 sizeof(((struct config *)0)->field), 0, 0, fn, what}
+#define NUM(sec, key, type, field, lo, hi)                                                         \
+	{sec, key, type, offsetof(struct config, field), 0, lo, hi, NULL,                          \
+	 "an integer " #lo ".." #hi}
+#define BOOL(sec, key, field)                                                                      \
+	{sec, key, CONFIG_T_BOOL, offsetof(struct config, field), 0, 0, 1, NULL,                   \
+	 "true/false, yes/no, on/off or 1/0"}
+
+static const struct config_key config_keys[] = {
+	STR("server", "domain", domain, config_check_domain, "a DNS domain name"),
+	STR("server", "log_level", log_level, config_check_log_level, "error, warn, info or debug"),
+	STR("c2s", "address", c2s_address, config_check_address, "an IPv4 or IPv6 address"),
+	NUM("c2s", "port", CONFIG_T_U16, c2s_port, 1, 65535),
+	NUM("c2s", "tls_port", CONFIG_T_U16, c2s_tls_port, 0, 65535),
+	NUM("c2s", "workers", CONFIG_T_UINT, workers, 0, 1024),
+	/* RFC 6120 §13.12: a server must accept stanzas of at least 10000 bytes. */
+	NUM("c2s", "max_stanza_size", CONFIG_T_U32, max_stanza_size, 10000, 16777216),
+	BOOL("c2s", "require_tls", require_tls),
+	NUM("c2s", "auth_timeout", CONFIG_T_UINT, auth_timeout, 1, 3600),
+	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
+	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
+	STR("tls", "key", tls_key, config_check_path, "a file name"),
+	STR("link", "address", link_address, config_check_link, "unix:PATH or HOST:PORT"),
+	STR("core", "database", database, config_check_path, "a file name"),
+	/* RFC 7677 §4: the iteration count should be at least 4096. */
+	NUM("core", "scram_iterations", CONFIG_T_U32, scram_iterations, 4096, 10000000),
+};
+/* clang-format on */
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->domain, sizeof c->domain, "localhost");
+	snprintf(c->log_level, sizeof c->log_level, "info");
+	snprintf(c->c2s_address, sizeof c->c2s_address, "127.0.0.1");
+	c->c2s_port = 5222;
+	c->c2s_tls_port = 5223;
+	c->workers = 0;
+	c->max_stanza_size = 262144;
+	c->require_tls = 1;
+	c->auth_timeout = 60;
+	c->max_connections = 65536;
+	snprintf(c->tls_cert, sizeof c->tls_cert, "var/cert.pem");
+	snprintf(c->tls_key, sizeof c->tls_key, "var/key.pem");
+	snprintf(c->link_address, sizeof c->link_address, "unix:var/core.sock");
+	snprintf(c->database, sizeof c->database, "var/starling.db");
+	c->scram_iterations = 4096;
+}
+
+/* ---- value checks ---- */
+
+/* Lowercase ASCII; LDH labels of 1..63 bytes; UTF-8 bytes are passed through
+ * for the JID code to prepare (RFC 7622 §3.2).  One trailing dot is dropped
+ * (RFC 7622 §3.2: it must be removed before comparison). */
+static int config_check_domain(char *v)
+{
+	size_t n = strlen(v), label = 0;
+	if (n && v[n - 1] == '.')
+		v[--n] = '\0';
+	if (!n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (ch == '.') {
+			if (!label)
+				return -1;
+			label = 0;
+			continue;
+		}
+		int alpha = (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
+		if (!(alpha || (ch >= '0' && ch <= '9') || ch == '-' || ch >= 0x80) || ++label > 63)
+			return -1;
+		if (alpha)
+			v[i] = (char)(ch | 0x20);
+	}
+	return label ? 0 : -1;
+}
+
+static int config_check_log_level(char *v) { return log_level_parse(v) < 0 ? -1 : 0; }
+
+static int config_check_address(char *v)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1 ? 0 : -1;
+}
+
+static int config_check_path(char *v) { return *v ? 0 : -1; }
+
+static int config_parse_ulong(const char *v, unsigned long *out)
+{
+	/* strtoul alone would accept " 12", "-1" (as ULONG_MAX) and "12abc". */
+	if (*v < '0' || *v > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* "unix:PATH" (PATH fits sun_path) or "HOST:PORT" / "[V6]:PORT". */
+static int config_check_link(char *v)
+{
+	if (!strncmp(v, "unix:", 5)) {
+		size_t n = strlen(v + 5);
+		return n && n < sizeof(((struct sockaddr_un *)0)->sun_path) ? 0 : -1;
+	}
+	char *colon = strrchr(v, ':');
+	unsigned long port;
+	if (!colon || colon == v || config_parse_ulong(colon + 1, &port) || !port || port > 65535)
+		return -1;
+	if (v[0] == '[')
+		return colon[-1] == ']' && colon - v > 2 ? 0 : -1;
+	return memchr(v, ':', (size_t)(colon - v)) ? -1 : 0; /* bare IPv6 needs brackets */
+}
+
+/* ---- the ini handler ---- */
+
+struct config_parse {
+	struct config *c;
+	const char *path;
+	FILE *f;
+	int line;	/* of the line last handed to inih */
+	int read_errno; /* set when reading failed */
+	int err_line;	/* 0 until the first error */
+	char *err;
+	size_t errlen;
+};
+
+static void config_fail(struct config_parse *p, const char *msg)
+{
+	if (p->err_line)
+		return; /* keep the first error */
+	p->err_line = p->line;
+	snprintf(p->err, p->errlen, "%s:%d: %s", p->path, p->line, msg);
+}
+
+static int config_set(struct config_parse *p, const struct config_key *k, const char *v)
+{
+	char *field = (char *)p->c + k->off;
+	if (k->type == CONFIG_T_STR) {
+		char tmp[CONFIG_STR];
+		size_t n = strlen(v);
+		if (n >= k->size || (k->check && k->check(memcpy(tmp, v, n + 1))))
+			return -1;
+		memcpy(field, tmp, strlen(tmp) + 1);
+		return 0;
+	}
+	if (k->type == CONFIG_T_BOOL) {
+		static const char *yes[] = {"true", "yes", "on", "1"},
+				  *no[] = {"false", "no", "off", "0"};
+		for (int i = 0; i < 4; i++)
+			if (!strcasecmp(v, yes[i]) || !strcasecmp(v, no[i])) {
+				*(int *)(void *)field = !strcasecmp(v, yes[i]);
+				return 0;
+			}
+		return -1;
+	}
+	unsigned long n;
+	if (config_parse_ulong(v, &n) || n < k->min || n > k->max)
+		return -1;
+	if (k->type == CONFIG_T_U16)
+		*(uint16_t *)(void *)field = (uint16_t)n;
+	else if (k->type == CONFIG_T_U32)
+		*(uint32_t *)(void *)field = (uint32_t)n;
+	else
+		*(unsigned *)(void *)field = (unsigned)n;
+	return 0;
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_parse *p = user;
+	char msg[400];
+	int known_section = 0;
+	for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (strcmp(section, k->section))
+			continue;
+		known_section = 1;
+		if (strcmp(name, k->name))
+			continue;
+		if (config_set(p, k, value)) {
+			snprintf(msg, sizeof msg, "bad value for %s.%s: '%.64s%s' (expected %s)",
+				 k->section, k->name, value, strlen(value) > 64 ? "..." : "",
+				 k->expect);
+			config_fail(p, msg);
+		}
+		return 1;
+	}
+	if (!*section)
+		snprintf(msg, sizeof msg, "key '%.64s' outside any section", name);
+	else if (!known_section)
+		snprintf(msg, sizeof msg, "unknown section [%.64s] (key '%.64s')", section, name);
+	else
+		snprintf(msg, sizeof msg, "unknown key '%.64s' in section [%.64s]", name, section);
+	config_fail(p, msg);
+	return 1;
+}
+
+static int config_at_eof(FILE *f)
+{
+	int ch = getc(f);
+	if (ch == EOF)
+		return 1;
+	ungetc(ch, f);
+	return 0;
+}
+
+/* fgets for inih that counts lines (the packaged libinih does not pass line
+ * numbers to the handler) and refuses what inih would silently mangle. */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct config_parse *p = stream;
+	if (p->err_line)
+		return NULL;
+	if (!fgets(str, num, p->f)) {
+		if (ferror(p->f))
+			p->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	p->line++;
+	size_t n = strlen(str);
+	if (n && str[n - 1] != '\n' && !config_at_eof(p->f)) {
+		/* inih would cut the line and parse the rest as a new line. */
+		char msg[64];
+		snprintf(msg, sizeof msg, "line too long (max %d bytes)", num - 3);
+		config_fail(p, msg);
+		return NULL;
+	}
+	/* An indented line would continue the previous value (inih multi-line
+	 * values); here indentation means nothing. */
+	size_t lead = strspn(str, " \t");
+	memmove(str, str + lead, n - lead + 1);
+	return str;
+}
+
+static int config_cross_check(struct config_parse *p)
+{
+	if (p->c->c2s_tls_port && p->c->c2s_tls_port == p->c->c2s_port) {
+		snprintf(p->err, p->errlen, "%s: c2s.port and c2s.tls_port are both %u", p->path,
+			 (unsigned)p->c->c2s_port);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct config *c, char *err, size_t errlen)
+{
+	/* Work on a copy so that a failed load leaves *c as it was. */
+	struct config tmp = *c;
+	struct config_parse p = {.c = &tmp, .path = path, .err = err, .errlen = errlen};
+	p.f = fopen(path, "r");
+	if (!p.f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+	fclose(p.f);
+	/* inih reports (rc) the first line it could not parse, but goes on; an
+	 * error our handler saw on a later line is not the first one. */
+	if (rc > 0 && (!p.err_line || rc < p.err_line)) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
+			 path, rc);
+		return -1;
+	}
+	if (p.err_line)
+		return -1;
+	if (p.read_errno) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(p.read_errno));
+		return -1;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (config_cross_check(&p))
+		return -1;
+	*c = tmp;
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* config: the one configuration file shared by starling-core, starling-cm and
+ * starlingctl (INI syntax, parsed with libinih).  Every key is documented in
+ * docs/configuration.md; etc/starling.conf is the commented default. */
+#ifndef STARLING_CONFIG_H
+#define STARLING_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_STR 256
+
+struct config {
+	/* [server] */
+	char domain[CONFIG_STR];	/* the hosted domain, prepared (default "localhost") */
+	char log_level[16];		/* error | warn | info | debug */
+	/* [c2s] */
+	char c2s_address[64];		/* listen address (default 127.0.0.1) */
+	uint16_t c2s_port;		/* STARTTLS port (default 5222) */
+	uint16_t c2s_tls_port;		/* direct TLS port, XEP-0368 (default 5223; 0 = off) */
+	unsigned workers;		/* worker threads; 0 = one per online CPU */
+	uint32_t max_stanza_size;	/* bytes (default 262144) */
+	int require_tls;		/* refuse SASL before TLS (default 1) */
+	unsigned auth_timeout;		/* seconds to finish login (default 60) */
+	unsigned max_connections;	/* per worker (default 65536) */
+	/* [tls] */
+	char tls_cert[CONFIG_STR];	/* PEM certificate chain */
+	char tls_key[CONFIG_STR];	/* PEM private key */
+	/* [link] */
+	char link_address[CONFIG_STR];	/* "unix:/path" or "host:port" (default unix:var/core.sock) */
+	/* [core] */
+	char database[CONFIG_STR];	/* SQLite file (default var/starling.db) */
+	uint32_t scram_iterations;	/* PBKDF2 iterations for new credentials (default 4096) */
+};
+
+void config_defaults(struct config *c);
+/* Load path over what c holds (normally the defaults).  Returns 0, or -1
+ * with a message naming the file and line in err (unknown section or key,
+ * bad value, syntax, line over 197 bytes, unreadable file); after a failure
+ * c is unchanged.  Values are range-checked; domain comes back lowercased. */
+int config_load(const char *path, struct config *c, char *err, size_t errlen);
+
+#endif

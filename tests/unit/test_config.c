@@ -1,0 +1,234 @@
+/* test_config: defaults, overrides, and that every error names file and line. */
+#include "lib/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static char dir[] = "/tmp/starling-test-config-XXXXXX";
+static char path[300];
+static char err[512];
+
+/* Write text to the test file and load it over defaults into c. */
+static int load(struct config *c, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) == EOF || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+	config_defaults(c);
+	err[0] = '\0';
+	return config_load(path, c, err, sizeof err);
+}
+
+/* Expect text to fail with "<path>:<line>: <msg>" (line 0: no line part). */
+static void fails(const char *text, int line, const char *msg)
+{
+	struct config c, d;
+	char want[700];
+	config_defaults(&d);
+	if (line)
+		snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
+	else
+		snprintf(want, sizeof want, "%s: %s", path, msg);
+	CHECK(load(&c, text) == -1);
+	CHECK_STR(err, want);
+	CHECK(!memcmp(&c, &d, sizeof c)); /* a failed load changes nothing */
+}
+
+static void defaults(void)
+{
+	struct config c;
+	config_defaults(&c);
+	CHECK_STR(c.domain, "localhost");
+	CHECK_STR(c.log_level, "info");
+	CHECK_STR(c.c2s_address, "127.0.0.1");
+	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
+	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
+	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
+	CHECK_STR(c.tls_cert, "var/cert.pem");
+	CHECK_STR(c.tls_key, "var/key.pem");
+	CHECK_STR(c.link_address, "unix:var/core.sock");
+	CHECK_STR(c.database, "var/starling.db");
+
+	struct config d;
+	CHECK(load(&d, "") == 0 && !memcmp(&c, &d, sizeof c));
+	CHECK(load(&d, "; only a comment\n# another\n\n[server]\n") == 0);
+	CHECK(!memcmp(&c, &d, sizeof c));
+}
+
+static void overrides(void)
+{
+	struct config c;
+	CHECK(load(&c, "\xef\xbb\xbf; full file\r\n"
+		       "[server]\r\n"
+		       "domain = Example.ORG.\r\n"
+		       "log_level = debug ; inline comment\n"
+		       "[c2s]\n"
+		       "  address = ::\n" /* indentation is not a continuation */
+		       "port = 15222\n"
+		       "tls_port = 0\n"
+		       "workers = 4\n"
+		       "max_stanza_size = 10000\n"
+		       "require_tls = Off\n"
+		       "auth_timeout = 3600\n"
+		       "max_connections = 1\n"
+		       "[tls]\n"
+		       "certificate = /etc/ssl/xmpp/fullchain.pem\n"
+		       "key = /etc/ssl/xmpp/privkey.pem\n"
+		       "[link]\n"
+		       "address = [::1]:7000\n"
+		       "[core]\n"
+		       "database = /var/lib/starling/db.sqlite\n"
+		       "scram_iterations = 10000\n") == 0);
+	CHECK_STR(err, "");
+	CHECK_STR(c.domain, "example.org");
+	CHECK_STR(c.log_level, "debug");
+	CHECK_STR(c.c2s_address, "::");
+	CHECK(c.c2s_port == 15222 && c.c2s_tls_port == 0 && c.workers == 4);
+	CHECK(c.max_stanza_size == 10000 && c.require_tls == 0 && c.auth_timeout == 3600);
+	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
+	CHECK_STR(c.tls_cert, "/etc/ssl/xmpp/fullchain.pem");
+	CHECK_STR(c.tls_key, "/etc/ssl/xmpp/privkey.pem");
+	CHECK_STR(c.link_address, "[::1]:7000");
+	CHECK_STR(c.database, "/var/lib/starling/db.sqlite");
+
+	/* Later keys win; booleans in every spelling. */
+	static const char *truths[] = {"true", "yes", "on", "1", "TRUE"};
+	static const char *lies[] = {"false", "no", "off", "0", "No"};
+	for (int i = 0; i < 5; i++) {
+		char text[128];
+		snprintf(text, sizeof text, "[c2s]\nrequire_tls = %s\n", lies[i]);
+		CHECK(load(&c, text) == 0 && c.require_tls == 0);
+		snprintf(text, sizeof text, "[c2s]\nrequire_tls=0\nrequire_tls = %s\n", truths[i]);
+		CHECK(load(&c, text) == 0 && c.require_tls == 1);
+	}
+	CHECK(load(&c, "[link]\naddress = localhost:5347\n[c2s]\nport=65535\ntls_port=1\n") == 0);
+	CHECK_STR(c.link_address, "localhost:5347");
+	CHECK(c.c2s_port == 65535 && c.c2s_tls_port == 1);
+	CHECK(load(&c, "[server]\ndomain = xn--bcher-kva.example\n") == 0);
+	CHECK_STR(c.domain, "xn--bcher-kva.example");
+	CHECK(load(&c, "[c2s]\naddress = 0.0.0.0\n") == 0);
+	CHECK_STR(c.c2s_address, "0.0.0.0");
+}
+
+static void errors(void)
+{
+	char msg[400], text[600];
+	fails("[server]\ndomain = a\n[c2s]\nbogus = 1\n", 4,
+	      "unknown key 'bogus' in section [c2s]");
+	fails("[s2s]\nport = 5269\n", 2, "unknown section [s2s] (key 'port')");
+	fails("domain = x\n", 1, "key 'domain' outside any section");
+	fails("[c2s]\n\n\nport = abc\n", 4,
+	      "bad value for c2s.port: 'abc' (expected an integer 1..65535)");
+	fails("[c2s]\nport = 0\n", 2, "bad value for c2s.port: '0' (expected an integer 1..65535)");
+	fails("[c2s]\nport = 65536\n", 2,
+	      "bad value for c2s.port: '65536' (expected an integer 1..65535)");
+	fails("[c2s]\nport = -1\n", 2,
+	      "bad value for c2s.port: '-1' (expected an integer 1..65535)");
+	fails("[c2s]\nport = 52x\n", 2,
+	      "bad value for c2s.port: '52x' (expected an integer 1..65535)");
+	fails("[c2s]\nport = +5\n", 2,
+	      "bad value for c2s.port: '+5' (expected an integer 1..65535)");
+	fails("[c2s]\nworkers = 99999999999999999999999\n", 2,
+	      "bad value for c2s.workers: '99999999999999999999999' (expected an integer 0..1024)");
+	fails("[c2s]\ntls_port = 70000\n", 2,
+	      "bad value for c2s.tls_port: '70000' (expected an integer 0..65535)");
+	fails("[c2s]\nmax_stanza_size = 9999\n", 2,
+	      "bad value for c2s.max_stanza_size: '9999' (expected an integer 10000..16777216)");
+	fails("[c2s]\nauth_timeout = 0\n", 2,
+	      "bad value for c2s.auth_timeout: '0' (expected an integer 1..3600)");
+	fails("[c2s]\nmax_connections = 0\n", 2,
+	      "bad value for c2s.max_connections: '0' (expected an integer 1..16777216)");
+	fails("[core]\nscram_iterations = 4095\n", 2,
+	      "bad value for core.scram_iterations: '4095' (expected an integer 4096..10000000)");
+	fails(
+	    "[c2s]\nrequire_tls = maybe\n", 2,
+	    "bad value for c2s.require_tls: 'maybe' (expected true/false, yes/no, on/off or 1/0)");
+	fails("[c2s]\nrequire_tls =\n", 2,
+	      "bad value for c2s.require_tls: '' (expected true/false, yes/no, on/off or 1/0)");
+	fails("[server]\nlog_level = verbose\n", 2,
+	      "bad value for server.log_level: 'verbose' (expected error, warn, info or debug)");
+	static const char *domains[] = {"", ".", "a..b", ".a", "a b", "a@b", "a/b", "[::1]"};
+	for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++) {
+		snprintf(text, sizeof text, "[server]\ndomain = %s\n", domains[i]);
+		snprintf(msg, sizeof msg,
+			 "bad value for server.domain: '%s' (expected a DNS domain name)",
+			 domains[i]);
+		fails(text, 2, msg);
+	}
+	char label[70];
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	snprintf(text, sizeof text, "[server]\ndomain = %s.org\n", label);
+	snprintf(msg, sizeof msg,
+		 "bad value for server.domain: '%.64s...' (expected a DNS domain name)", text + 18);
+	fails(text, 2, msg);
+	fails("[c2s]\naddress = localhost\n", 2,
+	      "bad value for c2s.address: 'localhost' (expected an IPv4 or IPv6 address)");
+	/* Fits the parser's line, not the 64-byte field. */
+	snprintf(text, sizeof text, "[c2s]\naddress = 1111:2222:3333:4444:5555:6666:7777:8888%s\n",
+		 "%0123456789012345678901234567");
+	fails(text, 2,
+	      "bad value for c2s.address: "
+	      "'1111:2222:3333:4444:5555:6666:7777:8888%012345678901234567890"
+	      "123...' (expected an IPv4 or IPv6 address)");
+	static const char *links[] = {"unix:", "host",	   "host:0",	"host:70000",
+				      ":5000", "::1:5000", "[::1]5000", "[]:5000"};
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		snprintf(text, sizeof text, "[link]\naddress = %s\n", links[i]);
+		snprintf(msg, sizeof msg,
+			 "bad value for link.address: '%s' (expected unix:PATH or HOST:PORT)",
+			 links[i]);
+		fails(text, 2, msg);
+	}
+	char longpath[160];
+	memset(longpath, 'p', 120);
+	longpath[120] = '\0';
+	snprintf(text, sizeof text, "[link]\naddress = unix:%s\n", longpath);
+	CHECK(load(&(struct config){0}, text) == -1 &&
+	      strstr(err, ":2: bad value for link.address"));
+	fails("[tls]\ncertificate =\n", 2,
+	      "bad value for tls.certificate: '' (expected a file name)");
+	fails("[core]\ndatabase = ; nothing\n", 2,
+	      "bad value for core.database: '' (expected a file name)");
+	/* Syntax, structure and limits of the file itself. */
+	fails("[server]\nnoequals\n", 2, "syntax error (expected [section] or key = value)");
+	fails("[server\ndomain = x\n", 1, "syntax error (expected [section] or key = value)");
+	memset(text, 'x', 300);
+	memcpy(text, "[tls]\nkey = ", 12);
+	strcpy(text + 300, "\n[c2s]\nport = bad\n");
+	fails(text, 2, "line too long (max 197 bytes)");
+	fails("[c2s]\nport = 5223\n", 0, "c2s.port and c2s.tls_port are both 5223");
+	/* The first of several errors is the one reported. */
+	fails("[c2s]\nport = 1\nworkers = x\nbogus = 2\n", 3,
+	      "bad value for c2s.workers: 'x' (expected an integer 0..1024)");
+
+	struct config c;
+	config_defaults(&c);
+	CHECK(config_load("/nonexistent/starling.conf", &c, err, sizeof err) == -1);
+	CHECK_STR(err, "/nonexistent/starling.conf: cannot open: No such file or directory");
+	char want[400];
+	snprintf(want, sizeof want, "%s: cannot read: Is a directory", dir);
+	CHECK(config_load(dir, &c, err, sizeof err) == -1);
+	CHECK_STR(err, want);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/starling.conf", dir);
+	defaults();
+	overrides();
+	errors();
+	unlink(path);
+	rmdir(dir);
+	CHECK_DONE();
+}

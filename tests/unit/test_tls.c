@@ -1,0 +1,389 @@
+/* test_tls: full handshakes between a client and a server made with
+ * tls_new(), bytes shuttled between their output buffers in random-sized
+ * chunks, plus the failure paths.  Needs the openssl CLI (via
+ * scripts/mkcert.sh) and runs from the repository root. */
+#include "tls/tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+/* ---- heap accounting: every OpenSSL allocation carries a size header ---- */
+
+#define MEM_HDR alignof(max_align_t)
+static size_t mem_live, mem_blocks;
+
+static void *mem_malloc(size_t n, const char *file, int line)
+{
+	(void)file, (void)line;
+	char *p = malloc(n + MEM_HDR);
+	if (!p)
+		return NULL;
+	memcpy(p, &n, sizeof n);
+	mem_live += n;
+	mem_blocks++;
+	return p + MEM_HDR;
+}
+
+static void mem_free(void *ptr, const char *file, int line)
+{
+	(void)file, (void)line;
+	if (!ptr)
+		return;
+	char *p = (char *)ptr - MEM_HDR;
+	size_t n;
+	memcpy(&n, p, sizeof n);
+	mem_live -= n;
+	mem_blocks--;
+	free(p);
+}
+
+static void *mem_realloc(void *ptr, size_t n, const char *file, int line)
+{
+	if (!ptr)
+		return mem_malloc(n, file, line);
+	char *old = (char *)ptr - MEM_HDR;
+	size_t was;
+	memcpy(&was, old, sizeof was);
+	char *p = realloc(old, n + MEM_HDR);
+	if (!p)
+		return NULL;
+	memcpy(p, &n, sizeof n);
+	mem_live = mem_live - was + n;
+	return p + MEM_HDR;
+}
+
+/* ---- a connection end and the shuttle between two ends ---- */
+
+static unsigned rng = 12345;
+static unsigned rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+struct end {
+	SSL *ssl;
+	struct tls_io io;
+	struct buf out; /* ciphertext this end sends */
+	struct buf got; /* plaintext this end received */
+	int err;	/* first negative tls_read result, 0 if none */
+	int violations; /* tls_read returned 0 with input left over */
+};
+
+static size_t max_chunk; /* ciphertext delivery size; 0 = everything at once */
+
+static int end_init(struct end *e, SSL_CTX *ctx, int is_server, const char *name)
+{
+	memset(e, 0, sizeof *e);
+	e->io.out = &e->out;
+	e->ssl = tls_new(ctx, &e->io, is_server, name);
+	return e->ssl ? 0 : -1;
+}
+
+static void end_free(struct end *e)
+{
+	SSL_free(e->ssl);
+	buf_free(&e->out);
+	buf_free(&e->got);
+}
+
+/* Run tls_read over what io->in holds, with a random plaintext capacity. */
+static void end_drain(struct end *e)
+{
+	char tmp[5000];
+	for (;;) {
+		size_t cap = 1 + rnd() % sizeof tmp;
+		int r = tls_read(e->ssl, tmp, cap);
+		if (r > 0) {
+			if (buf_append(&e->got, tmp, (size_t)r))
+				abort();
+			continue;
+		}
+		if (r == 0 && e->io.in_len)
+			e->violations++;
+		if (r < 0 && !e->err)
+			e->err = r;
+		return;
+	}
+}
+
+static void end_feed(struct end *e, const char *p, size_t n)
+{
+	while (n && !e->err) {
+		size_t k = max_chunk ? 1 + rnd() % max_chunk : n;
+		if (k > n)
+			k = n;
+		e->io.in = (const uint8_t *)p;
+		e->io.in_len = k;
+		end_drain(e);
+		p += k;
+		n -= k;
+	}
+	e->io.in = NULL;
+	e->io.in_len = 0;
+}
+
+/* Deliver each end's output to the other until neither has anything to say. */
+static void pump(struct end *a, struct end *b)
+{
+	while (buf_avail(&a->out) || buf_avail(&b->out)) {
+		struct end *from = buf_avail(&a->out) ? a : b, *to = from == a ? b : a;
+		size_t n = buf_avail(&from->out);
+		if (!to->err)
+			end_feed(to, buf_head(&from->out), n);
+		buf_consume(&from->out, n);
+	}
+}
+
+static int handshake(struct end *c, struct end *s)
+{
+	end_drain(c); /* empty input: the client writes its ClientHello */
+	if (!buf_avail(&c->out))
+		return -1;
+	pump(c, s);
+	return tls_handshake_done(c->ssl) && tls_handshake_done(s->ssl) ? 0 : -1;
+}
+
+static int send_and_check(struct end *from, struct end *to, const char *data, size_t n)
+{
+	buf_free(&to->got);
+	if (tls_write(from->ssl, data, n))
+		return -1;
+	pump(from, to);
+	return buf_avail(&to->got) == n && !memcmp(buf_head(&to->got), data, n) ? 0 : -1;
+}
+
+/* ---- scenarios ---- */
+
+static char big[100 * 1024];
+
+static void session(SSL_CTX *cctx, SSL_CTX *sctx, int version, size_t chunk)
+{
+	struct end c, s;
+	max_chunk = chunk;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(!handshake(&c, &s));
+	CHECK(SSL_version(c.ssl) == version && SSL_version(s.ssl) == version);
+	static const char hdr[] = "<stream:stream to='localhost' version='1.0'>";
+	CHECK(!send_and_check(&c, &s, hdr, sizeof hdr - 1));
+	CHECK(!send_and_check(&s, &c, big, sizeof big));
+	CHECK(!send_and_check(&c, &s, big, sizeof big));
+	CHECK(!send_and_check(&s, &c, "x", 1));
+	/* Close: close_notify reads as -ECONNRESET, and stays that way. */
+	tls_shutdown(c.ssl);
+	CHECK(buf_avail(&c.out) > 0);
+	pump(&c, &s);
+	CHECK(s.err == -ECONNRESET);
+	char tmp[64];
+	CHECK(tls_read(s.ssl, tmp, sizeof tmp) == -ECONNRESET);
+	CHECK(c.violations == 0 && s.violations == 0);
+	CHECK(c.err == 0);
+	end_free(&c);
+	end_free(&s);
+}
+
+/* Print (not assert) the heap held by one idle server SSL after a handshake:
+ * the drop in live OpenSSL bytes when it is freed, counted through
+ * CRYPTO_set_mem_functions() hooks installed before any other OpenSSL call. */
+static void measure_idle(SSL_CTX *cctx, SSL_CTX *sctx, const char *label)
+{
+	struct end c, s;
+	max_chunk = 0;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(!handshake(&c, &s));
+	CHECK(!send_and_check(&c, &s, "<presence/>", 11));
+	CHECK(!send_and_check(&s, &c, "<presence/>", 11));
+	size_t live = mem_live, blocks = mem_blocks;
+	SSL_free(s.ssl);
+	s.ssl = NULL;
+	printf("idle server SSL after %s handshake: %zu bytes in %zu OpenSSL allocations\n", label,
+	       live - mem_live, blocks - mem_blocks);
+	end_free(&c);
+	end_free(&s);
+}
+
+static void tls11_refused(SSL_CTX *sctx)
+{
+	char err[256];
+	SSL_CTX *old = tls_client_ctx(NULL, err, sizeof err);
+	CHECK(old != NULL);
+	if (!old)
+		return;
+	/* Let the client really offer TLS 1.1 so the refusal is the server's. */
+	SSL_CTX_set_security_level(old, 0);
+	CHECK(SSL_CTX_set_cipher_list(old, "DEFAULT:@SECLEVEL=0") == 1);
+	CHECK(SSL_CTX_set_min_proto_version(old, TLS1_1_VERSION) == 1);
+	CHECK(SSL_CTX_set_max_proto_version(old, TLS1_1_VERSION) == 1);
+	struct end c, s;
+	max_chunk = 0;
+	CHECK(!end_init(&c, old, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(handshake(&c, &s) != 0);
+	CHECK(s.err == -EPROTO);
+	CHECK(c.err == -EPROTO); /* the client got the server's protocol_version alert */
+	CHECK(!tls_handshake_done(s.ssl));
+	end_free(&c);
+	end_free(&s);
+	SSL_CTX_free(old);
+}
+
+static void garbage(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	struct end c, s;
+	max_chunk = 3;
+	/* Plain XML where a ClientHello should be. */
+	CHECK(!end_init(&s, sctx, 1, NULL));
+	static const char xml[] = "<?xml version='1.0'?><stream:stream to='localhost'>";
+	end_feed(&s, xml, sizeof xml - 1);
+	CHECK(s.err == -EPROTO);
+	end_free(&s);
+
+	/* A good record, then a forged one: the plaintext first, then -EPROTO
+	 * with an alert queued for the peer. */
+	max_chunk = 0;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(!handshake(&c, &s));
+	CHECK(!tls_write(c.ssl, "hello", 5));
+	uint8_t forged[5 + 40] = {0x17, 0x03, 0x03, 0x00, 40};
+	for (size_t i = 5; i < sizeof forged; i++)
+		forged[i] = (uint8_t)rnd();
+	CHECK(!buf_append(&c.out, forged, sizeof forged));
+	s.io.in = (const uint8_t *)buf_head(&c.out);
+	s.io.in_len = buf_avail(&c.out);
+	char tmp[64];
+	CHECK(tls_read(s.ssl, tmp, sizeof tmp) == 5 && !memcmp(tmp, "hello", 5));
+	CHECK(tls_read(s.ssl, tmp, sizeof tmp) == -EPROTO);
+	CHECK(buf_avail(&s.out) > 0);
+	CHECK(tls_read(s.ssl, tmp, 0) == -EINVAL);
+	CHECK(tls_write(s.ssl, "x", 1) == -EPROTO);
+	end_free(&c);
+	end_free(&s);
+
+	/* Writing before the handshake is refused without side effects. */
+	CHECK(!end_init(&c, cctx, 0, "localhost"));
+	CHECK(tls_write(c.ssl, "x", 1) == -EAGAIN && buf_avail(&c.out) == 0);
+	tls_shutdown(c.ssl);
+	CHECK(buf_avail(&c.out) == 0);
+	end_free(&c);
+}
+
+static void verify(SSL_CTX *sctx, const char *cert)
+{
+	char err[512];
+	SSL_CTX *vctx = tls_client_ctx(cert, err, sizeof err);
+	CHECK(vctx != NULL);
+	if (!vctx)
+		return;
+	struct end c, s;
+	max_chunk = 0;
+	CHECK(!end_init(&c, vctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(!handshake(&c, &s));
+	CHECK(SSL_get_verify_result(c.ssl) == X509_V_OK);
+	end_free(&c);
+	end_free(&s);
+	/* The certificate's subjectAltName is localhost only. */
+	CHECK(!end_init(&c, vctx, 0, "example.org") && !end_init(&s, sctx, 1, NULL));
+	CHECK(handshake(&c, &s) != 0);
+	CHECK(c.err == -EPROTO && !tls_handshake_done(c.ssl));
+	end_free(&c);
+	end_free(&s);
+	SSL_CTX_free(vctx);
+	CHECK(tls_client_ctx("/nonexistent/ca.pem", err, sizeof err) == NULL);
+	CHECK(strstr(err, "/nonexistent/ca.pem") != NULL);
+}
+
+static void ctx_errors(const char *dir, const char *cert, const char *key)
+{
+	char err[512], other[300];
+	snprintf(other, sizeof other, "%s/other/key.pem", dir);
+	CHECK(tls_server_ctx("/nonexistent/cert.pem", key, err, sizeof err) == NULL);
+	printf("missing cert: %s\n", err);
+	CHECK(strstr(err, "/nonexistent/cert.pem") && strstr(err, "No such file"));
+	CHECK(tls_server_ctx(cert, "/nonexistent/key.pem", err, sizeof err) == NULL);
+	CHECK(strstr(err, "/nonexistent/key.pem") != NULL);
+	CHECK(tls_server_ctx(cert, other, err, sizeof err) == NULL);
+	printf("mismatched key: %s\n", err);
+	CHECK(strstr(err, other) && strstr(err, "does not match"));
+	/* A key file given as the certificate: no PEM certificate in it. */
+	CHECK(tls_server_ctx(key, key, err, sizeof err) == NULL);
+	printf("key as cert: %s\n", err);
+	CHECK(strstr(err, key) != NULL);
+	CHECK(ERR_peek_error() == 0); /* error paths leave no stale queue behind */
+}
+
+static int make_certs(char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd,
+		 "sh scripts/mkcert.sh %s localhost >/dev/null && "
+		 "sh scripts/mkcert.sh %s/other localhost >/dev/null",
+		 dir, dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void remove_certs(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+int main(void)
+{
+	/* Must precede every other OpenSSL call, or it is refused. */
+	int counted = CRYPTO_set_mem_functions(mem_malloc, mem_realloc, mem_free);
+	if (!counted)
+		printf("OpenSSL already initialised: idle SSL size not measured\n");
+	char dir[] = "/tmp/starling-test-tls-XXXXXX", cert[300], key[300], err[512];
+	CHECK(mkdtemp(dir) != NULL);
+	if (make_certs(dir)) {
+		CHECK(!"scripts/mkcert.sh failed (run from the repo root)");
+		remove_certs(dir);
+		CHECK_DONE();
+	}
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)rnd();
+
+	SSL_CTX *sctx = tls_server_ctx(cert, key, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(NULL, err, sizeof err);
+	SSL_CTX *c12 = tls_client_ctx(NULL, err, sizeof err);
+	CHECK(sctx && cctx && c12);
+	if (!sctx || !cctx || !c12) {
+		fprintf(stderr, "%s\n", err);
+		remove_certs(dir);
+		CHECK_DONE();
+	}
+	CHECK(SSL_CTX_set_max_proto_version(c12, TLS1_2_VERSION) == 1);
+
+	static const size_t chunks[] = {1, 5, 64, 1500, 0};
+	for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+		session(cctx, sctx, TLS1_3_VERSION, chunks[i]);
+		session(c12, sctx, TLS1_2_VERSION, chunks[i]);
+	}
+	if (counted) {
+		measure_idle(cctx, sctx, "TLS 1.3");
+		measure_idle(c12, sctx, "TLS 1.2");
+	}
+	tls11_refused(sctx);
+	garbage(cctx, sctx);
+	verify(sctx, cert);
+	ctx_errors(dir, cert, key);
+
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(c12);
+	remove_certs(dir);
+	CHECK_DONE();
+}
