@@ -91,8 +91,9 @@ deps:
 unit: all
 	@sh tests/run_unit.sh $(BUILD)/tests
 
+PYTEST := PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider
 e2e: all
-	STARLING_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/e2e
+	STARLING_BIN=$(CURDIR)/$(BIN) $(PYTEST) tests/e2e
 
 test: deps
 	$(MAKE) all
@@ -100,8 +101,8 @@ test: deps
 	$(MAKE) fuzz-smoke
 	sh tests/run_unit.sh build/asan/tests
 	sh tests/run_unit.sh build/tests
-	STARLING_BIN=$(CURDIR)/bin/asan /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
-	STARLING_BIN=$(CURDIR)/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+	STARLING_BIN=$(CURDIR)/bin/asan $(PYTEST) tests/e2e
+	STARLING_BIN=$(CURDIR)/bin $(PYTEST) tests/e2e
 
 run: deps all
 	@sh scripts/run.sh

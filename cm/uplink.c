@@ -41,8 +41,15 @@ static int connect_tcp(const char *addr)
 	const char *colon = strrchr(addr, ':');
 	if (!colon || (size_t)(colon - addr) >= sizeof host)
 		return -EINVAL;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = 0;
+	/* "[v6]:port" as written in the config. */
+	const char *h = addr;
+	size_t hl = (size_t)(colon - addr);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	memcpy(host, h, hl);
+	host[hl] = 0;
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
 	if (getaddrinfo(host, colon + 1, &hints, &ai))
 		return -EINVAL;

@@ -27,10 +27,22 @@ static uint64_t now_ms(void)
 
 static int listen_on(const char *addr, uint16_t port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		len = sizeof *v4;
+	} else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		len = sizeof *v6;
+	} else {
 		return -EINVAL;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
@@ -38,7 +50,7 @@ static int listen_on(const char *addr, uint16_t port)
 	 * spreads connections across them, so workers share no accept queue. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 4096)) {
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096)) {
 		int e = -errno;
 		close(fd);
 		return e;

@@ -74,12 +74,13 @@ def _make_cert(d):
 class Server:
     """One starling-core + starling-cm pair in its own directory."""
 
-    def __init__(self, tmpdir, workers=1, max_stanza_size=65536):
+    def __init__(self, tmpdir, workers=1, max_stanza_size=65536, tls_port=False, auth_timeout=60):
         self.dir = Path(tmpdir)
         self.bin = _bin_dir()
         self.domain = DOMAIN
         self.host = '127.0.0.1'
         self.port = free_port()
+        self.tls_port = free_port() if tls_port else 0
         self.max_stanza_size = max_stanza_size
         self.cert = self.dir / 'cert.pem'
         self.sock = self.dir / 'core.sock'
@@ -94,12 +95,13 @@ class Server:
         _make_cert(self.dir)
         self.conf.write_text(
             '[server]\ndomain = %s\nlog_level = debug\n\n'
-            '[c2s]\naddress = 127.0.0.1\nport = %d\ntls_port = 0\nworkers = %d\n'
-            'max_stanza_size = %d\nrequire_tls = true\n\n'
+            '[c2s]\naddress = 127.0.0.1\nport = %d\ntls_port = %d\nworkers = %d\n'
+            'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n\n'
             '[tls]\ncertificate = %s\nkey = %s\n\n'
             '[link]\naddress = unix:%s\n\n'
             '[core]\ndatabase = %s\nscram_iterations = 4096\n'
-            % (self.domain, self.port, workers, max_stanza_size, self.cert,
+            % (self.domain, self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
+                self.cert,
                 self.dir / 'key.pem', self.sock, self.dir / 'starling.db'))
 
     # -- processes ----------------------------------------------------------

@@ -49,12 +49,14 @@ class RawStream:
     self.root_closed says whether </stream:stream> arrived and self.eof whether
     the TCP connection was closed by the server."""
 
-    def __init__(self, host, port, domain, cafile=None, timeout=15.0):
+    def __init__(self, host, port, domain, cafile=None, timeout=15.0, direct_tls=False):
         self.domain = domain
         self.cafile = cafile
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.tls = False
+        if direct_tls:  # XEP-0368: TLS from the first byte
+            self._wrap_tls()
         self.jid = None
         self.eof = False
         self.received = b''  # the last bytes from the server, for failure messages
@@ -157,13 +159,16 @@ class RawStream:
         self.send("<starttls xmlns='%s'/>" % NS_TLS)
         el = self.next_element()
         assert el.tag == q(NS_TLS, 'proceed'), 'expected <proceed/>, got %s' % el.tag
+        self._wrap_tls()
+        return self.open()
+
+    def _wrap_tls(self):
         ctx = ssl.create_default_context(cafile=self.cafile)
         if self.cafile is None:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         self.sock = ctx.wrap_socket(self.sock, server_hostname=self.domain)
         self.tls = True
-        return self.open()
 
     def auth_plain(self, user, password):
         """RFC 4616 PLAIN.  Returns the <success/> or <failure/> element."""
