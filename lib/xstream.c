@@ -3,9 +3,10 @@
  * The scanner is a byte-at-a-time state machine whose whole state lives in
  * struct xs_framer, so a chunk may end anywhere (even inside an entity or a
  * CDATA marker) and scanning resumes with the next chunk.  It tracks only what
- * it needs to cut elements and enforce RFC 6120 §11.1; full well-formedness
- * (matching end tags, duplicate attributes, name syntax) is libxml2's job in
- * stanza_parse(). */
+ * it needs to cut elements, enforce RFC 6120 §11.1 and catch a mismatched end
+ * tag the moment it arrives (which libxml2 cannot see until the element is
+ * cut); the rest of well-formedness (duplicate attributes, name syntax) is
+ * libxml2's job in stanza_parse(). */
 #include "xstream.h"
 
 #include <errno.h>
@@ -58,6 +59,20 @@ enum {
 
 #define ENT_LONG 0xff	  /* ent_len of a name too long for ent[]: never predefined */
 #define XS_MAX_DEPTH 1024 /* libxml2 refuses far less; this only keeps depth in range */
+#define XS_NAMES_MIN 8	  /* first capacity of the name stack */
+#define FNV_BASIS 2166136261u
+#define FNV_PRIME 16777619u
+
+/* Hashes (32-bit FNV-1a over the qname bytes) of the open elements of the
+ * element in flight: h[0] is the top-level element, h[d - 2] the one opened at
+ * depth d.  Hashes rather than names keep the stack small and the scanner
+ * free of per-byte copies; a collision could let a mismatched end tag
+ * through, but stanza_parse() re-checks every element fully with libxml2, so
+ * at worst the error is reported there instead of at once. */
+struct xs_names {
+	uint32_t cap;
+	uint32_t h[];
+};
 
 static int is_ws(unsigned c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -74,6 +89,14 @@ static int is_name_char(unsigned c)
 
 static int is_hex(unsigned c) { return c - '0' < 10 || (c | 0x20) - 'a' < 6; }
 
+static uint32_t xs_hash(uint32_t h, unsigned c) { return (h ^ c) * FNV_PRIME; }
+
+static void xs_names_free(struct xs_framer *f)
+{
+	free(f->names);
+	f->names = NULL;
+}
+
 void xs_init(struct xs_framer *f, uint32_t max_size)
 {
 	memset(f, 0, sizeof(*f));
@@ -84,10 +107,35 @@ void xs_reset(struct xs_framer *f)
 {
 	uint32_t max = f->max_size;
 	buf_free(&f->pending);
+	xs_names_free(f);
 	xs_init(f, max);
 }
 
-void xs_free(struct xs_framer *f) { buf_free(&f->pending); }
+void xs_free(struct xs_framer *f)
+{
+	buf_free(&f->pending);
+	xs_names_free(f);
+}
+
+/* Push name_hash for an element opened at depth + 1 >= 2.  The stack is
+ * allocated here (freed by xs_tag_close when the top-level element ends, or by
+ * xs_fail, xs_reset, xs_free) and grows by doubling; XS_MAX_DEPTH bounds it. */
+static int xs_names_push(struct xs_framer *f)
+{
+	uint32_t i = f->depth - 1u;
+	uint32_t cap = f->names ? f->names->cap : 0;
+
+	if (i >= cap) {
+		cap = cap ? cap * 2 : XS_NAMES_MIN;
+		struct xs_names *n = realloc(f->names, sizeof(*n) + cap * sizeof(n->h[0]));
+		if (!n)
+			return XS_ERR_NOMEM;
+		n->cap = cap;
+		f->names = n;
+	}
+	f->names->h[i] = f->name_hash;
+	return 0;
+}
 
 /* A start tag ended with '>'. */
 static int xs_tag_open(struct xs_framer *f)
@@ -95,20 +143,32 @@ static int xs_tag_open(struct xs_framer *f)
 	f->state = S_CONTENT;
 	if (f->depth >= XS_MAX_DEPTH)
 		return XS_ERR_TOO_BIG;
+	if (f->depth == 0)
+		f->stream_hash = f->name_hash;
+	else if (xs_names_push(f))
+		return XS_ERR_NOMEM;
 	return ++f->depth == 1 ? A_OPEN : 0;
 }
 
-/* An end tag ended with '>'.  Names are not matched here; libxml2 does that
- * for elements, and the cm checks nothing more for the stream's own end tag. */
+/* An end tag ended with '>'.  XML 1.0 §3 WFC Element Type Match: it must name
+ * the innermost open element; RFC 6120 §4.9.3.13 wants <not-well-formed/> now
+ * rather than a stream that waits forever for the element to end. */
 static int xs_tag_close(struct xs_framer *f)
 {
+	uint32_t want = f->depth == 1 ? f->stream_hash : f->names->h[f->depth - 2];
+
+	if (f->name_hash != want)
+		return XS_ERR_NOT_WELL_FORMED;
 	f->depth--;
 	if (f->depth == 0) {
 		f->state = S_CLOSED;
 		return A_CLOSE;
 	}
 	f->state = S_CONTENT;
-	return f->depth == 1 ? A_ELEM : 0;
+	if (f->depth > 1)
+		return 0;
+	xs_names_free(f); /* idle connections hold no stack */
+	return A_ELEM;
 }
 
 static int xs_ent_begin(struct xs_framer *f, int in_attr)
@@ -136,6 +196,7 @@ static int xs_lt(struct xs_framer *f, unsigned c)
 {
 	if (is_name_start(c)) {
 		f->state = S_STAG_NAME;
+		f->name_hash = xs_hash(FNV_BASIS, c);
 		return 0;
 	}
 	switch (c) {
@@ -221,8 +282,10 @@ static int xs_stag(struct xs_framer *f, unsigned c)
 {
 	switch (f->state) {
 	case S_STAG_NAME:
-		if (is_name_char(c))
+		if (is_name_char(c)) {
+			f->name_hash = xs_hash(f->name_hash, c);
 			return 0;
+		}
 		break;
 	case S_AFTER_VAL: /* whitespace is required between attributes */
 		if (is_name_start(c))
@@ -293,10 +356,13 @@ static int xs_etag(struct xs_framer *f, unsigned c)
 		if (!is_name_start(c))
 			return XS_ERR_NOT_WELL_FORMED;
 		f->state = S_ETAG_NAME;
+		f->name_hash = xs_hash(FNV_BASIS, c);
 		return 0;
 	}
-	if (f->state == S_ETAG_NAME && is_name_char(c))
+	if (f->state == S_ETAG_NAME && is_name_char(c)) {
+		f->name_hash = xs_hash(f->name_hash, c);
 		return 0;
+	}
 	if (c == '>')
 		return xs_tag_close(f);
 	if (!is_ws(c))
@@ -435,6 +501,7 @@ static int xs_deliver(struct xs_framer *f, int act, const char *data, size_t sta
 static int xs_fail(struct xs_framer *f, int err)
 {
 	buf_reset(&f->pending);
+	xs_names_free(f);
 	f->state = S_ERROR;
 	return err;
 }

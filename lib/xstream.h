@@ -10,9 +10,10 @@
  * well-formedness when stanza_parse() hands it to libxml2.
  *
  * Memory: the framer's state is a few bytes; the `pending` buffer holds an
- * incomplete element only while one is in flight, so an idle connection's
- * framer owns no heap memory.  An element that arrives whole in one chunk is
- * delivered straight from the caller's bytes without copying.
+ * incomplete element, and `names` the hashes of its open elements' names, only
+ * while one is in flight, so an idle connection's framer owns no heap memory.
+ * An element that arrives whole in one chunk is delivered straight from the
+ * caller's bytes without copying.
  */
 #ifndef STARLING_XSTREAM_H
 #define STARLING_XSTREAM_H
@@ -47,10 +48,15 @@ enum xs_cb_result {
 /* bytes are valid only during the call. */
 typedef int (*xs_callback)(void *arg, enum xs_event ev, const char *bytes, size_t len);
 
+struct xs_names; /* private: stack of open element name hashes */
+
 struct xs_framer {
 	struct buf pending;  /* partial element; empty (no memory) between elements */
+	struct xs_names *names; /* open elements of the one in flight; NULL between elements */
 	uint32_t max_size;   /* largest element or header accepted */
 	uint32_t elem_len;   /* bytes of the current element seen so far */
+	uint32_t name_hash;  /* hash of the tag name being scanned, private */
+	uint32_t stream_hash; /* hash of the stream header's qname, private */
 	uint16_t depth;	     /* element nesting; 0 = before the stream header */
 	uint8_t state;	     /* scanner state, private */
 	uint8_t sub;	     /* scanner sub-state (quote char, entity length, ...), private */

@@ -1,7 +1,8 @@
 /* Fuzz target for lib/xstream.c: the framer must give the same events
  * whether the input arrives whole or split in two at a point chosen by the
- * first byte, must never buffer past its limit, and every element it cuts is
- * handed to stanza_parse() (and serialised) as the cm would. */
+ * first byte, must never buffer past its limit or keep its name stack between
+ * elements, and every element it cuts is handed to stanza_parse() (and
+ * serialised) as the cm would. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,15 @@ static int fuzz_xs_cb(void *arg, enum xs_event ev, const char *bytes, size_t len
 	return XS_CB_CONTINUE;
 }
 
+/* Bounded buffering; no name stack between elements or after an error. */
+static void fuzz_xs_check(const struct xs_framer *f, int rc)
+{
+	if (f->pending.len > FUZZ_XS_MAX)
+		abort();
+	if (f->names && (f->depth <= 1 || (rc < 0 && rc != XS_ERR_STOPPED)))
+		abort();
+}
+
 static int fuzz_xs_feed(const uint8_t *data, size_t size, size_t cut, struct fuzz_xs_run *r)
 {
 	struct xs_framer f;
@@ -55,12 +65,10 @@ static int fuzz_xs_feed(const uint8_t *data, size_t size, size_t cut, struct fuz
 
 	xs_init(&f, FUZZ_XS_MAX);
 	rc = xs_feed(&f, (const char *)data, cut, fuzz_xs_cb, r);
-	if (f.pending.len > FUZZ_XS_MAX)
-		abort();
+	fuzz_xs_check(&f, rc);
 	if (rc == 0)
 		rc = xs_feed(&f, (const char *)data + cut, size - cut, fuzz_xs_cb, r);
-	if (f.pending.len > FUZZ_XS_MAX)
-		abort();
+	fuzz_xs_check(&f, rc);
 	xs_free(&f);
 	return rc;
 }

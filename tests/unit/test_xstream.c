@@ -272,6 +272,61 @@ static void test_too_big(void)
 	buf_free(&r.log);
 }
 
+/* XML 1.0 §3 WFC Element Type Match, RFC 6120 §4.9.3.13: a mismatched end tag
+ * is refused when it is scanned, not left waiting for more bytes. */
+static void test_end_tags(void)
+{
+	CHECK(verdict(HDR "<message><body></message>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "<a><b></b></a>") == 0);
+	CHECK(verdict(HDR "<a:x xmlns:a='u'><a:y/></a:x>") == 0);
+	CHECK(verdict(HDR "<a></a >") == 0);
+	CHECK(verdict(HDR "<a><b></b ></a\n\t>") == 0);
+	CHECK(verdict(HDR "<a><b></a></b>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "<a></ab>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "<ab></a>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "<a:x xmlns:a='u' xmlns:b='u'></b:x>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "<m/></stream:stream>") == 0);
+	CHECK(verdict(HDR "</foo>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "</stream>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict(HDR "<m></m></stream:streams>") == XS_ERR_NOT_WELL_FORMED);
+	CHECK(verdict("<s:stream xmlns:s='http://etherx.jabber.org/streams'></s:stream>") == 0);
+	CHECK(verdict("<s:stream xmlns:s='http://etherx.jabber.org/streams'></stream:stream>") ==
+	      XS_ERR_NOT_WELL_FORMED);
+
+	/* The error comes with the '>' of the bad end tag, with nothing after it,
+	 * whether it arrives whole or a byte at a time. */
+	static const char bad[] = HDR "<message><body></message>";
+	struct xs_framer f;
+	struct rec r;
+	xs_init(&f, 4096);
+	rec_init(&r);
+	CHECK(feed(&f, &r, bad, strlen(bad)) == XS_ERR_NOT_WELL_FORMED);
+	CHECK(r.n == 1 && f.names == NULL && f.pending.cap == 0);
+	xs_free(&f);
+	buf_free(&r.log);
+	xs_init(&f, 4096);
+	rec_init(&r);
+	size_t n = strlen(bad), i;
+	int rc = 0;
+	for (i = 0; i < n && !rc; i++)
+		rc = feed(&f, &r, bad + i, 1);
+	CHECK(rc == XS_ERR_NOT_WELL_FORMED && i == n);
+	CHECK(f.names == NULL && f.pending.cap == 0);
+	xs_free(&f);
+	buf_free(&r.log);
+
+	/* The name stack grows past its first capacity and back. */
+	char deep[8192], *p = deep;
+	p += sprintf(p, "%s", HDR);
+	for (int k = 0; k < 100; k++)
+		p += sprintf(p, "<e%d>", k);
+	for (int k = 99; k >= 0; k--)
+		p += sprintf(p, "</e%d>", k);
+	CHECK(verdict(deep) == 0);
+	p[-2] = '1'; /* "</e0>" -> "</e1>" */
+	CHECK(verdict(deep) == XS_ERR_NOT_WELL_FORMED);
+}
+
 static int restart_at_elem(void *arg, enum xs_event ev, const char *b, size_t n)
 {
 	int *count = arg;
@@ -329,14 +384,17 @@ static void test_memory(void)
 	CHECK(feed(&f, &r, a, strlen(a)) == 0);
 	CHECK(r.n == 1 && r.n_direct == 1);
 	CHECK(f.pending.len == strlen("<message><bo"));
+	CHECK(f.names != NULL); /* <message> is open */
 	CHECK(feed(&f, &r, b, strlen(b)) == 0);
 	CHECK(r.n == 2 && r.n_direct == 1); /* spanned: delivered from pending */
 	CHECK(f.pending.cap == 0 && f.pending.data == NULL);
+	CHECK(f.names == NULL);
 	CHECK(feed(&f, &r, c, strlen(c)) == 0);
 	CHECK(r.n == 3 && r.n_direct == 2); /* <m/> whole in its chunk: no copy */
 	CHECK(f.pending.len == 4);
+	CHECK(f.names != NULL);
 	xs_reset(&f);
-	CHECK(f.pending.cap == 0 && f.depth == 0 && f.max_size == 4096);
+	CHECK(f.pending.cap == 0 && f.names == NULL && f.depth == 0 && f.max_size == 4096);
 	xs_free(&f);
 	buf_free(&r.log);
 }
@@ -401,6 +459,7 @@ int main(void)
 	test_not_well_formed();
 	test_too_big();
 	test_restart_stop();
+	test_end_tags();
 	test_memory();
 	test_header();
 	xmlCleanupParser();
