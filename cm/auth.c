@@ -119,6 +119,17 @@ static int decode_payload(const struct stanza *s, char **out, size_t *len)
 	return rc;
 }
 
+/* Decode the payload, or answer <failure/> (RFC 6120 §6.4.5) and return 1. */
+static int decode_or_fail(struct worker *w, struct conn *c, const struct stanza *s, char **msg,
+			  size_t *len, enum auth_result *r)
+{
+	int rc = decode_payload(s, msg, len);
+	if (!rc)
+		return 0;
+	*r = fail(w, c, rc == -EINVAL ? "incorrect-encoding" : "malformed-request");
+	return 1;
+}
+
 static enum auth_result request_creds(struct worker *w, struct conn *c, const char *user)
 {
 	char prepped[JID_PART_MAX + 1];
@@ -196,10 +207,9 @@ static enum auth_result on_auth(struct worker *w, struct conn *c, const struct s
 	c->auth->mech = m;
 	char *msg;
 	size_t len;
-	int rc = decode_payload(s, &msg, &len);
-	if (rc)
-		return fail(w, c, rc == -EINVAL ? "incorrect-encoding" : "malformed-request");
 	enum auth_result r;
+	if (decode_or_fail(w, c, s, &msg, &len, &r))
+		return r;
 	if (len == 0) {
 		/* No initial response: ask for it with an empty challenge. */
 		c->auth->step = 2;
@@ -218,15 +228,14 @@ static enum auth_result on_response(struct worker *w, struct conn *c, const stru
 		return fail(w, c, "malformed-request");
 	char *msg;
 	size_t len;
-	int rc = decode_payload(s, &msg, &len);
-	if (rc)
-		return fail(w, c, rc == -EINVAL ? "incorrect-encoding" : "malformed-request");
 	enum auth_result r;
+	if (decode_or_fail(w, c, s, &msg, &len, &r))
+		return r;
 	if (c->auth->step == 2) {
 		r = on_initial(w, c, msg, len);
 	} else {
 		char *final = NULL;
-		rc = scram_server_final(&c->auth->scram, msg, len, &final);
+		int rc = scram_server_final(&c->auth->scram, msg, len, &final);
 		if (rc == 0)
 			r = succeed(w, c, final);
 		else

@@ -1,4 +1,5 @@
 #include "scram.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -61,35 +62,6 @@ static int digest(enum scram_hash h, const uint8_t *d, size_t dlen, uint8_t *out
 	if (!EVP_Digest(d, dlen, out, &n, hash_md(h), NULL) || n != scram_hash_len(h))
 		return -ENOMEM;
 	return 0;
-}
-
-/* RFC 3629 §4: well-formed UTF-8 only (no overlongs, surrogates, or > U+10FFFF). */
-static int utf8_valid(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str, *e = s + n;
-	while (s < e) {
-		unsigned c = *s++, need, min, cp;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			need = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
-			return 0;
-		if ((size_t)(e - s) < need)
-			return 0;
-		for (unsigned i = 0; i < need; i++, s++) {
-			if ((*s & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (*s & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-	}
-	return 1;
 }
 
 /* RFC 5802 §2.2 Normalize(): SASLprep (RFC 4013), as a query string so a
