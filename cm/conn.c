@@ -50,7 +50,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	c->fd = -1;
 	c->gen = gen;
 	w->free_slots[w->n_free++] = conn_slot(w, c);
-	w->n_closed++;
+	__atomic_fetch_add(&w->n_closed, 1, __ATOMIC_RELAXED); /* read by main for stats */
 }
 
 void conn_table_free(struct worker *w)

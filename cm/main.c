@@ -13,6 +13,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "memstat.h"
 #include "tls/tls.h"
 #include "worker.h"
 
@@ -33,6 +34,16 @@ static void raise_nofile(void)
 	}
 }
 
+/* Read without locks: an approximate figure for a log line is enough. */
+static uint64_t live_connections(struct worker *ws, unsigned n)
+{
+	uint64_t live = 0;
+	for (unsigned i = 0; i < n; i++)
+		live += __atomic_load_n(&ws[i].n_accepted, __ATOMIC_RELAXED) -
+			__atomic_load_n(&ws[i].n_closed, __ATOMIC_RELAXED);
+	return live;
+}
+
 static unsigned worker_count(const struct config *cfg)
 {
 	if (cfg->workers)
@@ -48,6 +59,7 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -72,6 +84,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
+	memstat_init(); /* before any other OpenSSL call */
 	raise_nofile();
 	xmlInitParser(); /* once, before threads: libxml2's global state */
 	SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
@@ -97,7 +110,8 @@ int main(int argc, char **argv)
 			 cfg.c2s_address, cfg.c2s_port, cfg.c2s_tls_port ? " and direct TLS" : "",
 			 cfg.domain, n, cfg.link_address);
 		int sig = 0;
-		sigwait(&set, &sig);
+		while (sigwait(&set, &sig) == 0 && sig == SIGUSR2)
+			memstat_log(live_connections(ws, n));
 		if (sig == SIGUSR1)
 			log_error("a worker lost the core; stopping");
 		else

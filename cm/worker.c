@@ -188,7 +188,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 		close(cqe->res);
 		return;
 	}
-	w->n_accepted++;
+	__atomic_fetch_add(&w->n_accepted, 1, __ATOMIC_RELAXED);
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->deadline_ms = w->now_ms + (uint64_t)w->cfg->auth_timeout * 1000;
