@@ -112,10 +112,12 @@ int main(int argc, char **argv)
 		int sig = 0;
 		while (sigwait(&set, &sig) == 0 && sig == SIGUSR2)
 			memstat_log(live_connections(ws, n));
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR1) {
 			log_error("a worker lost the core; stopping");
-		else
+			rc = -ENOTCONN;
+		} else {
 			log_info("signal %d: stopping", sig);
+		}
 	}
 	for (unsigned i = 0; i < started; i++)
 		worker_wake(&ws[i]);
