@@ -13,6 +13,9 @@
 
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define SASL_MAX_PAYLOAD 8192
+/* Iteration counts come from the database; a bound keeps one bad row from
+ * stalling a worker in PBKDF2. */
+#define AUTH_MAX_ITER 10000000
 
 void auth_features(struct worker *w, struct conn *c)
 {
@@ -77,9 +80,11 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	if (!jid)
 		return fail(w, c, "temporary-auth-failure");
 	snprintf(jid, n, "%s@%s", c->auth->username, w->cfg->domain);
-	if (final)
-		send_b64(w, c, "success", final, strlen(final));
-	else
+	if (final && send_b64(w, c, "success", final, strlen(final)) != AUTH_CONTINUE) {
+		free(jid);
+		return AUTH_FAILED; /* send_b64 answered <failure/> */
+	}
+	if (!final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
 	log_info("conn %u: authenticated %s", c->sid, jid);
 	free(c->jid);
@@ -90,8 +95,9 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	return AUTH_SUCCESS;
 }
 
-/* Decode the base64 payload of <auth/> or <response/>; "=" is an empty one
- * (RFC 6120 §6.4.2).  *out is malloc'd and NUL-terminated. */
+/* Decode the base64 payload of <auth/> or <response/>.  RFC 6120 §6.4.2: no
+ * text means no data (*out = NULL), "=" means data of length zero.  *out is
+ * malloc'd and NUL-terminated. */
 static int decode_payload(const struct stanza *s, char **out, size_t *len)
 {
 	char *text = stanza_text(s->root);
@@ -99,11 +105,14 @@ static int decode_payload(const struct stanza *s, char **out, size_t *len)
 		return -ENOMEM;
 	size_t tl = strlen(text);
 	int rc = 0;
+	*out = NULL;
+	*len = 0;
 	if (tl > SASL_MAX_PAYLOAD) {
 		rc = -EMSGSIZE;
-	} else if (!strcmp(text, "=") || tl == 0) {
+	} else if (tl == 0) {
+		rc = 0;
+	} else if (!strcmp(text, "=")) {
 		*out = calloc(1, 1);
-		*len = 0;
 		rc = *out ? 0 : -ENOMEM;
 	} else {
 		uint8_t *d = base64_decode(text, tl, len);
@@ -143,6 +152,17 @@ static enum auth_result request_creds(struct worker *w, struct conn *c, const ch
 	return AUTH_CONTINUE;
 }
 
+/* RFC 6120 §6.3.8: an authzid may only name the account itself; we offer no
+ * proxy login. Absent or empty is fine. */
+static int authzid_ok(struct worker *w, const char *authzid, const char *user)
+{
+	if (!authzid || !*authzid)
+		return 1;
+	char want[JID_PART_MAX * 2 + 2];
+	snprintf(want, sizeof want, "%s@%s", user, w->cfg->domain);
+	return !strcmp(authzid, want);
+}
+
 /* RFC 4616: [authzid] NUL authcid NUL passwd. */
 static enum auth_result start_plain(struct worker *w, struct conn *c, const char *msg, size_t len)
 {
@@ -152,13 +172,8 @@ static enum auth_result start_plain(struct worker *w, struct conn *c, const char
 		return fail(w, c, "malformed-request");
 	authcid++;
 	pass++;
-	if (*msg) {
-		/* An authzid may only name the account itself: no proxy login. */
-		char want[JID_PART_MAX * 2 + 2];
-		snprintf(want, sizeof want, "%s@%s", authcid, w->cfg->domain);
-		if (strcmp(msg, want))
-			return fail(w, c, "invalid-authzid");
-	}
+	if (!authzid_ok(w, msg, authcid))
+		return fail(w, c, "invalid-authzid");
 	c->auth->password = strndup(pass, len - (size_t)(pass - msg));
 	if (!c->auth->password)
 		return fail(w, c, "temporary-auth-failure");
@@ -171,6 +186,8 @@ static enum auth_result start_scram(struct worker *w, struct conn *c, const char
 	int rc = scram_server_start(&c->auth->scram, h, msg, len);
 	if (rc)
 		return fail(w, c, "malformed-request");
+	if (!authzid_ok(w, c->auth->scram.authzid, c->auth->scram.username))
+		return fail(w, c, "invalid-authzid");
 	return request_creds(w, c, c->auth->scram.username);
 }
 
@@ -210,7 +227,7 @@ static enum auth_result on_auth(struct worker *w, struct conn *c, const struct s
 	enum auth_result r;
 	if (decode_or_fail(w, c, s, &msg, &len, &r))
 		return r;
-	if (len == 0) {
+	if (!msg) {
 		/* No initial response: ask for it with an empty challenge. */
 		c->auth->step = 2;
 		conn_send_str(w, c, "<challenge xmlns='" NS_SASL "'/>");
@@ -231,7 +248,9 @@ static enum auth_result on_response(struct worker *w, struct conn *c, const stru
 	enum auth_result r;
 	if (decode_or_fail(w, c, s, &msg, &len, &r))
 		return r;
-	if (c->auth->step == 2) {
+	if (!msg) {
+		r = fail(w, c, "malformed-request"); /* every step of ours needs data */
+	} else if (c->auth->step == 2) {
 		r = on_initial(w, c, msg, len);
 	} else {
 		char *final = NULL;
@@ -275,13 +294,17 @@ static int creds_from_wire(const struct wire_cred_entry *e, struct scram_creds *
 enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f)
 {
 	struct auth_state *a = c->auth;
-	c->state = C2S_OPEN;
-	if (!a)
-		return AUTH_FAILED;
 	uint8_t status;
+	struct wire_str user;
 	struct wire_cred_entry e[WIRE_MAX_CREDS];
 	unsigned n = 0;
-	if (wire_get_cred(f, &status, e, &n) || status == WIRE_CRED_ERROR)
+	int rc = wire_get_cred(f, &status, &user, e, &n);
+	/* A reply for another name belongs to an earlier connection that held
+	 * this session id: applying it would log this one in as that user. */
+	if (!rc && (!a || !a->username || !wire_str_eq(user, a->username)))
+		return AUTH_CONTINUE;
+	c->state = C2S_OPEN;
+	if (rc || status == WIRE_CRED_ERROR)
 		return fail(w, c, "temporary-auth-failure");
 	enum scram_hash want = a->mech == AUTH_SCRAM_SHA1 ? SCRAM_SHA1 : SCRAM_SHA256;
 	struct scram_creds cr;
@@ -289,15 +312,17 @@ enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wir
 	for (unsigned i = 0; status == WIRE_CRED_OK && i < n; i++)
 		if (e[i].hash == want && creds_from_wire(&e[i], &cr) == 0)
 			found = 1;
+	/* An unknown user costs the same work as a known one and fails at the
+	 * same point, so a client cannot probe which accounts exist. */
+	if (!found && scram_fake_creds(want, a->username, w->cfg->scram_iterations, &cr))
+		return fail(w, c, "temporary-auth-failure");
+	if (cr.iter < 1 || cr.iter > AUTH_MAX_ITER)
+		return fail(w, c, "temporary-auth-failure");
 	if (a->mech == AUTH_PLAIN) {
-		if (!found || scram_check_password(&cr, a->password) != 1)
+		if (scram_check_password(&cr, a->password) != 1 || !found)
 			return fail(w, c, "not-authorized");
 		return succeed(w, c, NULL);
 	}
-	/* An unknown user gets a plausible challenge and fails at the proof,
-	 * so a client cannot probe which accounts exist. */
-	if (!found && scram_fake_creds(want, a->username, SCRAM_DEFAULT_ITER, &cr))
-		return fail(w, c, "temporary-auth-failure");
 	const char *first;
 	if (scram_server_first(&a->scram, &cr, &first))
 		return fail(w, c, "temporary-auth-failure");

@@ -21,7 +21,7 @@
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
-#define SASL_MAX_FAILURES 3
+#define SASL_MAX_ATTEMPTS 3
 
 /* Indexed by enum c2s_stream_error; RFC 6120 §4.9.3. */
 static const char *const se_names[] = {
@@ -104,6 +104,17 @@ static void send_features(struct worker *w, struct conn *c)
 	conn_send_str(w, c, "</stream:features>");
 }
 
+/* RFC 6120 §4.7.5: no version means pre-1.0, which we do not speak; another
+ * major version is not ours either (§4.9.3.25's example); any 1.x is. */
+static int version_ok(const char *v)
+{
+	if (!v)
+		return 0;
+	char *end;
+	unsigned long major = strtoul(v, &end, 10);
+	return end != v && *end == '.' && major == 1;
+}
+
 /* RFC 6120 §4.7, §4.8, §4.9.1.2: validate the client's header. */
 static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t len)
 {
@@ -119,8 +130,8 @@ static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t
 		err = SE_INVALID_NAMESPACE;
 	else if (h.to && (jid_prep_domain(h.to, dom, sizeof dom) || strcmp(dom, w->cfg->domain)))
 		err = SE_HOST_UNKNOWN;
-	else if (!h.version || strncmp(h.version, "1.", 2))
-		err = SE_UNSUPPORTED_VERSION; /* §4.7.5: no version means pre-1.0 */
+	else if (!version_ok(h.version))
+		err = SE_UNSUPPORTED_VERSION;
 	xs_header_free(&h);
 	if (err != (enum c2s_stream_error)-1) {
 		c2s_stream_error(w, c, err);
@@ -134,7 +145,9 @@ static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t
 /* RFC 6120 §5.4.2.3: <proceed/>, then the TLS handshake on the same socket. */
 static int on_starttls(struct worker *w, struct conn *c)
 {
-	if (c->flags & CONN_TLS) {
+	if (c->flags & (CONN_TLS | CONN_AUTHED)) {
+		/* Not offered again (§5.3.1), and never under an authenticated
+		 * stream: stanzas could arrive before the new header. */
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
 		return XS_CB_STOP;
 	}
@@ -156,10 +169,24 @@ static void restart_stream(struct conn *c)
 	c->flags &= (uint16_t)~CONN_HEADER_SENT;
 }
 
+/* §6.4.5: retries are limited; after the last failure the stream is closed. */
+static int sasl_exhausted(struct worker *w, struct conn *c, enum auth_result r)
+{
+	if (r != AUTH_FAILED || c->sasl_attempts < SASL_MAX_ATTEMPTS)
+		return 0;
+	c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+	return 1;
+}
+
 static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 {
 	if (c->flags & CONN_AUTHED) {
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION); /* §6.4.8: once only */
+		return XS_CB_STOP;
+	}
+	if (!strcmp(s->name, "auth") && c->sasl_attempts++ >= SASL_MAX_ATTEMPTS) {
+		/* Every <auth/> counts, so aborting and restarting cannot loop. */
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
 		return XS_CB_STOP;
 	}
 	enum auth_result r = auth_on_element(w, c, s);
@@ -167,11 +194,8 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 		restart_stream(c);
 		return XS_CB_RESTART;
 	}
-	if (r == AUTH_FAILED && ++c->sasl_failures >= SASL_MAX_FAILURES) {
-		/* §6.4.5: retries are limited; then the stream is closed. */
-		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+	if (sasl_exhausted(w, c, r))
 		return XS_CB_STOP;
-	}
 	return XS_CB_CONTINUE;
 }
 
@@ -260,6 +284,7 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 		return;
 	}
 	c->flags |= CONN_BOUND;
+	conn_timer_clear(w, c); /* logged in: the login timeout no longer applies */
 	struct buf b = {0};
 	buf_append_str(&b, "<bind xmlns='" NS_BIND "'><jid>");
 	buf_append_xml_escaped(&b, full, strlen(full));
@@ -356,6 +381,17 @@ static int on_element(struct worker *w, struct conn *c, const char *bytes, size_
 	return r;
 }
 
+/* <abort/> may come at any step of SASL (RFC 6120 §6.4.4), even while we
+ * wait for the core. */
+static int is_sasl_abort(const char *bytes, size_t len)
+{
+	struct stanza s;
+	int yes = stanza_parse(bytes, len, &s) == 0 && ns_is(&s, NS_SASL) &&
+		  !strcmp(s.name, "abort");
+	stanza_free(&s);
+	return yes;
+}
+
 struct feed_ctx {
 	struct worker *w;
 	struct conn *c;
@@ -371,7 +407,7 @@ static int on_event(void *arg, enum xs_event ev, const char *bytes, size_t len)
 	case XS_STREAM_OPEN:
 		return on_header(x->w, c, bytes, len);
 	case XS_ELEMENT:
-		if (c->state == C2S_AUTH_WAIT) {
+		if (c->state == C2S_AUTH_WAIT && !is_sasl_abort(bytes, len)) {
 			/* The client must wait for our challenge (RFC 6120 §6.4.2). */
 			c2s_stream_error(x->w, c, SE_POLICY_VIOLATION);
 			return XS_CB_STOP;
@@ -465,7 +501,13 @@ void c2s_on_eof(struct worker *w, struct conn *c)
 {
 	if (c->state != C2S_CLOSING)
 		log_debug("conn %u: connection closed by the client", c->sid);
-	conn_kill(w, c);
+	c->flags |= CONN_INPUT_DONE;
+	/* A half-closed client may still read: what we queued (our close, a
+	 * stream error) goes out first, bounded by the closing timer. */
+	if (buf_avail(&c->out) || buf_avail(&c->sending))
+		conn_close(w, c);
+	else
+		conn_kill(w, c);
 }
 
 void c2s_on_close(struct worker *w, struct conn *c)
@@ -493,7 +535,7 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 
 void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
 {
-	if (status) {
+	if (status && (c->flags & CONN_BOUND)) {
 		log_warn("conn %u: the core refused session %s (%d)", c->sid, c->jid, status);
 		c->flags &= (uint16_t)~CONN_BOUND;
 		c2s_stream_error(w, c, SE_INTERNAL_SERVER_ERROR);
@@ -502,6 +544,10 @@ void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
 
 void c2s_on_session_close(struct worker *w, struct conn *c, int reason)
 {
+	/* A close for a session this connection never bound is stale: it was for
+	 * an earlier connection on this slot (frames keep their order). */
+	if (!(c->flags & CONN_BOUND))
+		return;
 	/* The core has dropped the session already: do not report it back. */
 	c->flags &= (uint16_t)~CONN_BOUND;
 	switch (reason) {
@@ -528,7 +574,7 @@ void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f)
 		/* Not inside the framer here, so the restart resets it directly. */
 		xs_reset(&c->xs);
 		restart_stream(c);
-	} else if (r == AUTH_FAILED && ++c->sasl_failures >= SASL_MAX_FAILURES) {
-		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+	} else {
+		sasl_exhausted(w, c, r);
 	}
 }

@@ -18,12 +18,9 @@ int conn_table_init(struct worker *w, uint32_t max)
 	/* calloc'd: untouched slots cost no resident memory. */
 	w->slots = calloc(max, sizeof *w->slots);
 	w->free_slots = malloc(max * sizeof *w->free_slots);
-	w->timeouts = malloc(max * sizeof *w->timeouts);
-	if (!w->slots || !w->free_slots || !w->timeouts)
+	if (!w->slots || !w->free_slots)
 		return -ENOMEM;
 	w->max_slots = max;
-	w->to_cap = max;
-	w->to_head = w->to_tail = 0;
 	/* Hand out low slots first so the touched part of the table stays small. */
 	for (uint32_t i = 0; i < max; i++)
 		w->free_slots[i] = max - 1 - i;
@@ -35,6 +32,7 @@ int conn_table_init(struct worker *w, uint32_t max)
 
 static void conn_release(struct worker *w, struct conn *c)
 {
+	conn_timer_clear(w, c);
 	c2s_on_close(w, c);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -62,9 +60,8 @@ void conn_table_free(struct worker *w)
 	}
 	free(w->slots);
 	free(w->free_slots);
-	free(w->timeouts);
 	w->slots = NULL;
-	w->free_slots = w->timeouts = NULL;
+	w->free_slots = NULL;
 }
 
 uint32_t conn_slot(struct worker *w, const struct conn *c) { return (uint32_t)(c - w->slots); }
@@ -136,6 +133,8 @@ void conn_close(struct worker *w, struct conn *c)
 	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
 		return;
 	c->state = C2S_CLOSING;
+	/* A client that stops reading must not hold the slot forever. */
+	conn_timer_set(w, c, CONN_TIMER_CLOSING, CONN_CLOSE_GRACE_MS);
 	if (c->ssl) {
 		w->tio.out = &c->out;
 		tls_shutdown(c->ssl);
@@ -212,4 +211,56 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 		conn_schedule_flush(w, c);
 	}
 	conn_op_done(w, c);
+}
+
+void conn_timer_clear(struct worker *w, struct conn *c)
+{
+	if (c->timer == CONN_TIMER_NONE)
+		return;
+	struct conn_timer_list *l = &w->timers[c->timer];
+	if (c->timer_prev)
+		w->slots[c->timer_prev - 1].timer_next = c->timer_next;
+	else
+		l->head = c->timer_next;
+	if (c->timer_next)
+		w->slots[c->timer_next - 1].timer_prev = c->timer_prev;
+	else
+		l->tail = c->timer_prev;
+	c->timer_prev = c->timer_next = 0;
+	c->timer = CONN_TIMER_NONE;
+}
+
+void conn_timer_set(struct worker *w, struct conn *c, enum conn_timer list, uint64_t timeout_ms)
+{
+	conn_timer_clear(w, c);
+	struct conn_timer_list *l = &w->timers[list];
+	uint32_t self = conn_slot(w, c) + 1;
+	c->timer = (uint8_t)list;
+	c->deadline_ms = w->now_ms + timeout_ms;
+	c->timer_prev = l->tail;
+	if (l->tail)
+		w->slots[l->tail - 1].timer_next = self;
+	else
+		l->head = self;
+	l->tail = self;
+}
+
+void conn_timers_run(struct worker *w)
+{
+	for (int list = CONN_TIMER_LOGIN; list < CONN_TIMER_LISTS; list++) {
+		struct conn_timer_list *l = &w->timers[list];
+		while (l->head && w->slots[l->head - 1].deadline_ms <= w->now_ms) {
+			struct conn *c = &w->slots[l->head - 1];
+			conn_timer_clear(w, c);
+			if (list == CONN_TIMER_LOGIN) {
+				log_info("conn %u: login not finished in %u s", c->sid,
+					 w->cfg->auth_timeout);
+				c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
+			} else {
+				log_info("conn %u: close not drained in %u s, cutting", c->sid,
+					 CONN_CLOSE_GRACE_MS / 1000);
+				conn_kill(w, c);
+			}
+		}
+	}
 }

@@ -32,6 +32,22 @@ enum conn_flags {
 	CONN_CLIENT_CLOSED = 1 << 7, /* client sent </stream:stream> */
 	CONN_IN_FLUSH = 1 << 8,	   /* on the worker's flush list */
 	CONN_DIRECT_TLS = 1 << 9,  /* accepted on the direct TLS port (XEP-0368) */
+	CONN_PAUSED = 1 << 10,	   /* not reading: the link to the core is backed up */
+	CONN_INPUT_DONE = 1 << 11, /* the client half-closed; drain our output only */
+};
+
+/* Timer lists.  Every member of one list has the same timeout, so appending
+ * keeps a list in deadline order and a tick only looks at its head. */
+enum conn_timer {
+	CONN_TIMER_NONE = 0,
+	CONN_TIMER_LOGIN = 1,	/* must authenticate and bind by the deadline */
+	CONN_TIMER_CLOSING = 2, /* our close is queued: drain by then, or be cut */
+};
+#define CONN_TIMER_LISTS 3
+#define CONN_CLOSE_GRACE_MS 10000
+
+struct conn_timer_list {
+	uint32_t head, tail; /* slot + 1; 0 = empty */
 };
 
 struct conn {
@@ -40,7 +56,8 @@ struct conn {
 	uint32_t sid;	   /* link session id: slot | gen << CONN_SLOT_BITS */
 	uint16_t flags;
 	uint8_t state;	   /* enum c2s_state */
-	uint8_t sasl_failures;
+	uint8_t sasl_attempts; /* <auth/> elements seen: bounded, RFC 6120 §6.4.5 */
+	uint8_t timer;	       /* enum conn_timer: the list this conn is on */
 	uint16_t inflight; /* io_uring operations that still name this slot */
 	uint32_t next_flush; /* worker flush list link (slot + 1, 0 = end) */
 	SSL *ssl;	     /* owned; NULL before TLS */
@@ -49,7 +66,8 @@ struct conn {
 	struct buf out;	     /* bytes queued for the client */
 	struct buf sending;  /* bytes handed to the kernel; frozen while CONN_SENDING */
 	struct xs_framer xs;
-	uint64_t deadline_ms; /* login must finish by then; 0 = none */
+	uint32_t timer_prev, timer_next; /* timer list links (slot + 1, 0 = none) */
+	uint64_t deadline_ms;		 /* of the timer list it is on */
 };
 
 #define CONN_SLOT_BITS 20
@@ -81,5 +99,10 @@ void conn_op_done(struct worker *w, struct conn *c);
 /* Start sends and release dead slots; once per loop turn, before submit. */
 void conn_flush_all(struct worker *w);
 void conn_on_send(struct worker *w, struct conn *c, int res);
+/* Put c on a timer list (leaving any other) with deadline now + timeout. */
+void conn_timer_set(struct worker *w, struct conn *c, enum conn_timer list, uint64_t timeout_ms);
+void conn_timer_clear(struct worker *w, struct conn *c);
+/* Called once a second: handles every connection whose deadline passed. */
+void conn_timers_run(struct worker *w);
 
 #endif

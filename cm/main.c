@@ -23,14 +23,27 @@ static void usage(void)
 			"  -c FILE  configuration (default etc/starling.conf)\n");
 }
 
-/* Many connections need many descriptors: take the hard limit. */
-static void raise_nofile(void)
+/* Many connections need many descriptors: take the hard limit, and hold no
+ * more connections per worker than the descriptors can serve. */
+static void raise_nofile(struct config *cfg, unsigned workers)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* A few per worker go to the ring, the link, listeners and the eventfd. */
+	rlim_t reserve = 16 + 8 * (rlim_t)workers;
+	rlim_t per = rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / workers : 1;
+	if (per < cfg->max_connections) {
+		log_warn("descriptor limit %llu allows %llu connections per worker, not %u",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)per,
+			 cfg->max_connections);
+		cfg->max_connections = (unsigned)per;
 	}
 }
 
@@ -85,7 +98,6 @@ int main(int argc, char **argv)
 	}
 	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
 	memstat_init(); /* before any other OpenSSL call */
-	raise_nofile();
 	xmlInitParser(); /* once, before threads: libxml2's global state */
 	SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
 	if (!ctx) {
@@ -95,8 +107,11 @@ int main(int argc, char **argv)
 	sigset_t set;
 	block_signals(&set);
 	unsigned n = worker_count(&cfg);
+	raise_nofile(&cfg, n);
 	struct worker *ws = calloc(n, sizeof *ws);
 	int rc = ws ? 0 : -ENOMEM;
+	for (unsigned i = 0; ws && i < n; i++)
+		ws[i].link.fd = ws[i].wake_fd = -1; /* so a failed start closes nothing twice */
 	unsigned started = 0;
 	for (unsigned i = 0; !rc && i < n; i++) {
 		rc = worker_init(&ws[i], i, &cfg, ctx);

@@ -17,6 +17,18 @@
 #include "worker.h"
 
 #define UPLINK_RECV_CHUNK 65536
+/* Backpressure watermarks on frames queued for the core.  Clients stop being
+ * read above HIGH and resume below LOW; frames are never dropped, so the
+ * queue can pass HIGH only by what paused clients had already sent. */
+#define UPLINK_HIGH (4u << 20)
+#define UPLINK_LOW (1u << 20)
+
+static size_t uplink_queued(const struct uplink *l)
+{
+	return buf_avail(&l->out) + buf_avail(&l->sending);
+}
+
+int uplink_backed_up(struct worker *w) { return uplink_queued(&w->link) > UPLINK_HIGH; }
 
 static int connect_unix(const char *path)
 {
@@ -216,6 +228,8 @@ void uplink_on_send(struct worker *w, int res)
 		return;
 	}
 	buf_consume(&l->sending, (size_t)res);
+	if (w->link_paused && uplink_queued(l) < UPLINK_LOW)
+		worker_resume_reading(w);
 }
 
 void uplink_free(struct uplink *l)

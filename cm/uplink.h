@@ -28,6 +28,8 @@ void uplink_arm_recv(struct worker *w);
 void uplink_on_recv(struct worker *w, int res);
 void uplink_on_send(struct worker *w, int res);
 void uplink_flush(struct worker *w);
+/* Frames waiting for the core above the high-water mark: stop reading clients. */
+int uplink_backed_up(struct worker *w);
 void uplink_free(struct uplink *l);
 
 #endif

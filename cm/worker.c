@@ -113,7 +113,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX
 				  strerror(-fd));
 			return fd;
 		}
-		w->listeners[w->n_listeners++] = (struct worker_listener){fd, i == 1};
+		w->listeners[w->n_listeners++] = (struct worker_listener){.fd = fd, .direct_tls = i == 1};
 	}
 	w->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->wake_fd < 0)
@@ -125,7 +125,12 @@ struct io_uring_sqe *worker_sqe(struct worker *w)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	while (!sqe) {
-		io_uring_submit(&w->ring);
+		int rc = io_uring_submit(&w->ring);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			/* The kernel refuses our ring: an invariant, not an input. */
+			log_error("worker %u: io_uring submit: %s", w->id, strerror(-rc));
+			abort();
+		}
 		sqe = io_uring_get_sqe(&w->ring);
 	}
 	return sqe;
@@ -144,6 +149,7 @@ static void arm_accept(struct worker *w, unsigned i)
 	struct io_uring_sqe *sqe = worker_sqe(w);
 	io_uring_prep_multishot_accept(sqe, w->listeners[i].fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, worker_udata(OP_ACCEPT, 0, i));
+	w->listeners[i].armed = 1;
 }
 
 void worker_arm_recv(struct worker *w, struct conn *c)
@@ -175,27 +181,29 @@ static void arm_wake(struct worker *w)
 
 static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 {
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stop)
-		arm_accept(w, li);
-	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			log_warn("worker %u: accept: %s", w->id, strerror(-cqe->res));
+	int res = cqe->res;
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		w->listeners[li].armed = 0;
+		/* Out of descriptors or memory: re-arming now would fail at once and
+		 * spin; the next tick (or a closed connection) tries again. */
+		if (!w->stop && res != -EMFILE && res != -ENFILE && res != -ENOMEM && res != -ENOBUFS)
+			arm_accept(w, li);
+	}
+	if (res < 0) {
+		if (res != -ECANCELED)
+			log_warn("worker %u: accept: %s", w->id, strerror(-res));
 		return;
 	}
-	struct conn *c = conn_alloc(w, cqe->res);
+	struct conn *c = conn_alloc(w, res);
 	if (!c) {
 		log_warn("worker %u: connection table full (%u), refusing", w->id, w->max_slots);
-		close(cqe->res);
+		close(res);
 		return;
 	}
 	__atomic_fetch_add(&w->n_accepted, 1, __ATOMIC_RELAXED);
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	c->deadline_ms = w->now_ms + (uint64_t)w->cfg->auth_timeout * 1000;
-	/* Every connection gets the same timeout, so the FIFO is in deadline order. */
-	w->timeouts[w->to_tail++ % w->to_cap] = c->sid;
-	if (w->to_tail - w->to_head > w->to_cap)
-		w->to_head = w->to_tail - w->to_cap;
+	conn_timer_set(w, c, CONN_TIMER_LOGIN, (uint64_t)w->cfg->auth_timeout * 1000);
 	worker_arm_recv(w, c);
 	c2s_on_accept(w, c, w->listeners[li].direct_tls);
 }
@@ -207,27 +215,69 @@ static void recycle_buf(struct worker *w, unsigned bid)
 	io_uring_buf_ring_advance(w->br, 1);
 }
 
+/* Backpressure (docs/link-protocol.md): stop this connection's multishot
+ * recv; uplink resumes it once the link drains. */
+static void pause_conn(struct worker *w, struct conn *c)
+{
+	if (w->n_paused == w->cap_paused) {
+		uint32_t cap = w->cap_paused ? 2 * w->cap_paused : 64;
+		uint32_t *p = realloc(w->paused, cap * sizeof *p);
+		if (!p)
+			return; /* keep reading: memory is short, not the link */
+		w->paused = p;
+		w->cap_paused = cap;
+	}
+	w->paused[w->n_paused++] = c->sid;
+	c->flags |= CONN_PAUSED;
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_cancel64(sqe, worker_udata(OP_RECV, c->gen, conn_slot(w, c)), 0);
+	io_uring_sqe_set_data64(sqe, worker_udata(OP_CANCEL, 0, 0));
+}
+
+void worker_resume_reading(struct worker *w)
+{
+	w->link_paused = 0;
+	for (uint32_t i = 0; i < w->n_paused; i++) {
+		struct conn *c = conn_by_sid(w, w->paused[i]);
+		if (!c || !(c->flags & CONN_PAUSED))
+			continue;
+		c->flags &= (uint16_t)~CONN_PAUSED;
+		if (!(c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_INPUT_DONE))
+			worker_arm_recv(w, c);
+	}
+	w->n_paused = 0;
+}
+
+static void recv_ended(struct worker *w, struct conn *c, int res)
+{
+	c->flags &= (uint16_t)~CONN_RECV_ARMED;
+	if (c->flags & (CONN_DEAD | CONN_INPUT_DONE) || w->stop)
+		return;
+	if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
+		/* Ended by a full buffer ring or by our pause: ask again unless
+		 * still paused (the resume re-arms). */
+		if (!(c->flags & CONN_PAUSED))
+			worker_arm_recv(w, c);
+	} else {
+		c2s_on_eof(w, c);
+	}
+}
+
 static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 {
 	int more = cqe->flags & IORING_CQE_F_MORE;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		if (cqe->res > 0 && !(c->flags & CONN_DEAD))
+		if (cqe->res > 0 && !(c->flags & (CONN_DEAD | CONN_INPUT_DONE)))
 			c2s_on_data(w, c, w->bufs + (size_t)bid * WORKER_BUF_SIZE, (size_t)cqe->res);
 		recycle_buf(w, bid);
-	} else if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
-		if (!(c->flags & CONN_DEAD))
-			c2s_on_eof(w, c);
+		if (more && !w->link_paused && uplink_backed_up(w))
+			w->link_paused = 1;
+		if (more && w->link_paused && !(c->flags & (CONN_PAUSED | CONN_DEAD)))
+			pause_conn(w, c);
 	}
 	if (!more) {
-		c->flags &= ~CONN_RECV_ARMED;
-		/* -ENOBUFS: every provided buffer is in use; ask again. */
-		if (cqe->res > 0 || cqe->res == -ENOBUFS) {
-			if (!(c->flags & CONN_DEAD))
-				worker_arm_recv(w, c);
-		} else if (!(c->flags & CONN_DEAD)) {
-			c2s_on_eof(w, c);
-		}
+		recv_ended(w, c, cqe->res);
 		conn_op_done(w, c);
 	}
 }
@@ -235,17 +285,10 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 static void on_tick(struct worker *w)
 {
 	arm_tick(w);
-	while (w->to_head != w->to_tail) {
-		uint32_t sid = w->timeouts[w->to_head % w->to_cap];
-		struct conn *c = conn_by_sid(w, sid);
-		if (c && !(c->flags & CONN_BOUND)) {
-			if (c->deadline_ms > w->now_ms)
-				break;
-			log_info("conn %u: login not finished in %u s", c->sid, w->cfg->auth_timeout);
-			c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
-		}
-		w->to_head++;
-	}
+	conn_timers_run(w);
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		if (!w->listeners[i].armed)
+			arm_accept(w, i);
 }
 
 static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
@@ -268,6 +311,7 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 			on_tick(w);
 		return;
 	case OP_WAKE:
+	case OP_CANCEL:
 		return;
 	case OP_RECV:
 	case OP_SEND:
@@ -286,6 +330,45 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		conn_on_send(w, c, cqe->res);
 }
 
+/* One loop turn: start sends, submit, wait (timeout_ms; 0 = until something
+ * completes), dispatch every completion.  Returns completions handled or a
+ * negative errno when the ring itself failed. */
+static int worker_turn(struct worker *w, unsigned timeout_ms)
+{
+	conn_flush_all(w);
+	uplink_flush(w);
+	struct io_uring_cqe *cqe;
+	int rc;
+	if (timeout_ms) {
+		struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
+					       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+	} else {
+		rc = io_uring_submit_and_wait(&w->ring, 1);
+	}
+	if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY)
+		return rc;
+	w->now_ms = now_ms();
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&w->ring, head, cqe)
+	{
+		dispatch(w, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&w->ring, n);
+	return (int)n;
+}
+
+static int worker_busy(struct worker *w)
+{
+	uint64_t live = __atomic_load_n(&w->n_accepted, __ATOMIC_RELAXED) -
+			__atomic_load_n(&w->n_closed, __ATOMIC_RELAXED);
+	return live || w->link.send_busy || buf_avail(&w->link.out);
+}
+
+/* Tell every client (<system-shutdown/>), let the ring deliver that and the
+ * sessions' ends to the core for up to a second, then cancel whatever is
+ * still in flight so no operation outlives the memory it names. */
 static void worker_shutdown(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->max_slots; i++) {
@@ -293,13 +376,16 @@ static void worker_shutdown(struct worker *w)
 		if (c->fd >= 0 && !(c->flags & CONN_DEAD) && c->state != C2S_CLOSING)
 			c2s_stream_error(w, c, SE_SYSTEM_SHUTDOWN);
 	}
-	/* Best effort: give queued stream errors and link frames one chance. */
-	for (uint32_t i = 0; i < w->max_slots; i++) {
-		struct conn *c = &w->slots[i];
-		if (c->fd >= 0 && !(c->flags & CONN_SENDING) && buf_avail(&c->out))
-			(void)!send(c->fd, buf_head(&c->out), buf_avail(&c->out),
-				    MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
+	uint64_t end = now_ms() + 1000;
+	while (worker_busy(w) && w->now_ms < end)
+		if (worker_turn(w, 100) < 0)
+			break;
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data64(sqe, worker_udata(OP_CANCEL, 0, 0));
+	end = now_ms() + 500;
+	while (worker_turn(w, 50) > 0 && w->now_ms < end)
+		;
 }
 
 void *worker_main(void *arg)
@@ -312,46 +398,50 @@ void *worker_main(void *arg)
 	arm_wake(w);
 	uplink_arm_recv(w);
 	while (!w->stop) {
-		conn_flush_all(w);
-		uplink_flush(w);
-		int rc = io_uring_submit_and_wait(&w->ring, 1);
-		if (rc < 0 && rc != -EINTR) {
+		int rc = worker_turn(w, 0);
+		if (rc < 0) {
 			log_error("worker %u: io_uring: %s", w->id, strerror(-rc));
-			break;
+			w->stop = 2;
 		}
-		w->now_ms = now_ms();
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-		io_uring_for_each_cqe(&w->ring, head, cqe)
-		{
-			dispatch(w, cqe);
-			n++;
-		}
-		io_uring_cq_advance(&w->ring, n);
 	}
 	if (w->stop == 2) {
-		/* Lost the core: no session can work without it. Stop the process
-		 * so its supervisor restarts cm and core together. */
+		/* Lost the core or the ring: this worker cannot serve anyone, and its
+		 * listening socket would keep taking connections. Stop the process so
+		 * its supervisor restarts cm and core together. */
 		kill(getpid(), SIGUSR1);
 	}
 	worker_shutdown(w);
 	return NULL;
 }
 
+/* Last words on the link, without blocking on a core that may be stuck. */
+static void link_send_rest(struct uplink *l)
+{
+	struct buf *q[2] = {&l->sending, &l->out};
+	for (int i = 0; i < 2 && l->fd >= 0; i++) {
+		if (!buf_avail(q[i]))
+			continue;
+		ssize_t n = send(l->fd, buf_head(q[i]), buf_avail(q[i]), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < (ssize_t)buf_avail(q[i]))
+			break; /* a torn frame would corrupt the link: stop here */
+	}
+}
+
 void worker_free(struct worker *w)
 {
+	/* The ring goes first: nothing in flight may name memory freed below. */
+	if (w->ring.ring_fd > 0)
+		io_uring_queue_exit(&w->ring);
+	w->ring.ring_fd = -1;
 	conn_table_free(w);
-	/* Sessions closed above queued SESSION_CLOSE frames: send them. */
-	if (w->link.fd >= 0 && buf_avail(&w->link.out))
-		(void)!send(w->link.fd, buf_head(&w->link.out), buf_avail(&w->link.out),
-			    MSG_NOSIGNAL);
+	/* Sessions still open queue SESSION_CLOSE frames as they are freed. */
+	if (!w->link.send_busy)
+		link_send_rest(&w->link);
 	uplink_free(&w->link);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		close(w->listeners[i].fd);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
-	if (w->ring.ring_fd > 0)
-		io_uring_queue_exit(&w->ring);
 	if (w->br)
 		munmap(w->br, WORKER_BUF_COUNT * sizeof(struct io_uring_buf));
 	free(w->bufs);

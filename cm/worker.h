@@ -22,6 +22,7 @@ enum worker_op {
 	OP_LINK_SEND,
 	OP_TICK,	/* one-second timer */
 	OP_WAKE,	/* eventfd read: the main thread asks us to stop */
+	OP_CANCEL,	/* completion of a cancel request: nothing to do */
 };
 
 #define WORKER_BUF_GROUP 1
@@ -32,6 +33,7 @@ enum worker_op {
 struct worker_listener {
 	int fd;
 	int direct_tls;
+	int armed;  /* a multishot accept is outstanding */
 };
 
 struct worker {
@@ -55,8 +57,12 @@ struct worker {
 	uint32_t *free_slots;
 	uint32_t n_free, max_slots;
 	uint32_t flush_head; /* slot + 1 of the first conn to flush, 0 = none */
-	uint32_t *timeouts;  /* FIFO of sids awaiting login (same timeout for all) */
-	uint32_t to_head, to_tail, to_cap;
+	struct conn_timer_list timers[CONN_TIMER_LISTS];
+	/* Backpressure: while the link to the core is backed up, connections that
+	 * deliver input stop reading; their sids wait here for the resume. */
+	int link_paused;
+	uint32_t *paused;
+	uint32_t n_paused, cap_paused;
 
 	struct tls_io tio; /* shared by every SSL of this worker: one thread */
 	char plain[16384]; /* decrypted bytes before framing */
@@ -74,6 +80,8 @@ struct io_uring_sqe *worker_sqe(struct worker *w);
 void worker_wake(struct worker *w);
 /* Arm the multishot receive of a connection (provided buffers). */
 void worker_arm_recv(struct worker *w, struct conn *c);
+/* The link drained: re-arm every connection paused for backpressure. */
+void worker_resume_reading(struct worker *w);
 
 static inline uint64_t worker_udata(enum worker_op op, uint32_t gen, uint32_t slot)
 {

@@ -3,6 +3,7 @@
 #ifndef STARLING_CORE_CORE_H
 #define STARLING_CORE_CORE_H
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "lib/wire.h"
@@ -43,6 +44,13 @@ static inline struct wire_str core_wstr(const char *s)
 		while (s[w.len])
 			w.len++;
 	return w;
+}
+
+/* s (NUL-terminated) equals the n bytes at p, which need not be: length
+ * first, so neither string is read past its end. */
+static inline int core_str_eq(const char *s, const char *p, size_t n)
+{
+	return strnlen(s, n + 1) == n && !memcmp(s, p, n);
 }
 
 #endif

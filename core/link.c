@@ -88,7 +88,7 @@ static void on_cred_req(struct core *c, struct link *l, const struct wire_frame 
 		e[k].stored_key = (struct wire_str){(const char *)cr[k].stored_key, (uint32_t)hl};
 		e[k].server_key = (struct wire_str){(const char *)cr[k].server_key, (uint32_t)hl};
 	}
-	if (wire_put_cred(&l->out, f->sid, status, e, rc ? 0 : 2))
+	if (wire_put_cred(&l->out, f->sid, status, user, e, rc ? 0 : 2))
 		link_fail(l, "out of memory");
 	memset(cr, 0, sizeof cr);
 }

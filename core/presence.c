@@ -173,6 +173,13 @@ static void deliver_offline(struct core *c, struct session *s)
 		buf_reset(&x);
 		if (offline_xml(c, &x, &msgs[i]))
 			break;
+		if (!buf_avail(&x)) {
+			/* A stored message that cannot be a stanza would block the queue. */
+			log_warn("offline message %lld of %s is empty; dropped", (long long)msgs[i].id,
+				 bare);
+			last = msgs[i].id;
+			continue;
+		}
 		struct wire_stanza st = {
 			.kind = STANZA_MESSAGE, .type = msgs[i].type,
 			.id = core_wstr(msgs[i].stanza_id), .from = core_wstr(msgs[i].from),

@@ -337,8 +337,7 @@ void router_stanza(struct core *c, struct session *origin, const struct wire_sta
 		return;
 	}
 	if (s->kind == STANZA_IQ && !v.has_resource &&
-	    !strncmp(origin->user->local, v.local.p, v.local.len) &&
-	    !origin->user->local[v.local.len]) {
+	    core_str_eq(origin->user->local, v.local.p, v.local.len)) {
 		if (is_get_set(s))
 			iq_handle(c, origin, s, IQ_TO_ACCOUNT);
 		return;

@@ -67,7 +67,7 @@ struct core_user *session_user(struct core *c, const char *local, size_t len)
 		return NULL;
 	uint32_t h = hash_bytes(local, len);
 	for (struct core_user *u = c->users.b[h & (c->users.nb - 1)]; u; u = u->next)
-		if (u->hash == h && !strncmp(u->local, local, len) && !u->local[len])
+		if (u->hash == h && core_str_eq(u->local, local, len))
 			return u;
 	return NULL;
 }
@@ -85,7 +85,7 @@ struct session *session_by_sid(struct link *l, uint32_t sid)
 struct session *session_by_resource(struct core_user *u, const char *res, size_t len)
 {
 	for (struct session *s = u->sessions; s; s = s->user_next)
-		if (!strncmp(s->resource, res, len) && !s->resource[len])
+		if (core_str_eq(s->resource, res, len))
 			return s;
 	return NULL;
 }

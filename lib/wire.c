@@ -138,6 +138,8 @@ int wire_end(struct wire_writer *w)
 
 int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s)
 {
+	if (s->xml.len == 0)
+		return -EINVAL; /* the receiver would refuse it */
 	struct wire_writer w;
 	wire_begin(&w, b, WIRE_STANZA, sid);
 	wire_put_u8(&w, s->kind);
@@ -161,6 +163,12 @@ int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s)
 	s->xml = wire_get_str(&r);
 	if (!r.err && s->xml.len == 0)
 		r.err = -EPROTO;
+	/* Neither XML nor a JID can hold NUL; refusing it here keeps every
+	 * receiver's string handling (C strings, SQLite text) honest. */
+	const struct wire_str *f4[] = {&s->id, &s->from, &s->to, &s->xml};
+	for (int i = 0; i < 4 && !r.err; i++)
+		if (f4[i]->len && memchr(f4[i]->p, 0, f4[i]->len))
+			r.err = -EPROTO;
 	return r.err;
 }
 
@@ -198,12 +206,13 @@ int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s)
 	return wire_end(&w);
 }
 
-int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, const struct wire_cred_entry *e,
-		  unsigned n)
+int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, struct wire_str user,
+		  const struct wire_cred_entry *e, unsigned n)
 {
 	struct wire_writer w;
 	wire_begin(&w, b, WIRE_CRED, sid);
 	wire_put_u8(&w, status);
+	wire_put_str(&w, user.p, user.len);
 	wire_put_u8(&w, (uint8_t)n);
 	for (unsigned i = 0; i < n; i++) {
 		wire_put_u8(&w, e[i].hash);
@@ -215,13 +224,14 @@ int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, const struct wire
 	return wire_end(&w);
 }
 
-int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_cred_entry *e,
-		  unsigned *n)
+int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_str *user,
+		  struct wire_cred_entry *e, unsigned *n)
 {
 	struct wire_reader r;
 	wire_reader_init(&r, f);
 	*n = 0;
 	*status = wire_get_u8(&r);
+	*user = wire_get_str(&r);
 	unsigned count = wire_get_u8(&r);
 	if (count > WIRE_MAX_CREDS)
 		return -EPROTO;

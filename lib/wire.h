@@ -21,7 +21,7 @@ enum wire_type {
 	WIRE_PING = 2,		 /* u32 token */
 	WIRE_PONG = 3,		 /* u32 token */
 	WIRE_CRED_REQ = 10,	 /* cm->core: str username (nodeprepped localpart) */
-	WIRE_CRED = 11,		 /* core->cm: u8 status, u8 n, n x cred entry */
+	WIRE_CRED = 11,		 /* core->cm: u8 status, str username, u8 n, n x cred entry */
 	WIRE_SESSION_OPEN = 20,	 /* cm->core: str full JID */
 	WIRE_SESSION_OPENED = 21, /* core->cm: u8 status (0 ok) */
 	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
@@ -62,7 +62,7 @@ struct wire_frame {
 struct wire_stanza {
 	uint8_t kind; /* enum stanza_kind */
 	uint8_t type; /* enum stanza_type */
-	struct wire_str id, from, to, xml;
+	struct wire_str id, from, to, xml; /* none may contain NUL; xml not empty */
 };
 
 struct wire_cred_entry {
@@ -108,11 +108,13 @@ int wire_put_hello(struct buf *b, const char *name);
 int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name);
 int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v);
 int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s);
-int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, const struct wire_cred_entry *e,
-		  unsigned n);
+/* The reply echoes the username asked for, so a reply that outlived its
+ * connection can never be applied to the next user of the same session id. */
+int wire_put_cred(struct buf *b, uint32_t sid, uint8_t status, struct wire_str user,
+		  const struct wire_cred_entry *e, unsigned n);
 /* Fills up to WIRE_MAX_CREDS entries; *n receives the count. */
-int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_cred_entry *e,
-		  unsigned *n);
+int wire_get_cred(const struct wire_frame *f, uint8_t *status, struct wire_str *user,
+		  struct wire_cred_entry *e, unsigned *n);
 
 /* Write the stanza for delivery: xml with from/to attributes spliced in after
  * the element name (either may be empty = omitted).  Values are escaped. */

@@ -34,7 +34,7 @@ static void decode(const struct wire_frame *f)
 	struct wire_reader r;
 	struct wire_stanza s;
 	struct wire_cred_entry e[WIRE_MAX_CREDS];
-	struct wire_str str;
+	struct wire_str str, u;
 	uint32_t v;
 	uint8_t st;
 	unsigned n;
@@ -55,7 +55,7 @@ static void decode(const struct wire_frame *f)
 			(void)wire_str_eq(str, "juliet");
 		break;
 	case WIRE_CRED:
-		if (wire_get_cred(f, &st, e, &n) == 0 && n > WIRE_MAX_CREDS)
+		if (wire_get_cred(f, &st, &u, e, &n) == 0 && n > WIRE_MAX_CREDS)
 			abort();
 		break;
 	case WIRE_SESSION_OPENED:

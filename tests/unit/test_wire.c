@@ -65,11 +65,31 @@ static void test_stanza(void)
 	CHECK(parse_head(&b, &f) > 0 && wire_get_stanza(&f, &g) == 0);
 	CHECK(g.id.len == 0 && g.from.len == 0 && g.to.len == 0 && str_is(g.xml, "<iq/>"));
 	buf_free(&b);
-	/* A stanza frame without XML is malformed. */
+	/* A stanza frame without XML is refused when written. */
 	e.xml = (struct wire_str){NULL, 0};
-	CHECK(wire_put_stanza(&b, 7, &e) == 0);
+	CHECK(wire_put_stanza(&b, 7, &e) == -EINVAL && buf_avail(&b) == 0);
+	/* ... and when read (hand-made frame: kind, type, 4 empty strings). */
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_STANZA, 7);
+	wire_put_u8(&w, 3);
+	wire_put_u8(&w, 0);
+	for (int i = 0; i < 4; i++)
+		wire_put_str(&w, "", 0);
+	CHECK(wire_end(&w) == 0);
 	CHECK(parse_head(&b, &f) > 0 && wire_get_stanza(&f, &g) == -EPROTO);
 	buf_free(&b);
+	/* NUL in any string field is malformed: neither XML nor JIDs hold it. */
+	const char nul_to[] = "alice@x\0yz";
+	const char nul_xml[] = "\0<message/>";
+	struct wire_stanza bad[] = {
+	    {1, 0, ws("i"), ws("a@b/c"), {nul_to, sizeof nul_to - 1}, ws("<message/>")},
+	    {1, 0, ws("i"), ws("a@b/c"), ws("d@e"), {nul_xml, sizeof nul_xml - 1}},
+	};
+	for (int i = 0; i < 2; i++) {
+		CHECK(wire_put_stanza(&b, 7, &bad[i]) == 0);
+		CHECK(parse_head(&b, &f) > 0 && wire_get_stanza(&f, &g) == -EPROTO);
+		buf_free(&b);
+	}
 }
 
 static void test_cred(void)
@@ -82,24 +102,25 @@ static void test_cred(void)
 	}, g[WIRE_MAX_CREDS];
 	uint8_t st = 99;
 	unsigned n = 99;
-	CHECK(wire_put_cred(&b, 5, WIRE_CRED_OK, e, 2) == 0);
+	struct wire_str gu;
+	CHECK(wire_put_cred(&b, 5, WIRE_CRED_OK, ws("juliet"), e, 2) == 0);
 	CHECK(parse_head(&b, &f) > 0 && f.type == WIRE_CRED && f.sid == 5);
-	CHECK(wire_get_cred(&f, &st, g, &n) == 0);
-	CHECK(st == WIRE_CRED_OK && n == 2);
+	CHECK(wire_get_cred(&f, &st, &gu, g, &n) == 0);
+	CHECK(st == WIRE_CRED_OK && n == 2 && str_is(gu, "juliet"));
 	CHECK(g[0].hash == WIRE_HASH_SHA1 && g[0].iter == 4096 && str_is(g[0].salt, "salt1"));
 	CHECK(str_is(g[0].stored_key, "stored1") && str_is(g[0].server_key, "server1"));
 	CHECK(g[1].hash == WIRE_HASH_SHA256 && g[1].iter == 10000);
 	CHECK(str_is(g[1].salt, "salt-two") && str_is(g[1].stored_key, "stored-two") &&
 	      str_is(g[1].server_key, "server-two"));
 	buf_free(&b);
-	CHECK(wire_put_cred(&b, 6, WIRE_CRED_NO_USER, NULL, 0) == 0);
-	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, g, &n) == 0);
+	CHECK(wire_put_cred(&b, 6, WIRE_CRED_NO_USER, (struct wire_str){"u", 1}, NULL, 0) == 0);
+	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, &gu, g, &n) == 0);
 	CHECK(st == WIRE_CRED_NO_USER && n == 0);
 	buf_free(&b);
 	/* More entries than WIRE_MAX_CREDS must not overflow the caller's array. */
 	struct wire_cred_entry three[3] = {e[0], e[1], e[0]};
-	CHECK(wire_put_cred(&b, 6, WIRE_CRED_OK, three, 3) == 0);
-	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, g, &n) == -EPROTO);
+	CHECK(wire_put_cred(&b, 6, WIRE_CRED_OK, (struct wire_str){"u", 1}, three, 3) == 0);
+	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, &gu, g, &n) == -EPROTO);
 	buf_free(&b);
 }
 
@@ -195,6 +216,7 @@ static void test_truncated(void)
 				       {2, ws("ss"), 2, ws("k3"), ws("k4")}}, ge[2];
 	uint8_t st;
 	unsigned n;
+	struct wire_str gu;
 	int ok = 1;
 	CHECK(wire_put_stanza(&b, 1, &s) == 0);
 	CHECK(parse_head(&b, &f) > 0);
@@ -211,7 +233,7 @@ static void test_truncated(void)
 	}
 	CHECK(ok);
 	buf_free(&b);
-	CHECK(wire_put_cred(&b, 1, 0, e, 2) == 0);
+	CHECK(wire_put_cred(&b, 1, 0, (struct wire_str){"u", 1}, e, 2) == 0);
 	CHECK(parse_head(&b, &f) > 0);
 	ok = 1;
 	for (uint32_t cut = 1; cut <= f.plen; cut++) {
@@ -220,7 +242,7 @@ static void test_truncated(void)
 		uint8_t *copy = malloc(t.plen + 1);
 		memcpy(copy, f.payload, t.plen);
 		t.payload = copy;
-		if (wire_get_cred(&t, &st, ge, &n) != -EPROTO)
+		if (wire_get_cred(&t, &st, &gu, ge, &n) != -EPROTO)
 			ok = 0;
 		free(copy);
 	}

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Writes the seed inputs of tests/fuzz/fuzz_core.c into tests/fuzz/corpus/fuzz_core/.
+
+Each seed is a sequence of backend link frames (lib/wire.h, docs/link-protocol.md):
+u32 len | u8 type | u8 flags | u16 0 | u32 sid | payload, big-endian.  The harness
+reads the flags byte: 1 = link B, 2 = set 'from' to the session's JID, 4 = feed in
+two pieces split at flags >> 3.  Sessions present at the start of every input:
+link A sid 1 alice@example.com/a, sid 2 bob@example.com/b; link B sid 1
+alice@example.com/m, sid 2 bob@example.com/c.
+
+Usage: /usr/bin/python3 tests/fuzz/gen_core_corpus.py
+"""
+import os
+import struct
+
+HELLO, PING, PONG, CRED_REQ, SESSION_OPEN, SESSION_CLOSE, STANZA, FLOW = 1, 2, 3, 10, 20, 22, 30, 40
+MESSAGE, PRESENCE, IQ = 1, 2, 3
+(T_NONE, T_NORMAL, T_CHAT, T_GROUPCHAT, T_HEADLINE, T_ERROR, T_UNAVAILABLE, T_SUBSCRIBE,
+ T_SUBSCRIBED, T_UNSUBSCRIBE, T_UNSUBSCRIBED, T_PROBE, T_GET, T_SET, T_RESULT) = range(15)
+B, FIX, SPLIT = 1, 2, 4
+D = "example.com"
+
+
+def s(v):
+    v = v.encode() if isinstance(v, str) else v
+    return struct.pack(">I", len(v)) + v
+
+
+def frame(ftype, sid, payload, flags=0):
+    return struct.pack(">IBBHI", 12 + len(payload), ftype, flags, 0, sid) + payload
+
+
+def stanza(sid, kind, stype, xml, to="", sid_id="", frm="", flags=FIX):
+    payload = bytes([kind, stype]) + s(sid_id) + s(frm) + s(to) + s(xml)
+    return frame(STANZA, sid, payload, flags)
+
+
+def roster_set(item):
+    return '<iq type="set"><query xmlns="jabber:iq:roster">' + item + "</query></iq>"
+
+
+SEEDS = {
+    "presence_priority": [
+        stanza(1, PRESENCE, T_NONE, "<presence><priority>5</priority></presence>"),
+        stanza(1, PRESENCE, T_NONE, "<presence><priority>-1</priority><show>away</show>"
+               "</presence>", flags=FIX | B),
+        stanza(2, PRESENCE, T_NONE, "<presence><priority>128</priority></presence>"),
+        stanza(2, MESSAGE, T_CHAT, '<message type="chat"><body>hi</body></message>',
+               to="alice@" + D, sid_id="m1"),
+        stanza(2, MESSAGE, T_HEADLINE, '<message type="headline"/>', to="alice@" + D),
+        stanza(1, MESSAGE, T_CHAT, "<message><body>to m</body></message>",
+               to="alice@" + D + "/m"),
+        stanza(1, PRESENCE, T_UNAVAILABLE, '<presence type="unavailable"/>'),
+    ],
+    "roster": [
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:roster"/></iq>',
+               sid_id="r1"),
+        stanza(1, IQ, T_SET, roster_set('<item jid="Zoe@' + D + '" name="Z">'
+                                        "<group>A</group><group>B</group></item>"),
+               sid_id="r2"),
+        stanza(1, IQ, T_SET, roster_set('<item jid="x@' + D + '"><group>A</group>'
+                                        "<group>A</group></item>"), sid_id="r3"),
+        stanza(1, IQ, T_SET, roster_set('<item jid="bob@' + D + '" subscription="remove"/>'),
+               sid_id="r4", to="alice@" + D),
+        stanza(1, IQ, T_SET, roster_set('<item jid="@bad"/>'), sid_id="r5"),
+        stanza(2, IQ, T_SET, roster_set('<item jid="a@b"/>'), sid_id="r6", to="alice@" + D),
+    ],
+    "subscribe": [
+        stanza(1, PRESENCE, T_NONE, "<presence/>"),
+        stanza(2, PRESENCE, T_NONE, "<presence/>", flags=FIX | B),
+        stanza(2, PRESENCE, T_SUBSCRIBE, '<presence type="subscribe"/>', to="carol@" + D),
+        stanza(1, PRESENCE, T_SUBSCRIBE, '<presence type="subscribe"/>', to="dave@" + D),
+        stanza(2, PRESENCE, T_UNSUBSCRIBED, '<presence type="unsubscribed"/>',
+               to="alice@" + D),
+        stanza(1, PRESENCE, T_SUBSCRIBED, '<presence type="subscribed"/>', to="bob@" + D),
+        stanza(1, PRESENCE, T_PROBE, '<presence type="probe"/>', to="bob@" + D),
+        stanza(1, PRESENCE, T_NONE, "<presence/>", to="bob@" + D + "/c"),
+        stanza(1, PRESENCE, T_UNSUBSCRIBE, '<presence type="unsubscribe"/>', to="bob@" + D),
+    ],
+    "offline": [
+        stanza(1, MESSAGE, T_CHAT, '<message type="chat"><body>later</body></message>',
+               to="carol@" + D, sid_id="o1"),
+        stanza(1, MESSAGE, T_NORMAL, "<message/>", to="carol@" + D + "/gone"),
+        frame(SESSION_OPEN, 5, s("carol@" + D + "/p"), B),
+        stanza(5, PRESENCE, T_NONE, "<presence><priority>2</priority></presence>",
+               flags=FIX | B),
+        stanza(5, MESSAGE, T_CHAT, "<message><body>x</body></message>", to="nobody@" + D,
+               flags=FIX | B),
+        frame(SESSION_CLOSE, 5, bytes([0]), B),
+    ],
+    "server": [
+        frame(PING, 0, struct.pack(">I", 7)),
+        frame(CRED_REQ, 9, s("alice")),
+        frame(CRED_REQ, 9, s("nobody"), B),
+        stanza(1, IQ, T_GET, '<iq type="get"><ping xmlns="urn:xmpp:ping"/></iq>', to=D),
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="http://jabber.org/protocol/'
+               'disco#info"/></iq>', to=D, sid_id="d"),
+        stanza(1, IQ, T_GET, '<iq type="get"><q xmlns="x"/></iq>', to="bob@" + D + "/zz"),
+        stanza(1, MESSAGE, T_CHAT, "<message/>", to="eve@elsewhere.org"),
+        stanza(1, MESSAGE, T_GROUPCHAT, "<message/>", to="bob@" + D),
+        frame(FLOW, 0, bytes([0])),
+        stanza(1, MESSAGE, T_CHAT, "<message/>", frm="alice@" + D + "/a",
+               to="bob@" + D + "/b", flags=0),
+    ],
+    "conflict_close": [
+        frame(SESSION_OPEN, 3, s("bob@" + D + "/b"), B),
+        stanza(3, MESSAGE, T_CHAT, "<message/>", to="alice@" + D + "/a", flags=FIX | B),
+        frame(SESSION_CLOSE, 1, bytes([1])),
+        frame(99, 0, bytes([0]), B),
+        stanza(2, PRESENCE, T_NONE, "<presence/>"),
+    ],
+    "split_partial": [
+        stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",
+               flags=FIX | SPLIT | (9 << 3)),
+        stanza(2, MESSAGE, T_CHAT, "<message><body>s</body></message>", to="alice@" + D,
+               flags=FIX | SPLIT | B | (30 << 3)),
+        frame(PING, 0, struct.pack(">I", 1))[:10],
+    ],
+}
+
+
+def main():
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_core")
+    os.makedirs(out, exist_ok=True)
+    for name, frames in SEEDS.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(b"".join(frames))
+
+
+if __name__ == "__main__":
+    main()
