@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "lib/stanza.h"
 #include "lib/log.h"
 
 #define WORKER_RING_ENTRIES 4096
@@ -411,6 +412,7 @@ void *worker_main(void *arg)
 		kill(getpid(), SIGUSR1);
 	}
 	worker_shutdown(w);
+	stanza_thread_end();
 	return NULL;
 }
 

@@ -13,18 +13,59 @@
  * preparation rarely shrinks text, and never legitimately by 4x. */
 #define JID_RAW_MAX (4 * JID_PART_MAX)
 
+/* What Nodeprep, Nameprep and Resourceprep do to printable ASCII (0x21-0x7e):
+ * the first two fold A-Z to a-z (RFC 3454 table B.2), Nodeprep also prohibits
+ * "&'/:<>@ (RFC 3920 appendix A.5), and nothing else applies (NFKC, bidi and
+ * the other prohibitions only concern other characters).  Almost every JID is
+ * such ASCII, and libidn's general path costs more than routing the stanza;
+ * anything else goes to libidn, and tests/fuzz/fuzz_jid.c checks the two agree.
+ * Returns 1 when handled (result in *rc), 0 to defer to libidn. */
+enum prep_profile { PREP_NODE, PREP_NAME, PREP_RESOURCE };
+static const char *const prep_names[] = {"Nodeprep", "Nameprep", "Resourceprep"};
+
+static int prep_ascii(const char *in, size_t n, enum prep_profile profile, char **out, int *rc)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)in[i] < 0x21 || (unsigned char)in[i] > 0x7e)
+			return 0;
+	int node = profile == PREP_NODE, fold = profile != PREP_RESOURCE;
+	for (size_t i = 0; node && i < n; i++) {
+		if (strchr("\"&'/:<>@", in[i])) {
+			*rc = -EINVAL;
+			return 1;
+		}
+	}
+	*out = malloc(n + 1);
+	if (!*out) {
+		*rc = -ENOMEM;
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = (char)(fold && in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+	(*out)[n] = 0;
+	*rc = n > JID_PART_MAX ? -EINVAL : 0;
+	if (*rc) {
+		free(*out);
+		*out = NULL;
+	}
+	return 1;
+}
+
 /* Apply a stringprep profile to in[0..n).  Unassigned code points are allowed
  * (query semantics, as deployed servers do) so that e.g. emoji resources work.
  * *out is malloc'd; the caller frees it. */
-static int prep(const char *in, size_t n, const char *profile, char **out)
+static int prep(const char *in, size_t n, enum prep_profile profile, char **out)
 {
 	*out = NULL;
+	int rc;
+	if (n && n <= JID_RAW_MAX && prep_ascii(in, n, profile, out, &rc))
+		return rc;
 	if (!n || n > JID_RAW_MAX || !utf8_valid(in, n) || memchr(in, 0, n))
 		return -EINVAL;
 	char *tmp = strndup(in, n);
 	if (!tmp)
 		return -ENOMEM;
-	int rc = stringprep_profile(tmp, out, profile, 0);
+	rc = stringprep_profile(tmp, out, prep_names[profile], 0);
 	free(tmp);
 	if (rc == STRINGPREP_MALLOC_ERROR)
 		return -ENOMEM;
@@ -84,7 +125,7 @@ static int prep_domain(const char *in, size_t n, char **out)
 		return -EINVAL;
 	if (in[0] == '[')
 		return ip6_literal(in, n, out);
-	int rc = prep(in, n, "Nameprep", out);
+	int rc = prep(in, n, PREP_NAME, out);
 	if (!rc && !domain_chars_ok(*out)) {
 		free(*out);
 		*out = NULL;
@@ -123,11 +164,11 @@ int jid_parse(const char *s, struct jid *j)
 	size_t dend = slash ? (size_t)(slash - s) : n;
 	const char *at = memchr(s, '@', dend);
 	const char *d = at ? at + 1 : s;
-	int rc = at ? prep(s, (size_t)(at - s), "Nodeprep", &local) : 0;
+	int rc = at ? prep(s, (size_t)(at - s), PREP_NODE, &local) : 0;
 	if (!rc)
 		rc = prep_domain(d, (size_t)(s + dend - d), &domain);
 	if (!rc && slash)
-		rc = prep(slash + 1, n - dend - 1, "Resourceprep", &res);
+		rc = prep(slash + 1, n - dend - 1, PREP_RESOURCE, &res);
 	if (!rc)
 		rc = jid_pack(j, local, domain, res);
 	free(local);
@@ -161,7 +202,7 @@ int jid_prep_local(const char *in, char *out, size_t cap)
 	char *p = NULL;
 	if (!in)
 		return -EINVAL;
-	int rc = prep(in, strlen(in), "Nodeprep", &p);
+	int rc = prep(in, strlen(in), PREP_NODE, &p);
 	return copy_out(rc, p, out, cap);
 }
 
@@ -179,7 +220,7 @@ int jid_prep_resource(const char *in, char *out, size_t cap)
 	char *p = NULL;
 	if (!in)
 		return -EINVAL;
-	int rc = prep(in, strlen(in), "Resourceprep", &p);
+	int rc = prep(in, strlen(in), PREP_RESOURCE, &p);
 	return copy_out(rc, p, out, cap);
 }
 

@@ -99,20 +99,50 @@ static int stanza_fill(struct stanza *s)
 	return err;
 }
 
+/* One parser context per thread, reused: creating a context per stanza cost
+ * more than parsing a chat message.  Its name dictionary is shared with the
+ * documents it builds and grows with every new name a client sends, so it is
+ * replaced once it holds STANZA_DICT_MAX names. */
+#define STANZA_DICT_MAX 4096
+static __thread xmlParserCtxtPtr stanza_ctxt;
+
+static xmlParserCtxtPtr stanza_get_ctxt(void)
+{
+	if (stanza_ctxt && xmlDictSize(stanza_ctxt->dict) > STANZA_DICT_MAX)
+		stanza_thread_end();
+	if (!stanza_ctxt)
+		stanza_ctxt = xmlNewParserCtxt(); /* freed by stanza_thread_end() */
+	return stanza_ctxt;
+}
+
+void stanza_thread_end(void)
+{
+	if (stanza_ctxt)
+		xmlFreeParserCtxt(stanza_ctxt); /* documents keep their own dict reference */
+	stanza_ctxt = NULL;
+}
+
 int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 {
 	memset(s, 0, sizeof(*s));
-	if (len > INT_MAX)
+	/* libxml2 stops at a NUL, which would leave the tree and the bytes
+	 * disagreeing; XML cannot contain one anyway. */
+	if (len > INT_MAX || memchr(bytes, 0, len))
 		return -EBADMSG;
-	xmlParserCtxtPtr ctxt = xmlNewParserCtxt(); /* freed below; the doc keeps its dict */
+	xmlParserCtxtPtr ctxt = stanza_get_ctxt();
 	if (!ctxt)
 		return -ENOMEM;
-	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, "UTF-8", STANZA_PARSE_OPTS);
+	/* No encoding named: libxml2 then reads the bytes in place as UTF-8 (the
+	 * stream's only encoding, RFC 6120 §11.6; the framer has already refused
+	 * NUL and other controls, so no UTF-16 can be sniffed).  Naming "UTF-8"
+	 * would route every byte through a converter and a second buffer. */
+	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, STANZA_PARSE_OPTS);
 	/* A namespace error (e.g. a prefix bound only on the stream header) is
 	 * refused: the tree would carry the wrong namespace. */
 	int ok = doc && ctxt->wellFormed && ctxt->nsWellFormed;
 	int nomem = ctxt->errNo == XML_ERR_NO_MEMORY;
-	xmlFreeParserCtxt(ctxt);
+	if (nomem)
+		stanza_thread_end(); /* start the next parse from a clean context */
 	/* RFC 6120 §11.1: no DTD, even one the framer never let through. */
 	if (!ok || doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
 		xmlFreeDoc(doc);
@@ -120,6 +150,8 @@ int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 	}
 	s->doc = doc;
 	s->root = xmlDocGetRootElement(doc);
+	s->raw = bytes;
+	s->raw_len = len;
 	int err = stanza_fill(s);
 	if (err)
 		stanza_free(s);
@@ -208,8 +240,42 @@ static int stanza_put_attrs(const xmlNode *r, struct buf *out)
 	return 0;
 }
 
+/* The root's content as the client wrote it: between the end of the start
+ * tag (the first '>' outside a quoted value) and the last '<' (the end tag).
+ * libxml2 has just accepted these bytes, so they are well-formed in this
+ * context, and every prefix they use is declared on the root or inside them
+ * (stanza_parse refuses anything else), which the start tag we write keeps. */
+static int stanza_put_raw_content(const struct stanza *s, struct buf *out)
+{
+	const char *p = s->raw, *end = s->raw + s->raw_len;
+	char quote = 0;
+	for (; p < end; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '>') {
+			break;
+		}
+	}
+	const char *last = end;
+	while (last > p && *--last != '<')
+		;
+	if (p >= end || last <= p || last + 1 >= end || last[1] != '/')
+		return -EINVAL; /* not the shape libxml2 accepted: caller falls back */
+	return buf_append(out, p + 1, (size_t)(last - p - 1));
+}
+
 static int stanza_put_children(const struct stanza *s, struct buf *out)
 {
+	if (s->raw) {
+		uint32_t mark = out->len;
+		int err = stanza_put_raw_content(s, out);
+		if (err != -EINVAL)
+			return err;
+		out->len = mark;
+	}
 	xmlBufferPtr xb = xmlBufferCreate(); /* freed below */
 	int err = xb ? 0 : -ENOMEM;
 

@@ -51,11 +51,18 @@ struct stanza {
 	const char *name; /* local name of root */
 	/* Attribute values owned by the stanza (NULL when absent). */
 	char *id, *from, *to;
+	/* The bytes it was parsed from: NOT owned, valid only as long as the
+	 * caller's buffer (the framer's callback).  stanza_serialize() copies the
+	 * root's content from here instead of re-serialising the tree. */
+	const char *raw;
+	size_t raw_len;
 };
 
 /* Parse one element.  Returns 0, -EBADMSG (not well-formed), -ENOMEM. */
 int stanza_parse(const char *bytes, size_t len, struct stanza *s);
 void stanza_free(struct stanza *s);
+/* Free this thread's reusable parser context (call as a thread ends). */
+void stanza_thread_end(void);
 
 /* Type name <-> enum for a kind; returns STANZA_T_INVALID when not allowed. */
 enum stanza_type stanza_type_parse(enum stanza_kind kind, const char *value);
@@ -63,7 +70,9 @@ const char *stanza_type_name(enum stanza_type t); /* NULL for STANZA_T_NONE */
 const char *stanza_kind_name(enum stanza_kind k); /* "message", "presence", "iq" */
 
 /* Append the stanza without from/to attributes and without an
- * xmlns="jabber:client" declaration on the root (it is the stream default). */
+ * xmlns="jabber:client" declaration on the root (it is the stream default).
+ * The root's start tag is written anew; its content is copied from `raw`
+ * when set (the caller's bytes must still be valid), else serialised. */
 int stanza_serialize(const struct stanza *s, struct buf *out);
 
 /* First child element of n with this namespace and local name (either may be

@@ -1,8 +1,11 @@
 /* fuzz_jid: jid_parse() on any input; a parsed JID must format and parse
- * back to itself (preparation is idempotent and the split is unambiguous). */
+ * back to itself (preparation is idempotent and the split is unambiguous).
+ * The ASCII fast path of lib/jid.c must agree with libidn itself. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stringprep.h>
 
 #include "lib/jid.h"
 
@@ -25,6 +28,28 @@ static void check_roundtrip(const struct jid *j)
 	jid_free(&k);
 }
 
+/* Same verdict and output as libidn's profile applied directly. */
+static void check_against_libidn(const char *s, const char *profile,
+				 int (*ours)(const char *, char *, size_t))
+{
+	char mine[4096];
+	char *theirs = NULL;
+	int a = ours(s, mine, sizeof mine);
+	int b = *s ? stringprep_profile(s, &theirs, profile, 0) : STRINGPREP_PROFILE_ERROR;
+	int b_ok = b == STRINGPREP_OK && *theirs && strlen(theirs) <= JID_PART_MAX;
+	if ((a == 0) != b_ok || (b_ok && strcmp(mine, theirs)))
+		abort();
+	free(theirs);
+}
+
+static int printable_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), out[64];
@@ -40,6 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)jid_prep_local(s, out, sizeof out);
 	(void)jid_prep_domain(s, out, sizeof out);
 	(void)jid_prep_resource(s, out, sizeof out);
+	if (printable_ascii(s) && size <= 1023) {
+		check_against_libidn(s, "Nodeprep", jid_prep_local);
+		check_against_libidn(s, "Resourceprep", jid_prep_resource);
+	}
 	free(s);
 	return 0;
 }

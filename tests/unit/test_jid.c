@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stringprep.h>
+
 #include "check.h"
 #include "lib/jid.h"
 
@@ -220,8 +222,35 @@ static void test_format(void)
 	jid_free(&k);
 }
 
+/* The ASCII fast path must give libidn's answer: every printable ASCII
+ * character alone and between letters, for the local part and the resource. */
+static void test_ascii_matches_libidn(void)
+{
+	int agree = 1;
+	for (int ch = 0x21; ch <= 0x7e; ch++) {
+		char in[2][4] = {{(char)ch, 0}, {'A', (char)ch, 'b', 0}};
+		for (int k = 0; k < 2; k++) {
+			const char *profiles[] = {"Nodeprep", "Resourceprep"};
+			int (*ours[])(const char *, char *, size_t) = {jid_prep_local, jid_prep_resource};
+			for (int p = 0; p < 2; p++) {
+				char mine[16], *theirs = NULL;
+				int a = ours[p](in[k], mine, sizeof mine);
+				int b = stringprep_profile(in[k], &theirs, profiles[p], 0);
+				if ((a == 0) != (b == STRINGPREP_OK) || (a == 0 && strcmp(mine, theirs))) {
+					fprintf(stderr, "ascii %s '%s': ours %d libidn %d\n", profiles[p],
+						in[k], a, b);
+					agree = 0;
+				}
+				free(theirs);
+			}
+		}
+	}
+	CHECK(agree);
+}
+
 int main(void)
 {
+	test_ascii_matches_libidn();
 	test_good();
 	test_bad();
 	test_lengths();

@@ -163,7 +163,10 @@ static void test_serialize(void)
 	CHECK(out != NULL);
 	if (out) {
 		CHECK(!strncmp(out, "<iq", 3));
-		CHECK(strstr(out, "<query xmlns=\"jabber:iq:roster\" ver=\"1\">") != NULL);
+		/* The content travels as the client wrote it, byte for byte. */
+		CHECK(strstr(out, ">" "<query xmlns='jabber:iq:roster' ver='1'>"
+				  "<item jid='a@b' name='A &amp; B' subscription='both'><group>G</group>"
+				  "</item></query></iq>") != NULL);
 		xmlNodePtr q = stanza_child(s.root, "jabber:iq:roster", "query");
 		CHECK(q != NULL);
 		CHECK(stanza_child(s.root, STANZA_NS_CLIENT, "query") == NULL);
@@ -298,13 +301,36 @@ static void test_nonza(void)
 	stanza_free(&s);
 }
 
+/* RFC 6120 §11.6: UTF-8 only; malformed sequences are not well-formed, and
+ * valid multi-byte text survives. */
+static void test_utf8(void)
+{
+	const char *bad[] = {"<message><body>\xff\xfe</body></message>",
+			     "<message><body>\xc3\x28</body></message>",
+			     "<message to='\xed\xa0\x80'/>", "<message><body>\xc0\xaf</body></message>"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct stanza s;
+		CHECK(stanza_parse(bad[i], strlen(bad[i]), &s) == -EBADMSG);
+		stanza_free(&s);
+	}
+	const char *good = "<message><body>caf\xc3\xa9 \xf0\x9f\x90\xa6</body></message>";
+	struct stanza s;
+	struct buf b = {0};
+	CHECK(stanza_parse(good, strlen(good), &s) == 0 && stanza_serialize(&s, &b) == 0);
+	CHECK(buf_avail(&b) == strlen(good) && !memcmp(buf_head(&b), good, strlen(good)));
+	buf_free(&b);
+	stanza_free(&s);
+}
+
 int main(void)
 {
+	test_utf8();
 	test_kinds();
 	test_types();
 	test_serialize();
 	test_bad();
 	test_nonza();
+	stanza_thread_end();
 	xmlCleanupParser();
 	CHECK_DONE();
 }
