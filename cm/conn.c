@@ -40,6 +40,7 @@ static void conn_release(struct worker *w, struct conn *c)
 		SSL_free(c->ssl);
 	auth_free(c);
 	free(c->jid);
+	buf_free(&c->plain);
 	buf_free(&c->out);
 	buf_free(&c->sending);
 	xs_free(&c->xs);
@@ -98,18 +99,28 @@ void conn_schedule_flush(struct worker *w, struct conn *c)
 	w->flush_head = conn_slot(w, c) + 1;
 }
 
+/* Encrypt the turn's plaintext into out.  0, or -errno (the conn is killed). */
+static int conn_encrypt(struct worker *w, struct conn *c)
+{
+	if (!buf_avail(&c->plain))
+		return 0;
+	w->tio.out = &c->out;
+	int rc = tls_write(c->ssl, buf_head(&c->plain), buf_avail(&c->plain));
+	buf_free(&c->plain);
+	if (rc)
+		conn_kill(w, c);
+	return rc;
+}
+
 int conn_send(struct worker *w, struct conn *c, const char *data, size_t len)
 {
 	if (c->flags & CONN_DEAD)
 		return -EPIPE;
-	int rc;
-	if (c->ssl) {
-		w->tio.out = &c->out;
-		rc = tls_write(c->ssl, data, len);
-	} else {
-		rc = buf_append(&c->out, data, len);
-	}
-	if (rc == 0 && buf_avail(&c->out) + buf_avail(&c->sending) > CONN_MAX_QUEUED) {
+	/* Under TLS the plaintext of a whole turn becomes one SSL_write at flush:
+	 * one record for many stanzas instead of one each. */
+	int rc = buf_append(c->ssl ? &c->plain : &c->out, data, len);
+	if (rc == 0 &&
+	    buf_avail(&c->plain) + buf_avail(&c->out) + buf_avail(&c->sending) > CONN_MAX_QUEUED) {
 		/* The client reads slower than it is sent to; holding more would let
 		 * one reader exhaust our memory. */
 		log_info("conn %u: send queue over %u bytes, dropping", c->sid, CONN_MAX_QUEUED);
@@ -135,9 +146,9 @@ void conn_close(struct worker *w, struct conn *c)
 	c->state = C2S_CLOSING;
 	/* A client that stops reading must not hold the slot forever. */
 	conn_timer_set(w, c, CONN_TIMER_CLOSING, CONN_CLOSE_GRACE_MS);
-	if (c->ssl) {
+	if (c->ssl && conn_encrypt(w, c) == 0) {
 		w->tio.out = &c->out;
-		tls_shutdown(c->ssl);
+		tls_shutdown(c->ssl); /* close_notify after everything we queued */
 	}
 	conn_schedule_flush(w, c);
 	/* The flush closes the socket once the queue is empty. */
@@ -170,6 +181,8 @@ static void conn_flush(struct worker *w, struct conn *c)
 			conn_release(w, c);
 		return;
 	}
+	if (c->ssl && conn_encrypt(w, c))
+		return;
 	if (c->flags & CONN_SENDING)
 		return; /* the send completion flushes again */
 	if (!buf_avail(&c->sending) && buf_avail(&c->out)) {

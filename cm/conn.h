@@ -63,7 +63,8 @@ struct conn {
 	SSL *ssl;	     /* owned; NULL before TLS */
 	struct auth_state *auth; /* owned; only while SASL is in progress */
 	char *jid;	     /* owned: bare JID after SASL, full JID after bind */
-	struct buf out;	     /* bytes queued for the client */
+	struct buf plain;    /* TLS only: plaintext of this turn, encrypted at flush */
+	struct buf out;	     /* bytes queued for the client (ciphertext under TLS) */
 	struct buf sending;  /* bytes handed to the kernel; frozen while CONN_SENDING */
 	struct xs_framer xs;
 	uint32_t timer_prev, timer_next; /* timer list links (slot + 1, 0 = none) */

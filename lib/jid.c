@@ -224,19 +224,31 @@ int jid_prep_resource(const char *in, char *out, size_t cap)
 	return copy_out(rc, p, out, cap);
 }
 
-char *jid_bare(const struct jid *j)
+/* local@domain/resource with the parts present; malloc'd, caller frees.
+ * memcpy rather than asprintf: this runs for every routed stanza. */
+static char *jid_format(const struct jid *j, int with_resource)
 {
-	char *s = NULL;
-	if (asprintf(&s, "%s%s%s", j->local ? j->local : "", j->local ? "@" : "", j->domain) < 0)
+	size_t ln = j->local ? strlen(j->local) : 0, dn = strlen(j->domain);
+	size_t rn = with_resource && j->resource ? strlen(j->resource) : 0;
+	char *s = malloc(ln + 1 + dn + 1 + rn + 1), *p = s;
+	if (!s)
 		return NULL;
+	if (j->local) {
+		memcpy(p, j->local, ln);
+		p += ln;
+		*p++ = '@';
+	}
+	memcpy(p, j->domain, dn);
+	p += dn;
+	if (rn) {
+		*p++ = '/';
+		memcpy(p, j->resource, rn);
+		p += rn;
+	}
+	*p = 0;
 	return s;
 }
 
-char *jid_full(const struct jid *j)
-{
-	char *s = NULL;
-	if (asprintf(&s, "%s%s%s%s%s", j->local ? j->local : "", j->local ? "@" : "", j->domain,
-		     j->resource ? "/" : "", j->resource ? j->resource : "") < 0)
-		return NULL;
-	return s;
-}
+char *jid_bare(const struct jid *j) { return jid_format(j, 0); }
+
+char *jid_full(const struct jid *j) { return jid_format(j, 1); }

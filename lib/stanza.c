@@ -132,10 +132,11 @@ int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 	xmlParserCtxtPtr ctxt = stanza_get_ctxt();
 	if (!ctxt)
 		return -ENOMEM;
-	/* No encoding named: libxml2 then reads the bytes in place as UTF-8 (the
-	 * stream's only encoding, RFC 6120 §11.6; the framer has already refused
-	 * NUL and other controls, so no UTF-16 can be sniffed).  Naming "UTF-8"
-	 * would route every byte through a converter and a second buffer. */
+	/* No encoding named: libxml2 then reads UTF-8 (the stream's only
+	 * encoding, RFC 6120 §11.6; NUL and other controls are refused before, so
+	 * no UTF-16 can be sniffed).  Naming "UTF-8" would route every byte
+	 * through a converter.  (libxml2 copies the input: it needs the NUL
+	 * terminator our buffers do not have.) */
 	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, STANZA_PARSE_OPTS);
 	/* A namespace error (e.g. a prefix bound only on the stream header) is
 	 * refused: the tree would carry the wrong namespace. */
