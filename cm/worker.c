@@ -186,7 +186,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		w->listeners[li].armed = 0;
 		/* Out of descriptors or memory: re-arming now would fail at once and
-		 * spin; the next tick (or a closed connection) tries again. */
+		 * spin; the next tick tries again. */
 		if (!w->stop && res != -EMFILE && res != -ENFILE && res != -ENOMEM && res != -ENOBUFS)
 			arm_accept(w, li);
 	}
@@ -197,7 +197,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 	}
 	struct conn *c = conn_alloc(w, res);
 	if (!c) {
-		log_warn("worker %u: connection table full (%u), refusing", w->id, w->max_slots);
+		w->n_refused++; /* logged once per tick: a flood must not flood the log */
 		close(res);
 		return;
 	}
@@ -230,6 +230,8 @@ static void pause_conn(struct worker *w, struct conn *c)
 	}
 	w->paused[w->n_paused++] = c->sid;
 	c->flags |= CONN_PAUSED;
+	if (!(c->flags & CONN_RECV_ARMED))
+		return;
 	struct io_uring_sqe *sqe = worker_sqe(w);
 	io_uring_prep_cancel64(sqe, worker_udata(OP_RECV, c->gen, conn_slot(w, c)), 0);
 	io_uring_sqe_set_data64(sqe, worker_udata(OP_CANCEL, 0, 0));
@@ -256,7 +258,9 @@ static void recv_ended(struct worker *w, struct conn *c, int res)
 		return;
 	if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
 		/* Ended by a full buffer ring or by our pause: ask again unless
-		 * still paused (the resume re-arms). */
+		 * paused, or the link is backed up (then pause: the resume re-arms). */
+		if (w->link_paused && !(c->flags & CONN_PAUSED))
+			pause_conn(w, c);
 		if (!(c->flags & CONN_PAUSED))
 			worker_arm_recv(w, c);
 	} else {
@@ -286,6 +290,11 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 static void on_tick(struct worker *w)
 {
 	arm_tick(w);
+	if (w->n_refused) {
+		log_warn("worker %u: connection table full (%u): refused %llu connection(s)",
+			 w->id, w->max_slots, (unsigned long long)w->n_refused);
+		w->n_refused = 0;
+	}
 	conn_timers_run(w);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		if (!w->listeners[i].armed)
@@ -447,4 +456,5 @@ void worker_free(struct worker *w)
 	if (w->br)
 		munmap(w->br, WORKER_BUF_COUNT * sizeof(struct io_uring_buf));
 	free(w->bufs);
+	free(w->paused);
 }

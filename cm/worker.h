@@ -70,6 +70,7 @@ struct worker {
 
 	/* counters for logs and, later, metrics */
 	uint64_t n_accepted, n_closed;
+	uint64_t n_refused; /* since the last tick: the table was full */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx);

@@ -9,6 +9,7 @@ import asyncio
 import atexit
 import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -74,8 +75,17 @@ def _make_cert(d):
 class Server:
     """One starling-core + starling-cm pair in its own directory."""
 
-    def __init__(self, tmpdir, workers=1, max_stanza_size=65536, tls_port=False, auth_timeout=60):
+    def __init__(self, tmpdir, workers=1, max_stanza_size=65536, tls_port=False, auth_timeout=60,
+            max_connections=None, cm_nofile=None, asan_options=None):
+        """max_connections: [c2s] max_connections (per worker), written only
+        when given so the config default applies otherwise.  cm_nofile: the
+        RLIMIT_NOFILE (soft and hard) of starling-cm only, to provoke
+        descriptor exhaustion; None leaves the inherited limit.  asan_options:
+        extra ASAN_OPTIONS (e.g. 'quarantine_size_mb=0' where a test measures
+        memory), appended to the defaults; ignored by non-ASan builds."""
         self.dir = Path(tmpdir)
+        self.cm_nofile = cm_nofile
+        self.asan_options = asan_options
         self.bin = _bin_dir()
         self.domain = DOMAIN
         self.host = '127.0.0.1'
@@ -96,11 +106,12 @@ class Server:
         self.conf.write_text(
             '[server]\ndomain = %s\nlog_level = debug\n\n'
             '[c2s]\naddress = 127.0.0.1\nport = %d\ntls_port = %d\nworkers = %d\n'
-            'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n\n'
+            'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n%s\n'
             '[tls]\ncertificate = %s\nkey = %s\n\n'
             '[link]\naddress = unix:%s\n\n'
             '[core]\ndatabase = %s\nscram_iterations = 4096\n'
             % (self.domain, self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
+                '' if max_connections is None else 'max_connections = %d\n' % max_connections,
                 self.cert,
                 self.dir / 'key.pem', self.sock, self.dir / 'starling.db'))
 
@@ -109,8 +120,17 @@ class Server:
     def _env(self):
         env = dict(os.environ)
         env['ASAN_OPTIONS'] = 'detect_leaks=1:abort_on_error=0'
+        if self.asan_options:
+            env['ASAN_OPTIONS'] += ':' + self.asan_options
         env['UBSAN_OPTIONS'] = 'print_stacktrace=1'
         return env
+
+    def _limits(self, name):
+        """The preexec_fn applying cm_nofile to starling-cm, else None."""
+        if name != 'starling-cm' or self.cm_nofile is None:
+            return None
+        n = self.cm_nofile
+        return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
 
     def _spawn(self, name):
         # Append: a restart keeps the first run's log for the sanitizer check.
@@ -118,7 +138,7 @@ class Server:
         try:
             p = subprocess.Popen([str(self.bin / name), '-c', str(self.conf)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    env=self._env(), cwd=str(self.dir))
+                    env=self._env(), cwd=str(self.dir), preexec_fn=self._limits(name))
         finally:
             log.close()
         _live_procs.append(p)
