@@ -506,11 +506,46 @@ static int xs_fail(struct xs_framer *f, int err)
 	return err;
 }
 
+/* Bytes from p that change no state: character data inside an element, or
+ * an attribute value up to its quote.  Anything that could matter ('<', '&',
+ * the closing quote, a C0 control) stops the run and goes through xs_step. */
+static size_t xs_text_run(const struct xs_framer *f, const char *p, size_t n)
+{
+	unsigned quote;
+	if (f->state == S_CONTENT && f->depth >= 2)
+		quote = '<'; /* stands in for "no quote": '<' stops the run anyway */
+	else if (f->state == S_ATTR_VAL)
+		quote = f->sub;
+	else
+		return 0;
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = (unsigned char)p[i];
+		if (c == '<' || c == '&' || c == quote || (c < 0x20 && !is_ws(c)))
+			break;
+		i++;
+	}
+	return i;
+}
+
 int xs_feed(struct xs_framer *f, const char *data, size_t len, xs_callback cb, void *arg)
 {
 	size_t start = 0; /* where the unit in flight begins in data */
 
 	for (size_t i = 0; i < len; i++) {
+		size_t run = xs_text_run(f, data + i, len - i);
+		if (run) {
+			/* A unit in flight counts every byte toward the size limit
+			 * (elem_len <= max_size holds between bytes). */
+			if (f->flags & F_COUNT) {
+				if (run > f->max_size - f->elem_len)
+					return xs_fail(f, XS_ERR_TOO_BIG);
+				f->elem_len += (uint32_t)run;
+			}
+			i += run;
+			if (i == len)
+				break;
+		}
 		int a = xs_step(f, (unsigned char)data[i]);
 		if (a < 0)
 			return xs_fail(f, a);
