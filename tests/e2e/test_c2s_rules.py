@@ -8,13 +8,12 @@ payloads with their namespaces intact (§8.4).
 Every check is made on elements parsed by ElementTree; "no reply" is proved
 by ordering (a later request's answer arrives first), never by a timer."""
 import base64
-import socket
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from xmpp_raw import (NS_BIND, NS_CLIENT, NS_SASL, NS_STREAM, NS_STREAMS_ERR, NS_TLS,
-                      new_id, q, stanza_error, stream_error)
+from xmpp_raw import (NS_BIND, NS_CLIENT, NS_SASL, NS_STREAM, NS_TLS, expect_stream_error, new_id,
+                      q, stanza_error)
 
 NS_PING = 'urn:xmpp:ping'
 PING = "<ping xmlns='%s'/>" % NS_PING
@@ -24,22 +23,6 @@ PING = "<ping xmlns='%s'/>" % NS_PING
 
 def _user(jid):
     return jid.split('@')[0]
-
-
-def expect_stream_error(s, condition):
-    """The server sends <condition/> in a <stream:error/>, closes the stream
-    and the TCP connection (RFC 6120 §4.9.1.1)."""
-    try:
-        got = s.read_to_close()
-    except socket.timeout:
-        raise AssertionError('expected <%s/>: the server neither answered nor closed within '
-                             '%.0f s; last bytes: %r'
-                             % (condition, s.timeout, s.received)) from None
-    assert stream_error(got) == (NS_STREAMS_ERR, condition), \
-        'expected <%s/>, got %s; last bytes: %r' % (condition, stream_error(got), s.received)
-    assert s.root_closed, 'no </stream:stream> after the stream error: %r' % s.received
-    assert s.eof, 'TCP connection not closed after the stream error'
-    return got
 
 
 def send_iq(s, xml_fmt):

@@ -253,3 +253,19 @@ def stanza_error(el):
 def body_of(el):
     b = el.find(q(NS_CLIENT, 'body'))
     return None if b is None else (b.text or '')
+
+
+def expect_stream_error(s, condition):
+    """The server sends <condition/> in a <stream:error/>, closes the stream
+    and the TCP connection (RFC 6120 §4.9.1.1)."""
+    try:
+        got = s.read_to_close()
+    except socket.timeout:
+        raise AssertionError('expected <%s/>: the server neither answered nor closed within '
+                             '%.0f s; last bytes: %r'
+                             % (condition, s.timeout, s.received)) from None
+    assert stream_error(got) == (NS_STREAMS_ERR, condition), \
+        'expected <%s/>, got %s; last bytes: %r' % (condition, stream_error(got), s.received)
+    assert s.root_closed, 'no </stream:stream> after the stream error: %r' % s.received
+    assert s.eof, 'TCP connection not closed after the stream error'
+    return got
