@@ -151,6 +151,9 @@ static int on_starttls(struct worker *w, struct conn *c)
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
 		return XS_CB_STOP;
 	}
+	/* §5.4.3.3: nothing learnt before TLS survives it, SASL state included. */
+	auth_free(c);
+	c->sasl_attempts = 0;
 	conn_send_str(w, c, "<proceed xmlns='" NS_TLS "'/>");
 	c->ssl = tls_new(w->tls_ctx, &w->tio, 1, NULL);
 	if (!c->ssl) {
@@ -504,7 +507,7 @@ void c2s_on_eof(struct worker *w, struct conn *c)
 	c->flags |= CONN_INPUT_DONE;
 	/* A half-closed client may still read: what we queued (our close, a
 	 * stream error) goes out first, bounded by the closing timer. */
-	if (buf_avail(&c->out) || buf_avail(&c->sending))
+	if (conn_has_output(c))
 		conn_close(w, c);
 	else
 		conn_kill(w, c);

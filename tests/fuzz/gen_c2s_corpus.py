@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""Writes the seed inputs of tests/fuzz/fuzz_c2s.c into tests/fuzz/corpus/fuzz_c2s/.
+
+A seed is one setup byte, then client bytes cut into segments by b"\\xff\\xfe";
+the byte after each separator is a harness command (see the comment at the top
+of fuzz_c2s.c).  The only account is alice, password "secret", on "localhost".
+
+Usage: /usr/bin/python3 tests/fuzz/gen_c2s_corpus.py
+"""
+import os
+
+# setup byte
+FAKE_TLS, DIRECT_TLS, NO_REQUIRE_TLS, SMALL, ECHO = 1, 2, 4, 8, 128
+
+
+def piece(i):
+    return i << 4
+
+
+# commands: op | arg << 3
+NONE, STANZA, CLOSE, OPENED, EOF, TIME, CRED, SCRAM = range(8)
+(CRED_HOLD, CRED_OTHER, CRED_ERROR, CRED_TRUNC, CRED_NO_USER, CRED_BAD_KEYS, CRED_HUGE,
+ CRED_TWICE) = range(8)
+# EOF arguments: 0 = half-close now, 1 = the segment bypasses the client's TLS,
+# 2..7 = half-close in the same loop turn as the segment's first read
+SCRAM_START, SCRAM_RESPOND, SCRAM_SHA1, SCRAM_WRONG = 0, 1, 2, 4
+TIME_61S, TIME_STALL, TIME_FAIL_SEND = 1, 2, 4
+
+
+def cmd(op, arg=0):
+    return b"\xff\xfe" + bytes([op | arg << 3])
+
+
+def sasl(name, mech=None, payload=None):
+    """A SASL element: <auth mechanism=...>, <response/>, <abort/>."""
+    m = b" mechanism='" + mech + b"'" if mech else b""
+    head = b"<" + name + b" xmlns='urn:ietf:params:xml:ns:xmpp-sasl'" + m
+    return head + b"/>" if payload is None else head + b">" + payload + b"</" + name + b">"
+
+
+HDR = (b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
+       b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+STARTTLS = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+PLAIN = sasl(b"auth", b"PLAIN", b"AGFsaWNlAHNlY3JldA==")  # \0alice\0secret
+PLAIN_BAD = sasl(b"auth", b"PLAIN", b"AGFsaWNlAHdyb25n")  # \0alice\0wrong
+PLAIN_BOB = sasl(b"auth", b"PLAIN", b"AGJvYgBzZWNyZXQ=")  # \0bob\0secret
+# alice@localhost \0alice\0secret
+PLAIN_AUTHZID = sasl(b"auth", b"PLAIN", b"YWxpY2VAbG9jYWxob3N0AGFsaWNlAHNlY3JldA==")
+SCRAM_FIRST_B64 = b"biwsbj1hbGljZSxyPWFiY2RlZg=="  # n,,n=alice,r=abcdef
+SCRAM_FIRST = sasl(b"auth", b"SCRAM-SHA-256", SCRAM_FIRST_B64)
+# n,a=bob@localhost,n=alice,r=abc
+SCRAM_AUTHZID = sasl(b"auth", b"SCRAM-SHA-256", b"bixhPWJvYkBsb2NhbGhvc3Qsbj1hbGljZSxyPWFiYw==")
+BIND = (b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+        b"<resource>phone</resource></bind></iq>")
+BIND_AUTO = b"<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>"
+SESSION = b"<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>"
+MSG = b"<message to='bob@localhost' type='chat' id='m1'><body>hi &amp; &#x263a;</body></message>"
+TRAFFIC = (b"<presence/>" + MSG +
+           b"<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>"
+           b"<message to='bad@@jid' id='x'/><presence type='bogus'/>"
+           b"<iq type='get' id='v' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
+CLOSE_STREAM = b"</stream:stream>"
+LOGIN = PLAIN + cmd(NONE) + HDR + BIND
+
+SEEDS = {
+    "plain_bind_message": bytes([FAKE_TLS]) + HDR + LOGIN + SESSION + TRAFFIC + CLOSE_STREAM,
+    "plain_echo_core": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN + TRAFFIC + cmd(STANZA, 0) +
+    cmd(STANZA, 2) + cmd(STANZA, 3) + cmd(STANZA, 7) + MSG + cmd(CLOSE, 2),
+    "plain_pieces": bytes([FAKE_TLS | piece(1)]) + HDR + LOGIN + MSG + CLOSE_STREAM,
+    "plain_pieces13": bytes([FAKE_TLS | piece(6) | ECHO]) + HDR + LOGIN + BIND_AUTO + TRAFFIC,
+    "plain_wrong_password": bytes([FAKE_TLS]) + HDR + PLAIN_BAD + cmd(NONE) + PLAIN_BOB +
+    cmd(NONE) + PLAIN_BAD + cmd(NONE) + PLAIN,
+    "plain_cred_variants": bytes([FAKE_TLS]) + HDR + PLAIN + cmd(CRED, CRED_OTHER) +
+    cmd(CRED, CRED_TRUNC) + PLAIN + cmd(CRED, CRED_BAD_KEYS) + PLAIN + cmd(CRED, CRED_HUGE) +
+    PLAIN,
+    "plain_hold": bytes([FAKE_TLS]) + HDR + PLAIN + cmd(CRED, CRED_HOLD) + sasl(b"abort") +
+    cmd(CRED, CRED_TWICE) + PLAIN + cmd(CRED, CRED_ERROR) + PLAIN + cmd(CRED, CRED_NO_USER),
+    "plain_session_refused": bytes([FAKE_TLS]) + HDR + LOGIN + cmd(OPENED, 3) + MSG,
+    "plain_shutdown": bytes([FAKE_TLS]) + HDR + LOGIN + cmd(CLOSE, 3) + MSG,
+    "revoked": bytes([FAKE_TLS]) + HDR + LOGIN + cmd(CLOSE, 4) + MSG,
+    "authzid": bytes([FAKE_TLS]) + HDR + PLAIN_AUTHZID + cmd(NONE) + HDR + BIND + BIND + MSG,
+    "auth_after_success": bytes([FAKE_TLS]) + HDR + PLAIN + cmd(NONE) + HDR + PLAIN,
+    "auth_four_times": bytes([NO_REQUIRE_TLS]) + HDR + sasl(b"auth", b"SCRAM-SHA-1") * 4,
+    "mechanisms": bytes([NO_REQUIRE_TLS]) + HDR + sasl(b"auth", b"PLAIN", b"=") +
+    sasl(b"auth", b"X-OAUTH") + sasl(b"auth", b"SCRAM-SHA-256", b"!!") +
+    sasl(b"auth", b"SCRAM-SHA-256", b"="),
+    "scram_scripted": bytes([FAKE_TLS]) + HDR + cmd(SCRAM, SCRAM_START) +
+    cmd(SCRAM, SCRAM_RESPOND) + HDR + BIND + MSG + CLOSE_STREAM,
+    "scram_sha1_wrong": bytes([NO_REQUIRE_TLS]) + HDR +
+    cmd(SCRAM, SCRAM_START | SCRAM_SHA1 | SCRAM_WRONG) +
+    cmd(SCRAM, SCRAM_RESPOND | SCRAM_SHA1 | SCRAM_WRONG),
+    "scram_fuzzer_first": bytes([FAKE_TLS]) + HDR + SCRAM_FIRST + cmd(NONE) +
+    sasl(b"response", None, b"Yz1iaXdzLHI9YWJjZGVmLHA9eA=="),  # c=biws,r=abcdef,p=x
+    "scram_empty_initial": bytes([NO_REQUIRE_TLS]) + HDR + sasl(b"auth", b"SCRAM-SHA-1") +
+    sasl(b"response", None, SCRAM_FIRST_B64),
+    "scram_authzid_other": bytes([FAKE_TLS]) + HDR + SCRAM_AUTHZID +
+    sasl(b"auth", b"SCRAM-SHA-256") + sasl(b"response"),
+    "starttls_required": bytes([0]) + HDR + PLAIN + MSG,
+    "starttls_proceed": bytes([0]) + HDR + STARTTLS + cmd(NONE) + HDR + PLAIN + cmd(NONE) + HDR +
+    BIND + MSG + CLOSE_STREAM,
+    "starttls_garbage": bytes([0]) + HDR + STARTTLS + cmd(EOF, 1) + b"\x16\x03\x01\x00\x05hello",
+    "starttls_plain_in_tls": bytes([0]) + HDR + STARTTLS + cmd(NONE) + b"<garbage/>",
+    "starttls_twice": bytes([FAKE_TLS]) + HDR + STARTTLS,
+    "starttls_after_sasl_start": bytes([NO_REQUIRE_TLS]) + HDR + sasl(b"auth", b"SCRAM-SHA-1") +
+    STARTTLS + cmd(NONE) + HDR + sasl(b"response", None, SCRAM_FIRST_B64),
+    "direct_tls_login": bytes([DIRECT_TLS | ECHO]) + HDR + LOGIN + MSG + cmd(STANZA, 1) +
+    CLOSE_STREAM,
+    "direct_tls_bad_record": bytes([DIRECT_TLS]) + HDR + cmd(EOF, 1) +
+    b"\x17\x03\x03\x00\x10" + b"0123456789abcdef",
+    "direct_tls_plaintext": bytes([DIRECT_TLS]) + cmd(EOF, 1) + HDR,
+    "direct_tls_after_handshake_plain": bytes([DIRECT_TLS]) + HDR + cmd(EOF, 1) + HDR,
+    "tls_close_notify": bytes([DIRECT_TLS]) + HDR + LOGIN + b"<message type='error' to='x@@y'/>" +
+    cmd(EOF, 0),
+    "halfclose_same_turn_tls": bytes([DIRECT_TLS]) + HDR + LOGIN + cmd(EOF, 2) + SESSION,
+    "halfclose_same_turn": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN + cmd(EOF, 3) + MSG + SESSION,
+    "close_then_eof": bytes([FAKE_TLS]) + HDR + LOGIN + CLOSE_STREAM + cmd(EOF) + cmd(TIME, 0),
+    "eof_mid": bytes([FAKE_TLS]) + HDR + LOGIN + b"<message>" + cmd(EOF) + MSG,
+    "login_timeout": bytes([FAKE_TLS]) + HDR + cmd(TIME, TIME_61S) + PLAIN,
+    "stalled_close": bytes([FAKE_TLS]) + HDR + LOGIN + cmd(TIME, TIME_STALL) + MSG + CLOSE_STREAM +
+    cmd(CLOSE, 2) + cmd(STANZA, 0) + cmd(TIME, 0),
+    "stalled_eof": bytes([DIRECT_TLS | ECHO]) + HDR + LOGIN + cmd(TIME, TIME_STALL) + MSG +
+    cmd(EOF, 0) + cmd(TIME, TIME_STALL),
+    "send_reset": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN + cmd(TIME, TIME_FAIL_SEND) + MSG,
+    "bad_xml": bytes([FAKE_TLS]) + HDR + b"<message><body>x</mess>",
+    "restricted_xml": bytes([FAKE_TLS]) + HDR + b"<!-- c --><message/>",
+    "dtd": bytes([FAKE_TLS]) + b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]>" + HDR,
+    "too_big": bytes([FAKE_TLS | SMALL]) + HDR + b"<message>" + b"A" * 1100 + b"</message>",
+    "bad_header_ns": bytes([FAKE_TLS]) + b"<stream:stream xmlns='jabber:server' "
+    b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+    "bad_host": bytes([FAKE_TLS]) + HDR.replace(b"localhost", b"example.org"),
+    "bad_version": bytes([FAKE_TLS]) + HDR.replace(b"'1.0'>", b"'2.0'>"),
+    "stanza_before_auth": bytes([FAKE_TLS]) + HDR + MSG,
+    "unknown_nonza": bytes([FAKE_TLS]) + HDR + b"<foo xmlns='urn:x'/>",
+}
+
+def main():
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_c2s")
+    os.makedirs(out, exist_ok=True)
+    for name, data in SEEDS.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print(f"{len(SEEDS)} seeds in {out}")
+
+
+if __name__ == "__main__":
+    main()
