@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -30,63 +31,13 @@ static size_t uplink_queued(const struct uplink *l)
 
 int uplink_backed_up(struct worker *w) { return uplink_queued(&w->link) > UPLINK_HIGH; }
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof sa.sun_path)
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-static int connect_tcp(const char *addr)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || (size_t)(colon - addr) >= sizeof host)
-		return -EINVAL;
-	/* "[v6]:port" as written in the config. */
-	const char *h = addr;
-	size_t hl = (size_t)(colon - addr);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-	if (getaddrinfo(host, colon + 1, &hints, &ai))
-		return -EINVAL;
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int rc = fd < 0 ? -errno : 0;
-	if (!rc && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-		rc = -errno;
-	freeaddrinfo(ai);
-	if (rc) {
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	return fd;
-}
-
 int uplink_connect(struct worker *w)
 {
 	const char *a = w->cfg->link_address;
 	int fd = -ECONNREFUSED;
 	/* The core may still be starting: retry for up to ten seconds. */
 	for (int i = 0; i < 100; i++) {
-		fd = strncmp(a, "unix:", 5) ? connect_tcp(a) : connect_unix(a + 5);
+		fd = linkaddr_connect(a);
 		if (fd >= 0 || (fd != -ECONNREFUSED && fd != -ENOENT))
 			break;
 		nanosleep(&(struct timespec){0, 100000000}, NULL);

@@ -150,6 +150,33 @@ static void session_end(struct core *c, struct session *s, const char *how)
 	session_free(c, s);
 }
 
+/* The account was deleted or its password changed (starlingctl): every
+ * session it has ends with <not-authorized/> and unavailable presence, so no
+ * one stays logged in on credentials that are no longer valid. */
+static void on_revoke(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	struct wire_str local = wire_get_str(&r);
+	if (r.err || !local.len || memchr(local.p, 0, local.len)) {
+		link_fail(l, "malformed REVOKE");
+		return;
+	}
+	unsigned n = 0;
+	struct core_user *u;
+	/* Re-looked up each time: the user entry goes with its last session. */
+	while ((u = session_user(c, local.p, local.len)) && u->sessions) {
+		struct session *s = u->sessions;
+		if (!s->link->dead && wire_put_u8_frame(&s->link->out, WIRE_SESSION_CLOSE, s->sid,
+							WIRE_CLOSE_REVOKED))
+			link_fail(s->link, "out of memory");
+		session_end(c, s, "credentials revoked");
+		n++;
+	}
+	log_info("link %s: credentials of %.*s revoked, %u session(s) ended", l->peer,
+		 (int)local.len, local.p, n);
+}
+
 static void on_session_close(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct session *s = session_by_sid(l, f->sid);
@@ -206,6 +233,7 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_SESSION_OPEN: on_session_open(c, l, f); break;
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
 	case WIRE_STANZA: on_stanza(c, l, f); break;
+	case WIRE_REVOKE: on_revoke(c, l, f); break;
 	case WIRE_FLOW: log_debug("link %s: FLOW %s ignored", l->peer,
 				  f->plen && f->payload[0] ? "resume" : "pause");
 		break;

@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/time.h>
+#include <sys/socket.h>
 
 #include "core/store.h"
 #include "lib/config.h"
 #include "lib/jid.h"
+#include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "lib/scram.h"
+#include "lib/wire.h"
 
 static void usage(FILE *f)
 {
@@ -88,6 +93,58 @@ static int print_user(void *ctx, const char *user)
 	return 0;
 }
 
+/* Waits for the core's PONG: once it arrives, everything sent before it has
+ * been handled (frames on a link are processed in order). */
+static int await_pong(int fd)
+{
+	struct buf in = {0};
+	int done = 0;
+	while (!done) {
+		char *p = buf_reserve(&in, 4096);
+		ssize_t n = p ? recv(fd, p, 4096, 0) : -1;
+		if (n <= 0)
+			break;
+		buf_commit(&in, (size_t)n);
+		struct wire_frame f;
+		long fl;
+		while (!done && (fl = wire_parse((const uint8_t *)buf_head(&in), buf_avail(&in), &f)) > 0) {
+			done = f.type == WIRE_PONG;
+			buf_consume(&in, (size_t)fl);
+		}
+		if (fl < 0)
+			break;
+	}
+	buf_free(&in);
+	return done ? 0 : -EPROTO;
+}
+
+/* Tell a running core to end the account's sessions (deluser, passwd), so
+ * nobody stays logged in on credentials that no longer hold.  No core
+ * listening means no sessions: nothing to do. */
+static void revoke_sessions(const struct config *cfg, const char *user)
+{
+	int fd = linkaddr_connect(cfg->link_address);
+	if (fd < 0)
+		return;
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct buf out = {0};
+	struct wire_writer w;
+	int rc = wire_put_hello(&out, "starlingctl") ||
+		 wire_put_str_frame(&out, WIRE_REVOKE, 0, user);
+	wire_begin(&w, &out, WIRE_PING, 0);
+	wire_put_u32(&w, 1);
+	rc = rc || wire_end(&w);
+	if (!rc && send(fd, buf_head(&out), buf_avail(&out), MSG_NOSIGNAL) == (ssize_t)buf_avail(&out) &&
+	    await_pong(fd) == 0)
+		printf("%s@%s: sessions ended\n", user, cfg->domain);
+	else
+		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of %s@%s\n",
+			user, cfg->domain);
+	buf_free(&out);
+	close(fd);
+}
+
 static int command(struct store *st, const struct config *cfg, int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -121,6 +178,8 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 		fprintf(stderr, "starlingctl: %s: database error\n", cmd);
 	else
 		printf("%s: %s@%s\n", cmd, user, cfg->domain);
+	if (!rc && strcmp(cmd, "adduser"))
+		revoke_sessions(cfg, user);
 	return rc ? 1 : 0;
 }
 

@@ -27,6 +27,7 @@ enum wire_type {
 	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
+	WIRE_REVOKE = 50,	 /* admin->core: str localpart: end its sessions (sid 0) */
 };
 
 enum wire_cred_status { WIRE_CRED_OK = 0, WIRE_CRED_NO_USER = 1, WIRE_CRED_ERROR = 2 };
