@@ -1,0 +1,439 @@
+/* xmpp: the client side of RFC 6120/6121 that the bench needs: stream
+ * header, STARTTLS, SASL (PLAIN, SCRAM-SHA-1/256), bind, presence and chat
+ * messages.  The server's stream is cut into whole elements by lib/xstream;
+ * each element is recognised by a few byte checks, not parsed, to keep the
+ * client far cheaper per stanza than the server it measures. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "bench.h"
+
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define BENCH_MAX_ELEMENT (1u << 20)
+#define PLAIN_CAP 65536
+
+const char *const bench_fail_names[FAIL_NCAUSES] = {
+	[FAIL_CONNECT] = "connect",	[FAIL_TLS] = "tls",
+	[FAIL_AUTH] = "auth",		[FAIL_BIND] = "bind",
+	[FAIL_STREAM_ERR] = "stream-error", [FAIL_CLOSED] = "closed",
+	[FAIL_PROTOCOL] = "protocol",	[FAIL_TIMEOUT] = "timeout",
+};
+
+static int has(const char *el, size_t len, const char *needle)
+{
+	return memmem(el, len, needle, strlen(needle)) != NULL;
+}
+
+static int starts(const char *el, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return len >= n && !memcmp(el, prefix, n);
+}
+
+int xmpp_send(struct bench_run *r, struct bench_conn *c, const char *s, size_t len)
+{
+	(void)r;
+	if (!c->ssl)
+		return buf_append(&c->out, s, len);
+	int rc = tls_write(c->ssl, s, len);
+	return rc == -EAGAIN ? -EPROTO : rc; /* only called once the handshake is done */
+}
+
+static int send_str(struct bench_run *r, struct bench_conn *c, const char *s)
+{
+	int rc = xmpp_send(r, c, s, strlen(s));
+	if (rc)
+		xmpp_fail(r, c, FAIL_PROTOCOL, "send buffer");
+	return rc;
+}
+
+/* RFC 6120 §4.7 */
+static int send_header(struct bench_run *r, struct bench_conn *c)
+{
+	char h[320];
+	snprintf(h, sizeof h, "<?xml version='1.0'?><stream:stream to='%s' version='1.0' "
+		 "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+		 r->opt.domain);
+	return send_str(r, c, h);
+}
+
+static int start_tls(struct bench_run *r, struct bench_conn *c)
+{
+	c->io = (struct tls_io){ .in = NULL, .in_len = 0, .out = &c->out };
+	c->ssl = tls_new(r->ctx, &c->io, 0, r->opt.domain);
+	if (!c->ssl) {
+		xmpp_fail(r, c, FAIL_TLS, "tls_new");
+		return -ENOMEM;
+	}
+	char dummy[1];
+	if (tls_read(c->ssl, dummy, sizeof dummy) < 0) { /* queues the ClientHello */
+		xmpp_fail(r, c, FAIL_TLS, "ClientHello");
+		return -EPROTO;
+	}
+	c->state = CS_HANDSHAKE;
+	return 0;
+}
+
+int xmpp_connected(struct bench_run *r, struct bench_conn *c)
+{
+	xs_init(&c->xs, BENCH_MAX_ELEMENT);
+	if (r->opt.direct_tls)
+		return start_tls(r, c); /* XEP-0368: TLS first, then the stream */
+	c->state = CS_FEATURES_TLS;
+	return send_header(r, c);
+}
+
+void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, const char *what)
+{
+	if (c->state == CS_DEAD)
+		return;
+	if (c->state == CS_ONLINE) {
+		r->dropped++;
+		log_warn("conn %u: session lost: %s (%s)", c->idx, bench_fail_names[why], what);
+	} else {
+		r->failed++;
+		r->fail[why]++;
+		log_debug("conn %u: login failed: %s (%s)", c->idx, bench_fail_names[why], what);
+	}
+	c->state = CS_DEAD;
+}
+
+/* Text content of a simple element <x ...>TEXT</x>; empty for <x/>. */
+static const char *el_text(const char *el, size_t len, size_t *tlen)
+{
+	const char *gt = memchr(el, '>', len);
+	*tlen = 0;
+	if (!gt || gt[-1] == '/')
+		return el;
+	const char *end = el + len;
+	const char *lt = memrchr(gt, '<', (size_t)(end - gt));
+	if (!lt || lt <= gt)
+		return el;
+	*tlen = (size_t)(lt - gt - 1);
+	return gt + 1;
+}
+
+static int sasl_start(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	static const char *const names[] = { [BENCH_PLAIN] = "PLAIN",
+		[BENCH_SCRAM_SHA1] = "SCRAM-SHA-1", [BENCH_SCRAM_SHA256] = "SCRAM-SHA-256" };
+	char user[128], want[64];
+	snprintf(user, sizeof user, r->opt.user_pat, r->opt.first + (int)c->idx);
+	snprintf(want, sizeof want, ">%s<", names[r->opt.mech]);
+	if (!has(el, len, want)) {
+		xmpp_fail(r, c, FAIL_AUTH, "mechanism not offered");
+		return -ENOTSUP;
+	}
+	char *payload, *b64;
+	size_t plen;
+	if (r->opt.mech == BENCH_PLAIN) { /* RFC 4616 §2: authzid NUL authcid NUL passwd */
+		size_t ul = strlen(user), pl = strlen(r->opt.password);
+		payload = malloc(ul + pl + 2);
+		if (payload) {
+			payload[0] = 0;
+			memcpy(payload + 1, user, ul + 1);
+			memcpy(payload + ul + 2, r->opt.password, pl);
+		}
+		plen = ul + pl + 2;
+	} else {
+		enum scram_hash h = r->opt.mech == BENCH_SCRAM_SHA1 ? SCRAM_SHA1 : SCRAM_SHA256;
+		payload = scram_client_first(&c->scram, h, user, r->opt.password, NULL);
+		plen = payload ? strlen(payload) : 0;
+	}
+	b64 = payload ? base64_encode((const uint8_t *)payload, plen) : NULL;
+	free(payload); /* ours (malloc here or in scram_client_first) */
+	if (!b64) {
+		xmpp_fail(r, c, FAIL_AUTH, "out of memory");
+		return -ENOMEM;
+	}
+	char head[128];
+	snprintf(head, sizeof head, "<auth xmlns='" NS_SASL "' mechanism='%s'>",
+		 names[r->opt.mech]);
+	int rc = send_str(r, c, head);
+	if (!rc)
+		rc = send_str(r, c, b64);
+	if (!rc)
+		rc = send_str(r, c, "</auth>");
+	free(b64);
+	c->state = CS_AUTH;
+	return rc;
+}
+
+/* Decoded payload of <challenge/> or <success/>; malloc'd, NUL-terminated. */
+static char *sasl_payload(const char *el, size_t len, size_t *out_len)
+{
+	size_t tl;
+	const char *t = el_text(el, len, &tl);
+	if (!tl || tl > SCRAM_MAX_MSG * 2)
+		return NULL;
+	uint8_t *d = base64_decode(t, tl, out_len);
+	return (char *)d;
+}
+
+static int sasl_challenge(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	size_t dl;
+	char *d = r->opt.mech == BENCH_PLAIN ? NULL : sasl_payload(el, len, &dl);
+	char *fin = d ? scram_client_final(&c->scram, d, dl) : NULL;
+	free(d);
+	char *b64 = fin ? base64_encode((const uint8_t *)fin, strlen(fin)) : NULL;
+	free(fin);
+	if (!b64) {
+		xmpp_fail(r, c, FAIL_AUTH, "bad challenge");
+		return -EINVAL;
+	}
+	int rc = send_str(r, c, "<response xmlns='" NS_SASL "'>");
+	if (!rc)
+		rc = send_str(r, c, b64);
+	if (!rc)
+		rc = send_str(r, c, "</response>");
+	free(b64);
+	return rc;
+}
+
+/* <success/>: for SCRAM the server's proof must be there and match
+ * (RFC 5802 §5.1, RFC 6120 §6.3.10 additional data with success). */
+static int sasl_success(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	if (r->opt.mech != BENCH_PLAIN) {
+		size_t dl;
+		char *d = sasl_payload(el, len, &dl);
+		int rc = d ? scram_client_verify(&c->scram, d, dl) : -EINVAL;
+		free(d);
+		scram_client_free(&c->scram);
+		memset(&c->scram, 0, sizeof c->scram);
+		if (rc) {
+			xmpp_fail(r, c, FAIL_AUTH, "server signature");
+			return rc;
+		}
+	}
+	c->state = CS_FEATURES_BIND;
+	return send_header(r, c); /* RFC 6120 §6.4.6: restart the stream */
+}
+
+static int send_bind(struct bench_run *r, struct bench_conn *c)
+{
+	char iq[256];
+	snprintf(iq, sizeof iq, "<iq type='set' id='bind1'><bind xmlns='" NS_BIND "'>"
+		 "<resource>%s%u</resource></bind></iq>", r->opt.resource, c->idx);
+	c->state = CS_BIND;
+	return send_str(r, c, iq);
+}
+
+static void logged_in(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	const char *j = memmem(el, len, "<jid>", 5);
+	const char *e = j ? memmem(j, len - (size_t)(j - el), "</jid>", 6) : NULL;
+	if (!e || e - j - 5 > 3071) {
+		xmpp_fail(r, c, FAIL_BIND, "no <jid/> in bind result");
+		return;
+	}
+	c->jid = strndup(j + 5, (size_t)(e - j - 5));
+	if (!c->jid) {
+		xmpp_fail(r, c, FAIL_BIND, "out of memory");
+		return;
+	}
+	uint64_t now = bench_now();
+	hist_record(&r->login_lat, now - c->start_ns);
+	if (!r->first_login_ns)
+		r->first_login_ns = now;
+	r->last_login_ns = now;
+	r->online++;
+	c->state = CS_ONLINE;
+	if (c->want_presence)
+		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
+}
+
+static int is_result(const char *el, size_t len)
+{
+	return has(el, len, "type='result'") || has(el, len, "type=\"result\"");
+}
+
+static void chat_received(struct bench_run *r, const char *el, size_t len)
+{
+	const char *t = memmem(el, len, "<body>t=", 8);
+	char num[24];
+	size_t i = 0;
+	if (t) {
+		t += 8;
+		while (t + i < el + len && i < sizeof num - 1 && t[i] >= '0' && t[i] <= '9')
+			num[i] = t[i], i++;
+	}
+	if (!i) {
+		r->msgs_bad++;
+		return;
+	}
+	num[i] = 0;
+	uint64_t sent = strtoull(num, NULL, 10), now = bench_now();
+	hist_record(&r->msg_lat, now > sent ? now - sent : 0);
+	r->msgs_recv++;
+}
+
+static int on_element(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	if (starts(el, len, "<stream:error")) {
+		xmpp_fail(r, c, FAIL_STREAM_ERR, "stream error");
+		return XS_CB_STOP;
+	}
+	switch (c->state) {
+	case CS_FEATURES_TLS:
+		if (!starts(el, len, "<stream:features") || !has(el, len, "<starttls"))
+			break;
+		c->state = CS_STARTTLS;
+		return send_str(r, c, "<starttls xmlns='" NS_TLS "'/>") ? XS_CB_STOP : XS_CB_CONTINUE;
+	case CS_STARTTLS:
+		if (!starts(el, len, "<proceed"))
+			break;
+		c->start_tls = 1; /* RFC 6120 §5.4.3.3: the next byte is TLS */
+		return XS_CB_STOP;
+	case CS_FEATURES_SASL:
+		if (!starts(el, len, "<stream:features"))
+			break;
+		return sasl_start(r, c, el, len) ? XS_CB_STOP : XS_CB_CONTINUE;
+	case CS_AUTH:
+		if (starts(el, len, "<challenge"))
+			return sasl_challenge(r, c, el, len) ? XS_CB_STOP : XS_CB_CONTINUE;
+		if (starts(el, len, "<success"))
+			return sasl_success(r, c, el, len) ? XS_CB_STOP : XS_CB_RESTART;
+		if (starts(el, len, "<failure")) {
+			xmpp_fail(r, c, FAIL_AUTH, "SASL failure");
+			return XS_CB_STOP;
+		}
+		break;
+	case CS_FEATURES_BIND:
+		if (!starts(el, len, "<stream:features") || !has(el, len, "<bind"))
+			break;
+		return send_bind(r, c) ? XS_CB_STOP : XS_CB_CONTINUE;
+	case CS_BIND:
+		if (!starts(el, len, "<iq") || !has(el, len, "'bind1'"))
+			break;
+		if (!is_result(el, len)) {
+			xmpp_fail(r, c, FAIL_BIND, "bind error");
+			return XS_CB_STOP;
+		}
+		logged_in(r, c, el, len);
+		return c->state == CS_DEAD ? XS_CB_STOP : XS_CB_CONTINUE;
+	case CS_ONLINE:
+		if (starts(el, len, "<message"))
+			chat_received(r, el, len);
+		return XS_CB_CONTINUE; /* presence, iq pushes: not measured in this step */
+	default:
+		break;
+	}
+	log_debug("conn %u: unexpected in state %u: %.*s", c->idx, c->state,
+		  (int)(len > 200 ? 200 : len), el);
+	xmpp_fail(r, c, FAIL_PROTOCOL, "unexpected element");
+	return XS_CB_STOP;
+}
+
+struct feed_ctx {
+	struct bench_run *r;
+	struct bench_conn *c;
+};
+
+static int on_event(void *arg, enum xs_event ev, const char *bytes, size_t len)
+{
+	struct feed_ctx *f = arg;
+	if (f->c->state == CS_DEAD)
+		return XS_CB_STOP;
+	if (ev == XS_STREAM_OPEN)
+		return XS_CB_CONTINUE;
+	if (ev == XS_STREAM_CLOSE) {
+		xmpp_fail(f->r, f->c, FAIL_CLOSED, "stream closed");
+		return XS_CB_STOP;
+	}
+	return on_element(f->r, f->c, bytes, len);
+}
+
+static int feed_plain(struct bench_run *r, struct bench_conn *c, const char *data, size_t len)
+{
+	struct feed_ctx f = { r, c };
+	int rc = xs_feed(&c->xs, data, len, on_event, &f);
+	if (c->state == CS_DEAD)
+		return -EPROTO;
+	if (rc == XS_ERR_STOPPED && c->start_tls) {
+		c->start_tls = 0;
+		xs_reset(&c->xs);
+		return start_tls(r, c);
+	}
+	if (rc) {
+		xmpp_fail(r, c, FAIL_PROTOCOL, "framing error");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int feed_tls(struct bench_run *r, struct bench_conn *c, const char *data, size_t len)
+{
+	static char plain[PLAIN_CAP]; /* one thread: shared by all connections */
+	c->io.in = (const uint8_t *)data;
+	c->io.in_len = len;
+	for (;;) {
+		int n = tls_read(c->ssl, plain, sizeof plain);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			xmpp_fail(r, c, n == -ECONNRESET ? FAIL_CLOSED : FAIL_TLS, "tls_read");
+			return n;
+		}
+		if (feed_plain(r, c, plain, (size_t)n))
+			return -EPROTO;
+	}
+	if (c->state == CS_HANDSHAKE && tls_handshake_done(c->ssl)) {
+		c->state = CS_FEATURES_SASL;
+		return send_header(r, c);
+	}
+	return 0;
+}
+
+int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size_t len)
+{
+	if (c->state == CS_DEAD)
+		return -EPIPE;
+	return c->ssl ? feed_tls(r, c, data, len) : feed_plain(r, c, data, len);
+}
+
+int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct bench_conn *to,
+		   uint64_t intended_ns)
+{
+	char m[512];
+	int n = snprintf(m, sizeof m, "<message to='%s' type='chat' id='m%" PRIu64 "'>"
+			 "<body>t=%" PRIu64 "</body></message>", to->jid, from->seq++, intended_ns);
+	if (n < 0 || (size_t)n >= sizeof m) {
+		xmpp_fail(r, from, FAIL_PROTOCOL, "JID too long");
+		return -ENAMETOOLONG;
+	}
+	return send_str(r, from, m);
+}
+
+void xmpp_close(struct bench_conn *c)
+{
+	if (c->state != CS_ONLINE)
+		return;
+	static const char end[] = "</stream:stream>";
+	if (c->ssl) {
+		if (!tls_write(c->ssl, end, sizeof end - 1))
+			tls_shutdown(c->ssl);
+	} else if (buf_append(&c->out, end, sizeof end - 1)) {
+		return; /* out of memory: the socket close ends the stream anyway */
+	}
+}
+
+void xmpp_free(struct bench_conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	scram_client_free(&c->scram);
+	memset(&c->scram, 0, sizeof c->scram);
+	buf_free(&c->out);
+	xs_free(&c->xs);
+	free(c->jid);
+	c->jid = NULL;
+}
