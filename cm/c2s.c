@@ -202,55 +202,46 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 	return XS_CB_CONTINUE;
 }
 
+/* ` name='value'`, the value escaped; nothing when it is NULL.  0 or -ENOMEM. */
+static int put_attr(struct buf *b, const char *name, const char *v)
+{
+	if (!v)
+		return 0;
+	return buf_append_str(b, " ") || buf_append_str(b, name) || buf_append_str(b, "='") ||
+	       buf_append_xml_escaped(b, v, strlen(v)) || buf_append_str(b, "'") ? -ENOMEM : 0;
+}
+
 /* An error reply generated here (RFC 6120 §8.3), addressed to the client. */
 static void stanza_error(struct worker *w, struct conn *c, const struct stanza *s,
 			 const char *etype, const char *cond)
 {
 	if (s->type == STANZA_T_ERROR)
 		return; /* §8.3.1: never answer an error with an error */
+	const char *kind = stanza_kind_name(s->kind);
 	struct buf b = {0};
-	buf_append_str(&b, "<");
-	buf_append_str(&b, stanza_kind_name(s->kind));
-	buf_append_str(&b, " type='error'");
-	if (s->id) {
-		buf_append_str(&b, " id='");
-		buf_append_xml_escaped(&b, s->id, strlen(s->id));
-		buf_append_str(&b, "'");
-	}
-	if (s->to) {
-		buf_append_str(&b, " from='");
-		buf_append_xml_escaped(&b, s->to, strlen(s->to));
-		buf_append_str(&b, "'");
-	}
-	buf_append_str(&b, "><error type='");
-	buf_append_str(&b, etype);
-	buf_append_str(&b, "'><");
-	buf_append_str(&b, cond);
-	buf_append_str(&b, " xmlns='" NS_STANZA_ERRORS "'/></error></");
-	buf_append_str(&b, stanza_kind_name(s->kind));
-	if (buf_append_str(&b, ">") == 0)
+	int err = buf_append_str(&b, "<") || buf_append_str(&b, kind) ||
+		  buf_append_str(&b, " type='error'") || put_attr(&b, "id", s->id) ||
+		  put_attr(&b, "from", s->to) || buf_append_str(&b, "><error type='") ||
+		  buf_append_str(&b, etype) || buf_append_str(&b, "'><") || buf_append_str(&b, cond) ||
+		  buf_append_str(&b, " xmlns='" NS_STANZA_ERRORS "'/></error></") ||
+		  buf_append_str(&b, kind) || buf_append_str(&b, ">");
+	if (!err)
 		conn_send(w, c, buf_head(&b), buf_avail(&b));
 	buf_free(&b);
 }
 
+/* <iq type='result'/> for s, with payload (len bytes) as its child if any. */
 static void send_iq_result(struct worker *w, struct conn *c, const struct stanza *s,
-			   const char *payload)
+			   const char *payload, size_t len)
 {
 	struct buf b = {0};
-	buf_append_str(&b, "<iq type='result'");
-	if (s->id) {
-		buf_append_str(&b, " id='");
-		buf_append_xml_escaped(&b, s->id, strlen(s->id));
-		buf_append_str(&b, "'");
-	}
-	if (payload) {
-		buf_append_str(&b, ">");
-		buf_append_str(&b, payload);
-		buf_append_str(&b, "</iq>");
-	} else {
-		buf_append_str(&b, "/>");
-	}
-	if (b.data)
+	int err = buf_append_str(&b, "<iq type='result'") || put_attr(&b, "id", s->id);
+	if (!err && len)
+		err = buf_append_str(&b, ">") || buf_append(&b, payload, len) ||
+		      buf_append_str(&b, "</iq>");
+	else if (!err)
+		err = buf_append_str(&b, "/>");
+	if (!err)
 		conn_send(w, c, buf_head(&b), buf_avail(&b));
 	buf_free(&b);
 }
@@ -289,12 +280,9 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 	c->flags |= CONN_BOUND;
 	conn_timer_clear(w, c); /* logged in: the login timeout no longer applies */
 	struct buf b = {0};
-	buf_append_str(&b, "<bind xmlns='" NS_BIND "'><jid>");
-	buf_append_xml_escaped(&b, full, strlen(full));
-	if (buf_append_str(&b, "</jid></bind>") == 0) {
-		buf_append(&b, "", 1);
-		send_iq_result(w, c, s, buf_head(&b));
-	}
+	if (!buf_append_str(&b, "<bind xmlns='" NS_BIND "'><jid>") &&
+	    !buf_append_xml_escaped(&b, full, strlen(full)) && !buf_append_str(&b, "</jid></bind>"))
+		send_iq_result(w, c, s, buf_head(&b), buf_avail(&b));
 	buf_free(&b);
 }
 
@@ -354,7 +342,7 @@ static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
 		return XS_CB_STOP;
 	}
 	if (iq_set && stanza_child(s->root, NS_SESSION, "session")) {
-		send_iq_result(w, c, s, NULL);
+		send_iq_result(w, c, s, NULL, 0);
 		return XS_CB_CONTINUE;
 	}
 	route(w, c, s);
@@ -507,7 +495,7 @@ void c2s_on_eof(struct worker *w, struct conn *c)
 	c->flags |= CONN_INPUT_DONE;
 	/* A half-closed client may still read: what we queued (our close, a
 	 * stream error) goes out first, bounded by the closing timer. */
-	if (conn_has_output(c))
+	if (conn_queued(c))
 		conn_close(w, c);
 	else
 		conn_kill(w, c);

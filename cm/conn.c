@@ -119,8 +119,7 @@ int conn_send(struct worker *w, struct conn *c, const char *data, size_t len)
 	/* Under TLS the plaintext of a whole turn becomes one SSL_write at flush:
 	 * one record for many stanzas instead of one each. */
 	int rc = buf_append(c->ssl ? &c->plain : &c->out, data, len);
-	if (rc == 0 &&
-	    buf_avail(&c->plain) + buf_avail(&c->out) + buf_avail(&c->sending) > CONN_MAX_QUEUED) {
+	if (rc == 0 && conn_queued(c) > CONN_MAX_QUEUED) {
 		/* The client reads slower than it is sent to; holding more would let
 		 * one reader exhaust our memory. */
 		log_info("conn %u: send queue over %u bytes, dropping", c->sid, CONN_MAX_QUEUED);

@@ -89,10 +89,10 @@ uint32_t conn_slot(struct worker *w, const struct conn *c);
  * flush at the end of the loop turn. Returns 0 or -errno. */
 int conn_send(struct worker *w, struct conn *c, const char *data, size_t len);
 int conn_send_str(struct worker *w, struct conn *c, const char *s);
-/* Anything queued for the client and not yet handed to the kernel in full. */
-static inline int conn_has_output(const struct conn *c)
+/* Bytes queued for the client and not yet taken by the kernel. */
+static inline size_t conn_queued(const struct conn *c)
 {
-	return buf_avail(&c->plain) || buf_avail(&c->out) || buf_avail(&c->sending);
+	return buf_avail(&c->plain) + buf_avail(&c->out) + buf_avail(&c->sending);
 }
 void conn_schedule_flush(struct worker *w, struct conn *c);
 /* Stop reading, let the queue drain, then close.  Safe to call twice. */

@@ -52,8 +52,7 @@ static uint64_t live_connections(struct worker *ws, unsigned n)
 {
 	uint64_t live = 0;
 	for (unsigned i = 0; i < n; i++)
-		live += __atomic_load_n(&ws[i].n_accepted, __ATOMIC_RELAXED) -
-			__atomic_load_n(&ws[i].n_closed, __ATOMIC_RELAXED);
+		live += worker_live(&ws[i]);
 	return live;
 }
 

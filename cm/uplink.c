@@ -85,10 +85,8 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 		struct wire_reader r;
 		wire_reader_init(&r, f);
 		uint32_t token = wire_get_u32(&r);
-		struct wire_writer wr;
-		wire_begin(&wr, &w->link.out, WIRE_PONG, 0);
-		wire_put_u32(&wr, token);
-		wire_end(&wr);
+		if (r.err || wire_put_u32_frame(&w->link.out, WIRE_PONG, 0, token))
+			log_warn("worker %u: PING from the core not answered", w->id);
 		return;
 	}
 	if (f->type == WIRE_PONG || f->type == WIRE_FLOW)

@@ -371,9 +371,7 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 
 static int worker_busy(struct worker *w)
 {
-	uint64_t live = __atomic_load_n(&w->n_accepted, __ATOMIC_RELAXED) -
-			__atomic_load_n(&w->n_closed, __ATOMIC_RELAXED);
-	return live || w->link.send_busy || buf_avail(&w->link.out);
+	return worker_live(w) || w->link.send_busy || buf_avail(&w->link.out);
 }
 
 /* Tell every client (<system-shutdown/>), let the ring deliver that and the

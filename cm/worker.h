@@ -84,6 +84,13 @@ void worker_arm_recv(struct worker *w, struct conn *c);
 /* The link drained: re-arm every connection paused for backpressure. */
 void worker_resume_reading(struct worker *w);
 
+/* Connections the worker holds; relaxed loads, so main may read it too. */
+static inline uint64_t worker_live(struct worker *w)
+{
+	return __atomic_load_n(&w->n_accepted, __ATOMIC_RELAXED) -
+	       __atomic_load_n(&w->n_closed, __ATOMIC_RELAXED);
+}
+
 static inline uint64_t worker_udata(enum worker_op op, uint32_t gen, uint32_t slot)
 {
 	return (uint64_t)op << 56 | (uint64_t)(gen & 0xffffff) << 32 | slot;

@@ -221,10 +221,7 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 		struct wire_reader r;
 		wire_reader_init(&r, f);
 		uint32_t token = wire_get_u32(&r);
-		struct wire_writer w;
-		wire_begin(&w, &l->out, WIRE_PONG, f->sid);
-		wire_put_u32(&w, token);
-		if (r.err || wire_end(&w))
+		if (r.err || wire_put_u32_frame(&l->out, WIRE_PONG, f->sid, token))
 			link_fail(l, "bad PING");
 		break;
 	}

@@ -129,12 +129,9 @@ static void revoke_sessions(const struct config *cfg, const char *user)
 	struct timeval tv = {.tv_sec = 5};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	struct buf out = {0};
-	struct wire_writer w;
 	int rc = wire_put_hello(&out, "starlingctl") ||
-		 wire_put_str_frame(&out, WIRE_REVOKE, 0, user);
-	wire_begin(&w, &out, WIRE_PING, 0);
-	wire_put_u32(&w, 1);
-	rc = rc || wire_end(&w);
+		 wire_put_str_frame(&out, WIRE_REVOKE, 0, user) ||
+		 wire_put_u32_frame(&out, WIRE_PING, 0, 1);
 	if (!rc && send(fd, buf_head(&out), buf_avail(&out), MSG_NOSIGNAL) == (ssize_t)buf_avail(&out) &&
 	    await_pong(fd) == 0)
 		printf("%s@%s: sessions ended\n", user, cfg->domain);

@@ -198,6 +198,14 @@ int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v)
 	return wire_end(&w);
 }
 
+int wire_put_u32_frame(struct buf *b, uint8_t type, uint32_t sid, uint32_t v)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, type, sid);
+	wire_put_u32(&w, v);
+	return wire_end(&w);
+}
+
 int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s)
 {
 	struct wire_writer w;

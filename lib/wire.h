@@ -108,6 +108,7 @@ int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s);
 int wire_put_hello(struct buf *b, const char *name);
 int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name);
 int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v);
+int wire_put_u32_frame(struct buf *b, uint8_t type, uint32_t sid, uint32_t v); /* PING, PONG */
 int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s);
 /* The reply echoes the username asked for, so a reply that outlived its
  * connection can never be applied to the next user of the same session id. */

@@ -160,6 +160,11 @@ static void test_small_frames(void)
 	CHECK(wire_get_u32(&r) == 0x01020304 && r.err == 0);
 	CHECK(!memcmp(f.payload, "\x01\x02\x03\x04", 4)); /* big-endian */
 	buf_free(&b);
+	/* The typed helper writes the same bytes. */
+	CHECK(wire_put_u32_frame(&b, WIRE_PONG, 9, 0x01020304) == 0);
+	CHECK(parse_head(&b, &f) == WIRE_HDR_LEN + 4 && f.type == WIRE_PONG && f.sid == 9);
+	CHECK(!memcmp(f.payload, "\x01\x02\x03\x04", 4));
+	buf_free(&b);
 }
 
 /* Every proper prefix of a frame asks for more bytes. */
