@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/buf.h"
 #include "lib/scram.h"
@@ -18,7 +19,7 @@
 
 #include "hist.h"
 
-enum bench_scenario { BENCH_LOGIN, BENCH_IDLE, BENCH_CHAT };
+enum bench_scenario { BENCH_LOGIN, BENCH_IDLE, BENCH_CHAT, BENCH_PRESENCE };
 enum bench_mech { BENCH_PLAIN, BENCH_SCRAM_SHA1, BENCH_SCRAM_SHA256 };
 
 /* Why a login (or an established session) failed; the report counts each. */
@@ -27,6 +28,7 @@ enum bench_fail {
 	FAIL_TLS,	 /* STARTTLS refused or handshake error */
 	FAIL_AUTH,	 /* SASL <failure/>, mechanism not offered, bad server proof */
 	FAIL_BIND,	 /* bind answered with an error */
+	FAIL_ROSTER,	 /* roster get answered with an error */
 	FAIL_STREAM_ERR, /* <stream:error/> from the server */
 	FAIL_CLOSED,	 /* connection closed by the server */
 	FAIL_PROTOCOL,	 /* unexpected or malformed element, framing error */
@@ -34,25 +36,36 @@ enum bench_fail {
 	FAIL_NCAUSES,
 };
 
+#define BENCH_MAX_PIDS 16
+#define BENCH_MAX_STEPS 64
+
 struct bench_opts {
 	enum bench_scenario scenario;
 	const char *host, *domain, *user_pat, *password, *resource, *json, *ca_file;
 	int port, first;     /* first: number substituted for the first account */
 	unsigned n;	     /* connections (users) */
-	double rate;	     /* logins/s (login, idle) or msgs/s per pair (chat) */
-	double login_rate;   /* logins/s for chat's setup phase */
+	double rate;	     /* logins/s (login, idle); msgs/s per pair (chat) or
+				presence updates/s per user (presence) */
+	double login_rate;   /* logins/s for the setup phase of chat and presence */
 	double hold;	     /* idle: seconds to hold N sessions */
-	double duration;     /* chat: seconds of sending */
-	double timeout;	     /* seconds for one login; also chat's drain wait */
+	double duration;     /* chat, presence: seconds of sending (per step) */
+	double timeout;	     /* seconds for one login; also the final drain wait */
+	double step;	     /* > 1: multiply the rate by this after each passing step */
+	double max_rate;     /* stepping stops above this rate (same unit as rate) */
+	double p99_bound_ms; /* a step whose p99 passes this fails */
+	unsigned contacts;   /* presence: K mutual contacts per user (as provisioned) */
+	unsigned src_addrs;  /* > 1: spread connections over 127.0.0.1 .. 127.0.0.K */
 	enum bench_mech mech;
 	int direct_tls;
-	int pids[16];
+	int roster;	/* roster get in the login (default on) */
+	int ping;	/* idle: one XEP-0199 ping per session during the hold */
+	int pids[BENCH_MAX_PIDS];
 	unsigned npids;
 };
 
 enum conn_state {
 	CS_NEW, CS_CONNECTING, CS_FEATURES_TLS, CS_STARTTLS, CS_HANDSHAKE, CS_FEATURES_SASL,
-	CS_AUTH, CS_FEATURES_BIND, CS_BIND, CS_ONLINE, CS_DEAD,
+	CS_AUTH, CS_FEATURES_BIND, CS_BIND, CS_ROSTER, CS_ONLINE, CS_DEAD,
 };
 
 struct bench_conn {
@@ -62,6 +75,7 @@ struct bench_conn {
 	uint8_t poll_in, poll_out; /* a poll of that kind is in flight */
 	uint8_t want_presence;
 	uint8_t start_tls; /* <proceed/> seen: start the handshake after this chunk */
+	uint8_t pinged;	   /* idle: the ping was sent */
 	SSL *ssl;	/* NULL until TLS starts; SSL_free() on close */
 	struct tls_io io;
 	struct buf out;	/* bytes to send (ciphertext once TLS runs) */
@@ -69,8 +83,41 @@ struct bench_conn {
 	struct scram_client scram; /* fields NULL unless a SCRAM exchange runs */
 	char *jid;	/* bound full JID, malloc'd, freed on close */
 	uint64_t start_ns;	/* intended start of the login */
-	uint64_t next_send_ns;	/* chat senders: intended time of the next message */
+	uint64_t next_send_ns;	/* senders: intended time of the next message/ping */
 	uint64_t seq;
+	uint64_t last_rx_stamp;	/* chat receivers: stamp of the last message (one sender) */
+};
+
+/* CPU and memory read from /proc at one moment. */
+struct bench_usage {
+	uint64_t t;				/* CLOCK_MONOTONIC ns */
+	double server_cpu_s[BENCH_MAX_PIDS];	/* utime+stime of each --pids process */
+	double server_cpu_total_s;		/* their sum; -1 if one could not be read */
+	long server_rss_kib;			/* summed VmRSS; -1 if unreadable */
+	double self_cpu_s;			/* the bench's own user+system time */
+	long self_rss_kib;
+};
+
+/* One step of the traffic phase (one fixed rate for --duration seconds). */
+struct bench_step {
+	double rate;		/* per sender */
+	double offered_per_s;	/* all senders */
+	uint64_t sent, delivered, expected;
+	double duration_s, delivered_per_s;
+	double server_cpu_s, self_cpu_s;
+	uint64_t p50_ns, p99_ns, p999_ns, max_ns;
+	int behind;		/* not all delivered within the grace time */
+	int over_bound;		/* p99 above --p99-bound */
+};
+
+/* One second of the run, for the JSON series and the plot. */
+struct bench_sample {
+	double t_s;
+	unsigned online, failed;
+	uint64_t sent, delivered;	/* cumulative */
+	uint64_t p50_ns, p99_ns;	/* of what arrived in this second */
+	double server_cpu_s, self_cpu_s; /* cumulative since the start */
+	long server_rss_kib;
 };
 
 struct bench_run {
@@ -78,26 +125,43 @@ struct bench_run {
 	SSL_CTX *ctx;
 	struct io_uring ring;
 	struct sockaddr_in addr; /* kept alive for in-flight connects */
+	struct sockaddr_in *src; /* opt.src_addrs source addresses, or NULL */
 	struct bench_conn *conns; /* opt.n of them, calloc'd */
 	uint64_t t0;		  /* start of the run (CLOCK_MONOTONIC ns) */
+	uint64_t next_expire;
 	/* login */
 	unsigned started, online, failed, dropped;
 	unsigned fail[FAIL_NCAUSES];
 	uint64_t first_login_ns, last_login_ns; /* completion times */
 	struct hist login_lat;
-	/* chat */
-	int sending;
-	uint64_t chat_start, chat_end, drain_end;
-	uint64_t msgs_sent, msgs_recv, msgs_bad;
-	struct hist msg_lat;
+	/* traffic: chat messages or presence broadcasts, in steps */
+	double cur_rate;
+	uint64_t chat_start, chat_end;
+	struct bench_usage u_step;	/* at the start of the current step */
+	uint64_t step_sent0, step_recv0, step_expected0;
+	uint64_t msgs_sent, msgs_recv, msgs_bad, msgs_expected;
+	uint64_t msgs_reordered; /* chat: a stamp not after the previous one from the same sender */
+	struct hist msg_lat, step_lat, sec_lat;
+	struct bench_step steps[BENCH_MAX_STEPS];
+	unsigned nsteps;
 	/* idle */
 	long rss_before_kib, rss_at_n_kib;
 	double hold_s, chat_s;
+	uint64_t pings_sent, pongs, ping_errors;
+	unsigned ping_next;	/* next connection to ping */
+	uint64_t ping_start, ping_span;
+	struct hist ping_lat;
+	/* usage at the phase marks: start, logins settled, end */
+	struct bench_usage u_start, u_login, u_end;
+	struct bench_sample *series; /* one per second; realloc'd, freed in teardown */
+	size_t nseries, series_cap;
 	int aborted; /* SIGINT */
 };
 
 uint64_t bench_now(void);
 extern const char *const bench_fail_names[FAIL_NCAUSES];
+extern const char *const bench_scenario_names[];
+extern const char *const bench_mech_names[];
 
 /* xmpp.c: the client protocol of one connection, no I/O (appends to c->out). */
 int xmpp_connected(struct bench_run *r, struct bench_conn *c);
@@ -107,6 +171,10 @@ int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size
 int xmpp_send(struct bench_run *r, struct bench_conn *c, const char *s, size_t len);
 int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct bench_conn *to,
 		   uint64_t intended_ns);
+/* A presence update stamped with its intended time (presence scenario). */
+int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns);
+/* XEP-0199 §4.2: client-to-server ping. */
+int xmpp_send_ping(struct bench_run *r, struct bench_conn *c);
 void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, const char *what);
 /* Orderly close of the stream and TLS (bytes queued only). */
 void xmpp_close(struct bench_conn *c);
@@ -121,12 +189,50 @@ int net_wait(struct bench_run *r, uint64_t timeout_ns);
 void net_close(struct bench_run *r, struct bench_conn *c);
 void net_exit(struct bench_run *r);
 
+/* run.c: one scenario against one server.  bench_setup() allocates what
+ * bench_teardown() frees; bench_run() returns 0 or a negative errno (ring
+ * failure).  bench_interrupted is set by SIGINT/SIGTERM. */
+extern volatile int bench_interrupted;
+int bench_setup(struct bench_run *r);
+int bench_run(struct bench_run *r);
+void bench_teardown(struct bench_run *r);
+
+/* sample.c: /proc readings. */
+long sample_rss_kib(int pid);	/* VmRSS, -1 on error */
+double sample_cpu_s(int pid);	/* utime+stime in seconds, -1 on error */
+void sample_usage(const struct bench_opts *o, struct bench_usage *u);
+
 /* report.c */
-long report_rss_kib(const struct bench_opts *o); /* summed VmRSS, -1 on error */
 void report_progress(const struct bench_run *r, uint64_t now);
 void report_table(const struct bench_run *r);
 int report_json(const struct bench_run *r, const char *path);
 /* 0 when no login failed and no message was lost. */
 int report_errors(const struct bench_run *r);
+/* Derived figures shared by the table, the JSON and compare. */
+double report_login_rate(const struct bench_run *r);
+double report_traffic_rate(const struct bench_run *r);
+double report_kib_per_conn(const struct bench_run *r);
+/* Server CPU ms per login and µs per delivered message/presence; -1 if unknown. */
+double report_server_ms_per_login(const struct bench_run *r);
+double report_server_us_per_msg(const struct bench_run *r);
+double report_self_ms_per_login(const struct bench_run *r);
+double report_self_us_per_msg(const struct bench_run *r);
+/* Highest delivered rate of a passing step (stepping), else the run's rate. */
+double report_sustained_rate(const struct bench_run *r);
+
+/* compare.c: `starling-bench compare`; argv after the subcommand. */
+int compare_main(int argc, char **argv);
+
+/* opts.c: command-line parsing shared by the scenarios and compare. */
+void opts_defaults(struct bench_opts *o);
+/* Parses options from argv[optind..]; unknown options return -EINVAL.
+ * extra (may be NULL) is offered options this parser does not know first:
+ * it returns 1 when it took one, 0 when not, negative on a bad value. */
+int opts_parse(struct bench_opts *o, int argc, char **argv,
+	       int (*extra)(void *ctx, int ch, const char *arg), void *ctx);
+int opts_scenario(const char *name, struct bench_opts *o);
+/* PIDs separated by ',' or '+' into o->pids. */
+int opts_pids(struct bench_opts *o, const char *s);
+void opts_usage(FILE *f);
 
 #endif

@@ -73,6 +73,18 @@ void net_close(struct bench_run *r, struct bench_conn *c)
 	xmpp_free(c);
 }
 
+/* Several source addresses pass the ephemeral-port limit of one (4-tuples
+ * to one server port).  IP_BIND_ADDRESS_NO_PORT leaves the port choice to
+ * connect(), which can then reuse a port towards another destination. */
+static int bind_source(const struct bench_run *r, const struct bench_conn *c)
+{
+	int one = 1;
+	const struct sockaddr_in *a = &r->src[c->idx % r->opt.src_addrs];
+	if (setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one))
+		return -errno;
+	return bind(c->fd, (const struct sockaddr *)a, sizeof *a) ? -errno : 0;
+}
+
 void net_start(struct bench_run *r, struct bench_conn *c)
 {
 	r->started++;
@@ -85,6 +97,12 @@ void net_start(struct bench_run *r, struct bench_conn *c)
 	int one = 1;
 	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one))
 		log_warn("TCP_NODELAY: %s", strerror(errno));
+	if (r->src && bind_source(r, c)) {
+		c->state = CS_CONNECTING;
+		xmpp_fail(r, c, FAIL_CONNECT, strerror(errno));
+		net_close(r, c);
+		return;
+	}
 	struct io_uring_sqe *sqe = get_sqe(r);
 	c->state = CS_CONNECTING;
 	if (!sqe) {

@@ -1,5 +1,5 @@
-/* report: the server's memory from /proc, the progress line, the human table
- * and the JSON result file. */
+/* report: the progress line, the human table and the JSON result file, and
+ * the figures derived from the raw counts (shared with compare). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,65 +8,91 @@
 #include "lib/log.h"
 #include "bench.h"
 
-static const char *const scenario_names[] = { [BENCH_LOGIN] = "login", [BENCH_IDLE] = "idle",
-					       [BENCH_CHAT] = "chat" };
-static const char *const mech_names[] = { [BENCH_PLAIN] = "PLAIN",
-	[BENCH_SCRAM_SHA1] = "SCRAM-SHA-1", [BENCH_SCRAM_SHA256] = "SCRAM-SHA-256" };
 static const double pcts[] = { 50, 90, 99, 99.9 };
 static const char *const pct_names[] = { "p50", "p90", "p99", "p99_9" };
-
-static long rss_of(int pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", pid);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		log_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	long kib = -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
-long report_rss_kib(const struct bench_opts *o)
-{
-	long sum = 0;
-	for (unsigned i = 0; i < o->npids; i++) {
-		long k = rss_of(o->pids[i]);
-		if (k < 0)
-			return -1;
-		sum += k;
-	}
-	return o->npids ? sum : -1;
-}
 
 static double secs(uint64_t ns)
 {
 	return (double)ns / 1e9;
 }
 
-static double login_rate(const struct bench_run *r)
+static int traffic(const struct bench_run *r)
+{
+	return r->opt.scenario == BENCH_CHAT || r->opt.scenario == BENCH_PRESENCE;
+}
+
+static uint64_t lost(const struct bench_run *r)
+{
+	return r->msgs_expected > r->msgs_recv ? r->msgs_expected - r->msgs_recv : 0;
+}
+
+double report_login_rate(const struct bench_run *r)
 {
 	uint64_t span = r->last_login_ns > r->t0 ? r->last_login_ns - r->t0 : 0;
 	return span ? (double)r->online / secs(span) : 0.0;
 }
 
-static double chat_rate(const struct bench_run *r)
+double report_traffic_rate(const struct bench_run *r)
 {
 	return r->chat_s > 0 ? (double)r->msgs_recv / r->chat_s : 0.0;
+}
+
+double report_kib_per_conn(const struct bench_run *r)
+{
+	return r->rss_before_kib >= 0 && r->rss_at_n_kib >= 0 && r->online
+		? (double)(r->rss_at_n_kib - r->rss_before_kib) / r->online : -1.0;
+}
+
+static double cpu_delta(const struct bench_usage *a, const struct bench_usage *b)
+{
+	return a->server_cpu_total_s >= 0 && b->server_cpu_total_s >= 0
+		? b->server_cpu_total_s - a->server_cpu_total_s : -1.0;
+}
+
+double report_server_ms_per_login(const struct bench_run *r)
+{
+	double c = cpu_delta(&r->u_start, &r->u_login);
+	return c >= 0 && r->online ? c * 1e3 / r->online : -1.0;
+}
+
+double report_server_us_per_msg(const struct bench_run *r)
+{
+	double c = cpu_delta(&r->u_login, &r->u_end);
+	return c >= 0 && r->msgs_recv ? c * 1e6 / (double)r->msgs_recv : -1.0;
+}
+
+double report_self_ms_per_login(const struct bench_run *r)
+{
+	return r->online ? (r->u_login.self_cpu_s - r->u_start.self_cpu_s) * 1e3 / r->online : -1;
+}
+
+double report_self_us_per_msg(const struct bench_run *r)
+{
+	return r->msgs_recv ? (r->u_end.self_cpu_s - r->u_login.self_cpu_s) * 1e6 /
+			      (double)r->msgs_recv : -1;
+}
+
+static int step_passed(const struct bench_step *s)
+{
+	return !s->behind && !s->over_bound;
+}
+
+double report_sustained_rate(const struct bench_run *r)
+{
+	double best = 0;
+	for (unsigned i = 0; i < r->nsteps; i++)
+		if (step_passed(&r->steps[i]) && r->steps[i].delivered_per_s > best)
+			best = r->steps[i].delivered_per_s;
+	return best;
 }
 
 void report_progress(const struct bench_run *r, uint64_t now)
 {
 	fprintf(stderr, "[%6.1fs] started %u/%u online %u failed %u dropped %u", secs(now - r->t0),
 		r->started, r->opt.n, r->online, r->failed, r->dropped);
-	if (r->opt.scenario == BENCH_CHAT)
-		fprintf(stderr, " | msgs sent %" PRIu64 " received %" PRIu64, r->msgs_sent,
-			r->msgs_recv);
+	if (traffic(r))
+		fprintf(stderr, " | rate %.1f/s sent %" PRIu64 " delivered %" PRIu64, r->cur_rate,
+			r->msgs_sent, r->msgs_recv);
 	fputc('\n', stderr);
 }
 
@@ -79,36 +105,77 @@ static void table_hist(const char *what, const struct hist *h)
 	printf(" max %.3f ms\n", h->count ? (double)h->max / 1e6 : 0.0);
 }
 
+static void table_steps(const struct bench_run *r)
+{
+	printf("%-22s %10s %12s %12s %9s %9s %10s %9s  %s\n", "steps", "rate/sender",
+	       "offered/s", "delivered/s", "p50 ms", "p99 ms", "srv us/msg", "bench us", "");
+	for (unsigned i = 0; i < r->nsteps; i++) {
+		const struct bench_step *s = &r->steps[i];
+		double d = (double)(s->delivered ? s->delivered : 1);
+		printf("%-22s %10.1f %12.1f %12.1f %9.3f %9.3f %10.2f %9.2f  %s\n", "", s->rate,
+		       s->offered_per_s, s->delivered_per_s, (double)s->p50_ns / 1e6,
+		       (double)s->p99_ns / 1e6, s->server_cpu_s >= 0 ? s->server_cpu_s * 1e6 / d : -1,
+		       s->self_cpu_s * 1e6 / d,
+		       s->behind ? "behind" : s->over_bound ? "p99 over bound" : "ok");
+	}
+}
+
+static void table_traffic(const struct bench_run *r)
+{
+	const struct bench_opts *o = &r->opt;
+	if (o->scenario == BENCH_CHAT)
+		printf("%-22s %u pairs, %.1f s per step\n", "chat", o->n / 2, o->duration);
+	else
+		printf("%-22s %u users, %u contacts each, %.1f s per step\n", "presence", o->n,
+		       o->contacts, o->duration);
+	printf("%-22s sent %" PRIu64 " expected %" PRIu64 " delivered %" PRIu64 " lost %" PRIu64
+	       " malformed %" PRIu64 "\n", "deliveries", r->msgs_sent, r->msgs_expected,
+	       r->msgs_recv, lost(r), r->msgs_bad);
+	table_steps(r);
+	printf("%-22s %.1f/s (p99 bound %.3f ms)\n", "highest sustained",
+	       report_sustained_rate(r), o->p99_bound_ms);
+	table_hist("latency (all steps)", &r->msg_lat);
+	printf("%-22s server %.2f us, bench %.2f us\n", "CPU per delivery",
+	       report_server_us_per_msg(r), report_self_us_per_msg(r));
+}
+
+static void table_idle(const struct bench_run *r)
+{
+	printf("%-22s before %ld KiB, at N %ld KiB, held %.1f s\n", "server RSS",
+	       r->rss_before_kib, r->rss_at_n_kib, r->hold_s);
+	if (report_kib_per_conn(r) >= 0)
+		printf("%-22s %.2f KiB\n", "per connection", report_kib_per_conn(r));
+	if (r->opt.ping) {
+		printf("%-22s sent %" PRIu64 " answered %" PRIu64 " errors %" PRIu64 "\n",
+		       "XEP-0199 pings", r->pings_sent, r->pongs, r->ping_errors);
+		table_hist("ping round trip", &r->ping_lat);
+	}
+}
+
 void report_table(const struct bench_run *r)
 {
 	const struct bench_opts *o = &r->opt;
-	printf("scenario %s: n=%u mech=%s %s %s:%d\n", scenario_names[o->scenario], o->n,
-	       mech_names[o->mech], o->direct_tls ? "direct-tls" : "starttls", o->host, o->port);
+	printf("scenario %s: n=%u mech=%s %s%s %s:%d\n", bench_scenario_names[o->scenario], o->n,
+	       bench_mech_names[o->mech], o->direct_tls ? "direct-tls" : "starttls",
+	       o->roster ? " +roster" : "", o->host, o->port);
 	printf("%-22s %u of %u (failed %u, dropped later %u)\n", "logins", r->online, o->n,
 	       r->failed, r->dropped);
-	printf("%-22s %.1f/s (target %.1f/s)\n", "login rate", login_rate(r),
-	       o->scenario == BENCH_CHAT ? o->login_rate : o->rate);
+	printf("%-22s %.1f/s (target %.1f/s)\n", "login rate", report_login_rate(r),
+	       o->scenario <= BENCH_IDLE ? o->rate : o->login_rate);
 	for (int i = 0; i < FAIL_NCAUSES; i++)
 		if (r->fail[i])
 			printf("%-22s %s: %u\n", "login failures", bench_fail_names[i], r->fail[i]);
 	table_hist("login latency", &r->login_lat);
-	if (o->scenario == BENCH_IDLE) {
-		printf("%-22s before %ld KiB, at N %ld KiB, held %.1f s\n", "server RSS",
-		       r->rss_before_kib, r->rss_at_n_kib, r->hold_s);
-		if (r->rss_before_kib >= 0 && r->rss_at_n_kib >= 0 && r->online)
-			printf("%-22s %.2f KiB\n", "per connection",
-			       (double)(r->rss_at_n_kib - r->rss_before_kib) / r->online);
-	}
-	if (o->scenario == BENCH_CHAT) {
-		printf("%-22s %u pairs at %.1f msgs/s each for %.1f s\n", "chat", o->n / 2, o->rate,
-		       r->chat_s);
-		printf("%-22s sent %" PRIu64 " delivered %" PRIu64 " lost %" PRIu64
-		       " malformed %" PRIu64 "\n", "messages", r->msgs_sent, r->msgs_recv,
-		       r->msgs_sent - (r->msgs_recv < r->msgs_sent ? r->msgs_recv : r->msgs_sent),
-		       r->msgs_bad);
-		printf("%-22s %.1f msgs/s\n", "delivered rate", chat_rate(r));
-		table_hist("message latency", &r->msg_lat);
-	}
+	printf("%-22s server %.3f ms, bench %.3f ms\n", "CPU per login",
+	       report_server_ms_per_login(r), report_self_ms_per_login(r));
+	if (o->scenario == BENCH_IDLE)
+		table_idle(r);
+	if (traffic(r))
+		table_traffic(r);
+	printf("%-22s CPU %.2f s, RSS %ld KiB (%.2f KiB per connection)\n", "bench itself",
+	       r->u_end.self_cpu_s, r->u_end.self_rss_kib,
+	       r->online ? (double)(r->u_end.self_rss_kib - r->u_start.self_rss_kib) / r->online
+			 : 0.0);
 }
 
 static void json_hist(FILE *f, const char *name, const struct hist *h)
@@ -118,7 +185,7 @@ static void json_hist(FILE *f, const char *name, const struct hist *h)
 	for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++)
 		fprintf(f, ", \"%s_ms\": %.6f", pct_names[i],
 			(double)hist_percentile(h, pcts[i]) / 1e6);
-	fprintf(f, ", \"min_ms\": %.6f, \"max_ms\": %.6f, \"rel_error\": %.6f}",
+	fprintf(f, ", \"min_ms\": %.6f, \"max_ms\": %.6f, \"rel_error\": %.6f},\n",
 		h->count ? (double)h->min / 1e6 : 0.0, h->count ? (double)h->max / 1e6 : 0.0,
 		HIST_REL_ERR);
 }
@@ -143,10 +210,13 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 {
 	fprintf(f, "  \"settings\": {\"scenario\": \"%s\", \"n\": %u, \"rate\": %g, "
 		"\"login_rate\": %g, \"hold_s\": %g, \"duration_s\": %g, \"timeout_s\": %g, "
+		"\"step\": %g, \"max_rate\": %g, \"p99_bound_ms\": %g, \"contacts\": %u, "
+		"\"source_addrs\": %u, \"roster\": %s, \"ping\": %s, "
 		"\"mech\": \"%s\", \"direct_tls\": %s, \"port\": %d, \"first\": %d, \"host\": ",
-		scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold, o->duration,
-		o->timeout, mech_names[o->mech], o->direct_tls ? "true" : "false", o->port,
-		o->first);
+		bench_scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold,
+		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->contacts,
+		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
+		bench_mech_names[o->mech], o->direct_tls ? "true" : "false", o->port, o->first);
 	json_str(f, o->host);
 	fputs(", \"domain\": ", f);
 	json_str(f, o->domain);
@@ -162,39 +232,103 @@ static void json_login(FILE *f, const struct bench_run *r)
 {
 	fprintf(f, "  \"login\": {\"attempted\": %u, \"ok\": %u, \"failed\": %u, "
 		"\"dropped\": %u, \"rate_per_s\": %.3f, \"failures\": {", r->started, r->online,
-		r->failed, r->dropped, login_rate(r));
+		r->failed, r->dropped, report_login_rate(r));
 	for (int i = 0; i < FAIL_NCAUSES; i++)
 		fprintf(f, "%s\"%s\": %u", i ? ", " : "", bench_fail_names[i], r->fail[i]);
 	fputs("}},\n", f);
 	json_hist(f, "login_latency", &r->login_lat);
-	fputs(",\n", f);
 }
 
-static void json_scenario(FILE *f, const struct bench_run *r)
+/* CPU seconds of each server process between two marks. */
+static void json_cpu_list(FILE *f, const struct bench_run *r, const struct bench_usage *a,
+			  const struct bench_usage *b)
 {
-	if (r->opt.scenario == BENCH_IDLE) {
-		double per = r->rss_before_kib >= 0 && r->rss_at_n_kib >= 0 && r->online
-			? (double)(r->rss_at_n_kib - r->rss_before_kib) / r->online : -1.0;
-		fprintf(f, "  \"idle\": {\"held_s\": %.3f, \"rss_before_kib\": %ld, "
-			"\"rss_at_n_kib\": %ld, \"kib_per_conn\": %.3f},\n", r->hold_s,
-			r->rss_before_kib, r->rss_at_n_kib, per);
+	fputc('[', f);
+	for (unsigned i = 0; i < r->opt.npids; i++)
+		fprintf(f, "%s%.3f", i ? ", " : "", a->server_cpu_s[i] >= 0 &&
+			b->server_cpu_s[i] >= 0 ? b->server_cpu_s[i] - a->server_cpu_s[i] : -1.0);
+	fputc(']', f);
+}
+
+static void json_cpu(FILE *f, const struct bench_run *r)
+{
+	fputs("  \"server_cpu\": {\"login_s\": ", f);
+	json_cpu_list(f, r, &r->u_start, &r->u_login);
+	fprintf(f, ", \"ms_per_login\": %.4f, \"after_login_s\": ",
+		report_server_ms_per_login(r));
+	json_cpu_list(f, r, &r->u_login, &r->u_end);
+	fprintf(f, ", \"us_per_delivery\": %.4f},\n", report_server_us_per_msg(r));
+	fprintf(f, "  \"bench_self\": {\"cpu_s\": %.3f, \"ms_per_login\": %.4f, "
+		"\"us_per_delivery\": %.4f, \"rss_start_kib\": %ld, \"rss_end_kib\": %ld, "
+		"\"kib_per_conn\": %.3f},\n", r->u_end.self_cpu_s, report_self_ms_per_login(r),
+		report_self_us_per_msg(r), r->u_start.self_rss_kib, r->u_end.self_rss_kib,
+		r->online ? (double)(r->u_end.self_rss_kib - r->u_start.self_rss_kib) / r->online
+			  : -1.0);
+}
+
+static void json_steps(FILE *f, const struct bench_run *r)
+{
+	fputs("  \"steps\": [", f);
+	for (unsigned i = 0; i < r->nsteps; i++) {
+		const struct bench_step *s = &r->steps[i];
+		fprintf(f, "%s\n    {\"rate\": %.3f, \"offered_per_s\": %.3f, \"sent\": %" PRIu64
+			", \"expected\": %" PRIu64 ", \"delivered\": %" PRIu64 ", \"duration_s\": "
+			"%.3f, \"delivered_per_s\": %.3f, \"p50_ms\": %.6f, \"p99_ms\": %.6f, "
+			"\"p99_9_ms\": %.6f, \"max_ms\": %.6f, \"server_cpu_s\": %.3f, "
+			"\"bench_cpu_s\": %.3f, \"behind\": %s, \"over_bound\": %s}", i ? "," : "",
+			s->rate, s->offered_per_s, s->sent, s->expected, s->delivered, s->duration_s,
+			s->delivered_per_s, (double)s->p50_ns / 1e6, (double)s->p99_ns / 1e6,
+			(double)s->p999_ns / 1e6, (double)s->max_ns / 1e6, s->server_cpu_s,
+			s->self_cpu_s, s->behind ? "true" : "false", s->over_bound ? "true" : "false");
 	}
-	if (r->opt.scenario == BENCH_CHAT) {
-		uint64_t lost = r->msgs_sent > r->msgs_recv ? r->msgs_sent - r->msgs_recv : 0;
-		fprintf(f, "  \"chat\": {\"pairs\": %u, \"sent\": %" PRIu64 ", \"delivered\": %"
-			PRIu64 ", \"lost\": %" PRIu64 ", \"malformed\": %" PRIu64 ", "
-			"\"duration_s\": %.3f, \"delivered_per_s\": %.3f},\n", r->opt.n / 2,
-			r->msgs_sent, r->msgs_recv, lost, r->msgs_bad, r->chat_s, chat_rate(r));
-		json_hist(f, "message_latency", &r->msg_lat);
-		fputs(",\n", f);
+	fputs("],\n", f);
+}
+
+static void json_traffic(FILE *f, const struct bench_run *r)
+{
+	const char *kind = r->opt.scenario == BENCH_CHAT ? "chat" : "presence";
+	fprintf(f, "  \"%s\": {\"senders\": %u, \"pairs\": %u, \"contacts\": %u, \"sent\": %"
+		PRIu64 ", \"expected\": %" PRIu64 ", \"delivered\": %" PRIu64 ", \"lost\": %"
+		PRIu64 ", \"malformed\": %" PRIu64 ", \"duration_s\": %.3f, "
+		"\"delivered_per_s\": %.3f, \"sustained_per_s\": %.3f},\n", kind,
+		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : r->opt.n,
+		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : 0, r->opt.contacts, r->msgs_sent,
+		r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->chat_s,
+		report_traffic_rate(r), report_sustained_rate(r));
+	json_hist(f, "message_latency", &r->msg_lat);
+	json_steps(f, r);
+}
+
+static void json_idle(FILE *f, const struct bench_run *r)
+{
+	fprintf(f, "  \"idle\": {\"held_s\": %.3f, \"rss_before_kib\": %ld, "
+		"\"rss_at_n_kib\": %ld, \"kib_per_conn\": %.3f},\n", r->hold_s,
+		r->rss_before_kib, r->rss_at_n_kib, report_kib_per_conn(r));
+	fprintf(f, "  \"ping\": {\"sent\": %" PRIu64 ", \"answered\": %" PRIu64
+		", \"errors\": %" PRIu64 "},\n", r->pings_sent, r->pongs, r->ping_errors);
+	json_hist(f, "ping_latency", &r->ping_lat);
+}
+
+static void json_series(FILE *f, const struct bench_run *r)
+{
+	fputs("  \"series\": [", f);
+	for (size_t i = 0; i < r->nseries; i++) {
+		const struct bench_sample *s = &r->series[i];
+		fprintf(f, "%s\n    {\"t_s\": %.3f, \"online\": %u, \"failed\": %u, \"sent\": %"
+			PRIu64 ", \"delivered\": %" PRIu64 ", \"p50_ms\": %.6f, \"p99_ms\": %.6f, "
+			"\"server_cpu_s\": %.3f, \"bench_cpu_s\": %.3f, \"server_rss_kib\": %ld}",
+			i ? "," : "", s->t_s, s->online, s->failed, s->sent, s->delivered,
+			(double)s->p50_ns / 1e6, (double)s->p99_ns / 1e6, s->server_cpu_s,
+			s->self_cpu_s, s->server_rss_kib);
 	}
+	fputs("],\n", f);
 }
 
 int report_errors(const struct bench_run *r)
 {
-	uint64_t lost = r->msgs_sent > r->msgs_recv ? r->msgs_sent - r->msgs_recv : 0;
-	return r->failed + r->dropped + (r->online < r->opt.n) + (lost > 0) + (r->msgs_bad > 0)
-		+ r->aborted ? 1 : 0;
+	return r->failed + r->dropped + (r->online < r->opt.n) + (lost(r) > 0) +
+	       (r->msgs_bad > 0) + r->aborted + (r->ping_errors > 0) +
+	       (r->pongs < r->pings_sent) ? 1 : 0;
 }
 
 int report_json(const struct bench_run *r, const char *path)
@@ -207,7 +341,12 @@ int report_json(const struct bench_run *r, const char *path)
 	fputs("{\n", f);
 	json_settings(f, &r->opt);
 	json_login(f, r);
-	json_scenario(f, r);
+	json_cpu(f, r);
+	if (r->opt.scenario == BENCH_IDLE)
+		json_idle(f, r);
+	if (traffic(r))
+		json_traffic(f, r);
+	json_series(f, r);
 	fprintf(f, "  \"errors\": %u,\n  \"ok\": %s\n}\n", r->failed + r->dropped,
 		report_errors(r) ? "false" : "true");
 	if (fclose(f)) {

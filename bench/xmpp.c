@@ -15,12 +15,15 @@
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_PING "urn:xmpp:ping"
 #define BENCH_MAX_ELEMENT (1u << 20)
 #define PLAIN_CAP 65536
 
 const char *const bench_fail_names[FAIL_NCAUSES] = {
 	[FAIL_CONNECT] = "connect",	[FAIL_TLS] = "tls",
 	[FAIL_AUTH] = "auth",		[FAIL_BIND] = "bind",
+	[FAIL_ROSTER] = "roster",
 	[FAIL_STREAM_ERR] = "stream-error", [FAIL_CLOSED] = "closed",
 	[FAIL_PROTOCOL] = "protocol",	[FAIL_TIMEOUT] = "timeout",
 };
@@ -226,7 +229,23 @@ static int send_bind(struct bench_run *r, struct bench_conn *c)
 	return send_str(r, c, iq);
 }
 
-static void logged_in(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+/* The session is established: record the login and announce presence. */
+static void logged_in(struct bench_run *r, struct bench_conn *c)
+{
+	uint64_t now = bench_now();
+	hist_record(&r->login_lat, now - c->start_ns);
+	if (!r->first_login_ns)
+		r->first_login_ns = now;
+	r->last_login_ns = now;
+	r->online++;
+	c->state = CS_ONLINE;
+	if (c->want_presence)
+		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
+}
+
+/* Bind result: keep the full JID (chat partners address it), then fetch the
+ * roster as clients do before initial presence (RFC 6121 §2.2). */
+static void bound(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
 {
 	const char *j = memmem(el, len, "<jid>", 5);
 	const char *e = j ? memmem(j, len - (size_t)(j - el), "</jid>", 6) : NULL;
@@ -239,15 +258,21 @@ static void logged_in(struct bench_run *r, struct bench_conn *c, const char *el,
 		xmpp_fail(r, c, FAIL_BIND, "out of memory");
 		return;
 	}
-	uint64_t now = bench_now();
-	hist_record(&r->login_lat, now - c->start_ns);
-	if (!r->first_login_ns)
-		r->first_login_ns = now;
-	r->last_login_ns = now;
-	r->online++;
-	c->state = CS_ONLINE;
-	if (c->want_presence)
-		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
+	if (!r->opt.roster) {
+		logged_in(r, c);
+		return;
+	}
+	c->state = CS_ROSTER;
+	send_str(r, c, "<iq type='get' id='roster1'><query xmlns='" NS_ROSTER "'/></iq>");
+}
+
+/* Servers quote attributes either way. */
+static int has_id(const char *el, size_t len, const char *id)
+{
+	char a[40], b[40];
+	snprintf(a, sizeof a, "id='%s'", id);
+	snprintf(b, sizeof b, "id=\"%s\"", id);
+	return has(el, len, a) || has(el, len, b);
 }
 
 static int is_result(const char *el, size_t len)
@@ -255,13 +280,16 @@ static int is_result(const char *el, size_t len)
 	return has(el, len, "type='result'") || has(el, len, "type=\"result\"");
 }
 
-static void chat_received(struct bench_run *r, const char *el, size_t len)
+/* A stamped chat message or presence update: latency from its intended
+ * send time (the t= in body or status) to now. */
+static void stamped_received(struct bench_run *r, struct bench_conn *c, const char *el,
+			     size_t len, const char *tag)
 {
-	const char *t = memmem(el, len, "<body>t=", 8);
+	const char *t = memmem(el, len, tag, strlen(tag));
 	char num[24];
 	size_t i = 0;
 	if (t) {
-		t += 8;
+		t += strlen(tag);
 		while (t + i < el + len && i < sizeof num - 1 && t[i] >= '0' && t[i] <= '9')
 			num[i] = t[i], i++;
 	}
@@ -271,8 +299,74 @@ static void chat_received(struct bench_run *r, const char *el, size_t len)
 	}
 	num[i] = 0;
 	uint64_t sent = strtoull(num, NULL, 10), now = bench_now();
-	hist_record(&r->msg_lat, now > sent ? now - sent : 0);
+	uint64_t lat = now > sent ? now - sent : 0;
+	if (r->opt.scenario == BENCH_CHAT) { /* RFC 6120 §10.1: in order, once */
+		if (sent <= c->last_rx_stamp) {
+			r->msgs_reordered++;
+			log_warn("conn %u: message stamped %" PRIu64 " after %" PRIu64, c->idx, sent,
+				 c->last_rx_stamp);
+		}
+		c->last_rx_stamp = sent;
+	}
+	hist_record(&r->msg_lat, lat);
+	hist_record(&r->step_lat, lat);
+	hist_record(&r->sec_lat, lat);
 	r->msgs_recv++;
+}
+
+/* Whether the start tag's from attribute is exactly jid. */
+static int from_is(const char *el, size_t len, const char *jid)
+{
+	const char *gt = memchr(el, '>', len), *f = gt ? memmem(el, (size_t)(gt - el), " from=", 6)
+						       : NULL;
+	if (!f || !jid)
+		return 0;
+	char q = f[6];
+	size_t jl = strlen(jid);
+	const char *v = f + 7;
+	return (q == '\'' || q == '"') && v + jl < gt && !memcmp(v, jid, jl) && v[jl] == q;
+}
+
+/* Presence scenario: a contact's stamped update.  Presence without a stamp
+ * (initial presence, unavailable) and the server's echo of our own update
+ * to our own resource (RFC 6121 §4.4.2, not every server sends it) are not
+ * fan-out and are not counted. */
+static void presence_received(struct bench_run *r, struct bench_conn *c, const char *el,
+			      size_t len)
+{
+	if (r->opt.scenario != BENCH_PRESENCE || !has(el, len, "<status>t="))
+		return;
+	if (from_is(el, len, c->jid))
+		return;
+	stamped_received(r, c, el, len, "<status>t=");
+}
+
+/* XEP-0199 §4.2: the server answers a result (or an error if it does not
+ * support ping). */
+static void pong_received(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	if (!c->pinged)
+		return;
+	c->pinged = 0;
+	if (!is_result(el, len)) {
+		r->ping_errors++;
+		return;
+	}
+	r->pongs++;
+	uint64_t now = bench_now();
+	hist_record(&r->ping_lat, now > c->next_send_ns ? now - c->next_send_ns : 0);
+}
+
+static int online_element(struct bench_run *r, struct bench_conn *c, const char *el,
+			  size_t len)
+{
+	if (starts(el, len, "<message"))
+		stamped_received(r, c, el, len, "<body>t=");
+	else if (starts(el, len, "<presence"))
+		presence_received(r, c, el, len);
+	else if (starts(el, len, "<iq") && has_id(el, len, "ping1"))
+		pong_received(r, c, el, len);
+	return XS_CB_CONTINUE; /* roster pushes and the like: not measured */
 }
 
 static int on_element(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
@@ -311,18 +405,27 @@ static int on_element(struct bench_run *r, struct bench_conn *c, const char *el,
 			break;
 		return send_bind(r, c) ? XS_CB_STOP : XS_CB_CONTINUE;
 	case CS_BIND:
-		if (!starts(el, len, "<iq") || !has(el, len, "'bind1'"))
+		if (!starts(el, len, "<iq") || !has_id(el, len, "bind1"))
 			break;
 		if (!is_result(el, len)) {
 			xmpp_fail(r, c, FAIL_BIND, "bind error");
 			return XS_CB_STOP;
 		}
-		logged_in(r, c, el, len);
+		bound(r, c, el, len);
+		return c->state == CS_DEAD ? XS_CB_STOP : XS_CB_CONTINUE;
+	case CS_ROSTER:
+		if (starts(el, len, "<presence") || starts(el, len, "<message"))
+			return XS_CB_CONTINUE; /* subscription requests, offline messages */
+		if (!starts(el, len, "<iq") || !has_id(el, len, "roster1"))
+			break;
+		if (!is_result(el, len)) {
+			xmpp_fail(r, c, FAIL_ROSTER, "roster error");
+			return XS_CB_STOP;
+		}
+		logged_in(r, c);
 		return c->state == CS_DEAD ? XS_CB_STOP : XS_CB_CONTINUE;
 	case CS_ONLINE:
-		if (starts(el, len, "<message"))
-			chat_received(r, el, len);
-		return XS_CB_CONTINUE; /* presence, iq pushes: not measured in this step */
+		return online_element(r, c, el, len);
 	default:
 		break;
 	}
@@ -410,6 +513,23 @@ int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct be
 		return -ENAMETOOLONG;
 	}
 	return send_str(r, from, m);
+}
+
+int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns)
+{
+	char p[128];
+	snprintf(p, sizeof p, "<presence><status>t=%" PRIu64 "</status></presence>", intended_ns);
+	return send_str(r, c, p);
+}
+
+int xmpp_send_ping(struct bench_run *r, struct bench_conn *c)
+{
+	char iq[320];
+	int n = snprintf(iq, sizeof iq, "<iq type='get' id='ping1' to='%s'><ping xmlns='" NS_PING
+			 "'/></iq>", r->opt.domain);
+	if (n < 0 || (size_t)n >= sizeof iq)
+		return -ENAMETOOLONG;
+	return send_str(r, c, iq);
 }
 
 void xmpp_close(struct bench_conn *c)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "core/store.h"
+#include "ctl/provision.h"
 #include "lib/config.h"
 #include "lib/jid.h"
 #include "lib/linkaddr.h"
@@ -25,6 +26,13 @@ static void usage(FILE *f)
 		   "  passwd JID PASSWORD    set a new password\n"
 		   "  deluser JID            delete an account, its roster and offline messages\n"
 		   "  users                  list accounts\n"
+		   "  provision PATTERN N PASSWORD [--first K] [--contacts C]\n"
+		   "                         load-test accounts: PATTERN with one %%d (%%%% = '%%')\n"
+		   "                         numbered K .. K+N-1 (K default 1, N <= 1000000), all\n"
+		   "                         with PASSWORD (existing ones get it too) and C mutual\n"
+		   "                         contacts each (even, < N, default 0): the C/2\n"
+		   "                         neighbours on either side, wrapping around.\n"
+		   "                         BENCH ONLY: every account shares one salt and verifier.\n"
 		   "JID is localpart@DOMAIN (the configured domain) or a bare localpart.\n");
 }
 
@@ -118,28 +126,84 @@ static int await_pong(int fd)
 	return done ? 0 : -EPROTO;
 }
 
-/* Tell a running core to end the account's sessions (deluser, passwd), so
- * nobody stays logged in on credentials that no longer hold.  No core
- * listening means no sessions: nothing to do. */
-static void revoke_sessions(const struct config *cfg, const char *user)
+/* provision's batch of REVOKE frames can take more than one send(). */
+static int send_all(int fd, const struct buf *b)
+{
+	size_t done = 0;
+	while (done < buf_avail(b)) {
+		ssize_t n = send(fd, buf_head(b) + done, buf_avail(b) - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Sends the REVOKE frames in revokes to a running core and waits until it
+ * has handled them.  Returns 0, 1 when no core listens (no sessions: nothing
+ * to do), or a negative errno. */
+static int revoke_send(const struct config *cfg, const struct buf *revokes)
 {
 	int fd = linkaddr_connect(cfg->link_address);
 	if (fd < 0)
-		return;
+		return 1;
 	struct timeval tv = {.tv_sec = 5};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	struct buf out = {0};
 	int rc = wire_put_hello(&out, "starlingctl") ||
-		 wire_put_str_frame(&out, WIRE_REVOKE, 0, user) ||
+		 buf_append(&out, buf_head(revokes), buf_avail(revokes)) ||
 		 wire_put_u32_frame(&out, WIRE_PING, 0, 1);
-	if (!rc && send(fd, buf_head(&out), buf_avail(&out), MSG_NOSIGNAL) == (ssize_t)buf_avail(&out) &&
-	    await_pong(fd) == 0)
-		printf("%s@%s: sessions ended\n", user, cfg->domain);
-	else
-		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of %s@%s\n",
-			user, cfg->domain);
+	rc = rc ? -ENOMEM : send_all(fd, &out);
+	if (!rc)
+		rc = await_pong(fd);
 	buf_free(&out);
 	close(fd);
+	return rc;
+}
+
+/* Tell a running core to end the account's sessions (deluser, passwd), so
+ * nobody stays logged in on credentials that no longer hold. */
+static void revoke_sessions(const struct config *cfg, const char *user)
+{
+	struct buf f = {0};
+	int rc = wire_put_str_frame(&f, WIRE_REVOKE, 0, user) ? -ENOMEM : revoke_send(cfg, &f);
+	if (rc == 0)
+		printf("%s@%s: sessions ended\n", user, cfg->domain);
+	else if (rc < 0)
+		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of %s@%s\n",
+			user, cfg->domain);
+	buf_free(&f);
+}
+
+static int queue_revoke(void *ctx, const char *user)
+{
+	return wire_put_str_frame(ctx, WIRE_REVOKE, 0, user) ? -ENOMEM : 0;
+}
+
+/* Bench accounts (ctl/provision.h).  One PBKDF2 derivation serves them all.
+ * Accounts that existed got new credentials, so, as with passwd, their
+ * sessions end: one link connection for all of them.  stdout carries only
+ * provision's summary line. */
+static int cmd_provision(struct store *st, const struct config *cfg, int argc, char **argv)
+{
+	struct provision_spec sp;
+	struct scram_creds cr[2];
+	struct buf revokes = {0};
+	if (provision_parse(argc, argv, &sp)) {
+		usage(stderr);
+		return 2;
+	}
+	if (make_creds(cfg, sp.password, cr))
+		return 1;
+	int rc = provision_run(st, cfg->domain, &sp, cr, queue_revoke, &revokes);
+	memset(cr, 0, sizeof cr);
+	if (!rc && buf_avail(&revokes) && revoke_send(cfg, &revokes) < 0)
+		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of the "
+				"accounts that already existed\n");
+	buf_free(&revokes);
+	return rc ? 1 : 0;
 }
 
 static int command(struct store *st, const struct config *cfg, int argc, char **argv)
@@ -150,6 +214,8 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 	int rc;
 	if (!strcmp(cmd, "users") && argc == 1)
 		return store_user_list(st, print_user, (void *)cfg->domain) ? 1 : 0;
+	if (!strcmp(cmd, "provision"))
+		return cmd_provision(st, cfg, argc, argv);
 	int nargs = !strcmp(cmd, "deluser") ? 2 : 3;
 	if ((strcmp(cmd, "adduser") && strcmp(cmd, "passwd") && strcmp(cmd, "deluser")) ||
 	    argc != nargs) {

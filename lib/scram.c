@@ -697,6 +697,50 @@ static char *client_proof(struct scram_client *c, const char *server_first, stru
 	return out;
 }
 
+/* RFC 5802 §5.1: a client MAY cache ClientKey and ServerKey, since a server
+ * is likely to offer the same salt again.  One entry per thread: enough for
+ * a load generator whose accounts share one password (and, when provisioned
+ * in bulk, one salt), which then spends its CPU on the server, not on
+ * PBKDF2.  Keyed by a digest of the password so the password is not kept. */
+static __thread struct {
+	int valid;
+	enum scram_hash hash;
+	uint32_t iter;
+	size_t salt_len;
+	uint8_t salt[64], pw[SCRAM_MAX_HASH];
+	uint8_t ck[SCRAM_MAX_HASH], sk[SCRAM_MAX_HASH], svk[SCRAM_MAX_HASH];
+} client_cache;
+
+static int client_keys(enum scram_hash h, const char *password, const uint8_t *salt,
+		       size_t salt_len, uint32_t iter, uint8_t *ck, uint8_t *sk, uint8_t *svk)
+{
+	size_t hl = scram_hash_len(h);
+	uint8_t pw[SCRAM_MAX_HASH] = { 0 };
+	if (!hl || !password || digest(SCRAM_SHA256, (const uint8_t *)password, strlen(password), pw))
+		return -EINVAL;
+	if (client_cache.valid && client_cache.hash == h && client_cache.iter == iter &&
+	    client_cache.salt_len == salt_len && !memcmp(client_cache.salt, salt, salt_len) &&
+	    !CRYPTO_memcmp(client_cache.pw, pw, sizeof pw)) {
+		memcpy(ck, client_cache.ck, hl);
+		memcpy(sk, client_cache.sk, hl);
+		memcpy(svk, client_cache.svk, hl);
+		return 0;
+	}
+	int rc = derive_keys(h, password, salt, salt_len, iter, ck, sk, svk);
+	if (rc || salt_len > sizeof client_cache.salt)
+		return rc;
+	client_cache.valid = 1;
+	client_cache.hash = h;
+	client_cache.iter = iter;
+	client_cache.salt_len = salt_len;
+	memcpy(client_cache.salt, salt, salt_len);
+	memcpy(client_cache.pw, pw, sizeof pw);
+	memcpy(client_cache.ck, ck, hl);
+	memcpy(client_cache.sk, sk, hl);
+	memcpy(client_cache.svk, svk, hl);
+	return 0;
+}
+
 char *scram_client_final(struct scram_client *c, const char *server_first, size_t len)
 {
 	uint8_t ck[SCRAM_MAX_HASH], sk[SCRAM_MAX_HASH], svk[SCRAM_MAX_HASH], *salt;
@@ -710,7 +754,7 @@ char *scram_client_final(struct scram_client *c, const char *server_first, size_
 	if (!sf)
 		return NULL;
 	if (!parse_server_first(c, sf, len, &nonce, &salt, &salt_len, &iter)) {
-		if (!derive_keys(c->hash, c->password, salt, salt_len, iter, ck, sk, svk))
+		if (!client_keys(c->hash, c->password, salt, salt_len, iter, ck, sk, svk))
 			out = client_proof(c, sf, nonce, ck, sk, svk);
 		free(salt);
 	}

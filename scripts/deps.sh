@@ -3,7 +3,7 @@
 set -e
 PKGS="build-essential pkg-config liburing-dev libssl-dev libxml2-dev libjemalloc-dev
 libsqlite3-dev libidn-dev libinih-dev openssl clang libclang-rt-14-dev
-python3 python3-pytest python3-slixmpp"
+python3 python3-pytest python3-slixmpp gnuplot-nox"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import _bin_dir
+from conftest import REPO, _bin_dir
 
 N = 20
 BENCH_TIMEOUT = 240  # hang guard only (ASan builds are slow)
@@ -44,6 +44,30 @@ def run_bench(server, accounts, tmp_path, scenario, *args):
     assert data['settings']['scenario'] == scenario
     assert data['ok'] is True and data['errors'] == 0
     return data
+
+
+def check_cpu(data, deliveries=False):
+    """Server CPU from /proc (cm + core) and the bench's own cost are reported."""
+    cpu, own = data['server_cpu'], data['bench_self']
+    assert len(cpu['login_s']) == len(data['settings']['pids'])
+    assert all(v >= 0 for v in cpu['login_s'] + cpu['after_login_s'])
+    assert own['cpu_s'] > 0 and own['rss_end_kib'] > 0
+    if data['settings']['pids']:
+        assert cpu['ms_per_login'] >= 0
+    if deliveries:
+        assert own['us_per_delivery'] > 0
+        if data['settings']['pids']:
+            assert cpu['us_per_delivery'] >= 0
+
+
+def check_series(data):
+    """One point per second (plus the start and the end), counts never fall."""
+    series = data['series']
+    assert len(series) >= 2 and series[0]['t_s'] == 0
+    for a, b in zip(series, series[1:]):
+        assert b['t_s'] > a['t_s']
+        assert b['delivered'] >= a['delivered'] and b['sent'] >= a['sent']
+    assert series[-1]['online'] == data['login']['ok']
 
 
 def check_hist(h, count):
@@ -94,27 +118,128 @@ def test_login_bad_password_fails(server, accounts, tmp_path):
     assert data['ok'] is False and data['login']['failures']['auth'] == 2
 
 
+def pids_of(server):
+    return '%d,%d' % (server.cm.pid, server.core.pid)
+
+
 def test_idle(server, accounts, tmp_path):
-    pids = '%d,%d' % (server.cm.pid, server.core.pid)
     data = run_bench(server, accounts, tmp_path, 'idle', '-n', str(N), '--rate', '50',
-                     '--hold', '1', '--pids', pids)
+                     '--hold', '1', '--pids', pids_of(server))
     check_logins(data, N)
     idle = data['idle']
     assert idle['rss_before_kib'] > 0 and idle['rss_at_n_kib'] > 0
     assert idle['held_s'] == 1
     assert 'kib_per_conn' in idle
+    # XEP-0199: every held session pinged the server once and got a result
+    assert data['ping'] == {'sent': N, 'answered': N, 'errors': 0}
+    check_hist(data['ping_latency'], N)
+    check_cpu(data)
+    check_series(data)
 
 
 def test_chat(server, accounts, tmp_path):
     data = run_bench(server, accounts, tmp_path, 'chat', '-n', '4', '--rate', '50',
-                     '--duration', '2')
+                     '--duration', '2', '--pids', pids_of(server))
     check_logins(data, 4)
     chat = data['chat']
     assert chat['pairs'] == 2
-    assert chat['sent'] > 0 and chat['delivered'] == chat['sent']
+    assert chat['sent'] > 0 and chat['delivered'] == chat['sent'] == chat['expected']
     assert chat['lost'] == 0 and chat['malformed'] == 0
     assert chat['delivered_per_s'] > 0
     check_hist(data['message_latency'], chat['sent'])
+    assert len(data['steps']) == 1 and data['steps'][0]['delivered'] == chat['sent']
+    check_cpu(data, deliveries=True)
+    check_series(data)
+
+
+def test_chat_steps_up_the_rate(server, accounts, tmp_path):
+    """--step multiplies the rate after each passing step until --max-rate;
+    a generous p99 bound keeps every step passing, so all three run."""
+    data = run_bench(server, accounts, tmp_path, 'chat', '-n', '4', '--rate', '20',
+                     '--duration', '1', '--step', '2', '--max-rate', '80',
+                     '--p99-bound', '60000')
+    steps = data['steps']
+    assert [s['rate'] for s in steps] == [20, 40, 80]
+    assert [s['offered_per_s'] for s in steps] == [40, 80, 160]
+    for s in steps:
+        assert s['delivered'] == s['expected'] == s['sent'] > 0
+        assert not s['behind'] and not s['over_bound']
+        assert s['p50_ms'] <= s['p99_ms'] <= s['max_ms']
+    assert data['chat']['sustained_per_s'] == max(s['delivered_per_s'] for s in steps)
+    assert data['chat']['sent'] == sum(s['sent'] for s in steps)
+
+
+def test_chat_step_over_bound_stops(server, accounts, tmp_path):
+    """A p99 bound no delivery can meet fails the first step: stepping stops
+    there, nothing is lost, and no rate counts as sustained."""
+    data = run_bench(server, accounts, tmp_path, 'chat', '-n', '4', '--rate', '20',
+                     '--duration', '1', '--step', '2', '--p99-bound', '0.001')
+    assert len(data['steps']) == 1 and data['steps'][0]['over_bound']
+    assert data['chat']['lost'] == 0 and data['chat']['sustained_per_s'] == 0
+
+
+def test_presence(server, tmp_path):
+    """Users with K mutual contacts (starlingctl provision) broadcast stamped
+    presence; every online contact must get each update, once."""
+    n, k = 8, 4
+    server.ctl('provision', 'pres%d', str(n), 'prespw', '--contacts', str(k))
+    data = run_bench(server, ('pres%d', 'prespw'), tmp_path, 'presence', '-n', str(n),
+                     '--contacts', str(k), '--rate', '2', '--duration', '1',
+                     '--pids', pids_of(server))
+    check_logins(data, n)
+    pres = data['presence']
+    assert pres['senders'] == n and pres['contacts'] == k
+    assert pres['sent'] == n * 2
+    assert pres['expected'] == pres['sent'] * k == pres['delivered']
+    assert pres['lost'] == 0 and pres['malformed'] == 0
+    check_hist(data['message_latency'], pres['delivered'])
+    check_cpu(data, deliveries=True)
+
+
+def test_presence_without_roster_fails(server, tmp_path):
+    """Accounts with no contacts get none of the expected fan-out: the run
+    must report the loss and exit non-zero (the check can fail)."""
+    server.ctl('provision', 'lone%d', '4', 'lonepw')
+    out = tmp_path / 'lone.json'
+    r = subprocess.run([str(_bench()), 'presence', '--port', str(server.port), '-n', '4',
+                        '--user', 'lone%d', '--password', 'lonepw', '--contacts', '2',
+                        '--rate', '2', '--duration', '1', '--timeout', '2',
+                        '--json', str(out)], capture_output=True, text=True,
+                       timeout=BENCH_TIMEOUT)
+    assert r.returncode == 1
+    data = json.loads(out.read_text())
+    assert data['ok'] is False and data['presence']['lost'] == data['presence']['expected'] > 0
+
+
+def test_plot(server, accounts, tmp_path):
+    data_path = tmp_path / 'chat.json'
+    run_bench(server, accounts, tmp_path, 'chat', '-n', '2', '--rate', '20', '--duration', '2')
+    for ext in ('svg', 'png'):
+        out = tmp_path / ('plot.' + ext)
+        r = subprocess.run(['/usr/bin/python3', str(REPO / 'bench' / 'plot.py'), str(data_path),
+                            str(out)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        head = out.read_bytes()[:200]
+        assert (b'<svg' in head) if ext == 'svg' else head.startswith(b'\x89PNG')
+
+
+def test_compare(server, tls_server, tmp_path):
+    """compare runs one scenario against two servers in alternating rounds
+    and prints the figures side by side with ratios against the first."""
+    for s in (server, tls_server):
+        s.ctl('provision', 'cmp%d', '4', 'cmppw')
+    out = tmp_path / 'compare.md'
+    cmd = [str(_bench()), 'compare', 'chat', '-n', '4', '--rate', '20', '--duration', '1',
+           '--user', 'cmp%d', '--password', 'cmppw', '--rounds', '2', '--json', str(out),
+           '--target', 'first=127.0.0.1:%d:%s' % (server.port, pids_of(server).replace(',', '+')),
+           '--target', 'second=127.0.0.1:%d' % tls_server.port]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count('== first') == 2 and r.stdout.count('== second') == 2
+    table = out.read_text()
+    assert '| figure (mean of 2 rounds) | first | second |' in table
+    assert '| delivered/s |' in table and 'x) |' in table
+    assert '| errors | 0 | 0 |' in table
 
 
 @pytest.fixture(scope='module')

@@ -512,6 +512,27 @@ static void test_client_errors(void)
 	scram_client_free(&c);
 }
 
+/* The client's key cache (RFC 5802 §5.1) must give the same proof on a hit,
+ * and must not answer for another password with the same salt. */
+static void test_client_cache(const struct vector *v)
+{
+	for (int round = 0; round < 2; round++) {
+		struct scram_client c;
+		char *first = scram_client_first(&c, v->h, "user", "pencil", v->cnonce);
+		char *final = scram_client_final(&c, v->server_first, strlen(v->server_first));
+		CHECK_STR(final, v->client_final);
+		free(first);
+		free(final);
+		scram_client_free(&c);
+		first = scram_client_first(&c, v->h, "user", "pencil2", v->cnonce);
+		final = scram_client_final(&c, v->server_first, strlen(v->server_first));
+		CHECK(final && strcmp(final, v->client_final));
+		free(first);
+		free(final);
+		scram_client_free(&c);
+	}
+}
+
 int main(void)
 {
 	test_names();
@@ -521,6 +542,8 @@ int main(void)
 	test_derive_sha1();
 	test_vector_client(&rfc5802);
 	test_vector_client(&rfc7677);
+	test_client_cache(&rfc5802);
+	test_client_cache(&rfc7677);
 	test_vector_server(&rfc5802);
 	test_vector_server(&rfc7677);
 	test_server_first_errors();
