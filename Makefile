@@ -36,7 +36,7 @@ ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench
 endif
 
-.PHONY: all asan test unit e2e fuzz fuzz-smoke deps run clean
+.PHONY: all asan test unit e2e fuzz fuzz-smoke deps run clean bench bench-compare
 all: $(PROGS) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -92,6 +92,16 @@ fuzz-smoke: fuzz
 
 deps:
 	@sh scripts/deps.sh
+
+# The standard load runs (docs/bench.md); results go into docs/performance.md.
+bench: deps
+	$(MAKE) all
+	bash bench/suite.sh
+bench-compare: deps
+	$(MAKE) all
+	bash bench/peers/prosody.sh install
+	bash bench/peers/ejabberd.sh install
+	bash bench/suite.sh --servers starling,prosody,ejabberd
 
 unit: all
 	@sh tests/run_unit.sh $(BUILD)/tests

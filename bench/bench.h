@@ -55,6 +55,7 @@ struct bench_opts {
 	double p99_bound_ms; /* a step whose p99 passes this fails */
 	unsigned contacts;   /* presence: K mutual contacts per user (as provisioned) */
 	unsigned src_addrs;  /* > 1: spread connections over 127.0.0.1 .. 127.0.0.K */
+	unsigned concurrency; /* login: > 0 caps the logins in progress (closed loop) */
 	enum bench_mech mech;
 	int direct_tls;
 	int roster;	/* roster get in the login (default on) */
@@ -115,7 +116,7 @@ struct bench_sample {
 	double t_s;
 	unsigned online, failed;
 	uint64_t sent, delivered;	/* cumulative */
-	uint64_t p50_ns, p99_ns;	/* of what arrived in this second */
+	uint64_t p50_ns, p99_ns;	/* of the logins or deliveries done in this second */
 	double server_cpu_s, self_cpu_s; /* cumulative since the start */
 	long server_rss_kib;
 };
@@ -131,6 +132,7 @@ struct bench_run {
 	uint64_t next_expire;
 	/* login */
 	unsigned started, online, failed, dropped;
+	unsigned max_in_progress; /* most logins under way at once */
 	unsigned fail[FAIL_NCAUSES];
 	uint64_t first_login_ns, last_login_ns; /* completion times */
 	struct hist login_lat;

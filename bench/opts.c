@@ -23,6 +23,8 @@ void opts_usage(FILE *f)
 	      "  --rate R         login/idle: logins/s; chat: msgs/s per pair (default 10);\n"
 	      "                   presence: presence updates/s per user (default 1)\n"
 	      "  --login-rate R   chat/presence: logins/s while setting up (default 200)\n"
+	      "  --concurrency C  at most C logins in progress; a finished login starts the next\n"
+	      "                   (closed loop: latency from the actual start; --rate still caps)\n"
 	      "  --hold S         idle: seconds to hold the sessions (default 5)\n"
 	      "  --duration S     chat/presence: seconds of sending, per step (default 10)\n"
 	      "  --step F         chat/presence: after a passing step multiply the rate by F\n"
@@ -150,6 +152,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'B': return parse_num(arg, 0.001, 1e6, &o->p99_bound_ms);
 	case 'K': return parse_uint(arg, 0, 100000, &o->contacts);
 	case 'A': return parse_uint(arg, 1, 254, &o->src_addrs);
+	case 'C': return parse_uint(arg, 1, 1000000, &o->concurrency);
 	case 'h': o->host = arg; return 0;
 	case 'p': if (parse_uint(arg, 1, 65535, &u)) return -EINVAL; o->port = (int)u; return 0;
 	case 'd': o->domain = arg; return 0;
@@ -194,7 +197,7 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "json", 1, 0, 'j' }, { "step", 1, 0, 'S' }, { "max-rate", 1, 0, 'M' },
 		{ "p99-bound", 1, 0, 'B' }, { "contacts", 1, 0, 'K' },
 		{ "source-addrs", 1, 0, 'A' }, { "no-roster", 0, 0, 'o' },
-		{ "no-ping", 0, 0, 'g' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
+		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:v", lo, NULL)) != -1) {

@@ -6,7 +6,7 @@ usage: bench/plot.py RESULT.json OUT.svg|OUT.png [TITLE]
 Reads the per-second "series" of a --json result and draws, through
 gnuplot, two panels sharing the time axis: deliveries per second (and
 sessions online) above, p50/p99 latency of what arrived in each second
-below.  Server CPU (cores busy, from /proc) is drawn on the rate panel's
+below (login latency while sessions log in).  Server CPU (cores busy, from /proc) is drawn on the rate panel's
 right axis when the run had --pids.  Exit 0 when the file was written."""
 import json
 import os
@@ -33,24 +33,26 @@ def rows(series):
     return out
 
 
-def script(data_path, out, title, fmt):
+def script(data_path, out, title, fmt, latency):
     term = ('set terminal svg size 900,600 dynamic background rgb "white"' if fmt == 'svg'
             else 'set terminal pngcairo size 900,600' if fmt == 'png' else None)
     return '\n'.join([
         term,
         'set output "%s"' % out,
-        'set multiplot layout 2,1 title "%s"' % title.replace('"', "'"),
+        'set multiplot layout %d,1 title "%s"' % (2 if latency else 1, title.replace('"', "'")),
         'set grid', 'set key top left', 'set ylabel "per second"', 'set y2label "cores busy"',
-        'set y2tics', 'set ytics nomirror', 'set yrange [0:*]', 'set y2range [0:*]',
+        'set y2tics', 'set ytics nomirror', 'set xrange [0:*]', 'set yrange [0:*]',
+        'set y2range [0:*]',
         'plot "%s" using 1:2 with lines lw 2 title "delivered/s", '
         '"" using 1:3 with lines title "online sessions", '
         '"" using 1:6 axes x1y2 with lines dt 2 title "server CPU", '
         '"" using 1:7 axes x1y2 with lines dt 3 title "bench CPU"' % data_path,
+    ] + ([
         'unset y2tics', 'unset y2label', 'set ylabel "latency ms"', 'set xlabel "seconds"',
         'set logscale y',
         'plot "%s" using 1:($4>0?$4:1/0) with linespoints pt 7 ps 0.4 title "p50", '
         '"" using 1:($5>0?$5:1/0) with linespoints pt 7 ps 0.4 title "p99"' % data_path,
-        'unset multiplot', ''])
+    ] if latency else []) + ['unset multiplot', ''])
 
 
 def main(argv):
@@ -75,7 +77,7 @@ def main(argv):
         with open(data, 'w') as f:
             for r in series:
                 f.write(' '.join('%.6g' % v for v in r) + '\n')
-        gp = subprocess.run(['gnuplot'], input=script(data, out, title, fmt), text=True,
+        gp = subprocess.run(['gnuplot'], input=script(data, out, title, fmt, any(r[4] > 0 for r in series)), text=True,
                             capture_output=True)
     if gp.returncode or not os.path.exists(out):
         print('plot.py: gnuplot failed: %s' % gp.stderr, file=sys.stderr)

@@ -211,10 +211,12 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 	fprintf(f, "  \"settings\": {\"scenario\": \"%s\", \"n\": %u, \"rate\": %g, "
 		"\"login_rate\": %g, \"hold_s\": %g, \"duration_s\": %g, \"timeout_s\": %g, "
 		"\"step\": %g, \"max_rate\": %g, \"p99_bound_ms\": %g, \"contacts\": %u, "
+		"\"concurrency\": %u, "
 		"\"source_addrs\": %u, \"roster\": %s, \"ping\": %s, "
 		"\"mech\": \"%s\", \"direct_tls\": %s, \"port\": %d, \"first\": %d, \"host\": ",
 		bench_scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold,
 		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->contacts,
+		o->concurrency,
 		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
 		bench_mech_names[o->mech], o->direct_tls ? "true" : "false", o->port, o->first);
 	json_str(f, o->host);
@@ -231,8 +233,9 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 static void json_login(FILE *f, const struct bench_run *r)
 {
 	fprintf(f, "  \"login\": {\"attempted\": %u, \"ok\": %u, \"failed\": %u, "
-		"\"dropped\": %u, \"rate_per_s\": %.3f, \"failures\": {", r->started, r->online,
-		r->failed, r->dropped, report_login_rate(r));
+		"\"dropped\": %u, \"rate_per_s\": %.3f, \"max_in_progress\": %u, \"failures\": {",
+		r->started, r->online, r->failed, r->dropped, report_login_rate(r),
+		r->max_in_progress);
 	for (int i = 0; i < FAIL_NCAUSES; i++)
 		fprintf(f, "%s\"%s\": %u", i ? ", " : "", bench_fail_names[i], r->fail[i]);
 	fputs("}},\n", f);

@@ -34,14 +34,20 @@ static double login_rate_of(const struct bench_opts *o)
 static uint64_t start_due(struct bench_run *r, uint64_t now)
 {
 	double rate = login_rate_of(&r->opt);
+	unsigned cap = r->opt.concurrency;
 	while (r->started < r->opt.n) {
 		uint64_t due = r->t0 + (uint64_t)((double)r->started * (double)NS / rate);
 		if (due > now)
 			return due;
+		if (cap && r->started - r->online - r->failed >= cap)
+			return 0; /* a login's end frees the slot */
 		struct bench_conn *c = &r->conns[r->started];
-		c->start_ns = due;
+		/* closed loop: the login is measured from when it could start */
+		c->start_ns = cap ? now : due;
 		c->want_presence = 1;
 		net_start(r, c);
+		if (r->started - r->online - r->failed > r->max_in_progress)
+			r->max_in_progress = r->started - r->online - r->failed;
 		net_flush(r, c);
 	}
 	return 0;

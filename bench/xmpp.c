@@ -234,6 +234,7 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 {
 	uint64_t now = bench_now();
 	hist_record(&r->login_lat, now - c->start_ns);
+	hist_record(&r->sec_lat, now - c->start_ns); /* logins end before traffic starts */
 	if (!r->first_login_ns)
 		r->first_login_ns = now;
 	r->last_login_ns = now;

@@ -94,6 +94,16 @@ def test_login(server, accounts, tmp_path, mech):
     check_logins(data, N)
 
 
+def test_login_concurrency_cap(server, accounts, tmp_path):
+    """--concurrency C: closed loop, never more than C logins under way."""
+    data = run_bench(server, accounts, tmp_path, 'login', '-n', str(N), '--rate', '100000',
+                     '--concurrency', '3', '--pids', pids_of(server))
+    check_logins(data, N)
+    assert data['settings']['concurrency'] == 3
+    assert 1 <= data['login']['max_in_progress'] <= 3
+    check_cpu(data)
+
+
 def test_login_direct_tls(tls_server, tmp_path):
     accounts = ('bench%d', 'benchpw')
     for i in range(1, 5):
@@ -250,3 +260,25 @@ def tls_server(tmp_path_factory):
     yield srv
     srv.stop()
     srv.check()
+
+
+def test_suite_quick(tmp_path):
+    """make bench's script end to end at tiny sizes: every run lands in the
+    results section with its figures and clean, plus the exact commands."""
+    _bench()
+    out = tmp_path / 'perf.md'
+    out.write_text('# results\n\n<!-- bench:starling begin -->\nstale-section\n<!-- bench:starling end -->\n'
+                   'kept\n')
+    env = dict(os.environ, STARLING_BIN=str(_bin_dir()))
+    r = subprocess.run(['bash', str(REPO / 'bench' / 'suite.sh'), '--quick', '--out', str(out),
+                        '--work', str(tmp_path / 'work')], capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    assert 'stale-section' not in text and text.rstrip().endswith('kept')
+    for run in ('idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence'):
+        line = next((l for l in text.splitlines() if l.startswith('| %s |' % run)), None)
+        assert line and line.endswith('| yes |'), (run, line)
+    assert 'KiB per idle session' in text and 'deliveries/s sustained' in text
+    assert text.count('starling-bench provision --server starling') == 6
+    assert (tmp_path / 'bench' / 'chat-small.svg').exists()

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Render a bench/suite.sh run into markdown and put it in the results file.
+
+usage: bench/results.py WORKDIR OUT.md --servers starling[,prosody,...]
+
+Single server (make bench): one table row per scenario from WORKDIR/*.json,
+plots copied beside OUT (OUT's dir/bench/NAME.svg).  Several servers (make
+bench-compare): the side-by-side tables `starling-bench compare` wrote
+(WORKDIR/NAME.md).  Either way the section between the begin/end markers in
+OUT is replaced (appended when missing), with the date, the machine and the
+exact commands (WORKDIR/commands.txt)."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+
+SCENARIOS = ['idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence']
+
+
+def machine():
+    model = 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2 ** 30
+    return '%d x %s, %.0f GiB, Linux %s' % (os.cpu_count(), model, mem, platform.release())
+
+
+def git_rev():
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def fmt(v, digits=3):
+    if v is None or (isinstance(v, (int, float)) and v < 0):
+        return 'n/a'
+    if isinstance(v, float):
+        return ('%.' + str(digits) + 'g') % v if abs(v) < 100 else '{:,.0f}'.format(v)
+    return '{:,}'.format(v)
+
+
+def best_step(d):
+    """The passing step with the highest delivered rate, or None."""
+    ok = [s for s in d.get('steps', []) if not s['behind'] and not s['over_bound']]
+    return max(ok, key=lambda s: s['delivered_per_s']) if ok else None
+
+
+def per_delivery(step, key):
+    return step[key] * 1e6 / step['delivered'] if step and step['delivered'] and step[key] >= 0 \
+        else None
+
+
+def row(name, d):
+    st, lg = d['settings'], d['login']
+    what = '%s, n=%d' % (st['scenario'], st['n'])
+    cpu = d['server_cpu']
+    figs = ['logins %d/%d at %s/s (p99 %s ms)' % (lg['ok'], lg['attempted'],
+            fmt(lg['rate_per_s']), fmt(d['login_latency']['p99_ms'])),
+            'server %s ms/login (bench %s)' % (fmt(cpu['ms_per_login']),
+                                              fmt(d['bench_self']['ms_per_login']))]
+    if st['scenario'] == 'login':
+        what += ', %s, %d concurrent' % (st['mech'], st['concurrency'])
+    if st['scenario'] == 'idle':
+        figs.insert(0, '**%s KiB per idle session** (server RSS %s → %s KiB); bench %s KiB/conn'
+                    % (fmt(d['idle']['kib_per_conn']), fmt(d['idle']['rss_before_kib']),
+                       fmt(d['idle']['rss_at_n_kib']), fmt(d['bench_self']['kib_per_conn'])))
+    if st['scenario'] in ('chat', 'presence'):
+        t = d[st['scenario']]
+        b = best_step(d)
+        if st['scenario'] == 'chat':
+            what += ' (%d pairs)' % t['pairs']
+        else:
+            what += ' (%d contacts)' % t['contacts']
+        figs.insert(0, '**%s deliveries/s sustained at p99 ≤ %s ms** (p99 %s ms); server %s µs, '
+                    'bench %s µs per delivery at that step; %d step(s), lost %d' % (
+                        fmt(t['sustained_per_s']), fmt(st['p99_bound_ms']),
+                        fmt(b['p99_ms']) if b else 'n/a', fmt(per_delivery(b, 'server_cpu_s')),
+                        fmt(per_delivery(b, 'bench_cpu_s')), len(d['steps']), t['lost']))
+    ok = 'yes' if d['ok'] else 'no'
+    return '| %s | %s | %s | %s |' % (name, what, '; '.join(figs), ok)
+
+
+def single(work, out_dir):
+    lines = ['| run | scenario | figures | clean |', '|---|---|---|---|']
+    plots = []
+    for name in SCENARIOS:
+        p = os.path.join(work, name + '.json')
+        if not os.path.exists(p):
+            continue
+        with open(p) as f:
+            lines.append(row(name, json.load(f)))
+        svg = os.path.join(work, name + '.svg')
+        if os.path.exists(svg):
+            dst_dir = os.path.join(out_dir, 'bench')
+            os.makedirs(dst_dir, exist_ok=True)
+            shutil.copy(svg, os.path.join(dst_dir, name + '.svg'))
+            plots.append('[%s](bench/%s.svg)' % (name, name))
+    if plots:
+        lines += ['', 'Plots (rate and latency over time): ' + ', '.join(plots) + '.']
+    return lines
+
+
+def compare(work):
+    lines = []
+    for name in SCENARIOS:
+        p = os.path.join(work, name + '.md')
+        if os.path.exists(p):
+            with open(p) as f:
+                lines += ['#### ' + name, f.read().strip(), '']
+    return lines
+
+
+def replace_section(path, marker, body):
+    begin, end = '<!-- %s begin -->' % marker, '<!-- %s end -->' % marker
+    text = open(path).read() if os.path.exists(path) else ''
+    block = begin + '\n' + body.rstrip() + '\n' + end
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + '\n\n' + block + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('work')
+    ap.add_argument('out')
+    ap.add_argument('--servers', default='starling')
+    a = ap.parse_args()
+    servers = a.servers.split(',')
+    many = len(servers) > 1
+    when = datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')
+    head = ['Run %s on %s, commit %s, by `%s` (bench/suite.sh).' % (
+        when, machine(), git_rev(), 'make bench-compare' if many else 'make bench')]
+    body = compare(a.work) if many else single(a.work, os.path.dirname(os.path.abspath(a.out)))
+    with open(os.path.join(a.work, 'commands.txt')) as f:
+        cmds = f.read().strip()
+    text = '\n'.join(head + [''] + body + ['', 'Commands, in order:', '', '```', cmds, '```'])
+    replace_section(a.out, 'bench:compare' if many else 'bench:starling', text)
+
+
+if __name__ == '__main__':
+    main()
