@@ -144,10 +144,13 @@ static void print_table(const struct cmp *c, enum bench_scenario s, FILE *out)
 		double base = c->runs[0] ? c->fig[0][f] / c->runs[0] : 0;
 		for (unsigned i = 0; i < c->nt; i++) {
 			double v = c->runs[i] ? c->fig[i][f] / c->runs[i] : -1;
+			int prec = f == F_ERRORS || v >= 1000 ? 0 : v >= 10 ? 1 : 3;
 			if (i && base > 0 && v >= 0)
-				fprintf(out, " %.4g (%.2fx) |", v, v / base);
+				fprintf(out, " %.*f (%.2fx) |", prec, v, v / base);
+			else if (v >= 0)
+				fprintf(out, " %.*f |", prec, v);
 			else
-				fprintf(out, " %.4g |", v);
+				fputs(" n/a |", out);
 		}
 		fputc('\n', out);
 	}
