@@ -82,6 +82,11 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CM_SRC)
 build/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(LIB_SRC) $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CORE_SRC) $(LDLIBS)
+# fuzz_bench reads a server's stream the way starling-bench does.
+BENCH_FUZZ_SRC := bench/xmpp.c bench/hist.c bench/opts.c
+build/fuzz/fuzz_bench: tests/fuzz/fuzz_bench.c $(LIB_SRC) $(BENCH_FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(BENCH_FUZZ_SRC) $(LDLIBS)
 fuzz: $(FUZZ_BIN)
 # A short run of every target over its seed corpus plus fresh inputs.
 fuzz-smoke: fuzz

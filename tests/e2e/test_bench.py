@@ -282,3 +282,32 @@ def test_suite_quick(tmp_path):
     assert 'KiB per idle session' in text and 'deliveries/s sustained' in text
     assert text.count('starling-bench provision --server starling') == 6
     assert (tmp_path / 'bench' / 'chat-small.svg').exists()
+
+
+def test_source_addresses(tmp_path):
+    """--source-addrs K spreads the connections over 127.0.0.1 .. 127.0.0.K
+    (past one address's ephemeral ports).  A listener that records each
+    peer and hangs up: the logins fail as 'closed', the addresses are seen."""
+    import socket
+    import threading
+    lst = socket.socket()
+    lst.bind(('127.0.0.1', 0))
+    lst.listen(64)
+    lst.settimeout(30)
+    seen = []
+
+    def accept(n):
+        for _ in range(n):
+            conn, peer = lst.accept()
+            seen.append(peer[0])
+            conn.close()
+
+    t = threading.Thread(target=accept, args=(8,))
+    t.start()
+    r = subprocess.run([str(_bench()), 'login', '--port', str(lst.getsockname()[1]), '-n', '8',
+                        '--rate', '100', '--source-addrs', '4', '--timeout', '5'],
+                       capture_output=True, text=True, timeout=BENCH_TIMEOUT)
+    t.join(30)
+    lst.close()
+    assert r.returncode == 1 and 'closed: 8' in r.stdout, r.stdout + r.stderr
+    assert sorted(set(seen)) == ['127.0.0.%d' % i for i in range(1, 5)]
