@@ -1,0 +1,299 @@
+#!/bin/bash
+# Prosody (Debian 12 package, 0.12) as a comparison target for starling-bench.
+# Subcommands: install | provision | start | stop.  See bench/peers/README.md.
+set -euo pipefail
+
+PY=/usr/bin/python3 # Debian's python (stdlib only), not a pyenv one on PATH
+PROSODY=/usr/bin/prosody
+
+die() { echo "prosody.sh: $*" >&2; exit 1; }
+
+# Values end up inside Lua/YAML/Erlang string literals: keep them plain.
+check_domain() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "bad domain: $1"; }
+check_path() { [[ $1 =~ ^[A-Za-z0-9_./+,=:@-]+$ ]] || die "unsupported characters in path: $1"; }
+check_port() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || die "bad port: $1"; }
+
+usage() {
+	cat >&2 <<'EOF'
+usage: prosody.sh install
+       prosody.sh provision DIR --domain D --users PAT --first K -n N --password PW [--contacts C]
+       prosody.sh start DIR --domain D --port P [--tls-port P2] --cert CERT --key KEY [--nodelay]
+       prosody.sh stop DIR
+EOF
+	exit 2
+}
+
+# The Debian package starts its own instance (/etc/prosody, port 5222) where the
+# init system allows it; only our instance may run during a benchmark.
+stop_system_service() {
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now prosody.service >/dev/null 2>&1 || true
+	fi
+	if command -v update-rc.d >/dev/null; then
+		update-rc.d prosody disable >/dev/null 2>&1 || true
+	fi
+	[ -x /etc/init.d/prosody ] && /etc/init.d/prosody stop >/dev/null 2>&1 || true
+	# Whatever is left: prosody processes not started by this script (ours always
+	# carry --config DIR/prosody.cfg.lua on their command line).
+	local p cmd
+	for p in $(pgrep -x lua5.4 || true) $(pgrep -x lua5.2 || true) $(pgrep -x prosody || true); do
+		cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+		case "$cmd" in
+		*prosody*--config*prosody.cfg.lua*) ;;
+		*/usr/bin/prosody*)
+			echo "stopping system prosody (pid $p): $cmd" >&2
+			kill "$p" 2>/dev/null || true ;;
+		esac
+	done
+}
+
+cmd_install() {
+	[ $# -eq 0 ] || usage
+	if ! dpkg-query -W -f='${Status}' prosody 2>/dev/null | grep -q 'install ok installed'; then
+		apt-get install -y prosody
+	fi
+	stop_system_service
+	echo "prosody $(dpkg-query -W -f='${Version}' prosody) installed; system service stopped/disabled"
+}
+
+# provision: write Prosody's internal storage (mod_storage_internal, util.datamanager
+# layout) directly: DATA/<host>/accounts/<user>.dat and DATA/<host>/roster/<user>.dat.
+cmd_provision() {
+	local dir="" domain="" pat="" first="" n="" pw="" contacts=0
+	[ $# -ge 1 ] || usage
+	dir=$1; shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--domain) domain=$2; shift 2 ;;
+		--users|--user) pat=$2; shift 2 ;;
+		--first) first=$2; shift 2 ;;
+		-n) n=$2; shift 2 ;;
+		--password) pw=$2; shift 2 ;;
+		--contacts) contacts=$2; shift 2 ;;
+		*) usage ;;
+		esac
+	done
+	[ -n "$domain" ] && [ -n "$pat" ] && [ -n "$first" ] && [ -n "$n" ] && [ -n "$pw" ] || usage
+	check_domain "$domain"; check_path "$dir"
+	running_pids "$dir" >/dev/null && die "a server is running on $dir; stop it first"
+	mkdir -p "$dir/data"
+	"$PY" - "$dir/data" "$domain" "$pat" "$first" "$n" "$pw" "$contacts" <<'PYEOF'
+import hashlib, hmac, multiprocessing, os, re, shutil, sys, time, uuid
+
+data, domain, pat, first, n, pw, contacts = sys.argv[1:8]
+first, n, contacts = int(first), int(n), int(contacts)
+ITER = 10000  # mod_auth_internal_hashed default_iteration_count (Prosody 0.12)
+if pat.count('%d') != 1:
+    sys.exit('provision: --users needs exactly one %d')
+if n < 1 or first < 0:
+    sys.exit('provision: need -n >= 1 and --first >= 0')
+if contacts < 0 or contacts % 2 or (contacts and contacts >= n):
+    sys.exit('provision: --contacts must be even, >= 0 and < n')
+domain = domain.lower()           # nameprep of an ASCII domain
+def user(i):                      # nodeprep of an ASCII username: lower case
+    return (pat % (first + i)).lower()
+if not re.fullmatch(r'[\x21-\x7e]+', pat % first) or '@' in pat or '/' in pat:
+    sys.exit('provision: username must be printable ASCII without @ or /')
+
+def enc(s):                       # util.datamanager encode(): every %W byte as %xx
+    return re.sub(rb'[^A-Za-z0-9]', lambda m: b'%%%02x' % m.group(0)[0],
+                  s.encode()).decode()
+
+def lstr(s):                      # a Lua string literal as util.serialization writes it
+    return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+hostdir = os.path.join(data, enc(domain))
+accdir, rosdir = os.path.join(hostdir, 'accounts'), os.path.join(hostdir, 'roster')
+for d in (accdir, rosdir):        # re-provisioning replaces, never merges
+    shutil.rmtree(d, ignore_errors=True)
+os.makedirs(accdir, mode=0o750)
+if contacts:
+    os.makedirs(rosdir, mode=0o750)
+pwb = pw.encode()                 # SASLprep of an ASCII password is the identity
+
+def write(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+
+def work(rng):
+    for i in range(*rng):
+        u = user(i)
+        salt = str(uuid.uuid4())  # what Prosody's create_user uses (util.uuid)
+        sp = hashlib.pbkdf2_hmac('sha1', pwb, salt.encode(), ITER)
+        stored = hashlib.sha1(hmac.new(sp, b'Client Key', 'sha1').digest()).hexdigest()
+        server = hmac.new(sp, b'Server Key', 'sha1').hexdigest()
+        write(os.path.join(accdir, enc(u) + '.dat'),
+              'return {\n\t["iteration_count"] = %d;\n\t["salt"] = %s;\n'
+              '\t["stored_key"] = %s;\n\t["server_key"] = %s;\n};\n'
+              % (ITER, lstr(salt), lstr(stored), lstr(server)))
+        if not contacts:
+            continue
+        # rostermanager's layout: [false] = metadata, then bare JID => item
+        out = ['return {\n\t[false] = {\n\t\t["version"] = 1;\n\t\t["pending"] = {};\n\t};\n']
+        for d in range(1, contacts // 2 + 1):
+            for j in ((i + d) % n, (i - d) % n):
+                out.append('\t[%s] = {\n\t\t["subscription"] = "both";\n'
+                           '\t\t["groups"] = {\n\t\t\t["bench"] = true;\n\t\t};\n\t};\n'
+                           % lstr(user(j) + '@' + domain))
+        out.append('};\n')
+        write(os.path.join(rosdir, enc(u) + '.dat'), ''.join(out))
+    return rng[1] - rng[0]
+
+t0 = time.monotonic()
+step = 250
+chunks = [(a, min(a + step, n)) for a in range(0, n, step)]
+with multiprocessing.Pool(os.cpu_count() or 1) as pool:
+    done = sum(pool.map(work, chunks))
+print('provisioned %d accounts %s..%s@%s (SCRAM-SHA-1, %d iterations, own salt each), '
+      'contacts %d each, in %.1f s' % (done, user(0), user(n - 1), domain, ITER, contacts,
+                                      time.monotonic() - t0))
+PYEOF
+}
+
+# PIDs recorded in DIR/pids that are still alive and still Prosody; exit 1 if none.
+running_pids() {
+	local dir=$1 p found=1
+	[ -f "$dir/pids" ] || return 1
+	while read -r p; do
+		[ -n "$p" ] || continue
+		if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q prosody; then
+			echo "$p"; found=0
+		fi
+	done <"$dir/pids"
+	return $found
+}
+
+port_busy() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+wait_port() {
+	local port=$1 deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# The server's own limits: as many descriptors as the kernel lets root have.
+raise_nofile() {
+	ulimit -Hn 1048576 2>/dev/null || ulimit -Hn 65536 2>/dev/null || true
+	ulimit -n "$(ulimit -Hn)"
+	[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 65536 ] ||
+		echo "note: open-file limit is $(ulimit -n) (the hard limit; raising it was refused)" >&2
+}
+
+write_config() {
+	local dir=$1 domain=$2 port=$3 tlsport=$4 cert=$5 key=$6 nagle=$7
+	cat >"$dir/prosody.cfg.lua" <<EOF
+-- Generated by bench/peers/prosody.sh start; see bench/peers/README.md.
+run_as_root = true                   -- the bench runs as root; DIR is root's
+pidfile = "$dir/prosody.pid"
+data_path = "$dir/data"
+plugin_paths = { }                   -- nothing from /usr/local/lib/prosody/modules
+certificates = "$dir/certs"          -- empty; the ssl table below is used
+log = { warn = "$dir/prosody.log" }  -- warnings and errors only, no syslog
+
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { $port }
+c2s_direct_tls_ports = { $tlsport }
+c2s_require_encryption = true        -- STARTTLS required (also the default)
+ssl = { certificate = "$cert"; key = "$key" }
+
+-- Default backend (epoll) and, unless started with --nodelay, default Nagle
+-- (nagle = true).  Only the accept queue is raised, as for the other servers
+-- (login bursts overflow the default 128).
+network_settings = { tcp_backlog = 4096; nagle = $nagle }
+
+authentication = "internal_hashed"   -- SCRAM-SHA-1 hashes, 10000 iterations
+storage = "internal"                 -- flat files under data_path
+allow_registration = false
+
+-- mod_limits is not loaded, so c2s has no rate limit (the Debian config has
+-- 10kb/s).  Autoloaded: posix presence message iq offline c2s (s2s disabled).
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping" }
+modules_disabled = { "s2s"; "s2s_auth_certs" }
+
+VirtualHost "$domain"
+EOF
+}
+
+cmd_start() {
+	local dir="" domain="" port="" tlsport="" cert="" key="" nagle=true
+	[ $# -ge 1 ] || usage
+	dir=$1; shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--nodelay) nagle=false; shift ;;
+		--domain) domain=$2; shift 2 ;;
+		--port) port=$2; shift 2 ;;
+		--tls-port) tlsport=$2; shift 2 ;;
+		--cert) cert=$2; shift 2 ;;
+		--key) key=$2; shift 2 ;;
+		*) usage ;;
+		esac
+	done
+	[ -n "$domain" ] && [ -n "$port" ] && [ -n "$cert" ] && [ -n "$key" ] || usage
+	check_domain "$domain"; check_port "$port"; [ -z "$tlsport" ] || check_port "$tlsport"
+	[ -r "$cert" ] && [ -r "$key" ] || die "cannot read $cert / $key"
+	mkdir -p "$dir/data" "$dir/certs"
+	dir=$(realpath "$dir"); cert=$(realpath "$cert"); key=$(realpath "$key")
+	check_path "$dir"; check_path "$cert"; check_path "$key"
+	running_pids "$dir" >/dev/null && die "already running on $dir (pids $(running_pids "$dir" | paste -sd,))"
+	port_busy "$port" && die "port $port is already in use"
+	[ -n "$tlsport" ] && port_busy "$tlsport" && die "port $tlsport is already in use"
+	write_config "$dir" "$domain" "$port" "$tlsport" "$cert" "$key" "$nagle"
+	rm -f "$dir/pids" "$dir/prosody.pid"
+	raise_nofile
+	# -D: Prosody forks into the background once its listeners are up, in a new
+	# session with stdio on /dev/null; this shell returns when that happened.
+	(cd "$dir" && exec setsid "$PROSODY" -D --config "$dir/prosody.cfg.lua" \
+		</dev/null >"$dir/console.log" 2>&1) ||
+		die "prosody failed to start (exit $?); see $dir/console.log and $dir/prosody.log"
+	wait_port "$port" || die "port $port not accepting after 60 s; see $dir/prosody.log"
+	local deadline=$((SECONDS + 10))
+	while [ ! -s "$dir/prosody.pid" ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+	[ -s "$dir/prosody.pid" ] || die "no pidfile $dir/prosody.pid"
+	local pid
+	pid=$(cat "$dir/prosody.pid")
+	kill -0 "$pid" 2>/dev/null || die "prosody (pid $pid) is not running"
+	echo "$pid" >"$dir/pids"
+	paste -sd, "$dir/pids"
+}
+
+cmd_stop() {
+	[ $# -eq 1 ] || usage
+	local dir=$1 pids p deadline
+	pids=$(running_pids "$dir" || true)
+	if [ -z "$pids" ]; then
+		echo "prosody.sh: nothing running on $dir" >&2
+		rm -f "$dir/pids"
+		return 0
+	fi
+	kill -TERM $pids 2>/dev/null || true
+	deadline=$((SECONDS + 10))
+	while [ $SECONDS -lt $deadline ]; do
+		[ -z "$(running_pids "$dir" || true)" ] && break
+		sleep 0.2
+	done
+	for p in $(running_pids "$dir" || true); do
+		echo "prosody.sh: pid $p ignored SIGTERM for 10 s; SIGKILL" >&2
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	rm -f "$dir/pids"
+	echo "stopped $(echo $pids | tr ' ' ,)"
+}
+
+[ $# -ge 1 ] || usage
+sub=$1; shift
+case $sub in
+install) cmd_install "$@" ;;
+provision) cmd_provision "$@" ;;
+start) cmd_start "$@" ;;
+stop) cmd_stop "$@" ;;
+*) usage ;;
+esac
