@@ -36,7 +36,7 @@ ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench
 endif
 
-.PHONY: all asan test unit e2e fuzz fuzz-smoke deps run clean bench bench-compare
+.PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare
 all: $(PROGS) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -97,15 +97,19 @@ fuzz-smoke: fuzz
 
 deps:
 	@sh scripts/deps.sh
+# Prosody and ejabberd for the comparison; their install step also makes sure
+# the Debian packages' own instances are not running.
+deps-peers: deps
+	@sh scripts/deps.sh peers
+	@bash bench/peers/prosody.sh install >/dev/null
+	@bash bench/peers/ejabberd.sh install >/dev/null
 
 # The standard load runs (docs/bench.md); results go into docs/performance.md.
 bench: deps
 	$(MAKE) all
 	bash bench/suite.sh
-bench-compare: deps
+bench-compare: deps-peers
 	$(MAKE) all
-	bash bench/peers/prosody.sh install
-	bash bench/peers/ejabberd.sh install
 	bash bench/suite.sh --servers starling,prosody,ejabberd
 
 unit: all
@@ -115,7 +119,7 @@ PYTEST := PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cachepro
 e2e: all
 	STARLING_BIN=$(CURDIR)/$(BIN) $(PYTEST) tests/e2e
 
-test: deps
+test: deps-peers
 	$(MAKE) all
 	$(MAKE) asan
 	$(MAKE) fuzz-smoke
