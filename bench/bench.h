@@ -1,9 +1,9 @@
 /* bench: shared state of starling-bench, the XMPP load generator.
  *
  * One thread, one io_uring.  Connections are non-blocking sockets: the ring
- * does the connect and the readiness polls, the reads and writes are plain
- * recv()/send() into one shared buffer, so an idle connection owns no receive
- * buffer (only its SSL object, which releases its record buffers when idle). */
+ * connects them and receives into provided buffers shared by all of them;
+ * sends are plain send().  An idle connection owns no receive buffer (only
+ * its SSL object, which releases its record buffers when idle). */
 #ifndef STARLING_BENCH_H
 #define STARLING_BENCH_H
 #include <liburing.h>
@@ -73,7 +73,8 @@ struct bench_conn {
 	int fd;
 	uint32_t idx;
 	uint8_t state;	/* enum conn_state */
-	uint8_t poll_in, poll_out; /* a poll of that kind is in flight */
+	uint8_t recv_armed;	/* a multishot recv is in flight */
+	uint8_t poll_out;	/* a POLLOUT poll is in flight */
 	uint8_t want_presence;
 	uint8_t start_tls; /* <proceed/> seen: start the handshake after this chunk */
 	uint8_t pinged;	   /* idle: the ping was sent */
@@ -125,6 +126,8 @@ struct bench_run {
 	struct bench_opts opt;
 	SSL_CTX *ctx;
 	struct io_uring ring;
+	struct io_uring_buf_ring *br;	/* provided receive buffers (net.c) */
+	char *bufs;
 	struct sockaddr_in addr; /* kept alive for in-flight connects */
 	struct sockaddr_in *src; /* opt.src_addrs source addresses, or NULL */
 	struct bench_conn *conns; /* opt.n of them, calloc'd */

@@ -1,21 +1,58 @@
-/* net: the bench's io_uring.  The ring connects sockets and reports
- * readiness (one-shot polls); data moves with recv()/send() on non-blocking
- * sockets through one shared receive buffer, so holding many idle sessions
- * costs no per-connection buffers.  user_data = connection index << 8 | op. */
+/* net: the bench's io_uring.  The ring connects sockets and receives with
+ * one multishot recv per connection into a ring of provided buffers shared
+ * by all connections, so an idle session holds no receive buffer and a busy
+ * one costs one completion per arrival (no poll, no recv call, no re-arm).
+ * Sends are plain send() on the non-blocking socket, with a one-shot POLLOUT
+ * when the socket is full.  user_data = connection index << 8 | op. */
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "bench.h"
 
-enum { OP_CONNECT = 1, OP_POLLIN = 2, OP_POLLOUT = 3 };
+enum { OP_CONNECT = 1, OP_RECV = 2, OP_POLLOUT = 3 };
 #define RING_ENTRIES 4096
-#define RECV_CAP 65536
-#define RECV_ROUNDS 4 /* reads per readiness event, so one busy socket cannot starve others */
+#define BUF_GROUP 1
+#define BUF_COUNT 256	  /* power of two */
+#define BUF_SIZE 16384	  /* one TLS record */
+
+static void buf_recycle(struct bench_run *r, unsigned bid)
+{
+	io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
+			      (unsigned short)bid, io_uring_buf_ring_mask(BUF_COUNT), 0);
+	io_uring_buf_ring_advance(r->br, 1);
+}
+
+/* The ring's memory is mmap'd (page aligned, as the kernel wants) and freed
+ * in net_exit, with the buffers. */
+static int setup_bufs(struct bench_run *r)
+{
+	size_t ring_sz = BUF_COUNT * sizeof(struct io_uring_buf);
+	void *mem = mmap(NULL, ring_sz, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	r->br = mem;
+	r->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
+	if (!r->bufs)
+		return -ENOMEM;
+	struct io_uring_buf_reg reg = { .ring_addr = (unsigned long)mem,
+					.ring_entries = BUF_COUNT, .bgid = BUF_GROUP };
+	int rc = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	if (rc)
+		return rc;
+	io_uring_buf_ring_init(r->br);
+	for (unsigned i = 0; i < BUF_COUNT; i++)
+		io_uring_buf_ring_add(r->br, r->bufs + (size_t)i * BUF_SIZE, BUF_SIZE,
+				      (unsigned short)i, io_uring_buf_ring_mask(BUF_COUNT), (int)i);
+	io_uring_buf_ring_advance(r->br, BUF_COUNT);
+	return 0;
+}
 
 int net_init(struct bench_run *r)
 {
@@ -30,14 +67,24 @@ int net_init(struct bench_run *r)
 					      .cq_entries = RING_ENTRIES * 4 };
 		rc = io_uring_queue_init_params(RING_ENTRIES, &r->ring, &p);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		log_error("io_uring_queue_init: %s", strerror(-rc));
+		return rc;
+	}
+	rc = setup_bufs(r);
+	if (rc)
+		log_error("io_uring buffer ring: %s", strerror(-rc));
 	return rc;
 }
 
 void net_exit(struct bench_run *r)
 {
 	io_uring_queue_exit(&r->ring);
+	if (r->br)
+		munmap(r->br, BUF_COUNT * sizeof(struct io_uring_buf));
+	r->br = NULL;
+	free(r->bufs);
+	r->bufs = NULL;
 }
 
 static struct io_uring_sqe *get_sqe(struct bench_run *r)
@@ -50,17 +97,27 @@ static struct io_uring_sqe *get_sqe(struct bench_run *r)
 	return sqe;
 }
 
-static int arm_poll(struct bench_run *r, struct bench_conn *c, int op)
+static int arm_pollout(struct bench_run *r, struct bench_conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_poll_add(sqe, c->fd, op == OP_POLLIN ? POLLIN : POLLOUT);
-	io_uring_sqe_set_data64(sqe, (uint64_t)c->idx << 8 | (uint64_t)op);
-	if (op == OP_POLLIN)
-		c->poll_in = 1;
-	else
-		c->poll_out = 1;
+	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+	io_uring_sqe_set_data64(sqe, (uint64_t)c->idx << 8 | OP_POLLOUT);
+	c->poll_out = 1;
+	return 0;
+}
+
+static int arm_recv(struct bench_run *r, struct bench_conn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BUF_GROUP;
+	io_uring_sqe_set_data64(sqe, (uint64_t)c->idx << 8 | OP_RECV);
+	c->recv_armed = 1;
 	return 0;
 }
 
@@ -132,7 +189,7 @@ void net_flush(struct bench_run *r, struct bench_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			if (!c->poll_out && arm_poll(r, c, OP_POLLOUT))
+			if (!c->poll_out && arm_pollout(r, c))
 				break;
 			return;
 		}
@@ -151,7 +208,7 @@ static void on_connect(struct bench_run *r, struct bench_conn *c, int res)
 		net_close(r, c);
 		return;
 	}
-	if (xmpp_connected(r, c) || arm_poll(r, c, OP_POLLIN)) {
+	if (xmpp_connected(r, c) || arm_recv(r, c)) {
 		xmpp_fail(r, c, FAIL_PROTOCOL, "start");
 		net_close(r, c);
 		return;
@@ -159,40 +216,43 @@ static void on_connect(struct bench_run *r, struct bench_conn *c, int res)
 	net_flush(r, c);
 }
 
-static void on_readable(struct bench_run *r, struct bench_conn *c)
+/* One multishot completion: res bytes in a provided buffer, or the end of
+ * the multishot (no IORING_CQE_F_MORE): EOF, an error, or the buffer ring
+ * ran dry (-ENOBUFS), after which it is armed again. */
+static void on_recv(struct bench_run *r, struct bench_conn *c, const struct io_uring_cqe *cqe)
 {
-	static char in[RECV_CAP]; /* one thread: shared by all connections */
-	for (int i = 0; i < RECV_ROUNDS && c->state != CS_DEAD; i++) {
-		ssize_t n = recv(c->fd, in, sizeof in, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n <= 0) {
-			xmpp_fail(r, c, FAIL_CLOSED, n ? strerror(errno) : "EOF");
-			break;
-		}
-		if (xmpp_input(r, c, in, (size_t)n))
-			break;
+	int res = cqe->res;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (res > 0 && c->fd >= 0 && c->state != CS_DEAD)
+			xmpp_input(r, c, r->bufs + (size_t)bid * BUF_SIZE, (size_t)res);
+		buf_recycle(r, bid); /* the TLS layer and the framer keep copies */
 	}
-	if (c->state != CS_DEAD && arm_poll(r, c, OP_POLLIN))
-		xmpp_fail(r, c, FAIL_PROTOCOL, "cannot poll");
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		c->recv_armed = 0;
+	if (c->fd < 0)
+		return;
+	if (res == 0 || (res < 0 && res != -ENOBUFS)) {
+		xmpp_fail(r, c, FAIL_CLOSED, res ? strerror(-res) : "EOF");
+	} else if (!c->recv_armed && c->state != CS_DEAD && arm_recv(r, c)) {
+		xmpp_fail(r, c, FAIL_PROTOCOL, "cannot arm recv");
+	}
 	net_flush(r, c);
 }
 
-static void handle(struct bench_run *r, uint64_t ud, int res)
+static void handle(struct bench_run *r, const struct io_uring_cqe *cqe)
 {
-	uint64_t idx = ud >> 8;
+	uint64_t idx = cqe->user_data >> 8;
 	if (idx >= r->opt.n)
 		return;
 	struct bench_conn *c = &r->conns[idx];
-	switch (ud & 0xff) {
+	switch (cqe->user_data & 0xff) {
 	case OP_CONNECT:
 		if (c->fd >= 0)
-			on_connect(r, c, res);
+			on_connect(r, c, cqe->res);
 		break;
-	case OP_POLLIN:
-		c->poll_in = 0;
-		if (c->fd >= 0)
-			on_readable(r, c);
+	case OP_RECV:
+		on_recv(r, c, cqe);
 		break;
 	case OP_POLLOUT:
 		c->poll_out = 0;
@@ -212,7 +272,7 @@ int net_wait(struct bench_run *r, uint64_t timeout_ns)
 		return rc;
 	unsigned head, seen = 0;
 	io_uring_for_each_cqe(&r->ring, head, cqe) {
-		handle(r, cqe->user_data, cqe->res);
+		handle(r, cqe);
 		seen++;
 	}
 	io_uring_cq_advance(&r->ring, seen);

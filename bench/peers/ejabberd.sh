@@ -6,18 +6,13 @@
 # user, who cannot write DIR) with a node name, cookie, HOME, Mnesia spool, logs
 # and pidfile private to DIR, so it never meets the Debian node ejabberd@localhost.
 set -euo pipefail
+PEER=ejabberd
+. "$(dirname "$0")/common.sh"
 
 PY=/usr/bin/python3 # Debian's python (stdlib only), not a pyenv one on PATH
 ERL=/usr/bin/erl
 EJ_LIBS=/usr/lib/x86_64-linux-gnu # where Debian puts ejabberd-23.01-1/ and its deps
 ITER=4096                          # ejabberd's ?SCRAM_DEFAULT_ITERATION_COUNT
-
-die() { echo "ejabberd.sh: $*" >&2; exit 1; }
-
-# Values end up inside Lua/YAML/Erlang string literals: keep them plain.
-check_domain() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "bad domain: $1"; }
-check_path() { [[ $1 =~ ^[A-Za-z0-9_./+,=:@-]+$ ]] || die "unsupported characters in path: $1"; }
-check_port() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || die "bad port: $1"; }
 
 usage() {
 	cat >&2 <<'EOF'
@@ -119,22 +114,9 @@ EOF
 }
 
 cmd_provision() {
-	local dir="" domain="" pat="" first="" n="" pw="" contacts=0
-	[ $# -ge 1 ] || usage
-	dir=$1; shift
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--domain) domain=$2; shift 2 ;;
-		--users|--user) pat=$2; shift 2 ;;
-		--first) first=$2; shift 2 ;;
-		-n) n=$2; shift 2 ;;
-		--password) pw=$2; shift 2 ;;
-		--contacts) contacts=$2; shift 2 ;;
-		*) usage ;;
-		esac
-	done
-	[ -n "$domain" ] && [ -n "$pat" ] && [ -n "$first" ] && [ -n "$n" ] && [ -n "$pw" ] || usage
-	check_domain "$domain"; check_path "$dir"
+	parse_provision "$@"
+	local dir=$PV_DIR domain=$PV_DOMAIN pat=$PV_PAT first=$PV_FIRST n=$PV_N pw=$PV_PW
+	local contacts=$PV_CONTACTS
 	mkdir -p "$dir"
 	dir=$(realpath "$dir")
 	running_pids "$dir" >/dev/null && die "a server is running on $dir; stop it first"
@@ -240,29 +222,6 @@ running_pids() {
 	return $found
 }
 
-port_busy() {
-	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
-
-wait_port() {
-	local port=$1 pid=$2 deadline=$((SECONDS + 60))
-	while [ $SECONDS -lt $deadline ]; do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
-		sleep 0.2
-	done
-	return 1
-}
-
-raise_nofile() {
-	ulimit -Hn 1048576 2>/dev/null || ulimit -Hn 65536 2>/dev/null || true
-	ulimit -n "$(ulimit -Hn)"
-	[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 65536 ] ||
-		echo "note: open-file limit is $(ulimit -n) (the hard limit; raising it was refused)" >&2
-}
-
 c2s_listener() { # port, tls|starttls
 	cat <<EOF
   -
@@ -355,40 +314,19 @@ EOF
 
 cmd_stop() {
 	[ $# -eq 1 ] || usage
-	local dir pids p deadline node
+	local dir node stopped p
 	dir=$(realpath "$1")
 	node=$(node_name "$dir")
-	pids=$(running_pids "$dir" || true)
-	if [ -z "$pids" ]; then
-		echo "ejabberd.sh: nothing running on $dir" >&2
-	else
-		# beam.smp turns SIGTERM into init:stop(): Mnesia is closed cleanly.
-		kill -TERM $pids 2>/dev/null || true
-		deadline=$((SECONDS + 10))
-		while [ $SECONDS -lt $deadline ]; do
-			[ -z "$(running_pids "$dir" || true)" ] && break
-			sleep 0.2
-		done
-		for p in $(running_pids "$dir" || true); do
-			echo "ejabberd.sh: pid $p ignored SIGTERM for 10 s; SIGKILL" >&2
-			kill -KILL "$p" 2>/dev/null || true
-		done
-	fi
+	# beam.smp turns SIGTERM into init:stop(): Mnesia is closed cleanly.
+	stopped=$(stop_running "$dir")
+	[ -n "$stopped" ] || echo "ejabberd.sh: nothing running on $dir" >&2
 	# Anything else of this node's (e.g. a provisioning node left by an interrupt).
 	for p in $(pgrep -f -- "-sname $node" || true); do
 		echo "ejabberd.sh: leftover process $p of node $node; SIGKILL" >&2
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	rm -f "$dir/pids" "$dir/ejabberd.pid"
-	[ -z "$pids" ] || echo "stopped $(echo $pids | tr ' ' ,)"
+	[ -z "$stopped" ] || echo "stopped $stopped"
 }
 
-[ $# -ge 1 ] || usage
-sub=$1; shift
-case $sub in
-install) cmd_install "$@" ;;
-provision) cmd_provision "$@" ;;
-start) cmd_start "$@" ;;
-stop) cmd_stop "$@" ;;
-*) usage ;;
-esac
+peer_main "$@"

@@ -2,16 +2,11 @@
 # Prosody (Debian 12 package, 0.12) as a comparison target for starling-bench.
 # Subcommands: install | provision | start | stop.  See bench/peers/README.md.
 set -euo pipefail
+PEER=prosody
+. "$(dirname "$0")/common.sh"
 
 PY=/usr/bin/python3 # Debian's python (stdlib only), not a pyenv one on PATH
 PROSODY=/usr/bin/prosody
-
-die() { echo "prosody.sh: $*" >&2; exit 1; }
-
-# Values end up inside Lua/YAML/Erlang string literals: keep them plain.
-check_domain() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "bad domain: $1"; }
-check_path() { [[ $1 =~ ^[A-Za-z0-9_./+,=:@-]+$ ]] || die "unsupported characters in path: $1"; }
-check_port() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || die "bad port: $1"; }
 
 usage() {
 	cat >&2 <<'EOF'
@@ -59,22 +54,9 @@ cmd_install() {
 # provision: write Prosody's internal storage (mod_storage_internal, util.datamanager
 # layout) directly: DATA/<host>/accounts/<user>.dat and DATA/<host>/roster/<user>.dat.
 cmd_provision() {
-	local dir="" domain="" pat="" first="" n="" pw="" contacts=0
-	[ $# -ge 1 ] || usage
-	dir=$1; shift
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--domain) domain=$2; shift 2 ;;
-		--users|--user) pat=$2; shift 2 ;;
-		--first) first=$2; shift 2 ;;
-		-n) n=$2; shift 2 ;;
-		--password) pw=$2; shift 2 ;;
-		--contacts) contacts=$2; shift 2 ;;
-		*) usage ;;
-		esac
-	done
-	[ -n "$domain" ] && [ -n "$pat" ] && [ -n "$first" ] && [ -n "$n" ] && [ -n "$pw" ] || usage
-	check_domain "$domain"; check_path "$dir"
+	parse_provision "$@"
+	local dir=$PV_DIR domain=$PV_DOMAIN pat=$PV_PAT first=$PV_FIRST n=$PV_N pw=$PV_PW
+	local contacts=$PV_CONTACTS
 	running_pids "$dir" >/dev/null && die "a server is running on $dir; stop it first"
 	mkdir -p "$dir/data"
 	"$PY" - "$dir/data" "$domain" "$pat" "$first" "$n" "$pw" "$contacts" <<'PYEOF'
@@ -163,29 +145,6 @@ running_pids() {
 	return $found
 }
 
-port_busy() {
-	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
-
-wait_port() {
-	local port=$1 deadline=$((SECONDS + 60))
-	while [ $SECONDS -lt $deadline ]; do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
-}
-
-# The server's own limits: as many descriptors as the kernel lets root have.
-raise_nofile() {
-	ulimit -Hn 1048576 2>/dev/null || ulimit -Hn 65536 2>/dev/null || true
-	ulimit -n "$(ulimit -Hn)"
-	[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 65536 ] ||
-		echo "note: open-file limit is $(ulimit -n) (the hard limit; raising it was refused)" >&2
-}
-
 write_config() {
 	local dir=$1 domain=$2 port=$3 tlsport=$4 cert=$5 key=$6 nagle=$7
 	cat >"$dir/prosody.cfg.lua" <<EOF
@@ -267,33 +226,14 @@ cmd_start() {
 
 cmd_stop() {
 	[ $# -eq 1 ] || usage
-	local dir=$1 pids p deadline
-	pids=$(running_pids "$dir" || true)
-	if [ -z "$pids" ]; then
-		echo "prosody.sh: nothing running on $dir" >&2
-		rm -f "$dir/pids"
-		return 0
+	local stopped
+	stopped=$(stop_running "$1")
+	rm -f "$1/pids"
+	if [ -z "$stopped" ]; then
+		echo "prosody.sh: nothing running on $1" >&2
+	else
+		echo "stopped $stopped"
 	fi
-	kill -TERM $pids 2>/dev/null || true
-	deadline=$((SECONDS + 10))
-	while [ $SECONDS -lt $deadline ]; do
-		[ -z "$(running_pids "$dir" || true)" ] && break
-		sleep 0.2
-	done
-	for p in $(running_pids "$dir" || true); do
-		echo "prosody.sh: pid $p ignored SIGTERM for 10 s; SIGKILL" >&2
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	rm -f "$dir/pids"
-	echo "stopped $(echo $pids | tr ' ' ,)"
 }
 
-[ $# -ge 1 ] || usage
-sub=$1; shift
-case $sub in
-install) cmd_install "$@" ;;
-provision) cmd_provision "$@" ;;
-start) cmd_start "$@" ;;
-stop) cmd_stop "$@" ;;
-*) usage ;;
-esac
+peer_main "$@"

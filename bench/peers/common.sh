@@ -1,0 +1,90 @@
+# common.sh: what prosody.sh and ejabberd.sh share (sourced, not run).
+# The sourcing script sets PEER (its name) and defines usage, running_pids
+# DIR and the cmd_* functions; peer_main dispatches the subcommand.
+
+die() { echo "$PEER.sh: $*" >&2; exit 1; }
+
+# Values end up inside Lua/YAML/Erlang string literals: keep them plain.
+check_domain() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "bad domain: $1"; }
+check_path() { [[ $1 =~ ^[A-Za-z0-9_./+,=:@-]+$ ]] || die "unsupported characters in path: $1"; }
+check_port() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || die "bad port: $1"; }
+
+# provision DIR --domain D --users PAT --first K -n N --password PW [--contacts C]
+# into PV_DIR PV_DOMAIN PV_PAT PV_FIRST PV_N PV_PW PV_CONTACTS.
+parse_provision() {
+	PV_DIR="" PV_DOMAIN="" PV_PAT="" PV_FIRST="" PV_N="" PV_PW="" PV_CONTACTS=0
+	[ $# -ge 1 ] || usage
+	PV_DIR=$1; shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--domain) PV_DOMAIN=$2; shift 2 ;;
+		--users|--user) PV_PAT=$2; shift 2 ;;
+		--first) PV_FIRST=$2; shift 2 ;;
+		-n) PV_N=$2; shift 2 ;;
+		--password) PV_PW=$2; shift 2 ;;
+		--contacts) PV_CONTACTS=$2; shift 2 ;;
+		*) usage ;;
+		esac
+	done
+	[ -n "$PV_DOMAIN" ] && [ -n "$PV_PAT" ] && [ -n "$PV_FIRST" ] && [ -n "$PV_N" ] &&
+		[ -n "$PV_PW" ] || usage
+	check_domain "$PV_DOMAIN"
+	check_path "$PV_DIR"
+}
+
+port_busy() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# wait_port PORT [PID]: until PORT accepts (60 s), or PID has died.
+wait_port() {
+	local port=$1 pid=${2:-} deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
+		sleep 0.2
+	done
+	return 1
+}
+
+# The server's own limits: as many descriptors as the kernel lets root have.
+raise_nofile() {
+	ulimit -Hn 1048576 2>/dev/null || ulimit -Hn 65536 2>/dev/null || true
+	ulimit -n "$(ulimit -Hn)"
+	[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 65536 ] ||
+		echo "note: open-file limit is $(ulimit -n) (the hard limit; raising it was refused)" >&2
+}
+
+# TERM the server's PIDs (running_pids DIR), KILL what is left after 10 s.
+# Prints the PIDs it stopped; empty when nothing ran.
+stop_running() {
+	local dir=$1 pids p deadline
+	pids=$(running_pids "$dir" || true)
+	[ -n "$pids" ] || return 0
+	kill -TERM $pids 2>/dev/null || true
+	deadline=$((SECONDS + 10))
+	while [ $SECONDS -lt $deadline ]; do
+		[ -z "$(running_pids "$dir" || true)" ] && break
+		sleep 0.2
+	done
+	for p in $(running_pids "$dir" || true); do
+		echo "$PEER.sh: pid $p ignored SIGTERM for 10 s; SIGKILL" >&2
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	echo $pids | tr ' ' ,
+}
+
+peer_main() {
+	[ $# -ge 1 ] || usage
+	local sub=$1
+	shift
+	case $sub in
+	install) cmd_install "$@" ;;
+	provision) cmd_provision "$@" ;;
+	start) cmd_start "$@" ;;
+	stop) cmd_stop "$@" ;;
+	*) usage ;;
+	esac
+}
