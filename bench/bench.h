@@ -211,6 +211,8 @@ void sample_usage(const struct bench_opts *o, struct bench_usage *u);
 void report_progress(const struct bench_run *r, uint64_t now);
 void report_table(const struct bench_run *r);
 int report_json(const struct bench_run *r, const char *path);
+/* A JSON string literal of s (quotes and control characters escaped). */
+void report_json_str(FILE *f, const char *s);
 /* 0 when no login failed and no message was lost. */
 int report_errors(const struct bench_run *r);
 /* Derived figures shared by the table, the JSON and compare. */

@@ -24,6 +24,10 @@ struct target {
 /* The figures compared; each a mean over the rounds. */
 enum fig { F_LOGIN_RATE, F_LOGIN_P99, F_SRV_MS_LOGIN, F_KIB_CONN, F_DELIVERED, F_SUSTAINED,
 	   F_MSG_P99, F_SRV_US_MSG, F_BENCH_US_MSG, F_ERRORS, F_COUNT };
+static const char *const fig_keys[F_COUNT] = {
+	"logins_per_s", "login_p99_ms", "server_ms_per_login", "server_kib_per_conn",
+	"delivered_per_s", "sustained_per_s", "delivery_p99_ms", "server_us_per_delivery",
+	"bench_us_per_delivery", "errors" };
 static const char *const fig_names[F_COUNT] = {
 	"logins/s", "login p99 ms", "server CPU ms/login", "server KiB/conn", "delivered/s",
 	"sustained/s", "delivery p99 ms", "server CPU us/delivery", "bench CPU us/delivery",
@@ -32,6 +36,7 @@ static const char *const fig_names[F_COUNT] = {
 struct cmp {
 	struct target t[MAX_TARGETS];
 	unsigned nt, rounds;
+	const char *table; /* --table FILE: the markdown table */
 	double fig[MAX_TARGETS][F_COUNT];
 	unsigned runs[MAX_TARGETS];
 };
@@ -63,6 +68,10 @@ static int extra_opt(void *ctx, int ch, const char *arg)
 	struct cmp *c = ctx;
 	if (ch == 'X')
 		return parse_target(c, arg) ? -EINVAL : 1;
+	if (ch == 'W') {
+		c->table = arg;
+		return 1;
+	}
 	if (ch == 'R') {
 		char *end;
 		long v = strtol(arg, &end, 10);
@@ -156,6 +165,57 @@ static void print_table(const struct cmp *c, enum bench_scenario s, FILE *out)
 	}
 }
 
+static double mean(const struct cmp *c, unsigned i, int f)
+{
+	return c->runs[i] ? c->fig[i][f] / c->runs[i] : -1;
+}
+
+/* The same figures as the table, for programs: each target's means and
+ * their ratios to the first target's. */
+static int write_json(const struct cmp *c, enum bench_scenario s, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		log_error("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "{\"scenario\": \"%s\", \"rounds\": %u, \"targets\": [",
+		bench_scenario_names[s], c->rounds);
+	for (unsigned i = 0; i < c->nt; i++) {
+		const struct target *t = &c->t[i];
+		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+		report_json_str(f, t->name);
+		fputs(", \"host\": ", f);
+		report_json_str(f, t->host);
+		fprintf(f, ", \"port\": %d, \"runs\": %u, \"figures\": {", t->port, c->runs[i]);
+		for (int k = 0, n = 0; k < F_COUNT; k++)
+			if (fig_applies(s, k))
+				fprintf(f, "%s\"%s\": %.6g", n++ ? ", " : "", fig_keys[k], mean(c, i, k));
+		fputs("}, \"ratio_to_first\": {", f);
+		for (int k = 0, n = 0; k < F_COUNT; k++) {
+			if (!fig_applies(s, k))
+				continue;
+			double b = mean(c, 0, k), v = mean(c, i, k);
+			if (b > 0 && v >= 0)
+				fprintf(f, "%s\"%s\": %.6g", n++ ? ", " : "", fig_keys[k], v / b);
+		}
+		fputs("}}", f);
+	}
+	fputs("\n]}\n", f);
+	return fclose(f) ? -EIO : 0;
+}
+
+static int write_table(const struct cmp *c, enum bench_scenario s, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		log_error("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	print_table(c, s, f);
+	return fclose(f) ? -EIO : 0;
+}
+
 int compare_main(int argc, char **argv)
 {
 	static struct cmp c;
@@ -175,15 +235,9 @@ int compare_main(int argc, char **argv)
 			if (run_one(&c, i, &o))
 				bad = 1;
 	print_table(&c, o.scenario, stdout);
-	if (o.json) {
-		FILE *f = fopen(o.json, "w");
-		if (!f) {
-			log_error("%s: %s", o.json, strerror(errno));
-			return 1;
-		}
-		print_table(&c, o.scenario, f);
-		fclose(f);
-	}
+	if ((o.json && write_json(&c, o.scenario, o.json)) ||
+	    (c.table && write_table(&c, o.scenario, c.table)))
+		bad = 1;
 	for (unsigned i = 0; i < c.nt; i++)
 		bad |= c.runs[i] != c.rounds || c.fig[i][F_ERRORS] > 0;
 	return bad ? 1 : 0;

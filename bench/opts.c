@@ -17,7 +17,7 @@ void opts_usage(FILE *f)
 {
 	fputs("usage: starling-bench login|idle|chat|presence [options]\n"
 	      "       starling-bench compare SCENARIO --target NAME=HOST:PORT[:PID+PID..] ...\n"
-	      "                      [--rounds R] [options]\n"
+	      "                      [--rounds R] [--table FILE.md] [options]\n"
 	      "       starling-bench provision (see docs/bench.md)\n"
 	      "  -n N             connections (users), default 100 (chat: even)\n"
 	      "  --rate R         login/idle: logins/s; chat: msgs/s per pair (default 10);\n"
@@ -198,6 +198,7 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "p99-bound", 1, 0, 'B' }, { "contacts", 1, 0, 'K' },
 		{ "source-addrs", 1, 0, 'A' }, { "no-roster", 0, 0, 'o' },
 		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
+		{ "table", 1, 0, 'W' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:v", lo, NULL)) != -1) {

@@ -191,7 +191,7 @@ static void json_hist(FILE *f, const char *name, const struct hist *h)
 }
 
 /* Strings in the settings come from the command line: escape for JSON. */
-static void json_str(FILE *f, const char *s)
+void report_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; s && *s; s++) {
@@ -219,11 +219,11 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 		o->concurrency,
 		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
 		bench_mech_names[o->mech], o->direct_tls ? "true" : "false", o->port, o->first);
-	json_str(f, o->host);
+	report_json_str(f, o->host);
 	fputs(", \"domain\": ", f);
-	json_str(f, o->domain);
+	report_json_str(f, o->domain);
 	fputs(", \"user\": ", f);
-	json_str(f, o->user_pat);
+	report_json_str(f, o->user_pat);
 	fputs(", \"pids\": [", f);
 	for (unsigned i = 0; i < o->npids; i++)
 		fprintf(f, "%s%d", i ? ", " : "", o->pids[i]);

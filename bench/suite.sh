@@ -195,7 +195,7 @@ scenario() {
 	done
 	local rc=0
 	run "$BIN/starling-bench" compare "$scen" "${targets[@]}" "${common[@]}" "$@" \
-		--json "$WORK/$name.md" > "$WORK/$name.txt" || rc=$?
+		--table "$WORK/$name.md" --json "$WORK/$name.json" > "$WORK/$name.txt" || rc=$?
 	for s in ${SERVERS//,/ }; do
 		eval "PIDS=\$PIDS_$s"
 		stop_server "$s" "$WORK/$name-$s"

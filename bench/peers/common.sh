@@ -1,6 +1,7 @@
 # common.sh: what prosody.sh and ejabberd.sh share (sourced, not run).
-# The sourcing script sets PEER (its name) and defines usage, running_pids
-# DIR and the cmd_* functions; peer_main dispatches the subcommand.
+# The sourcing script sets PEER (its name and its Debian package's) and
+# defines usage, stop_system_service, running_pids DIR and cmd_provision,
+# cmd_start, cmd_stop; peer_main dispatches the subcommand.
 
 die() { echo "$PEER.sh: $*" >&2; exit 1; }
 
@@ -74,6 +75,27 @@ stop_running() {
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	echo $pids | tr ' ' ,
+}
+
+# The package's service, wherever an init system would start it.
+disable_debian_service() {
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now "$PEER.service" >/dev/null 2>&1 || true
+	fi
+	if command -v update-rc.d >/dev/null; then
+		update-rc.d "$PEER" disable >/dev/null 2>&1 || true
+	fi
+}
+
+# install: the Debian package (the package is named like the script), and
+# none of its own instance running (stop_system_service, per server).
+cmd_install() {
+	[ $# -eq 0 ] || usage
+	if ! dpkg-query -W -f='${Status}' "$PEER" 2>/dev/null | grep -q 'install ok installed'; then
+		apt-get install -y "$PEER"
+	fi
+	stop_system_service
+	echo "$PEER $(dpkg-query -W -f='${Version}' "$PEER") installed; system service stopped/disabled"
 }
 
 peer_main() {

@@ -28,12 +28,7 @@ EOF
 # /var/lib/ejabberd, ports 5222 5269 5280 5443 ...) where the init system allows;
 # only our node may run during a benchmark.
 stop_system_service() {
-	if [ -d /run/systemd/system ]; then
-		systemctl disable --now ejabberd.service >/dev/null 2>&1 || true
-	fi
-	if command -v update-rc.d >/dev/null; then
-		update-rc.d ejabberd disable >/dev/null 2>&1 || true
-	fi
+	disable_debian_service
 	local p cmd
 	for p in $(pgrep -x beam.smp || true); do
 		cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
@@ -43,15 +38,6 @@ stop_system_service() {
 			kill "$p" 2>/dev/null || true ;;
 		esac
 	done
-}
-
-cmd_install() {
-	[ $# -eq 0 ] || usage
-	if ! dpkg-query -W -f='${Status}' ejabberd 2>/dev/null | grep -q 'install ok installed'; then
-		apt-get install -y ejabberd
-	fi
-	stop_system_service
-	echo "ejabberd $(dpkg-query -W -f='${Version}' ejabberd) installed; system service stopped/disabled"
 }
 
 # Node name, cookie and environment private to DIR (absolute).  Mnesia ties its

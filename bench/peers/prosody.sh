@@ -21,12 +21,7 @@ EOF
 # The Debian package starts its own instance (/etc/prosody, port 5222) where the
 # init system allows it; only our instance may run during a benchmark.
 stop_system_service() {
-	if [ -d /run/systemd/system ]; then
-		systemctl disable --now prosody.service >/dev/null 2>&1 || true
-	fi
-	if command -v update-rc.d >/dev/null; then
-		update-rc.d prosody disable >/dev/null 2>&1 || true
-	fi
+	disable_debian_service
 	[ -x /etc/init.d/prosody ] && /etc/init.d/prosody stop >/dev/null 2>&1 || true
 	# Whatever is left: prosody processes not started by this script (ours always
 	# carry --config DIR/prosody.cfg.lua on their command line).
@@ -40,15 +35,6 @@ stop_system_service() {
 			kill "$p" 2>/dev/null || true ;;
 		esac
 	done
-}
-
-cmd_install() {
-	[ $# -eq 0 ] || usage
-	if ! dpkg-query -W -f='${Status}' prosody 2>/dev/null | grep -q 'install ok installed'; then
-		apt-get install -y prosody
-	fi
-	stop_system_service
-	echo "prosody $(dpkg-query -W -f='${Version}' prosody) installed; system service stopped/disabled"
 }
 
 # provision: write Prosody's internal storage (mod_storage_internal, util.datamanager

@@ -238,9 +238,10 @@ def test_compare(server, tls_server, tmp_path):
     and prints the figures side by side with ratios against the first."""
     for s in (server, tls_server):
         s.ctl('provision', 'cmp%d', '4', 'cmppw')
-    out = tmp_path / 'compare.md'
+    out, js = tmp_path / 'compare.md', tmp_path / 'compare.json'
     cmd = [str(_bench()), 'compare', 'chat', '-n', '4', '--rate', '20', '--duration', '1',
-           '--user', 'cmp%d', '--password', 'cmppw', '--rounds', '2', '--json', str(out),
+           '--user', 'cmp%d', '--password', 'cmppw', '--rounds', '2', '--table', str(out),
+           '--json', str(js),
            '--target', 'first=127.0.0.1:%d:%s' % (server.port, pids_of(server).replace(',', '+')),
            '--target', 'second=127.0.0.1:%d' % tls_server.port]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT)
@@ -250,6 +251,15 @@ def test_compare(server, tls_server, tmp_path):
     assert '| figure (mean of 2 rounds) | first | second |' in table
     assert '| delivered/s |' in table and 'x) |' in table
     assert '| errors | 0 | 0 |' in table
+    data = json.loads(js.read_text())
+    assert data['scenario'] == 'chat' and data['rounds'] == 2
+    first, second = data['targets']
+    assert (first['name'], second['name']) == ('first', 'second')
+    assert first['runs'] == second['runs'] == 2
+    assert first['figures']['errors'] == second['figures']['errors'] == 0
+    assert first['figures']['delivered_per_s'] > 0 and second['figures']['delivered_per_s'] > 0
+    assert first['ratio_to_first']['delivered_per_s'] == 1
+    assert 'server_kib_per_conn' not in first['figures']  # an idle-only figure
 
 
 @pytest.fixture(scope='module')
