@@ -96,6 +96,22 @@ void report_progress(const struct bench_run *r, uint64_t now)
 	fputc('\n', stderr);
 }
 
+/* " (pid 101: 0.52, pid 102: 0.04)": each server process's share of a
+ * per-unit CPU figure, so a two-process server shows where its time goes. */
+static void table_per_pid(const struct bench_run *r, const struct bench_usage *a,
+			  const struct bench_usage *b, double units, double scale)
+{
+	if (r->opt.npids < 2 || units <= 0)
+		return;
+	fputs(" (", stdout);
+	for (unsigned i = 0; i < r->opt.npids; i++) {
+		double d = a->server_cpu_s[i] >= 0 && b->server_cpu_s[i] >= 0
+			? (b->server_cpu_s[i] - a->server_cpu_s[i]) * scale / units : -1;
+		printf("%spid %d: %.3f", i ? ", " : "", r->opt.pids[i], d);
+	}
+	fputc(')', stdout);
+}
+
 static void table_hist(const char *what, const struct hist *h)
 {
 	printf("%-22s count %" PRIu64 "  mean %.3f ms\n", what, h->count, hist_mean(h) / 1e6);
@@ -135,8 +151,9 @@ static void table_traffic(const struct bench_run *r)
 	printf("%-22s %.1f/s (p99 bound %.3f ms)\n", "highest sustained",
 	       report_sustained_rate(r), o->p99_bound_ms);
 	table_hist("latency (all steps)", &r->msg_lat);
-	printf("%-22s server %.2f us, bench %.2f us\n", "CPU per delivery",
-	       report_server_us_per_msg(r), report_self_us_per_msg(r));
+	printf("%-22s server %.2f us", "CPU per delivery", report_server_us_per_msg(r));
+	table_per_pid(r, &r->u_login, &r->u_end, (double)r->msgs_recv, 1e6);
+	printf(", bench %.2f us\n", report_self_us_per_msg(r));
 }
 
 static void table_idle(const struct bench_run *r)
@@ -166,8 +183,9 @@ void report_table(const struct bench_run *r)
 		if (r->fail[i])
 			printf("%-22s %s: %u\n", "login failures", bench_fail_names[i], r->fail[i]);
 	table_hist("login latency", &r->login_lat);
-	printf("%-22s server %.3f ms, bench %.3f ms\n", "CPU per login",
-	       report_server_ms_per_login(r), report_self_ms_per_login(r));
+	printf("%-22s server %.3f ms", "CPU per login", report_server_ms_per_login(r));
+	table_per_pid(r, &r->u_start, &r->u_login, r->online, 1e3);
+	printf(", bench %.3f ms\n", report_self_ms_per_login(r));
 	if (o->scenario == BENCH_IDLE)
 		table_idle(r);
 	if (traffic(r))
@@ -242,25 +260,33 @@ static void json_login(FILE *f, const struct bench_run *r)
 	json_hist(f, "login_latency", &r->login_lat);
 }
 
-/* CPU seconds of each server process between two marks. */
+/* CPU seconds of each server process between two marks, times scale (a
+ * negative scale: no units to divide by, every entry -1). */
 static void json_cpu_list(FILE *f, const struct bench_run *r, const struct bench_usage *a,
-			  const struct bench_usage *b)
+			  const struct bench_usage *b, double scale)
 {
 	fputc('[', f);
 	for (unsigned i = 0; i < r->opt.npids; i++)
-		fprintf(f, "%s%.3f", i ? ", " : "", a->server_cpu_s[i] >= 0 &&
-			b->server_cpu_s[i] >= 0 ? b->server_cpu_s[i] - a->server_cpu_s[i] : -1.0);
+		fprintf(f, "%s%.4f", i ? ", " : "", scale >= 0 && a->server_cpu_s[i] >= 0 &&
+			b->server_cpu_s[i] >= 0 ? (b->server_cpu_s[i] - a->server_cpu_s[i]) * scale
+						: -1.0);
 	fputc(']', f);
 }
 
 static void json_cpu(FILE *f, const struct bench_run *r)
 {
 	fputs("  \"server_cpu\": {\"login_s\": ", f);
-	json_cpu_list(f, r, &r->u_start, &r->u_login);
-	fprintf(f, ", \"ms_per_login\": %.4f, \"after_login_s\": ",
+	json_cpu_list(f, r, &r->u_start, &r->u_login, 1);
+	fprintf(f, ", \"ms_per_login\": %.4f, \"ms_per_login_by_pid\": ",
 		report_server_ms_per_login(r));
-	json_cpu_list(f, r, &r->u_login, &r->u_end);
-	fprintf(f, ", \"us_per_delivery\": %.4f},\n", report_server_us_per_msg(r));
+	json_cpu_list(f, r, &r->u_start, &r->u_login, r->online ? 1e3 / r->online : -1);
+	fputs(", \"after_login_s\": ", f);
+	json_cpu_list(f, r, &r->u_login, &r->u_end, 1);
+	fprintf(f, ", \"us_per_delivery\": %.4f, \"us_per_delivery_by_pid\": ",
+		report_server_us_per_msg(r));
+	json_cpu_list(f, r, &r->u_login, &r->u_end,
+		      r->msgs_recv ? 1e6 / (double)r->msgs_recv : -1);
+	fputs("},\n", f);
 	fprintf(f, "  \"bench_self\": {\"cpu_s\": %.3f, \"ms_per_login\": %.4f, "
 		"\"us_per_delivery\": %.4f, \"rss_start_kib\": %ld, \"rss_end_kib\": %ld, "
 		"\"kib_per_conn\": %.3f},\n", r->u_end.self_cpu_s, report_self_ms_per_login(r),

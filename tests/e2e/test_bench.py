@@ -52,8 +52,11 @@ def check_cpu(data, deliveries=False):
     assert len(cpu['login_s']) == len(data['settings']['pids'])
     assert all(v >= 0 for v in cpu['login_s'] + cpu['after_login_s'])
     assert own['cpu_s'] > 0 and own['rss_end_kib'] > 0
-    if data['settings']['pids']:
+    npids = len(data['settings']['pids'])
+    assert len(cpu['ms_per_login_by_pid']) == len(cpu['us_per_delivery_by_pid']) == npids
+    if npids:
         assert cpu['ms_per_login'] >= 0
+        assert abs(sum(cpu['ms_per_login_by_pid']) - cpu['ms_per_login']) < 0.01
     if deliveries:
         assert own['us_per_delivery'] > 0
         if data['settings']['pids']:
