@@ -9,6 +9,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,6 +57,7 @@ struct bench_opts {
 	unsigned contacts;   /* presence: K mutual contacts per user (as provisioned) */
 	unsigned src_addrs;  /* > 1: spread connections over 127.0.0.1 .. 127.0.0.K */
 	unsigned concurrency; /* login: > 0 caps the logins in progress (closed loop) */
+	unsigned threads;     /* worker threads, one ring each (default 1) */
 	enum bench_mech mech;
 	int direct_tls;
 	int roster;	/* roster get in the login (default on) */
@@ -122,8 +124,36 @@ struct bench_sample {
 	long server_rss_kib;
 };
 
+/* What the worker threads of one run share.  Phase changes that must happen
+ * together (logins settled, a step's end, the end) are barriers that a
+ * thread arrives at and then polls while it keeps serving its ring; the
+ * last to arrive samples /proc and decides for all.  With one thread every
+ * barrier passes at once. */
+struct bench_sync {
+	pthread_mutex_t mu;
+	const struct bench_opts *opt;	/* the run's (server PIDs, step settings) */
+	unsigned nthreads;
+	unsigned arrived, gen;		/* the current barrier's arrivals; passes bump gen */
+	uint64_t sent, recv, expected;	/* traffic of all threads (atomic adds) */
+	struct bench_usage u_login, u_end, u_step; /* u_step: start of the current step */
+	/* a step's figures, summed over the threads at its end */
+	struct hist step_lat;
+	uint64_t step_sent, step_recv, step_expected;
+	double rate, duration_s;	/* the current step's rate per sender */
+	int go_on;			/* after the last step's end: another step */
+	struct bench_step steps[BENCH_MAX_STEPS];
+	unsigned nsteps;
+	unsigned dropped;		/* sessions lost so far, all threads */
+	unsigned ready;			/* threads with their ring set up */
+	int go;				/* t0 is set: start */
+};
+
 struct bench_run {
 	struct bench_opts opt;
+	struct bench_sync *sync;	/* shared by the threads of the run */
+	unsigned nconns;		/* connections of this thread (opt.n in all) */
+	int barrier;			/* enum barrier being waited for, or -1 */
+	unsigned wait_gen;
 	SSL_CTX *ctx;
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;	/* provided receive buffers (net.c) */
@@ -196,11 +226,24 @@ void net_exit(struct bench_run *r);
 
 /* run.c: one scenario against one server.  bench_setup() allocates what
  * bench_teardown() frees; bench_run() returns 0 or a negative errno (ring
- * failure).  bench_interrupted is set by SIGINT/SIGTERM. */
+ * failure) with every figure in r, however many threads ran.
+ * bench_interrupted is set by SIGINT/SIGTERM. */
 extern volatile int bench_interrupted;
 int bench_setup(struct bench_run *r);
 int bench_run(struct bench_run *r);
 void bench_teardown(struct bench_run *r);
+/* One thread's share: its connections are conns[0..nconns) (global indexes
+ * in .idx); net_init() then follows in the thread that runs bench_loop(),
+ * the phase machine until the run's end (the ring accepts submissions from
+ * the thread that created it only).  For workers.c. */
+int bench_thread_setup(struct bench_run *r, unsigned thread, unsigned nthreads);
+int bench_loop(struct bench_run *r);
+
+/* workers.c: several threads, each a bench_run over every T-th pair of
+ * connections; merges their figures into total. */
+int workers_run(struct bench_run *total);
+void sync_init(struct bench_sync *s, unsigned nthreads);
+void sync_destroy(struct bench_sync *s);
 
 /* sample.c: /proc readings. */
 long sample_rss_kib(int pid);	/* VmRSS, -1 on error */

@@ -87,6 +87,12 @@ void net_exit(struct bench_run *r)
 	r->bufs = NULL;
 }
 
+/* user_data names a connection by its place in this thread's array. */
+static uint64_t local(const struct bench_run *r, const struct bench_conn *c)
+{
+	return (uint64_t)(c - r->conns);
+}
+
 static struct io_uring_sqe *get_sqe(struct bench_run *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
@@ -103,7 +109,7 @@ static int arm_pollout(struct bench_run *r, struct bench_conn *c)
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-	io_uring_sqe_set_data64(sqe, (uint64_t)c->idx << 8 | OP_POLLOUT);
+	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_POLLOUT);
 	c->poll_out = 1;
 	return 0;
 }
@@ -116,7 +122,7 @@ static int arm_recv(struct bench_run *r, struct bench_conn *c)
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUF_GROUP;
-	io_uring_sqe_set_data64(sqe, (uint64_t)c->idx << 8 | OP_RECV);
+	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_RECV);
 	c->recv_armed = 1;
 	return 0;
 }
@@ -175,7 +181,7 @@ void net_start(struct bench_run *r, struct bench_conn *c)
 		return;
 	}
 	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&r->addr, sizeof r->addr);
-	io_uring_sqe_set_data64(sqe, (uint64_t)c->idx << 8 | OP_CONNECT);
+	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_CONNECT);
 }
 
 void net_flush(struct bench_run *r, struct bench_conn *c)
@@ -243,7 +249,7 @@ static void on_recv(struct bench_run *r, struct bench_conn *c, const struct io_u
 static void handle(struct bench_run *r, const struct io_uring_cqe *cqe)
 {
 	uint64_t idx = cqe->user_data >> 8;
-	if (idx >= r->opt.n)
+	if (idx >= r->nconns)
 		return;
 	struct bench_conn *c = &r->conns[idx];
 	switch (cqe->user_data & 0xff) {

@@ -34,6 +34,7 @@ void opts_usage(FILE *f)
 	      "  --timeout S      seconds for one login, and the final drain wait (default 30)\n"
 	      "  --host A --port P  server (default 127.0.0.1:5222)\n"
 	      "  --source-addrs K spread connections over source addresses 127.0.0.1..K\n"
+	      "  --threads T      T worker threads, one io_uring each (default 1)\n"
 	      "  --domain D       XMPP domain (default localhost)\n"
 	      "  --user PAT       account pattern with one %d (default user%d)\n"
 	      "  --first K        number of the first account (default 1)\n"
@@ -54,7 +55,7 @@ void opts_defaults(struct bench_opts *o)
 		.user_pat = "user%d", .password = "secret", .resource = "bench", .first = 1,
 		.n = 100, .rate = 100, .login_rate = 200, .hold = 5, .duration = 10,
 		.timeout = 30, .max_rate = 1e6, .p99_bound_ms = 5, .src_addrs = 1,
-		.mech = BENCH_SCRAM_SHA256, .roster = 1, .ping = 1 };
+		.mech = BENCH_SCRAM_SHA256, .roster = 1, .ping = 1, .threads = 1 };
 }
 
 int opts_scenario(const char *name, struct bench_opts *o)
@@ -153,6 +154,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'K': return parse_uint(arg, 0, 100000, &o->contacts);
 	case 'A': return parse_uint(arg, 1, 254, &o->src_addrs);
 	case 'C': return parse_uint(arg, 1, 1000000, &o->concurrency);
+	case 'N': return parse_uint(arg, 1, 64, &o->threads);
 	case 'h': o->host = arg; return 0;
 	case 'p': if (parse_uint(arg, 1, 65535, &u)) return -EINVAL; o->port = (int)u; return 0;
 	case 'd': o->domain = arg; return 0;
@@ -197,7 +199,8 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "json", 1, 0, 'j' }, { "step", 1, 0, 'S' }, { "max-rate", 1, 0, 'M' },
 		{ "p99-bound", 1, 0, 'B' }, { "contacts", 1, 0, 'K' },
 		{ "source-addrs", 1, 0, 'A' }, { "no-roster", 0, 0, 'o' },
-		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
+		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' },
+		{ "threads", 1, 0, 'N' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
 		{ "table", 1, 0, 'W' },
 		{ 0, 0, 0, 0 } };
 	int ch;

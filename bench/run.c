@@ -17,7 +17,9 @@
 
 volatile int bench_interrupted;
 
-enum phase { PH_LOGIN, PH_HOLD, PH_SETTLE, PH_TRAFFIC, PH_GRACE, PH_DRAIN, PH_DONE };
+enum phase { PH_LOGIN, PH_HOLD, PH_SETTLE, PH_TRAFFIC, PH_GRACE, PH_DRAIN, PH_WAIT, PH_DONE };
+/* What the threads wait for together (struct bench_sync). */
+enum barrier { B_LOGIN, B_SETTLE, B_STEP, B_FINAL };
 
 static uint64_t ns_of(double s)
 {
@@ -29,19 +31,25 @@ static double login_rate_of(const struct bench_opts *o)
 	return o->scenario == BENCH_LOGIN || o->scenario == BENCH_IDLE ? o->rate : o->login_rate;
 }
 
-/* Start the logins whose intended time has come.  Returns the next start
- * time, or 0. */
+static uint64_t shared(uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Start the logins whose intended time has come (login g of the run is due
+ * at t0 + g / rate, whichever thread owns it).  Returns the next start time,
+ * or 0. */
 static uint64_t start_due(struct bench_run *r, uint64_t now)
 {
 	double rate = login_rate_of(&r->opt);
 	unsigned cap = r->opt.concurrency;
-	while (r->started < r->opt.n) {
-		uint64_t due = r->t0 + (uint64_t)((double)r->started * (double)NS / rate);
+	while (r->started < r->nconns) {
+		struct bench_conn *c = &r->conns[r->started];
+		uint64_t due = r->t0 + (uint64_t)((double)c->idx * (double)NS / rate);
 		if (due > now)
 			return due;
 		if (cap && r->started - r->online - r->failed >= cap)
 			return 0; /* a login's end frees the slot */
-		struct bench_conn *c = &r->conns[r->started];
 		/* closed loop: the login is measured from when it could start */
 		c->start_ns = cap ? now : due;
 		c->want_presence = 1;
@@ -66,10 +74,15 @@ static void expire_logins(struct bench_run *r, uint64_t now)
 }
 
 /* Presence: contacts of user i are (i + d) mod n, d = ±1 .. ±K/2, as
- * `starlingctl provision` and bench/peers create them. */
+ * `starlingctl provision` and bench/peers create them.  With one thread the
+ * update is expected at each contact online now; with several, a contact
+ * may be another thread's, and every contact is expected (a session lost
+ * already fails the run). */
 static unsigned online_contacts(const struct bench_run *r, unsigned i)
 {
 	unsigned n = r->opt.n, k = 0;
+	if (r->sync->nthreads > 1)
+		return r->opt.contacts;
 	for (unsigned d = 1; d <= r->opt.contacts / 2; d++) {
 		k += r->conns[(i + d) % n].state == CS_ONLINE;
 		k += r->conns[(i + n - d % n) % n].state == CS_ONLINE;
@@ -81,17 +94,23 @@ static unsigned online_contacts(const struct bench_run *r, unsigned i)
 static int send_one(struct bench_run *r, unsigned i)
 {
 	struct bench_conn *a = &r->conns[i];
+	unsigned expect = 1;
+	int rc;
 	if (r->opt.scenario == BENCH_CHAT) {
 		struct bench_conn *b = &r->conns[i + 1];
 		if (b->state != CS_ONLINE)
 			return -ENOTCONN;
-		int rc = xmpp_send_chat(r, a, b, a->next_send_ns);
-		r->msgs_expected += !rc;
-		return rc;
+		rc = xmpp_send_chat(r, a, b, a->next_send_ns);
+	} else {
+		rc = xmpp_send_presence(r, a, a->next_send_ns);
+		expect = online_contacts(r, i);
 	}
-	int rc = xmpp_send_presence(r, a, a->next_send_ns);
-	if (!rc)
-		r->msgs_expected += online_contacts(r, i);
+	if (!rc) {
+		r->msgs_expected += expect;
+		__atomic_fetch_add(&r->sync->expected, expect, __ATOMIC_RELAXED);
+		r->msgs_sent++;
+		__atomic_fetch_add(&r->sync->sent, 1, __ATOMIC_RELAXED);
+	}
 	return rc;
 }
 
@@ -101,13 +120,12 @@ static uint64_t send_due(struct bench_run *r, uint64_t now)
 {
 	uint64_t next = 0, interval = (uint64_t)((double)NS / r->cur_rate);
 	unsigned stride = r->opt.scenario == BENCH_CHAT ? 2 : 1;
-	for (unsigned i = 0; i + stride - 1 < r->opt.n; i += stride) {
+	for (unsigned i = 0; i + stride - 1 < r->nconns; i += stride) {
 		struct bench_conn *a = &r->conns[i];
 		while (a->state == CS_ONLINE && a->next_send_ns <= now &&
 		       a->next_send_ns < r->chat_end) {
 			if (send_one(r, i))
 				break;
-			r->msgs_sent++;
 			a->next_send_ns += interval;
 		}
 		net_flush(r, a);
@@ -133,57 +151,103 @@ static void step_begin(struct bench_run *r, uint64_t now)
 	r->step_recv0 = r->msgs_recv;
 	r->step_expected0 = r->msgs_expected;
 	hist_init(&r->step_lat);
-	sample_usage(&r->opt, &r->u_step);
-	/* spread the senders over one interval so the load is smooth */
-	for (unsigned i = 0; i < r->opt.n; i += stride)
-		r->conns[i].next_send_ns = now + interval * (i / stride) / k;
+	/* spread all the run's senders over one interval so the load is smooth */
+	for (unsigned i = 0; i < r->nconns; i += stride)
+		r->conns[i].next_send_ns = now + interval * (r->conns[i].idx / stride) / k;
 }
 
-/* The step's figures, taken when its grace time ends. */
-static struct bench_step *step_end(struct bench_run *r)
-{
-	struct bench_step *s = &r->steps[r->nsteps++];
-	struct bench_usage u;
-	sample_usage(&r->opt, &u);
-	s->rate = r->cur_rate;
-	s->offered_per_s = r->cur_rate * senders(&r->opt);
-	s->sent = r->msgs_sent - r->step_sent0;
-	s->delivered = r->msgs_recv - r->step_recv0;
-	s->expected = r->msgs_expected - r->step_expected0;
-	s->duration_s = r->opt.duration;
-	s->delivered_per_s = (double)s->delivered / r->opt.duration;
-	s->server_cpu_s = u.server_cpu_total_s >= 0 && r->u_step.server_cpu_total_s >= 0
-		? u.server_cpu_total_s - r->u_step.server_cpu_total_s : -1;
-	s->self_cpu_s = u.self_cpu_s - r->u_step.self_cpu_s;
-	s->p50_ns = hist_percentile(&r->step_lat, 50);
-	s->p99_ns = hist_percentile(&r->step_lat, 99);
-	s->p999_ns = hist_percentile(&r->step_lat, 99.9);
-	s->max_ns = r->step_lat.count ? r->step_lat.max : 0;
-	s->behind = s->delivered < s->expected;
-	s->over_bound = (double)s->p99_ns > r->opt.p99_bound_ms * 1e6;
-	r->chat_s += r->opt.duration;
-	return s;
-}
+/* --- barriers ------------------------------------------------------------ */
 
-/* After a step: another one at a higher rate, or the final drain. */
-static enum phase after_step(struct bench_run *r, uint64_t now, uint64_t *phase_end)
+/* Arrive at barrier b; the last thread to arrive runs done() under the lock
+ * (it samples /proc and decides) and lets everyone through. */
+static void arrive(struct bench_run *r, enum barrier b, void (*done)(struct bench_sync *s))
 {
-	const struct bench_step *s = step_end(r);
-	double next = r->cur_rate * r->opt.step;
-	if (r->opt.step > 1 && !s->behind && !s->over_bound && next <= r->opt.max_rate &&
-	    r->nsteps < BENCH_MAX_STEPS && r->dropped == 0) {
-		r->cur_rate = next;
-		step_begin(r, now);
-		return PH_TRAFFIC;
+	struct bench_sync *s = r->sync;
+	pthread_mutex_lock(&s->mu);
+	r->wait_gen = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+	r->barrier = (int)b;
+	if (++s->arrived == s->nthreads) {
+		if (done)
+			done(s);
+		s->arrived = 0;
+		/* release: what done() wrote is visible to whoever sees the new gen */
+		__atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELEASE);
 	}
-	*phase_end = now + ns_of(r->opt.timeout);
-	return PH_DRAIN;
+	pthread_mutex_unlock(&s->mu);
 }
 
-/* All logins settled (bound or failed): the scenario's next phase. */
+static int passed(struct bench_run *r)
+{
+	return __atomic_load_n(&r->sync->gen, __ATOMIC_ACQUIRE) != r->wait_gen;
+}
+
+/* Logins settled everywhere: the CPU mark for per-login figures, and the
+ * start of the first chat step. */
+static void mark_login(struct bench_sync *s)
+{
+	sample_usage(s->opt, &s->u_login);
+	s->u_step = s->u_login;
+}
+
+/* Presence: the initial fan-out is over, the first step starts now. */
+static void mark_settle(struct bench_sync *s)
+{
+	sample_usage(s->opt, &s->u_step);
+}
+
+static void mark_end(struct bench_sync *s)
+{
+	sample_usage(s->opt, &s->u_end);
+}
+
+/* The last thread at a step's end: the step's figures over all threads, and
+ * whether another step follows (at rate x --step, if this one passed). */
+static void mark_step(struct bench_sync *s)
+{
+	const struct bench_opts *o = s->opt;
+	struct bench_step *st = &s->steps[s->nsteps++];
+	struct bench_usage u;
+	sample_usage(o, &u);
+	*st = (struct bench_step){ .rate = s->rate, .sent = s->step_sent,
+		.delivered = s->step_recv, .expected = s->step_expected,
+		.duration_s = o->duration, .self_cpu_s = u.self_cpu_s - s->u_step.self_cpu_s };
+	st->offered_per_s = s->rate * senders(o);
+	st->delivered_per_s = (double)st->delivered / o->duration;
+	st->server_cpu_s = u.server_cpu_total_s >= 0 && s->u_step.server_cpu_total_s >= 0
+		? u.server_cpu_total_s - s->u_step.server_cpu_total_s : -1;
+	st->p50_ns = hist_percentile(&s->step_lat, 50);
+	st->p99_ns = hist_percentile(&s->step_lat, 99);
+	st->p999_ns = hist_percentile(&s->step_lat, 99.9);
+	st->max_ns = s->step_lat.count ? s->step_lat.max : 0;
+	st->behind = st->delivered < st->expected;
+	st->over_bound = (double)st->p99_ns > o->p99_bound_ms * 1e6;
+	double next = s->rate * o->step;
+	s->go_on = o->step > 1 && !st->behind && !st->over_bound && next <= o->max_rate &&
+		   s->nsteps < BENCH_MAX_STEPS && !__atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+	if (s->go_on)
+		s->rate = next;
+	s->u_step = u;
+	s->step_sent = s->step_recv = s->step_expected = 0;
+	hist_init(&s->step_lat);
+}
+
+/* A thread's share of the step that just ended, added before it arrives. */
+static void step_deposit(struct bench_run *r)
+{
+	struct bench_sync *s = r->sync;
+	pthread_mutex_lock(&s->mu);
+	s->step_sent += r->msgs_sent - r->step_sent0;
+	s->step_recv += r->msgs_recv - r->step_recv0;
+	s->step_expected += r->msgs_expected - r->step_expected0;
+	hist_merge(&s->step_lat, &r->step_lat);
+	pthread_mutex_unlock(&s->mu);
+	r->chat_s += r->opt.duration;
+}
+
+/* All logins settled (bound or failed) everywhere: the scenario's next phase. */
 static enum phase after_login(struct bench_run *r, uint64_t now, uint64_t *phase_end)
 {
-	sample_usage(&r->opt, &r->u_login);
+	r->u_login = r->sync->u_login;
 	switch (r->opt.scenario) {
 	case BENCH_IDLE:
 		*phase_end = now + ns_of(r->opt.hold);
@@ -197,6 +261,29 @@ static enum phase after_login(struct bench_run *r, uint64_t now, uint64_t *phase
 		*phase_end = now + SETTLE_NS;
 		return PH_SETTLE;
 	default:
+		arrive(r, B_FINAL, mark_end);
+		return PH_WAIT;
+	}
+}
+
+/* A barrier passed: where each thread goes next. */
+static enum phase after_wait(struct bench_run *r, uint64_t now, uint64_t *phase_end)
+{
+	switch ((enum barrier)r->barrier) {
+	case B_LOGIN:
+		return after_login(r, now, phase_end);
+	case B_SETTLE:
+		step_begin(r, now);
+		return PH_TRAFFIC;
+	case B_STEP:
+		if (r->sync->go_on) {
+			r->cur_rate = r->sync->rate;
+			step_begin(r, now);
+			return PH_TRAFFIC;
+		}
+		*phase_end = now + ns_of(r->opt.timeout);
+		return PH_DRAIN;
+	default:
 		return PH_DONE;
 	}
 }
@@ -204,8 +291,8 @@ static enum phase after_login(struct bench_run *r, uint64_t now, uint64_t *phase
 /* Idle: each session pings the server once, spread over half the hold. */
 static void ping_due(struct bench_run *r, uint64_t now)
 {
-	while (r->opt.ping && r->ping_next < r->opt.n) {
-		uint64_t due = r->ping_start + r->ping_span * r->ping_next / r->opt.n;
+	while (r->opt.ping && r->ping_next < r->nconns) {
+		uint64_t due = r->ping_start + r->ping_span * r->ping_next / r->nconns;
 		if (due > now)
 			return;
 		struct bench_conn *c = &r->conns[r->ping_next++];
@@ -220,8 +307,7 @@ static void ping_due(struct bench_run *r, uint64_t now)
 	}
 }
 
-static enum phase step_login(struct bench_run *r, uint64_t now, uint64_t *next,
-			     uint64_t *phase_end)
+static enum phase step_login(struct bench_run *r, uint64_t now, uint64_t *next)
 {
 	uint64_t d = start_due(r, now);
 	if (d && d < *next)
@@ -230,9 +316,17 @@ static enum phase step_login(struct bench_run *r, uint64_t now, uint64_t *next,
 		expire_logins(r, now);
 		r->next_expire = now + NS / 10;
 	}
-	if (r->started == r->opt.n && r->online + r->failed == r->opt.n)
-		return after_login(r, now, phase_end);
+	if (r->started == r->nconns && r->online + r->failed == r->nconns) {
+		arrive(r, B_LOGIN, mark_login);
+		return PH_WAIT;
+	}
 	return PH_LOGIN;
+}
+
+/* Everything expected arrived, over all threads. */
+static int all_delivered(const struct bench_run *r)
+{
+	return shared(&r->sync->recv) >= shared(&r->sync->expected);
 }
 
 static enum phase step(struct bench_run *r, enum phase ph, uint64_t now, uint64_t *next,
@@ -241,20 +335,19 @@ static enum phase step(struct bench_run *r, enum phase ph, uint64_t now, uint64_
 	uint64_t d;
 	switch (ph) {
 	case PH_LOGIN:
-		return step_login(r, now, next, phase_end);
+		return step_login(r, now, next);
 	case PH_HOLD:
 		ping_due(r, now);
 		if (now < *phase_end)
 			return ph;
-		sample_usage(&r->opt, &r->u_end);
-		r->rss_at_n_kib = r->u_end.server_rss_kib;
 		r->hold_s = r->opt.hold;
-		return PH_DONE;
+		arrive(r, B_FINAL, mark_end); /* its RSS sample is the one at N */
+		return PH_WAIT;
 	case PH_SETTLE:
 		if (now < *phase_end)
 			return ph;
-		step_begin(r, now);
-		return PH_TRAFFIC;
+		arrive(r, B_SETTLE, mark_settle);
+		return PH_WAIT;
 	case PH_TRAFFIC:
 		d = send_due(r, now);
 		if (d && d < *next)
@@ -264,11 +357,18 @@ static enum phase step(struct bench_run *r, enum phase ph, uint64_t now, uint64_
 		*phase_end = now + GRACE_NS;
 		return PH_GRACE;
 	case PH_GRACE:
-		if (r->msgs_recv < r->msgs_expected && now < *phase_end)
+		if (!all_delivered(r) && now < *phase_end)
 			return ph;
-		return after_step(r, now, phase_end);
+		step_deposit(r);
+		arrive(r, B_STEP, mark_step);
+		return PH_WAIT;
 	case PH_DRAIN:
-		return r->msgs_recv >= r->msgs_expected || now >= *phase_end ? PH_DONE : ph;
+		if (!all_delivered(r) && now < *phase_end)
+			return ph;
+		arrive(r, B_FINAL, mark_end);
+		return PH_WAIT;
+	case PH_WAIT:
+		return passed(r) ? after_wait(r, now, phase_end) : ph;
 	default:
 		return PH_DONE;
 	}
@@ -304,17 +404,16 @@ static void take_sample(struct bench_run *r, uint64_t now)
 	hist_init(&r->sec_lat);
 }
 
-int bench_run(struct bench_run *r)
+/* The phase machine of one thread, from its first login to the run's end
+ * (r->t0, r->u_start and r->sync set by the caller). */
+int bench_loop(struct bench_run *r)
 {
 	enum phase ph = PH_LOGIN;
-	uint64_t phase_end = 0, next_tick;
-	int progress = planned_s(&r->opt) > 2.0;
-	sample_usage(&r->opt, &r->u_start);
-	r->rss_before_kib = r->u_start.server_rss_kib;
-	r->t0 = bench_now();
+	uint64_t phase_end = 0, next_tick = r->t0 + NS;
+	int progress = r->sync->nthreads == 1 && planned_s(&r->opt) > 2.0;
 	r->cur_rate = r->opt.rate;
+	r->barrier = -1;
 	take_sample(r, r->t0);
-	next_tick = r->t0 + NS;
 	while (ph != PH_DONE) {
 		if (bench_interrupted) {
 			r->aborted = 1;
@@ -340,10 +439,42 @@ int bench_run(struct bench_run *r)
 		}
 	}
 	take_sample(r, bench_now());
-	sample_usage(&r->opt, &r->u_end);
-	if (!r->u_login.t)
-		r->u_login = r->u_end; /* interrupted during the logins */
 	return 0;
+}
+
+/* The figures every thread takes from the shared marks at the end. */
+static void collect_marks(struct bench_run *r)
+{
+	struct bench_sync *s = r->sync;
+	if (!s->u_end.t)
+		sample_usage(&r->opt, &s->u_end); /* interrupted before the end */
+	if (!s->u_login.t)
+		s->u_login = s->u_end;
+	r->u_login = s->u_login;
+	r->u_end = s->u_end;
+	if (r->opt.scenario == BENCH_IDLE)
+		r->rss_at_n_kib = r->hold_s > 0 ? s->u_end.server_rss_kib : -1;
+	memcpy(r->steps, s->steps, sizeof r->steps);
+	r->nsteps = s->nsteps;
+}
+
+int bench_run(struct bench_run *r)
+{
+	sample_usage(&r->opt, &r->u_start);
+	r->rss_before_kib = r->u_start.server_rss_kib;
+	if (r->opt.threads > 1)
+		return workers_run(r);
+	struct bench_sync s;
+	sync_init(&s, 1);
+	s.opt = &r->opt;
+	s.rate = r->opt.rate;
+	r->sync = &s;
+	r->t0 = bench_now();
+	int rc = bench_loop(r);
+	collect_marks(r);
+	r->sync = NULL;
+	sync_destroy(&s);
+	return rc;
 }
 
 static int setup_addrs(struct bench_run *r)
@@ -367,7 +498,32 @@ static int setup_addrs(struct bench_run *r)
 	return 0;
 }
 
-int bench_setup(struct bench_run *r)
+static void hists_init(struct bench_run *r)
+{
+	hist_init(&r->login_lat);
+	hist_init(&r->msg_lat);
+	hist_init(&r->step_lat);
+	hist_init(&r->sec_lat);
+	hist_init(&r->ping_lat);
+	r->rss_before_kib = r->rss_at_n_kib = -1;
+}
+
+/* Thread t of nthreads owns chat pairs p = t, t + nthreads, ... (connections
+ * 2p and 2p + 1), so a pair never spans threads and every thread logs in
+ * users from the whole schedule. */
+static unsigned slice(unsigned n, unsigned t, unsigned nthreads, struct bench_conn *out)
+{
+	unsigned k = 0;
+	for (unsigned p = t; 2 * p < n; p += nthreads)
+		for (unsigned g = 2 * p; g < 2 * p + 2 && g < n; g++) {
+			if (out)
+				out[k] = (struct bench_conn){ .fd = -1, .idx = g };
+			k++;
+		}
+	return k;
+}
+
+int bench_thread_setup(struct bench_run *r, unsigned t, unsigned nthreads)
 {
 	char err[256];
 	int rc = setup_addrs(r);
@@ -378,25 +534,29 @@ int bench_setup(struct bench_run *r)
 		log_error("TLS context: %s", err);
 		return -EINVAL;
 	}
-	r->conns = calloc(r->opt.n, sizeof *r->conns); /* freed in bench_teardown */
+	r->nconns = slice(r->opt.n, t, nthreads, NULL);
+	/* freed in bench_teardown */
+	r->conns = calloc(r->nconns ? r->nconns : 1, sizeof *r->conns);
 	if (!r->conns)
 		return -ENOMEM;
-	for (unsigned i = 0; i < r->opt.n; i++) {
-		r->conns[i].fd = -1;
-		r->conns[i].idx = i;
+	slice(r->opt.n, t, nthreads, r->conns);
+	hists_init(r);
+	return 0;
+}
+
+int bench_setup(struct bench_run *r)
+{
+	if (r->opt.threads > 1) { /* the threads set up their own shares */
+		hists_init(r);
+		return 0;
 	}
-	hist_init(&r->login_lat);
-	hist_init(&r->msg_lat);
-	hist_init(&r->step_lat);
-	hist_init(&r->sec_lat);
-	hist_init(&r->ping_lat);
-	r->rss_before_kib = r->rss_at_n_kib = -1;
-	return net_init(r);
+	int rc = bench_thread_setup(r, 0, 1);
+	return rc ? rc : net_init(r);
 }
 
 void bench_teardown(struct bench_run *r)
 {
-	for (unsigned i = 0; r->conns && i < r->opt.n; i++) {
+	for (unsigned i = 0; r->conns && i < r->nconns; i++) {
 		struct bench_conn *c = &r->conns[i];
 		if (c->fd >= 0) {
 			xmpp_close(c);

@@ -98,6 +98,8 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 		return;
 	if (c->state == CS_ONLINE) {
 		r->dropped++;
+		if (r->sync)
+			__atomic_fetch_add(&r->sync->dropped, 1, __ATOMIC_RELAXED);
 		log_warn("conn %u: session lost: %s (%s)", c->idx, bench_fail_names[why], what);
 	} else {
 		r->failed++;
@@ -313,6 +315,8 @@ static void stamped_received(struct bench_run *r, struct bench_conn *c, const ch
 	hist_record(&r->step_lat, lat);
 	hist_record(&r->sec_lat, lat);
 	r->msgs_recv++;
+	if (r->sync)
+		__atomic_fetch_add(&r->sync->recv, 1, __ATOMIC_RELAXED);
 }
 
 /* Whether the start tag's from attribute is exactly jid. */
@@ -475,7 +479,7 @@ static int feed_plain(struct bench_run *r, struct bench_conn *c, const char *dat
 
 static int feed_tls(struct bench_run *r, struct bench_conn *c, const char *data, size_t len)
 {
-	static char plain[PLAIN_CAP]; /* one thread: shared by all connections */
+	static _Thread_local char plain[PLAIN_CAP]; /* shared by a thread's connections */
 	c->io.in = (const uint8_t *)data;
 	c->io.in_len = len;
 	for (;;) {

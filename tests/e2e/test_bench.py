@@ -324,3 +324,34 @@ def test_source_addresses(tmp_path):
     lst.close()
     assert r.returncode == 1 and 'closed: 8' in r.stdout, r.stdout + r.stderr
     assert sorted(set(seen)) == ['127.0.0.%d' % i for i in range(1, 5)]
+
+
+def test_threads_chat(server, accounts, tmp_path):
+    """--threads T: every T-th pair per thread; the steps are taken together
+    and the figures add up as with one thread."""
+    data = run_bench(server, accounts, tmp_path, 'chat', '-n', '8', '--threads', '3',
+                     '--rate', '20', '--duration', '1', '--step', '2', '--max-rate', '40',
+                     '--p99-bound', '60000', '--pids', pids_of(server))
+    check_logins(data, 8)
+    steps = data['steps']
+    assert [s['rate'] for s in steps] == [20, 40]
+    for s in steps:
+        assert s['delivered'] == s['expected'] == s['sent'] > 0
+    chat = data['chat']
+    assert chat['sent'] == sum(s['sent'] for s in steps) == chat['delivered']
+    check_hist(data['message_latency'], chat['delivered'])
+    check_series(data)
+
+
+def test_threads_presence_and_idle(server, tmp_path):
+    n, k = 8, 4
+    server.ctl('provision', 'thr%d', str(n), 'thrpw', '--contacts', str(k))
+    data = run_bench(server, ('thr%d', 'thrpw'), tmp_path, 'presence', '-n', str(n),
+                     '--contacts', str(k), '--rate', '2', '--duration', '1', '--threads', '2')
+    pres = data['presence']
+    assert pres['expected'] == pres['sent'] * k == pres['delivered'] > 0
+    data = run_bench(server, ('thr%d', 'thrpw'), tmp_path, 'idle', '-n', str(n), '--rate', '50',
+                     '--hold', '1', '--threads', '2', '--pids', pids_of(server))
+    check_logins(data, n)
+    assert data['ping'] == {'sent': n, 'answered': n, 'errors': 0}
+    assert data['idle']['rss_at_n_kib'] > 0
