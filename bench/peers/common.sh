@@ -33,6 +33,39 @@ parse_provision() {
 	check_path "$PV_DIR"
 }
 
+# start DIR --domain D --port P [--tls-port P2] --cert CERT --key KEY [--nodelay]
+# into ST_DIR ST_DOMAIN ST_PORT ST_TLSPORT ST_CERT ST_KEY (absolute paths)
+# and ST_NODELAY (true/false; only prosody.sh uses it); makes DIR and checks
+# that nothing runs on DIR and that the ports are free.
+parse_start() {
+	ST_DIR="" ST_DOMAIN="" ST_PORT="" ST_TLSPORT="" ST_CERT="" ST_KEY="" ST_NODELAY=false
+	[ $# -ge 1 ] || usage
+	ST_DIR=$1; shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--nodelay) ST_NODELAY=true; shift ;;
+		--domain) ST_DOMAIN=$2; shift 2 ;;
+		--port) ST_PORT=$2; shift 2 ;;
+		--tls-port) ST_TLSPORT=$2; shift 2 ;;
+		--cert) ST_CERT=$2; shift 2 ;;
+		--key) ST_KEY=$2; shift 2 ;;
+		*) usage ;;
+		esac
+	done
+	[ -n "$ST_DOMAIN" ] && [ -n "$ST_PORT" ] && [ -n "$ST_CERT" ] && [ -n "$ST_KEY" ] || usage
+	check_domain "$ST_DOMAIN"; check_port "$ST_PORT"
+	[ -z "$ST_TLSPORT" ] || check_port "$ST_TLSPORT"
+	[ -r "$ST_CERT" ] && [ -r "$ST_KEY" ] || die "cannot read $ST_CERT / $ST_KEY"
+	mkdir -p "$ST_DIR"
+	ST_DIR=$(realpath "$ST_DIR"); ST_CERT=$(realpath "$ST_CERT"); ST_KEY=$(realpath "$ST_KEY")
+	check_path "$ST_DIR"; check_path "$ST_CERT"; check_path "$ST_KEY"
+	running_pids "$ST_DIR" >/dev/null &&
+		die "already running on $ST_DIR (pids $(running_pids "$ST_DIR" | paste -sd,))"
+	port_busy "$ST_PORT" && die "port $ST_PORT is already in use"
+	[ -n "$ST_TLSPORT" ] && port_busy "$ST_TLSPORT" && die "port $ST_TLSPORT is already in use"
+	return 0
+}
+
 port_busy() {
 	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
 }

@@ -168,29 +168,11 @@ EOF
 }
 
 cmd_start() {
-	local dir="" domain="" port="" tlsport="" cert="" key="" nagle=true
-	[ $# -ge 1 ] || usage
-	dir=$1; shift
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--nodelay) nagle=false; shift ;;
-		--domain) domain=$2; shift 2 ;;
-		--port) port=$2; shift 2 ;;
-		--tls-port) tlsport=$2; shift 2 ;;
-		--cert) cert=$2; shift 2 ;;
-		--key) key=$2; shift 2 ;;
-		*) usage ;;
-		esac
-	done
-	[ -n "$domain" ] && [ -n "$port" ] && [ -n "$cert" ] && [ -n "$key" ] || usage
-	check_domain "$domain"; check_port "$port"; [ -z "$tlsport" ] || check_port "$tlsport"
-	[ -r "$cert" ] && [ -r "$key" ] || die "cannot read $cert / $key"
+	parse_start "$@"
+	local dir=$ST_DIR domain=$ST_DOMAIN port=$ST_PORT tlsport=$ST_TLSPORT cert=$ST_CERT
+	local key=$ST_KEY nagle=true
+	[ "$ST_NODELAY" = false ] || nagle=false
 	mkdir -p "$dir/data" "$dir/certs"
-	dir=$(realpath "$dir"); cert=$(realpath "$cert"); key=$(realpath "$key")
-	check_path "$dir"; check_path "$cert"; check_path "$key"
-	running_pids "$dir" >/dev/null && die "already running on $dir (pids $(running_pids "$dir" | paste -sd,))"
-	port_busy "$port" && die "port $port is already in use"
-	[ -n "$tlsport" ] && port_busy "$tlsport" && die "port $tlsport is already in use"
 	write_config "$dir" "$domain" "$port" "$tlsport" "$cert" "$key" "$nagle"
 	rm -f "$dir/pids" "$dir/prosody.pid"
 	raise_nofile
