@@ -8,6 +8,7 @@
 #define STARLING_BENCH_H
 #include <liburing.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -158,7 +159,8 @@ struct bench_run {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;	/* provided receive buffers (net.c) */
 	char *bufs;
-	struct sockaddr_in addr; /* kept alive for in-flight connects */
+	struct sockaddr_storage addr; /* the server; kept alive for in-flight connects */
+	socklen_t addr_len;
 	struct sockaddr_in *src; /* opt.src_addrs source addresses, or NULL */
 	struct bench_conn *conns; /* opt.n of them, calloc'd */
 	uint64_t t0;		  /* start of the run (CLOCK_MONOTONIC ns) */

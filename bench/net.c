@@ -158,7 +158,7 @@ static int bind_source(const struct bench_run *r, const struct bench_conn *c)
 void net_start(struct bench_run *r, struct bench_conn *c)
 {
 	r->started++;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		c->state = CS_CONNECTING;
 		xmpp_fail(r, c, FAIL_CONNECT, strerror(errno));
@@ -180,7 +180,7 @@ void net_start(struct bench_run *r, struct bench_conn *c)
 		net_close(r, c);
 		return;
 	}
-	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&r->addr, sizeof r->addr);
+	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&r->addr, r->addr_len);
 	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_CONNECT);
 }
 

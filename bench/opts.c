@@ -32,7 +32,7 @@ void opts_usage(FILE *f)
 	      "  --p99-bound MS   a step whose p99 latency passes MS fails (default 5)\n"
 	      "  --contacts K     presence: mutual contacts per user, as provisioned\n"
 	      "  --timeout S      seconds for one login, and the final drain wait (default 30)\n"
-	      "  --host A --port P  server (default 127.0.0.1:5222)\n"
+	      "  --host H --port P  server: address or name, IPv4 or IPv6 (default 127.0.0.1:5222)\n"
 	      "  --source-addrs K spread connections over source addresses 127.0.0.1..K\n"
 	      "  --threads T      T worker threads, one io_uring each (default 1)\n"
 	      "  --domain D       XMPP domain (default localhost)\n"

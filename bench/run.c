@@ -3,6 +3,8 @@
  * sent when that time comes whatever the server has answered, so a slow
  * server cannot slow the offered load and hide its latency. */
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,12 +479,31 @@ int bench_run(struct bench_run *r)
 	return rc;
 }
 
+/* --host: an address literal or a name (IPv4 or IPv6, the first the resolver
+ * gives), resolved once before any connection. */
+static int resolve(struct bench_run *r)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
+	char port[8];
+	snprintf(port, sizeof port, "%d", r->opt.port);
+	int rc = getaddrinfo(r->opt.host, port, &hints, &res);
+	if (rc) {
+		log_error("--host %s: %s", r->opt.host, gai_strerror(rc));
+		return -EINVAL;
+	}
+	memcpy(&r->addr, res->ai_addr, res->ai_addrlen);
+	r->addr_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
 static int setup_addrs(struct bench_run *r)
 {
-	r->addr.sin_family = AF_INET;
-	r->addr.sin_port = htons((uint16_t)r->opt.port);
-	if (inet_pton(AF_INET, r->opt.host, &r->addr.sin_addr) != 1) {
-		log_error("--host %s: not an IPv4 address", r->opt.host);
+	int rc = resolve(r);
+	if (rc)
+		return rc;
+	if (r->opt.src_addrs > 1 && r->addr.ss_family != AF_INET) {
+		log_error("--source-addrs: 127.0.0.x source addresses need an IPv4 server address");
 		return -EINVAL;
 	}
 	if (r->opt.src_addrs <= 1)

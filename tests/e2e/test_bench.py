@@ -355,3 +355,35 @@ def test_threads_presence_and_idle(server, tmp_path):
     check_logins(data, n)
     assert data['ping'] == {'sent': n, 'answered': n, 'errors': 0}
     assert data['idle']['rss_at_n_kib'] > 0
+
+
+def test_host_names(server, accounts, tmp_path):
+    """--host takes a name, resolved once; an unknown name is an error."""
+    data = run_bench(server, accounts, tmp_path, 'login', '-n', '2', '--rate', '50',
+                     '--host', 'localhost')
+    check_logins(data, 2)
+    bad = subprocess.run([str(_bench()), 'login', '--host', 'nosuch.invalid', '-n', '1'],
+                         capture_output=True, text=True, timeout=BENCH_TIMEOUT)
+    assert bad.returncode == 1 and 'nosuch.invalid' in bad.stderr
+
+
+def test_ipv6_server_address():
+    """An IPv6 literal: a listener on ::1 sees the bench connect from ::1."""
+    import socket
+    lst = socket.socket(socket.AF_INET6)
+    try:
+        lst.bind(('::1', 0))
+    except OSError as e:
+        lst.close()
+        pytest.skip('no IPv6 loopback on this machine: %s' % e)
+    lst.listen(8)
+    lst.settimeout(30)
+    r = subprocess.Popen([str(_bench()), 'login', '--host', '::1', '--port',
+                          str(lst.getsockname()[1]), '-n', '1', '--timeout', '5'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conn, peer = lst.accept()
+    conn.close()
+    out, err = r.communicate(timeout=BENCH_TIMEOUT)
+    lst.close()
+    assert peer[0] == '::1'
+    assert r.returncode == 1 and 'closed: 1' in out, out + err
