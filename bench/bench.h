@@ -1,8 +1,8 @@
 /* bench: shared state of starling-bench, the XMPP load generator.
  *
- * One thread, one io_uring.  Connections are non-blocking sockets: the ring
- * connects them and receives into provided buffers shared by all of them;
- * sends are plain send().  An idle connection owns no receive buffer (only
+ * One io_uring per thread.  Connections are non-blocking sockets: the ring
+ * connects them and receives into provided buffers shared by the thread's
+ * connections; sends are plain send().  An idle connection owns no receive buffer (only
  * its SSL object, which releases its record buffers when idle). */
 #ifndef STARLING_BENCH_H
 #define STARLING_BENCH_H
@@ -145,6 +145,7 @@ struct bench_sync {
 	struct bench_step steps[BENCH_MAX_STEPS];
 	unsigned nsteps;
 	unsigned dropped;		/* sessions lost so far, all threads */
+	unsigned started, online, failed; /* logins of all threads, for the progress line */
 	unsigned ready;			/* threads with their ring set up */
 	int go;				/* t0 is set: start */
 };

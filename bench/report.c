@@ -86,13 +86,23 @@ double report_sustained_rate(const struct bench_run *r)
 	return best;
 }
 
+static unsigned load_u(const unsigned *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* One line per second on stderr, with the counts of all threads (printed by
+ * the first thread alone). */
 void report_progress(const struct bench_run *r, uint64_t now)
 {
+	struct bench_sync *s = r->sync;
 	fprintf(stderr, "[%6.1fs] started %u/%u online %u failed %u dropped %u", secs(now - r->t0),
-		r->started, r->opt.n, r->online, r->failed, r->dropped);
+		load_u(&s->started), r->opt.n, load_u(&s->online), load_u(&s->failed),
+		load_u(&s->dropped));
 	if (traffic(r))
 		fprintf(stderr, " | rate %.1f/s sent %" PRIu64 " delivered %" PRIu64, r->cur_rate,
-			r->msgs_sent, r->msgs_recv);
+			__atomic_load_n(&s->sent, __ATOMIC_RELAXED),
+			__atomic_load_n(&s->recv, __ATOMIC_RELAXED));
 	fputc('\n', stderr);
 }
 

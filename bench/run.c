@@ -413,7 +413,8 @@ int bench_loop(struct bench_run *r)
 {
 	enum phase ph = PH_LOGIN;
 	uint64_t phase_end = 0, next_tick = r->t0 + NS;
-	int progress = r->sync->nthreads == 1 && planned_s(&r->opt) > 2.0;
+	/* the thread with connection 0 prints the progress of all */
+	int progress = r->nconns && r->conns[0].idx == 0 && planned_s(&r->opt) > 2.0;
 	r->cur_rate = r->opt.rate;
 	r->barrier = -1;
 	take_sample(r, r->t0);

@@ -103,6 +103,8 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 		log_warn("conn %u: session lost: %s (%s)", c->idx, bench_fail_names[why], what);
 	} else {
 		r->failed++;
+		if (r->sync)
+			__atomic_fetch_add(&r->sync->failed, 1, __ATOMIC_RELAXED);
 		r->fail[why]++;
 		log_debug("conn %u: login failed: %s (%s)", c->idx, bench_fail_names[why], what);
 	}
@@ -241,6 +243,8 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 		r->first_login_ns = now;
 	r->last_login_ns = now;
 	r->online++;
+	if (r->sync)
+		__atomic_fetch_add(&r->sync->online, 1, __ATOMIC_RELAXED);
 	c->state = CS_ONLINE;
 	if (c->want_presence)
 		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
