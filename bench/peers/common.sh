@@ -31,6 +31,13 @@ parse_provision() {
 		[ -n "$PV_PW" ] || usage
 	check_domain "$PV_DOMAIN"
 	check_path "$PV_DIR"
+	local rest=${PV_PAT//"%d"/}
+	[ $((${#PV_PAT} - ${#rest})) -eq 2 ] || die "provision: --users needs exactly one %d"
+	[[ $PV_FIRST =~ ^[0-9]+$ && $PV_N =~ ^[0-9]+$ && $PV_N -ge 1 ]] ||
+		die "provision: need -n >= 1 and --first >= 0"
+	[[ $PV_CONTACTS =~ ^[0-9]+$ ]] && [ $((PV_CONTACTS % 2)) -eq 0 ] &&
+		{ [ "$PV_CONTACTS" -eq 0 ] || [ "$PV_CONTACTS" -lt "$PV_N" ]; } ||
+		die "provision: --contacts must be even, >= 0 and < n"
 }
 
 # start DIR --domain D --port P [--tls-port P2] --cert CERT --key KEY [--nodelay]

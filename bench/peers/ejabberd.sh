@@ -115,12 +115,7 @@ from xml.sax.saxutils import quoteattr
 
 out, domain, pat, first, n, pw, contacts, ITER = sys.argv[1:9]
 first, n, contacts, ITER = int(first), int(n), int(contacts), int(ITER)
-if pat.count('%d') != 1:
-    sys.exit('provision: --users needs exactly one %d')
-if n < 1 or first < 0:
-    sys.exit('provision: need -n >= 1 and --first >= 0')
-if contacts < 0 or contacts % 2 or (contacts and contacts >= n):
-    sys.exit('provision: --contacts must be even, >= 0 and < n')
+# pattern, -n, --first and --contacts are checked by parse_provision (common.sh)
 if not re.fullmatch(r'[\x21-\x7e]+', pat % first) or re.search(r'[@/"&\'<>:]', pat):
     sys.exit('provision: username must be printable ASCII without @ / : " & \' < >')
 domain = domain.lower()

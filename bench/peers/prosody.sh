@@ -51,12 +51,7 @@ import hashlib, hmac, multiprocessing, os, re, shutil, sys, time, uuid
 data, domain, pat, first, n, pw, contacts = sys.argv[1:8]
 first, n, contacts = int(first), int(n), int(contacts)
 ITER = 10000  # mod_auth_internal_hashed default_iteration_count (Prosody 0.12)
-if pat.count('%d') != 1:
-    sys.exit('provision: --users needs exactly one %d')
-if n < 1 or first < 0:
-    sys.exit('provision: need -n >= 1 and --first >= 0')
-if contacts < 0 or contacts % 2 or (contacts and contacts >= n):
-    sys.exit('provision: --contacts must be even, >= 0 and < n')
+# pattern, -n, --first and --contacts are checked by parse_provision (common.sh)
 domain = domain.lower()           # nameprep of an ASCII domain
 def user(i):                      # nodeprep of an ASCII username: lower case
     return (pat % (first + i)).lower()
