@@ -135,7 +135,7 @@ struct bench_sync {
 	const struct bench_opts *opt;	/* the run's (server PIDs, step settings) */
 	unsigned nthreads;
 	unsigned arrived, gen;		/* the current barrier's arrivals; passes bump gen */
-	uint64_t sent, recv, expected;	/* traffic of all threads (atomic adds) */
+	uint64_t msgs_sent, msgs_recv, msgs_expected; /* traffic of all threads */
 	struct bench_usage u_login, u_end, u_step; /* u_step: start of the current step */
 	/* a step's figures, summed over the threads at its end */
 	struct hist step_lat;
@@ -144,11 +144,20 @@ struct bench_sync {
 	int go_on;			/* after the last step's end: another step */
 	struct bench_step steps[BENCH_MAX_STEPS];
 	unsigned nsteps;
-	unsigned dropped;		/* sessions lost so far, all threads */
-	unsigned started, online, failed; /* logins of all threads, for the progress line */
+	/* logins of all threads, for the progress line; dropped also stops stepping */
+	unsigned started, online, failed, dropped;
 	unsigned ready;			/* threads with their ring set up */
 	int go;				/* t0 is set: start */
 };
+
+/* Adds n to a count of this thread's (r->field) and to the run's total of
+ * it that other threads read (r->sync->field, when there is a run). */
+#define BENCH_COUNT(r, field, n)                                                       \
+	do {                                                                           \
+		(r)->field += (n);                                                     \
+		if ((r)->sync)                                                         \
+			__atomic_fetch_add(&(r)->sync->field, (n), __ATOMIC_RELAXED); \
+	} while (0)
 
 struct bench_run {
 	struct bench_opts opt;
@@ -174,8 +183,7 @@ struct bench_run {
 	struct hist login_lat;
 	/* traffic: chat messages or presence broadcasts, in steps */
 	double cur_rate;
-	uint64_t chat_start, chat_end;
-	struct bench_usage u_step;	/* at the start of the current step */
+	uint64_t chat_end;		/* the current step's sending ends */
 	uint64_t step_sent0, step_recv0, step_expected0;
 	uint64_t msgs_sent, msgs_recv, msgs_bad, msgs_expected;
 	uint64_t msgs_reordered; /* chat: a stamp not after the previous one from the same sender */
@@ -241,17 +249,23 @@ void bench_teardown(struct bench_run *r);
  * the thread that created it only).  For workers.c. */
 int bench_thread_setup(struct bench_run *r, unsigned thread, unsigned nthreads);
 int bench_loop(struct bench_run *r);
+/* After the threads: the /proc marks and steps the barriers left in s, into
+ * the run's figures (an end mark is taken now if the run was interrupted). */
+void bench_collect_marks(struct bench_run *r, struct bench_sync *s);
 
 /* workers.c: several threads, each a bench_run over every T-th pair of
  * connections; merges their figures into total. */
 int workers_run(struct bench_run *total);
-void sync_init(struct bench_sync *s, unsigned nthreads);
+void sync_init(struct bench_sync *s, unsigned nthreads, const struct bench_opts *o);
 void sync_destroy(struct bench_sync *s);
 
 /* sample.c: /proc readings. */
 long sample_rss_kib(int pid);	/* VmRSS, -1 on error */
 double sample_cpu_s(int pid);	/* utime+stime in seconds, -1 on error */
 void sample_usage(const struct bench_opts *o, struct bench_usage *u);
+/* Server CPU seconds from a to b, of --pids entry i or (i < 0) of all;
+ * -1 when a reading failed. */
+double sample_cpu_delta(const struct bench_usage *a, const struct bench_usage *b, int i);
 
 /* report.c */
 void report_progress(const struct bench_run *r, uint64_t now);

@@ -137,6 +137,11 @@ static int fig_applies(enum bench_scenario s, int f)
 	return 1;
 }
 
+static double mean(const struct cmp *c, unsigned i, int f)
+{
+	return c->runs[i] ? c->fig[i][f] / c->runs[i] : -1;
+}
+
 static void print_table(const struct cmp *c, enum bench_scenario s, FILE *out)
 {
 	fprintf(out, "\n| figure (mean of %u round%s) |", c->rounds, c->rounds > 1 ? "s" : "");
@@ -150,9 +155,9 @@ static void print_table(const struct cmp *c, enum bench_scenario s, FILE *out)
 		if (!fig_applies(s, f))
 			continue;
 		fprintf(out, "| %s |", fig_names[f]);
-		double base = c->runs[0] ? c->fig[0][f] / c->runs[0] : 0;
+		double base = mean(c, 0, f);
 		for (unsigned i = 0; i < c->nt; i++) {
-			double v = c->runs[i] ? c->fig[i][f] / c->runs[i] : -1;
+			double v = mean(c, i, f);
 			int prec = f == F_ERRORS || v >= 1000 ? 0 : v >= 10 ? 1 : 3;
 			if (i && base > 0 && v >= 0)
 				fprintf(out, " %.*f (%.2fx) |", prec, v, v / base);
@@ -163,11 +168,6 @@ static void print_table(const struct cmp *c, enum bench_scenario s, FILE *out)
 		}
 		fputc('\n', out);
 	}
-}
-
-static double mean(const struct cmp *c, unsigned i, int f)
-{
-	return c->runs[i] ? c->fig[i][f] / c->runs[i] : -1;
 }
 
 /* The same figures as the table, for programs: each target's means and

@@ -43,21 +43,15 @@ double report_kib_per_conn(const struct bench_run *r)
 		? (double)(r->rss_at_n_kib - r->rss_before_kib) / r->online : -1.0;
 }
 
-static double cpu_delta(const struct bench_usage *a, const struct bench_usage *b)
-{
-	return a->server_cpu_total_s >= 0 && b->server_cpu_total_s >= 0
-		? b->server_cpu_total_s - a->server_cpu_total_s : -1.0;
-}
-
 double report_server_ms_per_login(const struct bench_run *r)
 {
-	double c = cpu_delta(&r->u_start, &r->u_login);
+	double c = sample_cpu_delta(&r->u_start, &r->u_login, -1);
 	return c >= 0 && r->online ? c * 1e3 / r->online : -1.0;
 }
 
 double report_server_us_per_msg(const struct bench_run *r)
 {
-	double c = cpu_delta(&r->u_login, &r->u_end);
+	double c = sample_cpu_delta(&r->u_login, &r->u_end, -1);
 	return c >= 0 && r->msgs_recv ? c * 1e6 / (double)r->msgs_recv : -1.0;
 }
 
@@ -101,8 +95,8 @@ void report_progress(const struct bench_run *r, uint64_t now)
 		load_u(&s->dropped));
 	if (traffic(r))
 		fprintf(stderr, " | rate %.1f/s sent %" PRIu64 " delivered %" PRIu64, r->cur_rate,
-			__atomic_load_n(&s->sent, __ATOMIC_RELAXED),
-			__atomic_load_n(&s->recv, __ATOMIC_RELAXED));
+			__atomic_load_n(&s->msgs_sent, __ATOMIC_RELAXED),
+			__atomic_load_n(&s->msgs_recv, __ATOMIC_RELAXED));
 	fputc('\n', stderr);
 }
 
@@ -115,9 +109,9 @@ static void table_per_pid(const struct bench_run *r, const struct bench_usage *a
 		return;
 	fputs(" (", stdout);
 	for (unsigned i = 0; i < r->opt.npids; i++) {
-		double d = a->server_cpu_s[i] >= 0 && b->server_cpu_s[i] >= 0
-			? (b->server_cpu_s[i] - a->server_cpu_s[i]) * scale / units : -1;
-		printf("%spid %d: %.3f", i ? ", " : "", r->opt.pids[i], d);
+		double d = sample_cpu_delta(a, b, (int)i);
+		printf("%spid %d: %.3f", i ? ", " : "", r->opt.pids[i],
+		       d >= 0 ? d * scale / units : -1);
 	}
 	fputc(')', stdout);
 }
@@ -155,8 +149,8 @@ static void table_traffic(const struct bench_run *r)
 		printf("%-22s %u users, %u contacts each, %.1f s per step\n", "presence", o->n,
 		       o->contacts, o->duration);
 	printf("%-22s sent %" PRIu64 " expected %" PRIu64 " delivered %" PRIu64 " lost %" PRIu64
-	       " malformed %" PRIu64 "\n", "deliveries", r->msgs_sent, r->msgs_expected,
-	       r->msgs_recv, lost(r), r->msgs_bad);
+	       " malformed %" PRIu64 " out of order %" PRIu64 "\n", "deliveries", r->msgs_sent,
+	       r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->msgs_reordered);
 	table_steps(r);
 	printf("%-22s %.1f/s (p99 bound %.3f ms)\n", "highest sustained",
 	       report_sustained_rate(r), o->p99_bound_ms);
@@ -276,10 +270,10 @@ static void json_cpu_list(FILE *f, const struct bench_run *r, const struct bench
 			  const struct bench_usage *b, double scale)
 {
 	fputc('[', f);
-	for (unsigned i = 0; i < r->opt.npids; i++)
-		fprintf(f, "%s%.4f", i ? ", " : "", scale >= 0 && a->server_cpu_s[i] >= 0 &&
-			b->server_cpu_s[i] >= 0 ? (b->server_cpu_s[i] - a->server_cpu_s[i]) * scale
-						: -1.0);
+	for (unsigned i = 0; i < r->opt.npids; i++) {
+		double d = sample_cpu_delta(a, b, (int)i);
+		fprintf(f, "%s%.4f", i ? ", " : "", scale >= 0 && d >= 0 ? d * scale : -1.0);
+	}
 	fputc(']', f);
 }
 
@@ -329,11 +323,11 @@ static void json_traffic(FILE *f, const struct bench_run *r)
 	const char *kind = r->opt.scenario == BENCH_CHAT ? "chat" : "presence";
 	fprintf(f, "  \"%s\": {\"senders\": %u, \"pairs\": %u, \"contacts\": %u, \"sent\": %"
 		PRIu64 ", \"expected\": %" PRIu64 ", \"delivered\": %" PRIu64 ", \"lost\": %"
-		PRIu64 ", \"malformed\": %" PRIu64 ", \"duration_s\": %.3f, "
-		"\"delivered_per_s\": %.3f, \"sustained_per_s\": %.3f},\n", kind,
-		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : r->opt.n,
+		PRIu64 ", \"malformed\": %" PRIu64 ", \"out_of_order\": %" PRIu64 ", "
+		"\"duration_s\": %.3f, \"delivered_per_s\": %.3f, \"sustained_per_s\": %.3f},\n",
+		kind, r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : r->opt.n,
 		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : 0, r->opt.contacts, r->msgs_sent,
-		r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->chat_s,
+		r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->msgs_reordered, r->chat_s,
 		report_traffic_rate(r), report_sustained_rate(r));
 	json_hist(f, "message_latency", &r->msg_lat);
 	json_steps(f, r);

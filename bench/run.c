@@ -51,14 +51,15 @@ static uint64_t start_due(struct bench_run *r, uint64_t now)
 		uint64_t due = r->t0 + (uint64_t)((double)c->idx * (double)NS / rate);
 		if (due > now)
 			return due;
-		if (cap && r->started - r->online - r->failed >= cap)
+		unsigned busy = r->started - r->online - r->failed; /* logins under way */
+		if (cap && busy >= cap)
 			return 0; /* a login's end frees the slot */
 		/* closed loop: the login is measured from when it could start */
 		c->start_ns = cap ? now : due;
 		c->want_presence = 1;
 		net_start(r, c);
-		if (r->started - r->online - r->failed > r->max_in_progress)
-			r->max_in_progress = r->started - r->online - r->failed;
+		if (busy + 1 > r->max_in_progress)
+			r->max_in_progress = busy + 1;
 		net_flush(r, c);
 	}
 	return 0;
@@ -88,7 +89,7 @@ static unsigned online_contacts(const struct bench_run *r, unsigned i)
 		return r->opt.contacts;
 	for (unsigned d = 1; d <= r->opt.contacts / 2; d++) {
 		k += r->conns[(i + d) % n].state == CS_ONLINE;
-		k += r->conns[(i + n - d % n) % n].state == CS_ONLINE;
+		k += r->conns[(i + n - d) % n].state == CS_ONLINE; /* d < n: K < n */
 	}
 	return k;
 }
@@ -109,10 +110,8 @@ static int send_one(struct bench_run *r, unsigned i)
 		expect = online_contacts(r, i);
 	}
 	if (!rc) {
-		r->msgs_expected += expect;
-		__atomic_fetch_add(&r->sync->expected, expect, __ATOMIC_RELAXED);
-		r->msgs_sent++;
-		__atomic_fetch_add(&r->sync->sent, 1, __ATOMIC_RELAXED);
+		BENCH_COUNT(r, msgs_expected, expect);
+		BENCH_COUNT(r, msgs_sent, 1);
 	}
 	return rc;
 }
@@ -148,7 +147,6 @@ static void step_begin(struct bench_run *r, uint64_t now)
 {
 	uint64_t interval = (uint64_t)((double)NS / r->cur_rate), k = senders(&r->opt);
 	unsigned stride = r->opt.scenario == BENCH_CHAT ? 2 : 1;
-	r->chat_start = now;
 	r->chat_end = now + ns_of(r->opt.duration);
 	r->step_sent0 = r->msgs_sent;
 	r->step_recv0 = r->msgs_recv;
@@ -216,8 +214,7 @@ static void mark_step(struct bench_sync *s)
 		.duration_s = o->duration, .self_cpu_s = u.self_cpu_s - s->u_step.self_cpu_s };
 	st->offered_per_s = s->rate * senders(o);
 	st->delivered_per_s = (double)st->delivered / o->duration;
-	st->server_cpu_s = u.server_cpu_total_s >= 0 && s->u_step.server_cpu_total_s >= 0
-		? u.server_cpu_total_s - s->u_step.server_cpu_total_s : -1;
+	st->server_cpu_s = sample_cpu_delta(&s->u_step, &u, -1);
 	st->p50_ns = hist_percentile(&s->step_lat, 50);
 	st->p99_ns = hist_percentile(&s->step_lat, 99);
 	st->p999_ns = hist_percentile(&s->step_lat, 99.9);
@@ -329,7 +326,7 @@ static enum phase step_login(struct bench_run *r, uint64_t now, uint64_t *next)
 /* Everything expected arrived, over all threads. */
 static int all_delivered(const struct bench_run *r)
 {
-	return shared(&r->sync->recv) >= shared(&r->sync->expected);
+	return shared(&r->sync->msgs_recv) >= shared(&r->sync->msgs_expected);
 }
 
 static enum phase step(struct bench_run *r, enum phase ph, uint64_t now, uint64_t *next,
@@ -401,8 +398,7 @@ static void take_sample(struct bench_run *r, uint64_t now)
 		.failed = r->failed + r->dropped, .sent = r->msgs_sent,
 		.delivered = r->msgs_recv, .p50_ns = hist_percentile(&r->sec_lat, 50),
 		.p99_ns = hist_percentile(&r->sec_lat, 99), .server_rss_kib = u.server_rss_kib,
-		.server_cpu_s = u.server_cpu_total_s >= 0 && r->u_start.server_cpu_total_s >= 0
-			? u.server_cpu_total_s - r->u_start.server_cpu_total_s : -1,
+		.server_cpu_s = sample_cpu_delta(&r->u_start, &u, -1),
 		.self_cpu_s = u.self_cpu_s - r->u_start.self_cpu_s };
 	hist_init(&r->sec_lat);
 }
@@ -446,10 +442,8 @@ int bench_loop(struct bench_run *r)
 	return 0;
 }
 
-/* The figures every thread takes from the shared marks at the end. */
-static void collect_marks(struct bench_run *r)
+void bench_collect_marks(struct bench_run *r, struct bench_sync *s)
 {
-	struct bench_sync *s = r->sync;
 	if (!s->u_end.t)
 		sample_usage(&r->opt, &s->u_end); /* interrupted before the end */
 	if (!s->u_login.t)
@@ -469,13 +463,11 @@ int bench_run(struct bench_run *r)
 	if (r->opt.threads > 1)
 		return workers_run(r);
 	struct bench_sync s;
-	sync_init(&s, 1);
-	s.opt = &r->opt;
-	s.rate = r->opt.rate;
+	sync_init(&s, 1, &r->opt);
 	r->sync = &s;
 	r->t0 = bench_now();
 	int rc = bench_loop(r);
-	collect_marks(r);
+	bench_collect_marks(r, &s);
 	r->sync = NULL;
 	sync_destroy(&s);
 	return rc;

@@ -10,15 +10,23 @@
 #include "lib/log.h"
 #include "bench.h"
 
+/* /proc/PID/name for reading; NULL (logged) when the process is gone. */
+static FILE *proc_file(int pid, const char *name)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		log_error("%s: %s", path, strerror(errno));
+	return f;
+}
+
 long sample_rss_kib(int pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", pid);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		log_error("%s: %s", path, strerror(errno));
+	char line[256];
+	FILE *f = proc_file(pid, "status");
+	if (!f)
 		return -1;
-	}
 	long kib = -1;
 	while (fgets(line, sizeof line, f))
 		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
@@ -31,13 +39,10 @@ long sample_rss_kib(int pid)
  * after the command name, which is in parentheses and may hold spaces. */
 double sample_cpu_s(int pid)
 {
-	char path[64], line[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		log_error("%s: %s", path, strerror(errno));
+	char line[1024];
+	FILE *f = proc_file(pid, "stat");
+	if (!f)
 		return -1;
-	}
 	char *got = fgets(line, sizeof line, f);
 	fclose(f);
 	char *p = got ? strrchr(line, ')') : NULL;
@@ -80,4 +85,13 @@ void sample_usage(const struct bench_opts *o, struct bench_usage *u)
 		u->self_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
 				((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 	u->self_rss_kib = self_rss_kib();
+}
+
+/* Server CPU seconds from a to b: of process i (0 .. npids-1), or of all of
+ * them (i < 0); -1 when either reading failed. */
+double sample_cpu_delta(const struct bench_usage *a, const struct bench_usage *b, int i)
+{
+	double x = i < 0 ? a->server_cpu_total_s : a->server_cpu_s[i];
+	double y = i < 0 ? b->server_cpu_total_s : b->server_cpu_s[i];
+	return x >= 0 && y >= 0 ? y - x : -1;
 }

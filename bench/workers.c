@@ -10,11 +10,13 @@
 #include "lib/log.h"
 #include "bench.h"
 
-void sync_init(struct bench_sync *s, unsigned nthreads)
+void sync_init(struct bench_sync *s, unsigned nthreads, const struct bench_opts *o)
 {
 	memset(s, 0, sizeof *s);
 	pthread_mutex_init(&s->mu, NULL);
 	s->nthreads = nthreads;
+	s->opt = o;
+	s->rate = o->rate;
 	hist_init(&s->step_lat);
 }
 
@@ -99,20 +101,15 @@ static void merge_one(struct bench_run *t, const struct bench_run *r)
 }
 
 static void merge(struct bench_run *t, struct bench_run *runs, unsigned n,
-		  const struct bench_sync *s)
+		  struct bench_sync *s)
 {
 	for (unsigned j = 0; j < n; j++)
 		merge_one(t, &runs[j]);
 	merge_series(t, runs, n);
-	t->u_login = s->u_login.t ? s->u_login : s->u_end;
-	t->u_end = s->u_end;
 	t->hold_s = runs[0].hold_s;
 	t->chat_s = runs[0].chat_s;
 	t->cur_rate = s->rate;
-	if (t->opt.scenario == BENCH_IDLE && t->hold_s > 0)
-		t->rss_at_n_kib = s->u_end.server_rss_kib;
-	memcpy(t->steps, s->steps, sizeof t->steps);
-	t->nsteps = s->nsteps;
+	bench_collect_marks(t, s);
 }
 
 /* Set up every thread's share before any starts, so they share one t0. */
@@ -134,9 +131,7 @@ int workers_run(struct bench_run *total)
 	struct bench_run *runs = calloc(n, sizeof *runs);   /* freed below */
 	struct worker *w = calloc(n, sizeof *w);	     /* freed below */
 	int rc = runs && w ? 0 : -ENOMEM;
-	sync_init(&s, n);
-	s.opt = &total->opt;
-	s.rate = total->opt.rate;
+	sync_init(&s, n, &total->opt);
 	if (!rc)
 		rc = setup_all(total, runs, n);
 	unsigned started = 0;
@@ -163,8 +158,6 @@ int workers_run(struct bench_run *total)
 		if (!rc)
 			rc = w[j].rc;
 	}
-	if (!s.u_end.t)
-		sample_usage(&total->opt, &s.u_end); /* interrupted before the end */
 	if (runs && !rc)
 		merge(total, runs, n, &s);
 	for (unsigned j = 0; runs && j < n; j++)

@@ -97,14 +97,10 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 	if (c->state == CS_DEAD)
 		return;
 	if (c->state == CS_ONLINE) {
-		r->dropped++;
-		if (r->sync)
-			__atomic_fetch_add(&r->sync->dropped, 1, __ATOMIC_RELAXED);
+		BENCH_COUNT(r, dropped, 1);
 		log_warn("conn %u: session lost: %s (%s)", c->idx, bench_fail_names[why], what);
 	} else {
-		r->failed++;
-		if (r->sync)
-			__atomic_fetch_add(&r->sync->failed, 1, __ATOMIC_RELAXED);
+		BENCH_COUNT(r, failed, 1);
 		r->fail[why]++;
 		log_debug("conn %u: login failed: %s (%s)", c->idx, bench_fail_names[why], what);
 	}
@@ -242,9 +238,7 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 	if (!r->first_login_ns)
 		r->first_login_ns = now;
 	r->last_login_ns = now;
-	r->online++;
-	if (r->sync)
-		__atomic_fetch_add(&r->sync->online, 1, __ATOMIC_RELAXED);
+	BENCH_COUNT(r, online, 1);
 	c->state = CS_ONLINE;
 	if (c->want_presence)
 		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
@@ -287,26 +281,30 @@ static int is_result(const char *el, size_t len)
 	return has(el, len, "type='result'") || has(el, len, "type=\"result\"");
 }
 
-/* A stamped chat message or presence update: latency from its intended
- * send time (the t= in body or status) to now. */
-static void stamped_received(struct bench_run *r, struct bench_conn *c, const char *el,
-			     size_t len, const char *tag)
+/* The stamp after tag (t=<intended send time, ns>) in *sent; 0 when the
+ * element carries none. */
+static int stamp_of(const char *el, size_t len, const char *tag, uint64_t *sent)
 {
-	const char *t = memmem(el, len, tag, strlen(tag));
+	size_t tl = strlen(tag), i = 0;
+	const char *t = memmem(el, len, tag, tl);
 	char num[24];
-	size_t i = 0;
 	if (t) {
-		t += strlen(tag);
+		t += tl;
 		while (t + i < el + len && i < sizeof num - 1 && t[i] >= '0' && t[i] <= '9')
 			num[i] = t[i], i++;
 	}
-	if (!i) {
-		r->msgs_bad++;
-		return;
-	}
+	if (!i)
+		return 0;
 	num[i] = 0;
-	uint64_t sent = strtoull(num, NULL, 10), now = bench_now();
-	uint64_t lat = now > sent ? now - sent : 0;
+	*sent = strtoull(num, NULL, 10);
+	return 1;
+}
+
+/* A stamped chat message or presence update arrived: latency from its
+ * intended send time to now. */
+static void delivered(struct bench_run *r, struct bench_conn *c, uint64_t sent)
+{
+	uint64_t now = bench_now(), lat = now > sent ? now - sent : 0;
 	if (r->opt.scenario == BENCH_CHAT) { /* RFC 6120 §10.1: in order, once */
 		if (sent <= c->last_rx_stamp) {
 			r->msgs_reordered++;
@@ -318,9 +316,7 @@ static void stamped_received(struct bench_run *r, struct bench_conn *c, const ch
 	hist_record(&r->msg_lat, lat);
 	hist_record(&r->step_lat, lat);
 	hist_record(&r->sec_lat, lat);
-	r->msgs_recv++;
-	if (r->sync)
-		__atomic_fetch_add(&r->sync->recv, 1, __ATOMIC_RELAXED);
+	BENCH_COUNT(r, msgs_recv, 1);
 }
 
 /* Whether the start tag's from attribute is exactly jid. */
@@ -336,6 +332,17 @@ static int from_is(const char *el, size_t len, const char *jid)
 	return (q == '\'' || q == '"') && v + jl < gt && !memcmp(v, jid, jl) && v[jl] == q;
 }
 
+/* A chat message: every one the bench receives must carry its stamp. */
+static void message_received(struct bench_run *r, struct bench_conn *c, const char *el,
+			     size_t len)
+{
+	uint64_t sent;
+	if (stamp_of(el, len, "<body>t=", &sent))
+		delivered(r, c, sent);
+	else
+		r->msgs_bad++;
+}
+
 /* Presence scenario: a contact's stamped update.  Presence without a stamp
  * (initial presence, unavailable) and the server's echo of our own update
  * to our own resource (RFC 6121 §4.4.2, not every server sends it) are not
@@ -343,11 +350,10 @@ static int from_is(const char *el, size_t len, const char *jid)
 static void presence_received(struct bench_run *r, struct bench_conn *c, const char *el,
 			      size_t len)
 {
-	if (r->opt.scenario != BENCH_PRESENCE || !has(el, len, "<status>t="))
-		return;
-	if (from_is(el, len, c->jid))
-		return;
-	stamped_received(r, c, el, len, "<status>t=");
+	uint64_t sent;
+	if (r->opt.scenario == BENCH_PRESENCE && stamp_of(el, len, "<status>t=", &sent) &&
+	    !from_is(el, len, c->jid))
+		delivered(r, c, sent);
 }
 
 /* XEP-0199 §4.2: the server answers a result (or an error if it does not
@@ -370,7 +376,7 @@ static int online_element(struct bench_run *r, struct bench_conn *c, const char 
 			  size_t len)
 {
 	if (starts(el, len, "<message"))
-		stamped_received(r, c, el, len, "<body>t=");
+		message_received(r, c, el, len);
 	else if (starts(el, len, "<presence"))
 		presence_received(r, c, el, len);
 	else if (starts(el, len, "<iq") && has_id(el, len, "ping1"))

@@ -157,7 +157,7 @@ def test_chat(server, accounts, tmp_path):
     chat = data['chat']
     assert chat['pairs'] == 2
     assert chat['sent'] > 0 and chat['delivered'] == chat['sent'] == chat['expected']
-    assert chat['lost'] == 0 and chat['malformed'] == 0
+    assert chat['lost'] == 0 and chat['malformed'] == 0 and chat['out_of_order'] == 0
     assert chat['delivered_per_s'] > 0
     check_hist(data['message_latency'], chat['sent'])
     assert len(data['steps']) == 1 and data['steps'][0]['delivered'] == chat['sent']
