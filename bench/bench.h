@@ -2,8 +2,9 @@
  *
  * One io_uring per thread.  Connections are non-blocking sockets: the ring
  * connects them and receives into provided buffers shared by the thread's
- * connections; sends are plain send().  An idle connection owns no receive buffer (only
- * its SSL object, which releases its record buffers when idle). */
+ * connections; sends are plain send().  An idle connection owns no buffer: after
+ * a TLS 1.3 handshake its SSL object is freed and tls/record keeps only the
+ * traffic keys. */
 #ifndef STARLING_BENCH_H
 #define STARLING_BENCH_H
 #include <liburing.h>
@@ -17,6 +18,7 @@
 #include "lib/buf.h"
 #include "lib/scram.h"
 #include "lib/xstream.h"
+#include "tls/record.h"
 #include "tls/tls.h"
 
 #include "hist.h"
@@ -61,6 +63,7 @@ struct bench_opts {
 	unsigned threads;     /* worker threads, one ring each (default 1) */
 	enum bench_mech mech;
 	int direct_tls;
+	int openssl_records; /* keep the SSL object after the handshake */
 	int roster;	/* roster get in the login (default on) */
 	int ping;	/* idle: one XEP-0199 ping per session during the hold */
 	int pids[BENCH_MAX_PIDS];
@@ -81,8 +84,10 @@ struct bench_conn {
 	uint8_t want_presence;
 	uint8_t start_tls; /* <proceed/> seen: start the handshake after this chunk */
 	uint8_t pinged;	   /* idle: the ping was sent */
-	SSL *ssl;	/* NULL until TLS starts; SSL_free() on close */
+	SSL *ssl;	/* during the handshake (and after it with --openssl-records
+			 * or a server without TLS 1.3); SSL_free() on close */
 	struct tls_io io;
+	struct rec_state rec;	/* after a TLS 1.3 handshake: the lean record layer */
 	struct buf out;	/* bytes to send (ciphertext once TLS runs) */
 	struct xs_framer xs;
 	struct scram_client scram; /* fields NULL unless a SCRAM exchange runs */
@@ -178,6 +183,7 @@ struct bench_run {
 	/* login */
 	unsigned started, online, failed, dropped;
 	unsigned max_in_progress; /* most logins under way at once */
+	unsigned tls_lean;	/* connections handed to tls/record after the handshake */
 	unsigned fail[FAIL_NCAUSES];
 	uint64_t first_login_ns, last_login_ns; /* completion times */
 	struct hist login_lat;

@@ -181,6 +181,8 @@ void report_table(const struct bench_run *r)
 	       o->roster ? " +roster" : "", o->host, o->port);
 	printf("%-22s %u of %u (failed %u, dropped later %u)\n", "logins", r->online, o->n,
 	       r->failed, r->dropped);
+	printf("%-22s %u connection(s) on the lean TLS 1.3 layer (tls/record)%s\n", "TLS records",
+	       r->tls_lean, o->openssl_records ? ", --openssl-records" : "");
 	printf("%-22s %.1f/s (target %.1f/s)\n", "login rate", report_login_rate(r),
 	       o->scenario <= BENCH_IDLE ? o->rate : o->login_rate);
 	for (int i = 0; i < FAIL_NCAUSES; i++)
@@ -235,12 +237,14 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 		"\"step\": %g, \"max_rate\": %g, \"p99_bound_ms\": %g, \"contacts\": %u, "
 		"\"concurrency\": %u, "
 		"\"source_addrs\": %u, \"roster\": %s, \"ping\": %s, "
-		"\"mech\": \"%s\", \"direct_tls\": %s, \"port\": %d, \"first\": %d, \"host\": ",
+		"\"mech\": \"%s\", \"direct_tls\": %s, \"openssl_records\": %s, \"port\": %d, "
+		"\"first\": %d, \"host\": ",
 		bench_scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold,
 		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->contacts,
 		o->concurrency,
 		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
-		bench_mech_names[o->mech], o->direct_tls ? "true" : "false", o->port, o->first);
+		bench_mech_names[o->mech], o->direct_tls ? "true" : "false",
+		o->openssl_records ? "true" : "false", o->port, o->first);
 	report_json_str(f, o->host);
 	fputs(", \"domain\": ", f);
 	report_json_str(f, o->domain);
@@ -255,9 +259,10 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 static void json_login(FILE *f, const struct bench_run *r)
 {
 	fprintf(f, "  \"login\": {\"attempted\": %u, \"ok\": %u, \"failed\": %u, "
-		"\"dropped\": %u, \"rate_per_s\": %.3f, \"max_in_progress\": %u, \"failures\": {",
+		"\"dropped\": %u, \"rate_per_s\": %.3f, \"max_in_progress\": %u, "
+		"\"tls_lean\": %u, \"failures\": {",
 		r->started, r->online, r->failed, r->dropped, report_login_rate(r),
-		r->max_in_progress);
+		r->max_in_progress, r->tls_lean);
 	for (int i = 0; i < FAIL_NCAUSES; i++)
 		fprintf(f, "%s\"%s\": %u", i ? ", " : "", bench_fail_names[i], r->fail[i]);
 	fputs("}},\n", f);

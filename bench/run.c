@@ -549,6 +549,8 @@ int bench_thread_setup(struct bench_run *r, unsigned t, unsigned nthreads)
 		log_error("TLS context: %s", err);
 		return -EINVAL;
 	}
+	if (!r->opt.openssl_records)
+		rec_capture_secrets(r->ctx);
 	r->nconns = slice(r->opt.n, t, nthreads, NULL);
 	/* freed in bench_teardown */
 	r->conns = calloc(r->nconns ? r->nconns : 1, sizeof *r->conns);
@@ -588,6 +590,7 @@ void bench_teardown(struct bench_run *r)
 	r->series = NULL;
 	SSL_CTX_free(r->ctx);
 	r->ctx = NULL;
+	rec_thread_done();
 	if (r->ring.ring_fd > 0)
 		net_exit(r);
 	/* Give the freed heap back, so that the next run of a compare starts

@@ -43,6 +43,7 @@ static void *worker_main(void *arg)
 		w->rc = bench_loop(w->r);
 	if (w->rc) /* a broken ring: let the others stop rather than wait at a barrier */
 		bench_interrupted = 1;
+	rec_thread_done(); /* this thread's cipher contexts */
 	return NULL;
 }
 
@@ -80,6 +81,7 @@ static void merge_one(struct bench_run *t, const struct bench_run *r)
 	t->failed += r->failed;
 	t->dropped += r->dropped;
 	t->max_in_progress += r->max_in_progress;
+	t->tls_lean += r->tls_lean;
 	for (int i = 0; i < FAIL_NCAUSES; i++)
 		t->fail[i] += r->fail[i];
 	if (r->first_login_ns && (!t->first_login_ns || r->first_login_ns < t->first_login_ns))

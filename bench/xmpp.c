@@ -42,6 +42,8 @@ static int starts(const char *el, size_t len, const char *prefix)
 int xmpp_send(struct bench_run *r, struct bench_conn *c, const char *s, size_t len)
 {
 	(void)r;
+	if (c->rec.suite)
+		return rec_write(&c->rec, s, len, &c->out);
 	if (!c->ssl)
 		return buf_append(&c->out, s, len);
 	int rc = tls_write(c->ssl, s, len);
@@ -74,6 +76,8 @@ static int start_tls(struct bench_run *r, struct bench_conn *c)
 		xmpp_fail(r, c, FAIL_TLS, "tls_new");
 		return -ENOMEM;
 	}
+	if (!r->opt.openssl_records)
+		SSL_set_app_data(c->ssl, &c->rec); /* the key log callback fills it */
 	char dummy[1];
 	if (tls_read(c->ssl, dummy, sizeof dummy) < 0) { /* queues the ClientHello */
 		xmpp_fail(r, c, FAIL_TLS, "ClientHello");
@@ -487,34 +491,77 @@ static int feed_plain(struct bench_run *r, struct bench_conn *c, const char *dat
 	return 0;
 }
 
+static int deliver_plain(void *arg, const char *data, size_t len)
+{
+	struct feed_ctx *f = arg;
+	return feed_plain(f->r, f->c, data, len);
+}
+
+static int tls_failed(struct bench_run *r, struct bench_conn *c, int rc, const char *what)
+{
+	xmpp_fail(r, c, rc == -ECONNRESET ? FAIL_CLOSED : FAIL_TLS, what);
+	return rc;
+}
+
+/* The handshake is done: hand a TLS 1.3 connection to tls/record and free
+ * its SSL object (about 17 KB), unless told to keep OpenSSL. */
+static int take_over(struct bench_run *r, struct bench_conn *c)
+{
+	if (r->opt.openssl_records)
+		return 0;
+	int rc = rec_start(&c->rec, c->ssl);
+	if (rc == -EPROTONOSUPPORT)
+		return 0; /* TLS 1.2 or an unknown suite: OpenSSL keeps the records */
+	if (rc)
+		return tls_failed(r, c, rc, "traffic secrets not captured");
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	r->tls_lean++;
+	return 0;
+}
+
 static int feed_tls(struct bench_run *r, struct bench_conn *c, const char *data, size_t len)
 {
 	static _Thread_local char plain[PLAIN_CAP]; /* shared by a thread's connections */
+	if (c->rec.suite) {
+		struct feed_ctx f = { r, c };
+		int rc = rec_read(&c->rec, (const uint8_t *)data, len, &c->out, deliver_plain, &f);
+		return rc && c->state != CS_DEAD ? tls_failed(r, c, rc, "TLS record") : rc;
+	}
 	c->io.in = (const uint8_t *)data;
 	c->io.in_len = len;
+	if (c->state == CS_HANDSHAKE) {
+		/* Stop at the end of the handshake, so that OpenSSL reads no record
+		 * under the application keys the record layer takes over. */
+		int rc = tls_handshake(c->ssl);
+		if (rc <= 0)
+			return rc ? tls_failed(r, c, rc, "handshake") : 0;
+		if (take_over(r, c))
+			return -EPROTO;
+		c->state = CS_FEATURES_SASL;
+		if (send_header(r, c))
+			return -EPROTO;
+		return c->io.in_len ? feed_tls(r, c, (const char *)c->io.in, c->io.in_len) : 0;
+	}
 	for (;;) {
 		int n = tls_read(c->ssl, plain, sizeof plain);
 		if (n == 0)
 			break;
-		if (n < 0) {
-			xmpp_fail(r, c, n == -ECONNRESET ? FAIL_CLOSED : FAIL_TLS, "tls_read");
-			return n;
-		}
+		if (n < 0)
+			return tls_failed(r, c, n, "tls_read");
 		if (feed_plain(r, c, plain, (size_t)n))
 			return -EPROTO;
 	}
-	if (c->state == CS_HANDSHAKE && tls_handshake_done(c->ssl)) {
-		c->state = CS_FEATURES_SASL;
-		return send_header(r, c);
-	}
 	return 0;
 }
+
+static int tls_on(const struct bench_conn *c) { return c->ssl || c->rec.suite; }
 
 int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size_t len)
 {
 	if (c->state == CS_DEAD)
 		return -EPIPE;
-	return c->ssl ? feed_tls(r, c, data, len) : feed_plain(r, c, data, len);
+	return tls_on(c) ? feed_tls(r, c, data, len) : feed_plain(r, c, data, len);
 }
 
 int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct bench_conn *to,
@@ -552,7 +599,10 @@ void xmpp_close(struct bench_conn *c)
 	if (c->state != CS_ONLINE)
 		return;
 	static const char end[] = "</stream:stream>";
-	if (c->ssl) {
+	if (c->rec.suite) {
+		if (!rec_write(&c->rec, end, sizeof end - 1, &c->out))
+			rec_close(&c->rec, &c->out);
+	} else if (c->ssl) {
 		if (!tls_write(c->ssl, end, sizeof end - 1))
 			tls_shutdown(c->ssl);
 	} else if (buf_append(&c->out, end, sizeof end - 1)) {
@@ -565,6 +615,7 @@ void xmpp_free(struct bench_conn *c)
 	if (c->ssl)
 		SSL_free(c->ssl);
 	c->ssl = NULL;
+	rec_free(&c->rec);
 	scram_client_free(&c->scram);
 	memset(&c->scram, 0, sizeof c->scram);
 	buf_free(&c->out);

@@ -329,3 +329,12 @@ void tls_shutdown(SSL *ssl)
 }
 
 int tls_handshake_done(SSL *ssl) { return SSL_is_init_finished(ssl); }
+
+int tls_handshake(SSL *ssl)
+{
+	ERR_clear_error();
+	int n = SSL_do_handshake(ssl);
+	if (n == 1)
+		return 1;
+	return tls_failure(ssl, n) == 0 ? 0 : -EPROTO;
+}

@@ -50,6 +50,11 @@ int tls_write(SSL *ssl, const void *data, size_t len);
 /* Queue close_notify into io->out (nothing while in the handshake). */
 void tls_shutdown(SSL *ssl);
 int tls_handshake_done(SSL *ssl);
+/* Drive the handshake only: consume io->in up to the end of the handshake
+ * and no further (a TLS 1.3 client stops right after the server's Finished,
+ * before any record under the application keys).  Returns 1 when done (bytes
+ * after it stay in io->in), 0 when more input is needed, -EPROTO on failure. */
+int tls_handshake(SSL *ssl);
 
 /* The oldest queued OpenSSL error of this thread (the root cause) as
  * "library: reason", for logs; clears the queue. Returns buf. */

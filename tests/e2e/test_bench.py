@@ -86,6 +86,9 @@ def check_logins(data, n):
     assert login['failed'] == 0 and login['dropped'] == 0
     assert all(v == 0 for v in login['failures'].values())
     assert login['rate_per_s'] > 0
+    # After the handshake every TLS 1.3 session runs on tls/record (no SSL
+    # object kept) unless --openssl-records says otherwise.
+    assert login['tls_lean'] == (0 if data['settings']['openssl_records'] else n)
     check_hist(data['login_latency'], n)
 
 
@@ -163,6 +166,17 @@ def test_chat(server, accounts, tmp_path):
     assert len(data['steps']) == 1 and data['steps'][0]['delivered'] == chat['sent']
     check_cpu(data, deliveries=True)
     check_series(data)
+
+
+def test_chat_openssl_records(server, accounts, tmp_path):
+    """--openssl-records keeps OpenSSL's record layer (the path a TLS 1.2
+    server takes too): the same traffic, nothing lost."""
+    data = run_bench(server, accounts, tmp_path, 'chat', '-n', '4', '--rate', '50',
+                     '--duration', '1', '--openssl-records')
+    assert data['settings']['openssl_records'] is True
+    check_logins(data, 4)
+    chat = data['chat']
+    assert chat['sent'] > 0 and chat['delivered'] == chat['sent'] and chat['lost'] == 0
 
 
 def test_chat_steps_up_the_rate(server, accounts, tmp_path):

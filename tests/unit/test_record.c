@@ -1,0 +1,349 @@
+/* test_record: a client handshakes with OpenSSL, hands the connection to the
+ * lean TLS 1.3 record layer (tls/record.c) and keeps talking to a real
+ * OpenSSL server: every cipher suite, tickets, key updates both ways,
+ * ciphertext cut at every size, tampering, close_notify.  Needs the openssl
+ * CLI (via scripts/mkcert.sh) and runs from the repository root. */
+#include "tls/record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "tls/tls.h"
+
+static unsigned rng = 4242;
+static unsigned rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+struct pair {
+	SSL *c, *s;		 /* c is freed once the record layer takes over */
+	struct tls_io cio, sio;
+	struct buf cout, sout;	 /* ciphertext each side sends */
+	struct rec_state rec;
+	struct buf got;		 /* plaintext the client received */
+	int err;		 /* first error of rec_read */
+};
+
+static int deliver(void *arg, const char *d, size_t n)
+{
+	return buf_append(arg, d, n);
+}
+
+/* Server side: consume the client's ciphertext, return its plaintext. */
+static int server_read(struct pair *p, struct buf *plain)
+{
+	char tmp[20000];
+	p->sio.in = (const uint8_t *)buf_head(&p->cout);
+	p->sio.in_len = buf_avail(&p->cout);
+	int r;
+	while ((r = tls_read(p->s, tmp, sizeof tmp)) > 0)
+		if (plain && buf_append(plain, tmp, (size_t)r))
+			return -ENOMEM;
+	buf_consume(&p->cout, buf_avail(&p->cout));
+	return r;
+}
+
+/* Client side, after the takeover: the server's ciphertext in chunks of at
+ * most `chunk` bytes (0: all at once). */
+static void client_read(struct pair *p, size_t chunk)
+{
+	const uint8_t *in = (const uint8_t *)buf_head(&p->sout);
+	size_t len = buf_avail(&p->sout);
+	while (len && !p->err) {
+		size_t k = chunk ? 1 + rnd() % chunk : len;
+		if (k > len)
+			k = len;
+		p->err = rec_read(&p->rec, in, k, &p->cout, deliver, &p->got);
+		in += k;
+		len -= k;
+	}
+	buf_consume(&p->sout, buf_avail(&p->sout));
+}
+
+/* Handshake the two, then hand the client over.  Returns rec_start's result. */
+static int pair_open(struct pair *p, SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	memset(p, 0, sizeof *p);
+	p->cio.out = &p->cout;
+	p->sio.out = &p->sout;
+	p->c = tls_new(cctx, &p->cio, 0, "localhost");
+	p->s = tls_new(sctx, &p->sio, 1, NULL);
+	if (!p->c || !p->s)
+		return -ENOMEM;
+	SSL_set_app_data(p->c, &p->rec);
+	int done = tls_handshake(p->c);
+	for (int i = 0; i < 10 && done == 0; i++) {
+		if (server_read(p, NULL) < 0)
+			return -EPROTO;
+		p->cio.in = (const uint8_t *)buf_head(&p->sout);
+		p->cio.in_len = buf_avail(&p->sout);
+		done = tls_handshake(p->c);
+		buf_consume(&p->sout, buf_avail(&p->sout) - p->cio.in_len);
+	}
+	if (done != 1)
+		return -EPROTO;
+	server_read(p, NULL); /* the client's Finished; the server may send tickets */
+	int rc = rec_start(&p->rec, p->c);
+	if (rc == 0) {
+		SSL_free(p->c);
+		p->c = NULL;
+	}
+	return rc;
+}
+
+static void pair_close(struct pair *p)
+{
+	SSL_free(p->c);
+	SSL_free(p->s);
+	rec_free(&p->rec);
+	buf_free(&p->cout);
+	buf_free(&p->sout);
+	buf_free(&p->got);
+}
+
+static char big[100 * 1024];
+
+/* Data both ways, the server's cut into chunks. */
+static void talk(struct pair *p, size_t chunk)
+{
+	struct buf plain = { 0 };
+	CHECK(rec_write(&p->rec, big, sizeof big, &p->cout) == 0);
+	CHECK(server_read(p, &plain) == 0);
+	CHECK(buf_avail(&plain) == sizeof big && !memcmp(buf_head(&plain), big, sizeof big));
+	buf_free(&plain);
+
+	buf_free(&p->got);
+	CHECK(tls_write(p->s, big, sizeof big) == 0);
+	CHECK(tls_write(p->s, "tail", 4) == 0);
+	client_read(p, chunk);
+	CHECK(p->err == 0);
+	CHECK(buf_avail(&p->got) == sizeof big + 4);
+	CHECK(!memcmp(buf_head(&p->got), big, sizeof big));
+	CHECK(!memcmp(buf_head(&p->got) + sizeof big, "tail", 4));
+	CHECK(p->rec.part == NULL && p->rec.part_len == 0); /* nothing held between records */
+}
+
+/* RFC 8446 §4.6.3, both kinds: the client follows the server's new key and,
+ * when asked, updates its own so the server can still read it. */
+static void key_updates(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	const int kinds[] = { SSL_KEY_UPDATE_NOT_REQUESTED, SSL_KEY_UPDATE_REQUESTED };
+	for (int i = 0; i < 2; i++) {
+		struct pair p;
+		CHECK(pair_open(&p, cctx, sctx) == 0);
+		CHECK(SSL_key_update(p.s, kinds[i]) == 1);
+		CHECK(tls_write(p.s, "after", 5) == 0);
+		client_read(&p, 3);
+		CHECK(p.err == 0 && buf_avail(&p.got) == 5 && !memcmp(buf_head(&p.got), "after", 5));
+		/* Only a request is answered (a KeyUpdate record of 22 bytes). */
+		CHECK(buf_avail(&p.cout) == (i ? 5 + 5 + 1 + 16 : 0));
+		struct buf plain = { 0 };
+		CHECK(rec_write(&p.rec, "reply", 5, &p.cout) == 0);
+		CHECK(server_read(&p, &plain) == 0);
+		CHECK(buf_avail(&plain) == 5 && !memcmp(buf_head(&plain), "reply", 5));
+		buf_free(&plain);
+		pair_close(&p);
+	}
+}
+
+static void tampered(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	struct pair p;
+	CHECK(pair_open(&p, cctx, sctx) == 0);
+	CHECK(tls_write(p.s, "hello", 5) == 0);
+	p.sout.data[p.sout.off + 7] ^= 1;
+	client_read(&p, 0);
+	CHECK(p.err == -EPROTO && buf_avail(&p.got) == 0);
+	pair_close(&p);
+
+	/* Headers: wrong outer type, a length past 2^14 + 256, one below a tag. */
+	static const uint8_t bad[][5] = { { 22, 3, 3, 0, 40 }, { 23, 3, 3, 0x41, 0x11 },
+					  { 23, 3, 3, 0, 16 } };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(pair_open(&p, cctx, sctx) == 0);
+		CHECK(rec_read(&p.rec, bad[i], 5, &p.cout, deliver, &p.got) == -EPROTO);
+		pair_close(&p);
+	}
+	/* A header cut after 2 bytes is held, then judged when whole. */
+	CHECK(pair_open(&p, cctx, sctx) == 0);
+	CHECK(rec_read(&p.rec, bad[1], 2, &p.cout, deliver, &p.got) == 0 && p.rec.part);
+	CHECK(rec_read(&p.rec, bad[1] + 2, 3, &p.cout, deliver, &p.got) == -EPROTO);
+	pair_close(&p);
+}
+
+static void closing(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	struct pair p;
+	CHECK(pair_open(&p, cctx, sctx) == 0);
+	CHECK(tls_write(p.s, "bye", 3) == 0);
+	tls_shutdown(p.s);
+	client_read(&p, 0);
+	CHECK(p.err == -ECONNRESET && buf_avail(&p.got) == 3); /* data first, then the close */
+	CHECK(rec_close(&p.rec, &p.cout) == 0);
+	CHECK(server_read(&p, NULL) == -ECONNRESET);
+	CHECK(rec_write(&p.rec, "x", 1, &p.cout) == -EPIPE);
+	CHECK(rec_close(&p.rec, &p.cout) == -EPIPE);
+	pair_close(&p);
+}
+
+/* The server's side of a taken-over client: its state with the directions
+ * swapped, so a test can seal any TLSInnerPlaintext OpenSSL would never send. */
+static int inner(SSL_CTX *cctx, SSL_CTX *sctx, const uint8_t *in, size_t n, struct buf *got)
+{
+	struct pair p;
+	if (pair_open(&p, cctx, sctx))
+		return -999;
+	client_read(&p, 0); /* the tickets, if any, so that the counters agree */
+	struct rec_state srv = p.rec;
+	srv.rd = p.rec.wr;
+	srv.wr = p.rec.rd;
+	int rc = rec_seal_inner(&srv, in, n, &p.sout);
+	if (rc == 0 && got)
+		rc = rec_seal_inner(&srv, (const uint8_t *)"ok\x17", 3, &p.sout);
+	if (rc == 0) {
+		client_read(&p, 0);
+		rc = p.err;
+	}
+	if (got)
+		buf_append(got, buf_head(&p.got), buf_avail(&p.got));
+	pair_close(&p);
+	return rc;
+}
+
+#define INNER(cc, sc, lit, got) inner(cc, sc, (const uint8_t *)(lit), sizeof(lit) - 1, got)
+
+static void crafted(SSL_CTX *c, SSL_CTX *s)
+{
+	struct buf got = { 0 };
+	/* §5.4 padding is stripped; an empty application record is allowed. */
+	CHECK(INNER(c, s, "hi\x17\0\0\0", &got) == 0);
+	CHECK(buf_avail(&got) == 4 && !memcmp(buf_head(&got), "hiok", 4));
+	buf_free(&got);
+	CHECK(INNER(c, s, "\x17", &got) == 0 && buf_avail(&got) == 2);
+	buf_free(&got);
+	/* Two tickets in one record, then data. */
+	CHECK(INNER(c, s, "\x04\0\0\x02" "ab\x04\0\0\0\x16", &got) == 0 && buf_avail(&got) == 2);
+	buf_free(&got);
+	CHECK(INNER(c, s, "\x01\0\x15\0", NULL) == -ECONNRESET); /* padded close_notify */
+
+	CHECK(INNER(c, s, "\0\0", NULL) == -EPROTO);		/* no content type */
+	CHECK(INNER(c, s, "\x01\x14", NULL) == -EPROTO);		/* change_cipher_spec */
+	CHECK(INNER(c, s, "\x02\x28\x15", NULL) == -EPROTO);	/* handshake_failure */
+	CHECK(INNER(c, s, "\x0d\0\0\0\x16", NULL) == -EPROTO);	/* CertificateRequest */
+	CHECK(INNER(c, s, "\x04\0\0\x0a\x01\x02\x16", NULL) == -EPROTO); /* fragmented */
+	CHECK(INNER(c, s, "\x04\0\0", NULL) == -EPROTO);		/* short header */
+	CHECK(INNER(c, s, "\x18\0\0\x01\x02\x16", NULL) == -EPROTO);	/* bad KeyUpdate */
+	/* §5.1: a key change must end its record. */
+	CHECK(INNER(c, s, "\x18\0\0\x01\0\x04\0\0\0\x16", NULL) == -EPROTO);
+	/* §5.1: content past 2^14 bytes. */
+	static uint8_t over[16384 + 2];
+	memset(over, 'x', sizeof over);
+	over[sizeof over - 1] = 23;
+	CHECK(inner(c, s, over, sizeof over, NULL) == -EPROTO);
+	CHECK(inner(c, s, over + 1, sizeof over - 1, NULL) == 0);
+}
+
+/* The callback's error stops the read and comes back. */
+static int refuse(void *arg, const char *d, size_t n)
+{
+	(void)arg, (void)d, (void)n;
+	return -E2BIG;
+}
+
+static void refused(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	struct pair p;
+	CHECK(pair_open(&p, cctx, sctx) == 0);
+	CHECK(tls_write(p.s, "x", 1) == 0);
+	CHECK(rec_read(&p.rec, (const uint8_t *)buf_head(&p.sout), buf_avail(&p.sout), &p.cout,
+		       refuse, NULL) == -E2BIG);
+	pair_close(&p);
+}
+
+static void unsupported(SSL_CTX *cctx, SSL_CTX *sctx, SSL_CTX *plain_cctx)
+{
+	struct pair p;
+	SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+	CHECK(pair_open(&p, cctx, sctx) == -EPROTONOSUPPORT); /* the caller keeps OpenSSL */
+	pair_close(&p);
+	SSL_CTX_set_max_proto_version(cctx, 0);
+	/* A context without the key log callback: no secrets to take over with. */
+	CHECK(pair_open(&p, plain_cctx, sctx) == -EPROTO);
+	pair_close(&p);
+	/* Not yet started: nothing can be read. */
+	struct rec_state st = { 0 };
+	CHECK(rec_read(&st, (const uint8_t *)"x", 1, NULL, deliver, NULL) == -EPROTO);
+}
+
+static int make_certs(char *dir)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "sh scripts/mkcert.sh %s localhost >/dev/null 2>&1", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/starling-test-record-XXXXXX", cert[300], key[300], err[512];
+	CHECK(mkdtemp(dir) != NULL);
+	if (make_certs(dir)) {
+		CHECK(!"scripts/mkcert.sh failed (run from the repository root)");
+		CHECK_DONE();
+	}
+	snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+	snprintf(key, sizeof key, "%s/key.pem", dir);
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)rnd();
+
+	SSL_CTX *sctx = tls_server_ctx(cert, key, err, sizeof err);
+	SSL_CTX *cctx = tls_client_ctx(NULL, err, sizeof err);
+	SSL_CTX *plain_cctx = tls_client_ctx(NULL, err, sizeof err);
+	CHECK(sctx && cctx && plain_cctx);
+	if (!sctx || !cctx || !plain_cctx) {
+		fprintf(stderr, "%s\n", err);
+		CHECK_DONE();
+	}
+	rec_capture_secrets(cctx);
+
+	static const char *suites[] = { "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+					"TLS_CHACHA20_POLY1305_SHA256" };
+	static const size_t chunks[] = { 1, 5, 300, 1500, 17000, 0 };
+	for (size_t s = 0; s < 3; s++) {
+		CHECK(SSL_CTX_set_ciphersuites(sctx, suites[s]) == 1);
+		CHECK(SSL_CTX_set_ciphersuites(cctx, suites[s]) == 1);
+		for (int tickets = 0; tickets <= 2; tickets += 2) {
+			/* Tickets arrive as post-handshake messages under the new keys. */
+			CHECK(SSL_CTX_set_num_tickets(sctx, (size_t)tickets) == 1);
+			SSL_CTX_clear_options(sctx, tickets ? SSL_OP_NO_TICKET : 0);
+			for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+				struct pair p;
+				CHECK(pair_open(&p, cctx, sctx) == 0);
+				talk(&p, chunks[i]);
+				pair_close(&p);
+			}
+		}
+		key_updates(cctx, sctx);
+	}
+	tampered(cctx, sctx);
+	crafted(cctx, sctx);
+	closing(cctx, sctx);
+	refused(cctx, sctx);
+	unsupported(cctx, sctx, plain_cctx);
+	rec_thread_done();
+
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(plain_cctx);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+	CHECK_DONE();
+}

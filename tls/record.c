@@ -1,0 +1,428 @@
+/* record: the TLS 1.3 record layer after the handshake (RFC 8446 §5, §7.3,
+ * §4.6.3), for client connections whose OpenSSL object has been freed. */
+#include "record.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum rec_suite { REC_AES_128_GCM = 1, REC_AES_256_GCM, REC_CHACHA20_POLY1305, REC_NSUITES };
+
+enum { /* RFC 8446 §5.1 content types, §4 handshake types */
+	CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPLICATION_DATA = 23,
+	HT_NEW_SESSION_TICKET = 4, HT_KEY_UPDATE = 24,
+};
+
+#define REC_HDR 5
+#define REC_TAG 16
+#define REC_PLAIN_MAX 16384		   /* 2^14, §5.1 */
+#define REC_CIPHER_MAX (REC_PLAIN_MAX + 256) /* §5.2 */
+
+/* ---- process-wide algorithms, fetched once (an implicit fetch on every
+ * init would cost a provider lookup per record) ---- */
+
+static pthread_once_t rec_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *rec_ciphers[REC_NSUITES];
+static EVP_KDF *rec_hkdf;
+
+static void rec_fetch(void)
+{
+	rec_ciphers[REC_AES_128_GCM] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	rec_ciphers[REC_AES_256_GCM] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	rec_ciphers[REC_CHACHA20_POLY1305] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	rec_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
+
+/* ---- per-thread cipher contexts, re-keyed for every record so that a
+ * connection keeps keys (44 bytes a direction), not contexts (1.1 KB) ---- */
+
+struct rec_crypt {
+	EVP_CIPHER_CTX *ctx;
+	const EVP_CIPHER *cipher; /* what ctx was last set up with */
+};
+
+static _Thread_local struct rec_crypt rec_enc, rec_dec;
+static _Thread_local uint8_t rec_plain[REC_CIPHER_MAX];
+
+void rec_thread_done(void)
+{
+	EVP_CIPHER_CTX_free(rec_enc.ctx);
+	EVP_CIPHER_CTX_free(rec_dec.ctx);
+	rec_enc = (struct rec_crypt){ 0 };
+	rec_dec = (struct rec_crypt){ 0 };
+}
+
+/* §5.3: the nonce is the IV XORed with the big-endian record number. */
+static EVP_CIPHER_CTX *rec_init(struct rec_crypt *c, unsigned suite, const struct rec_dir *d,
+				int enc)
+{
+	if (!c->ctx && !(c->ctx = EVP_CIPHER_CTX_new()))
+		return NULL;
+	uint8_t nonce[12];
+	memcpy(nonce, d->iv, sizeof nonce);
+	for (int i = 0; i < 8; i++)
+		nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+	const EVP_CIPHER *cipher = rec_ciphers[suite];
+	/* Passing the cipher again would rebuild the provider context. */
+	int ok = EVP_CipherInit_ex(c->ctx, c->cipher == cipher ? NULL : cipher, NULL, d->key,
+				   nonce, enc);
+	c->cipher = ok ? cipher : NULL;
+	return ok ? c->ctx : NULL;
+}
+
+/* ---- key schedule ---- */
+
+/* §7.1 HKDF-Expand-Label(secret, label, "", len). */
+static int rec_expand(const uint8_t *secret, size_t hash_len, const char *label, uint8_t *out,
+		      size_t len)
+{
+	uint8_t info[2 + 1 + 255 + 1];
+	size_t ll = strlen(label), n = 0;
+	info[n++] = (uint8_t)(len >> 8);
+	info[n++] = (uint8_t)len;
+	info[n++] = (uint8_t)(6 + ll);
+	memcpy(info + n, "tls13 ", 6);
+	memcpy(info + n + 6, label, ll);
+	n += 6 + ll;
+	info[n++] = 0; /* empty context */
+
+	EVP_KDF_CTX *k = EVP_KDF_CTX_new(rec_hkdf);
+	if (!k)
+		return -ENOMEM;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						 hash_len == 48 ? "SHA384" : "SHA256", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, hash_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n),
+		OSSL_PARAM_construct_end(),
+	};
+	int ok = EVP_KDF_derive(k, out, len, p);
+	EVP_KDF_CTX_free(k);
+	return ok == 1 ? 0 : -EPROTO;
+}
+
+/* §7.3: write key and IV from a traffic secret; the record counter restarts. */
+static int rec_keys(struct rec_dir *d, unsigned suite, size_t hash_len)
+{
+	size_t key_len = suite == REC_AES_128_GCM ? 16 : 32;
+	d->seq = 0;
+	if (rec_expand(d->secret, hash_len, "key", d->key, key_len) ||
+	    rec_expand(d->secret, hash_len, "iv", d->iv, sizeof d->iv))
+		return -EPROTO;
+	return 0;
+}
+
+/* §7.2: the next generation of a traffic secret. */
+static int rec_update(struct rec_dir *d, unsigned suite, size_t hash_len)
+{
+	uint8_t next[REC_SECRET_MAX];
+	if (rec_expand(d->secret, hash_len, "traffic upd", next, hash_len))
+		return -EPROTO;
+	memcpy(d->secret, next, hash_len);
+	OPENSSL_cleanse(next, sizeof next);
+	return rec_keys(d, suite, hash_len);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A key log line is "LABEL <client random, 64 hex> <secret hex>"; we want the
+ * first-generation application traffic secrets. */
+static void rec_keylog(const SSL *ssl, const char *line)
+{
+	struct rec_state *st = SSL_get_app_data(ssl);
+	static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+	struct rec_dir *d;
+	uint8_t bit;
+	if (!st)
+		return;
+	if (!strncmp(line, client, sizeof client - 1))
+		d = &st->wr, bit = 1;
+	else if (!strncmp(line, server, sizeof server - 1))
+		d = &st->rd, bit = 2;
+	else
+		return;
+	const char *hex = strchr(line + sizeof client - 1, ' ');
+	if (!hex)
+		return;
+	hex++;
+	size_t n = strlen(hex) / 2;
+	if (n != 32 && n != 48)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return;
+		d->secret[i] = (uint8_t)(hi << 4 | lo);
+	}
+	st->hash_len = (uint8_t)n;
+	st->have_secrets |= bit;
+}
+
+void rec_capture_secrets(SSL_CTX *ctx) { SSL_CTX_set_keylog_callback(ctx, rec_keylog); }
+
+int rec_set_secrets(struct rec_state *st, unsigned suite_id, const uint8_t *write_secret,
+		    const uint8_t *read_secret, size_t hash_len)
+{
+	if (pthread_once(&rec_once, rec_fetch))
+		return -EPROTO;
+	unsigned suite;
+	size_t want = 32;
+	switch (suite_id) {
+	case 0x1301: suite = REC_AES_128_GCM; break;
+	case 0x1302: suite = REC_AES_256_GCM; want = 48; break;
+	case 0x1303: suite = REC_CHACHA20_POLY1305; break;
+	default: return -EPROTONOSUPPORT;
+	}
+	if (!rec_ciphers[suite] || !rec_hkdf)
+		return -EPROTONOSUPPORT;
+	if (hash_len != want)
+		return -EPROTO;
+	if (write_secret != st->wr.secret)
+		memcpy(st->wr.secret, write_secret, hash_len);
+	if (read_secret != st->rd.secret)
+		memcpy(st->rd.secret, read_secret, hash_len);
+	st->hash_len = (uint8_t)hash_len;
+	if (rec_keys(&st->rd, suite, hash_len) || rec_keys(&st->wr, suite, hash_len))
+		return -EPROTO;
+	st->suite = (uint8_t)suite;
+	return 0;
+}
+
+int rec_start(struct rec_state *st, SSL *ssl)
+{
+	if (SSL_version(ssl) != TLS1_3_VERSION || !SSL_is_init_finished(ssl))
+		return -EPROTONOSUPPORT;
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+	if (st->have_secrets != 3)
+		return -EPROTO;
+	return rec_set_secrets(st, c ? SSL_CIPHER_get_protocol_id(c) : 0, st->wr.secret,
+			       st->rd.secret, st->hash_len);
+}
+
+/* ---- sealing ---- */
+
+/* One record whose TLSInnerPlaintext (§5.2) is a || b. */
+static int rec_encrypt(struct rec_state *st, const uint8_t *a, size_t an, const uint8_t *b,
+		       size_t bn, struct buf *out)
+{
+	if (st->wr.seq == UINT64_MAX) /* §5.5: never reuse a nonce */
+		return -EPROTO;
+	if (!st->suite || an + bn > REC_CIPHER_MAX - REC_TAG)
+		return -EINVAL;
+	size_t clen = an + bn + REC_TAG;
+	uint8_t *r = (uint8_t *)buf_reserve(out, REC_HDR + clen);
+	if (!r)
+		return -ENOMEM;
+	r[0] = CT_APPLICATION_DATA, r[1] = 3, r[2] = 3;
+	r[3] = (uint8_t)(clen >> 8), r[4] = (uint8_t)clen;
+	uint8_t *c = r + REC_HDR;
+	EVP_CIPHER_CTX *ctx = rec_init(&rec_enc, st->suite, &st->wr, 1);
+	int l1, l2, l3, l4;
+	if (!ctx || !EVP_CipherUpdate(ctx, NULL, &l1, r, REC_HDR) ||
+	    (an && !EVP_CipherUpdate(ctx, c, &l2, a, (int)an)) ||
+	    (bn && !EVP_CipherUpdate(ctx, c + an, &l3, b, (int)bn)) ||
+	    !EVP_CipherFinal_ex(ctx, c + an + bn, &l4) ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, REC_TAG, c + an + bn) != 1)
+		return -EPROTO;
+	st->wr.seq++;
+	buf_commit(out, REC_HDR + clen);
+	return 0;
+}
+
+/* Content of one type, no padding. */
+static int rec_seal(struct rec_state *st, uint8_t type, const uint8_t *p, size_t n,
+		    struct buf *out)
+{
+	return rec_encrypt(st, p, n, &type, 1, out);
+}
+
+int rec_seal_inner(struct rec_state *st, const uint8_t *inner, size_t n, struct buf *out)
+{
+	return rec_encrypt(st, inner, n, NULL, 0, out);
+}
+
+int rec_write(struct rec_state *st, const void *data, size_t len, struct buf *out)
+{
+	if (st->closed)
+		return -EPIPE;
+	const uint8_t *p = data;
+	while (len) {
+		size_t n = len < REC_PLAIN_MAX ? len : REC_PLAIN_MAX;
+		int rc = rec_seal(st, CT_APPLICATION_DATA, p, n, out);
+		if (rc)
+			return rc;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int rec_close(struct rec_state *st, struct buf *out)
+{
+	static const uint8_t close_notify[2] = { 1, 0 }; /* warning, close_notify */
+	if (st->closed)
+		return -EPIPE;
+	int rc = rec_seal(st, CT_ALERT, close_notify, sizeof close_notify, out);
+	st->closed = 1;
+	return rc;
+}
+
+/* ---- opening ---- */
+
+/* §4.6.3: rotate the read key; answer a request with our own KeyUpdate
+ * (not requesting one back) under the old write key, then rotate that. */
+static int rec_key_update(struct rec_state *st, uint8_t requested, struct buf *out)
+{
+	if (requested > 1)
+		return -EPROTO;
+	if (rec_update(&st->rd, st->suite, st->hash_len))
+		return -EPROTO;
+	if (!requested || st->closed)
+		return 0;
+	static const uint8_t ku[5] = { HT_KEY_UPDATE, 0, 0, 1, 0 };
+	int rc = rec_seal(st, CT_HANDSHAKE, ku, sizeof ku, out);
+	return rc ? rc : rec_update(&st->wr, st->suite, st->hash_len);
+}
+
+/* Post-handshake messages, each whole within its record (we offer no
+ * post-handshake authentication, so only tickets and key updates may come). */
+static int rec_handshake(struct rec_state *st, const uint8_t *p, size_t n, struct buf *out)
+{
+	while (n) {
+		if (n < 4)
+			return -EPROTO;
+		size_t mlen = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+		if (mlen > n - 4)
+			return -EPROTO; /* fragmented over records: not supported */
+		if (p[0] == HT_KEY_UPDATE) {
+			/* §5.1: a key change must end its record. */
+			if (mlen != 1 || n != 5)
+				return -EPROTO;
+			return rec_key_update(st, p[4], out);
+		}
+		if (p[0] != HT_NEW_SESSION_TICKET)
+			return -EPROTO;
+		p += 4 + mlen;
+		n -= 4 + mlen;
+	}
+	return 0;
+}
+
+/* Decrypt and act on one whole record r of REC_HDR + clen bytes. */
+static int rec_open(struct rec_state *st, const uint8_t *r, size_t clen, struct buf *out,
+		    rec_deliver_fn deliver, void *arg)
+{
+	size_t n = clen - REC_TAG;
+	EVP_CIPHER_CTX *ctx = rec_init(&rec_dec, st->suite, &st->rd, 0);
+	int l1, l2, l3;
+	if (!ctx || !EVP_CipherUpdate(ctx, NULL, &l1, r, REC_HDR) ||
+	    !EVP_CipherUpdate(ctx, rec_plain, &l2, r + REC_HDR, (int)n) ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, REC_TAG, (void *)(r + REC_HDR + n)) != 1 ||
+	    EVP_CipherFinal_ex(ctx, rec_plain + n, &l3) != 1)
+		return -EPROTO; /* bad_record_mac */
+	st->rd.seq++;
+	while (n && !rec_plain[n - 1]) /* §5.4: padding */
+		n--;
+	if (!n)
+		return -EPROTO;
+	uint8_t type = rec_plain[--n];
+	if (n > REC_PLAIN_MAX)
+		return -EPROTO;
+	switch (type) {
+	case CT_APPLICATION_DATA:
+		return n ? deliver(arg, (const char *)rec_plain, n) : 0;
+	case CT_HANDSHAKE:
+		return rec_handshake(st, rec_plain, n, out);
+	case CT_ALERT: /* §6.1: close_notify ends the stream, anything else fails it */
+		return n == 2 && rec_plain[1] == 0 ? -ECONNRESET : -EPROTO;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* The ciphertext length a record header announces, or -EPROTO (§5.2). */
+static int rec_length(const uint8_t *h)
+{
+	size_t clen = (size_t)h[3] << 8 | h[4];
+	if (h[0] != CT_APPLICATION_DATA || clen < 1 + REC_TAG || clen > REC_CIPHER_MAX)
+		return -EPROTO;
+	return (int)clen;
+}
+
+/* Add bytes to the partial record; open it once whole.  Returns the bytes
+ * taken (> 0) or a negative error. */
+static int rec_fill(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
+		    rec_deliver_fn deliver, void *arg)
+{
+	size_t want = REC_HDR;
+	int clen = 0;
+	if (st->part_len >= REC_HDR) {
+		clen = rec_length(st->part);
+		want += (size_t)clen;
+	}
+	size_t take = want - st->part_len < len ? want - st->part_len : len;
+	memcpy(st->part + st->part_len, in, take);
+	st->part_len += (uint32_t)take;
+	if (st->part_len == REC_HDR && (clen = rec_length(st->part)) < 0)
+		return clen;
+	if (st->part_len < REC_HDR || st->part_len < REC_HDR + (size_t)clen)
+		return (int)take;
+	int rc = rec_open(st, st->part, (size_t)clen, out, deliver, arg);
+	free(st->part);
+	st->part = NULL;
+	st->part_len = 0;
+	return rc ? rc : (int)take;
+}
+
+int rec_read(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
+	     rec_deliver_fn deliver, void *arg)
+{
+	if (!st->suite)
+		return -EPROTO;
+	while (len) {
+		if (!st->part_len) {
+			int clen = len >= REC_HDR ? rec_length(in) : 0;
+			if (clen < 0)
+				return clen;
+			if (len >= REC_HDR + (size_t)clen && clen) {
+				int rc = rec_open(st, in, (size_t)clen, out, deliver, arg);
+				if (rc)
+					return rc;
+				in += REC_HDR + (size_t)clen;
+				len -= REC_HDR + (size_t)clen;
+				continue;
+			}
+			/* An incomplete record: hold it until the rest arrives. */
+			if (!(st->part = malloc(REC_HDR + REC_CIPHER_MAX)))
+				return -ENOMEM;
+		}
+		int took = rec_fill(st, in, len, out, deliver, arg);
+		if (took < 0)
+			return took;
+		in += took;
+		len -= (size_t)took;
+	}
+	return 0;
+}
+
+void rec_free(struct rec_state *st)
+{
+	free(st->part);
+	OPENSSL_cleanse(st, sizeof *st);
+}
