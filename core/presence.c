@@ -244,16 +244,20 @@ static void available(struct core *c, struct session *s, const struct wire_stanz
 		deliver_offline(c, s);
 }
 
+static void directed_flush(struct core *c, struct session *s, int broadcast_done);
+
 static void unavailable(struct core *c, struct session *s, struct wire_str xml,
 			struct wire_str id, const struct session *skip)
 {
-	if (!(s->flags & SESSION_AVAILABLE))
-		return;
-	broadcast(c, s, STANZA_T_UNAVAILABLE, xml, id, skip);
-	s->flags &= (uint8_t)~SESSION_AVAILABLE;
-	free(s->presence);
-	s->presence = NULL;
-	s->presence_len = 0;
+	int was_available = s->flags & SESSION_AVAILABLE;
+	if (was_available) {
+		broadcast(c, s, STANZA_T_UNAVAILABLE, xml, id, skip);
+		s->flags &= (uint8_t)~SESSION_AVAILABLE;
+		free(s->presence);
+		s->presence = NULL;
+		s->presence_len = 0;
+	}
+	directed_flush(c, s, was_available);
 }
 
 void presence_from_client(struct core *c, struct session *s, const struct wire_stanza *st)
@@ -289,6 +293,102 @@ static void probe(struct core *c, struct session *origin, struct core_user *tu)
 	send_current(c, tu, NULL, origin, 0);
 }
 
+/* Directed presence (§4.6) to a local user: one resource for a full JID,
+ * every available resource for a bare one.  Returns whether it went out. */
+static int deliver_local(struct core *c, struct core_user *u, const struct wire_stanza *st,
+			 const struct jid_view *to)
+{
+	if (to->has_resource) {
+		struct session *t = session_by_resource(u, to->resource.p, to->resource.len);
+		if (t)
+			router_deliver(c, t, st);
+		return t != NULL;
+	}
+	if (st->type == STANZA_T_ERROR)
+		return 0;
+	presence_to_available(c, u, st, NULL);
+	return 1;
+}
+
+static struct directed **directed_find(struct session *s, struct wire_str jid)
+{
+	struct directed **pp = &s->directed;
+	while (*pp && !(strlen((*pp)->jid) == jid.len && !memcmp((*pp)->jid, jid.p, jid.len)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* §4.6.3: remember who got directed availability, so that the end of the
+ * session tells them too. */
+static void directed_note(struct session *s, struct wire_str jid)
+{
+	if (*directed_find(s, jid))
+		return;
+	if (s->ndirected >= SESSION_DIRECTED_MAX) {
+		log_debug("directed presence of session %u: %u entities tracked, no more", s->sid,
+			  s->ndirected);
+		return;
+	}
+	struct directed *d = malloc(sizeof *d + jid.len + 1); /* freed by directed_flush */
+	if (!d)
+		return;
+	memcpy(d->jid, jid.p, jid.len);
+	d->jid[jid.len] = '\0';
+	d->next = s->directed;
+	s->directed = d;
+	s->ndirected++;
+}
+
+/* Directed unavailable presence: that entity has been told already. */
+static void directed_forget(struct session *s, struct wire_str jid)
+{
+	struct directed **pp = directed_find(s, jid), *d = *pp;
+	if (!d)
+		return;
+	*pp = d->next;
+	free(d);
+	s->ndirected--;
+}
+
+/* Whether the contact (an address of a local user) got the user's broadcast:
+ * a subscription "from" in the user's roster (§4.5.2). */
+static int got_broadcast(struct core *c, struct core_user *u, const struct jid_view *v)
+{
+	char bare[CORE_JID_MAX];
+	struct store_item it;
+	int n = snprintf(bare, sizeof bare, "%.*s@%s", (int)v->local.len, v->local.p, c->domain);
+	if (n < 0 || (size_t)n >= sizeof bare || store_roster_get(c->store, u->local, bare, &it))
+		return 0;
+	int from = it.sub & STORE_SUB_FROM;
+	store_item_free(&it);
+	return from;
+}
+
+/* §4.6.3: the session went unavailable (or away): every entity that got
+ * directed availability, did not get it withdrawn and was not told by the
+ * broadcast gets unavailable presence from the full JID. */
+static void directed_flush(struct core *c, struct session *s, int broadcast_done)
+{
+	char from[CORE_JID_MAX];
+	int have_from = session_full_jid(c, s, from, sizeof from) >= 0;
+	while (s->directed) {
+		struct directed *d = s->directed;
+		s->directed = d->next;
+		struct wire_stanza st = {
+			.kind = STANZA_PRESENCE, .type = STANZA_T_UNAVAILABLE,
+			.from = core_wstr(from), .to = core_wstr(d->jid),
+			.xml = core_wstr(presence_unavailable_xml),
+		};
+		struct jid_view v;
+		core_jid_split(st.to, &v);
+		struct core_user *u = session_user(c, v.local.p, v.local.len);
+		if (have_from && u && !(broadcast_done && got_broadcast(c, s->user, &v)))
+			deliver_local(c, u, &st, &v);
+		free(d);
+	}
+	s->ndirected = 0;
+}
+
 void presence_to_local(struct core *c, struct session *origin, const struct wire_stanza *st,
 		       const struct jid_view *to)
 {
@@ -302,18 +402,14 @@ void presence_to_local(struct core *c, struct session *origin, const struct wire
 		return;
 	}
 	struct core_user *u = session_user(c, to->local.p, to->local.len);
+	if (st->type == STANZA_T_UNAVAILABLE)
+		directed_forget(origin, st->to);
 	if (!u)
 		return; /* RFC 6121 §8.5.1 / §8.5.2.2: offline or unknown: dropped */
 	if (st->type == STANZA_T_PROBE) {
 		probe(c, origin, u);
 		return;
 	}
-	if (to->has_resource) {
-		struct session *t = session_by_resource(u, to->resource.p, to->resource.len);
-		if (t)
-			router_deliver(c, t, st); /* directed presence, §4.6 */
-		return;
-	}
-	if (st->type != STANZA_T_ERROR)
-		presence_to_available(c, u, st, NULL);
+	if (deliver_local(c, u, st, to) && st->type == STANZA_T_NONE && u != origin->user)
+		directed_note(origin, st->to); /* own resources get the broadcasts */
 }

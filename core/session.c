@@ -168,6 +168,11 @@ void session_free(struct core *c, struct session *s)
 	if (!u->sessions)
 		user_remove(c, u);
 	free(s->presence);
+	while (s->directed) {
+		struct directed *d = s->directed;
+		s->directed = d->next;
+		free(d);
+	}
 	free(s);
 }
 

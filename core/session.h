@@ -14,6 +14,19 @@ enum session_flag {
 	SESSION_INTERESTED = 2, /* requested the roster: gets roster pushes (RFC 6121 §2.1.6) */
 };
 
+/* An entity the session sent directed available presence to and that gets
+ * no broadcast from it (RFC 6121 §4.6.3): it is sent unavailable presence
+ * when the session goes unavailable.  malloc'd; freed by presence.c when it
+ * is told, or by session_free. */
+struct directed {
+	struct directed *next;
+	char jid[]; /* as the client addressed it: bare or full, NUL-terminated */
+};
+
+/* At most this many entities tracked per session; directed presence to more
+ * is still delivered, just not followed by an unavailable at the end. */
+#define SESSION_DIRECTED_MAX 64
+
 /* Kept small: one per connected resource. */
 struct session {
 	struct session *link_next; /* chain in the link's sid table */
@@ -21,10 +34,12 @@ struct session {
 	struct link *link;
 	struct core_user *user;
 	char *presence; /* last available presence, without from/to; malloc'd, owned */
+	struct directed *directed; /* RFC 6121 §4.6.3; owned */
 	uint32_t presence_len;
 	uint32_t sid;
 	int8_t priority; /* RFC 6121 §4.7.2.3 */
 	uint8_t flags;	 /* enum session_flag */
+	uint8_t ndirected; /* entries in directed, <= SESSION_DIRECTED_MAX */
 	char resource[]; /* NUL-terminated, prepared */
 };
 

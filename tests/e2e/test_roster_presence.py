@@ -135,3 +135,81 @@ def test_roster_persists_across_restart(server):
     run(add())
     server.restart()
     run(check())
+
+
+async def _until(queue, pred, what):
+    """Everything queue delivers up to and including the first item that
+    satisfies pred (the marker), in order."""
+    seen = []
+
+    def mark(item):
+        seen.append(item)
+        return pred(item)
+    await expect(queue, mark, what)
+    return seen
+
+
+def _unavailable_from(items, jid):
+    return [p for p in items if p['type'] == 'unavailable' and str(p['from']) == jid]
+
+
+def test_directed_presence_withdrawn(server):
+    """RFC 6121 §4.6.3: an entity that got directed availability from a
+    session and no broadcast is told when the session goes unavailable (by
+    logging out, by broadcast unavailable), unless it was already sent
+    directed unavailable presence; a subscribed contact is told once."""
+    (aj, apw), (bj, bpw) = server.new_user('alice'), server.new_user('bob')
+    (cj, cpw), (dj, dpw) = server.new_user('carol'), server.new_user('dave')
+
+    async def scenario():
+        b = await connect(server, bj, bpw, resource='pc', presence=True)
+        c = await connect(server, cj, cpw, resource='m', presence=True)
+        marks = iter(range(1000))
+
+        async def marker():
+            """A directed presence from carol: whatever bob got before it has
+            been routed already (one core, in order)."""
+            status = 'mark %d' % next(marks)
+            c.send_presence(pto=str(b.boundjid), pstatus=status)
+            return await _until(b.presences, lambda p: p['status'] == status,
+                                'marker %r at bob' % status)
+
+        # 1. Directed availability to a full JID, then the connection ends.
+        a = await connect(server, aj, apw, resource='desk', presence=True)
+        a.send_presence(pto=str(b.boundjid))
+        await expect(b.presences, _presence('available', aj + '/desk'), 'directed available')
+        await a.stop()
+        await expect(b.presences, _presence('unavailable', aj + '/desk'),
+                     'unavailable from alice/desk at logout')
+
+        # 2. To the bare JID, then broadcast unavailable without leaving.
+        a = await connect(server, aj, apw, resource='tab', presence=True)
+        a.send_presence(pto=bj)
+        await expect(b.presences, _presence('available', aj + '/tab'), 'directed to bare')
+        a.send_presence(ptype='unavailable')
+        await expect(b.presences, _presence('unavailable', aj + '/tab'),
+                     'unavailable from alice/tab after broadcast unavailable')
+        await a.stop()
+        assert not _unavailable_from(await marker(), aj + '/tab'), 'told twice'
+
+        # 3. Withdrawn by directed unavailable: nothing more at logout.
+        a = await connect(server, aj, apw, resource='ph', presence=True)
+        a.send_presence(pto=str(b.boundjid))
+        await expect(b.presences, _presence('available', aj + '/ph'), 'directed again')
+        a.send_presence(pto=str(b.boundjid), ptype='unavailable')
+        await expect(b.presences, _presence('unavailable', aj + '/ph'), 'directed unavailable')
+        await a.stop()
+        assert not _unavailable_from(await marker(), aj + '/ph'), 'withdrawn, yet told'
+
+        # 4. A subscribed contact gets the broadcast, not a second unavailable.
+        d = await connect(server, dj, dpw, resource='lap', presence=True)
+        a = await connect(server, aj, apw, resource='w', presence=True)
+        await befriend(a, d)
+        a.send_presence(pto=str(d.boundjid), pstatus='just for dave')
+        await expect(d.presences, lambda p: p['status'] == 'just for dave', 'directed to dave')
+        await a.stop()
+        await expect(d.presences, _presence('unavailable', aj + '/w'), 'broadcast at dave')
+        c.send_presence(pto=str(d.boundjid), pstatus='mark dave')
+        seen = await _until(d.presences, lambda p: p['status'] == 'mark dave', 'marker at dave')
+        assert not _unavailable_from(seen, aj + '/w'), 'subscribed contact told twice'
+    run(scenario())

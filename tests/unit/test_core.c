@@ -181,6 +181,61 @@ static void test_routing(struct core *c)
 	CHECK(c->users.n == 0 && c->links == NULL);
 }
 
+/* RFC 6121 §4.6.3: alice's directed availability to bob's resources is
+ * withdrawn when her session ends, once per entity, for at most
+ * SESSION_DIRECTED_MAX of them; her own other resource is not tracked. */
+static void test_directed_presence(struct core *c)
+{
+	enum { NB = SESSION_DIRECTED_MAX + 6 };
+	struct link *l = link_new(c, -1, "mem");
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	send_hello(c, l);
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	send_open(c, l, 2, "alice@" DOMAIN "/b");
+	char jid[64];
+	for (uint32_t i = 0; i < NB; i++) {
+		snprintf(jid, sizeof jid, "bob@" DOMAIN "/r%u", i);
+		send_open(c, l, 10 + i, jid);
+	}
+	for (uint32_t i = 0; i < NB; i++) {
+		snprintf(jid, sizeof jid, "bob@" DOMAIN "/r%u", i);
+		for (int twice = 0; twice < 1 + (i == 0); twice++)
+			send_stanza(c, l, 1, STANZA_PRESENCE, STANZA_T_NONE, "",
+				    "alice@" DOMAIN "/a", jid, "<presence/>");
+	}
+	send_stanza(c, l, 1, STANZA_PRESENCE, STANZA_T_NONE, "", "alice@" DOMAIN "/a",
+		    "alice@" DOMAIN "/b", "<presence/>");
+	/* withdrawn by hand: r1 is not told again */
+	send_stanza(c, l, 1, STANZA_PRESENCE, STANZA_T_UNAVAILABLE, "", "alice@" DOMAIN "/a",
+		    "bob@" DOMAIN "/r1", "<presence type=\"unavailable\"/>");
+	int avail = 0;
+	while (!next_stanza(l, &s, &sid, &keep))
+		avail += s.type == STANZA_T_NONE;
+	CHECK(avail == NB + 2);
+	struct session *a = session_by_sid(l, 1);
+	CHECK(a && a->ndirected == SESSION_DIRECTED_MAX - 1);
+
+	struct buf b = {0};
+	wire_put_u8_frame(&b, WIRE_SESSION_CLOSE, 1, 0);
+	feed(c, l, &b);
+	int told = 0, r0 = 0, r1 = 0, own = 0;
+	while (!next_stanza(l, &s, &sid, &keep)) {
+		if (s.type != STANZA_T_UNAVAILABLE || !wire_str_eq(s.from, "alice@" DOMAIN "/a"))
+			continue;
+		told++;
+		r0 += sid == 10;
+		r1 += sid == 11;
+		own += sid == 2;
+	}
+	/* the first SESSION_DIRECTED_MAX entities (r0, r2..r64), not r1 */
+	CHECK(told == SESSION_DIRECTED_MAX - 1 && r0 == 1 && r1 == 0 && own == 0);
+	buf_free(&keep);
+	link_close(c, l);
+	CHECK(c->users.n == 0);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -210,6 +265,7 @@ int main(void)
 	CHECK(store_user_add(c.store, "alice", cr) == 0);
 	CHECK(store_user_add(c.store, "bob", cr) == 0);
 	test_routing(&c);
+	test_directed_presence(&c);
 	test_bad_hello(&c);
 	session_user_table_free(&c.users);
 	store_close(c.store);
