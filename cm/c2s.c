@@ -21,6 +21,7 @@
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define NS_ROSTERVER "urn:xmpp:features:rosterver"
 #define SASL_MAX_ATTEMPTS 3
 
 /* Indexed by enum c2s_stream_error; RFC 6120 §4.9.3. */
@@ -96,10 +97,12 @@ static void send_features(struct worker *w, struct conn *c)
 		auth_features(w, c);
 	} else {
 		/* RFC 6120 §7.4; RFC 6121 makes <session/> a no-op, advertised as
-		 * optional for old clients (draft-cridland-xmpp-session). */
+		 * optional for old clients (draft-cridland-xmpp-session); RFC 6121
+		 * §2.6.1: the core versions rosters. */
 		conn_send_str(w, c,
 			      "<bind xmlns='" NS_BIND "'/>"
-			      "<session xmlns='" NS_SESSION "'><optional/></session>");
+			      "<session xmlns='" NS_SESSION "'><optional/></session>"
+			      "<ver xmlns='" NS_ROSTERVER "'/>");
 	}
 	conn_send_str(w, c, "</stream:features>");
 }

@@ -49,16 +49,37 @@ int roster_item_xml(struct buf *b, const struct store_item *it, int removed)
 	return buf_append_str(b, "</item>");
 }
 
+/* The roster's version as the 'ver' string (RFC 6121 §2.6), or NULL when the
+ * store cannot say (the roster then goes out unversioned). */
+static const char *roster_ver(struct core *c, const char *local, char *buf, size_t cap)
+{
+	int64_t v;
+	if (store_roster_version(c->store, local, &v))
+		return NULL;
+	snprintf(buf, cap, "%lld", (long long)v);
+	return buf;
+}
+
+static int query_open(struct buf *x, const char *ver)
+{
+	if (buf_append_str(x, "<query xmlns=\"" ROSTER_NS "\""))
+		return -ENOMEM;
+	if (ver && (buf_append_str(x, " ver=\"") || buf_append_str(x, ver) ||
+		    buf_append_str(x, "\"")))
+		return -ENOMEM;
+	return buf_append_str(x, ">");
+}
+
 void roster_push(struct core *c, const char *local, const struct store_item *it, int removed)
 {
 	struct core_user *u = session_user(c, local, strlen(local));
 	if (!u || it->hidden)
 		return;
 	struct buf x = {0};
-	char id[24], to[CORE_JID_MAX];
+	char id[24], to[CORE_JID_MAX], ver[48];
 	int n = snprintf(id, sizeof id, "push%u", ++c->push_seq);
 	if (buf_append_str(&x, "<iq type=\"set\" id=\"") || buf_append_str(&x, id) ||
-	    buf_append_str(&x, "\"><query xmlns=\"" ROSTER_NS "\">") ||
+	    buf_append_str(&x, "\">") || query_open(&x, roster_ver(c, local, ver, sizeof ver)) ||
 	    roster_item_xml(&x, it, removed) || buf_append_str(&x, "</query></iq>")) {
 		buf_free(&x);
 		return;
@@ -76,8 +97,22 @@ void roster_push(struct core *c, const char *local, const struct store_item *it,
 	buf_free(&x);
 }
 
-static void roster_get(struct core *c, struct session *origin, const struct wire_stanza *s)
+/* RFC 6121 §2.6.3: a client that names the version it holds gets an empty
+ * result when that is still the roster's version (changes then come as
+ * pushes); otherwise, and for a client that names none, the whole roster. */
+static void roster_get(struct core *c, struct session *origin, const struct wire_stanza *s,
+		       xmlNodePtr query)
 {
+	char verbuf[48];
+	xmlChar *want = query ? xmlGetProp(query, (const xmlChar *)"ver") : NULL;
+	const char *ver = want ? roster_ver(c, origin->user->local, verbuf, sizeof verbuf) : NULL;
+	int same = ver && !strcmp((const char *)want, ver);
+	xmlFree(want);
+	if (same) {
+		origin->flags |= SESSION_INTERESTED;
+		router_iq_result(c, origin, s, NULL, 0);
+		return;
+	}
 	struct store_item *items = NULL;
 	size_t n = 0;
 	if (store_roster_load(c->store, origin->user->local, &items, &n)) {
@@ -85,7 +120,7 @@ static void roster_get(struct core *c, struct session *origin, const struct wire
 		return;
 	}
 	struct buf x = {0};
-	int rc = buf_append_str(&x, "<query xmlns=\"" ROSTER_NS "\">");
+	int rc = query_open(&x, ver);
 	for (size_t i = 0; !rc && i < n; i++)
 		if (!items[i].hidden)
 			rc = roster_item_xml(&x, &items[i], 0);
@@ -270,7 +305,7 @@ void roster_iq(struct core *c, struct session *origin, const struct wire_stanza 
 	       xmlNodePtr query)
 {
 	if (s->type == STANZA_T_GET)
-		roster_get(c, origin, s);
+		roster_get(c, origin, s, query);
 	else if (s->type == STANZA_T_SET)
 		roster_set(c, origin, s, query);
 }

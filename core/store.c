@@ -10,7 +10,12 @@
 
 #include "lib/log.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+
+#define ROSTER_VER_TRIGGER(name, event, row)                                            \
+	"CREATE TRIGGER IF NOT EXISTS roster_ver_" name " AFTER " event " ON roster BEGIN"     \
+	" INSERT INTO roster_ver VALUES(" row ".user, 1)"                                  \
+	" ON CONFLICT(user) DO UPDATE SET ver = ver + 1; END;"
 
 static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
@@ -25,7 +30,13 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS offline(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" user TEXT NOT NULL, from_jid TEXT NOT NULL, stanza_id TEXT NOT NULL,"
 	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS offline_user ON offline(user, id);";
+	"CREATE INDEX IF NOT EXISTS offline_user ON offline(user, id);"
+	/* RFC 6121 §2.6: a roster's version moves with every change, made by
+	 * the core or by starlingctl, in the same transaction as the change. */
+	"CREATE TABLE IF NOT EXISTS roster_ver(user TEXT PRIMARY KEY, ver INTEGER NOT NULL);"
+	ROSTER_VER_TRIGGER("ins", "INSERT", "NEW")
+	ROSTER_VER_TRIGGER("upd", "UPDATE", "NEW")
+	ROSTER_VER_TRIGGER("del", "DELETE", "OLD");
 
 enum store_stmt {
 	Q_USER_ADD,
@@ -39,6 +50,7 @@ enum store_stmt {
 	Q_ROSTER_PUT,
 	Q_ROSTER_DEL,
 	Q_ROSTER_LOAD,
+	Q_ROSTER_VER,
 	Q_OFF_ADD,
 	Q_OFF_COUNT,
 	Q_OFF_LOAD,
@@ -67,6 +79,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_ROSTER_DEL] = "DELETE FROM roster WHERE user=?1 AND contact=?2",
 	[Q_ROSTER_LOAD] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden"
 			  " FROM roster WHERE user=?1 ORDER BY contact",
+	[Q_ROSTER_VER] = "SELECT ver FROM roster_ver WHERE user=?1",
 	[Q_OFF_ADD] = "INSERT INTO offline(user, from_jid, stanza_id, type, xml, stamp)"
 		      " VALUES(?1,?2,?3,?4,?5,?6)",
 	[Q_OFF_COUNT] = "SELECT count(*) FROM offline WHERE user=?1",
@@ -116,14 +129,18 @@ static int store_schema_check(struct store *st)
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW)
 		return store_fail(st, "schema_version");
-	if (have && version != STORE_SCHEMA_VERSION) {
-		log_error("store: database schema version %d, this build knows %d", version,
+	if (have && (version < 1 || version > STORE_SCHEMA_VERSION)) {
+		log_error("store: database schema version %d, this build knows 1 to %d", version,
 			  STORE_SCHEMA_VERSION);
 		return -EIO;
 	}
-	if (!have && sqlite3_exec(st->db, "INSERT INTO schema_version VALUES(1)", NULL, NULL,
-				  NULL) != SQLITE_OK)
-		return store_fail(st, "schema_version insert");
+	/* Version 1 lacked only roster_ver and its triggers, which the schema
+	 * above has just added. */
+	const char *mark = have ? "UPDATE schema_version SET version = 2"
+				: "INSERT INTO schema_version VALUES(2)";
+	if ((!have || version < STORE_SCHEMA_VERSION) &&
+	    sqlite3_exec(st->db, mark, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "schema_version update");
 	return 0;
 }
 
@@ -432,6 +449,18 @@ int store_roster_del(struct store *st, const char *user, const char *contact)
 	if (!rc && sqlite3_changes(st->db) == 0)
 		return -ENOENT;
 	return rc;
+}
+
+int store_roster_version(struct store *st, const char *user, int64_t *ver)
+{
+	sqlite3_stmt *s = stmt(st, Q_ROSTER_VER);
+	bind_text(s, 1, user);
+	int rc = sqlite3_step(s);
+	*ver = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0; /* 0: never changed */
+	/* A statement left on a row keeps its read snapshot: later commits by
+	 * starlingctl would stay invisible to this connection. */
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(st, "roster version");
 }
 
 /* Grows a malloc'd array by one slot of size sz; returns the new slot. */

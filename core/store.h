@@ -57,6 +57,9 @@ int store_roster_get(struct store *st, const char *user, const char *contact,
 		     struct store_item *out); /* 0 or -ENOENT */
 int store_roster_put(struct store *st, const char *user, const struct store_item *it);
 int store_roster_del(struct store *st, const char *user, const char *contact);
+/* The roster's version (RFC 6121 §2.6): moves on every change of any of its
+ * rows, 0 for a roster never written.  Returns 0 or -EIO. */
+int store_roster_version(struct store *st, const char *user, int64_t *ver);
 /* Loads the whole roster (hidden rows included) into a malloc'd array; free
  * it with store_items_free(). */
 int store_roster_load(struct store *st, const char *user, struct store_item **items,

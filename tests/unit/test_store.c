@@ -1,5 +1,7 @@
 /* Round trips through the SQLite store on a temporary database. */
 #include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,6 +91,77 @@ static void test_roster(struct store *st)
 	CHECK(store_roster_get(st, "alice", "x@example.com", &got) == -ENOENT);
 }
 
+/* RFC 6121 §2.6: every write of a roster row moves its version, even one
+ * undone by a rollback being left out; other users' versions stay. */
+static void test_roster_version(struct store *st)
+{
+	int64_t v0, v1, v2, v3, other;
+	CHECK(store_roster_version(st, "nobody", &v0) == 0 && v0 == 0);
+	CHECK(store_roster_version(st, "alice", &v0) == 0 && v0 > 0);
+	CHECK(store_roster_version(st, "bob", &other) == 0);
+	struct store_item it = {.contact = "dave@example.com"};
+	CHECK(store_roster_put(st, "alice", &it) == 0);
+	CHECK(store_roster_version(st, "alice", &v1) == 0 && v1 > v0);
+	it.name = "Dave";
+	CHECK(store_roster_put(st, "alice", &it) == 0); /* replace */
+	CHECK(store_roster_version(st, "alice", &v2) == 0 && v2 > v1);
+	CHECK(store_begin(st) == 0);
+	CHECK(store_roster_del(st, "alice", "dave@example.com") == 0);
+	store_rollback(st);
+	CHECK(store_roster_version(st, "alice", &v3) == 0 && v3 == v2);
+	CHECK(store_roster_del(st, "alice", "dave@example.com") == 0);
+	CHECK(store_roster_version(st, "alice", &v3) == 0 && v3 > v2);
+	CHECK(store_roster_version(st, "bob", &v0) == 0 && v0 == other);
+}
+
+/* A read leaves no snapshot open: a write through another connection (as
+ * starlingctl makes while the core runs) is seen right after. */
+static void test_no_stale_snapshot(const char *path, struct store *st)
+{
+	int64_t v;
+	CHECK(store_roster_version(st, "alice", &v) == 0);
+	struct store_item it;
+	CHECK(store_roster_get(st, "alice", "bob@example.com", &it) == 0);
+	store_item_free(&it);
+	struct store *other = NULL;
+	struct scram_creds cr[2] = {fake_creds(SCRAM_SHA1, 7), fake_creds(SCRAM_SHA256, 9)};
+	CHECK(store_open(path, &other) == 0);
+	CHECK(other && store_user_add(other, "zed", cr) == 0);
+	if (other)
+		store_close(other);
+	CHECK(store_user_exists(st, "zed") == 1);
+}
+
+/* A database of schema version 1 (no roster versions) is brought to 2 in
+ * place; a newer one is refused. */
+static void test_schema_upgrade(const char *path)
+{
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TRIGGER roster_ver_ins; DROP TRIGGER roster_ver_upd;"
+			   " DROP TRIGGER roster_ver_del; DROP TABLE roster_ver;"
+			   " UPDATE schema_version SET version = 1", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	struct store *st = NULL;
+	CHECK(store_open(path, &st) == 0);
+	int64_t v0, v1;
+	struct store_item it = {.contact = "erin@example.com"};
+	CHECK(st && store_roster_version(st, "alice", &v0) == 0 && v0 == 0);
+	CHECK(st && store_roster_put(st, "alice", &it) == 0);
+	CHECK(st && store_roster_version(st, "alice", &v1) == 0 && v1 == 1);
+	if (st)
+		store_close(st);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *q;
+	CHECK(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL) == 0);
+	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 2);
+	sqlite3_finalize(q);
+	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 3", NULL, NULL, NULL) == 0);
+	sqlite3_close(db);
+	st = NULL;
+	CHECK(store_open(path, &st) != 0 && st == NULL);
+}
+
 static void test_offline(struct store *st)
 {
 	struct store_offline m = {.from = "bob@example.com/r",
@@ -129,12 +202,15 @@ int main(void)
 	if (st) {
 		test_users(st);
 		test_roster(st);
+		test_roster_version(st);
+		test_no_stale_snapshot(path, st);
 		test_offline(st);
 		store_close(st);
 		/* Reopening finds the schema version it wrote. */
 		CHECK(store_open(path, &st) == 0);
 		CHECK(store_user_exists(st, "bob") == 1);
 		store_close(st);
+		test_schema_upgrade(path);
 	}
 	/* Per-session memory stays small (printed for the record). */
 	printf("sizeof(struct session) = %zu, sizeof(struct core_user) = %zu\n",
