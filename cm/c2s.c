@@ -22,6 +22,7 @@
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_ROSTERVER "urn:xmpp:features:rosterver"
+#define NS_PREAPPROVAL "urn:xmpp:features:pre-approval"
 #define SASL_MAX_ATTEMPTS 3
 
 /* Indexed by enum c2s_stream_error; RFC 6120 §4.9.3. */
@@ -98,11 +99,13 @@ static void send_features(struct worker *w, struct conn *c)
 	} else {
 		/* RFC 6120 §7.4; RFC 6121 makes <session/> a no-op, advertised as
 		 * optional for old clients (draft-cridland-xmpp-session); RFC 6121
-		 * §2.6.1: the core versions rosters. */
+		 * §2.6.1 and §3.4.1: the core versions rosters and takes
+		 * pre-approvals. */
 		conn_send_str(w, c,
 			      "<bind xmlns='" NS_BIND "'/>"
 			      "<session xmlns='" NS_SESSION "'><optional/></session>"
-			      "<ver xmlns='" NS_ROSTERVER "'/>");
+			      "<ver xmlns='" NS_ROSTERVER "'/>"
+			      "<sub xmlns='" NS_PREAPPROVAL "'/>");
 	}
 	conn_send_str(w, c, "</stream:features>");
 }

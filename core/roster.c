@@ -31,8 +31,11 @@ int roster_item_xml(struct buf *b, const struct store_item *it, int removed)
 	if (buf_append_str(b, " subscription=\"") || buf_append_str(b, sub) ||
 	    buf_append_str(b, "\""))
 		return -ENOMEM;
-	/* RFC 6121 §2.1.2.2: ask only for a pending outbound request. */
+	/* RFC 6121 §2.1.2.2: ask only for a pending outbound request;
+	 * §2.1.2.1: approved only for a pre-approval. */
 	if (!removed && it->ask && buf_append_str(b, " ask=\"subscribe\""))
+		return -ENOMEM;
+	if (!removed && it->approved && buf_append_str(b, " approved=\"true\""))
 		return -ENOMEM;
 	if (removed || !it->groups || !*it->groups)
 		return buf_append_str(b, "/>");

@@ -26,7 +26,7 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS roster(user TEXT NOT NULL, contact TEXT NOT NULL,"
 	" name TEXT, subscription INTEGER NOT NULL DEFAULT 0, ask INTEGER NOT NULL DEFAULT 0,"
 	" pending_in INTEGER NOT NULL DEFAULT 0, hidden INTEGER NOT NULL DEFAULT 0, groups TEXT,"
-	" PRIMARY KEY(user, contact));"
+	" approved INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(user, contact));"
 	"CREATE TABLE IF NOT EXISTS offline(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" user TEXT NOT NULL, from_jid TEXT NOT NULL, stanza_id TEXT NOT NULL,"
 	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
@@ -72,13 +72,14 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_GET] = "SELECT sha1_salt, sha1_iter, sha1_stored, sha1_server, sha256_salt,"
 		       " sha256_iter, sha256_stored, sha256_server FROM users WHERE username=?1",
 	[Q_USER_LIST] = "SELECT username FROM users ORDER BY username",
-	[Q_ROSTER_GET] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden"
-			 " FROM roster WHERE user=?1 AND contact=?2",
+	[Q_ROSTER_GET] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden,"
+			 " approved FROM roster WHERE user=?1 AND contact=?2",
 	[Q_ROSTER_PUT] = "INSERT OR REPLACE INTO roster(user, contact, name, groups,"
-			 " subscription, ask, pending_in, hidden) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+			 " subscription, ask, pending_in, hidden, approved)"
+			 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
 	[Q_ROSTER_DEL] = "DELETE FROM roster WHERE user=?1 AND contact=?2",
-	[Q_ROSTER_LOAD] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden"
-			  " FROM roster WHERE user=?1 ORDER BY contact",
+	[Q_ROSTER_LOAD] = "SELECT contact, name, groups, subscription, ask, pending_in, hidden,"
+			  " approved FROM roster WHERE user=?1 ORDER BY contact",
 	[Q_ROSTER_VER] = "SELECT ver FROM roster_ver WHERE user=?1",
 	[Q_OFF_ADD] = "INSERT INTO offline(user, from_jid, stanza_id, type, xml, stamp)"
 		      " VALUES(?1,?2,?3,?4,?5,?6)",
@@ -112,36 +113,60 @@ static sqlite3_stmt *stmt(struct store *st, enum store_stmt i)
 	return s;
 }
 
-static int store_schema_check(struct store *st)
+/* Reads the schema version inside the caller's transaction: 0 for a new file. */
+static int schema_version(struct store *st, int *version)
 {
-	char *err = NULL;
-	if (sqlite3_exec(st->db, store_schema, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("store: schema: %s", err ? err : "?");
-		sqlite3_free(err);
-		return -EIO;
-	}
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &s, NULL))
 		return store_fail(st, "schema_version");
 	int rc = sqlite3_step(s);
-	int have = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
-	int version = have ? sqlite3_column_int(s, 0) : 0;
+	*version = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
+			   ? sqlite3_column_int(s, 0) : 0;
 	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW)
-		return store_fail(st, "schema_version");
-	if (have && (version < 1 || version > STORE_SCHEMA_VERSION)) {
+	return rc == SQLITE_ROW ? 0 : store_fail(st, "schema_version");
+}
+
+/* Version 1 lacked roster_ver with its triggers (made by the schema, which
+ * only adds what is missing) and roster.approved. */
+static const char store_upgrade_1[] =
+	"ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE schema_version SET version = 2;";
+
+/* Creates or upgrades the schema in one write transaction, so that the
+ * core and starlingctl opening the file at once do not both upgrade it. */
+static int store_schema_check(struct store *st)
+{
+	char *err = NULL;
+	int version = 0, rc = -EIO;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "schema transaction");
+	int had_roster = sqlite3_exec(st->db, "SELECT 1 FROM roster LIMIT 0", NULL, NULL, NULL) ==
+			 SQLITE_OK;
+	if (sqlite3_exec(st->db, store_schema, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("store: schema: %s", err ? err : "?");
+		goto out;
+	}
+	if (schema_version(st, &version))
+		goto out;
+	if (version > STORE_SCHEMA_VERSION || (!version && had_roster)) {
 		log_error("store: database schema version %d, this build knows 1 to %d", version,
 			  STORE_SCHEMA_VERSION);
-		return -EIO;
+		goto out;
 	}
-	/* Version 1 lacked only roster_ver and its triggers, which the schema
-	 * above has just added. */
-	const char *mark = have ? "UPDATE schema_version SET version = 2"
-				: "INSERT INTO schema_version VALUES(2)";
-	if ((!have || version < STORE_SCHEMA_VERSION) &&
-	    sqlite3_exec(st->db, mark, NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, "schema_version update");
-	return 0;
+	const char *step = !version	 ? "INSERT INTO schema_version VALUES(2)"
+			   : version == 1 ? store_upgrade_1 : NULL;
+	if (step && sqlite3_exec(st->db, step, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("store: schema upgrade from version %d: %s", version, err ? err : "?");
+		goto out;
+	}
+	if (version == 1)
+		log_info("store: database upgraded from schema version 1 to 2");
+	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+out:
+	sqlite3_free(err);
+	if (rc)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 int store_open(const char *path, struct store **out)
@@ -389,6 +414,7 @@ static int item_from_row(sqlite3_stmt *s, struct store_item *it)
 	it->ask = sqlite3_column_int(s, 4) != 0;
 	it->pending_in = sqlite3_column_int(s, 5) != 0;
 	it->hidden = sqlite3_column_int(s, 6) != 0;
+	it->approved = sqlite3_column_int(s, 7) != 0;
 	if (!it->contact || (sqlite3_column_type(s, 1) != SQLITE_NULL && !it->name) ||
 	    (sqlite3_column_type(s, 2) != SQLITE_NULL && !it->groups)) {
 		store_item_free(it);
@@ -437,6 +463,7 @@ int store_roster_put(struct store *st, const char *user, const struct store_item
 	sqlite3_bind_int(s, 6, it->ask != 0);
 	sqlite3_bind_int(s, 7, it->pending_in != 0);
 	sqlite3_bind_int(s, 8, it->hidden != 0);
+	sqlite3_bind_int(s, 9, it->approved != 0);
 	return step_done(st, s, "roster put");
 }
 

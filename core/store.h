@@ -21,6 +21,7 @@ struct store_item {
 	uint8_t sub;   /* enum store_sub */
 	uint8_t ask;   /* pending out: we sent subscribe (RFC 6121 §3.1.2) */
 	uint8_t pending_in; /* the contact asked us; not yet answered (§3.1.3) */
+	uint8_t approved;   /* pre-approved: a later request is granted at once (§3.4) */
 	/* A row kept only for a pending inbound request is not part of the
 	 * roster the user sees (RFC 6121 §3.1.3: no roster item is created). */
 	uint8_t hidden;

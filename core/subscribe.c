@@ -42,7 +42,7 @@ static int item_load(struct core *c, const char *user, const char *contact,
 /* A hidden row that no longer records anything is dropped. */
 static int item_save(struct core *c, const char *user, const struct store_item *it)
 {
-	if (it->hidden && !it->sub && !it->ask && !it->pending_in) {
+	if (it->hidden && !it->sub && !it->ask && !it->pending_in && !it->approved) {
 		int rc = store_roster_del(c->store, user, it->contact);
 		return rc == -ENOENT ? 0 : rc;
 	}
@@ -56,16 +56,18 @@ static int side_apply(struct core *c, const char *user, const char *contact,
 	int rc = item_load(c, user, contact, it);
 	if (rc)
 		return rc;
-	struct sub_state st = {it->sub, it->ask, it->pending_in};
+	struct sub_state st = {it->sub, it->ask, it->pending_in, it->approved};
 	*act = sub_apply(dir, type, &st);
 	if (!(*act & SUB_CHANGED))
 		return 0;
 	it->sub = st.sub;
 	it->ask = st.ask;
 	it->pending_in = st.pending_in;
-	/* RFC 6121 §3.1.2 (the user's roster gets the item) and §3.1.5 (an
-	 * approved contact appears in the roster). */
-	if (it->sub || (dir == SUB_OUTBOUND && type == STANZA_T_SUBSCRIBE))
+	it->approved = st.approved;
+	/* RFC 6121 §3.1.2 (the user's roster gets the item), §3.1.5 (an
+	 * approved contact appears in the roster) and §3.4.1 (so does a
+	 * pre-approved one). */
+	if (it->sub || it->approved || (dir == SUB_OUTBOUND && type == STANZA_T_SUBSCRIBE))
 		it->hidden = 0;
 	return item_save(c, user, it);
 }

@@ -18,19 +18,33 @@ static unsigned sub_outbound(enum stanza_type type, struct sub_state *st)
 		st->ask = 0;
 		break;
 	case STANZA_T_SUBSCRIBED:
-		/* A.2.3: only an approval of a pending request changes anything;
-		 * pre-approval (§3.4) is not offered, so otherwise it is dropped. */
-		if (!st->pending_in)
+		/* A.2.3: approves a pending request.  §3.4.1: with none pending and
+		 * no "from" yet, it pre-approves the contact's future request; it
+		 * is recorded, not routed. */
+		if (st->sub & STORE_SUB_FROM)
 			return 0;
+		if (!st->pending_in) {
+			if (st->approved)
+				return 0;
+			st->approved = 1;
+			return SUB_CHANGED;
+		}
 		st->pending_in = 0;
+		st->approved = 0;
 		st->sub |= STORE_SUB_FROM;
 		return SUB_CHANGED | SUB_FORWARD;
 	case STANZA_T_UNSUBSCRIBED:
-		/* A.2.4: cancels "from" or denies a pending request. */
-		if (!(st->sub & STORE_SUB_FROM) && !st->pending_in)
-			return 0;
+		/* A.2.4: cancels "from" or denies a pending request; alone, it
+		 * withdraws a pre-approval (§3.4), which concerns only us. */
+		if (!(st->sub & STORE_SUB_FROM) && !st->pending_in) {
+			if (!st->approved)
+				return 0;
+			st->approved = 0;
+			return SUB_CHANGED;
+		}
 		st->sub &= (uint8_t)~STORE_SUB_FROM;
 		st->pending_in = 0;
+		st->approved = 0;
 		return SUB_CHANGED | SUB_FORWARD;
 	default:
 		return 0;
@@ -46,6 +60,13 @@ static unsigned sub_inbound(enum stanza_type type, struct sub_state *st)
 		/* A.3.1 / §3.1.3: already approved => answer for the contact. */
 		if (st->sub & STORE_SUB_FROM)
 			return SUB_AUTO_REPLY;
+		/* §3.4.2: pre-approved => granted now, the user is not asked. */
+		if (st->approved) {
+			st->approved = 0;
+			st->pending_in = 0;
+			st->sub |= STORE_SUB_FROM;
+			return SUB_CHANGED | SUB_AUTO_REPLY;
+		}
 		if (st->pending_in)
 			return SUB_FORWARD; /* a repeat: deliver again, no new state */
 		st->pending_in = 1;

@@ -12,6 +12,7 @@ struct sub_state {
 	uint8_t sub;	    /* enum store_sub: bit 1 = to, bit 2 = from */
 	uint8_t ask;	    /* pending out */
 	uint8_t pending_in; /* pending in */
+	uint8_t approved;   /* pre-approved (RFC 6121 §3.4) */
 };
 
 enum sub_dir {

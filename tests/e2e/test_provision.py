@@ -29,6 +29,10 @@ def _jid(server, local):
 
 
 async def _roster(c):
+    """The whole roster as the server has it.  slixmpp would otherwise name
+    the version it cached from pushes and, that being current, get an empty
+    result (RFC 6121 §2.6.3)."""
+    c.client_roster.version = ''
     iq = await c.get_roster(timeout=30)
     assert iq['type'] == 'result'
     return {str(k): v for k, v in iq['roster']['items'].items()}

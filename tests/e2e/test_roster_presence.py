@@ -23,6 +23,10 @@ def _push_for(jid, pred=lambda item: True):
 
 
 async def _roster(c):
+    """The whole roster as the server has it.  slixmpp would otherwise name
+    the version it cached from pushes and, that being current, get an empty
+    result (RFC 6121 §2.6.3)."""
+    c.client_roster.version = ''
     iq = await c.get_roster(timeout=30)
     assert iq['type'] == 'result'
     return {str(k): v for k, v in iq['roster']['items'].items()}
@@ -212,4 +216,43 @@ def test_directed_presence_withdrawn(server):
         c.send_presence(pto=str(d.boundjid), pstatus='mark dave')
         seen = await _until(d.presences, lambda p: p['status'] == 'mark dave', 'marker at dave')
         assert not _unavailable_from(seen, aj + '/w'), 'subscribed contact told twice'
+    run(scenario())
+
+
+def test_pre_approval(server):
+    """RFC 6121 §3.4: alice approves bob before he asks; the approval shows in
+    her roster only; bob's later request is granted by her server at once and
+    never reaches her as a request; withdrawing a pre-approval drops it."""
+    (aj, apw), (bj, bpw) = server.new_user('alice'), server.new_user('bob')
+    cj, _ = server.new_user('carol')
+
+    async def scenario():
+        a = await connect(server, aj, apw, resource='desk', presence=True)
+        b = await connect(server, bj, bpw, resource='pc', presence=True)
+        await _roster(a)
+        await _roster(b)
+        # §3.4.1: recorded (a roster item with approved="true"), not routed
+        a.send_presence_subscription(pto=bj, ptype='subscribed')
+        await expect(a.roster_pushes, _push_for(
+            bj, lambda i: i['approved'] == 'true' and i['subscription'] == 'none'),
+            'push of the pre-approved item')
+        # §3.4.2: bob asks; alice's server says yes for her
+        b.send_presence_subscription(pto=aj, ptype='subscribe')
+        await expect(b.presences, _presence('subscribed', aj), 'subscribed at bob')
+        await expect(b.presences, _presence('available', aj + '/desk'), "alice's presence")
+        await expect(a.roster_pushes, _push_for(
+            bj, lambda i: i['subscription'] == 'from' and i['approved'] != 'true'),
+            'push: from, approval used up')
+        a.send_presence(pto=str(a.boundjid), pstatus='mark')
+        seen = await _until(a.presences, lambda p: p['status'] == 'mark', 'marker')
+        assert not [p for p in seen if p['type'] == 'subscribe'], 'alice was asked'
+        # Withdrawing a pre-approval (unsubscribed with nothing else to end).
+        a.send_presence_subscription(pto=cj, ptype='subscribed')
+        await expect(a.roster_pushes, _push_for(cj, lambda i: i['approved'] == 'true'),
+                     'pre-approval of carol')
+        a.send_presence_subscription(pto=cj, ptype='unsubscribed')
+        await expect(a.roster_pushes, _push_for(cj, lambda i: i['approved'] != 'true'),
+                     'pre-approval withdrawn')
+        roster = await _roster(a)
+        assert roster[bj]['subscription'] == 'from' and roster[bj]['approved'] != 'true'
     run(scenario())

@@ -57,7 +57,8 @@ static void test_roster(struct store *st)
 	struct store_item it = {.contact = "bob@example.com", .name = "Bob <B>",
 				.groups = "Friends\nWork", .sub = STORE_SUB_TO, .ask = 0};
 	CHECK(store_roster_put(st, "alice", &it) == 0);
-	struct store_item hid = {.contact = "carol@example.com", .pending_in = 1, .hidden = 1};
+	struct store_item hid = {.contact = "carol@example.com", .pending_in = 1, .hidden = 1,
+				 .approved = 1};
 	CHECK(store_roster_put(st, "alice", &hid) == 0);
 	struct store_item got;
 	CHECK(store_roster_get(st, "alice", "bob@example.com", &got) == 0);
@@ -76,7 +77,8 @@ static void test_roster(struct store *st)
 	if (n == 2) {
 		CHECK_STR(items[0].contact, "bob@example.com");
 		CHECK(items[0].sub == STORE_SUB_BOTH && !items[0].name && !items[0].groups);
-		CHECK(items[1].hidden && items[1].pending_in);
+		CHECK(items[1].hidden && items[1].pending_in && items[1].approved);
+		CHECK(!items[0].approved);
 		store_items_free(items, n);
 	}
 	CHECK(store_roster_del(st, "alice", "carol@example.com") == 0);
@@ -132,25 +134,51 @@ static void test_no_stale_snapshot(const char *path, struct store *st)
 	CHECK(store_user_exists(st, "zed") == 1);
 }
 
-/* A database of schema version 1 (no roster versions) is brought to 2 in
- * place; a newer one is refused. */
-static void test_schema_upgrade(const char *path)
+/* The schema as version 1 wrote it: no roster versions, no pre-approvals. */
+static const char schema_v1[] =
+	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
+	"INSERT INTO schema_version VALUES(1);"
+	"CREATE TABLE users(username TEXT PRIMARY KEY,"
+	" sha1_salt BLOB, sha1_iter INTEGER, sha1_stored BLOB, sha1_server BLOB,"
+	" sha256_salt BLOB, sha256_iter INTEGER, sha256_stored BLOB, sha256_server BLOB,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE roster(user TEXT NOT NULL, contact TEXT NOT NULL,"
+	" name TEXT, subscription INTEGER NOT NULL DEFAULT 0, ask INTEGER NOT NULL DEFAULT 0,"
+	" pending_in INTEGER NOT NULL DEFAULT 0, hidden INTEGER NOT NULL DEFAULT 0, groups TEXT,"
+	" PRIMARY KEY(user, contact));"
+	"CREATE TABLE offline(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user TEXT NOT NULL, from_jid TEXT NOT NULL, stanza_id TEXT NOT NULL,"
+	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
+	"INSERT INTO roster(user, contact, subscription) VALUES('alice', 'bob@example.com', 3);";
+
+/* A version-1 file is brought to version 2 in place, its rows kept; a newer
+ * one is refused. */
+static void test_schema_upgrade(const char *base)
 {
+	char path[300], side[320];
+	snprintf(path, sizeof path, "%s.v1", base);
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "DROP TRIGGER roster_ver_ins; DROP TRIGGER roster_ver_upd;"
-			   " DROP TRIGGER roster_ver_del; DROP TABLE roster_ver;"
-			   " UPDATE schema_version SET version = 1", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, schema_v1, NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	struct store *st = NULL;
 	CHECK(store_open(path, &st) == 0);
+	if (!st) {
+		unlink(path);
+		return;
+	}
+	struct store_item got;
+	CHECK(store_roster_get(st, "alice", "bob@example.com", &got) == 0);
+	CHECK(got.sub == STORE_SUB_BOTH && !got.approved);
+	store_item_free(&got);
 	int64_t v0, v1;
-	struct store_item it = {.contact = "erin@example.com"};
-	CHECK(st && store_roster_version(st, "alice", &v0) == 0 && v0 == 0);
-	CHECK(st && store_roster_put(st, "alice", &it) == 0);
-	CHECK(st && store_roster_version(st, "alice", &v1) == 0 && v1 == 1);
-	if (st)
-		store_close(st);
+	struct store_item it = {.contact = "erin@example.com", .approved = 1};
+	CHECK(store_roster_version(st, "alice", &v0) == 0 && v0 == 0);
+	CHECK(store_roster_put(st, "alice", &it) == 0);
+	CHECK(store_roster_version(st, "alice", &v1) == 0 && v1 == 1);
+	CHECK(store_roster_get(st, "alice", "erin@example.com", &got) == 0 && got.approved);
+	store_item_free(&got);
+	store_close(st);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *q;
 	CHECK(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL) == 0);
@@ -160,6 +188,11 @@ static void test_schema_upgrade(const char *path)
 	sqlite3_close(db);
 	st = NULL;
 	CHECK(store_open(path, &st) != 0 && st == NULL);
+	unlink(path);
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
 }
 
 static void test_offline(struct store *st)

@@ -3,16 +3,20 @@
 #include "core/subscription.h"
 #include "tests/unit/check.h"
 
-/* States of Appendix A.1 as (sub, ask, pending_in). */
-#define NONE_ {STORE_SUB_NONE, 0, 0}
-#define NONE_PO {STORE_SUB_NONE, 1, 0}
-#define NONE_PI {STORE_SUB_NONE, 0, 1}
-#define NONE_PO_PI {STORE_SUB_NONE, 1, 1}
-#define TO_ {STORE_SUB_TO, 0, 0}
-#define TO_PI {STORE_SUB_TO, 0, 1}
-#define FROM_ {STORE_SUB_FROM, 0, 0}
-#define FROM_PO {STORE_SUB_FROM, 1, 0}
-#define BOTH_ {STORE_SUB_BOTH, 0, 0}
+/* States of Appendix A.1 as (sub, ask, pending_in, approved); _AP marks a
+ * pre-approval (§3.4). */
+#define NONE_ {STORE_SUB_NONE, 0, 0, 0}
+#define NONE_PO {STORE_SUB_NONE, 1, 0, 0}
+#define NONE_PI {STORE_SUB_NONE, 0, 1, 0}
+#define NONE_PO_PI {STORE_SUB_NONE, 1, 1, 0}
+#define TO_ {STORE_SUB_TO, 0, 0, 0}
+#define TO_PI {STORE_SUB_TO, 0, 1, 0}
+#define FROM_ {STORE_SUB_FROM, 0, 0, 0}
+#define FROM_PO {STORE_SUB_FROM, 1, 0, 0}
+#define BOTH_ {STORE_SUB_BOTH, 0, 0, 0}
+#define NONE_AP {STORE_SUB_NONE, 0, 0, 1}
+#define NONE_PO_AP {STORE_SUB_NONE, 1, 0, 1}
+#define TO_AP {STORE_SUB_TO, 0, 0, 1}
 
 struct row {
 	enum sub_dir dir;
@@ -37,13 +41,20 @@ static const struct row rows[] = {
 	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, NONE_PI, FROM_, SUB_CHANGED | SUB_FORWARD},
 	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, NONE_PO_PI, FROM_PO, SUB_CHANGED | SUB_FORWARD},
 	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, TO_PI, BOTH_, SUB_CHANGED | SUB_FORWARD},
-	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, NONE_, NONE_, 0},
 	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, BOTH_, BOTH_, 0},
+	/* §3.4.1: with nothing to approve it pre-approves, recorded not routed */
+	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, NONE_, NONE_AP, SUB_CHANGED},
+	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, NONE_PO, NONE_PO_AP, SUB_CHANGED},
+	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, TO_, TO_AP, SUB_CHANGED},
+	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, NONE_AP, NONE_AP, 0},
+	{SUB_OUTBOUND, STANZA_T_SUBSCRIBED, FROM_, FROM_, 0},
 	/* A.2.4 outbound unsubscribed */
 	{SUB_OUTBOUND, STANZA_T_UNSUBSCRIBED, NONE_PI, NONE_, SUB_CHANGED | SUB_FORWARD},
 	{SUB_OUTBOUND, STANZA_T_UNSUBSCRIBED, FROM_PO, NONE_PO, SUB_CHANGED | SUB_FORWARD},
 	{SUB_OUTBOUND, STANZA_T_UNSUBSCRIBED, BOTH_, TO_, SUB_CHANGED | SUB_FORWARD},
 	{SUB_OUTBOUND, STANZA_T_UNSUBSCRIBED, TO_, TO_, 0},
+	{SUB_OUTBOUND, STANZA_T_UNSUBSCRIBED, NONE_AP, NONE_, SUB_CHANGED}, /* withdrawn */
+	{SUB_OUTBOUND, STANZA_T_UNSUBSCRIBED, TO_AP, TO_, SUB_CHANGED},
 	/* A.3.1 inbound subscribe */
 	{SUB_INBOUND, STANZA_T_SUBSCRIBE, NONE_, NONE_PI, SUB_CHANGED | SUB_FORWARD},
 	{SUB_INBOUND, STANZA_T_SUBSCRIBE, NONE_PO, NONE_PO_PI, SUB_CHANGED | SUB_FORWARD},
@@ -51,6 +62,12 @@ static const struct row rows[] = {
 	{SUB_INBOUND, STANZA_T_SUBSCRIBE, FROM_, FROM_, SUB_AUTO_REPLY},
 	{SUB_INBOUND, STANZA_T_SUBSCRIBE, BOTH_, BOTH_, SUB_AUTO_REPLY},
 	{SUB_INBOUND, STANZA_T_SUBSCRIBE, NONE_PI, NONE_PI, SUB_FORWARD},
+	/* §3.4.2: a pre-approved request is granted, the user is not asked */
+	{SUB_INBOUND, STANZA_T_SUBSCRIBE, NONE_AP, FROM_, SUB_CHANGED | SUB_AUTO_REPLY},
+	{SUB_INBOUND, STANZA_T_SUBSCRIBE, TO_AP, BOTH_, SUB_CHANGED | SUB_AUTO_REPLY},
+	{SUB_INBOUND, STANZA_T_SUBSCRIBE, NONE_PO_AP, FROM_PO, SUB_CHANGED | SUB_AUTO_REPLY},
+	/* other inbound stanzas leave a pre-approval alone */
+	{SUB_INBOUND, STANZA_T_SUBSCRIBED, NONE_PO_AP, TO_AP, SUB_CHANGED | SUB_FORWARD},
 	/* A.3.2 inbound unsubscribe */
 	{SUB_INBOUND, STANZA_T_UNSUBSCRIBE, NONE_PI, NONE_, SUB_CHANGED | SUB_FORWARD},
 	{SUB_INBOUND, STANZA_T_UNSUBSCRIBE, FROM_, NONE_, SUB_CHANGED | SUB_FORWARD},
@@ -77,10 +94,11 @@ int main(void)
 		struct sub_state s = rows[i].before;
 		unsigned act = sub_apply(rows[i].dir, rows[i].type, &s);
 		int ok = act == rows[i].act && s.sub == rows[i].after.sub &&
-			 s.ask == rows[i].after.ask && s.pending_in == rows[i].after.pending_in;
+			 s.ask == rows[i].after.ask && s.pending_in == rows[i].after.pending_in &&
+			 s.approved == rows[i].after.approved;
 		if (!ok)
-			fprintf(stderr, "row %zu: act %u sub %u ask %u pi %u\n", i, act, s.sub,
-				s.ask, s.pending_in);
+			fprintf(stderr, "row %zu: act %u sub %u ask %u pi %u ap %u\n", i, act, s.sub,
+				s.ask, s.pending_in, s.approved);
 		CHECK(ok);
 	}
 	CHECK_STR(sub_name(STORE_SUB_NONE), "none");
