@@ -74,17 +74,19 @@ asan:
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CM_SRC)
+# Headers too: the fuzz builds keep no dependency files.
+HDRS := $(wildcard lib/*.h tls/*.h cm/*.h core/*.h bench/*.h)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CM_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CM_SRC) $(LDLIBS)
 # fuzz_core drives the routing core instead of the cm (an explicit rule wins
 # over the pattern above); core/main.c is left out as cm/main.c is.
-build/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(LIB_SRC) $(CORE_SRC)
+build/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(LIB_SRC) $(CORE_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CORE_SRC) $(LDLIBS)
 # fuzz_bench reads a server's stream the way starling-bench does.
 BENCH_FUZZ_SRC := bench/xmpp.c bench/hist.c bench/opts.c
-build/fuzz/fuzz_bench: tests/fuzz/fuzz_bench.c $(LIB_SRC) $(BENCH_FUZZ_SRC)
+build/fuzz/fuzz_bench: tests/fuzz/fuzz_bench.c $(LIB_SRC) $(BENCH_FUZZ_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(BENCH_FUZZ_SRC) $(LDLIBS)
 fuzz: $(FUZZ_BIN)

@@ -49,6 +49,7 @@ static enum auth_result fail(struct worker *w, struct conn *c, const char *cond)
 	char msg[160];
 	snprintf(msg, sizeof msg, "<failure xmlns='" NS_SASL "'><%s/></failure>", cond);
 	conn_send_str(w, c, msg);
+	w->n_auth_failed++;
 	log_info("conn %u: SASL failure <%s/>%s%s", c->sid, cond, c->auth && c->auth->username ? " for " : "",
 		 c->auth && c->auth->username ? c->auth->username : "");
 	auth_free(c);
@@ -86,6 +87,7 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	}
 	if (!final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
+	w->n_auth_ok++;
 	log_info("conn %u: authenticated %s", c->sid, jid);
 	free(c->jid);
 	c->jid = jid;

@@ -321,6 +321,8 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 		};
 		if (wire_put_stanza(&w->link.out, c->sid, &ws))
 			stanza_error(w, c, s, "wait", "resource-constraint");
+		else
+			w->n_stanzas_in++;
 	} else {
 		stanza_error(w, c, s, "wait", "internal-server-error");
 	}
@@ -522,6 +524,7 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 {
 	if (!(c->flags & CONN_BOUND) || c->state == C2S_CLOSING)
 		return;
+	w->n_stanzas_out++;
 	struct buf b = {0};
 	if (wire_stanza_render(&b, s) == 0)
 		conn_send(w, c, buf_head(&b), buf_avail(&b));

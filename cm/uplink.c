@@ -29,6 +29,28 @@ static size_t uplink_queued(const struct uplink *l)
 	return buf_avail(&l->out) + buf_avail(&l->sending);
 }
 
+void uplink_report(struct worker *w)
+{
+	char text[512];
+	int n = snprintf(text, sizeof text,
+			 "starling_cm_connections %llu\n"
+			 "starling_cm_accepted_total %llu\n"
+			 "starling_cm_auth_ok_total %llu\n"
+			 "starling_cm_auth_failed_total %llu\n"
+			 "starling_cm_stanzas_in_total %llu\n"
+			 "starling_cm_stanzas_out_total %llu\n",
+			 (unsigned long long)worker_live(w), (unsigned long long)w->n_accepted,
+			 (unsigned long long)w->n_auth_ok, (unsigned long long)w->n_auth_failed,
+			 (unsigned long long)w->n_stanzas_in, (unsigned long long)w->n_stanzas_out);
+	if (!w->link.up || n <= 0 || (size_t)n >= sizeof text)
+		return;
+	struct wire_writer wr;
+	wire_begin(&wr, &w->link.out, WIRE_CM_STATS, 0);
+	wire_put_str(&wr, text, (size_t)n);
+	if (wire_end(&wr))
+		log_warn("worker %u: figures for the core not queued", w->id);
+}
+
 int uplink_backed_up(struct worker *w) { return uplink_queued(&w->link) > UPLINK_HIGH; }
 
 int uplink_connect(struct worker *w)

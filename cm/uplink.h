@@ -30,6 +30,9 @@ void uplink_on_send(struct worker *w, int res);
 void uplink_flush(struct worker *w);
 /* Frames waiting for the core above the high-water mark: stop reading clients. */
 int uplink_backed_up(struct worker *w);
+/* Queue this worker's figures for `starlingctl status` (WIRE_CM_STATS);
+ * called each tick once the link is up. */
+void uplink_report(struct worker *w);
 void uplink_free(struct uplink *l);
 
 #endif

@@ -296,6 +296,7 @@ static void on_tick(struct worker *w)
 		w->n_refused = 0;
 	}
 	conn_timers_run(w);
+	uplink_report(w);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		if (!w->listeners[i].armed)
 			arm_accept(w, i);

@@ -68,8 +68,10 @@ struct worker {
 	char plain[16384]; /* decrypted bytes before framing */
 	struct uplink link;
 
-	/* counters for logs and, later, metrics */
+	/* counters for logs and `starlingctl status` (sent to the core each tick) */
 	uint64_t n_accepted, n_closed;
+	uint64_t n_auth_ok, n_auth_failed;
+	uint64_t n_stanzas_in, n_stanzas_out; /* client -> core, core -> client */
 	uint64_t n_refused; /* since the last tick: the table was full */
 };
 

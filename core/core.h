@@ -8,6 +8,7 @@
 
 #include "lib/wire.h"
 #include "session.h"
+#include "stats.h"
 #include "store.h"
 
 /* Room for local@domain/resource (RFC 7622 §3.1: 1023 octets each). */
@@ -26,6 +27,7 @@ struct core {
 	struct link *links;  /* every open link */
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
 	int epfd;	     /* -1 in unit tests: no epoll */
+	struct core_stats stats;
 };
 
 /* A JID split into parts without copying (the input is already prepared). */

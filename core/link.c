@@ -56,7 +56,15 @@ static void on_hello(struct link *l, const struct wire_frame *f)
 		return;
 	}
 	l->hello_rx = 1;
-	log_info("link %s up (%.*s)", l->peer, (int)(name.len > 64 ? 64 : name.len), name.p);
+	size_t n = 0;
+	for (uint32_t i = 0; i < name.len && n + 1 < sizeof l->name; i++) {
+		char ch = name.p[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '/' || ch == '.' || ch == '_' || ch == '-')
+			l->name[n++] = ch;
+	}
+	l->name[n] = '\0';
+	log_info("link %s up (%s)", l->peer, l->name);
 }
 
 /* CRED_REQ: SCRAM verifiers only; the core never sees a password. */
@@ -73,6 +81,7 @@ static void on_cred_req(struct core *c, struct link *l, const struct wire_frame 
 	struct wire_cred_entry e[2];
 	char name[1024];
 	int rc = -ENOENT;
+	c->stats.cred_lookups++;
 	if (user.len && user.len < sizeof name && !memchr(user.p, 0, user.len)) {
 		memcpy(name, user.p, user.len);
 		name[user.len] = 0;
@@ -209,6 +218,22 @@ static void on_stanza(struct core *c, struct link *l, const struct wire_frame *f
 	router_stanza(c, s, &st);
 }
 
+/* STATS_REQ (starlingctl status): the figures, as one STATS frame. */
+static void on_stats_req(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct buf text = {0};
+	int rc = stats_render(c, &text);
+	if (!rc) {
+		struct wire_writer w;
+		wire_begin(&w, &l->out, WIRE_STATS, f->sid);
+		wire_put_str(&w, buf_head(&text), buf_avail(&text));
+		rc = wire_end(&w);
+	}
+	if (rc)
+		link_fail(l, "cannot answer STATS_REQ");
+	buf_free(&text);
+}
+
 static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	if (!l->hello_rx && f->type != WIRE_HELLO) {
@@ -231,6 +256,11 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
 	case WIRE_STANZA: on_stanza(c, l, f); break;
 	case WIRE_REVOKE: on_revoke(c, l, f); break;
+	case WIRE_CM_STATS:
+		if (stats_cm_report(l, f))
+			log_warn("link %s: figures not kept (out of memory)", l->peer);
+		break;
+	case WIRE_STATS_REQ: on_stats_req(c, l, f); break;
 	case WIRE_FLOW: log_debug("link %s: FLOW %s ignored", l->peer,
 				  f->plen && f->payload[0] ? "resume" : "pause");
 		break;
@@ -341,6 +371,7 @@ void link_close(struct core *c, struct link *l)
 	}
 	log_info("link %s closed", l->peer);
 	session_sid_table_free(&l->sids);
+	buf_free(&l->cm_report);
 	buf_free(&l->in);
 	buf_free(&l->out);
 	free(l);

@@ -21,7 +21,9 @@ struct link {
 	uint8_t out_armed; /* EPOLLOUT is registered */
 	struct buf in, out;
 	struct sid_table sids;
+	struct buf cm_report; /* the cm worker's last figures (stats.c) */
 	char peer[64]; /* for log lines */
+	char name[64]; /* from the peer's HELLO, [A-Za-z0-9/._-] only ("starling-cm/PID/W") */
 };
 
 /* Creates a link for an accepted socket (or fd -1) and queues our HELLO.

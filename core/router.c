@@ -56,16 +56,18 @@ const char *router_kind_name(uint8_t kind)
 
 int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s)
 {
-	(void)c;
 	struct link *l = target->link;
 	if (l->dead)
 		return -EPIPE;
 	int rc = wire_put_stanza(&l->out, target->sid, s);
-	if (rc)
+	if (rc) {
 		log_warn("link %s: cannot queue stanza: %s", l->peer, strerror(-rc));
-	else if (buf_avail(&l->out) > LINK_OUT_MAX)
+		return rc;
+	}
+	c->stats.deliveries++;
+	if (buf_avail(&l->out) > LINK_OUT_MAX)
 		link_fail(l, "output backlog over limit");
-	return rc;
+	return 0;
 }
 
 static const struct {
@@ -192,10 +194,12 @@ static void store_offline(struct core *c, const struct core_user *u, struct wire
 	m.xml = wire_strdup(s->xml);
 	m.stanza_id = wire_strdup(s->id);
 	int rc = m.from && m.xml && m.stanza_id ? store_offline_add(c->store, name, &m) : -ENOMEM;
-	if (rc)
+	if (rc) {
 		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
-	else
+	} else {
+		c->stats.offline_stored++;
 		log_debug("stored offline message for %s", name);
+	}
 	free(m.from);
 	free(m.xml);
 	free(m.stanza_id);
@@ -312,6 +316,7 @@ void router_stanza(struct core *c, struct session *origin, const struct wire_sta
 		log_debug("dropping stanza of unknown kind %u", s->kind);
 		return;
 	}
+	c->stats.stanzas[s->kind]++;
 	if (s->type == STANZA_T_INVALID) {
 		router_error(c, s, ROUTER_ERR_BAD_REQUEST);
 		return;

@@ -149,12 +149,14 @@ int session_open(struct core *c, struct link *l, uint32_t sid, const char *local
 	s->link_next = l->sids.b[k];
 	l->sids.b[k] = s;
 	l->sids.n++;
+	c->stats.sessions_opened++;
 	*out = s;
 	return 0;
 }
 
 void session_free(struct core *c, struct session *s)
 {
+	c->stats.sessions_closed++;
 	struct link *l = s->link;
 	struct session **pp = &l->sids.b[hash_sid(s->sid) & (l->sids.nb - 1)];
 	while (*pp != s)

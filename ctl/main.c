@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		   "  passwd JID PASSWORD    set a new password\n"
 		   "  deluser JID            delete an account, its roster and offline messages\n"
 		   "  users                  list accounts\n"
+		   "  status                 the running server's figures (core and every cm\n"
+		   "                         worker), one Prometheus-style line each\n"
 		   "  provision PATTERN N PASSWORD [--first K] [--contacts C]\n"
 		   "                         load-test accounts: PATTERN with one %%d (%%%% = '%%')\n"
 		   "                         numbered K .. K+N-1 (K default 1, N <= 1000000), all\n"
@@ -101,13 +103,13 @@ static int print_user(void *ctx, const char *user)
 	return 0;
 }
 
-/* Waits for the core's PONG: once it arrives, everything sent before it has
- * been handled (frames on a link are processed in order). */
-static int await_pong(int fd)
+/* Reads frames from fd until one of type want; its payload string goes to
+ * text (may be NULL).  Returns 0 or -EPROTO (closed, timed out, malformed). */
+static int await_frame(int fd, uint8_t want, struct buf *text)
 {
 	struct buf in = {0};
-	int done = 0;
-	while (!done) {
+	int done = 0, bad = 0;
+	while (!done && !bad) {
 		char *p = buf_reserve(&in, 4096);
 		ssize_t n = p ? recv(fd, p, 4096, 0) : -1;
 		if (n <= 0)
@@ -116,11 +118,16 @@ static int await_pong(int fd)
 		struct wire_frame f;
 		long fl;
 		while (!done && (fl = wire_parse((const uint8_t *)buf_head(&in), buf_avail(&in), &f)) > 0) {
-			done = f.type == WIRE_PONG;
+			if (f.type == want) {
+				struct wire_reader r;
+				wire_reader_init(&r, &f);
+				struct wire_str s = text ? wire_get_str(&r) : (struct wire_str){0};
+				done = !r.err && (!text || !buf_append(text, s.p, s.len));
+				bad = !done;
+			}
 			buf_consume(&in, (size_t)fl);
 		}
-		if (fl < 0)
-			break;
+		bad |= fl < 0;
 	}
 	buf_free(&in);
 	return done ? 0 : -EPROTO;
@@ -157,7 +164,7 @@ static int revoke_send(const struct config *cfg, const struct buf *revokes)
 		 wire_put_u32_frame(&out, WIRE_PING, 0, 1);
 	rc = rc ? -ENOMEM : send_all(fd, &out);
 	if (!rc)
-		rc = await_pong(fd);
+		rc = await_frame(fd, WIRE_PONG, NULL); /* frames are handled in order */
 	buf_free(&out);
 	close(fd);
 	return rc;
@@ -203,6 +210,32 @@ static int cmd_provision(struct store *st, const struct config *cfg, int argc, c
 		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of the "
 				"accounts that already existed\n");
 	buf_free(&revokes);
+	return rc ? 1 : 0;
+}
+
+/* status: ask the running core for its figures (STATS_REQ) and print them. */
+static int cmd_status(const struct config *cfg)
+{
+	int fd = linkaddr_connect(cfg->link_address);
+	if (fd < 0) {
+		fprintf(stderr, "starlingctl: no core listening at %s\n", cfg->link_address);
+		return 1;
+	}
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct buf out = {0}, text = {0};
+	int rc = wire_put_hello(&out, "starlingctl") ||
+		 wire_put_u8_frame(&out, WIRE_STATS_REQ, 0, 0);
+	rc = rc ? -ENOMEM : send_all(fd, &out);
+	if (!rc)
+		rc = await_frame(fd, WIRE_STATS, &text);
+	close(fd);
+	if (!rc)
+		fwrite(buf_head(&text), 1, buf_avail(&text), stdout);
+	else
+		fprintf(stderr, "starlingctl: the core did not answer\n");
+	buf_free(&out);
+	buf_free(&text);
 	return rc ? 1 : 0;
 }
 
@@ -270,6 +303,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_init("starlingctl", LOG_LEVEL_WARN);
+	if (!strcmp(argv[optind], "status") && argc - optind == 1)
+		return cmd_status(&cfg); /* the running core's figures: no database */
 	struct store *st;
 	if (store_open(cfg.database, &st)) {
 		fprintf(stderr, "starlingctl: cannot open database %s\n", cfg.database);

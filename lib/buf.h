@@ -17,7 +17,9 @@ struct buf {
 #define BUF_MAX (1u << 30)
 
 static inline size_t buf_avail(const struct buf *b) { return b->len - b->off; }
-static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
+/* An empty buffer may have no storage: NULL + 0 is undefined in C, so the
+ * offset is added only when there is one (off > 0 implies data). */
+static inline const char *buf_head(const struct buf *b) { return b->off ? b->data + b->off : b->data; }
 
 /* Append n bytes. Returns 0 or -ENOMEM (also when the buffer would pass BUF_MAX). */
 int buf_append(struct buf *b, const void *p, size_t n);

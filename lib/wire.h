@@ -28,6 +28,9 @@ enum wire_type {
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
 	WIRE_REVOKE = 50,	 /* admin->core: str localpart: end its sessions (sid 0) */
+	WIRE_STATS_REQ = 60,	 /* admin->core: no payload (sid 0) */
+	WIRE_STATS = 61,	 /* core->admin: str text, one "name value" line per figure */
+	WIRE_CM_STATS = 62,	 /* cm->core, each second: str text, lines as in STATS */
 };
 
 enum wire_cred_status { WIRE_CRED_OK = 0, WIRE_CRED_NO_USER = 1, WIRE_CRED_ERROR = 2 };

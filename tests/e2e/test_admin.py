@@ -1,6 +1,11 @@
 """starlingctl against a running server: a changed password or a deleted
 account ends the account's live sessions (<not-authorized/>, RFC 6120
-§4.9.3.12), and only the new credentials log in afterwards."""
+§4.9.3.12), and only the new credentials log in afterwards; `status` reports
+the running server's figures."""
+import re
+import subprocess
+import time
+
 import pytest
 
 from xmpp_raw import NS_SASL, expect_stream_error, q
@@ -66,3 +71,61 @@ def test_unknown_account_is_an_error(server, cmd):
     args = [cmd, 'nobody-here@%s' % server.domain] + (['x'] if cmd == 'passwd' else [])
     with pytest.raises(AssertionError):
         server.ctl(*args)
+
+
+def _status(server):
+    """starlingctl status as {metric line name: int}."""
+    figures = {}
+    for line in server.ctl('status').stdout.splitlines():
+        name, value = line.rsplit(' ', 1)
+        figures[name] = int(value)
+    return figures
+
+
+def _cm_sum(figures, name):
+    return sum(v for k, v in figures.items() if k.startswith(name + '{cm="starling-cm/'))
+
+
+def test_status_counts_what_happened(server):
+    """`starlingctl status`: the core's gauges and counters and every cm
+    worker's report (sent each second) move with a session's work."""
+    before = _status(server)
+    jid, pw = server.new_user('st')
+    s = server.raw()
+    try:
+        s.login(_local(jid), pw, resource='r')
+        s.presence()
+        for i in range(3):
+            s.message(jid + '/r', 'hello %d' % i)
+            s.next_message()
+        deadline = time.time() + 10
+        while True:  # the cm reports once a second
+            now = _status(server)
+            if _cm_sum(now, 'starling_cm_stanzas_in_total') >= \
+                    _cm_sum(before, 'starling_cm_stanzas_in_total') + 4 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert now['starling_core_cm_links'] >= 1
+        assert now['starling_core_sessions'] == before['starling_core_sessions'] + 1
+        assert now['starling_core_sessions_available'] >= 1
+        k = 'starling_core_stanzas_total{kind="message"}'
+        assert now[k] == before[k] + 3
+        assert now['starling_core_deliveries_total'] >= before['starling_core_deliveries_total'] + 3
+        assert now['starling_core_credential_lookups_total'] > \
+            before['starling_core_credential_lookups_total']
+        assert _cm_sum(now, 'starling_cm_connections') >= 1
+        assert _cm_sum(now, 'starling_cm_auth_ok_total') > \
+            _cm_sum(before, 'starling_cm_auth_ok_total')
+        assert _cm_sum(now, 'starling_cm_stanzas_in_total') >= \
+            _cm_sum(before, 'starling_cm_stanzas_in_total') + 4  # presence + 3 messages
+    finally:
+        s.close()
+
+
+def test_status_without_a_core(server, tmp_path):
+    conf = tmp_path / 'nocore.conf'
+    conf.write_text(re.sub(r'(?m)^address = unix:.*$', 'address = unix:%s/none.sock' % tmp_path,
+                           server.conf.read_text()))
+    r = subprocess.run([str(server.bin / 'starlingctl'), '-c', str(conf), 'status'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and 'no core listening' in r.stderr, (r.returncode, r.stderr)

@@ -14,6 +14,7 @@ import os
 import struct
 
 HELLO, PING, PONG, CRED_REQ, SESSION_OPEN, SESSION_CLOSE, STANZA, FLOW = 1, 2, 3, 10, 20, 22, 30, 40
+STATS_REQ, CM_STATS = 60, 62
 MESSAGE, PRESENCE, IQ = 1, 2, 3
 (T_NONE, T_NORMAL, T_CHAT, T_GROUPCHAT, T_HEADLINE, T_ERROR, T_UNAVAILABLE, T_SUBSCRIBE,
  T_SUBSCRIBED, T_UNSUBSCRIBE, T_UNSUBSCRIBED, T_PROBE, T_GET, T_SET, T_RESULT) = range(15)
@@ -108,6 +109,14 @@ SEEDS = {
         frame(SESSION_CLOSE, 1, bytes([1])),
         frame(99, 0, bytes([0]), B),
         stanza(2, PRESENCE, T_NONE, "<presence/>"),
+    ],
+    "stats": [
+        frame(CM_STATS, 0, s("starling_cm_connections 3\nBad 1\nx 99999999999999999999\n")),
+        frame(CM_STATS, 0, s("starling_cm_connections 4"), B),
+        stanza(1, MESSAGE, T_CHAT, "<message/>", to="bob@" + D + "/b"),
+        frame(STATS_REQ, 0, b""),
+        frame(CM_STATS, 0, b"\0\0"),
+        frame(STATS_REQ, 0, bytes([0]), B),
     ],
     "split_partial": [
         stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",

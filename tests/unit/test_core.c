@@ -236,6 +236,47 @@ static void test_directed_presence(struct core *c)
 	CHECK(c->users.n == 0);
 }
 
+/* starlingctl status: a cm worker's report is relayed with its name, lines
+ * that are not "name digits" are dropped, the core's own figures move. */
+static void test_stats(struct core *c)
+{
+	struct link *l = link_new(c, -1, "mem");
+	struct buf b = {0}, keep = {0};
+	struct wire_frame f;
+	wire_put_hello(&b, "starling-cm/9/0 \"x\"");
+	feed(c, l, &b);
+	static const char report[] = "starling_cm_connections 7\n"
+				     "Bad_Name 1\n"
+				     "starling_cm_evil{x=\"y\"} 2\n"
+				     "starling_cm_neg -3\n"
+				     "starling_cm_accepted_total 12";
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_CM_STATS, 0);
+	wire_put_str(&w, report, sizeof report - 1);
+	wire_end(&w);
+	feed(c, l, &b);
+	send_open(c, l, 1, "alice@" DOMAIN "/s");
+	send_stanza(c, l, 1, STANZA_MESSAGE, STANZA_T_CHAT, "m", "alice@" DOMAIN "/s",
+		    "alice@" DOMAIN "/s", "<message type=\"chat\"/>");
+	buf_free(&l->out);
+	wire_put_u8_frame(&b, WIRE_STATS_REQ, 0, 0);
+	feed(c, l, &b);
+	CHECK(next_frame(l, WIRE_STATS, &f, &keep) == 0);
+	struct wire_reader r;
+	wire_reader_init(&r, &f);
+	struct wire_str t = wire_get_str(&r);
+	CHECK(!r.err);
+	CHECK(has_str(t, "starling_core_cm_links 1\n"));
+	CHECK(has_str(t, "starling_core_sessions 1\n"));
+	CHECK(has_str(t, "starling_core_deliveries_total "));
+	CHECK(has_str(t, "starling_cm_connections{cm=\"starling-cm/9/0x\"} 7\n"));
+	CHECK(has_str(t, "starling_cm_accepted_total{cm=\"starling-cm/9/0x\"} 12\n"));
+	CHECK(!has_str(t, "Bad_Name") && !has_str(t, "evil") && !has_str(t, "neg"));
+	CHECK(c->stats.stanzas[STANZA_MESSAGE] >= 1 && c->stats.deliveries >= 1);
+	buf_free(&keep);
+	link_close(c, l);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -266,6 +307,7 @@ int main(void)
 	CHECK(store_user_add(c.store, "bob", cr) == 0);
 	test_routing(&c);
 	test_directed_presence(&c);
+	test_stats(&c);
 	test_bad_hello(&c);
 	session_user_table_free(&c.users);
 	store_close(c.store);

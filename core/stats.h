@@ -1,0 +1,31 @@
+/* stats: what `starlingctl status` prints: the core's gauges and counters
+ * and the latest report of every cm worker, in Prometheus' text format (one
+ * "name value" or "name{label=\"..\"} value" per line), so that an operator
+ * can read it or feed it to a collector as it is. */
+#ifndef STARLING_CORE_STATS_H
+#define STARLING_CORE_STATS_H
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/wire.h"
+
+struct core;
+struct link;
+
+/* Counters since the core started; bumped where the events happen. */
+struct core_stats {
+	uint64_t stanzas[4];	  /* from clients, by enum stanza_kind (1..3) */
+	uint64_t deliveries;	  /* stanzas queued to a session */
+	uint64_t offline_stored;  /* messages kept for an offline user */
+	uint64_t sessions_opened, sessions_closed;
+	uint64_t cred_lookups;	  /* SASL credential requests from cms */
+};
+
+/* A cm worker's report (WIRE_CM_STATS): kept on the link, replacing the last
+ * one.  Only "name value" lines with a lowercase name are kept (the text
+ * comes from a socket).  Returns 0 or -ENOMEM. */
+int stats_cm_report(struct link *l, const struct wire_frame *f);
+/* Appends the whole status text to out. Returns 0 or -ENOMEM. */
+int stats_render(struct core *c, struct buf *out);
+
+#endif
