@@ -1,9 +1,11 @@
 /* iq: requests the server answers itself (RFC 6120 §8.2.3, §10.3.3). */
 #include "iq.h"
 
+
 #include <libxml/parser.h>
 #include <string.h>
 
+#include "carbons.h"
 #include "lib/log.h"
 #include "roster.h"
 #include "router.h"
@@ -17,6 +19,7 @@ static const char iq_disco_info[] =
 	"<feature var=\"" IQ_NS_DISCO_INFO "\"/>"
 	"<feature var=\"jabber:iq:roster\"/>"
 	"<feature var=\"" IQ_NS_PING "\"/>"
+	"<feature var=\"" CARBONS_NS "\"/>"
 	"</query>";
 
 static int is_child(xmlNodePtr n, const char *ns, const char *name)
@@ -71,6 +74,8 @@ void iq_handle(struct core *c, struct session *origin, const struct wire_stanza 
 		router_iq_result(c, origin, s, NULL, 0); /* XEP-0199 §4.2 */
 	else if (target == IQ_TO_SERVER && is_child(p, IQ_NS_DISCO_INFO, "query"))
 		disco_info(c, origin, s, p);
+	else if (target != IQ_TO_OTHER && carbons_iq(c, origin, s, p))
+		; /* XEP-0280 §4-5: answered */
 	else
 		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE); /* RFC 6120 §8.3.3.19 */
 	xmlFreeDoc(d);

@@ -2,10 +2,12 @@
  * hosts one domain and has no server-to-server links yet. */
 #include "router.h"
 
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "carbons.h"
 #include "iq.h"
 #include "lib/log.h"
 #include "link.h"
@@ -229,10 +231,13 @@ static void route_message_bare(struct core *c, struct core_user *u, struct wire_
 		/* headline goes to every non-negative resource; others to the top ones */
 		if (s->type == STANZA_T_HEADLINE || t->priority == best) {
 			router_deliver(c, t, s);
+			t->flags |= SESSION_GOT;
 			any = 1;
 		}
 	}
-	if (!any && s->type != STANZA_T_HEADLINE)
+	if (any)
+		carbons_received(c, u, s); /* XEP-0280 §6: the other resources */
+	else if (s->type != STANZA_T_HEADLINE)
 		store_offline(c, u, local, s);
 }
 
@@ -254,6 +259,10 @@ void router_route_local(struct core *c, const struct wire_stanza *s, const struc
 				      : NULL;
 		if (t) {
 			router_deliver(c, t, s);
+			if (s->kind == STANZA_MESSAGE) {
+				t->flags |= SESSION_GOT;
+				carbons_received(c, u, s);
+			}
 			return;
 		}
 		if (s->kind != STANZA_MESSAGE) {
@@ -347,5 +356,9 @@ void router_stanza(struct core *c, struct session *origin, const struct wire_sta
 			iq_handle(c, origin, s, IQ_TO_ACCOUNT);
 		return;
 	}
+	/* XEP-0280 §7: the sender's other resources see what it sent (not for
+	 * messages to its own account, which they receive or get copies of). */
+	if (s->kind == STANZA_MESSAGE && !core_str_eq(origin->user->local, v.local.p, v.local.len))
+		carbons_sent(c, origin, s);
 	router_route_local(c, s, &v);
 }

@@ -12,6 +12,8 @@ struct core_user;
 enum session_flag {
 	SESSION_AVAILABLE = 1,	/* sent available presence, not yet unavailable */
 	SESSION_INTERESTED = 2, /* requested the roster: gets roster pushes (RFC 6121 §2.1.6) */
+	SESSION_CARBONS = 4,	/* enabled Message Carbons (XEP-0280) */
+	SESSION_GOT = 8,	/* got the message being routed (carbons.c; cleared after) */
 };
 
 /* An entity the session sent directed available presence to and that gets

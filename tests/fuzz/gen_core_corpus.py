@@ -118,6 +118,17 @@ SEEDS = {
         frame(CM_STATS, 0, b"\0\0"),
         frame(STATS_REQ, 0, bytes([0]), B),
     ],
+    "carbons": [
+        stanza(2, IQ, T_SET, '<iq type="set"><enable xmlns="urn:xmpp:carbons:2"/></iq>'),
+        stanza(2, IQ, T_SET, '<iq type="set"><enable xmlns="urn:xmpp:carbons:2"/></iq>',
+               flags=FIX | B),
+        stanza(1, MESSAGE, T_CHAT, '<message type="chat"><body>hi</body></message>',
+               to="bob@" + D + "/b"),
+        stanza(1, MESSAGE, T_CHAT, "<message/>", to="bob@" + D, flags=FIX | B),
+        stanza(2, MESSAGE, T_CHAT, '<message xmlns="jabber:client"><body>x</body></message>',
+               to="alice@" + D),
+        stanza(2, IQ, T_SET, '<iq type="set"><disable xmlns="urn:xmpp:carbons:2"/></iq>'),
+    ],
     "split_partial": [
         stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",
                flags=FIX | SPLIT | (9 << 3)),

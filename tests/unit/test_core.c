@@ -1,5 +1,6 @@
 /* The routing core driven through in-memory links (no sockets): frames go in
  * with link_feed(), the replies are read back from the links' output. */
+#include <libxml/parser.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -277,6 +278,44 @@ static void test_stats(struct core *c)
 	link_close(c, l);
 }
 
+/* XEP-0280: a <received/> copy is well-formed XML carrying the original's
+ * from and to, escaped (a resourcepart may hold '"' and '&'), and goes only to
+ * the resource that enabled carbons and did not get the message. */
+static void test_carbons(struct core *c)
+{
+	struct link *l = link_new(c, -1, "mem");
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	send_hello(c, l);
+	send_open(c, l, 1, "bob@" DOMAIN "/b");
+	send_open(c, l, 2, "bob@" DOMAIN "/c");
+	send_open(c, l, 3, "alice@" DOMAIN "/x\"&y");
+	send_stanza(c, l, 2, STANZA_IQ, STANZA_T_SET, "e", "bob@" DOMAIN "/c", "",
+		    "<iq type=\"set\"><enable xmlns=\"urn:xmpp:carbons:2\"/></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 2 && s.type == STANZA_T_RESULT);
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "m", "alice@" DOMAIN "/x\"&y",
+		    "bob@" DOMAIN "/b", "<message type=\"chat\"><body>1 &lt; 2</body></message>");
+	int plain = 0, copies = 0;
+	while (!next_stanza(l, &s, &sid, &keep)) {
+		if (sid == 1) {
+			plain++;
+			continue;
+		}
+		CHECK(sid == 2 && wire_str_eq(s.from, "bob@" DOMAIN));
+		CHECK(has_str(s.xml, "<received xmlns=\"urn:xmpp:carbons:2\">"));
+		CHECK(has_str(s.xml, " from=\"alice@" DOMAIN "/x&quot;&amp;y\" to=\"bob@" DOMAIN
+				     "/b\" type=\"chat\"><body>1 &lt; 2</body></message>"));
+		xmlDocPtr d = xmlReadMemory(s.xml.p, (int)s.xml.len, NULL, NULL, XML_PARSE_NONET);
+		CHECK(d != NULL);
+		xmlFreeDoc(d);
+		copies++;
+	}
+	CHECK(plain == 1 && copies == 1);
+	buf_free(&keep);
+	link_close(c, l);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -308,6 +347,7 @@ int main(void)
 	test_routing(&c);
 	test_directed_presence(&c);
 	test_stats(&c);
+	test_carbons(&c);
 	test_bad_hello(&c);
 	session_user_table_free(&c.users);
 	store_close(c.store);
