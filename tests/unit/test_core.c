@@ -25,6 +25,14 @@ static void send_hello(struct core *c, struct link *l)
 	feed(c, l, &b);
 }
 
+/* An in-memory link that has said HELLO. */
+static struct link *hello_link(struct core *c)
+{
+	struct link *l = link_new(c, -1, "mem");
+	send_hello(c, l);
+	return l;
+}
+
 static void send_open(struct core *c, struct link *l, uint32_t sid, const char *jid)
 {
 	struct buf b = {0};
@@ -188,11 +196,10 @@ static void test_routing(struct core *c)
 static void test_directed_presence(struct core *c)
 {
 	enum { NB = SESSION_DIRECTED_MAX + 6 };
-	struct link *l = link_new(c, -1, "mem");
+	struct link *l = hello_link(c);
 	struct wire_stanza s;
 	struct buf keep = {0};
 	uint32_t sid;
-	send_hello(c, l);
 	send_open(c, l, 1, "alice@" DOMAIN "/a");
 	send_open(c, l, 2, "alice@" DOMAIN "/b");
 	char jid[64];
@@ -283,11 +290,10 @@ static void test_stats(struct core *c)
  * the resource that enabled carbons and did not get the message. */
 static void test_carbons(struct core *c)
 {
-	struct link *l = link_new(c, -1, "mem");
+	struct link *l = hello_link(c);
 	struct wire_stanza s;
 	struct buf keep = {0};
 	uint32_t sid;
-	send_hello(c, l);
 	send_open(c, l, 1, "bob@" DOMAIN "/b");
 	send_open(c, l, 2, "bob@" DOMAIN "/c");
 	send_open(c, l, 3, "alice@" DOMAIN "/x\"&y");
