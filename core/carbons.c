@@ -94,9 +94,19 @@ static void copy_to(struct core *c, struct core_user *u, const char *which,
 	buf_free(&x);
 }
 
+/* Whether any session of u but skip (and those flagged skip_flag) wants
+ * copies: most users have one resource, and then nothing is looked at. */
+static int wanted(const struct core_user *u, const struct session *skip, uint8_t skip_flag)
+{
+	for (const struct session *t = u->sessions; t; t = t->user_next)
+		if ((t->flags & SESSION_CARBONS) && t != skip && !(t->flags & skip_flag))
+			return 1;
+	return 0;
+}
+
 void carbons_received(struct core *c, struct core_user *u, const struct wire_stanza *s)
 {
-	if (carbons_eligible(s))
+	if (wanted(u, NULL, SESSION_GOT) && carbons_eligible(s))
 		copy_to(c, u, "received", s, NULL, SESSION_GOT);
 	for (struct session *t = u->sessions; t; t = t->user_next)
 		t->flags &= (uint8_t)~SESSION_GOT;
@@ -104,6 +114,6 @@ void carbons_received(struct core *c, struct core_user *u, const struct wire_sta
 
 void carbons_sent(struct core *c, struct session *origin, const struct wire_stanza *s)
 {
-	if (carbons_eligible(s))
+	if (wanted(origin->user, origin, 0) && carbons_eligible(s))
 		copy_to(c, origin->user, "sent", s, origin, 0);
 }
