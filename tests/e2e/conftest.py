@@ -416,6 +416,16 @@ async def connect(server, jid, password, mech=None, resource=None, presence=Fals
     return c
 
 
+async def full_roster(c):
+    """The whole roster as the server has it, {bare JID: item}.  slixmpp would
+    otherwise name the version it cached from pushes and, that being current,
+    get an empty result (RFC 6121 §2.6.3)."""
+    c.client_roster.version = ''
+    iq = await c.get_roster(timeout=30)
+    assert iq['type'] == 'result'
+    return {str(k): v for k, v in iq['roster']['items'].items()}
+
+
 async def expect(queue, pred, what, timeout=WAIT):
     """The first item of queue satisfying pred; earlier non-matching items
     are dropped.  Fails with a description of what was skipped."""

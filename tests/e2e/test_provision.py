@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import SANITIZER_MARKS, connect, expect, run
+from conftest import SANITIZER_MARKS, connect, expect, full_roster as _roster, run
 from xmpp_raw import NS_SASL, expect_stream_error, q
 
 
@@ -26,16 +26,6 @@ def _users(server):
 
 def _jid(server, local):
     return '%s@%s' % (local, server.domain)
-
-
-async def _roster(c):
-    """The whole roster as the server has it.  slixmpp would otherwise name
-    the version it cached from pushes and, that being current, get an empty
-    result (RFC 6121 §2.6.3)."""
-    c.client_roster.version = ''
-    iq = await c.get_roster(timeout=30)
-    assert iq['type'] == 'result'
-    return {str(k): v for k, v in iq['roster']['items'].items()}
 
 
 def _plain_result(server, local, password):

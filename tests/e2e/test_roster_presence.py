@@ -1,5 +1,5 @@
 """Rosters, subscriptions and presence (RFC 6121 §2, §3, §4) with slixmpp."""
-from conftest import connect, expect, run
+from conftest import connect, expect, full_roster as _roster, run
 
 
 def _presence(type_, frm):
@@ -20,16 +20,6 @@ def _push_for(jid, pred=lambda item: True):
         items = {str(k): v for k, v in iq['roster']['items'].items()}
         return jid in items and pred(items[jid])
     return match
-
-
-async def _roster(c):
-    """The whole roster as the server has it.  slixmpp would otherwise name
-    the version it cached from pushes and, that being current, get an empty
-    result (RFC 6121 §2.6.3)."""
-    c.client_roster.version = ''
-    iq = await c.get_roster(timeout=30)
-    assert iq['type'] == 'result'
-    return {str(k): v for k, v in iq['roster']['items'].items()}
 
 
 async def befriend(a, b):

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "check.h"
 #include "tls/tls.h"
 
@@ -283,18 +284,11 @@ static void unsupported(SSL_CTX *cctx, SSL_CTX *sctx, SSL_CTX *plain_cctx)
 	CHECK(rec_read(&st, (const uint8_t *)"x", 1, NULL, deliver, NULL) == -EPROTO);
 }
 
-static int make_certs(char *dir)
-{
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "sh scripts/mkcert.sh %s localhost >/dev/null 2>&1", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	char dir[] = "/tmp/starling-test-record-XXXXXX", cert[300], key[300], err[512];
 	CHECK(mkdtemp(dir) != NULL);
-	if (make_certs(dir)) {
+	if (certs_make(dir, 0)) {
 		CHECK(!"scripts/mkcert.sh failed (run from the repository root)");
 		CHECK_DONE();
 	}
@@ -342,8 +336,6 @@ int main(void)
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 	SSL_CTX_free(plain_cctx);
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	CHECK(certs_remove(dir) == 0);
 	CHECK_DONE();
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "check.h"
 
 /* ---- heap accounting: every OpenSSL allocation carries a size header ---- */
@@ -320,21 +321,9 @@ static void ctx_errors(const char *dir, const char *cert, const char *key)
 	CHECK(ERR_peek_error() == 0); /* error paths leave no stale queue behind */
 }
 
-static int make_certs(char *dir)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof cmd,
-		 "sh scripts/mkcert.sh %s localhost >/dev/null && "
-		 "sh scripts/mkcert.sh %s/other localhost >/dev/null",
-		 dir, dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static void remove_certs(const char *dir)
 {
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (certs_remove(dir))
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
@@ -346,7 +335,7 @@ int main(void)
 		printf("OpenSSL already initialised: idle SSL size not measured\n");
 	char dir[] = "/tmp/starling-test-tls-XXXXXX", cert[300], key[300], err[512];
 	CHECK(mkdtemp(dir) != NULL);
-	if (make_certs(dir)) {
+	if (certs_make(dir, 1)) {
 		CHECK(!"scripts/mkcert.sh failed (run from the repo root)");
 		remove_certs(dir);
 		CHECK_DONE();
