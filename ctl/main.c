@@ -148,10 +148,11 @@ static int send_all(int fd, const struct buf *b)
 	return 0;
 }
 
-/* Sends the REVOKE frames in revokes to a running core and waits until it
- * has handled them.  Returns 0, 1 when no core listens (no sessions: nothing
- * to do), or a negative errno. */
-static int revoke_send(const struct config *cfg, const struct buf *revokes)
+/* Talks to a running core as an admin peer: HELLO, then frames, then waits
+ * for the first frame of type want (its payload string goes to text, which
+ * may be NULL).  Returns 0, 1 when no core listens, or a negative errno. */
+static int core_ask(const struct config *cfg, const struct buf *frames, uint8_t want,
+		    struct buf *text)
 {
 	int fd = linkaddr_connect(cfg->link_address);
 	if (fd < 0)
@@ -160,14 +161,23 @@ static int revoke_send(const struct config *cfg, const struct buf *revokes)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	struct buf out = {0};
 	int rc = wire_put_hello(&out, "starlingctl") ||
-		 buf_append(&out, buf_head(revokes), buf_avail(revokes)) ||
-		 wire_put_u32_frame(&out, WIRE_PING, 0, 1);
+		 buf_append(&out, buf_head(frames), buf_avail(frames));
 	rc = rc ? -ENOMEM : send_all(fd, &out);
 	if (!rc)
-		rc = await_frame(fd, WIRE_PONG, NULL); /* frames are handled in order */
+		rc = await_frame(fd, want, text);
 	buf_free(&out);
 	close(fd);
 	return rc;
+}
+
+/* Sends the REVOKE frames in revokes to a running core and waits until it
+ * has handled them (the PONG to a PING sent after them: frames are handled
+ * in order).  Returns as core_ask: 1 means no sessions, nothing to do. */
+static int revoke_send(const struct config *cfg, struct buf *revokes)
+{
+	if (wire_put_u32_frame(revokes, WIRE_PING, 0, 1))
+		return -ENOMEM;
+	return core_ask(cfg, revokes, WIRE_PONG, NULL);
 }
 
 /* Tell a running core to end the account's sessions (deluser, passwd), so
@@ -216,25 +226,16 @@ static int cmd_provision(struct store *st, const struct config *cfg, int argc, c
 /* status: ask the running core for its figures (STATS_REQ) and print them. */
 static int cmd_status(const struct config *cfg)
 {
-	int fd = linkaddr_connect(cfg->link_address);
-	if (fd < 0) {
-		fprintf(stderr, "starlingctl: no core listening at %s\n", cfg->link_address);
-		return 1;
-	}
-	struct timeval tv = {.tv_sec = 5};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	struct buf out = {0}, text = {0};
-	int rc = wire_put_hello(&out, "starlingctl") ||
-		 wire_put_u8_frame(&out, WIRE_STATS_REQ, 0, 0);
-	rc = rc ? -ENOMEM : send_all(fd, &out);
-	if (!rc)
-		rc = await_frame(fd, WIRE_STATS, &text);
-	close(fd);
-	if (!rc)
+	struct buf req = {0}, text = {0};
+	int rc = wire_put_u8_frame(&req, WIRE_STATS_REQ, 0, 0) ? -ENOMEM
+							       : core_ask(cfg, &req, WIRE_STATS, &text);
+	if (rc == 0)
 		fwrite(buf_head(&text), 1, buf_avail(&text), stdout);
+	else if (rc == 1)
+		fprintf(stderr, "starlingctl: no core listening at %s\n", cfg->link_address);
 	else
 		fprintf(stderr, "starlingctl: the core did not answer\n");
-	buf_free(&out);
+	buf_free(&req);
 	buf_free(&text);
 	return rc ? 1 : 0;
 }
