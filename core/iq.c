@@ -1,7 +1,6 @@
 /* iq: requests the server answers itself (RFC 6120 §8.2.3, §10.3.3). */
 #include "iq.h"
 
-
 #include <libxml/parser.h>
 #include <string.h>
 

@@ -2,7 +2,6 @@
  * hosts one domain and has no server-to-server links yet. */
 #include "router.h"
 
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

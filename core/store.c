@@ -11,6 +11,8 @@
 #include "lib/log.h"
 
 #define STORE_SCHEMA_VERSION 2
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a new file's version, in SQL */
 
 #define ROSTER_VER_TRIGGER(name, event, row)                                            \
 	"CREATE TRIGGER IF NOT EXISTS roster_ver_" name " AFTER " event " ON roster BEGIN"     \
@@ -130,7 +132,7 @@ static int schema_version(struct store *st, int *version)
  * only adds what is missing) and roster.approved. */
 static const char store_upgrade_1[] =
 	"ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE schema_version SET version = 2;";
+	"UPDATE schema_version SET version = 2;"; /* this step's own target */
 
 /* Creates or upgrades the schema in one write transaction, so that the
  * core and starlingctl opening the file at once do not both upgrade it. */
@@ -153,14 +155,16 @@ static int store_schema_check(struct store *st)
 			  STORE_SCHEMA_VERSION);
 		goto out;
 	}
-	const char *step = !version	 ? "INSERT INTO schema_version VALUES(2)"
+	const char *step = !version	 ? "INSERT INTO schema_version VALUES("
+				   STR(STORE_SCHEMA_VERSION) ")"
 			   : version == 1 ? store_upgrade_1 : NULL;
 	if (step && sqlite3_exec(st->db, step, NULL, NULL, &err) != SQLITE_OK) {
 		log_error("store: schema upgrade from version %d: %s", version, err ? err : "?");
 		goto out;
 	}
 	if (version == 1)
-		log_info("store: database upgraded from schema version 1 to 2");
+		log_info("store: database upgraded from schema version 1 to %d",
+			 STORE_SCHEMA_VERSION);
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 out:
 	sqlite3_free(err);

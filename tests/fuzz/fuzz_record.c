@@ -46,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p += n;
 	}
 	size_t total = 0;
+	const uint8_t *w = (const uint8_t *)buf_head(&wire);
 	size_t left = buf_avail(&wire);
-	const uint8_t *w = left ? (const uint8_t *)buf_head(&wire) : NULL;
 	while (left) {
 		size_t k = cut && cut < left ? cut : left;
 		if (rec_read(&cli, w, k, &out, deliver, &total))
