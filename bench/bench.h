@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "lib/buf.h"
+#include "lib/bufring.h"
 #include "lib/scram.h"
 #include "lib/xstream.h"
 #include "tls/record.h"
@@ -172,8 +173,7 @@ struct bench_run {
 	unsigned wait_gen;
 	SSL_CTX *ctx;
 	struct io_uring ring;
-	struct io_uring_buf_ring *br;	/* provided receive buffers (net.c) */
-	char *bufs;
+	struct bufring rx;		/* provided receive buffers (net.c) */
 	struct sockaddr_storage addr; /* the server; kept alive for in-flight connects */
 	socklen_t addr_len;
 	struct sockaddr_in *src; /* opt.src_addrs source addresses, or NULL */

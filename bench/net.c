@@ -9,7 +9,6 @@
 #include <poll.h>
 #include <string.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,40 +18,6 @@
 enum { OP_CONNECT = 1, OP_RECV = 2, OP_POLLOUT = 3 };
 #define RING_ENTRIES 4096
 #define BUF_GROUP 1
-#define BUF_COUNT 256	  /* power of two */
-#define BUF_SIZE 16384	  /* one TLS record */
-
-static void buf_recycle(struct bench_run *r, unsigned bid)
-{
-	io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
-			      (unsigned short)bid, io_uring_buf_ring_mask(BUF_COUNT), 0);
-	io_uring_buf_ring_advance(r->br, 1);
-}
-
-/* The ring's memory is mmap'd (page aligned, as the kernel wants) and freed
- * in net_exit, with the buffers. */
-static int setup_bufs(struct bench_run *r)
-{
-	size_t ring_sz = BUF_COUNT * sizeof(struct io_uring_buf);
-	void *mem = mmap(NULL, ring_sz, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	r->br = mem;
-	r->bufs = malloc((size_t)BUF_COUNT * BUF_SIZE);
-	if (!r->bufs)
-		return -ENOMEM;
-	struct io_uring_buf_reg reg = { .ring_addr = (unsigned long)mem,
-					.ring_entries = BUF_COUNT, .bgid = BUF_GROUP };
-	int rc = io_uring_register_buf_ring(&r->ring, &reg, 0);
-	if (rc)
-		return rc;
-	io_uring_buf_ring_init(r->br);
-	for (unsigned i = 0; i < BUF_COUNT; i++)
-		io_uring_buf_ring_add(r->br, r->bufs + (size_t)i * BUF_SIZE, BUF_SIZE,
-				      (unsigned short)i, io_uring_buf_ring_mask(BUF_COUNT), (int)i);
-	io_uring_buf_ring_advance(r->br, BUF_COUNT);
-	return 0;
-}
 
 int net_init(struct bench_run *r)
 {
@@ -71,7 +36,7 @@ int net_init(struct bench_run *r)
 		log_error("io_uring_queue_init: %s", strerror(-rc));
 		return rc;
 	}
-	rc = setup_bufs(r);
+	rc = bufring_init(&r->rx, &r->ring, BUF_GROUP);
 	if (rc)
 		log_error("io_uring buffer ring: %s", strerror(-rc));
 	return rc;
@@ -80,11 +45,7 @@ int net_init(struct bench_run *r)
 void net_exit(struct bench_run *r)
 {
 	io_uring_queue_exit(&r->ring);
-	if (r->br)
-		munmap(r->br, BUF_COUNT * sizeof(struct io_uring_buf));
-	r->br = NULL;
-	free(r->bufs);
-	r->bufs = NULL;
+	bufring_free(&r->rx);
 }
 
 /* user_data names a connection by its place in this thread's array. */
@@ -231,8 +192,8 @@ static void on_recv(struct bench_run *r, struct bench_conn *c, const struct io_u
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (res > 0 && c->fd >= 0 && c->state != CS_DEAD)
-			xmpp_input(r, c, r->bufs + (size_t)bid * BUF_SIZE, (size_t)res);
-		buf_recycle(r, bid); /* the TLS layer and the framer keep copies */
+			xmpp_input(r, c, bufring_data(&r->rx, bid), (size_t)res);
+		bufring_recycle(&r->rx, bid); /* the TLS layer and the framer keep copies */
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		c->recv_armed = 0;

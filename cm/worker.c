@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,30 +58,6 @@ static int listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
-static int worker_setup_bufs(struct worker *w)
-{
-	size_t ring_sz = WORKER_BUF_COUNT * sizeof(struct io_uring_buf);
-	void *mem = mmap(NULL, ring_sz, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	w->br = mem;
-	w->bufs = malloc((size_t)WORKER_BUF_COUNT * WORKER_BUF_SIZE);
-	if (!w->bufs)
-		return -ENOMEM;
-	struct io_uring_buf_reg reg = {
-		.ring_addr = (unsigned long)mem, .ring_entries = WORKER_BUF_COUNT, .bgid = WORKER_BUF_GROUP};
-	int rc = io_uring_register_buf_ring(&w->ring, &reg, 0);
-	if (rc)
-		return rc;
-	io_uring_buf_ring_init(w->br);
-	int mask = io_uring_buf_ring_mask(WORKER_BUF_COUNT);
-	for (int i = 0; i < WORKER_BUF_COUNT; i++)
-		io_uring_buf_ring_add(w->br, w->bufs + (size_t)i * WORKER_BUF_SIZE, WORKER_BUF_SIZE,
-				      (unsigned short)i, mask, i);
-	io_uring_buf_ring_advance(w->br, WORKER_BUF_COUNT);
-	return 0;
-}
-
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx)
 {
 	w->id = id;
@@ -98,7 +73,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX
 		log_error("worker %u: io_uring setup: %s", id, strerror(-rc));
 		return rc;
 	}
-	if ((rc = worker_setup_bufs(w))) {
+	if ((rc = bufring_init(&w->rx, &w->ring, WORKER_BUF_GROUP))) {
 		log_error("worker %u: buffer ring: %s", id, strerror(-rc));
 		return rc;
 	}
@@ -209,13 +184,6 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 	c2s_on_accept(w, c, w->listeners[li].direct_tls);
 }
 
-static void recycle_buf(struct worker *w, unsigned bid)
-{
-	io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * WORKER_BUF_SIZE, WORKER_BUF_SIZE,
-			      (unsigned short)bid, io_uring_buf_ring_mask(WORKER_BUF_COUNT), 0);
-	io_uring_buf_ring_advance(w->br, 1);
-}
-
 /* Backpressure (docs/link-protocol.md): stop this connection's multishot
  * recv; uplink resumes it once the link drains. */
 static void pause_conn(struct worker *w, struct conn *c)
@@ -274,8 +242,8 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (cqe->res > 0 && !(c->flags & (CONN_DEAD | CONN_INPUT_DONE)))
-			c2s_on_data(w, c, w->bufs + (size_t)bid * WORKER_BUF_SIZE, (size_t)cqe->res);
-		recycle_buf(w, bid);
+			c2s_on_data(w, c, bufring_data(&w->rx, bid), (size_t)cqe->res);
+		bufring_recycle(&w->rx, bid);
 		if (more && !w->link_paused && uplink_backed_up(w))
 			w->link_paused = 1;
 		if (more && w->link_paused && !(c->flags & (CONN_PAUSED | CONN_DEAD)))
@@ -331,7 +299,7 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	if (slot >= w->max_slots || (w->slots[slot].gen & 0xffffff) != gen) {
 		/* A completion for a freed slot: only its buffer matters. */
 		if (cqe->flags & IORING_CQE_F_BUFFER)
-			recycle_buf(w, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			bufring_recycle(&w->rx, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		return;
 	}
 	struct conn *c = &w->slots[slot];
@@ -452,8 +420,6 @@ void worker_free(struct worker *w)
 		close(w->listeners[i].fd);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
-	if (w->br)
-		munmap(w->br, WORKER_BUF_COUNT * sizeof(struct io_uring_buf));
-	free(w->bufs);
+	bufring_free(&w->rx);
 	free(w->paused);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cm/conn.h"
+#include "lib/bufring.h"
 #include "lib/config.h"
 #include "tls/tls.h"
 #include "uplink.h"
@@ -26,8 +27,6 @@ enum worker_op {
 };
 
 #define WORKER_BUF_GROUP 1
-#define WORKER_BUF_COUNT 256	 /* provided receive buffers per worker */
-#define WORKER_BUF_SIZE 16384
 #define WORKER_MAX_LISTENERS 2
 
 struct worker_listener {
@@ -42,8 +41,7 @@ struct worker {
 	const struct config *cfg;
 	SSL_CTX *tls_ctx;
 	struct io_uring ring;
-	struct io_uring_buf_ring *br; /* provided buffers; idle conns own none */
-	char *bufs;		      /* WORKER_BUF_COUNT * WORKER_BUF_SIZE */
+	struct bufring rx; /* provided receive buffers; idle conns own none */
 	struct worker_listener listeners[WORKER_MAX_LISTENERS];
 	unsigned n_listeners;
 	int wake_fd;

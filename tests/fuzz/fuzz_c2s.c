@@ -251,7 +251,7 @@ struct fuzz {
 	struct tls_io tio;
 	struct buf tls_out; /* the client's ciphertext not yet read by the cm */
 	char plain[16384];
-	char ring_buf[WORKER_BUF_SIZE]; /* one provided receive buffer, reused */
+	char ring_buf[BUFRING_SIZE]; /* one provided receive buffer, reused */
 	struct io_uring_sqe sqes[FUZZ_SQES]; /* the worker's submission queue, faked */
 	unsigned sq_khead;		     /* the kernel consumed nothing */
 	struct scram_client scram;
