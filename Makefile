@@ -1,13 +1,23 @@
 # Starling build.  `make` builds bin/; `make asan` builds bin/asan/ with
 # AddressSanitizer + UndefinedBehaviorSanitizer; `make test` runs every test.
 CC      ?= gcc
+# pkg-config module -> the Debian package that ships it (scripts/deps.sh
+# installs them all).  The flags are read when make parses this file, so the
+# targets that install packages first (run, test, bench, bench-compare) build
+# through a second $(MAKE) that parses it again with the packages in place.
 PKGS    := libxml-2.0 liburing openssl sqlite3 libidn inih
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_DEB := libxml-2.0=libxml2-dev liburing=liburing-dev openssl=libssl-dev \
+           sqlite3=libsqlite3-dev libidn=libidn-dev inih=libinih-dev jemalloc=libjemalloc-dev
+PKG_CONFIG ?= pkg-config
+PKG_MISSING := $(shell command -v $(PKG_CONFIG) >/dev/null 2>&1 || { echo pkg-config; exit; }; \
+	for m in $(PKGS) jemalloc; do $(PKG_CONFIG) --exists $$m || echo $$m; done)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread
 JEMALLOC := -ljemalloc
+DEPS    ?= sh scripts/deps.sh
 
 BUILD   ?= build
 BIN     ?= bin
@@ -36,10 +46,20 @@ ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench
 endif
 
-.PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare
+.PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
 all: $(PROGS) $(TESTS)
 
-$(BUILD)/%.o: %.c
+# Every compile waits for this check, so a missing package stops the build
+# with the package's name instead of a compiler error about a header.
+pkgcheck:
+ifneq ($(PKG_MISSING),)
+	@for m in $(PKG_MISSING); do d=$$m; for e in $(PKG_DEB); do \
+	  [ "$${e%%=*}" = "$$m" ] && d=$${e#*=}; done; \
+	  echo "make: pkg-config cannot find '$$m': install the Debian package $$d (make deps installs everything)" >&2; \
+	done; exit 1
+endif
+
+$(BUILD)/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -76,19 +96,24 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # Headers too: the fuzz builds keep no dependency files.
 HDRS := $(wildcard lib/*.h tls/*.h cm/*.h core/*.h bench/*.h)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CM_SRC) $(HDRS)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CM_SRC) $(HDRS) | pkgcheck clangcheck
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CM_SRC) $(LDLIBS)
 # fuzz_core drives the routing core instead of the cm (an explicit rule wins
 # over the pattern above); core/main.c is left out as cm/main.c is.
-build/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(LIB_SRC) $(CORE_SRC) $(HDRS)
+build/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(LIB_SRC) $(CORE_SRC) $(HDRS) | pkgcheck clangcheck
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CORE_SRC) $(LDLIBS)
 # fuzz_bench reads a server's stream the way starling-bench does.
 BENCH_FUZZ_SRC := bench/xmpp.c bench/hist.c bench/opts.c
-build/fuzz/fuzz_bench: tests/fuzz/fuzz_bench.c $(LIB_SRC) $(BENCH_FUZZ_SRC) $(HDRS)
+build/fuzz/fuzz_bench: tests/fuzz/fuzz_bench.c $(LIB_SRC) $(BENCH_FUZZ_SRC) $(HDRS) | pkgcheck clangcheck
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(BENCH_FUZZ_SRC) $(LDLIBS)
+# libFuzzer comes with clang's runtime libraries, a package of its own.
+clangcheck:
+	@command -v clang >/dev/null || { echo "make: clang not found: install the Debian package clang (make deps)" >&2; exit 1; }
+	@[ -e "$$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a" ] || \
+	  { echo "make: clang has no libFuzzer: install the Debian package libclang-rt-14-dev (make deps)" >&2; exit 1; }
 fuzz: $(FUZZ_BIN)
 # A short run of every target over its seed corpus plus fresh inputs.
 fuzz-smoke: fuzz
@@ -98,21 +123,22 @@ fuzz-smoke: fuzz
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; done
 
 deps:
-	@sh scripts/deps.sh
+	@$(DEPS)
 # Prosody and ejabberd for the comparison; their install step also makes sure
 # the Debian packages' own instances are not running.
 deps-peers: deps
-	@sh scripts/deps.sh peers
+	@$(DEPS) peers
 	@bash bench/peers/prosody.sh install >/dev/null
 	@bash bench/peers/ejabberd.sh install >/dev/null
 
 # The standard load runs (docs/bench.md); results go into docs/performance.md.
+# BENCH_ARGS passes options to suite.sh (e.g. --quick --out FILE).
 bench: deps
 	$(MAKE) all
-	bash bench/suite.sh
+	bash bench/suite.sh $(BENCH_ARGS)
 bench-compare: deps-peers
 	$(MAKE) all
-	bash bench/suite.sh --servers starling,prosody,ejabberd
+	bash bench/suite.sh --servers starling,prosody,ejabberd $(BENCH_ARGS)
 
 unit: all
 	@sh tests/run_unit.sh $(BUILD)/tests
@@ -130,7 +156,9 @@ test: deps-peers
 	STARLING_BIN=$(CURDIR)/bin/asan $(PYTEST) tests/e2e
 	STARLING_BIN=$(CURDIR)/bin $(PYTEST) tests/e2e
 
-run: deps all
+# Not `run: deps all`: the flags of `all` must be read after deps ran.
+run: deps
+	$(MAKE) all
 	@sh scripts/run.sh
 
 clean:

@@ -132,7 +132,9 @@ disable_debian_service() {
 cmd_install() {
 	[ $# -eq 0 ] || usage
 	if ! dpkg-query -W -f='${Status}' "$PEER" 2>/dev/null | grep -q 'install ok installed'; then
-		apt-get install -y "$PEER"
+		# A fresh machine may have no package lists yet.
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "$PEER" ||
+			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y "$PEER"; }
 	fi
 	stop_system_service
 	echo "$PEER $(dpkg-query -W -f='${Version}' "$PEER") installed; system service stopped/disabled"
