@@ -1,6 +1,6 @@
 /* store: SQLite backend.  WAL mode with a busy timeout so starlingctl can
  * write while starling-core runs; statements are prepared once at open. */
-#include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -10,7 +10,7 @@
 
 #include "lib/log.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STR_(x) #x
 #define STR(x) STR_(x) /* a new file's version, in SQL */
 
@@ -38,30 +38,15 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS roster_ver(user TEXT PRIMARY KEY, ver INTEGER NOT NULL);"
 	ROSTER_VER_TRIGGER("ins", "INSERT", "NEW")
 	ROSTER_VER_TRIGGER("upd", "UPDATE", "NEW")
-	ROSTER_VER_TRIGGER("del", "DELETE", "OLD");
+	ROSTER_VER_TRIGGER("del", "DELETE", "OLD")
+	/* Schema 3: what an account keeps beside its roster (store_data.c). */
+	"CREATE TABLE IF NOT EXISTS blocklist(user TEXT NOT NULL, jid TEXT NOT NULL,"
+	" PRIMARY KEY(user, jid));"
+	"CREATE TABLE IF NOT EXISTS xmldata(user TEXT NOT NULL, key TEXT NOT NULL,"
+	" xml TEXT NOT NULL, PRIMARY KEY(user, key));"
+	"CREATE TABLE IF NOT EXISTS last_seen(user TEXT PRIMARY KEY, stamp INTEGER NOT NULL,"
+	" status TEXT);";
 
-enum store_stmt {
-	Q_USER_ADD,
-	Q_USER_SET,
-	Q_USER_DEL,
-	Q_USER_DEL_ROSTER,
-	Q_USER_DEL_OFFLINE,
-	Q_USER_GET,
-	Q_USER_LIST,
-	Q_ROSTER_GET,
-	Q_ROSTER_PUT,
-	Q_ROSTER_DEL,
-	Q_ROSTER_LOAD,
-	Q_ROSTER_VER,
-	Q_OFF_ADD,
-	Q_OFF_COUNT,
-	Q_OFF_LOAD,
-	Q_OFF_DEL,
-	Q_BEGIN,
-	Q_COMMIT,
-	Q_ROLLBACK,
-	Q_COUNT
-};
 
 static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_ADD] = "INSERT INTO users VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
@@ -71,6 +56,9 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_DEL] = "DELETE FROM users WHERE username=?1",
 	[Q_USER_DEL_ROSTER] = "DELETE FROM roster WHERE user=?1",
 	[Q_USER_DEL_OFFLINE] = "DELETE FROM offline WHERE user=?1",
+	[Q_USER_DEL_BLOCK] = "DELETE FROM blocklist WHERE user=?1",
+	[Q_USER_DEL_XML] = "DELETE FROM xmldata WHERE user=?1",
+	[Q_USER_DEL_LAST] = "DELETE FROM last_seen WHERE user=?1",
 	[Q_USER_GET] = "SELECT sha1_salt, sha1_iter, sha1_stored, sha1_server, sha256_salt,"
 		       " sha256_iter, sha256_stored, sha256_server FROM users WHERE username=?1",
 	[Q_USER_LIST] = "SELECT username FROM users ORDER BY username",
@@ -89,25 +77,29 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_OFF_LOAD] = "SELECT id, from_jid, stanza_id, type, xml, stamp FROM offline"
 		       " WHERE user=?1 ORDER BY id",
 	[Q_OFF_DEL] = "DELETE FROM offline WHERE user=?1 AND id<=?2",
+	[Q_BLOCK_ADD] = "INSERT OR IGNORE INTO blocklist VALUES(?1,?2)",
+	[Q_BLOCK_DEL] = "DELETE FROM blocklist WHERE user=?1 AND jid=?2",
+	[Q_BLOCK_CLEAR] = "DELETE FROM blocklist WHERE user=?1",
+	[Q_BLOCK_LOAD] = "SELECT jid FROM blocklist WHERE user=?1 ORDER BY jid",
+	[Q_XML_GET] = "SELECT xml FROM xmldata WHERE user=?1 AND key=?2",
+	[Q_XML_PUT] = "INSERT OR REPLACE INTO xmldata VALUES(?1,?2,?3)",
+	[Q_XML_DEL] = "DELETE FROM xmldata WHERE user=?1 AND key=?2",
+	[Q_LAST_SET] = "INSERT OR REPLACE INTO last_seen VALUES(?1,?2,?3)",
+	[Q_LAST_GET] = "SELECT stamp, status FROM last_seen WHERE user=?1",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 };
 
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-	unsigned depth; /* store_begin() nesting */
-};
 
-static int store_fail(struct store *st, const char *what)
+int store_fail(struct store *st, const char *what)
 {
 	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
 	return -EIO;
 }
 
 /* Resets the statement so it holds no read lock between calls. */
-static sqlite3_stmt *stmt(struct store *st, enum store_stmt i)
+sqlite3_stmt *store_stmt(struct store *st, enum store_stmt i)
 {
 	sqlite3_stmt *s = st->q[i];
 	sqlite3_reset(s);
@@ -128,11 +120,15 @@ static int schema_version(struct store *st, int *version)
 	return rc == SQLITE_ROW ? 0 : store_fail(st, "schema_version");
 }
 
-/* Version 1 lacked roster_ver with its triggers (made by the schema, which
- * only adds what is missing) and roster.approved. */
-static const char store_upgrade_1[] =
-	"ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE schema_version SET version = 2;"; /* this step's own target */
+/* Upgrade steps, store_upgrade[v] taking version v to v + 1; each sets its
+ * own target.  The schema above has already added every missing table (and
+ * the triggers), so a step only alters what exists.  Version 1 lacked
+ * roster.approved; version 2 lacked only new tables. */
+static const char *const store_upgrade[STORE_SCHEMA_VERSION] = {
+	[1] = "ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
+	      "UPDATE schema_version SET version = 2;",
+	[2] = "UPDATE schema_version SET version = 3;",
+};
 
 /* Creates or upgrades the schema in one write transaction, so that the
  * core and starlingctl opening the file at once do not both upgrade it. */
@@ -155,15 +151,18 @@ static int store_schema_check(struct store *st)
 			  STORE_SCHEMA_VERSION);
 		goto out;
 	}
-	const char *step = !version	 ? "INSERT INTO schema_version VALUES("
-				   STR(STORE_SCHEMA_VERSION) ")"
-			   : version == 1 ? store_upgrade_1 : NULL;
-	if (step && sqlite3_exec(st->db, step, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("store: schema upgrade from version %d: %s", version, err ? err : "?");
+	if (!version && sqlite3_exec(st->db, "INSERT INTO schema_version VALUES("
+				   STR(STORE_SCHEMA_VERSION) ")", NULL, NULL, &err) != SQLITE_OK) {
+		log_error("store: schema version: %s", err ? err : "?");
 		goto out;
 	}
-	if (version == 1)
-		log_info("store: database upgraded from schema version 1 to %d",
+	for (int v = version; v && v < STORE_SCHEMA_VERSION; v++)
+		if (sqlite3_exec(st->db, store_upgrade[v], NULL, NULL, &err) != SQLITE_OK) {
+			log_error("store: schema upgrade from version %d: %s", v, err ? err : "?");
+			goto out;
+		}
+	if (version && version < STORE_SCHEMA_VERSION)
+		log_info("store: database upgraded from schema version %d to %d", version,
 			 STORE_SCHEMA_VERSION);
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 out:
@@ -214,7 +213,7 @@ void store_close(struct store *st)
 }
 
 /* Runs a statement that returns no rows. */
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
 	int rc = sqlite3_step(s);
 	int cons = sqlite3_extended_errcode(st->db);
@@ -230,7 +229,7 @@ int store_begin(struct store *st)
 {
 	if (st->depth++)
 		return 0;
-	int rc = step_done(st, stmt(st, Q_BEGIN), "begin");
+	int rc = store_step_done(st, store_stmt(st, Q_BEGIN), "begin");
 	if (rc)
 		st->depth = 0;
 	return rc;
@@ -240,9 +239,9 @@ int store_commit(struct store *st)
 {
 	if (!st->depth || --st->depth)
 		return 0;
-	int rc = step_done(st, stmt(st, Q_COMMIT), "commit");
+	int rc = store_step_done(st, store_stmt(st, Q_COMMIT), "commit");
 	if (rc)
-		step_done(st, stmt(st, Q_ROLLBACK), "rollback");
+		store_step_done(st, store_stmt(st, Q_ROLLBACK), "rollback");
 	return rc;
 }
 
@@ -251,10 +250,10 @@ void store_rollback(struct store *st)
 	if (!st->depth)
 		return;
 	st->depth = 0;
-	step_done(st, stmt(st, Q_ROLLBACK), "rollback");
+	store_step_done(st, store_stmt(st, Q_ROLLBACK), "rollback");
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+void store_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -264,7 +263,7 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 
 static void bind_creds(sqlite3_stmt *s, const char *user, const struct scram_creds c[2])
 {
-	bind_text(s, 1, user);
+	store_bind_text(s, 1, user);
 	for (int k = 0; k < 2; k++) {
 		size_t hl = scram_hash_len(c[k].hash);
 		sqlite3_bind_blob(s, 2 + 4 * k, c[k].salt, (int)c[k].salt_len, SQLITE_TRANSIENT);
@@ -292,10 +291,10 @@ int store_user_add(struct store *st, const char *user, const struct scram_creds 
 	struct scram_creds c[2] = {0};
 	if (creds_order(creds, c))
 		return -EINVAL;
-	sqlite3_stmt *s = stmt(st, Q_USER_ADD);
+	sqlite3_stmt *s = store_stmt(st, Q_USER_ADD);
 	bind_creds(s, user, c);
 	sqlite3_bind_int64(s, 10, (sqlite3_int64)time(NULL));
-	return step_done(st, s, "user add");
+	return store_step_done(st, s, "user add");
 }
 
 int store_user_set_creds(struct store *st, const char *user, const struct scram_creds creds[2])
@@ -303,9 +302,9 @@ int store_user_set_creds(struct store *st, const char *user, const struct scram_
 	struct scram_creds c[2] = {0};
 	if (creds_order(creds, c))
 		return -EINVAL;
-	sqlite3_stmt *s = stmt(st, Q_USER_SET);
+	sqlite3_stmt *s = store_stmt(st, Q_USER_SET);
 	bind_creds(s, user, c);
-	int rc = step_done(st, s, "user set");
+	int rc = store_step_done(st, s, "user set");
 	if (!rc && sqlite3_changes(st->db) == 0)
 		return -ENOENT;
 	return rc;
@@ -316,12 +315,13 @@ int store_user_del(struct store *st, const char *user)
 	int rc = store_begin(st);
 	if (rc)
 		return rc;
-	static const enum store_stmt qs[] = {Q_USER_DEL, Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE};
+	static const enum store_stmt qs[] = {Q_USER_DEL, Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE,
+					     Q_USER_DEL_BLOCK, Q_USER_DEL_XML, Q_USER_DEL_LAST};
 	int found = 0;
 	for (size_t i = 0; !rc && i < sizeof qs / sizeof qs[0]; i++) {
-		sqlite3_stmt *s = stmt(st, qs[i]);
-		bind_text(s, 1, user);
-		rc = step_done(st, s, "user delete");
+		sqlite3_stmt *s = store_stmt(st, qs[i]);
+		store_bind_text(s, 1, user);
+		rc = store_step_done(st, s, "user delete");
 		if (!rc && i == 0)
 			found = sqlite3_changes(st->db) > 0;
 	}
@@ -347,8 +347,8 @@ static int col_blob(sqlite3_stmt *s, int col, uint8_t *out, size_t cap, size_t *
 
 int store_user_get(struct store *st, const char *user, struct scram_creds creds[2])
 {
-	sqlite3_stmt *s = stmt(st, Q_USER_GET);
-	bind_text(s, 1, user);
+	sqlite3_stmt *s = store_stmt(st, Q_USER_GET);
+	store_bind_text(s, 1, user);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
@@ -389,7 +389,7 @@ int store_user_exists(struct store *st, const char *user)
 
 int store_user_list(struct store *st, int (*cb)(void *ctx, const char *user), void *ctx)
 {
-	sqlite3_stmt *s = stmt(st, Q_USER_LIST);
+	sqlite3_stmt *s = store_stmt(st, Q_USER_LIST);
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		if (cb(ctx, (const char *)sqlite3_column_text(s, 0)))
@@ -399,7 +399,7 @@ int store_user_list(struct store *st, int (*cb)(void *ctx, const char *user), vo
 	return fail ? store_fail(st, "user list") : 0;
 }
 
-static char *col_strdup(sqlite3_stmt *s, int col)
+char *store_col_strdup(sqlite3_stmt *s, int col)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
 	return t ? strdup((const char *)t) : NULL;
@@ -409,11 +409,11 @@ static char *col_strdup(sqlite3_stmt *s, int col)
 static int item_from_row(sqlite3_stmt *s, struct store_item *it)
 {
 	memset(it, 0, sizeof *it);
-	it->contact = col_strdup(s, 0);
+	it->contact = store_col_strdup(s, 0);
 	if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-		it->name = col_strdup(s, 1);
+		it->name = store_col_strdup(s, 1);
 	if (sqlite3_column_type(s, 2) != SQLITE_NULL)
-		it->groups = col_strdup(s, 2);
+		it->groups = store_col_strdup(s, 2);
 	it->sub = (uint8_t)(sqlite3_column_int(s, 3) & STORE_SUB_BOTH);
 	it->ask = sqlite3_column_int(s, 4) != 0;
 	it->pending_in = sqlite3_column_int(s, 5) != 0;
@@ -445,9 +445,9 @@ void store_items_free(struct store_item *items, size_t n)
 int store_roster_get(struct store *st, const char *user, const char *contact,
 		     struct store_item *out)
 {
-	sqlite3_stmt *s = stmt(st, Q_ROSTER_GET);
-	bind_text(s, 1, user);
-	bind_text(s, 2, contact);
+	sqlite3_stmt *s = store_stmt(st, Q_ROSTER_GET);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, contact);
 	int rc = sqlite3_step(s);
 	int ret = rc == SQLITE_ROW ? item_from_row(s, out)
 		  : rc == SQLITE_DONE ? -ENOENT
@@ -458,25 +458,25 @@ int store_roster_get(struct store *st, const char *user, const char *contact,
 
 int store_roster_put(struct store *st, const char *user, const struct store_item *it)
 {
-	sqlite3_stmt *s = stmt(st, Q_ROSTER_PUT);
-	bind_text(s, 1, user);
-	bind_text(s, 2, it->contact);
-	bind_text(s, 3, it->name);
-	bind_text(s, 4, it->groups && *it->groups ? it->groups : NULL);
+	sqlite3_stmt *s = store_stmt(st, Q_ROSTER_PUT);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, it->contact);
+	store_bind_text(s, 3, it->name);
+	store_bind_text(s, 4, it->groups && *it->groups ? it->groups : NULL);
 	sqlite3_bind_int(s, 5, it->sub & STORE_SUB_BOTH);
 	sqlite3_bind_int(s, 6, it->ask != 0);
 	sqlite3_bind_int(s, 7, it->pending_in != 0);
 	sqlite3_bind_int(s, 8, it->hidden != 0);
 	sqlite3_bind_int(s, 9, it->approved != 0);
-	return step_done(st, s, "roster put");
+	return store_step_done(st, s, "roster put");
 }
 
 int store_roster_del(struct store *st, const char *user, const char *contact)
 {
-	sqlite3_stmt *s = stmt(st, Q_ROSTER_DEL);
-	bind_text(s, 1, user);
-	bind_text(s, 2, contact);
-	int rc = step_done(st, s, "roster delete");
+	sqlite3_stmt *s = store_stmt(st, Q_ROSTER_DEL);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, contact);
+	int rc = store_step_done(st, s, "roster delete");
 	if (!rc && sqlite3_changes(st->db) == 0)
 		return -ENOENT;
 	return rc;
@@ -484,8 +484,8 @@ int store_roster_del(struct store *st, const char *user, const char *contact)
 
 int store_roster_version(struct store *st, const char *user, int64_t *ver)
 {
-	sqlite3_stmt *s = stmt(st, Q_ROSTER_VER);
-	bind_text(s, 1, user);
+	sqlite3_stmt *s = store_stmt(st, Q_ROSTER_VER);
+	store_bind_text(s, 1, user);
 	int rc = sqlite3_step(s);
 	*ver = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0; /* 0: never changed */
 	/* A statement left on a row keeps its read snapshot: later commits by
@@ -495,7 +495,7 @@ int store_roster_version(struct store *st, const char *user, int64_t *ver)
 }
 
 /* Grows a malloc'd array by one slot of size sz; returns the new slot. */
-static void *grow(void **arr, size_t *n, size_t *cap, size_t sz)
+void *store_grow(void **arr, size_t *n, size_t *cap, size_t sz)
 {
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 8;
@@ -511,13 +511,13 @@ static void *grow(void **arr, size_t *n, size_t *cap, size_t sz)
 int store_roster_load(struct store *st, const char *user, struct store_item **items,
 		      size_t *n)
 {
-	sqlite3_stmt *s = stmt(st, Q_ROSTER_LOAD);
-	bind_text(s, 1, user);
+	sqlite3_stmt *s = store_stmt(st, Q_ROSTER_LOAD);
+	store_bind_text(s, 1, user);
 	void *arr = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc, err = 0;
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_item *it = grow(&arr, &cnt, &cap, sizeof *it);
+		struct store_item *it = store_grow(&arr, &cnt, &cap, sizeof *it);
 		if (!it || item_from_row(s, it)) {
 			if (it)
 				cnt--;
@@ -538,20 +538,20 @@ int store_roster_load(struct store *st, const char *user, struct store_item **it
 
 int store_offline_add(struct store *st, const char *user, const struct store_offline *m)
 {
-	sqlite3_stmt *s = stmt(st, Q_OFF_ADD);
-	bind_text(s, 1, user);
-	bind_text(s, 2, m->from);
-	bind_text(s, 3, m->stanza_id ? m->stanza_id : "");
+	sqlite3_stmt *s = store_stmt(st, Q_OFF_ADD);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, m->from);
+	store_bind_text(s, 3, m->stanza_id ? m->stanza_id : "");
 	sqlite3_bind_int(s, 4, m->type);
-	bind_text(s, 5, m->xml);
+	store_bind_text(s, 5, m->xml);
 	sqlite3_bind_int64(s, 6, m->stamp ? m->stamp : (int64_t)time(NULL));
-	return step_done(st, s, "offline add");
+	return store_step_done(st, s, "offline add");
 }
 
 int store_offline_count(struct store *st, const char *user)
 {
-	sqlite3_stmt *s = stmt(st, Q_OFF_COUNT);
-	bind_text(s, 1, user);
+	sqlite3_stmt *s = store_stmt(st, Q_OFF_COUNT);
+	store_bind_text(s, 1, user);
 	int rc = sqlite3_step(s);
 	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, "offline count");
 	sqlite3_reset(s);
@@ -562,10 +562,10 @@ static int offline_from_row(sqlite3_stmt *s, struct store_offline *m)
 {
 	memset(m, 0, sizeof *m);
 	m->id = sqlite3_column_int64(s, 0);
-	m->from = col_strdup(s, 1);
-	m->stanza_id = col_strdup(s, 2);
+	m->from = store_col_strdup(s, 1);
+	m->stanza_id = store_col_strdup(s, 2);
 	m->type = (uint8_t)sqlite3_column_int(s, 3);
-	m->xml = col_strdup(s, 4);
+	m->xml = store_col_strdup(s, 4);
 	m->stamp = sqlite3_column_int64(s, 5);
 	if (!m->from || !m->stanza_id || !m->xml) {
 		free(m->from);
@@ -579,13 +579,13 @@ static int offline_from_row(sqlite3_stmt *s, struct store_offline *m)
 int store_offline_load(struct store *st, const char *user, struct store_offline **msgs,
 		       size_t *n)
 {
-	sqlite3_stmt *s = stmt(st, Q_OFF_LOAD);
-	bind_text(s, 1, user);
+	sqlite3_stmt *s = store_stmt(st, Q_OFF_LOAD);
+	store_bind_text(s, 1, user);
 	void *arr = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc, err = 0;
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_offline *m = grow(&arr, &cnt, &cap, sizeof *m);
+		struct store_offline *m = store_grow(&arr, &cnt, &cap, sizeof *m);
 		if (!m || offline_from_row(s, m)) {
 			if (m)
 				cnt--;
@@ -606,10 +606,10 @@ int store_offline_load(struct store *st, const char *user, struct store_offline 
 
 int store_offline_del(struct store *st, const char *user, int64_t upto)
 {
-	sqlite3_stmt *s = stmt(st, Q_OFF_DEL);
-	bind_text(s, 1, user);
+	sqlite3_stmt *s = store_stmt(st, Q_OFF_DEL);
+	store_bind_text(s, 1, user);
 	sqlite3_bind_int64(s, 2, upto);
-	return step_done(st, s, "offline delete");
+	return store_step_done(st, s, "offline delete");
 }
 
 void store_offline_free(struct store_offline *msgs, size_t n)

@@ -83,4 +83,25 @@ int store_offline_load(struct store *st, const char *user, struct store_offline 
 int store_offline_del(struct store *st, const char *user, int64_t upto);
 void store_offline_free(struct store_offline *msgs, size_t n);
 
+/* Blocking command (XEP-0191): the JIDs an account blocks.  Adding one that
+ * is there, or removing one that is not, is not an error. */
+int store_block_add(struct store *st, const char *user, const char *jid);
+int store_block_del(struct store *st, const char *user, const char *jid);
+int store_block_clear(struct store *st, const char *user);
+/* Loads the list in order into a malloc'd array of malloc'd strings; free it
+ * with store_strings_free(). */
+int store_block_load(struct store *st, const char *user, char ***jids, size_t *n);
+void store_strings_free(char **v, size_t n);
+
+/* An account's XML documents by key (vcard-temp, private XML storage).
+ * get: 0 with *xml malloc'd (caller frees), or -ENOENT.  put: xml NULL
+ * deletes the document. */
+int store_xml_get(struct store *st, const char *user, const char *key, char **xml);
+int store_xml_put(struct store *st, const char *user, const char *key, const char *xml);
+
+/* When the account's last session ended, with its last status text
+ * (XEP-0012 §5).  get: 0 with *status malloc'd or NULL, or -ENOENT. */
+int store_last_set(struct store *st, const char *user, int64_t stamp, const char *status);
+int store_last_get(struct store *st, const char *user, int64_t *stamp, char **status);
+
 #endif

@@ -151,8 +151,8 @@ static const char schema_v1[] =
 	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
 	"INSERT INTO roster(user, contact, subscription) VALUES('alice', 'bob@example.com', 3);";
 
-/* A version-1 file is brought to version 2 in place, its rows kept; a newer
- * one is refused. */
+/* A version-1 file is brought to version 3 in place, its rows kept, and gets
+ * the new tables; a newer one is refused. */
 static void test_schema_upgrade(const char *base)
 {
 	char path[300], side[320];
@@ -178,13 +178,14 @@ static void test_schema_upgrade(const char *base)
 	CHECK(store_roster_version(st, "alice", &v1) == 0 && v1 == 1);
 	CHECK(store_roster_get(st, "alice", "erin@example.com", &got) == 0 && got.approved);
 	store_item_free(&got);
+	CHECK(store_block_add(st, "alice", "spam@example.com") == 0);
 	store_close(st);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *q;
 	CHECK(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL) == 0);
-	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 2);
+	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 3);
 	sqlite3_finalize(q);
-	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 3", NULL, NULL, NULL) == 0);
+	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 4", NULL, NULL, NULL) == 0);
 	sqlite3_close(db);
 	st = NULL;
 	CHECK(store_open(path, &st) != 0 && st == NULL);

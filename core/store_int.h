@@ -1,0 +1,65 @@
+/* store_int: what the SQLite store's files share (store.c opens the database
+ * and prepares every statement; store_data.c uses them).  Not for callers of
+ * the store: they include store.h. */
+#ifndef STARLING_CORE_STORE_INT_H
+#define STARLING_CORE_STORE_INT_H
+#include <sqlite3.h>
+
+#include "store.h"
+
+enum store_stmt {
+	Q_USER_ADD,
+	Q_USER_SET,
+	Q_USER_DEL,
+	Q_USER_DEL_ROSTER,
+	Q_USER_DEL_OFFLINE,
+	Q_USER_DEL_BLOCK,
+	Q_USER_DEL_XML,
+	Q_USER_DEL_LAST,
+	Q_USER_GET,
+	Q_USER_LIST,
+	Q_ROSTER_GET,
+	Q_ROSTER_PUT,
+	Q_ROSTER_DEL,
+	Q_ROSTER_LOAD,
+	Q_ROSTER_VER,
+	Q_OFF_ADD,
+	Q_OFF_COUNT,
+	Q_OFF_LOAD,
+	Q_OFF_DEL,
+	Q_BLOCK_ADD,
+	Q_BLOCK_DEL,
+	Q_BLOCK_CLEAR,
+	Q_BLOCK_LOAD,
+	Q_XML_GET,
+	Q_XML_PUT,
+	Q_XML_DEL,
+	Q_LAST_SET,
+	Q_LAST_GET,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_COUNT
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	unsigned depth; /* store_begin() nesting */
+};
+
+/* Logs SQLite's message for what and returns -EIO. */
+int store_fail(struct store *st, const char *what);
+/* The prepared statement, reset and unbound. */
+sqlite3_stmt *store_stmt(struct store *st, enum store_stmt i);
+/* Runs a statement that returns no rows: 0, -EEXIST (constraint) or -EIO. */
+int store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* Binds v as text, or NULL when v is NULL. */
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* malloc'd copy of a text column; NULL for SQL NULL or on ENOMEM. */
+char *store_col_strdup(sqlite3_stmt *s, int col);
+/* Room for one more element of size sz in *arr (n used, cap allocated):
+ * returns a pointer to it or NULL on ENOMEM (*arr untouched). */
+void *store_grow(void **arr, size_t *n, size_t *cap, size_t sz);
+
+#endif
