@@ -4,6 +4,7 @@
 #include <libxml/parser.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "carbons.h"
 #include "lib/log.h"
 #include "roster.h"
@@ -19,6 +20,7 @@ static const char iq_disco_info[] =
 	"<feature var=\"jabber:iq:roster\"/>"
 	"<feature var=\"" IQ_NS_PING "\"/>"
 	"<feature var=\"" CARBONS_NS "\"/>"
+	"<feature var=\"" BLOCKING_NS "\"/>"
 	"</query>";
 
 static int is_child(xmlNodePtr n, const char *ns, const char *name)
@@ -75,6 +77,8 @@ void iq_handle(struct core *c, struct session *origin, const struct wire_stanza 
 		disco_info(c, origin, s, p);
 	else if (target != IQ_TO_OTHER && carbons_iq(c, origin, s, p))
 		; /* XEP-0280 §4-5: answered */
+	else if (target != IQ_TO_OTHER && blocking_iq(c, origin, s, p))
+		; /* XEP-0191 §3: answered */
 	else
 		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE); /* RFC 6120 §8.3.3.19 */
 	xmlFreeDoc(d);

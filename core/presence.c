@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blocking.h"
 #include "lib/log.h"
 #include "router.h"
 #include "store.h"
@@ -47,6 +48,8 @@ void presence_to_available(struct core *c, struct core_user *u, const struct wir
 {
 	char to[CORE_JID_MAX];
 	struct wire_stanza out = *st;
+	if (blocking_blocks(c, u, core_wstr(NULL), st->from))
+		return; /* XEP-0191 §3.3: no presence from a blocked entity */
 	for (struct session *t = u->sessions; t; t = t->user_next) {
 		if (!(t->flags & SESSION_AVAILABLE) || t == skip)
 			continue;
@@ -68,6 +71,10 @@ static void send_current(struct core *c, struct core_user *from, struct core_use
 	char fj[CORE_JID_MAX], tj[CORE_JID_MAX];
 	if (only && session_full_jid(c, only, tj, sizeof tj) < 0)
 		return;
+	if (only && only->user != from &&
+	    (session_bare_jid(c, from, fj, sizeof fj) < 0 ||
+	     blocking_blocks(c, only->user, core_wstr(NULL), core_wstr(fj))))
+		return; /* XEP-0191 §3.3: only->user blocks from */
 	for (struct session *f = from->sessions; f; f = f->user_next) {
 		if (!(f->flags & SESSION_AVAILABLE) || f == only ||
 		    session_full_jid(c, f, fj, sizeof fj) < 0)
@@ -93,14 +100,20 @@ void presence_send_current(struct core *c, struct core_user *from, struct core_u
 	send_current(c, from, to, NULL, unavail);
 }
 
-/* The online local user behind a roster contact, or NULL. */
+/* The online local user behind a JID, or NULL. */
+static struct core_user *contact_user_view(struct core *c, const struct jid_view *v)
+{
+	if (!v->has_local || !core_is_local_domain(c, v->domain))
+		return NULL;
+	return session_user(c, v->local.p, v->local.len);
+}
+
+/* The online local user behind a roster contact (a bare JID), or NULL. */
 static struct core_user *contact_user(struct core *c, const char *contact)
 {
 	struct jid_view v;
 	core_jid_split(core_wstr(contact), &v);
-	if (!v.has_local || v.has_resource || !core_is_local_domain(c, v.domain))
-		return NULL;
-	return session_user(c, v.local.p, v.local.len);
+	return v.has_resource ? NULL : contact_user_view(c, &v);
 }
 
 /* RFC 6121 §4.2.2 / §4.4.2 / §4.5.2: to every contact with a subscription
@@ -119,7 +132,8 @@ static void broadcast(struct core *c, struct session *s, uint8_t type, struct wi
 		log_warn("presence of %s: roster unavailable, contacts not told", from);
 	for (size_t i = 0; i < n; i++) {
 		struct core_user *cu;
-		if ((items[i].sub & STORE_SUB_FROM) && (cu = contact_user(c, items[i].contact)))
+		if ((items[i].sub & STORE_SUB_FROM) && (cu = contact_user(c, items[i].contact)) &&
+		    !blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(items[i].contact)))
 			presence_to_available(c, cu, &b, NULL);
 	}
 	store_items_free(items, n);
@@ -173,6 +187,10 @@ static void deliver_offline(struct core *c, struct session *s)
 		buf_reset(&x);
 		if (offline_xml(c, &x, &msgs[i]))
 			break;
+		if (blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(msgs[i].from))) {
+			last = msgs[i].id; /* XEP-0191 §3.3: blocked since it was stored */
+			continue;
+		}
 		if (!buf_avail(&x)) {
 			/* A stored message that cannot be a stanza would block the queue. */
 			log_warn("offline message %lld of %s is empty; dropped", (long long)msgs[i].id,
@@ -213,7 +231,8 @@ static void initial_extras(struct core *c, struct session *s)
 	}
 	send_current(c, s->user, NULL, s, 0);
 	for (size_t i = 0; i < n; i++) {
-		if (!items[i].pending_in)
+		if (!items[i].pending_in ||
+		    blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(items[i].contact)))
 			continue;
 		struct wire_stanza st = {
 			.kind = STANZA_PRESENCE, .type = STANZA_T_SUBSCRIBE,
@@ -298,6 +317,8 @@ static void probe(struct core *c, struct session *origin, struct core_user *tu)
 static int deliver_local(struct core *c, struct core_user *u, const struct wire_stanza *st,
 			 const struct jid_view *to)
 {
+	if (blocking_blocks(c, u, core_wstr(NULL), st->from))
+		return 0; /* XEP-0191 §3.3: dropped, no error */
 	if (to->has_resource) {
 		struct session *t = session_by_resource(u, to->resource.p, to->resource.len);
 		if (t)
@@ -392,6 +413,9 @@ static void directed_flush(struct core *c, struct session *s, int broadcast_done
 void presence_to_local(struct core *c, struct session *origin, const struct wire_stanza *st,
 		       const struct jid_view *to)
 {
+	struct core_user *u = session_user(c, to->local.p, to->local.len);
+	if (blocking_blocks(c, u, to->local, st->from))
+		return; /* XEP-0191 §3.3: presence of any kind dropped, no error */
 	if (st->type >= STANZA_T_SUBSCRIBE && st->type <= STANZA_T_UNSUBSCRIBED) {
 		/* RFC 6121 §3.1.1: subscriptions are between bare JIDs. */
 		char contact[CORE_JID_MAX];
@@ -401,7 +425,6 @@ void presence_to_local(struct core *c, struct session *origin, const struct wire
 			subscribe_handle(c, origin->user->local, contact, st->type, st->xml, 0);
 		return;
 	}
-	struct core_user *u = session_user(c, to->local.p, to->local.len);
 	if (st->type == STANZA_T_UNAVAILABLE)
 		directed_forget(origin, st->to);
 	if (!u)
@@ -412,4 +435,20 @@ void presence_to_local(struct core *c, struct session *origin, const struct wire
 	}
 	if (deliver_local(c, u, st, to) && st->type == STANZA_T_NONE && u != origin->user)
 		directed_note(origin, st->to); /* own resources get the broadcasts */
+}
+
+void presence_block_changed(struct core *c, struct core_user *u, const char *jid, int blocked)
+{
+	struct jid_view v;
+	core_jid_split(core_wstr(jid), &v);
+	struct core_user *cu = contact_user_view(c, &v);
+	if (!cu || cu == u || !got_broadcast(c, u, &v))
+		return;
+	if (!v.has_resource) {
+		send_current(c, u, cu, NULL, blocked);
+		return;
+	}
+	struct session *t = session_by_resource(cu, v.resource.p, v.resource.len);
+	if (t)
+		send_current(c, u, NULL, t, blocked);
 }

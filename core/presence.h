@@ -23,4 +23,9 @@ void presence_to_available(struct core *c, struct core_user *u, const struct wir
 void presence_send_current(struct core *c, struct core_user *from, struct core_user *to,
 			   int unavail);
 
+/* XEP-0191 §3.3-3.4: u blocked (or unblocked) jid: a local contact allowed
+ * to see u's presence (RFC 6121 §4.5.2) gets unavailable presence from u's
+ * available resources (or their current presence). */
+void presence_block_changed(struct core *c, struct core_user *u, const char *jid, int blocked);
+
 #endif

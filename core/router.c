@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "carbons.h"
 #include "iq.h"
 #include "lib/log.h"
@@ -84,9 +85,12 @@ static const struct {
 	[ROUTER_ERR_REMOTE_SERVER_NOT_FOUND] = {"remote-server-not-found", "cancel"},
 	[ROUTER_ERR_SERVICE_UNAVAILABLE] = {"service-unavailable", "cancel"},
 	[ROUTER_ERR_RESOURCE_CONSTRAINT] = {"resource-constraint", "wait"},
+	[ROUTER_ERR_JID_MALFORMED] = {"jid-malformed", "modify"},
 };
 
-static int error_xml(struct buf *x, const char *kind, struct wire_str id, enum router_err cond)
+/* app: an application-specific condition element (RFC 6120 §8.3.2), or NULL. */
+static int error_xml(struct buf *x, const char *kind, struct wire_str id, enum router_err cond,
+		     const char *app)
 {
 	/* || keeps the appends in order and stops at the first failure. */
 	if (buf_append_str(x, "<") || buf_append_str(x, kind) ||
@@ -97,20 +101,24 @@ static int error_xml(struct buf *x, const char *kind, struct wire_str id, enum r
 		return -ENOMEM;
 	if (buf_append_str(x, "><error type=\"") || buf_append_str(x, router_errs[cond].type) ||
 	    buf_append_str(x, "\"><") || buf_append_str(x, router_errs[cond].cond) ||
-	    buf_append_str(x, " xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/></error></") ||
+	    buf_append_str(x, " xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/>") ||
+	    (app && buf_append_str(x, app)) || buf_append_str(x, "</error></") ||
 	    buf_append_str(x, kind) || buf_append_str(x, ">"))
 		return -ENOMEM;
 	return 0;
 }
 
-void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond)
+/* The error answering orig, from its addressee back to its sender, delivered
+ * to origin when given and routed otherwise. */
+static void send_error(struct core *c, struct session *origin, const struct wire_stanza *orig,
+		       enum router_err cond, const char *app)
 {
 	const char *kind = router_kind_name(orig->kind);
 	/* RFC 6120 §8.3.1: never answer an error with an error. */
 	if (orig->type == STANZA_T_ERROR || !orig->from.len || !kind)
 		return;
 	struct buf x = {0};
-	if (error_xml(&x, kind, orig->id, cond)) {
+	if (error_xml(&x, kind, orig->id, cond, app)) {
 		buf_free(&x);
 		return;
 	}
@@ -124,9 +132,23 @@ void router_error(struct core *c, const struct wire_stanza *orig, enum router_er
 	};
 	struct jid_view v;
 	core_jid_split(e.to, &v);
-	if (v.has_local && core_is_local_domain(c, v.domain))
+	if (origin)
+		router_deliver(c, origin, &e);
+	else if (v.has_local && core_is_local_domain(c, v.domain))
 		router_route_local(c, &e, &v);
 	buf_free(&x);
+}
+
+void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond)
+{
+	send_error(c, NULL, orig, cond, NULL);
+}
+
+void router_error_blocked(struct core *c, struct session *origin,
+			  const struct wire_stanza *orig)
+{
+	send_error(c, origin, orig, ROUTER_ERR_NOT_ACCEPTABLE,
+		   "<blocked xmlns=\"" BLOCKING_NS ":errors\"/>");
 }
 
 void router_iq_result(struct core *c, struct session *origin, const struct wire_stanza *orig,
@@ -253,6 +275,13 @@ void router_route_local(struct core *c, const struct wire_stanza *s, const struc
 			return;
 		}
 	}
+	if (s->from.len && blocking_blocks(c, u, to->local, s->from)) {
+		/* XEP-0191 §3.3: the user appears offline to whom it blocks; a
+		 * message or request gets <service-unavailable/>, the rest is dropped. */
+		if (s->kind == STANZA_MESSAGE || is_get_set(s))
+			router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+		return;
+	}
 	if (to->has_resource) {
 		struct session *t = u ? session_by_resource(u, to->resource.p, to->resource.len)
 				      : NULL;
@@ -335,6 +364,14 @@ void router_stanza(struct core *c, struct session *origin, const struct wire_sta
 	}
 	struct jid_view v;
 	core_jid_split(s->to, &v);
+	if ((v.has_local || !core_is_local_domain(c, v.domain)) &&
+	    blocking_blocks(c, origin->user, core_wstr(NULL), s->to)) {
+		/* XEP-0191 §3.3: not routed; requests and messages get an error.
+		 * The user's own server stays reachable whatever the list says. */
+		if (s->type != STANZA_T_RESULT)
+			router_error_blocked(c, origin, s);
+		return;
+	}
 	if (!core_is_local_domain(c, v.domain)) {
 		/* No s2s yet (RFC 6120 §10.4: remote domain) */
 		if (s->kind != STANZA_PRESENCE || is_subscription(s->type))

@@ -17,6 +17,7 @@ enum router_err {
 	ROUTER_ERR_REMOTE_SERVER_NOT_FOUND,
 	ROUTER_ERR_SERVICE_UNAVAILABLE,
 	ROUTER_ERR_RESOURCE_CONSTRAINT,
+	ROUTER_ERR_JID_MALFORMED,
 };
 
 /* A stanza that arrived from the client of origin (header from = its full JID). */
@@ -27,6 +28,10 @@ void router_route_local(struct core *c, const struct wire_stanza *s, const struc
 int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s);
 /* Bounces orig back to its sender; never answers an error with an error. */
 void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond);
+/* XEP-0191 §3.3: orig went to an entity its sender blocks: <not-acceptable/>
+ * with <blocked/>, straight back to origin. */
+void router_error_blocked(struct core *c, struct session *origin,
+			  const struct wire_stanza *orig);
 /* Sends `<iq type="result" id=...>inner</iq>` answering orig to origin. */
 void router_iq_result(struct core *c, struct session *origin, const struct wire_stanza *orig,
 		      const char *inner, size_t inner_len);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "core.h"
 #include "link.h"
 
@@ -117,6 +118,7 @@ static void user_remove(struct core *c, struct core_user *u)
 		pp = &(*pp)->next;
 	*pp = u->next;
 	c->users.n--;
+	blocking_free(u);
 	free(u);
 }
 

@@ -8,12 +8,14 @@
 struct core;
 struct link;
 struct core_user;
+struct blocklist;
 
 enum session_flag {
 	SESSION_AVAILABLE = 1,	/* sent available presence, not yet unavailable */
 	SESSION_INTERESTED = 2, /* requested the roster: gets roster pushes (RFC 6121 §2.1.6) */
 	SESSION_CARBONS = 4,	/* enabled Message Carbons (XEP-0280) */
 	SESSION_GOT = 8,	/* got the message being routed (carbons.c; cleared after) */
+	SESSION_BLOCKLIST = 16, /* requested the blocklist: gets its pushes (XEP-0191 §3.3) */
 };
 
 /* An entity the session sent directed available presence to and that gets
@@ -48,6 +50,7 @@ struct session {
 struct core_user {
 	struct core_user *next; /* hash chain */
 	struct session *sessions;
+	struct blocklist *blocked; /* XEP-0191; NULL until loaded (blocking.c), owned */
 	uint32_t hash;
 	char local[]; /* NUL-terminated localpart */
 };
