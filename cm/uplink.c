@@ -89,6 +89,34 @@ void uplink_arm_recv(struct worker *w)
 	l->recv_armed = 1;
 }
 
+/* One stanza for several of this worker's sessions (a presence broadcast):
+ * each gets it with its own 'to'.  A malformed frame is the core's bug: the
+ * sessions it names before the fault still get theirs. */
+static void uplink_multi(struct worker *w, const struct wire_frame *f)
+{
+	struct wire_stanza s;
+	struct wire_reader r;
+	uint32_t n, sid;
+	struct wire_str to, all_to;
+	if (wire_get_stanza_multi(f, &s, &n, &r)) {
+		log_warn("worker %u: malformed STANZA_MULTI from the core", w->id);
+		return;
+	}
+	all_to = s.to;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_get_dest(&r, &sid, &to);
+		if (r.err) {
+			log_warn("worker %u: malformed STANZA_MULTI from the core", w->id);
+			return;
+		}
+		struct conn *c = conn_by_sid(w, sid);
+		if (!c)
+			continue; /* the client left while the frame was on its way */
+		s.to = to.len ? to : all_to;
+		c2s_on_stanza(w, c, &s);
+	}
+}
+
 static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 {
 	if (f->type == WIRE_HELLO) {
@@ -113,6 +141,10 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 	}
 	if (f->type == WIRE_PONG || f->type == WIRE_FLOW)
 		return;
+	if (f->type == WIRE_STANZA_MULTI) {
+		uplink_multi(w, f);
+		return;
+	}
 	struct conn *c = conn_by_sid(w, f->sid);
 	if (!c)
 		return; /* the client left while the frame was on its way */

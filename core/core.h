@@ -27,6 +27,8 @@ struct core {
 	struct link *links;  /* every open link */
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
 	int epfd;	     /* -1 in unit tests: no epoll */
+	const struct wire_stanza *mcast; /* the stanza being multicast, or NULL */
+	struct link *mc_links;		 /* links with destinations for it */
 	struct core_stats stats;
 };
 

@@ -374,5 +374,6 @@ void link_close(struct core *c, struct link *l)
 	buf_free(&l->cm_report);
 	buf_free(&l->in);
 	buf_free(&l->out);
+	buf_free(&l->mc);
 	free(l);
 }

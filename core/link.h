@@ -20,6 +20,11 @@ struct link {
 	uint8_t dead;	   /* close at the end of this loop turn */
 	uint8_t out_armed; /* EPOLLOUT is registered */
 	struct buf in, out;
+	/* Destinations of the multicast being built (router_mcast_*): the
+	 * encoded (sid, to) pairs of the STANZA_MULTI frame this link gets. */
+	struct buf mc;
+	uint32_t mc_n;
+	struct link *mc_next; /* in core->mc_links while mc_n > 0 */
 	struct sid_table sids;
 	struct buf cm_report; /* the cm worker's last figures (stats.c) */
 	char peer[64]; /* for log lines */

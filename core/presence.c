@@ -59,7 +59,10 @@ void presence_to_available(struct core *c, struct core_user *u, const struct wir
 				continue;
 			out.to = core_wstr(to);
 		}
-		router_deliver(c, t, &out);
+		if (c->mcast == st)
+			router_mcast_add(c, t, st->to.len ? NULL : to);
+		else
+			router_deliver(c, t, &out);
 	}
 }
 
@@ -130,6 +133,7 @@ static void broadcast(struct core *c, struct session *s, uint8_t type, struct wi
 				.from = core_wstr(from), .xml = xml};
 	if (store_roster_load(c->store, s->user->local, &items, &n))
 		log_warn("presence of %s: roster unavailable, contacts not told", from);
+	router_mcast_begin(c, &b);
 	for (size_t i = 0; i < n; i++) {
 		struct core_user *cu;
 		if ((items[i].sub & STORE_SUB_FROM) && (cu = contact_user(c, items[i].contact)) &&
@@ -138,6 +142,7 @@ static void broadcast(struct core *c, struct session *s, uint8_t type, struct wi
 	}
 	store_items_free(items, n);
 	presence_to_available(c, s->user, &b, skip);
+	router_mcast_end(c);
 }
 
 /* XEP-0203: the stamp tells the client the message waited; inserted before

@@ -72,6 +72,46 @@ int router_deliver(struct core *c, struct session *target, const struct wire_sta
 	return 0;
 }
 
+void router_mcast_begin(struct core *c, const struct wire_stanza *s)
+{
+	c->mcast = s;
+	c->mc_links = NULL;
+}
+
+void router_mcast_add(struct core *c, struct session *target, const char *to)
+{
+	struct link *l = target->link;
+	if (l->dead)
+		return;
+	if (wire_put_dest(&l->mc, target->sid, to ? to : "", to ? strlen(to) : 0)) {
+		log_warn("link %s: cannot queue a multicast destination", l->peer);
+		return;
+	}
+	if (!l->mc_n++) {
+		l->mc_next = c->mc_links;
+		c->mc_links = l;
+	}
+}
+
+void router_mcast_end(struct core *c)
+{
+	for (struct link *l = c->mc_links, *nx; l; l = nx) {
+		nx = l->mc_next;
+		int rc = wire_put_stanza_multi(&l->out, c->mcast, l->mc_n, &l->mc);
+		if (rc)
+			log_warn("link %s: cannot queue stanza: %s", l->peer, strerror(-rc));
+		else
+			c->stats.deliveries += l->mc_n;
+		buf_reset(&l->mc);
+		l->mc_n = 0;
+		l->mc_next = NULL;
+		if (buf_avail(&l->out) > LINK_OUT_MAX)
+			link_fail(l, "output backlog over limit");
+	}
+	c->mcast = NULL;
+	c->mc_links = NULL;
+}
+
 static const struct {
 	const char *cond, *type;
 } router_errs[] = {

@@ -26,6 +26,13 @@ void router_stanza(struct core *c, struct session *origin, const struct wire_sta
 void router_route_local(struct core *c, const struct wire_stanza *s, const struct jid_view *to);
 /* Queues s on the link of the session target. */
 int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s);
+/* Multicast: between begin and end, router_mcast_add() collects sessions
+ * that get s (with their own 'to', or s->to when to is NULL), and end queues
+ * one STANZA_MULTI frame per link instead of a frame per session (a presence
+ * broadcast to N contacts costs one frame per cm worker).  Not nested. */
+void router_mcast_begin(struct core *c, const struct wire_stanza *s);
+void router_mcast_add(struct core *c, struct session *target, const char *to);
+void router_mcast_end(struct core *c);
 /* Bounces orig back to its sender; never answers an error with an error. */
 void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond);
 /* XEP-0191 §3.3: orig went to an entity its sender blocks: <not-acceptable/>

@@ -136,40 +136,100 @@ int wire_end(struct wire_writer *w)
 	return 0;
 }
 
+static void put_stanza_fields(struct wire_writer *w, const struct wire_stanza *s)
+{
+	wire_put_u8(w, s->kind);
+	wire_put_u8(w, s->type);
+	wire_put_str(w, s->id.p, s->id.len);
+	wire_put_str(w, s->from.p, s->from.len);
+	wire_put_str(w, s->to.p, s->to.len);
+	wire_put_str(w, s->xml.p, s->xml.len);
+}
+
 int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s)
 {
 	if (s->xml.len == 0)
 		return -EINVAL; /* the receiver would refuse it */
 	struct wire_writer w;
 	wire_begin(&w, b, WIRE_STANZA, sid);
-	wire_put_u8(&w, s->kind);
-	wire_put_u8(&w, s->type);
-	wire_put_str(&w, s->id.p, s->id.len);
-	wire_put_str(&w, s->from.p, s->from.len);
-	wire_put_str(&w, s->to.p, s->to.len);
-	wire_put_str(&w, s->xml.p, s->xml.len);
+	put_stanza_fields(&w, s);
 	return wire_end(&w);
+}
+
+int wire_put_dest(struct buf *dests, uint32_t sid, const char *to, size_t len)
+{
+	uint8_t h[8];
+	if (len > WIRE_MAX_FRAME)
+		return -EMSGSIZE;
+	put_be32(h, sid);
+	put_be32(h + 4, (uint32_t)len);
+	return buf_append(dests, h, sizeof h) || buf_append(dests, to, len) ? -ENOMEM : 0;
+}
+
+int wire_put_stanza_multi(struct buf *b, const struct wire_stanza *s, uint32_t n,
+			  const struct buf *dests)
+{
+	if (s->xml.len == 0 || !n)
+		return -EINVAL;
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_STANZA_MULTI, 0);
+	put_stanza_fields(&w, s);
+	wire_put_u32(&w, n);
+	if (!w.err)
+		w.err = buf_append(b, buf_head(dests), buf_avail(dests));
+	return wire_end(&w);
+}
+
+/* Neither XML nor a JID can hold NUL; refusing it here keeps every
+ * receiver's string handling (C strings, SQLite text) honest. */
+static int has_nul(struct wire_str s)
+{
+	return s.len && memchr(s.p, 0, s.len);
+}
+
+static void get_stanza_fields(struct wire_reader *r, struct wire_stanza *s)
+{
+	s->kind = wire_get_u8(r);
+	s->type = wire_get_u8(r);
+	s->id = wire_get_str(r);
+	s->from = wire_get_str(r);
+	s->to = wire_get_str(r);
+	s->xml = wire_get_str(r);
+	if (!r->err && s->xml.len == 0)
+		r->err = -EPROTO;
+	const struct wire_str *f4[] = {&s->id, &s->from, &s->to, &s->xml};
+	for (int i = 0; i < 4 && !r->err; i++)
+		if (has_nul(*f4[i]))
+			r->err = -EPROTO;
 }
 
 int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s)
 {
 	struct wire_reader r;
 	wire_reader_init(&r, f);
-	s->kind = wire_get_u8(&r);
-	s->type = wire_get_u8(&r);
-	s->id = wire_get_str(&r);
-	s->from = wire_get_str(&r);
-	s->to = wire_get_str(&r);
-	s->xml = wire_get_str(&r);
-	if (!r.err && s->xml.len == 0)
-		r.err = -EPROTO;
-	/* Neither XML nor a JID can hold NUL; refusing it here keeps every
-	 * receiver's string handling (C strings, SQLite text) honest. */
-	const struct wire_str *f4[] = {&s->id, &s->from, &s->to, &s->xml};
-	for (int i = 0; i < 4 && !r.err; i++)
-		if (f4[i]->len && memchr(f4[i]->p, 0, f4[i]->len))
-			r.err = -EPROTO;
+	get_stanza_fields(&r, s);
 	return r.err;
+}
+
+int wire_get_stanza_multi(const struct wire_frame *f, struct wire_stanza *s, uint32_t *n,
+			  struct wire_reader *r)
+{
+	wire_reader_init(r, f);
+	get_stanza_fields(r, s);
+	*n = wire_get_u32(r);
+	/* Each destination takes at least 8 bytes: a count the frame cannot
+	 * hold is refused before anyone loops over it. */
+	if (!r->err && (!*n || *n > (size_t)(r->end - r->p) / 8))
+		r->err = -EPROTO;
+	return r->err;
+}
+
+void wire_get_dest(struct wire_reader *r, uint32_t *sid, struct wire_str *to)
+{
+	*sid = wire_get_u32(r);
+	*to = wire_get_str(r);
+	if (!r->err && has_nul(*to))
+		r->err = -EPROTO;
 }
 
 int wire_put_hello(struct buf *b, const char *name)

@@ -12,7 +12,7 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2 /* 2: STANZA_MULTI */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -26,6 +26,7 @@ enum wire_type {
 	WIRE_SESSION_OPENED = 21, /* core->cm: u8 status (0 ok) */
 	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
+	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
 	WIRE_REVOKE = 50,	 /* admin->core: str localpart: end its sessions (sid 0) */
 	WIRE_STATS_REQ = 60,	 /* admin->core: no payload (sid 0) */
@@ -108,6 +109,17 @@ int wire_end(struct wire_writer *w);
 /* Typed frames. */
 int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s);
 int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s);
+/* STANZA_MULTI: s once for several sessions of one link.  dests holds the
+ * n destinations as wire_put_dest() encoded them; a destination's empty 'to'
+ * means s->to. */
+int wire_put_stanza_multi(struct buf *b, const struct wire_stanza *s, uint32_t n,
+			  const struct buf *dests);
+int wire_put_dest(struct buf *dests, uint32_t sid, const char *to, size_t len);
+/* Decodes the stanza and the count; r is left at the first destination,
+ * each read with wire_get_dest (errors sticky in r->err). */
+int wire_get_stanza_multi(const struct wire_frame *f, struct wire_stanza *s, uint32_t *n,
+			  struct wire_reader *r);
+void wire_get_dest(struct wire_reader *r, uint32_t *sid, struct wire_str *to);
 int wire_put_hello(struct buf *b, const char *name);
 int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name);
 int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v);

@@ -131,6 +131,22 @@ static void fuzz_trace(const struct link *l, const struct wire_frame *f,
 		  s->from.p, (int)s->to.len, s->to.p, (int)s->xml.len, s->xml.p);
 }
 
+/* Every destination of a STANZA_MULTI decodes and names a session id. */
+static int fuzz_check_multi(const struct wire_frame *f, struct wire_stanza *s)
+{
+	struct wire_reader r;
+	uint32_t n, sid;
+	struct wire_str to;
+	if (wire_get_stanza_multi(f, s, &n, &r) || !s->kind || s->kind > STANZA_IQ)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		wire_get_dest(&r, &sid, &to);
+		if (r.err || !sid)
+			return -1;
+	}
+	return r.p == r.end ? 0 : -1;
+}
+
 /* The core writes whole frames only; stanzas must decode. */
 static void fuzz_drain(struct link *l)
 {
@@ -145,6 +161,8 @@ static void fuzz_drain(struct link *l)
 		if (f.type == WIRE_STANZA &&
 		    (wire_get_stanza(&f, &s) || !s.kind || s.kind > STANZA_IQ))
 			fuzz_die("the core queued an undecodable stanza");
+		if (f.type == WIRE_STANZA_MULTI && fuzz_check_multi(&f, &s))
+			fuzz_die("the core queued an undecodable multicast");
 		fuzz_trace(l, &f, &s);
 		p += k;
 		n -= (size_t)k;

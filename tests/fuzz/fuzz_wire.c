@@ -67,6 +67,21 @@ static void decode(const struct wire_frame *f)
 		if (wire_get_stanza(f, &s) == 0)
 			stanza_roundtrip(f, &s);
 		break;
+	case WIRE_STANZA_MULTI: {
+		uint32_t cnt, sid;
+		struct wire_str to;
+		if (wire_get_stanza_multi(f, &s, &cnt, &r))
+			break;
+		/* The count was checked against the bytes left. */
+		if (cnt > f->plen / 8)
+			abort();
+		for (uint32_t i = 0; i < cnt && !r.err; i++) {
+			wire_get_dest(&r, &sid, &to);
+			if (!r.err && to.len && memchr(to.p, 0, to.len))
+				abort();
+		}
+		break;
+	}
 	}
 }
 

@@ -51,10 +51,44 @@ static void send_stanza(struct core *c, struct link *l, uint32_t sid, uint8_t ki
 	feed(c, l, &b);
 }
 
+/* Rewrites l's output with each STANZA_MULTI frame as the STANZA frames it
+ * stands for, so that the tests see one stanza per session either way. */
+static void expand_multi(struct link *l)
+{
+	struct buf out = {0}, frame = {0};
+	struct wire_frame f;
+	long n;
+	while ((n = wire_parse((const uint8_t *)buf_head(&l->out), buf_avail(&l->out), &f)) > 0) {
+		buf_append(&frame, buf_head(&l->out), (size_t)n);
+		buf_consume(&l->out, (size_t)n);
+		wire_parse((const uint8_t *)buf_head(&frame), buf_avail(&frame), &f);
+		struct wire_stanza s;
+		struct wire_reader r;
+		uint32_t cnt, sid;
+		struct wire_str to, all;
+		if (f.type != WIRE_STANZA_MULTI) {
+			buf_append(&out, buf_head(&frame), buf_avail(&frame));
+		} else if (!wire_get_stanza_multi(&f, &s, &cnt, &r)) {
+			all = s.to;
+			for (uint32_t i = 0; i < cnt && !r.err; i++) {
+				wire_get_dest(&r, &sid, &to);
+				s.to = to.len ? to : all;
+				CHECK(!r.err && wire_put_stanza(&out, sid, &s) == 0);
+			}
+		} else
+			CHECK(!"undecodable STANZA_MULTI");
+		buf_free(&frame);
+	}
+	buf_append(&out, buf_head(&l->out), buf_avail(&l->out));
+	buf_free(&l->out);
+	l->out = out;
+}
+
 /* Pops the next frame of the given type from l's output (skipping others);
  * the stanza fields point into *keep, which the caller frees. */
 static int next_frame(struct link *l, uint8_t type, struct wire_frame *f, struct buf *keep)
 {
+	expand_multi(l);
 	for (;;) {
 		long n = wire_parse((const uint8_t *)buf_head(&l->out), buf_avail(&l->out), f);
 		if (n <= 0)
@@ -322,6 +356,66 @@ static void test_carbons(struct core *c)
 	link_close(c, l);
 }
 
+/* A presence broadcast reaches every subscribed resource with one frame per
+ * link (STANZA_MULTI), each destination with its full JID. */
+static void test_presence_multicast(struct core *c)
+{
+	struct link *l = hello_link(c), *l2 = hello_link(c);
+	struct store_item it = {.contact = "bob@" DOMAIN, .sub = STORE_SUB_FROM};
+	CHECK(store_roster_put(c->store, "alice", &it) == 0);
+	char jid[64];
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	for (uint32_t i = 0; i < 3; i++) {
+		snprintf(jid, sizeof jid, "bob@" DOMAIN "/r%u", i);
+		send_open(c, l, 10 + i, jid);
+		send_stanza(c, l, 10 + i, STANZA_PRESENCE, STANZA_T_NONE, "", jid, "", "<presence/>");
+	}
+	send_open(c, l2, 20, "bob@" DOMAIN "/far");
+	send_stanza(c, l2, 20, STANZA_PRESENCE, STANZA_T_NONE, "", "bob@" DOMAIN "/far", "",
+		    "<presence/>");
+	buf_free(&l->out);
+	buf_free(&l2->out);
+	send_stanza(c, l, 1, STANZA_PRESENCE, STANZA_T_NONE, "p1", "alice@" DOMAIN "/a", "",
+		    "<presence><status>hi</status></presence>");
+	struct link *links[2] = {l, l2};
+	for (int k = 0; k < 2; k++) {
+		struct wire_frame f;
+		struct wire_stanza s;
+		struct wire_reader r;
+		uint32_t n = 0, sid, frames = 0, multi = 0;
+		struct wire_str to;
+		const uint8_t *p = (const uint8_t *)buf_head(&links[k]->out);
+		size_t left = buf_avail(&links[k]->out);
+		long len;
+		while ((len = wire_parse(p, left, &f)) > 0) {
+			frames++;
+			if (f.type == WIRE_STANZA_MULTI && !wire_get_stanza_multi(&f, &s, &n, &r)) {
+				multi++;
+				CHECK(wire_str_eq(s.from, "alice@" DOMAIN "/a") && wire_str_eq(s.id, "p1"));
+				for (uint32_t i = 0; i < n; i++) {
+					wire_get_dest(&r, &sid, &to);
+					/* alice's own resource gets it too (§4.2.2) */
+					if (k)
+						snprintf(jid, sizeof jid, "bob@" DOMAIN "/far");
+					else if (sid == 1)
+						snprintf(jid, sizeof jid, "alice@" DOMAIN "/a");
+					else
+						snprintf(jid, sizeof jid, "bob@" DOMAIN "/r%u", sid - 10);
+					CHECK(!r.err && (k ? sid == 20 : sid == 1 || (sid >= 10 && sid < 13)) &&
+					      wire_str_eq(to, jid));
+				}
+			}
+			p += len;
+			left -= (size_t)len;
+		}
+		CHECK(frames == 1 && multi == 1 && n == (k ? 1u : 4u));
+	}
+	CHECK(store_roster_del(c->store, "alice", "bob@" DOMAIN) == 0);
+	link_close(c, l);
+	link_close(c, l2);
+	CHECK(c->users.n == 0);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -354,6 +448,7 @@ int main(void)
 	test_directed_presence(&c);
 	test_stats(&c);
 	test_carbons(&c);
+	test_presence_multicast(&c);
 	test_bad_hello(&c);
 	session_user_table_free(&c.users);
 	store_close(c.store);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "lib/stanza.h"
 #include "lib/wire.h"
 
 static struct wire_str ws(const char *s)
@@ -29,7 +30,7 @@ static void test_hello(void)
 	struct wire_frame f;
 	CHECK(wire_put_hello(&b, "cm") == 0);
 	static const uint8_t want[] = {0, 0, 0, 22, WIRE_HELLO, 0, 0, 0, 0, 0, 0, 0,
-				       0, 0, 0, 1,  0,		0, 0, 2, 'c', 'm'};
+				       0, 0, 0, WIRE_VERSION, 0, 0, 0, 2, 'c', 'm'};
 	CHECK(buf_avail(&b) == sizeof want && !memcmp(buf_head(&b), want, sizeof want));
 	CHECK(parse_head(&b, &f) == 22);
 	CHECK(f.type == WIRE_HELLO && f.flags == 0 && f.sid == 0 && f.plen == 10);
@@ -430,8 +431,60 @@ static void test_strs(void)
 	free(d);
 }
 
+/* STANZA_MULTI: one stanza, destinations with their own 'to' or none; a
+ * count the frame cannot hold, a cut destination or a NUL is refused. */
+static void test_multi(void)
+{
+	struct buf b = {0}, d = {0};
+	struct wire_stanza s = {.kind = STANZA_PRESENCE, .type = STANZA_T_NONE,
+				.from = {"a@x/r", 5}, .to = {"b@x", 3}, .xml = {"<presence/>", 11}};
+	CHECK(wire_put_dest(&d, 7, "b@x/one", 7) == 0 && wire_put_dest(&d, 9, "", 0) == 0);
+	CHECK(wire_put_stanza_multi(&b, &s, 0, &d) == -EINVAL);
+	CHECK(wire_put_stanza_multi(&b, &s, 2, &d) == 0);
+	struct wire_frame f;
+	struct wire_stanza g;
+	struct wire_reader r;
+	uint32_t n, sid;
+	struct wire_str to;
+	CHECK(parse_head(&b, &f) == (long)buf_avail(&b) && f.type == WIRE_STANZA_MULTI && !f.sid);
+	CHECK(wire_get_stanza_multi(&f, &g, &n, &r) == 0 && n == 2);
+	CHECK(str_is(g.from, "a@x/r") && str_is(g.to, "b@x") && str_is(g.xml, "<presence/>"));
+	wire_get_dest(&r, &sid, &to);
+	CHECK(!r.err && sid == 7 && str_is(to, "b@x/one"));
+	wire_get_dest(&r, &sid, &to);
+	CHECK(!r.err && sid == 9 && to.len == 0 && r.p == r.end);
+	/* A destination cut short. */
+	struct buf big = {0}, cut = {0};
+	static const char half[6] = {0, 0, 0, 9, 0, 0};
+	CHECK(wire_put_dest(&cut, 7, "b@x/one", 7) == 0 && buf_append(&cut, half, 6) == 0);
+	CHECK(wire_put_stanza_multi(&big, &s, 2, &cut) == 0);
+	CHECK(parse_head(&big, &f) > 0 && wire_get_stanza_multi(&f, &g, &n, &r) == 0 && n == 2);
+	wire_get_dest(&r, &sid, &to);
+	CHECK(!r.err);
+	wire_get_dest(&r, &sid, &to);
+	CHECK(r.err == -EPROTO);
+	buf_free(&big);
+	buf_free(&cut);
+	/* A count larger than the bytes left could hold. */
+	CHECK(wire_put_stanza_multi(&big, &s, 3, &d) == 0);
+	CHECK(parse_head(&big, &f) > 0 && wire_get_stanza_multi(&f, &g, &n, &r) == -EPROTO);
+	buf_free(&big);
+	CHECK(wire_put_stanza_multi(&big, &s, 1000, &d) == 0);
+	CHECK(parse_head(&big, &f) > 0 && wire_get_stanza_multi(&f, &g, &n, &r) == -EPROTO);
+	buf_free(&big);
+	buf_free(&d);
+	CHECK(wire_put_dest(&d, 1, "x\0y", 3) == 0 && wire_put_stanza_multi(&big, &s, 1, &d) == 0);
+	CHECK(parse_head(&big, &f) > 0 && wire_get_stanza_multi(&f, &g, &n, &r) == 0);
+	wire_get_dest(&r, &sid, &to);
+	CHECK(r.err == -EPROTO);
+	buf_free(&big);
+	buf_free(&d);
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_multi();
 	test_hello();
 	test_stanza();
 	test_cred();
