@@ -27,6 +27,7 @@ struct core {
 	struct link *links;  /* every open link */
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
 	int epfd;	     /* -1 in unit tests: no epoll */
+	int64_t started;     /* CLOCK_MONOTONIC seconds at start: the uptime of XEP-0012 §5 */
 	struct core_stats stats;
 };
 
