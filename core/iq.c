@@ -11,6 +11,7 @@
 #include "carbons.h"
 #include "entity_time.h"
 #include "last.h"
+#include "lib/version.h"
 #include "private.h"
 #include "roster.h"
 #include "router.h"
@@ -23,7 +24,7 @@
 /* Only what is implemented: XEP-0030 §3.2, a feature listed is one supported. */
 static const char iq_disco_info[] =
 	"<query xmlns=\"" IQ_NS_DISCO_INFO "\">"
-	"<identity category=\"server\" type=\"im\" name=\"Starling\"/>"
+	"<identity category=\"server\" type=\"im\" name=\"" STARLING_NAME "\"/>"
 	"<feature var=\"" IQ_NS_DISCO_INFO "\"/>"
 	"<feature var=\"jabber:iq:roster\"/>"
 	"<feature var=\"" IQ_NS_PING "\"/>"
