@@ -29,6 +29,7 @@ struct core {
 	int epfd;	     /* -1 in unit tests: no epoll */
 	const struct wire_stanza *mcast; /* the stanza being multicast, or NULL */
 	struct link *mc_links;		 /* links with destinations for it */
+	int64_t started;     /* CLOCK_MONOTONIC seconds at start: the uptime of XEP-0012 §5 */
 	struct core_stats stats;
 };
 

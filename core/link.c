@@ -356,9 +356,13 @@ void link_flush(struct core *c, struct link *l)
 void link_close(struct core *c, struct link *l)
 {
 	l->dead = 1; /* nothing more is queued to it while sessions end */
+	/* The logouts they record (XEP-0012) go in one commit, not one each. */
+	int batch = !store_begin(c->store);
 	for (uint32_t i = 0; i < l->sids.nb; i++)
 		while (l->sids.b[i])
 			session_end(c, l->sids.b[i], "link closed");
+	if (batch && store_commit(c->store))
+		log_warn("link %s: last activity of its sessions not recorded", l->peer);
 	for (struct link **pp = &c->links; *pp; pp = &(*pp)->next)
 		if (*pp == l) {
 			*pp = l->next;

@@ -15,9 +15,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
+#include "last.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "link.h"
@@ -161,13 +163,19 @@ static void shutdown_links(struct core *c)
 			link_flush(c, l);
 		}
 	}
+	/* Everyone logs out now (XEP-0012): one transaction for all the records. */
+	int batch = !store_begin(c->store);
 	while (c->links) {
 		c->links->dead = 1;
 		for (uint32_t i = 0; i < c->links->sids.nb; i++)
-			while (c->links->sids.b[i])
+			while (c->links->sids.b[i]) {
+				last_session_end(c, c->links->sids.b[i]);
 				session_free(c, c->links->sids.b[i]); /* no broadcast: all go */
+			}
 		link_close(c, c->links);
 	}
+	if (batch && store_commit(c->store))
+		log_warn("last activity at shutdown not recorded");
 }
 
 static int run(struct core *c, struct listener *ls, int sfd)
@@ -232,7 +240,9 @@ int main(int argc, char **argv)
 	static struct config cfg;
 	if (setup(cfg_path, &cfg))
 		return 1;
-	struct core c = {.domain = cfg.domain, .epfd = -1};
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct core c = {.domain = cfg.domain, .epfd = -1, .started = now.tv_sec};
 	struct listener ls = {.fd = -1};
 	sigset_t mask;
 	sigemptyset(&mask);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "blocking.h"
+#include "last.h"
 #include "lib/log.h"
 #include "router.h"
 #include "store.h"
@@ -284,18 +285,31 @@ static void unavailable(struct core *c, struct session *s, struct wire_str xml,
 	directed_flush(c, s, was_available);
 }
 
+/* XEP-0012 §3 reports the status of the last unavailable presence: one that
+ * carries a <status/> is kept until the session ends or is available again
+ * (sessions that stay connected while unavailable are few). */
+static void keep_status(struct session *s, struct wire_str xml)
+{
+	char *copy = memmem(xml.p, xml.len, "<status", 7) ? wire_strdup(xml) : NULL;
+	free(s->presence);
+	s->presence = copy;
+	s->presence_len = copy ? xml.len : 0;
+}
+
 void presence_from_client(struct core *c, struct session *s, const struct wire_stanza *st)
 {
-	if (st->type == STANZA_T_NONE)
+	if (st->type == STANZA_T_NONE) {
 		available(c, s, st);
-	else if (st->type == STANZA_T_UNAVAILABLE)
+	} else if (st->type == STANZA_T_UNAVAILABLE) {
 		unavailable(c, s, st->xml, st->id, NULL);
-	else
+		keep_status(s, st->xml);
+	} else
 		log_debug("presence of type %u without 'to' ignored", st->type);
 }
 
 void presence_session_end(struct core *c, struct session *s)
 {
+	last_session_end(c, s); /* before the presence it sent is dropped */
 	unavailable(c, s, core_wstr(presence_unavailable_xml), core_wstr(NULL), s);
 }
 

@@ -219,6 +219,16 @@ void router_iq_result(struct core *c, struct session *origin, const struct wire_
 	buf_free(&x);
 }
 
+struct session *router_sender(struct core *c, const struct wire_stanza *s)
+{
+	struct jid_view v;
+	core_jid_split(s->from, &v);
+	if (!v.has_local || !v.has_resource || !core_is_local_domain(c, v.domain))
+		return NULL;
+	struct core_user *u = session_user(c, v.local.p, v.local.len);
+	return u ? session_by_resource(u, v.resource.p, v.resource.len) : NULL;
+}
+
 static int is_get_set(const struct wire_stanza *s)
 {
 	return s->type == STANZA_T_GET || s->type == STANZA_T_SET;

@@ -42,6 +42,10 @@ void router_error_blocked(struct core *c, struct session *origin,
 /* Sends `<iq type="result" id=...>inner</iq>` answering orig to origin. */
 void router_iq_result(struct core *c, struct session *origin, const struct wire_stanza *orig,
 		      const char *inner, size_t inner_len);
+/* The local session that sent s (its header from is that session's full
+ * JID), or NULL when it is gone: for answers to requests the server takes
+ * on an account's behalf, which the router hands on without the origin. */
+struct session *router_sender(struct core *c, const struct wire_stanza *s);
 /* "message", "presence", "iq" */
 const char *router_kind_name(uint8_t kind);
 

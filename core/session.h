@@ -37,7 +37,10 @@ struct session {
 	struct session *user_next; /* the user's other sessions */
 	struct link *link;
 	struct core_user *user;
-	char *presence; /* last available presence, without from/to; malloc'd, owned */
+	/* Last available presence, without from/to; while unavailable, the
+	 * unavailable presence when it had a <status/> (XEP-0012), else NULL.
+	 * malloc'd, owned. */
+	char *presence;
 	struct directed *directed; /* RFC 6121 §4.6.3; owned */
 	uint32_t presence_len;
 	uint32_t sid;

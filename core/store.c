@@ -84,6 +84,8 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_XML_GET] = "SELECT xml FROM xmldata WHERE user=?1 AND key=?2",
 	[Q_XML_PUT] = "INSERT OR REPLACE INTO xmldata VALUES(?1,?2,?3)",
 	[Q_XML_DEL] = "DELETE FROM xmldata WHERE user=?1 AND key=?2",
+	[Q_XML_COUNT] = "SELECT count(*) FROM xmldata WHERE user=?1"
+			" AND substr(key, 1, length(?2))=?2 AND key IS NOT ?3",
 	[Q_LAST_SET] = "INSERT OR REPLACE INTO last_seen VALUES(?1,?2,?3)",
 	[Q_LAST_GET] = "SELECT stamp, status FROM last_seen WHERE user=?1",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",

@@ -98,6 +98,9 @@ void store_strings_free(char **v, size_t n);
  * deletes the document. */
 int store_xml_get(struct store *st, const char *user, const char *key, char **xml);
 int store_xml_put(struct store *st, const char *user, const char *key, const char *xml);
+/* How many of the account's documents have a key starting with prefix, not
+ * counting the key except (NULL: none): >= 0 or negative errno. */
+int store_xml_count(struct store *st, const char *user, const char *prefix, const char *except);
 
 /* When the account's last session ended, with its last status text
  * (XEP-0012 §5).  get: 0 with *status malloc'd or NULL, or -ENOENT. */

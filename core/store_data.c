@@ -91,6 +91,18 @@ int store_xml_put(struct store *st, const char *user, const char *key, const cha
 	return store_step_done(st, s, "xml put");
 }
 
+int store_xml_count(struct store *st, const char *user, const char *prefix, const char *except)
+{
+	sqlite3_stmt *s = store_stmt(st, Q_XML_COUNT);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, prefix);
+	store_bind_text(s, 3, except);
+	int rc = sqlite3_step(s);
+	rc = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, "xml count");
+	sqlite3_reset(s);
+	return rc;
+}
+
 int store_last_set(struct store *st, const char *user, int64_t stamp, const char *status)
 {
 	sqlite3_stmt *s = store_stmt(st, Q_LAST_SET);

@@ -34,6 +34,7 @@ enum store_stmt {
 	Q_XML_GET,
 	Q_XML_PUT,
 	Q_XML_DEL,
+	Q_XML_COUNT,
 	Q_LAST_SET,
 	Q_LAST_GET,
 	Q_BEGIN,

@@ -108,7 +108,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * left un-reset (it would hold a shared-cache table lock). */
 static void fuzz_reset_store(void)
 {
-	if (sqlite3_exec(fuzz_db, "DELETE FROM roster; DELETE FROM offline;", NULL, NULL, NULL))
+	if (sqlite3_exec(fuzz_db, "DELETE FROM roster; DELETE FROM offline; DELETE FROM xmldata;"
+			 " DELETE FROM last_seen;", NULL, NULL, NULL))
 		fuzz_die(sqlite3_errmsg(fuzz_db));
 	for (size_t i = 0; i < sizeof fuzz_rosters / sizeof fuzz_rosters[0]; i++) {
 		const struct fuzz_roster *r = &fuzz_rosters[i];

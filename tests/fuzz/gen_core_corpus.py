@@ -129,6 +129,31 @@ SEEDS = {
                to="alice@" + D),
         stanza(2, IQ, T_SET, '<iq type="set"><disable xmlns="urn:xmpp:carbons:2"/></iq>'),
     ],
+    "info": [
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:version"/></iq>', to=D),
+        stanza(1, IQ, T_SET, '<iq type="set"><query xmlns="jabber:iq:version"/></iq>', to=D),
+        stanza(1, IQ, T_GET, '<iq type="get"><time xmlns="urn:xmpp:time"/></iq>'),
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:last"/></iq>', to=D),
+        stanza(1, IQ, T_SET, '<iq type="set"><vCard xmlns="vcard-temp"><FN>A</FN></vCard></iq>'),
+        stanza(2, IQ, T_GET, '<iq type="get"><vCard xmlns="vcard-temp"/></iq>', to="alice@" + D),
+        stanza(2, IQ, T_SET, '<iq type="set"><vCard xmlns="vcard-temp"/></iq>', to="alice@" + D),
+        stanza(1, IQ, T_SET, '<iq type="set"><query xmlns="jabber:iq:private" xmlns:p="p:q">'
+               '<p:d><p:e>1</p:e><f/></p:d></query></iq>'),
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:private"><d xmlns="p:q"/>'
+               '</query></iq>', to="alice@" + D),
+        stanza(2, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:private"><d xmlns="p:q"/>'
+               '</query></iq>', to="alice@" + D),
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:last"/></iq>',
+               to="bob@" + D),
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:last"/></iq>',
+               to="carol@" + D),
+        stanza(2, PRESENCE, T_UNAVAILABLE, '<presence type="unavailable"><status>bye</status>'
+               '</presence>'),
+        frame(SESSION_CLOSE, 2, bytes([0])),
+        frame(SESSION_CLOSE, 2, bytes([0]), B),
+        stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:last"/></iq>',
+               to="bob@" + D),
+    ],
     "split_partial": [
         stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",
                flags=FIX | SPLIT | (9 << 3)),

@@ -416,6 +416,59 @@ static void test_presence_multicast(struct core *c)
 	CHECK(c->users.n == 0);
 }
 
+static void send_close(struct core *c, struct link *l, uint32_t sid)
+{
+	struct buf b = {0};
+	wire_put_u8_frame(&b, WIRE_SESSION_CLOSE, sid, 0);
+	feed(c, l, &b);
+}
+
+/* XEP-0012: the logout is recorded when the account's last session ends,
+ * with the status of the presence that session sent last, and told to a
+ * contact subscribed to the account's presence. */
+static void test_last_logout(struct core *c)
+{
+	struct link *l = hello_link(c);
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	int64_t stamp = 0;
+	char *status = NULL;
+	struct store_item it = {.contact = "alice@" DOMAIN, .sub = STORE_SUB_FROM};
+	CHECK(store_roster_put(c->store, "bob", &it) == 0);
+	CHECK(store_last_set(c->store, "bob", 1, "old") == 0);
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	send_open(c, l, 2, "bob@" DOMAIN "/b");
+	send_open(c, l, 3, "bob@" DOMAIN "/c");
+	send_stanza(c, l, 2, STANZA_PRESENCE, STANZA_T_NONE, "", "bob@" DOMAIN "/b", "",
+		    "<presence><status>here</status></presence>");
+	send_stanza(c, l, 2, STANZA_PRESENCE, STANZA_T_UNAVAILABLE, "", "bob@" DOMAIN "/b", "",
+		    "<presence type=\"unavailable\"><status>gone &lt;&amp;</status></presence>");
+	send_close(c, l, 3); /* bob/b remains: nothing recorded */
+	CHECK(store_last_get(c->store, "bob", &stamp, &status) == 0 && stamp == 1);
+	free(status);
+	status = NULL;
+	send_close(c, l, 2);
+	CHECK(store_last_get(c->store, "bob", &stamp, &status) == 0 && stamp > 1);
+	CHECK_STR(status, "gone <&");
+	free(status);
+	buf_free(&l->out);
+	send_stanza(c, l, 1, STANZA_IQ, STANZA_T_GET, "l1", "alice@" DOMAIN "/a", "bob@" DOMAIN,
+		    "<iq type=\"get\"><query xmlns=\"jabber:iq:last\"/></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 1 && s.type == STANZA_T_RESULT &&
+	      wire_str_eq(s.from, "bob@" DOMAIN) && has_str(s.xml, ">gone &lt;&amp;</query>"));
+	/* The other way round there is no subscription. */
+	send_open(c, l, 2, "bob@" DOMAIN "/b");
+	buf_free(&l->out);
+	send_stanza(c, l, 2, STANZA_IQ, STANZA_T_GET, "l2", "bob@" DOMAIN "/b", "alice@" DOMAIN,
+		    "<iq type=\"get\"><query xmlns=\"jabber:iq:last\"/></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 2 && s.type == STANZA_T_ERROR &&
+	      has_str(s.xml, "<forbidden "));
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1); /* exactly one answer */
+	buf_free(&keep);
+	link_close(c, l);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -449,6 +502,8 @@ int main(void)
 	test_stats(&c);
 	test_carbons(&c);
 	test_presence_multicast(&c);
+
+	test_last_logout(&c);
 	test_bad_hello(&c);
 	session_user_table_free(&c.users);
 	store_close(c.store);

@@ -196,6 +196,53 @@ static void test_schema_upgrade(const char *base)
 	unlink(side);
 }
 
+/* An account's documents by key (vcard-temp, private storage): replaced
+ * whole, per account, removed by a NULL document; the count is by exact
+ * (case-sensitive) key prefix. */
+static void test_xml(struct store *st)
+{
+	char *xml = NULL;
+	CHECK(store_xml_get(st, "alice", "vcard-temp", &xml) == -ENOENT);
+	CHECK(store_xml_put(st, "alice", "vcard-temp", "<vCard xmlns=\"vcard-temp\"/>") == 0);
+	CHECK(store_xml_put(st, "alice", "vcard-temp", "<FN>B &amp; \xc3\xa9</FN>") == 0);
+	CHECK(store_xml_get(st, "alice", "vcard-temp", &xml) == 0);
+	CHECK_STR(xml, "<FN>B &amp; \xc3\xa9</FN>");
+	free(xml);
+	CHECK(store_xml_get(st, "bob", "vcard-temp", &xml) == -ENOENT);
+	CHECK(store_xml_put(st, "alice", "private:a:b x", "<x xmlns=\"a:b\">1</x>") == 0);
+	CHECK(store_xml_put(st, "alice", "private:a:b y", "<y xmlns=\"a:b\"/>") == 0);
+	CHECK(store_xml_put(st, "alice", "PRIVATE:c d", "<d/>") == 0);
+	CHECK(store_xml_put(st, "bob", "private:a:b x", "<x xmlns=\"a:b\">2</x>") == 0);
+	CHECK(store_xml_count(st, "alice", "private:", NULL) == 2);
+	CHECK(store_xml_count(st, "alice", "private:", "private:a:b x") == 1);
+	CHECK(store_xml_count(st, "alice", "private:", "private:new") == 2);
+	CHECK(store_xml_count(st, "carol", "private:", NULL) == 0);
+	CHECK(store_xml_get(st, "bob", "private:a:b x", &xml) == 0);
+	CHECK_STR(xml, "<x xmlns=\"a:b\">2</x>");
+	free(xml);
+	CHECK(store_xml_put(st, "alice", "private:a:b y", NULL) == 0);
+	CHECK(store_xml_put(st, "alice", "private:a:b y", NULL) == 0); /* absent: fine */
+	CHECK(store_xml_get(st, "alice", "private:a:b y", &xml) == -ENOENT);
+	CHECK(store_xml_count(st, "alice", "private:", NULL) == 1);
+}
+
+/* The last logout (XEP-0012): replaced by the next, status optional. */
+static void test_last(struct store *st)
+{
+	int64_t stamp = 0;
+	char *status = NULL;
+	CHECK(store_last_get(st, "alice", &stamp, &status) == -ENOENT);
+	CHECK(store_last_set(st, "alice", 1700000000, "Heading Home") == 0);
+	CHECK(store_last_get(st, "alice", &stamp, &status) == 0 && stamp == 1700000000);
+	CHECK_STR(status, "Heading Home");
+	free(status);
+	CHECK(store_last_set(st, "alice", 1700000100, NULL) == 0);
+	status = (char *)"unchanged";
+	CHECK(store_last_get(st, "alice", &stamp, &status) == 0 && stamp == 1700000100);
+	CHECK(status == NULL);
+	CHECK(store_last_get(st, "bob", &stamp, &status) == -ENOENT);
+}
+
 static void test_offline(struct store *st)
 {
 	struct store_offline m = {.from = "bob@example.com/r",
@@ -223,6 +270,13 @@ static void test_offline(struct store *st)
 	CHECK(store_user_del(st, "alice") == -ENOENT);
 	CHECK(store_offline_count(st, "alice") == 0);
 	CHECK(store_roster_get(st, "alice", "bob@example.com", &(struct store_item){0}) == -ENOENT);
+	/* ... and its documents and last logout; bob's stay. */
+	char *xml = NULL, *status = NULL;
+	int64_t stamp;
+	CHECK(store_xml_get(st, "alice", "vcard-temp", &xml) == -ENOENT);
+	CHECK(store_xml_count(st, "alice", "", NULL) == 0);
+	CHECK(store_last_get(st, "alice", &stamp, &status) == -ENOENT);
+	CHECK(store_xml_count(st, "bob", "private:", NULL) == 1);
 }
 
 int main(void)
@@ -238,6 +292,8 @@ int main(void)
 		test_roster(st);
 		test_roster_version(st);
 		test_no_stale_snapshot(path, st);
+		test_xml(st);
+		test_last(st);
 		test_offline(st);
 		store_close(st);
 		/* Reopening finds the schema version it wrote. */
