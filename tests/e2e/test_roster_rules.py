@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from xmpp_raw import NS_CLIENT, NS_ROSTER, NS_STANZA_ERR, new_id, q, stanza_error
+from xmpp_raw import NS_CLIENT, NS_ROSTER, new_id, q, stanza_error
 
 PING = "<ping xmlns='urn:xmpp:ping'/>"
 NAME_MAX = 1023  # core/roster.c ROSTER_NAME_MAX: longer names and groups are refused
