@@ -146,67 +146,84 @@ static int is_elem(xmlNodePtr n, const char *name)
 	       !strcmp((const char *)n->ns->href, ROSTER_NS);
 }
 
-/* Collects <group/> texts joined by '\n' (malloc'd into *out).  RFC 6121
- * §2.3.3: duplicate => bad-request; empty or too long => not-acceptable. */
+/* Whether the '\n'-joined list g already holds the group t (len bytes). */
+static int has_group(const struct buf *g, const char *t, size_t len)
+{
+	const char *p = g->data ? buf_head(g) : NULL, *e = p ? p + buf_avail(g) : NULL;
+	while (p && p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(e - p);
+		if (l == len && !memcmp(p, t, len))
+			return 1;
+		p += l + 1;
+	}
+	return 0;
+}
+
+/* Checks one <group/> text and appends it to g.  RFC 6121 §2.3.3: empty or
+ * over the limit => not-acceptable (so is one group too many, or a line
+ * break, which the store uses as separator); a duplicate => bad-request. */
+static int add_group(struct buf *g, const char *t, int count, enum router_err *err)
+{
+	size_t len = t ? strlen(t) : 0;
+	*err = ROUTER_ERR_NOT_ACCEPTABLE;
+	if (!len || len > ROSTER_NAME_MAX || strchr(t, '\n') || count > ROSTER_GROUPS_MAX)
+		return -EINVAL;
+	*err = ROUTER_ERR_BAD_REQUEST;
+	if (has_group(g, t, len))
+		return -EINVAL;
+	*err = ROUTER_ERR_INTERNAL;
+	if ((buf_avail(g) && buf_append(g, "\n", 1)) || buf_append(g, t, len))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Collects the item's <group/> texts joined by '\n' (malloc'd into *out,
+ * NULL when none). */
 static int collect_groups(xmlNodePtr item, char **out, enum router_err *err)
 {
 	struct buf g = {0};
-	int count = 0;
+	int count = 0, rc = 0;
 	*out = NULL;
-	for (xmlNodePtr n = item->children; n; n = n->next) {
+	for (xmlNodePtr n = item->children; n && !rc; n = n->next) {
 		if (!is_elem(n, "group"))
 			continue;
 		xmlChar *t = xmlNodeGetContent(n);
-		size_t len = t ? strlen((const char *)t) : 0;
-		int bad = !t || !len || len > ROSTER_NAME_MAX || strchr((const char *)t, '\n') ||
-			  ++count > ROSTER_GROUPS_MAX;
-		*err = ROUTER_ERR_NOT_ACCEPTABLE;
-		const char *p = g.data ? buf_head(&g) : NULL, *e = p ? p + buf_avail(&g) : NULL;
-		while (!bad && p && p < e) {
-			const char *nl = memchr(p, '\n', (size_t)(e - p));
-			size_t l = nl ? (size_t)(nl - p) : (size_t)(e - p);
-			if (l == len && !memcmp(p, t, len)) {
-				bad = 1;
-				*err = ROUTER_ERR_BAD_REQUEST;
-			}
-			p += l + 1;
-		}
-		int sep = buf_avail(&g) != 0;
-		if (!bad && ((sep && buf_append(&g, "\n", 1)) || buf_append(&g, t, len))) {
-			bad = 1;
-			*err = ROUTER_ERR_INTERNAL;
-		}
+		rc = add_group(&g, (const char *)t, ++count, err);
 		xmlFree(t);
-		if (bad) {
-			buf_free(&g);
-			return -EINVAL;
-		}
 	}
-	if (buf_avail(&g) && buf_append(&g, "", 1)) {
-		buf_free(&g);
+	if (!rc && buf_avail(&g) && buf_append(&g, "", 1)) {
 		*err = ROUTER_ERR_INTERNAL;
-		return -ENOMEM;
+		rc = -ENOMEM;
+	}
+	if (rc) {
+		buf_free(&g);
+		return rc;
 	}
 	*out = g.data; /* NUL-terminated above; caller frees */
 	return 0;
 }
 
-/* RFC 6121 §2.5.2: cancel both directions, delete, push the removal. */
+/* RFC 6121 §2.5.2: cancel both directions, delete, push the removal.
+ * §2.5.3: an item that is not in the roster (a hidden row, kept only for a
+ * pending inbound request, is not) is item-not-found. */
 static void roster_remove(struct core *c, struct session *origin, const struct wire_stanza *s,
 			  const char *contact)
 {
 	const char *local = origin->user->local;
 	struct store_item it = {0};
-	if (store_roster_get(c->store, local, contact, &it) || it.hidden) {
+	int rc = store_roster_get(c->store, local, contact, &it);
+	if (rc || it.hidden) {
 		store_item_free(&it);
-		router_error(c, s, ROUTER_ERR_ITEM_NOT_FOUND);
+		router_error(c, s, rc && rc != -ENOENT ? ROUTER_ERR_INTERNAL
+						       : ROUTER_ERR_ITEM_NOT_FOUND);
 		return;
 	}
 	if ((it.sub & STORE_SUB_FROM) || it.pending_in)
 		subscribe_handle(c, local, contact, STANZA_T_UNSUBSCRIBED, core_wstr(NULL), 1);
 	if ((it.sub & STORE_SUB_TO) || it.ask)
 		subscribe_handle(c, local, contact, STANZA_T_UNSUBSCRIBE, core_wstr(NULL), 1);
-	int rc = store_roster_del(c->store, local, contact);
+	rc = store_roster_del(c->store, local, contact);
 	if (rc && rc != -ENOENT) {
 		router_error(c, s, ROUTER_ERR_INTERNAL);
 	} else {
@@ -216,51 +233,94 @@ static void roster_remove(struct core *c, struct session *origin, const struct w
 	store_item_free(&it);
 }
 
-/* Adds or updates one item (RFC 6121 §2.3, §2.4). */
+/* What a roster set asks of an item besides its JID.  RFC 6121 §2.3.3: a
+ * name over the limit is not-acceptable; §2.4.1: an empty name is the same
+ * as none.  On failure both are NULL and *err says why. */
+struct item_req {
+	char *name, *groups;
+};
+
+static int read_item(xmlNodePtr item, struct item_req *r, enum router_err *err)
+{
+	memset(r, 0, sizeof *r);
+	xmlChar *name = xmlGetProp(item, (const xmlChar *)"name");
+	size_t len = name ? strlen((const char *)name) : 0;
+	if (len > ROSTER_NAME_MAX) {
+		xmlFree(name);
+		*err = ROUTER_ERR_NOT_ACCEPTABLE;
+		return -EINVAL;
+	}
+	r->name = len ? strdup((const char *)name) : NULL;
+	xmlFree(name);
+	if (len && !r->name) {
+		*err = ROUTER_ERR_INTERNAL;
+		return -ENOMEM;
+	}
+	if (collect_groups(item, &r->groups, err)) {
+		free(r->name);
+		r->name = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* 1 when local's roster holds CORE_ROSTER_MAX rows, 0 when not, <0 on a
+ * store error. */
+static int roster_full(struct core *c, const char *local)
+{
+	size_t n = 0;
+	struct store_item *all = NULL;
+	int rc = store_roster_load(c->store, local, &all, &n);
+	store_items_free(all, n);
+	return rc ? rc : n >= CORE_ROSTER_MAX;
+}
+
+/* The stored item for contact, or a new one if the roster has room.  A full
+ * roster is a local service policy the client can comply with by removing
+ * items: <policy-violation/> (RFC 6120 §8.3.3.12; RFC 6121 §2.3.3 lets
+ * "other stanza errors" occur and names none for this). */
+static int item_for(struct core *c, const char *local, const char *contact,
+		    struct store_item *it, enum router_err *err)
+{
+	memset(it, 0, sizeof *it);
+	int rc = store_roster_get(c->store, local, contact, it);
+	if (rc != -ENOENT)
+		return rc;
+	memset(it, 0, sizeof *it);
+	rc = roster_full(c, local);
+	if (rc) {
+		*err = rc > 0 ? ROUTER_ERR_POLICY_VIOLATION : ROUTER_ERR_INTERNAL;
+		return rc > 0 ? -ENOSPC : rc;
+	}
+	it->contact = strdup(contact);
+	return it->contact ? 0 : -ENOMEM;
+}
+
+/* Adds or updates one item (RFC 6121 §2.3, §2.4).  The item takes the name
+ * and groups exactly as given (§2.4.1); its subscription state stays the
+ * server's: 'subscription' (other than "remove"), 'ask' and 'approved' in
+ * a set are ignored (§2.1.2.5, §2.1.2.2, §2.1.2.1). */
 static void roster_update(struct core *c, struct session *origin, const struct wire_stanza *s,
 			  const char *contact, xmlNodePtr item)
 {
 	const char *local = origin->user->local;
 	enum router_err err = ROUTER_ERR_INTERNAL;
-	struct store_item it;
-	char *groups = NULL;
-	xmlChar *name = xmlGetProp(item, (const xmlChar *)"name");
-	if (name && strlen((const char *)name) > ROSTER_NAME_MAX) {
-		xmlFree(name);
-		router_error(c, s, ROUTER_ERR_NOT_ACCEPTABLE); /* RFC 6121 §2.3.3 */
-		return;
-	}
-	if (collect_groups(item, &groups, &err)) {
-		xmlFree(name);
-		router_error(c, s, err);
-		return;
-	}
-	int rc = store_roster_get(c->store, local, contact, &it);
-	if (rc == -ENOENT) {
-		size_t n = 0;
-		struct store_item *all = NULL;
-		rc = store_roster_load(c->store, local, &all, &n);
-		store_items_free(all, n);
-		memset(&it, 0, sizeof it);
-		it.contact = strdup(contact);
-		if (!rc && n >= CORE_ROSTER_MAX) {
-			rc = -ENOSPC;
-			err = ROUTER_ERR_NOT_ALLOWED;
-		} else if (!rc && !it.contact) {
-			rc = -ENOMEM;
-		}
-	}
+	struct item_req r;
+	struct store_item it = {0};
+	int rc = read_item(item, &r, &err);
+	if (!rc)
+		rc = item_for(c, local, contact, &it, &err);
 	if (!rc) {
 		free(it.name);
 		free(it.groups);
-		it.name = name ? strdup((const char *)name) : NULL;
-		it.groups = groups;
-		groups = NULL;
+		it.name = r.name;
+		it.groups = r.groups;
+		r.name = r.groups = NULL;
 		it.hidden = 0;
-		rc = (name && !it.name) ? -ENOMEM : store_roster_put(c->store, local, &it);
+		rc = store_roster_put(c->store, local, &it);
 	}
-	xmlFree(name);
-	free(groups);
+	free(r.name);
+	free(r.groups);
 	if (rc) {
 		router_error(c, s, err);
 	} else {
@@ -270,8 +330,31 @@ static void roster_update(struct core *c, struct session *origin, const struct w
 	store_item_free(&it);
 }
 
-static void roster_set(struct core *c, struct session *origin, const struct wire_stanza *s,
-		       xmlNodePtr query)
+/* The item's 'jid', prepared (malloc'd), or NULL with *err: bad-request
+ * when it is missing (RFC 6121 §2.1.2.3: REQUIRED), jid-malformed when it
+ * is not a JID (RFC 6120 §8.3.3.8; RFC 6121 §2.3.3 names no condition). */
+static char *item_jid(xmlNodePtr item, enum router_err *err)
+{
+	xmlChar *raw = xmlGetProp(item, (const xmlChar *)"jid");
+	struct jid j;
+	char *out = NULL;
+	int rc = raw ? jid_parse((const char *)raw, &j) : -EINVAL;
+	if (!rc) {
+		out = jid_full(&j);
+		jid_free(&j);
+	}
+	if (!raw)
+		*err = ROUTER_ERR_BAD_REQUEST;
+	else if (rc == -EINVAL)
+		*err = ROUTER_ERR_JID_MALFORMED;
+	else
+		*err = ROUTER_ERR_INTERNAL;
+	xmlFree(raw);
+	return out;
+}
+
+/* RFC 6121 §2.1.5, §2.3.3: exactly one <item/>, else bad-request. */
+static xmlNodePtr only_item(xmlNodePtr query)
 {
 	xmlNodePtr item = NULL;
 	int count = 0;
@@ -280,28 +363,29 @@ static void roster_set(struct core *c, struct session *origin, const struct wire
 			count++;
 			item = is_elem(n, "item") ? n : NULL;
 		}
-	if (count != 1 || !item) {
-		router_error(c, s, ROUTER_ERR_BAD_REQUEST); /* RFC 6121 §2.3.3 */
+	return count == 1 ? item : NULL;
+}
+
+static void roster_set(struct core *c, struct session *origin, const struct wire_stanza *s,
+		       xmlNodePtr query)
+{
+	enum router_err err = ROUTER_ERR_BAD_REQUEST;
+	xmlNodePtr item = only_item(query);
+	char *contact = item ? item_jid(item, &err) : NULL;
+	if (!contact) {
+		router_error(c, s, err);
 		return;
 	}
-	xmlChar *jid = xmlGetProp(item, (const xmlChar *)"jid");
+	/* The user's own bare JID is accepted: §2.3.3 defines no error for
+	 * it (its interoperability note only reports that some servers
+	 * return not-allowed). */
 	xmlChar *sub = xmlGetProp(item, (const xmlChar *)"subscription");
-	struct jid j = {0};
-	char *contact = NULL;
-	int parsed = jid && !jid_parse((const char *)jid, &j);
-	if (parsed)
-		contact = jid_full(&j); /* the prepared form; freed below */
-	if (!contact)
-		router_error(c, s, ROUTER_ERR_BAD_REQUEST);
-	else if (sub && !strcmp((const char *)sub, "remove"))
-		roster_remove(c, origin, s, contact);
+	if (sub && !strcmp((const char *)sub, "remove"))
+		roster_remove(c, origin, s, contact); /* §2.5 */
 	else /* any other 'subscription' value is ignored (§2.1.2.5) */
 		roster_update(c, origin, s, contact, item);
-	if (parsed)
-		jid_free(&j);
-	free(contact);
-	xmlFree(jid);
 	xmlFree(sub);
+	free(contact);
 }
 
 void roster_iq(struct core *c, struct session *origin, const struct wire_stanza *s,

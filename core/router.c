@@ -126,6 +126,8 @@ static const struct {
 	[ROUTER_ERR_SERVICE_UNAVAILABLE] = {"service-unavailable", "cancel"},
 	[ROUTER_ERR_RESOURCE_CONSTRAINT] = {"resource-constraint", "wait"},
 	[ROUTER_ERR_JID_MALFORMED] = {"jid-malformed", "modify"},
+	/* §8.3.3.12: "modify" when the sender can comply by changing its request */
+	[ROUTER_ERR_POLICY_VIOLATION] = {"policy-violation", "modify"},
 };
 
 /* app: an application-specific condition element (RFC 6120 §8.3.2), or NULL. */
@@ -278,8 +280,13 @@ static void store_offline(struct core *c, const struct core_user *u, struct wire
 	free(m.stanza_id);
 }
 
-/* Bare-JID message delivery, RFC 6121 §8.5.2.1.1 (and §8.5.3.2.1 for a full
- * JID without a session). */
+/* Message delivery to the bare JID of an existing account, RFC 6121
+ * §8.5.2 (and §8.5.3.2.1 for a chat to a full JID without a session).
+ * Only available resources with a non-negative priority count (§8.5.2.1.1,
+ * last paragraphs: with none, the account is treated as having no
+ * resource, §8.5.2.2.1).  error: ignored; groupchat: service-unavailable;
+ * headline: every counted resource, else ignored; normal and chat: the
+ * highest-priority ones ("most available"), else offline storage. */
 static void route_message_bare(struct core *c, struct core_user *u, struct wire_str local,
 			       const struct wire_stanza *s)
 {
@@ -299,7 +306,6 @@ static void route_message_bare(struct core *c, struct core_user *u, struct wire_
 	for (struct session *t = u ? u->sessions : NULL; t; t = t->user_next) {
 		if (!(t->flags & SESSION_AVAILABLE) || t->priority < 0)
 			continue;
-		/* headline goes to every non-negative resource; others to the top ones */
 		if (s->type == STANZA_T_HEADLINE || t->priority == best) {
 			router_deliver(c, t, s);
 			t->flags |= SESSION_GOT;
@@ -312,16 +318,72 @@ static void route_message_bare(struct core *c, struct core_user *u, struct wire_
 		store_offline(c, u, local, s);
 }
 
+/* RFC 6121 §8.5.1 and table 1 of §8.5.4: the account does not exist (ex
+ * 0), or the store could not say (ex < 0). */
+static void to_no_account(struct core *c, const struct wire_stanza *s, int ex)
+{
+	/* A headline is silently ignored: table 1 allows only that for a bare
+	 * JID and S/E for a full one, and a headline expects no answer. */
+	if (s->kind == STANZA_MESSAGE && s->type == STANZA_T_HEADLINE)
+		return;
+	/* Messages: S/E, we bounce; IQ get/set: service-unavailable.  An IQ
+	 * result or error gets no answer (RFC 6120 §8.2.3), presence is
+	 * handled by presence_to_local. */
+	if (s->kind == STANZA_MESSAGE || is_get_set(s))
+		router_error(c, s, ex < 0 ? ROUTER_ERR_INTERNAL : ROUTER_ERR_SERVICE_UNAVAILABLE);
+}
+
+/* RFC 6121 §8.5.3.2.1: a message to a full JID that matches no connected
+ * resource.  Only chat falls back to the bare JID's rules (table 1: O/E,
+ * D, M); normal and groupchat are S/E (we bounce, so the sender learns the
+ * message went nowhere); headline is S/E too but, like an error, dropped. */
+static void message_no_resource(struct core *c, struct core_user *u, struct wire_str local,
+				const struct wire_stanza *s)
+{
+	switch (s->type) {
+	case STANZA_T_CHAT:
+		route_message_bare(c, u, local, s);
+		return;
+	case STANZA_T_NONE:
+	case STANZA_T_NORMAL:
+	case STANZA_T_GROUPCHAT:
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
+		return;
+	default:
+		return; /* headline, error */
+	}
+}
+
+/* RFC 6121 §8.5.3: a full JID of an existing account (u NULL when none of
+ * its sessions is open). */
+static void route_full(struct core *c, struct core_user *u, const struct wire_stanza *s,
+		       const struct jid_view *to)
+{
+	struct session *t = u ? session_by_resource(u, to->resource.p, to->resource.len) : NULL;
+	if (t) {
+		/* §8.5.3.1: delivered whatever the priority or availability */
+		router_deliver(c, t, s);
+		if (s->kind == STANZA_MESSAGE) {
+			t->flags |= SESSION_GOT;
+			carbons_received(c, u, s);
+		}
+		return;
+	}
+	if (s->kind == STANZA_MESSAGE)
+		message_no_resource(c, u, to->local, s);
+	else if (is_get_set(s))
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE); /* §8.5.3.2.3 */
+	/* An IQ result or error for a resource that has gone is dropped: it
+	 * must not be answered (RFC 6120 §8.2.3, §8.3.1). */
+}
+
 void router_route_local(struct core *c, const struct wire_stanza *s, const struct jid_view *to)
 {
 	struct core_user *u = session_user(c, to->local.p, to->local.len);
 	if (!u) {
 		int ex = account_exists(c, to->local);
 		if (ex <= 0) {
-			/* RFC 6121 §8.5.1: no such user (or the store failed) */
-			if (s->kind == STANZA_MESSAGE || is_get_set(s))
-				router_error(c, s, ex < 0 ? ROUTER_ERR_INTERNAL
-							  : ROUTER_ERR_SERVICE_UNAVAILABLE);
+			to_no_account(c, s, ex);
 			return;
 		}
 	}
@@ -332,29 +394,16 @@ void router_route_local(struct core *c, const struct wire_stanza *s, const struc
 			router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
 		return;
 	}
-	if (to->has_resource) {
-		struct session *t = u ? session_by_resource(u, to->resource.p, to->resource.len)
-				      : NULL;
-		if (t) {
-			router_deliver(c, t, s);
-			if (s->kind == STANZA_MESSAGE) {
-				t->flags |= SESSION_GOT;
-				carbons_received(c, u, s);
-			}
-			return;
-		}
-		if (s->kind != STANZA_MESSAGE) {
-			/* RFC 6121 §8.5.3.2.2-3: iq error; presence dropped */
-			if (is_get_set(s))
-				router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE);
-			return;
-		}
-	}
-	if (s->kind == STANZA_MESSAGE)
+	if (to->has_resource)
+		route_full(c, u, s, to);
+	else if (s->kind == STANZA_MESSAGE)
 		route_message_bare(c, u, to->local, s);
 	else if (s->kind == STANZA_IQ && is_get_set(s))
-		/* RFC 6121 §8.5.2.1.3: the server answers for the account */
+		/* RFC 6121 §8.5.2.1.3, §8.5.2.2.3: the server answers for the
+		 * account and never delivers the IQ to a resource */
 		iq_handle(c, NULL, s, IQ_TO_OTHER);
+	/* IQ result or error to a bare JID: nothing asked for it (RFC 6120
+	 * §8.2.3), dropped */
 }
 
 /* A stanza addressed to the domain itself: the server answers (RFC 6120 §10.5.1). */

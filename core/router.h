@@ -18,6 +18,7 @@ enum router_err {
 	ROUTER_ERR_SERVICE_UNAVAILABLE,
 	ROUTER_ERR_RESOURCE_CONSTRAINT,
 	ROUTER_ERR_JID_MALFORMED,
+	ROUTER_ERR_POLICY_VIOLATION,
 };
 
 /* A stanza that arrived from the client of origin (header from = its full JID). */

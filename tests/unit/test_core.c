@@ -167,6 +167,34 @@ static void test_routing(struct core *c)
 	send_stanza(c, l, 3, STANZA_IQ, STANZA_T_GET, "i", "bob@" DOMAIN "/x",
 		    "alice@" DOMAIN "/zz", "<iq type=\"get\"><q xmlns=\"x\"/></iq>");
 	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && s.type == STANZA_T_ERROR);
+	/* RFC 6121 §8.5.3.2.1: to a full JID without a session, a normal
+	 * message bounces and a headline is dropped; neither reaches alice's
+	 * sessions; a chat falls back to the bare JID (her top resource). */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_NORMAL, "n", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN "/zz", "<message type=\"normal\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 3 && s.type == STANZA_T_ERROR &&
+	      has_str(s.xml, "<service-unavailable "));
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_HEADLINE, "h2", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN "/zz", "<message type=\"headline\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "c2", "bob@" DOMAIN "/x",
+		    "alice@" DOMAIN "/zz", "<message type=\"chat\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 2 && wire_str_eq(s.id, "c2"));
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	/* RFC 6121 §8.5.1: a headline to no account is dropped */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_HEADLINE, "h3", "bob@" DOMAIN "/x",
+		    "nobody@" DOMAIN, "<message type=\"headline\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	/* roster set: an invalid 'jid' is jid-malformed (RFC 6120 §8.3.3.8),
+	 * a missing one bad-request (RFC 6121 §2.1.2.3) */
+	send_stanza(c, l, 3, STANZA_IQ, STANZA_T_SET, "rj", "bob@" DOMAIN "/x", "",
+		    "<iq type=\"set\"><query xmlns=\"jabber:iq:roster\"><item jid=\"a@b@c\"/>"
+		    "</query></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && has_str(s.xml, "<jid-malformed "));
+	send_stanza(c, l, 3, STANZA_IQ, STANZA_T_SET, "rn", "bob@" DOMAIN "/x", "",
+		    "<iq type=\"set\"><query xmlns=\"jabber:iq:roster\"><item/></query></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && has_str(s.xml, "<bad-request "));
 	/* RFC 6121 §2.3.3: someone else's roster is forbidden */
 	send_stanza(c, l, 3, STANZA_IQ, STANZA_T_SET, "rs", "bob@" DOMAIN "/x", "alice@" DOMAIN,
 		    "<iq type=\"set\"><query xmlns=\"jabber:iq:roster\"><item jid=\"a@b\"/>"
