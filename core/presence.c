@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "blocking.h"
+#include "fanout.h"
 #include "last.h"
 #include "lib/log.h"
 #include "router.h"
@@ -126,22 +127,19 @@ static void broadcast(struct core *c, struct session *s, uint8_t type, struct wi
 		      struct wire_str id, const struct session *skip)
 {
 	char from[CORE_JID_MAX];
-	struct store_item *items = NULL;
-	size_t n = 0;
 	if (session_full_jid(c, s, from, sizeof from) < 0)
 		return;
 	struct wire_stanza b = {.kind = STANZA_PRESENCE, .type = type, .id = id,
 				.from = core_wstr(from), .xml = xml};
-	if (store_roster_load(c->store, s->user->local, &items, &n))
-		log_warn("presence of %s: roster unavailable, contacts not told", from);
+	struct fanout *f = fanout_get(c, s->user);
 	router_mcast_begin(c, &b);
-	for (size_t i = 0; i < n; i++) {
-		struct core_user *cu;
-		if ((items[i].sub & STORE_SUB_FROM) && (cu = contact_user(c, items[i].contact)) &&
-		    !blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(items[i].contact)))
+	for (size_t i = 0; f && i < f->n; i++) {
+		struct core_user *cu = contact_user(c, f->contact[i]);
+		if (cu && !blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(f->contact[i])))
 			presence_to_available(c, cu, &b, NULL);
 	}
-	store_items_free(items, n);
+	if (f)
+		fanout_put(s->user, f);
 	presence_to_available(c, s->user, &b, skip);
 	router_mcast_end(c);
 }

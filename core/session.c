@@ -7,6 +7,7 @@
 
 #include "blocking.h"
 #include "core.h"
+#include "fanout.h"
 #include "link.h"
 
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -119,6 +120,7 @@ static void user_remove(struct core *c, struct core_user *u)
 	*pp = u->next;
 	c->users.n--;
 	blocking_free(u);
+	fanout_free(u);
 	free(u);
 }
 

@@ -9,6 +9,7 @@ struct core;
 struct link;
 struct core_user;
 struct blocklist;
+struct fanout;
 
 enum session_flag {
 	SESSION_AVAILABLE = 1,	/* sent available presence, not yet unavailable */
@@ -54,7 +55,9 @@ struct core_user {
 	struct core_user *next; /* hash chain */
 	struct session *sessions;
 	struct blocklist *blocked; /* XEP-0191; NULL until loaded (blocking.c), owned */
+	struct fanout *fanout;	   /* broadcast list (fanout.c); NULL or owned */
 	uint32_t hash;
+	uint8_t broadcasts; /* presence broadcasts so far, saturating (fanout.c) */
 	char local[]; /* NUL-terminated localpart */
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fanout.h"
 #include "core/core.h"
 #include "core/link.h"
 #include "lib/stanza.h"
@@ -497,6 +498,53 @@ static void test_last_logout(struct core *c)
 	link_close(c, l);
 }
 
+/* Presence updates sent to the stanzas' recipients, by sid, after alice's
+ * next presence with the given status. */
+static void fanout_round(struct core *c, struct link *l, const char *status, int got[4])
+{
+	char xml[64];
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	snprintf(xml, sizeof xml, "<presence><status>%s</status></presence>", status);
+	send_stanza(c, l, 1, STANZA_PRESENCE, STANZA_T_NONE, "", "alice@" DOMAIN "/a", "", xml);
+	memset(got, 0, 4 * sizeof got[0]);
+	while (!next_stanza(l, &s, &sid, &keep))
+		if (sid < 4 && has_str(s.xml, status))
+			got[sid]++;
+	buf_free(&keep);
+}
+
+/* The broadcast list kept after the first broadcast (fanout.c) follows the
+ * roster, also when another writer (starlingctl) changes it. */
+static void test_fanout_follows_roster(struct core *c)
+{
+	struct link *l = hello_link(c);
+	struct store_item bob = {.contact = "bob@" DOMAIN, .sub = STORE_SUB_FROM};
+	struct store_item carol = {.contact = "carol@" DOMAIN, .sub = STORE_SUB_BOTH};
+	int got[4];
+	CHECK(store_roster_put(c->store, "alice", &bob) == 0);
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	send_open(c, l, 2, "bob@" DOMAIN "/x");
+	send_open(c, l, 3, "carol@" DOMAIN "/y");
+	send_stanza(c, l, 2, STANZA_PRESENCE, STANZA_T_NONE, "", "bob@" DOMAIN "/x", "", "<presence/>");
+	send_stanza(c, l, 3, STANZA_PRESENCE, STANZA_T_NONE, "", "carol@" DOMAIN "/y", "",
+		    "<presence/>");
+	fanout_round(c, l, "one", got);
+	CHECK(got[1] == 1 && got[2] == 1 && got[3] == 0);
+	fanout_round(c, l, "two", got); /* from here on the list is kept */
+	CHECK(got[2] == 1 && got[3] == 0 && session_user(c, "alice", 5)->fanout);
+	CHECK(store_roster_put(c->store, "alice", &carol) == 0);
+	fanout_round(c, l, "three", got);
+	CHECK(got[2] == 1 && got[3] == 1);
+	CHECK(store_roster_del(c->store, "alice", "bob@" DOMAIN) == 0);
+	fanout_round(c, l, "four", got);
+	CHECK(got[1] == 1 && got[2] == 0 && got[3] == 1);
+	CHECK(store_roster_del(c->store, "alice", "carol@" DOMAIN) == 0);
+	link_close(c, l);
+	CHECK(c->users.n == 0);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -530,6 +578,7 @@ int main(void)
 	test_stats(&c);
 	test_carbons(&c);
 	test_presence_multicast(&c);
+	test_fanout_follows_roster(&c);
 
 	test_last_logout(&c);
 	test_bad_hello(&c);
