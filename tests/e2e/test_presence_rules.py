@@ -1,0 +1,60 @@
+"""Presence rules of RFC 6121 §4 on the raw stream: a client's probe is
+answered with the current presence of the target's available resources only
+when the prober is subscribed to it (§4.3.2), and a message without 'to' goes
+to the sender's own bare JID (RFC 6120 §10.3.1)."""
+from test_subscription_rules import _presence, _roster, _sync
+from xmpp_raw import NS_CLIENT, body_of, q
+
+
+def test_probe_answered_only_to_subscribers(server):
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    cj, cpw = server.new_user('carol')
+    a = server.raw_login(aj, apw, 'pc')
+    b = server.raw_login(bj, bpw, 'pc')
+    c = server.raw_login(cj, cpw, 'pc')
+    try:
+        for s in (a, b):
+            _roster(s)
+            s.presence()
+        b.send("<presence type='subscribe' to='%s'/>" % aj)
+        _presence(a, 'subscribe', bj)
+        a.send("<presence type='subscribed' to='%s'/>" % bj)
+        _presence(b, 'available', aj + '/pc')
+        a.send("<presence><status>probed</status></presence>")
+        _sync(a)
+        # Subscribed bob probes: alice's current presence comes back.
+        b.send("<presence type='probe' to='%s'/>" % aj)
+        p = b.next_element(lambda e: e.tag == q(NS_CLIENT, 'presence') and
+                           e.find(q(NS_CLIENT, 'status')) is not None and
+                           e.find(q(NS_CLIENT, 'status')).text == 'probed')
+        assert p.get('from') == aj + '/pc'
+        # Carol is not subscribed: her probe is not answered; bob's marker
+        # message is the next stanza she gets.
+        c.presence()
+        c.send("<presence type='probe' to='%s'/>" % aj)
+        _sync(c)
+        b.message(cj + '/pc', 'marker')
+        seen = []
+        m = c.next_element(lambda e: e.tag == q(NS_CLIENT, 'message') or seen.append(e))
+        assert body_of(m) == 'marker'
+        assert not [e for e in seen if e.get('from', '').startswith(aj)], seen
+    finally:
+        for s in (a, b, c):
+            s.close()
+
+
+def test_message_without_to_goes_to_own_bare_jid(server):
+    aj, apw = server.new_user('alice')
+    a1 = server.raw_login(aj, apw, 'one')
+    a2 = server.raw_login(aj, apw, 'two')
+    try:
+        a1.presence()
+        a2.send("<presence><priority>5</priority></presence>")
+        _sync(a1, a2)
+        a1.send("<message type='chat'><body>note</body></message>")
+        m = a2.next_message()
+        assert body_of(m) == 'note' and m.get('from') == aj + '/one'
+    finally:
+        a1.close()
+        a2.close()
