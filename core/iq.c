@@ -10,6 +10,7 @@
 
 #include "blocking.h"
 #include "carbons.h"
+#include "disco.h"
 #include "entity_time.h"
 #include "last.h"
 #include "lib/version.h"
@@ -20,23 +21,7 @@
 #include "version.h"
 
 #define IQ_NS_PING "urn:xmpp:ping"
-#define IQ_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 
-/* Only what is implemented: XEP-0030 §3.2, a feature listed is one supported. */
-static const char iq_disco_info[] =
-	"<query xmlns=\"" IQ_NS_DISCO_INFO "\">"
-	"<identity category=\"server\" type=\"im\" name=\"" STARLING_NAME "\"/>"
-	"<feature var=\"" IQ_NS_DISCO_INFO "\"/>"
-	"<feature var=\"jabber:iq:roster\"/>"
-	"<feature var=\"" IQ_NS_PING "\"/>"
-	"<feature var=\"" CARBONS_NS "\"/>"
-	"<feature var=\"" BLOCKING_NS "\"/>"
-	"<feature var=\"" VERSION_NS "\"/>"
-	"<feature var=\"" ENTITY_TIME_NS "\"/>"
-	"<feature var=\"" LAST_NS "\"/>"
-	"<feature var=\"" VCARD_NS "\"/>"
-	"<feature var=\"" PRIVATE_NS "\"/>"
-	"</query>";
 
 int iq_is(xmlNodePtr n, const char *ns, const char *name)
 {
@@ -89,6 +74,20 @@ int iq_dump(xmlNodePtr n, size_t max, char **out)
 	return rc;
 }
 
+int iq_may_see(struct core *c, const char *account, const struct session *requester)
+{
+	char bare[CORE_JID_MAX];
+	struct store_item it;
+	if (session_bare_jid(c, requester->user, bare, sizeof bare) < 0)
+		return 0;
+	int rc = store_roster_get(c->store, account, bare, &it);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	rc = (it.sub & STORE_SUB_FROM) != 0;
+	store_item_free(&it);
+	return rc;
+}
+
 void iq_result(const struct iq_req *r, const char *inner, size_t len)
 {
 	router_iq_result(r->c, r->origin, r->s, inner, inner ? len : 0);
@@ -107,15 +106,6 @@ static xmlNodePtr iq_payload(xmlDocPtr d)
 	return count == 1 ? payload : NULL;
 }
 
-static void disco_info(const struct iq_req *r)
-{
-	xmlChar *node = xmlGetProp(r->payload, (const xmlChar *)"node");
-	if (node || r->s->type != STANZA_T_GET)
-		router_error(r->c, r->s, node ? ROUTER_ERR_ITEM_NOT_FOUND : ROUTER_ERR_BAD_REQUEST);
-	else
-		iq_result(r, iq_disco_info, sizeof iq_disco_info - 1);
-	xmlFree(node);
-}
 
 /* The server's own protocols; 1 when one of them answered. */
 static int server_iq(const struct iq_req *r)
@@ -123,12 +113,9 @@ static int server_iq(const struct iq_req *r)
 	xmlNodePtr p = r->payload;
 	if (r->target != IQ_TO_SERVER)
 		return 0;
-	if (iq_is(p, IQ_NS_PING, "ping") && r->s->type == STANZA_T_GET)
-		iq_result(r, NULL, 0); /* XEP-0199 §4.2 */
-	else if (iq_is(p, IQ_NS_DISCO_INFO, "query"))
-		disco_info(r);
-	else
+	if (!iq_is(p, IQ_NS_PING, "ping") || r->s->type != STANZA_T_GET)
 		return 0;
+	iq_result(r, NULL, 0); /* XEP-0199 §4.2 */
 	return 1;
 }
 
@@ -142,7 +129,7 @@ static void dispatch(const struct iq_req *r)
 			roster_iq(r->c, r->origin, r->s, p);
 		return;
 	}
-	if (server_iq(r) || (r->target != IQ_TO_OTHER && carbons_iq(r->c, r->origin, r->s, p)) ||
+	if (server_iq(r) || disco_iq(r) || (r->target != IQ_TO_OTHER && carbons_iq(r->c, r->origin, r->s, p)) ||
 	    (r->target != IQ_TO_OTHER && blocking_iq(r->c, r->origin, r->s, p)) ||
 	    version_iq(r) || entity_time_iq(r) || last_iq(r) || vcard_iq(r) || private_iq(r))
 		return; /* answered */

@@ -40,6 +40,10 @@ int iq_account(const struct iq_req *r, char *out, size_t cap);
 /* Serialises n (with the namespaces it uses declared on it) into a malloc'd
  * string.  0, -EMSGSIZE when longer than max bytes, -ENOMEM. */
 int iq_dump(xmlNodePtr n, size_t max, char **out);
+/* Whether requester may see what the account shares with its contacts: the
+ * account's roster says it is subscribed from it (RFC 6121 §4.3.2, as for a
+ * probe).  1 yes, 0 no, <0 the store failed. */
+int iq_may_see(struct core *c, const char *account, const struct session *requester);
 /* Answers r with a result carrying inner (may be NULL). */
 void iq_result(const struct iq_req *r, const char *inner, size_t len);
 

@@ -41,23 +41,6 @@ static void last_answer(const struct iq_req *r, int64_t seconds, const char *sta
 	buf_free(&x);
 }
 
-/* §3: only an entity allowed to see the account's presence may ask, i.e. one
- * the account's roster says is subscribed from it (RFC 6121 §4.3.2, as for
- * a probe).  1 yes, 0 no, <0 the store failed. */
-static int last_may_see(struct core *c, const char *account, const struct session *requester)
-{
-	char bare[CORE_JID_MAX];
-	struct store_item it;
-	if (session_bare_jid(c, requester->user, bare, sizeof bare) < 0)
-		return 0;
-	int rc = store_roster_get(c->store, account, bare, &it);
-	if (rc)
-		return rc == -ENOENT ? 0 : rc;
-	rc = (it.sub & STORE_SUB_FROM) != 0;
-	store_item_free(&it);
-	return rc;
-}
-
 static int last_is_available(const struct core_user *u)
 {
 	for (const struct session *s = u ? u->sessions : NULL; s; s = s->user_next)
@@ -73,7 +56,8 @@ static void last_of_account(const struct iq_req *r)
 		router_error(r->c, r->s, ROUTER_ERR_SERVICE_UNAVAILABLE);
 		return;
 	}
-	int ok = r->target != IQ_TO_OTHER || last_may_see(r->c, local, r->origin);
+	/* §3: only an entity allowed to see the account's presence may ask. */
+	int ok = r->target != IQ_TO_OTHER || iq_may_see(r->c, local, r->origin);
 	if (ok <= 0) {
 		router_error(r->c, r->s, ok ? ROUTER_ERR_INTERNAL : ROUTER_ERR_FORBIDDEN);
 		return;
