@@ -109,7 +109,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void fuzz_reset_store(void)
 {
 	if (sqlite3_exec(fuzz_db, "DELETE FROM roster; DELETE FROM offline; DELETE FROM xmldata;"
-			 " DELETE FROM last_seen;", NULL, NULL, NULL))
+			 " DELETE FROM last_seen; DELETE FROM blocklist;", NULL, NULL, NULL))
 		fuzz_die(sqlite3_errmsg(fuzz_db));
 	for (size_t i = 0; i < sizeof fuzz_rosters / sizeof fuzz_rosters[0]; i++) {
 		const struct fuzz_roster *r = &fuzz_rosters[i];

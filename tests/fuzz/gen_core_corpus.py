@@ -154,6 +154,22 @@ SEEDS = {
         stanza(1, IQ, T_GET, '<iq type="get"><query xmlns="jabber:iq:last"/></iq>',
                to="bob@" + D),
     ],
+    "blocking": [
+        stanza(1, IQ, T_GET, '<iq type="get"><blocklist xmlns="urn:xmpp:blocking"/></iq>'),
+        stanza(1, IQ, T_SET, '<iq type="set"><block xmlns="urn:xmpp:blocking">'
+               '<item jid="bob@' + D + '"/><item jid="x@y/z"/><item jid="' + D + '"/></block></iq>'),
+        stanza(1, IQ, T_SET, '<iq type="set"><block xmlns="urn:xmpp:blocking">'
+               '<item jid="a@b@c"/></block></iq>'),
+        stanza(2, MESSAGE, T_CHAT, "<message><body>blocked</body></message>", to="alice@" + D),
+        stanza(2, PRESENCE, T_SUBSCRIBE, '<presence type="subscribe"/>', to="alice@" + D),
+        stanza(1, MESSAGE, T_CHAT, "<message><body>out</body></message>", to="bob@" + D),
+        stanza(1, PRESENCE, T_NONE, "<presence/>"),
+        stanza(1, IQ, T_SET, '<iq type="set"><unblock xmlns="urn:xmpp:blocking">'
+               '<item jid="bob@' + D + '"/></unblock></iq>', flags=FIX | B),
+        stanza(1, IQ, T_SET, '<iq type="set"><unblock xmlns="urn:xmpp:blocking"/></iq>'),
+        stanza(2, IQ, T_GET, '<iq type="get"><query xmlns="http://jabber.org/protocol/'
+               'disco#info"/></iq>', to="alice@" + D),
+    ],
     "split_partial": [
         stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",
                flags=FIX | SPLIT | (9 << 3)),
