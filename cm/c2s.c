@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "csi.h"
 #include "lib/jid.h"
 #include "lib/log.h"
 #include "lib/stanza.h"
@@ -105,7 +106,8 @@ static void send_features(struct worker *w, struct conn *c)
 			      "<bind xmlns='" NS_BIND "'/>"
 			      "<session xmlns='" NS_SESSION "'><optional/></session>"
 			      "<ver xmlns='" NS_ROSTERVER "'/>"
-			      "<sub xmlns='" NS_PREAPPROVAL "'/>");
+			      "<sub xmlns='" NS_PREAPPROVAL "'/>"
+			      "<csi xmlns='" CSI_NS "'/>");
 	}
 	conn_send_str(w, c, "</stream:features>");
 }
@@ -372,6 +374,8 @@ static int on_element(struct worker *w, struct conn *c, const char *bytes, size_
 		r = on_starttls(w, c);
 	else if (ns_is(&s, NS_SASL))
 		r = on_sasl(w, c, &s);
+	else if ((c->flags & CONN_BOUND) && csi_nonza(w, c, &s))
+		r = XS_CB_CONTINUE; /* XEP-0352 §5: no answer */
 	else {
 		c2s_stream_error(w, c, SE_UNSUPPORTED_STANZA_TYPE);
 		r = XS_CB_STOP;
@@ -525,6 +529,8 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 	if (!(c->flags & CONN_BOUND) || c->state == C2S_CLOSING)
 		return;
 	w->n_stanzas_out++;
+	if (csi_filter(w, c, s))
+		return; /* held while the client is inactive */
 	struct buf b = {0};
 	if (wire_stanza_render(&b, s) == 0)
 		conn_send(w, c, buf_head(&b), buf_avail(&b));

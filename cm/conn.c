@@ -1,4 +1,5 @@
 #include "conn.h"
+#include "csi.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	if (c->ssl)
 		SSL_free(c->ssl);
 	auth_free(c);
+	csi_free(c);
 	free(c->jid);
 	buf_free(&c->plain);
 	buf_free(&c->out);

@@ -13,6 +13,7 @@
 
 struct worker;
 struct auth_state;
+struct csi_hold;
 
 enum c2s_state {
 	C2S_WAIT_HEADER,  /* before the client's stream header */
@@ -34,6 +35,7 @@ enum conn_flags {
 	CONN_DIRECT_TLS = 1 << 9,  /* accepted on the direct TLS port (XEP-0368) */
 	CONN_PAUSED = 1 << 10,	   /* not reading: the link to the core is backed up */
 	CONN_INPUT_DONE = 1 << 11, /* the client half-closed; drain our output only */
+	CONN_INACTIVE = 1 << 12,   /* said <inactive/> (XEP-0352): presence is held */
 };
 
 /* Timer lists.  Every member of one list has the same timeout, so appending
@@ -62,6 +64,7 @@ struct conn {
 	uint32_t next_flush; /* worker flush list link (slot + 1, 0 = end) */
 	SSL *ssl;	     /* owned; NULL before TLS */
 	struct auth_state *auth; /* owned; only while SASL is in progress */
+	struct csi_hold *csi;	 /* owned; presence held while inactive (csi.c), else NULL */
 	char *jid;	     /* owned: bare JID after SASL, full JID after bind */
 	struct buf plain;    /* TLS only: plaintext of this turn, encrypted at flush */
 	struct buf out;	     /* bytes queued for the client (ciphertext under TLS) */
