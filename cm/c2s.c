@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "csi.h"
+#include "sm.h"
 #include "lib/jid.h"
 #include "lib/log.h"
 #include "lib/stanza.h"
@@ -42,6 +43,7 @@ static const char *const se_names[] = {
 	[SE_SYSTEM_SHUTDOWN] = "system-shutdown",
 	[SE_UNSUPPORTED_STANZA_TYPE] = "unsupported-stanza-type",
 	[SE_UNSUPPORTED_VERSION] = "unsupported-version",
+	[SE_UNDEFINED_CONDITION] = "undefined-condition",
 };
 
 static int ns_is(const struct stanza *s, const char *ns) { return s->ns && !strcmp(s->ns, ns); }
@@ -70,19 +72,25 @@ static void send_header(struct worker *w, struct conn *c)
 	conn_send_str(w, c, hdr);
 }
 
-void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e)
+void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_error e,
+			  const char *app)
 {
 	if ((c->flags & CONN_DEAD) || c->state == C2S_CLOSING)
 		return;
 	log_info("conn %u: stream error <%s/>", c->sid, se_names[e]);
 	if (!(c->flags & CONN_HEADER_SENT))
 		send_header(w, c);
-	char msg[256];
+	char msg[512];
 	snprintf(msg, sizeof msg,
-		 "<stream:error><%s xmlns='" NS_STREAM_ERRORS "'/></stream:error></stream:stream>",
-		 se_names[e]);
+		 "<stream:error><%s xmlns='" NS_STREAM_ERRORS "'/>%s</stream:error></stream:stream>",
+		 se_names[e], app ? app : "");
 	conn_send_str(w, c, msg);
 	conn_close(w, c);
+}
+
+void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e)
+{
+	c2s_stream_error_app(w, c, e, NULL);
 }
 
 static void send_features(struct worker *w, struct conn *c)
@@ -107,7 +115,8 @@ static void send_features(struct worker *w, struct conn *c)
 			      "<session xmlns='" NS_SESSION "'><optional/></session>"
 			      "<ver xmlns='" NS_ROSTERVER "'/>"
 			      "<sub xmlns='" NS_PREAPPROVAL "'/>"
-			      "<csi xmlns='" CSI_NS "'/>");
+			      "<csi xmlns='" CSI_NS "'/>"
+			      "<sm xmlns='" SM_NS "'/>");
 	}
 	conn_send_str(w, c, "</stream:features>");
 }
@@ -233,8 +242,8 @@ static void stanza_error(struct worker *w, struct conn *c, const struct stanza *
 		  buf_append_str(&b, etype) || buf_append_str(&b, "'><") || buf_append_str(&b, cond) ||
 		  buf_append_str(&b, " xmlns='" NS_STANZA_ERRORS "'/></error></") ||
 		  buf_append_str(&b, kind) || buf_append_str(&b, ">");
-	if (!err)
-		conn_send(w, c, buf_head(&b), buf_avail(&b));
+	if (!err && !conn_send(w, c, buf_head(&b), buf_avail(&b)))
+		sm_sent(w, c, NULL); /* the client counts it too (XEP-0198 §4) */
 	buf_free(&b);
 }
 
@@ -249,8 +258,8 @@ static void send_iq_result(struct worker *w, struct conn *c, const struct stanza
 		      buf_append_str(&b, "</iq>");
 	else if (!err)
 		err = buf_append_str(&b, "/>");
-	if (!err)
-		conn_send(w, c, buf_head(&b), buf_avail(&b));
+	if (!err && !conn_send(w, c, buf_head(&b), buf_avail(&b)))
+		sm_sent(w, c, NULL);
 	buf_free(&b);
 }
 
@@ -338,6 +347,7 @@ static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
 		c2s_stream_error(w, c, SE_NOT_AUTHORIZED); /* §6.4.? stanzas before auth */
 		return XS_CB_STOP;
 	}
+	sm_inbound(c); /* XEP-0198 §4: handled, whatever comes of it */
 	xmlNodePtr child = s->kind == STANZA_IQ ? stanza_child(s->root, NULL, NULL) : NULL;
 	int iq_set = s->kind == STANZA_IQ && s->type == STANZA_T_SET;
 	if (iq_set && child && stanza_child(s->root, NS_BIND, "bind")) {
@@ -374,6 +384,8 @@ static int on_element(struct worker *w, struct conn *c, const char *bytes, size_
 		r = on_starttls(w, c);
 	else if (ns_is(&s, NS_SASL))
 		r = on_sasl(w, c, &s);
+	else if (sm_nonza(w, c, &s))
+		r = (c->flags & CONN_DEAD) || c->state == C2S_CLOSING ? XS_CB_STOP : XS_CB_CONTINUE;
 	else if ((c->flags & CONN_BOUND) && csi_nonza(w, c, &s))
 		r = XS_CB_CONTINUE; /* XEP-0352 §5: no answer */
 	else {
@@ -515,13 +527,16 @@ void c2s_on_eof(struct worker *w, struct conn *c)
 
 void c2s_on_close(struct worker *w, struct conn *c)
 {
-	if (!(c->flags & CONN_BOUND))
-		return;
-	c->flags &= (uint16_t)~CONN_BOUND;
-	/* RFC 6121 §4.5.2: the core broadcasts unavailable presence either way. */
-	uint8_t reason = (c->flags & CONN_CLIENT_CLOSED) ? WIRE_CLOSE_NORMAL : WIRE_CLOSE_DISCONNECT;
-	if (wire_put_u8_frame(&w->link.out, WIRE_SESSION_CLOSE, c->sid, reason))
-		log_error("conn %u: cannot queue session close", c->sid);
+	if (c->flags & CONN_BOUND) {
+		c->flags &= (uint16_t)~CONN_BOUND;
+		/* RFC 6121 §4.5.2: the core broadcasts unavailable presence either way. */
+		uint8_t reason =
+			(c->flags & CONN_CLIENT_CLOSED) ? WIRE_CLOSE_NORMAL : WIRE_CLOSE_DISCONNECT;
+		if (wire_put_u8_frame(&w->link.out, WIRE_SESSION_CLOSE, c->sid, reason))
+			log_error("conn %u: cannot queue session close", c->sid);
+	}
+	/* After the close: the core routes them with this session gone. */
+	sm_return_unacked(w, c);
 }
 
 void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s)
@@ -532,9 +547,10 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 	if (csi_filter(w, c, s))
 		return; /* held while the client is inactive */
 	struct buf b = {0};
-	if (wire_stanza_render(&b, s) == 0)
-		conn_send(w, c, buf_head(&b), buf_avail(&b));
-	else
+	if (wire_stanza_render(&b, s) == 0) {
+		if (!conn_send(w, c, buf_head(&b), buf_avail(&b)))
+			sm_sent(w, c, s);
+	} else
 		log_warn("conn %u: unrenderable stanza from the core", c->sid);
 	buf_free(&b);
 }

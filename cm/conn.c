@@ -1,5 +1,6 @@
 #include "conn.h"
 #include "csi.h"
+#include "sm.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ static void conn_release(struct worker *w, struct conn *c)
 		SSL_free(c->ssl);
 	auth_free(c);
 	csi_free(c);
+	sm_free(c);
 	free(c->jid);
 	buf_free(&c->plain);
 	buf_free(&c->out);

@@ -14,6 +14,7 @@
 struct worker;
 struct auth_state;
 struct csi_hold;
+struct sm_state;
 
 enum c2s_state {
 	C2S_WAIT_HEADER,  /* before the client's stream header */
@@ -65,6 +66,7 @@ struct conn {
 	SSL *ssl;	     /* owned; NULL before TLS */
 	struct auth_state *auth; /* owned; only while SASL is in progress */
 	struct csi_hold *csi;	 /* owned; presence held while inactive (csi.c), else NULL */
+	struct sm_state *sm;	 /* owned; XEP-0198 once enabled (sm.c), else NULL */
 	char *jid;	     /* owned: bare JID after SASL, full JID after bind */
 	struct buf plain;    /* TLS only: plaintext of this turn, encrypted at flush */
 	struct buf out;	     /* bytes queued for the client (ciphertext under TLS) */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "sm.h"
 #include "worker.h"
 
 /* One sender's latest held presence, rendered. */
@@ -30,7 +31,8 @@ static void flush(struct worker *w, struct conn *c)
 	if (!h)
 		return;
 	for (uint32_t i = 0; i < h->n; i++) {
-		conn_send(w, c, buf_head(&h->e[i].xml), buf_avail(&h->e[i].xml));
+		if (!conn_send(w, c, buf_head(&h->e[i].xml), buf_avail(&h->e[i].xml)))
+			sm_sent(w, c, NULL); /* a presence: counted, never returned */
 		free(h->e[i].from);
 		buf_free(&h->e[i].xml);
 	}

@@ -195,6 +195,19 @@ static void on_session_close(struct core *c, struct link *l, const struct wire_f
 		log_debug("link %s: SESSION_CLOSE for unknown sid %u", l->peer, f->sid);
 }
 
+/* XEP-0198 §4: a stanza the core sent whose client never acknowledged it
+ * before its connection ended. */
+static void on_return(struct core *c, struct link *l, const struct wire_frame *f)
+{
+	struct wire_stanza st;
+	if (wire_get_stanza(f, &st)) {
+		link_fail(l, "malformed STANZA_RETURN");
+		return;
+	}
+	c->stats.returned++;
+	router_returned(c, &st);
+}
+
 static void on_stanza(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_stanza st;
@@ -255,6 +268,7 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_SESSION_OPEN: on_session_open(c, l, f); break;
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
 	case WIRE_STANZA: on_stanza(c, l, f); break;
+	case WIRE_STANZA_RETURN: on_return(c, l, f); break;
 	case WIRE_REVOKE: on_revoke(c, l, f); break;
 	case WIRE_CM_STATS:
 		if (stats_cm_report(l, f))

@@ -406,6 +406,27 @@ void router_route_local(struct core *c, const struct wire_stanza *s, const struc
 	 * §8.2.3), dropped */
 }
 
+void router_returned(struct core *c, const struct wire_stanza *s)
+{
+	struct jid_view v;
+	core_jid_split(s->to, &v);
+	if (!v.has_local || !core_is_local_domain(c, v.domain))
+		return;
+	if (s->kind == STANZA_IQ) {
+		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE); /* RFC 6120 §8.2.3 */
+		return;
+	}
+	if (s->kind != STANZA_MESSAGE)
+		return;
+	struct wire_stanza m = *s;
+	if (v.has_resource) {
+		m.to.len = (uint32_t)(v.resource.p - 1 - s->to.p);
+		v.has_resource = 0;
+		v.resource = (struct wire_str){NULL, 0};
+	}
+	router_route_local(c, &m, &v);
+}
+
 /* A stanza addressed to the domain itself: the server answers (RFC 6120 §10.5.1). */
 static void to_server(struct core *c, struct session *origin, const struct wire_stanza *s)
 {

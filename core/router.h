@@ -34,6 +34,11 @@ int router_deliver(struct core *c, struct session *target, const struct wire_sta
 void router_mcast_begin(struct core *c, const struct wire_stanza *s);
 void router_mcast_add(struct core *c, struct session *target, const char *to);
 void router_mcast_end(struct core *c);
+/* XEP-0198 §4: s went to a session whose client never acknowledged it and
+ * is gone.  A message goes where one to the bare JID would (another resource,
+ * else offline storage); a request is answered with service-unavailable; the
+ * rest is dropped. */
+void router_returned(struct core *c, const struct wire_stanza *s);
 /* Bounces orig back to its sender; never answers an error with an error. */
 void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond);
 /* XEP-0191 §3.3: orig went to an entity its sender blocks: <not-acceptable/>

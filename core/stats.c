@@ -104,6 +104,7 @@ int stats_render(struct core *c, struct buf *out)
 		 line(out, "starling_core_stanzas_total{kind=\"iq\"}", st->stanzas[STANZA_IQ]) ||
 		 line(out, "starling_core_deliveries_total", st->deliveries) ||
 		 line(out, "starling_core_offline_stored_total", st->offline_stored) ||
+		 line(out, "starling_core_returned_total", st->returned) ||
 		 line(out, "starling_core_sessions_opened_total", st->sessions_opened) ||
 		 line(out, "starling_core_sessions_closed_total", st->sessions_closed) ||
 		 line(out, "starling_core_credential_lookups_total", st->cred_lookups);

@@ -17,6 +17,7 @@ struct core_stats {
 	uint64_t stanzas[4];	  /* from clients, by enum stanza_kind (1..3) */
 	uint64_t deliveries;	  /* stanzas queued to a session */
 	uint64_t offline_stored;  /* messages kept for an offline user */
+	uint64_t returned;	  /* stanzas a cm gave back unacknowledged (XEP-0198) */
 	uint64_t sessions_opened, sessions_closed;
 	uint64_t cred_lookups;	  /* SASL credential requests from cms */
 };

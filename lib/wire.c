@@ -156,6 +156,16 @@ int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s)
 	return wire_end(&w);
 }
 
+int wire_put_stanza_return(struct buf *b, const struct wire_stanza *s)
+{
+	if (s->xml.len == 0)
+		return -EINVAL;
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_STANZA_RETURN, 0);
+	put_stanza_fields(&w, s);
+	return wire_end(&w);
+}
+
 int wire_put_dest(struct buf *dests, uint32_t sid, const char *to, size_t len)
 {
 	uint8_t h[8];

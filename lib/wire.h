@@ -12,7 +12,7 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 2 /* 2: STANZA_MULTI */
+#define WIRE_VERSION 3 /* 2: STANZA_MULTI; 3: STANZA_RETURN */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -27,6 +27,7 @@ enum wire_type {
 	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
 	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
+	WIRE_STANZA_RETURN = 32, /* cm->core (sid 0): a stanza the client never acknowledged */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
 	WIRE_REVOKE = 50,	 /* admin->core: str localpart: end its sessions (sid 0) */
 	WIRE_STATS_REQ = 60,	 /* admin->core: no payload (sid 0) */
@@ -108,6 +109,8 @@ int wire_end(struct wire_writer *w);
 
 /* Typed frames. */
 int wire_put_stanza(struct buf *b, uint32_t sid, const struct wire_stanza *s);
+/* STANZA_RETURN: the fields of a STANZA (read back with wire_get_stanza). */
+int wire_put_stanza_return(struct buf *b, const struct wire_stanza *s);
 int wire_get_stanza(const struct wire_frame *f, struct wire_stanza *s);
 /* STANZA_MULTI: s once for several sessions of one link.  dests holds the
  * n destinations as wire_put_dest() encoded them; a destination's empty 'to'

@@ -1,0 +1,29 @@
+/* sm: Stream Management (XEP-0198) acks, without resumption yet.  A client
+ * that enables it counts what it handled and tells us; what it never
+ * acknowledged when the connection ends goes back to the core, which stores
+ * messages offline (or gives them to another resource) and bounces requests
+ * (XEP-0198 §4: nothing is silently lost). */
+#ifndef STARLING_CM_SM_H
+#define STARLING_CM_SM_H
+#include "conn.h"
+#include "lib/stanza.h"
+#include "lib/wire.h"
+
+#define SM_NS "urn:xmpp:sm:3"
+/* Unacknowledged stanzas kept per connection; past it the stream is closed
+ * (resource-constraint) and they go back to the core. */
+#define SM_MAX_UNACKED 5000
+
+/* An element in the SM namespace.  Returns 1 when handled (the stream may
+ * have been closed by an error), 0 when s is not SM's. */
+int sm_nonza(struct worker *w, struct conn *c, const struct stanza *s);
+/* A stanza from the client was handled (§4: 'h' counts it). */
+void sm_inbound(struct conn *c);
+/* A stanza went to the client: s, or NULL for one that needs no return
+ * (presence released by csi.c).  Asks for an ack when none is pending. */
+void sm_sent(struct worker *w, struct conn *c, const struct wire_stanza *s);
+/* The connection ends: what is unacknowledged goes back to the core. */
+void sm_return_unacked(struct worker *w, struct conn *c);
+void sm_free(struct conn *c);
+
+#endif
