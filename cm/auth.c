@@ -76,11 +76,9 @@ static enum auth_result send_b64(struct worker *w, struct conn *c, const char *e
 
 static enum auth_result succeed(struct worker *w, struct conn *c, const char *final)
 {
-	size_t n = strlen(c->auth->username) + 1 + strlen(w->cfg->domain) + 1;
-	char *jid = malloc(n);
+	char *jid = strdup(c->auth->username); /* the bare JID; owned by c from here */
 	if (!jid)
 		return fail(w, c, "temporary-auth-failure");
-	snprintf(jid, n, "%s@%s", c->auth->username, w->cfg->domain);
 	if (final && send_b64(w, c, "success", final, strlen(final)) != AUTH_CONTINUE) {
 		free(jid);
 		return AUTH_FAILED; /* send_b64 answered <failure/> */
@@ -141,14 +139,22 @@ static int decode_or_fail(struct worker *w, struct conn *c, const struct stanza 
 	return 1;
 }
 
+/* The SASL username is a localpart (RFC 6120 §6.3.7 leaves its form to the
+ * mechanism; RFC 5802 §5.1 and RFC 4616 give a simple user name); the
+ * account is that localpart in the stream's domain, and its bare JID is what
+ * the core is asked for (CRED_REQ, link version 3). */
 static enum auth_result request_creds(struct worker *w, struct conn *c, const char *user)
 {
 	char prepped[JID_PART_MAX + 1];
 	if (jid_prep_local(user, prepped, sizeof prepped))
 		return fail(w, c, "not-authorized");
-	c->auth->username = strdup(prepped);
+	const char *dom = c2s_domain(w, c);
+	size_t n = strlen(prepped) + 1 + strlen(dom) + 1;
+	c->auth->username = malloc(n); /* owned by the auth state */
+	if (c->auth->username)
+		snprintf(c->auth->username, n, "%s@%s", prepped, dom);
 	if (!c->auth->username ||
-	    wire_put_str_frame(&w->link.out, WIRE_CRED_REQ, c->sid, prepped))
+	    wire_put_str_frame(&w->link.out, WIRE_CRED_REQ, c->sid, c->auth->username))
 		return fail(w, c, "temporary-auth-failure");
 	c->state = C2S_AUTH_WAIT;
 	return AUTH_CONTINUE;
@@ -156,12 +162,12 @@ static enum auth_result request_creds(struct worker *w, struct conn *c, const ch
 
 /* RFC 6120 §6.3.8: an authzid may only name the account itself; we offer no
  * proxy login. Absent or empty is fine. */
-static int authzid_ok(struct worker *w, const char *authzid, const char *user)
+static int authzid_ok(struct worker *w, struct conn *c, const char *authzid, const char *user)
 {
 	if (!authzid || !*authzid)
 		return 1;
 	char want[JID_PART_MAX * 2 + 2];
-	snprintf(want, sizeof want, "%s@%s", user, w->cfg->domain);
+	snprintf(want, sizeof want, "%s@%s", user, c2s_domain(w, c));
 	return !strcmp(authzid, want);
 }
 
@@ -174,7 +180,7 @@ static enum auth_result start_plain(struct worker *w, struct conn *c, const char
 		return fail(w, c, "malformed-request");
 	authcid++;
 	pass++;
-	if (!authzid_ok(w, msg, authcid))
+	if (!authzid_ok(w, c, msg, authcid))
 		return fail(w, c, "invalid-authzid");
 	c->auth->password = strndup(pass, len - (size_t)(pass - msg));
 	if (!c->auth->password)
@@ -188,7 +194,7 @@ static enum auth_result start_scram(struct worker *w, struct conn *c, const char
 	int rc = scram_server_start(&c->auth->scram, h, msg, len);
 	if (rc)
 		return fail(w, c, "malformed-request");
-	if (!authzid_ok(w, c->auth->scram.authzid, c->auth->scram.username))
+	if (!authzid_ok(w, c, c->auth->scram.authzid, c->auth->scram.username))
 		return fail(w, c, "invalid-authzid");
 	return request_creds(w, c, c->auth->scram.username);
 }

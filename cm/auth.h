@@ -17,7 +17,7 @@ enum auth_mech { AUTH_SCRAM_SHA256, AUTH_SCRAM_SHA1, AUTH_PLAIN };
 struct auth_state {
 	enum auth_mech mech;
 	int step;		 /* 0 = awaiting credentials, 1 = awaiting <response/> */
-	char *username;		 /* nodeprepped localpart */
+	char *username;		 /* the account: nodeprepped localpart @ the stream's domain */
 	char *password;		 /* PLAIN only, wiped and freed after the check */
 	struct scram_server scram;
 };

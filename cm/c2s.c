@@ -59,6 +59,11 @@ static void random_hex(char *out, size_t bytes)
 		sprintf(out + 2 * i, "%02x", r[i]);
 }
 
+const char *c2s_domain(const struct worker *w, const struct conn *c)
+{
+	return c->host && c->host <= w->cfg->nhosts ? w->cfg->hosts[c->host - 1] : w->cfg->domain;
+}
+
 /* RFC 6120 §4.7: our response header. Sent once per stream (restarts too). */
 static void send_header(struct worker *w, struct conn *c)
 {
@@ -67,7 +72,7 @@ static void send_header(struct worker *w, struct conn *c)
 	snprintf(hdr, sizeof hdr,
 		 "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
 		 "xmlns:stream='" NS_STREAMS "' id='%s' from='%s' version='1.0' xml:lang='en'>",
-		 id, w->cfg->domain);
+		 id, c2s_domain(w, c));
 	c->flags |= CONN_HEADER_SENT;
 	conn_send_str(w, c, hdr);
 }
@@ -133,19 +138,48 @@ static int version_ok(const char *v)
 }
 
 /* RFC 6120 §4.7, §4.8, §4.9.1.2: validate the client's header. */
+/* The host index (conn.h) of the prepared domain dom, or -1 when it is not
+ * hosted here. */
+static int host_index(const struct worker *w, const char *dom)
+{
+	const char *d = config_hosted(w->cfg, dom);
+	if (!d)
+		return -1;
+	return d == w->cfg->domain ? 0 : (int)((d - w->cfg->hosts[0]) / CONFIG_STR) + 1;
+}
+
+/* RFC 6120 §4.9.3.6: a 'to' naming no domain hosted here is host-unknown.
+ * No 'to' means the primary domain (§4.7.2 lets a client omit it).  After
+ * SASL the stream restarts (§6.4.6) for the same domain: the JID is bound in
+ * the one it authenticated for. */
+static int header_host(struct worker *w, struct conn *c, const char *to)
+{
+	char dom[JID_PART_MAX + 1];
+	int i = 0;
+	if (to && (jid_prep_domain(to, dom, sizeof dom) || (i = host_index(w, dom)) < 0))
+		return -1;
+	if ((c->flags & CONN_AUTHED) && (uint8_t)i != c->host)
+		return -1;
+	c->host = (uint8_t)i;
+	return 0;
+}
+
 static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t len)
 {
 	struct xs_header h;
-	send_header(w, c);
 	if (xs_parse_header(bytes, len, &h)) {
+		send_header(w, c);
 		c2s_stream_error(w, c, SE_NOT_WELL_FORMED);
 		return XS_CB_STOP;
 	}
 	enum c2s_stream_error err = (enum c2s_stream_error)-1;
-	char dom[JID_PART_MAX + 1];
+	/* The domain is chosen before our header goes out: its 'from' is the
+	 * domain the client asked for (RFC 6120 §4.7.1). */
+	int host_ok = !header_host(w, c, h.to);
+	send_header(w, c);
 	if (!h.name_ok || !h.stream_ns_ok || !h.content_ns_ok)
 		err = SE_INVALID_NAMESPACE;
-	else if (h.to && (jid_prep_domain(h.to, dom, sizeof dom) || strcmp(dom, w->cfg->domain)))
+	else if (!host_ok)
 		err = SE_HOST_UNKNOWN;
 	else if (!version_ok(h.version))
 		err = SE_UNSUPPORTED_VERSION;

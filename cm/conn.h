@@ -61,6 +61,9 @@ struct conn {
 	uint8_t state;	   /* enum c2s_state */
 	uint8_t sasl_attempts; /* <auth/> elements seen: bounded, RFC 6120 §6.4.5 */
 	uint8_t timer;	       /* enum conn_timer: the list this conn is on */
+	/* The hosted domain the stream is for (its header's 'to'): 0 the
+	 * primary domain, i + 1 the config's hosts[i] (c2s_domain). */
+	uint8_t host;
 	uint16_t inflight; /* io_uring operations that still name this slot */
 	uint32_t next_flush; /* worker flush list link (slot + 1, 0 = end) */
 	SSL *ssl;	     /* owned; NULL before TLS */

@@ -120,9 +120,9 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_error("startup failed: %s", strerror(-rc));
 	} else {
-		log_info("c2s on %s:%u (STARTTLS)%s, domain %s, %u worker(s), core at %s",
+		log_info("c2s on %s:%u (STARTTLS)%s, domain %s (+%u hosts), %u worker(s), core at %s",
 			 cfg.c2s_address, cfg.c2s_port, cfg.c2s_tls_port ? " and direct TLS" : "",
-			 cfg.domain, n, cfg.link_address);
+			 cfg.domain, cfg.nhosts, n, cfg.link_address);
 		int sig = 0;
 		while (sigwait(&set, &sig) == 0 && sig == SIGUSR2)
 			memstat_log(live_connections(ws, n));

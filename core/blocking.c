@@ -33,12 +33,12 @@ void blocking_free(struct core_user *u)
 
 /* Reads the account's list from the store: a malloc'd list, &blocking_empty,
  * or NULL on a store failure. */
-static struct blocklist *list_load(struct core *c, const char *local)
+static struct blocklist *list_load(struct core *c, const char *bare)
 {
 	struct blocklist *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
-	if (store_block_load(c->store, local, &b->jid, &b->n)) {
+	if (store_block_load(c->store, bare, &b->jid, &b->n)) {
 		free(b);
 		return NULL;
 	}
@@ -54,7 +54,7 @@ static struct blocklist *list_load(struct core *c, const char *local)
 static struct blocklist *user_list(struct core *c, struct core_user *u)
 {
 	if (!u->blocked)
-		u->blocked = list_load(c, u->local);
+		u->blocked = list_load(c, u->bare);
 	return u->blocked;
 }
 
@@ -97,25 +97,24 @@ static int matches(const struct blocklist *b, struct wire_str jid)
 	return n > 0 && (size_t)n < sizeof dr && has(b, dr, (size_t)n);
 }
 
-int blocking_blocks(struct core *c, struct core_user *u, struct wire_str local,
+int blocking_blocks(struct core *c, struct core_user *u, struct wire_str bare,
 		    struct wire_str jid)
 {
 	struct jid_view v;
 	core_jid_split(jid, &v);
 	if (u)
-		local = core_wstr(u->local);
-	if (v.has_local && core_is_local_domain(c, v.domain) && v.local.len == local.len &&
-	    !memcmp(v.local.p, local.p, local.len))
+		bare = core_wstr(u->bare);
+	if (v.has_local && core_wstr_eq(core_jid_bare(&v), bare))
 		return 0; /* the account itself */
 	if (u) {
 		struct blocklist *b = user_list(c, u);
 		return b && matches(b, jid);
 	}
-	char name[JID_PART_MAX + 1];
-	if (!local.len || local.len > JID_PART_MAX)
+	char name[CORE_JID_MAX];
+	if (!bare.len || bare.len >= sizeof name)
 		return 0;
-	memcpy(name, local.p, local.len);
-	name[local.len] = '\0';
+	memcpy(name, bare.p, bare.len);
+	name[bare.len] = '\0';
 	struct blocklist *b = list_load(c, name);
 	int hit = b && matches(b, jid);
 	list_free(b);
@@ -231,7 +230,7 @@ static int parse_items(xmlNodePtr cmd, char ***out, size_t *n, enum router_err *
 }
 
 /* Writes the change in one transaction; 0 or the error to answer. */
-static int apply(struct core *c, const char *local, int block, char **jids, size_t n,
+static int apply(struct core *c, const char *bare, int block, char **jids, size_t n,
 		 enum router_err *err)
 {
 	*err = ROUTER_ERR_INTERNAL;
@@ -239,12 +238,12 @@ static int apply(struct core *c, const char *local, int block, char **jids, size
 		return -1;
 	int rc = 0;
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = block ? store_block_add(c->store, local, jids[i])
-			   : store_block_del(c->store, local, jids[i]);
+		rc = block ? store_block_add(c->store, bare, jids[i])
+			   : store_block_del(c->store, bare, jids[i]);
 	if (!rc && !block && !n)
-		rc = store_block_clear(c->store, local);
+		rc = store_block_clear(c->store, bare);
 	if (!rc && block) {
-		struct blocklist *b = list_load(c, local);
+		struct blocklist *b = list_load(c, bare);
 		if (!b || b->n > BLOCKING_MAX) {
 			*err = b ? ROUTER_ERR_RESOURCE_CONSTRAINT : ROUTER_ERR_INTERNAL;
 			rc = -1;
@@ -281,11 +280,11 @@ static void change(struct core *c, struct session *origin, const struct wire_sta
 		router_error(c, s, ROUTER_ERR_BAD_REQUEST); /* §3.3: at least one item */
 		return;
 	}
-	if (!block && !n && store_block_load(c->store, u->local, &old, &nold)) {
+	if (!block && !n && store_block_load(c->store, u->bare, &old, &nold)) {
 		router_error(c, s, ROUTER_ERR_INTERNAL);
 		return;
 	}
-	if (apply(c, u->local, block, jids, n, &err)) {
+	if (apply(c, u->bare, block, jids, n, &err)) {
 		router_error(c, s, err);
 	} else {
 		blocking_free(u); /* reloaded on next use */

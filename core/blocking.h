@@ -25,11 +25,11 @@ struct blocklist {
 int blocking_iq(struct core *c, struct session *origin, const struct wire_stanza *s,
 		xmlNodePtr p);
 
-/* Whether the account (u when online, else the account named local) blocks
+/* Whether the account (u when online, else the account whose bare JID is bare) blocks
  * the entity jid (full, bare or domain JID).  A store failure counts as not
  * blocked, and is logged.  An account never blocks itself (XEP-0191 §5, note:
  * one resource is never blocked from another). */
-int blocking_blocks(struct core *c, struct core_user *u, struct wire_str local,
+int blocking_blocks(struct core *c, struct core_user *u, struct wire_str bare,
 		    struct wire_str jid);
 
 /* Frees u's cache (session.c, when the user's last session ends). */

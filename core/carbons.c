@@ -79,7 +79,7 @@ static void copy_to(struct core *c, struct core_user *u, const char *which,
 			continue;
 		if (!wrapped && (session_bare_jid(c, u, bare, sizeof bare) < 0 ||
 				 wrap(&x, which, s))) {
-			log_warn("carbons of a message to %s not sent", u->local);
+			log_warn("carbons of a message to %s not sent", u->bare);
 			break;
 		}
 		wrapped = 1;

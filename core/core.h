@@ -21,7 +21,12 @@
 struct link;
 
 struct core {
-	const char *domain; /* the hosted domain, prepared */
+	const char *domain; /* the primary hosted domain, prepared */
+	/* Further hosted domains (virtual hosts, [server] hosts), prepared;
+	 * the strings belong to the configuration.  Accounts of every hosted
+	 * domain live in one user table and one store, keyed by bare JID. */
+	const char *const *hosts;
+	unsigned nhosts;
 	struct store *store;
 	struct user_table users;
 	struct link *links;  /* every open link */
@@ -39,8 +44,15 @@ struct jid_view {
 	int has_local, has_resource;
 };
 void core_jid_split(struct wire_str jid, struct jid_view *v);
-/* 1 when the domain part is the hosted domain. */
+/* 1 when the domain part is one of the hosted domains. */
 int core_is_local_domain(const struct core *c, struct wire_str domain);
+/* The bare JID "local@domain" of a split JID that has a localpart: a view
+ * into the same bytes (the user table's and the store's key). */
+static inline struct wire_str core_jid_bare(const struct jid_view *v)
+{
+	return (struct wire_str){v->local.p,
+				 (uint32_t)(v->domain.p + v->domain.len - v->local.p)};
+}
 
 static inline struct wire_str core_wstr(const char *s)
 {
@@ -49,6 +61,11 @@ static inline struct wire_str core_wstr(const char *s)
 		while (s[w.len])
 			w.len++;
 	return w;
+}
+
+static inline int core_wstr_eq(struct wire_str a, struct wire_str b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len));
 }
 
 /* s (NUL-terminated) equals the n bytes at p, which need not be: length

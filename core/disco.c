@@ -54,7 +54,7 @@ static const char disco_no_items[] = "<query xmlns=\"" DISCO_ITEMS_NS "\"/>";
 /* 1 when the requester may discover the addressed account. */
 static int may_discover(const struct iq_req *r)
 {
-	char local[1024];
+	char local[CORE_JID_MAX];
 	if (r->target != IQ_TO_OTHER)
 		return 1;
 	return !iq_account(r, local, sizeof local) && iq_may_see(r->c, local, r->origin) > 0;

@@ -9,11 +9,11 @@
 #include "store.h"
 
 /* One allocation: the array and the strings after it. */
-static struct fanout *load(struct core *c, const char *local, int64_t ver)
+static struct fanout *load(struct core *c, const char *bare, int64_t ver)
 {
 	struct store_item *items = NULL;
 	size_t n = 0, k = 0, bytes = 0;
-	if (store_roster_load(c->store, local, &items, &n))
+	if (store_roster_load(c->store, bare, &items, &n))
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (items[i].sub & STORE_SUB_FROM) {
@@ -40,15 +40,15 @@ static struct fanout *load(struct core *c, const char *local, int64_t ver)
 struct fanout *fanout_get(struct core *c, struct core_user *u)
 {
 	int64_t ver;
-	if (store_roster_version(c->store, u->local, &ver)) {
-		log_warn("presence of %s: roster version unavailable", u->local);
+	if (store_roster_version(c->store, u->bare, &ver)) {
+		log_warn("presence of %s: roster version unavailable", u->bare);
 		return NULL;
 	}
 	if (u->fanout && u->fanout->ver == ver)
 		return u->fanout;
-	struct fanout *f = load(c, u->local, ver);
+	struct fanout *f = load(c, u->bare, ver);
 	if (!f) {
-		log_warn("presence of %s: roster unavailable, contacts not told", u->local);
+		log_warn("presence of %s: roster unavailable, contacts not told", u->bare);
 		return NULL;
 	}
 	/* Kept from the second broadcast on: the first (initial presence) is

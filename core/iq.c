@@ -40,9 +40,9 @@ int iq_account(const struct iq_req *r, char *out, size_t cap)
 	struct wire_str local;
 	if (r->target == IQ_TO_OTHER) {
 		core_jid_split(r->s->to, &v);
-		local = v.local;
+		local = core_jid_bare(&v); /* the store's key */
 	} else if (iq_to_self(r))
-		local = core_wstr(r->origin->user->local);
+		local = core_wstr(r->origin->user->bare);
 	else
 		return -ENOENT;
 	if (local.len >= cap)

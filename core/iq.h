@@ -33,7 +33,7 @@ int iq_is(xmlNodePtr p, const char *ns, const char *name);
 /* The request addresses the requester's own account: no 'to' (RFC 6120
  * §10.3.3) or its bare JID. */
 int iq_to_self(const struct iq_req *r);
-/* The localpart of the account addressed, NUL-terminated into out: the
+/* The bare JID (the store key) of the account addressed, NUL-terminated into out: the
  * requester's own, or the one of 'to' for IQ_TO_OTHER.  0, or -ENOENT for the
  * domain itself, -ENAMETOOLONG. */
 int iq_account(const struct iq_req *r, char *out, size_t cap);

@@ -51,7 +51,7 @@ static int last_is_available(const struct core_user *u)
 
 static void last_of_account(const struct iq_req *r)
 {
-	char local[1024];
+	char local[CORE_JID_MAX];
 	if (iq_account(r, local, sizeof local)) {
 		router_error(r->c, r->s, ROUTER_ERR_SERVICE_UNAVAILABLE);
 		return;
@@ -116,10 +116,10 @@ void last_session_end(struct core *c, const struct session *s)
 	if (s->user->sessions != s || s->user_next)
 		return; /* another session keeps the account online */
 	/* A revoked account may be gone already: no record for it then. */
-	if (store_user_exists(c->store, s->user->local) != 1)
+	if (store_user_exists(c->store, s->user->bare) != 1)
 		return;
 	char *status = last_status(s);
-	if (store_last_set(c->store, s->user->local, (int64_t)time(NULL), status))
-		log_warn("last activity of %s not recorded", s->user->local);
+	if (store_last_set(c->store, s->user->bare, (int64_t)time(NULL), status))
+		log_warn("last activity of %s not recorded", s->user->bare);
 	free(status);
 }

@@ -67,7 +67,8 @@ static void on_hello(struct link *l, const struct wire_frame *f)
 	log_info("link %s up (%s)", l->peer, l->name);
 }
 
-/* CRED_REQ: SCRAM verifiers only; the core never sees a password. */
+/* CRED_REQ: SCRAM verifiers only; the core never sees a password.  The
+ * name is the account's bare JID (link version 3), the store's key. */
 static void on_cred_req(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_reader r;
@@ -79,7 +80,7 @@ static void on_cred_req(struct core *c, struct link *l, const struct wire_frame 
 	}
 	struct scram_creds cr[2];
 	struct wire_cred_entry e[2];
-	char name[1024];
+	char name[CORE_JID_MAX];
 	int rc = -ENOENT;
 	c->stats.cred_lookups++;
 	if (user.len && user.len < sizeof name && !memchr(user.p, 0, user.len)) {
@@ -112,21 +113,22 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 		return;
 	}
 	struct jid_view v;
-	char local[1024], res[1024];
+	char bare[CORE_JID_MAX], res[1024];
 	core_jid_split(jid, &v);
+	struct wire_str b = core_jid_bare(&v);
 	if (!v.has_local || !v.has_resource || !v.local.len || !v.resource.len ||
-	    v.local.len >= sizeof local || v.resource.len >= sizeof res ||
+	    b.len >= sizeof bare || v.resource.len >= sizeof res ||
 	    !core_is_local_domain(c, v.domain) || memchr(jid.p, 0, jid.len)) {
 		log_warn("link %s: SESSION_OPEN sid %u with unusable JID", l->peer, f->sid);
 		if (wire_put_u8_frame(&l->out, WIRE_SESSION_OPENED, f->sid, 1))
 			link_fail(l, "out of memory");
 		return;
 	}
-	memcpy(local, v.local.p, v.local.len);
-	local[v.local.len] = 0;
+	memcpy(bare, b.p, b.len);
+	bare[b.len] = 0;
 	memcpy(res, v.resource.p, v.resource.len);
 	res[v.resource.len] = 0;
-	struct core_user *u = session_user(c, local, v.local.len);
+	struct core_user *u = session_user(c, bare, b.len);
 	struct session *old = u ? session_by_resource(u, res, v.resource.len) : NULL;
 	if (old) {
 		/* RFC 6120 §7.7.2.2: the new session wins; the old one is closed
@@ -138,7 +140,7 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 		session_free(c, old);
 	}
 	struct session *s;
-	int rc = session_open(c, l, f->sid, local, res, &s);
+	int rc = session_open(c, l, f->sid, bare, res, &s);
 	if (rc == -EEXIST) {
 		link_fail(l, "SESSION_OPEN for a sid already in use");
 		return;

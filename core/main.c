@@ -242,7 +242,11 @@ int main(int argc, char **argv)
 		return 1;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	struct core c = {.domain = cfg.domain, .epfd = -1, .started = now.tv_sec};
+	static const char *hosts[CONFIG_MAX_HOSTS];
+	for (unsigned i = 0; i < cfg.nhosts; i++)
+		hosts[i] = cfg.hosts[i];
+	struct core c = {.domain = cfg.domain, .hosts = hosts, .nhosts = cfg.nhosts,
+			 .epfd = -1, .started = now.tv_sec};
 	struct listener ls = {.fd = -1};
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -251,7 +255,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || store_open(cfg.database, &c.store))
+	if (sfd < 0 || store_open(cfg.database, cfg.domain, &c.store))
 		return 1;
 	const char *a = cfg.link_address;
 	int rc = !strncmp(a, "unix:", 5) ? listen_unix(a + 5, &ls) : listen_tcp(a, &ls);
@@ -260,7 +264,8 @@ int main(int argc, char **argv)
 		store_close(c.store);
 		return 1;
 	}
-	log_info("starting: domain %s, link %s, database %s", c.domain, a, cfg.database);
+	log_info("starting: domain %s (+%u hosts), link %s, database %s", c.domain, c.nhosts, a,
+		 cfg.database);
 	rc = run(&c, &ls, sfd);
 	if (rc)
 		log_error("event loop: %s", strerror(-rc));

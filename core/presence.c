@@ -110,7 +110,8 @@ static struct core_user *contact_user_view(struct core *c, const struct jid_view
 {
 	if (!v->has_local || !core_is_local_domain(c, v->domain))
 		return NULL;
-	return session_user(c, v->local.p, v->local.len);
+	struct wire_str bare = core_jid_bare(v);
+	return session_user(c, bare.p, bare.len);
 }
 
 /* The online local user behind a roster contact (a bare JID), or NULL. */
@@ -146,7 +147,7 @@ static void broadcast(struct core *c, struct session *s, uint8_t type, struct wi
 
 /* XEP-0203: the stamp tells the client the message waited; inserted before
  * the root's end tag (a '<' cannot occur inside attribute values). */
-static int offline_xml(struct core *c, struct buf *b, const struct store_offline *m)
+static int offline_xml(const char *domain, struct buf *b, const struct store_offline *m)
 {
 	char stamp[32];
 	struct tm tm;
@@ -165,7 +166,7 @@ static int offline_xml(struct core *c, struct buf *b, const struct store_offline
 		return buf_append(b, m->xml, n);
 	if (buf_append(b, m->xml, cut) || (!close && buf_append_str(b, ">")) ||
 	    buf_append_str(b, "<delay xmlns=\"urn:xmpp:delay\" from=\"") ||
-	    buf_append_xml_escaped(b, c->domain, strlen(c->domain)) ||
+	    buf_append_xml_escaped(b, domain, strlen(domain)) ||
 	    buf_append_str(b, "\" stamp=\"") || buf_append_str(b, stamp) ||
 	    buf_append_str(b, "\"/>"))
 		return -ENOMEM;
@@ -181,7 +182,7 @@ static void deliver_offline(struct core *c, struct session *s)
 	size_t n = 0;
 	char bare[CORE_JID_MAX];
 	if (session_bare_jid(c, s->user, bare, sizeof bare) < 0 ||
-	    store_offline_load(c->store, s->user->local, &msgs, &n) || !n) {
+	    store_offline_load(c->store, s->user->bare, &msgs, &n) || !n) {
 		store_offline_free(msgs, n);
 		return;
 	}
@@ -189,7 +190,9 @@ static void deliver_offline(struct core *c, struct session *s)
 	int64_t last = 0;
 	for (size_t i = 0; i < n; i++) {
 		buf_reset(&x);
-		if (offline_xml(c, &x, &msgs[i]))
+		/* XEP-0203 §3: from is the entity that delayed it, the
+		 * recipient's own server (its hosted domain). */
+		if (offline_xml(strchr(bare, '@') + 1, &x, &msgs[i]))
 			break;
 		if (blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(msgs[i].from))) {
 			last = msgs[i].id; /* XEP-0191 §3.3: blocked since it was stored */
@@ -212,7 +215,7 @@ static void deliver_offline(struct core *c, struct session *s)
 		last = msgs[i].id;
 	}
 	buf_free(&x);
-	if (last && store_offline_del(c->store, s->user->local, last))
+	if (last && store_offline_del(c->store, s->user->bare, last))
 		log_warn("offline messages of %s delivered but not deleted", bare);
 	store_offline_free(msgs, n);
 }
@@ -226,7 +229,7 @@ static void initial_extras(struct core *c, struct session *s)
 	struct store_item *items = NULL;
 	size_t n = 0;
 	if (session_bare_jid(c, s->user, bare, sizeof bare) < 0 ||
-	    store_roster_load(c->store, s->user->local, &items, &n))
+	    store_roster_load(c->store, s->user->bare, &items, &n))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct core_user *cu;
@@ -319,7 +322,7 @@ static void probe(struct core *c, struct session *origin, struct core_user *tu)
 		char bare[CORE_JID_MAX];
 		struct store_item it;
 		if (session_bare_jid(c, origin->user, bare, sizeof bare) < 0 ||
-		    store_roster_get(c->store, tu->local, bare, &it))
+		    store_roster_get(c->store, tu->bare, bare, &it))
 			return;
 		int ok = it.sub & STORE_SUB_FROM;
 		store_item_free(&it);
@@ -394,8 +397,12 @@ static int got_broadcast(struct core *c, struct core_user *u, const struct jid_v
 {
 	char bare[CORE_JID_MAX];
 	struct store_item it;
-	int n = snprintf(bare, sizeof bare, "%.*s@%s", (int)v->local.len, v->local.p, c->domain);
-	if (n < 0 || (size_t)n >= sizeof bare || store_roster_get(c->store, u->local, bare, &it))
+	struct wire_str b = core_jid_bare(v);
+	if (b.len >= sizeof bare)
+		return 0;
+	memcpy(bare, b.p, b.len);
+	bare[b.len] = '\0';
+	if (store_roster_get(c->store, u->bare, bare, &it))
 		return 0;
 	int from = it.sub & STORE_SUB_FROM;
 	store_item_free(&it);
@@ -419,7 +426,7 @@ static void directed_flush(struct core *c, struct session *s, int broadcast_done
 		};
 		struct jid_view v;
 		core_jid_split(st.to, &v);
-		struct core_user *u = session_user(c, v.local.p, v.local.len);
+		struct core_user *u = v.has_local ? contact_user_view(c, &v) : NULL;
 		if (have_from && u && !(broadcast_done && got_broadcast(c, s->user, &v)))
 			deliver_local(c, u, &st, &v);
 		free(d);
@@ -430,16 +437,16 @@ static void directed_flush(struct core *c, struct session *s, int broadcast_done
 void presence_to_local(struct core *c, struct session *origin, const struct wire_stanza *st,
 		       const struct jid_view *to)
 {
-	struct core_user *u = session_user(c, to->local.p, to->local.len);
-	if (blocking_blocks(c, u, to->local, st->from))
+	struct wire_str to_bare = core_jid_bare(to);
+	struct core_user *u = session_user(c, to_bare.p, to_bare.len);
+	if (blocking_blocks(c, u, to_bare, st->from))
 		return; /* XEP-0191 §3.3: presence of any kind dropped, no error */
 	if (st->type >= STANZA_T_SUBSCRIBE && st->type <= STANZA_T_UNSUBSCRIBED) {
 		/* RFC 6121 §3.1.1: subscriptions are between bare JIDs. */
 		char contact[CORE_JID_MAX];
-		int n = snprintf(contact, sizeof contact, "%.*s@%s", (int)to->local.len,
-				 to->local.p, c->domain);
+		int n = snprintf(contact, sizeof contact, "%.*s", (int)to_bare.len, to_bare.p);
 		if (n > 0 && (size_t)n < sizeof contact)
-			subscribe_handle(c, origin->user->local, contact, st->type, st->xml, 0);
+			subscribe_handle(c, origin->user->bare, contact, st->type, st->xml, 0);
 		return;
 	}
 	if (st->type == STANZA_T_UNAVAILABLE)

@@ -110,7 +110,7 @@ int private_iq(const struct iq_req *r)
 {
 	if (!iq_is(r->payload, PRIVATE_NS, "query"))
 		return 0;
-	char local[1024];
+	char local[CORE_JID_MAX];
 	if (!iq_to_self(r) || iq_account(r, local, sizeof local)) {
 		/* §2.3: another user's data (or the server's) is forbidden, the
 		 * preferred of the two conditions the XEP allows. */

@@ -108,7 +108,7 @@ static void roster_get(struct core *c, struct session *origin, const struct wire
 {
 	char verbuf[48];
 	xmlChar *want = query ? xmlGetProp(query, (const xmlChar *)"ver") : NULL;
-	const char *ver = want ? roster_ver(c, origin->user->local, verbuf, sizeof verbuf) : NULL;
+	const char *ver = want ? roster_ver(c, origin->user->bare, verbuf, sizeof verbuf) : NULL;
 	int same = ver && !strcmp((const char *)want, ver);
 	xmlFree(want);
 	if (same) {
@@ -118,7 +118,7 @@ static void roster_get(struct core *c, struct session *origin, const struct wire
 	}
 	struct store_item *items = NULL;
 	size_t n = 0;
-	if (store_roster_load(c->store, origin->user->local, &items, &n)) {
+	if (store_roster_load(c->store, origin->user->bare, &items, &n)) {
 		router_error(c, s, ROUTER_ERR_INTERNAL);
 		return;
 	}
@@ -210,7 +210,7 @@ static int collect_groups(xmlNodePtr item, char **out, enum router_err *err)
 static void roster_remove(struct core *c, struct session *origin, const struct wire_stanza *s,
 			  const char *contact)
 {
-	const char *local = origin->user->local;
+	const char *local = origin->user->bare;
 	struct store_item it = {0};
 	int rc = store_roster_get(c->store, local, contact, &it);
 	if (rc || it.hidden) {
@@ -303,7 +303,7 @@ static int item_for(struct core *c, const char *local, const char *contact,
 static void roster_update(struct core *c, struct session *origin, const struct wire_stanza *s,
 			  const char *contact, xmlNodePtr item)
 {
-	const char *local = origin->user->local;
+	const char *local = origin->user->bare;
 	enum router_err err = ROUTER_ERR_INTERNAL;
 	struct item_req r;
 	struct store_item it = {0};

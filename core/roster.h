@@ -9,7 +9,8 @@
 
 void roster_iq(struct core *c, struct session *origin, const struct wire_stanza *s,
 	       xmlNodePtr query);
-/* Pushes the item (or its removal) to every interested resource of local
+/* Pushes the item (or its removal) to every interested resource of local (the
+ * account's bare JID, its store key; the name predates virtual hosts)
  * (RFC 6121 §2.1.6).  Hidden items are not pushed. */
 void roster_push(struct core *c, const char *local, const struct store_item *it, int removed);
 /* Appends <item .../>; removed writes subscription='remove'. */

@@ -1,5 +1,6 @@
 /* router: where a stanza goes (RFC 6120 §10.5, RFC 6121 §8.5).  The core
- * hosts one domain and has no server-to-server links yet. */
+ * hosts one or more domains (virtual hosts, all local to each other) and has
+ * no server-to-server links yet. */
 #include "router.h"
 
 #include <errno.h>
@@ -43,7 +44,12 @@ void core_jid_split(struct wire_str jid, struct jid_view *v)
 
 int core_is_local_domain(const struct core *c, struct wire_str domain)
 {
-	return wire_str_eq(domain, c->domain);
+	if (wire_str_eq(domain, c->domain))
+		return 1;
+	for (unsigned i = 0; i < c->nhosts; i++)
+		if (wire_str_eq(domain, c->hosts[i]))
+			return 1;
+	return 0;
 }
 
 const char *router_kind_name(uint8_t kind)
@@ -168,12 +174,15 @@ static void send_error(struct core *c, struct session *origin, const struct wire
 		.kind = orig->kind,
 		.type = STANZA_T_ERROR,
 		.id = orig->id,
-		.from = orig->to.len ? orig->to : core_wstr(c->domain),
+		.from = orig->to,
 		.to = orig->from,
 		.xml = {buf_head(&x), (uint32_t)buf_avail(&x)},
 	};
 	struct jid_view v;
 	core_jid_split(e.to, &v);
+	/* No 'to': the sender's own server answers, in the sender's domain. */
+	if (!e.from.len)
+		e.from = core_is_local_domain(c, v.domain) ? v.domain : core_wstr(c->domain);
 	if (origin)
 		router_deliver(c, origin, &e);
 	else if (v.has_local && core_is_local_domain(c, v.domain))
@@ -227,7 +236,8 @@ struct session *router_sender(struct core *c, const struct wire_stanza *s)
 	core_jid_split(s->from, &v);
 	if (!v.has_local || !v.has_resource || !core_is_local_domain(c, v.domain))
 		return NULL;
-	struct core_user *u = session_user(c, v.local.p, v.local.len);
+	struct wire_str bare = core_jid_bare(&v);
+	struct core_user *u = session_user(c, bare.p, bare.len);
 	return u ? session_by_resource(u, v.resource.p, v.resource.len) : NULL;
 }
 
@@ -237,26 +247,26 @@ static int is_get_set(const struct wire_stanza *s)
 }
 
 /* Returns 1 when the account exists, 0 when not, <0 on a store error. */
-static int account_exists(struct core *c, struct wire_str local)
+static int account_exists(struct core *c, struct wire_str bare)
 {
-	char name[1024];
-	if (!local.len || local.len >= sizeof name)
+	char name[CORE_JID_MAX];
+	if (!bare.len || bare.len >= sizeof name)
 		return 0;
-	memcpy(name, local.p, local.len);
-	name[local.len] = 0;
+	memcpy(name, bare.p, bare.len);
+	name[bare.len] = 0;
 	return store_user_exists(c->store, name);
 }
 
 /* RFC 6121 §8.5.2.1.1: store while no resource is available. */
-static void store_offline(struct core *c, const struct core_user *u, struct wire_str local,
+static void store_offline(struct core *c, const struct core_user *u, struct wire_str bare,
 			  const struct wire_stanza *s)
 {
-	char name[1024];
+	char name[CORE_JID_MAX];
 	if (u)
-		snprintf(name, sizeof name, "%s", u->local);
-	else if (local.len < sizeof name) {
-		memcpy(name, local.p, local.len);
-		name[local.len] = 0;
+		snprintf(name, sizeof name, "%s", u->bare);
+	else if (bare.len < sizeof name) {
+		memcpy(name, bare.p, bare.len);
+		name[bare.len] = 0;
 	} else
 		return;
 	int n = store_offline_count(c->store, name);
@@ -287,7 +297,7 @@ static void store_offline(struct core *c, const struct core_user *u, struct wire
  * resource, §8.5.2.2.1).  error: ignored; groupchat: service-unavailable;
  * headline: every counted resource, else ignored; normal and chat: the
  * highest-priority ones ("most available"), else offline storage. */
-static void route_message_bare(struct core *c, struct core_user *u, struct wire_str local,
+static void route_message_bare(struct core *c, struct core_user *u, struct wire_str bare,
 			       const struct wire_stanza *s)
 {
 	int best = -1, any = 0;
@@ -315,7 +325,7 @@ static void route_message_bare(struct core *c, struct core_user *u, struct wire_
 	if (any)
 		carbons_received(c, u, s); /* XEP-0280 §6: the other resources */
 	else if (s->type != STANZA_T_HEADLINE)
-		store_offline(c, u, local, s);
+		store_offline(c, u, bare, s);
 }
 
 /* RFC 6121 §8.5.1 and table 1 of §8.5.4: the account does not exist (ex
@@ -337,12 +347,12 @@ static void to_no_account(struct core *c, const struct wire_stanza *s, int ex)
  * resource.  Only chat falls back to the bare JID's rules (table 1: O/E,
  * D, M); normal and groupchat are S/E (we bounce, so the sender learns the
  * message went nowhere); headline is S/E too but, like an error, dropped. */
-static void message_no_resource(struct core *c, struct core_user *u, struct wire_str local,
+static void message_no_resource(struct core *c, struct core_user *u, struct wire_str bare,
 				const struct wire_stanza *s)
 {
 	switch (s->type) {
 	case STANZA_T_CHAT:
-		route_message_bare(c, u, local, s);
+		route_message_bare(c, u, bare, s);
 		return;
 	case STANZA_T_NONE:
 	case STANZA_T_NORMAL:
@@ -370,7 +380,7 @@ static void route_full(struct core *c, struct core_user *u, const struct wire_st
 		return;
 	}
 	if (s->kind == STANZA_MESSAGE)
-		message_no_resource(c, u, to->local, s);
+		message_no_resource(c, u, core_jid_bare(to), s);
 	else if (is_get_set(s))
 		router_error(c, s, ROUTER_ERR_SERVICE_UNAVAILABLE); /* §8.5.3.2.3 */
 	/* An IQ result or error for a resource that has gone is dropped: it
@@ -379,15 +389,16 @@ static void route_full(struct core *c, struct core_user *u, const struct wire_st
 
 void router_route_local(struct core *c, const struct wire_stanza *s, const struct jid_view *to)
 {
-	struct core_user *u = session_user(c, to->local.p, to->local.len);
+	struct wire_str bare = core_jid_bare(to);
+	struct core_user *u = session_user(c, bare.p, bare.len);
 	if (!u) {
-		int ex = account_exists(c, to->local);
+		int ex = account_exists(c, bare);
 		if (ex <= 0) {
 			to_no_account(c, s, ex);
 			return;
 		}
 	}
-	if (s->from.len && blocking_blocks(c, u, to->local, s->from)) {
+	if (s->from.len && blocking_blocks(c, u, bare, s->from)) {
 		/* XEP-0191 §3.3: the user appears offline to whom it blocks; a
 		 * message or request gets <service-unavailable/>, the rest is dropped. */
 		if (s->kind == STANZA_MESSAGE || is_get_set(s))
@@ -397,7 +408,7 @@ void router_route_local(struct core *c, const struct wire_stanza *s, const struc
 	if (to->has_resource)
 		route_full(c, u, s, to);
 	else if (s->kind == STANZA_MESSAGE)
-		route_message_bare(c, u, to->local, s);
+		route_message_bare(c, u, bare, s);
 	else if (s->kind == STANZA_IQ && is_get_set(s))
 		/* RFC 6121 §8.5.2.1.3, §8.5.2.2.3: the server answers for the
 		 * account and never delivers the IQ to a resource */
@@ -507,14 +518,14 @@ void router_stanza(struct core *c, struct session *origin, const struct wire_sta
 		return;
 	}
 	if (s->kind == STANZA_IQ && !v.has_resource &&
-	    core_str_eq(origin->user->local, v.local.p, v.local.len)) {
+	    core_wstr_eq(core_wstr(origin->user->bare), core_jid_bare(&v))) {
 		if (is_get_set(s))
 			iq_handle(c, origin, s, IQ_TO_ACCOUNT);
 		return;
 	}
 	/* XEP-0280 §7: the sender's other resources see what it sent (not for
 	 * messages to its own account, which they receive or get copies of). */
-	if (s->kind == STANZA_MESSAGE && !core_str_eq(origin->user->local, v.local.p, v.local.len))
+	if (s->kind == STANZA_MESSAGE && !core_wstr_eq(core_wstr(origin->user->bare), core_jid_bare(&v)))
 		carbons_sent(c, origin, s);
 	router_route_local(c, s, &v);
 }

@@ -23,7 +23,7 @@ enum router_err {
 
 /* A stanza that arrived from the client of origin (header from = its full JID). */
 void router_stanza(struct core *c, struct session *origin, const struct wire_stanza *s);
-/* Routes a message or iq to a JID of the hosted domain (to must be local). */
+/* Routes a message or iq to a JID of a hosted domain (to must be local). */
 void router_route_local(struct core *c, const struct wire_stanza *s, const struct jid_view *to);
 /* Queues s on the link of the session target. */
 int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s);

@@ -63,13 +63,13 @@ static int sids_grow(struct sid_table *t)
 	return 0;
 }
 
-struct core_user *session_user(struct core *c, const char *local, size_t len)
+struct core_user *session_user(struct core *c, const char *bare, size_t len)
 {
 	if (!c->users.nb)
 		return NULL;
-	uint32_t h = hash_bytes(local, len);
+	uint32_t h = hash_bytes(bare, len);
 	for (struct core_user *u = c->users.b[h & (c->users.nb - 1)]; u; u = u->next)
-		if (u->hash == h && core_str_eq(u->local, local, len))
+		if (u->hash == h && core_str_eq(u->bare, bare, len))
 			return u;
 	return NULL;
 }
@@ -92,10 +92,10 @@ struct session *session_by_resource(struct core_user *u, const char *res, size_t
 	return NULL;
 }
 
-static struct core_user *user_get_or_add(struct core *c, const char *local)
+static struct core_user *user_get_or_add(struct core *c, const char *bare)
 {
-	size_t len = strlen(local);
-	struct core_user *u = session_user(c, local, len);
+	size_t len = strlen(bare);
+	struct core_user *u = session_user(c, bare, len);
 	if (u)
 		return u;
 	if (c->users.n >= c->users.nb / 2 * 3 && users_grow(&c->users))
@@ -103,8 +103,8 @@ static struct core_user *user_get_or_add(struct core *c, const char *local)
 	u = calloc(1, sizeof *u + len + 1); /* freed in session_free with the last session */
 	if (!u)
 		return NULL;
-	memcpy(u->local, local, len + 1);
-	u->hash = hash_bytes(local, len);
+	memcpy(u->bare, bare, len + 1);
+	u->hash = hash_bytes(bare, len);
 	uint32_t k = u->hash & (c->users.nb - 1);
 	u->next = c->users.b[k];
 	c->users.b[k] = u;
@@ -124,17 +124,17 @@ static void user_remove(struct core *c, struct core_user *u)
 	free(u);
 }
 
-int session_open(struct core *c, struct link *l, uint32_t sid, const char *local,
+int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
 		 const char *resource, struct session **out)
 {
 	size_t rlen = strlen(resource);
-	if (rlen > 1023 || strlen(local) > 1023)
+	if (rlen > 1023 || strlen(bare) > 2047)
 		return -ENAMETOOLONG;
 	if (session_by_sid(l, sid))
 		return -EEXIST;
 	if (l->sids.n >= l->sids.nb / 2 * 3 && sids_grow(&l->sids))
 		return -ENOMEM;
-	struct core_user *u = user_get_or_add(c, local);
+	struct core_user *u = user_get_or_add(c, bare);
 	if (!u)
 		return -ENOMEM;
 	struct session *s = calloc(1, sizeof *s + rlen + 1); /* freed by session_free */
@@ -184,13 +184,15 @@ void session_free(struct core *c, struct session *s)
 
 int session_bare_jid(const struct core *c, const struct core_user *u, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s@%s", u->local, c->domain);
+	(void)c;
+	int n = snprintf(out, cap, "%s", u->bare);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
 }
 
 int session_full_jid(const struct core *c, const struct session *s, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s@%s/%s", s->user->local, c->domain, s->resource);
+	(void)c;
+	int n = snprintf(out, cap, "%s/%s", s->user->bare, s->resource);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
 }
 

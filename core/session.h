@@ -1,5 +1,5 @@
 /* session: the online users and their sessions (resources), indexed two
- * ways: by localpart (the core hosts one domain) and by (link, sid). */
+ * ways: by bare JID (the accounts of every hosted domain) and by (link, sid). */
 #ifndef STARLING_CORE_SESSION_H
 #define STARLING_CORE_SESSION_H
 #include <stddef.h>
@@ -58,7 +58,7 @@ struct core_user {
 	struct fanout *fanout;	   /* broadcast list (fanout.c); NULL or owned */
 	uint32_t hash;
 	uint8_t broadcasts; /* presence broadcasts so far, saturating (fanout.c) */
-	char local[]; /* NUL-terminated localpart */
+	char bare[]; /* NUL-terminated bare JID "local@domain": the store's key */
 };
 
 struct user_table {
@@ -71,16 +71,16 @@ struct sid_table {
 	uint32_t nb, n;
 };
 
-/* Creates a session for local/resource on (l, sid).  Returns 0, -EEXIST when
+/* Creates a session for bare/resource on (l, sid) (bare: "local@domain").  Returns 0, -EEXIST when
  * the sid is taken on that link, -ENOMEM, -ENAMETOOLONG. */
-int session_open(struct core *c, struct link *l, uint32_t sid, const char *local,
+int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
 		 const char *resource, struct session **out);
 /* Unlinks and frees s (and its user entry when it was the last session).
  * Presence side effects are the caller's business (presence_session_end). */
 void session_free(struct core *c, struct session *s);
 
 struct session *session_by_sid(struct link *l, uint32_t sid);
-struct core_user *session_user(struct core *c, const char *local, size_t len);
+struct core_user *session_user(struct core *c, const char *bare, size_t len);
 struct session *session_by_resource(struct core_user *u, const char *res, size_t len);
 
 /* Writes "local@domain/resource" (or the bare JID) into out; returns the

@@ -4,13 +4,14 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lib/log.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STR_(x) #x
 #define STR(x) STR_(x) /* a new file's version, in SQL */
 
@@ -130,11 +131,46 @@ static const char *const store_upgrade[STORE_SCHEMA_VERSION] = {
 	[1] = "ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
 	      "UPDATE schema_version SET version = 2;",
 	[2] = "UPDATE schema_version SET version = 3;",
+	[3] = NULL, /* store_upgrade_keys: needs the primary domain */
 };
+
+/* Version 4 keys every account by its bare JID (virtual hosts): a version-3
+ * file hosted one domain, so each key x becomes x@primary.  The roster_ver
+ * rows are renamed first; the roster update then moves each version on
+ * (the trigger), which only makes clients fetch their roster once more. */
+static int store_upgrade_keys(struct store *st, const char *domain)
+{
+	static const char *const cols[][2] = {
+		{"users", "username"}, {"roster_ver", "user"}, {"roster", "user"},
+		{"offline", "user"},	{"blocklist", "user"},	{"xmldata", "user"},
+		{"last_seen", "user"},
+	};
+	if (!domain || !*domain) {
+		log_error("store: upgrading to schema 4 needs the primary domain");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+		char sql[160];
+		sqlite3_stmt *s;
+		snprintf(sql, sizeof sql, "UPDATE %s SET %s = %s || '@' || ?1 WHERE instr(%s, '@') = 0",
+			 cols[i][0], cols[i][1], cols[i][1], cols[i][1]);
+		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+			return store_fail(st, sql);
+		sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE)
+			return store_fail(st, sql);
+	}
+	return sqlite3_exec(st->db, "UPDATE schema_version SET version = 4;", NULL, NULL, NULL) ==
+			       SQLITE_OK
+		       ? 0
+		       : store_fail(st, "schema version 4");
+}
 
 /* Creates or upgrades the schema in one write transaction, so that the
  * core and starlingctl opening the file at once do not both upgrade it. */
-static int store_schema_check(struct store *st)
+static int store_schema_check(struct store *st, const char *domain)
 {
 	char *err = NULL;
 	int version = 0, rc = -EIO;
@@ -158,11 +194,15 @@ static int store_schema_check(struct store *st)
 		log_error("store: schema version: %s", err ? err : "?");
 		goto out;
 	}
-	for (int v = version; v && v < STORE_SCHEMA_VERSION; v++)
-		if (sqlite3_exec(st->db, store_upgrade[v], NULL, NULL, &err) != SQLITE_OK) {
+	for (int v = version; v && v < STORE_SCHEMA_VERSION; v++) {
+		if (!store_upgrade[v]) {
+			if (store_upgrade_keys(st, domain))
+				goto out;
+		} else if (sqlite3_exec(st->db, store_upgrade[v], NULL, NULL, &err) != SQLITE_OK) {
 			log_error("store: schema upgrade from version %d: %s", v, err ? err : "?");
 			goto out;
 		}
+	}
 	if (version && version < STORE_SCHEMA_VERSION)
 		log_info("store: database upgraded from schema version %d to %d", version,
 			 STORE_SCHEMA_VERSION);
@@ -174,7 +214,7 @@ out:
 	return rc;
 }
 
-int store_open(const char *path, struct store **out)
+int store_open(const char *path, const char *domain, struct store **out)
 {
 	struct store *st = calloc(1, sizeof *st);
 	if (!st)
@@ -191,7 +231,7 @@ int store_open(const char *path, struct store **out)
 			 NULL) != SQLITE_OK)
 		rc = store_fail(st, "pragma");
 	if (!rc)
-		rc = store_schema_check(st);
+		rc = store_schema_check(st, domain);
 	for (int i = 0; !rc && i < Q_COUNT; i++)
 		if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &st->q[i], NULL) != SQLITE_OK)

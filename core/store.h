@@ -36,9 +36,11 @@ struct store_offline {
 	int64_t stamp;	 /* unix seconds when stored */
 };
 
-/* Open (creating the schema when missing).  Returns 0 or -EIO with a logged
- * reason.  *out is freed by store_close(). */
-int store_open(const char *path, struct store **out);
+/* Open (creating the schema when missing).  Every account is keyed by its
+ * bare JID ("local@domain", virtual hosts); domain is the primary domain,
+ * which an older file's keys (localparts) are upgraded into.  Returns 0 or
+ * -EIO with a logged reason.  *out is freed by store_close(). */
+int store_open(const char *path, const char *domain, struct store **out);
 void store_close(struct store *st);
 
 /* Accounts.  creds holds one entry per hash (SHA-1 and SHA-256). */
@@ -53,7 +55,7 @@ int store_user_exists(struct store *st, const char *user);
 /* Calls cb for every username in order; stops when cb returns non-zero. */
 int store_user_list(struct store *st, int (*cb)(void *ctx, const char *user), void *ctx);
 
-/* Rosters.  user is a localpart; contact a bare JID. */
+/* Rosters.  user and contact are bare JIDs. */
 int store_roster_get(struct store *st, const char *user, const char *contact,
 		     struct store_item *out); /* 0 or -ENOENT */
 int store_roster_put(struct store *st, const char *user, const struct store_item *it);

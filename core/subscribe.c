@@ -110,8 +110,8 @@ static void auto_reply(struct core *c, const char *user, const char *ubare,
 	struct core_user *cu = NULL;
 	struct jid_view v;
 	core_jid_split(core_wstr(contact), &v);
-	if (v.has_local)
-		cu = session_user(c, v.local.p, v.local.len);
+	if (v.has_local && !v.has_resource)
+		cu = session_user(c, contact, strlen(contact));
 	if (type == STANZA_T_SUBSCRIBED && cu && uu)
 		presence_send_current(c, cu, uu, 0);
 	store_item_free(&it);
@@ -134,15 +134,14 @@ static void after_inbound(struct core *c, struct core_user *uu, struct core_user
 void subscribe_handle(struct core *c, const char *local, const char *contact, uint8_t type,
 		      struct wire_str xml, int quiet_user)
 {
-	char ubare[CORE_JID_MAX], clocal[1024];
+	/* Both accounts are keyed by their bare JIDs, which may be in
+	 * different hosted domains. */
+	const char *ubare = local, *clocal = contact;
 	struct jid_view v;
-	snprintf(ubare, sizeof ubare, "%s@%s", local, c->domain);
 	core_jid_split(core_wstr(contact), &v);
 	if (!strcmp(ubare, contact) || !v.has_local || v.has_resource ||
-	    v.local.len >= sizeof clocal || !core_is_local_domain(c, v.domain))
+	    !core_is_local_domain(c, v.domain))
 		return;
-	memcpy(clocal, v.local.p, v.local.len);
-	clocal[v.local.len] = 0;
 	int exists = store_user_exists(c->store, clocal);
 	if (exists < 0)
 		return;

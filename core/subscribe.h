@@ -7,7 +7,7 @@
 #include "lib/wire.h"
 
 /* A presence stanza of type subscribe, subscribed, unsubscribe or
- * unsubscribed from the user `local` to the bare JID contact.  xml is the
+ * unsubscribed from the user `local` (its bare JID) to the bare JID contact.  xml is the
  * original stanza (forwarded as is) or NULL to synthesise one.  With
  * quiet_user the user's own roster pushes are left to the caller (roster
  * removal pushes the removal instead). */

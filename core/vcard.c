@@ -47,7 +47,7 @@ static void vcard_set(const struct iq_req *r, const char *local)
 
 int vcard_iq(const struct iq_req *r)
 {
-	char local[1024];
+	char local[CORE_JID_MAX];
 	if (!iq_is(r->payload, VCARD_NS, "vCard") || iq_account(r, local, sizeof local))
 		return 0;
 	if (r->s->type == STANZA_T_GET)

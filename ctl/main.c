@@ -35,13 +35,30 @@ static void usage(FILE *f)
 		   "                         contacts each (even, < N, default 0): the C/2\n"
 		   "                         neighbours on either side, wrapping around.\n"
 		   "                         BENCH ONLY: every account shares one salt and verifier.\n"
-		   "JID is localpart@DOMAIN (the configured domain) or a bare localpart.\n");
+		   "JID is localpart@DOMAIN (any hosted domain: [server] domain or hosts) or a\n"
+		   "bare localpart (the primary domain); so is PATTERN.\n");
 }
 
-/* Writes the nodeprepped localpart of arg into out (cap bytes). */
+/* The hosted domain named after the '@' at at (NULL: the primary domain),
+ * as the configuration stores it, or NULL with the reason on stderr. */
+static const char *hosted_domain(const struct config *cfg, const char *arg, const char *at)
+{
+	char dom[CONFIG_STR];
+	const char *d = NULL;
+	if (!at)
+		return cfg->domain;
+	if (!jid_prep_domain(at + 1, dom, sizeof dom))
+		d = config_hosted(cfg, dom);
+	if (!d)
+		fprintf(stderr, "starlingctl: %s: %s is not a hosted domain\n", arg, at + 1);
+	return d;
+}
+
+/* Writes the account's key, its prepared bare JID "local@domain", into out
+ * (cap bytes). */
 static int account_name(const struct config *cfg, const char *arg, char *out, size_t cap)
 {
-	char local[1024], dom[CONFIG_STR];
+	char local[1024], prep[JID_PART_MAX + 1];
 	const char *at = strchr(arg, '@');
 	size_t ll = at ? (size_t)(at - arg) : strlen(arg);
 	if (!ll || ll >= sizeof local || strchr(arg, '/')) {
@@ -50,15 +67,15 @@ static int account_name(const struct config *cfg, const char *arg, char *out, si
 	}
 	memcpy(local, arg, ll);
 	local[ll] = 0;
-	if (at && (jid_prep_domain(at + 1, dom, sizeof dom) || strcmp(dom, cfg->domain))) {
-		fprintf(stderr, "starlingctl: %s: domain is not %s\n", arg, cfg->domain);
+	const char *dom = hosted_domain(cfg, arg, at);
+	if (!dom)
 		return -EINVAL;
-	}
-	if (jid_prep_local(local, out, cap)) {
+	if (jid_prep_local(local, prep, sizeof prep)) {
 		fprintf(stderr, "starlingctl: %s: invalid localpart\n", arg);
 		return -EINVAL;
 	}
-	return 0;
+	int n = snprintf(out, cap, "%s@%s", prep, dom);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
 static int read_password(const char *arg, char *buf, size_t cap, const char **out)
@@ -99,7 +116,8 @@ static int make_creds(const struct config *cfg, const char *arg, struct scram_cr
 
 static int print_user(void *ctx, const char *user)
 {
-	printf("%s@%s\n", user, (const char *)ctx);
+	(void)ctx;
+	printf("%s\n", user); /* the key is the bare JID */
 	return 0;
 }
 
@@ -187,10 +205,10 @@ static void revoke_sessions(const struct config *cfg, const char *user)
 	struct buf f = {0};
 	int rc = wire_put_str_frame(&f, WIRE_REVOKE, 0, user) ? -ENOMEM : revoke_send(cfg, &f);
 	if (rc == 0)
-		printf("%s@%s: sessions ended\n", user, cfg->domain);
+		printf("%s: sessions ended\n", user);
 	else if (rc < 0)
-		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of %s@%s\n",
-			user, cfg->domain);
+		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of %s\n",
+			user);
 	buf_free(&f);
 }
 
@@ -212,9 +230,20 @@ static int cmd_provision(struct store *st, const struct config *cfg, int argc, c
 		usage(stderr);
 		return 2;
 	}
+	/* PATTERN may name a hosted domain ("user%d@b.example"): the part after
+	 * the '@' went to the suffix; the %d must be in the localpart. */
+	char *at = strchr(sp.suffix, '@');
+	const char *dom = strchr(sp.prefix, '@') ? NULL : hosted_domain(cfg, argv[1], at);
+	if (!dom) {
+		if (strchr(sp.prefix, '@'))
+			fprintf(stderr, "starlingctl: %s: %%d must be in the localpart\n", argv[1]);
+		return 2;
+	}
+	if (at)
+		*at = '\0';
 	if (make_creds(cfg, sp.password, cr))
 		return 1;
-	int rc = provision_run(st, cfg->domain, &sp, cr, queue_revoke, &revokes);
+	int rc = provision_run(st, dom, &sp, cr, queue_revoke, &revokes);
 	memset(cr, 0, sizeof cr);
 	if (!rc && buf_avail(&revokes) && revoke_send(cfg, &revokes) < 0)
 		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of the "
@@ -243,11 +272,11 @@ static int cmd_status(const struct config *cfg)
 static int command(struct store *st, const struct config *cfg, int argc, char **argv)
 {
 	const char *cmd = argv[0];
-	char user[1024];
+	char user[2 * JID_PART_MAX + 2];
 	struct scram_creds cr[2];
 	int rc;
 	if (!strcmp(cmd, "users") && argc == 1)
-		return store_user_list(st, print_user, (void *)cfg->domain) ? 1 : 0;
+		return store_user_list(st, print_user, NULL) ? 1 : 0;
 	if (!strcmp(cmd, "provision"))
 		return cmd_provision(st, cfg, argc, argv);
 	int nargs = !strcmp(cmd, "deluser") ? 2 : 3;
@@ -268,13 +297,13 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 		memset(cr, 0, sizeof cr);
 	}
 	if (rc == -EEXIST)
-		fprintf(stderr, "starlingctl: %s@%s already exists\n", user, cfg->domain);
+		fprintf(stderr, "starlingctl: %s already exists\n", user);
 	else if (rc == -ENOENT)
-		fprintf(stderr, "starlingctl: %s@%s: no such user\n", user, cfg->domain);
+		fprintf(stderr, "starlingctl: %s: no such user\n", user);
 	else if (rc)
 		fprintf(stderr, "starlingctl: %s: database error\n", cmd);
 	else
-		printf("%s: %s@%s\n", cmd, user, cfg->domain);
+		printf("%s: %s\n", cmd, user);
 	if (!rc && strcmp(cmd, "adduser"))
 		revoke_sessions(cfg, user);
 	return rc ? 1 : 0;
@@ -307,7 +336,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[optind], "status") && argc - optind == 1)
 		return cmd_status(&cfg); /* the running core's figures: no database */
 	struct store *st;
-	if (store_open(cfg.database, &st)) {
+	if (store_open(cfg.database, cfg.domain, &st)) {
 		fprintf(stderr, "starlingctl: cannot open database %s\n", cfg.database);
 		return 1;
 	}

@@ -137,8 +137,10 @@ static void names_free(struct provision_names *nm)
 }
 
 /* Nodeprep every generated localpart up front (RFC 7622 §3.3), as adduser
- * does for one, so a bad pattern fails before the store is touched. */
-static int names_make(const struct provision_spec *sp, struct provision_names *nm)
+ * does for one, so a bad pattern fails before the store is touched.  The
+ * names kept are the bare JIDs in domain: the store's keys. */
+static int names_make(const struct provision_spec *sp, const char *domain,
+		      struct provision_names *nm)
 {
 	char raw[2 * JID_PART_MAX + 32], prep[JID_PART_MAX + 1];
 	memset(nm, 0, sizeof *nm);
@@ -155,7 +157,8 @@ static int names_make(const struct provision_spec *sp, struct provision_names *n
 			return -EINVAL;
 		}
 		nm->off[i] = nm->pool.len;
-		if (buf_append(&nm->pool, prep, strlen(prep) + 1)) {
+		if (buf_append(&nm->pool, prep, strlen(prep)) || buf_append(&nm->pool, "@", 1) ||
+		    buf_append(&nm->pool, domain, strlen(domain) + 1)) {
 			names_free(nm);
 			return -ENOMEM;
 		}
@@ -186,23 +189,17 @@ static int put_accounts(struct store *st, const struct provision_names *nm, unsi
  * i itself since contacts < n, and mutual because d and -d are both there.
  * Subscription both with nothing pending (RFC 6121 §2.1.2.5), so presence
  * flows as soon as both log in.  store_roster_put replaces an existing item. */
-static int put_rosters(struct store *st, const char *domain, const struct provision_spec *sp,
+static int put_rosters(struct store *st, const struct provision_spec *sp,
 		       const struct provision_names *nm)
 {
-	char contact[2 * JID_PART_MAX + 2], group[] = "bench";
-	struct store_item it = {.contact = contact, .groups = group, .sub = STORE_SUB_BOTH};
-	size_t dl = strlen(domain);
+	char group[] = "bench";
+	struct store_item it = {.groups = group, .sub = STORE_SUB_BOTH};
 	unsigned long n = sp->n;
-	if (dl > JID_PART_MAX)
-		return -EINVAL;
 	for (unsigned long i = 0; i < n; i++) {
 		for (unsigned long k = 0; k < sp->contacts; k++) {
 			unsigned long h = k / 2 + 1;
-			const char *c = name_at(nm, k % 2 ? (i + h) % n : (i + n - h) % n);
-			size_t cl = strlen(c);
-			memcpy(contact, c, cl);
-			contact[cl] = '@';
-			memcpy(contact + cl + 1, domain, dl + 1);
+			/* names are bare JIDs already; the item does not own it */
+			it.contact = (char *)name_at(nm, k % 2 ? (i + h) % n : (i + n - h) % n);
 			int rc = store_roster_put(st, name_at(nm, i), &it);
 			if (rc)
 				return rc;
@@ -216,7 +213,7 @@ int provision_run(struct store *st, const char *domain, const struct provision_s
 		  int (*replaced)(void *ctx, const char *user), void *ctx)
 {
 	struct provision_names nm;
-	int rc = names_make(sp, &nm);
+	int rc = names_make(sp, domain, &nm);
 	if (rc == -ENOMEM)
 		fprintf(stderr, "starlingctl: provision: out of memory\n");
 	if (rc)
@@ -225,7 +222,7 @@ int provision_run(struct store *st, const char *domain, const struct provision_s
 	if (!rc) {
 		rc = put_accounts(st, &nm, sp->n, creds, replaced, ctx);
 		if (!rc)
-			rc = put_rosters(st, domain, sp, &nm);
+			rc = put_rosters(st, sp, &nm);
 		if (rc)
 			store_rollback(st);
 		else
@@ -235,8 +232,9 @@ int provision_run(struct store *st, const char *domain, const struct provision_s
 		fprintf(stderr, "starlingctl: provision: %s; nothing was changed\n",
 			rc == -ENOMEM ? "out of memory" : "database error");
 	else
-		printf("provision: %lu accounts (%s..%s@%s), %lu contacts each\n", sp->n,
-		       name_at(&nm, 0), name_at(&nm, sp->n - 1), domain, sp->contacts);
+		printf("provision: %lu accounts (%.*s..%s), %lu contacts each\n", sp->n,
+		       (int)strcspn(name_at(&nm, 0), "@"), name_at(&nm, 0), name_at(&nm, sp->n - 1),
+		       sp->contacts);
 	names_free(&nm);
 	return rc;
 }

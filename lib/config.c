@@ -9,9 +9,17 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "jid.h"
 #include "log.h"
 
-enum config_type { CONFIG_T_STR, CONFIG_T_U16, CONFIG_T_U32, CONFIG_T_UINT, CONFIG_T_BOOL };
+enum config_type {
+	CONFIG_T_STR,
+	CONFIG_T_U16,
+	CONFIG_T_U32,
+	CONFIG_T_UINT,
+	CONFIG_T_BOOL,
+	CONFIG_T_HOSTS, /* comma-separated domains appended to hosts[] */
+};
 
 struct config_key {
 	const char *section, *name;
@@ -43,6 +51,7 @@ static int config_check_path(char *v);
 
 static const struct config_key config_keys[] = {
 	STR("server", "domain", domain, config_check_domain, "a DNS domain name"),
+	{"server", "hosts", CONFIG_T_HOSTS, 0, 0, 0, 0, NULL, "DNS domain names separated by commas"},
 	STR("server", "log_level", log_level, config_check_log_level, "error, warn, info or debug"),
 	STR("c2s", "address", c2s_address, config_check_address, "an IPv4 or IPv6 address"),
 	NUM("c2s", "port", CONFIG_T_U16, c2s_port, 1, 65535),
@@ -108,7 +117,15 @@ static int config_check_domain(char *v)
 		if (alpha)
 			v[i] = (char)(ch | 0x20);
 	}
-	return label ? 0 : -1;
+	if (!label)
+		return -1;
+	/* RFC 7622 §3.2: the JID code's preparation, so that the name compares
+	 * equal to a prepared stream 'to' or JID domainpart. */
+	char prepped[CONFIG_STR];
+	if (jid_prep_domain(v, prepped, sizeof prepped))
+		return -1;
+	memcpy(v, prepped, strlen(prepped) + 1);
+	return 0;
 }
 
 static int config_check_log_level(char *v) { return log_level_parse(v) < 0 ? -1 : 0; }
@@ -172,9 +189,40 @@ static void config_fail(struct config_parse *p, const char *msg)
 	snprintf(p->err, p->errlen, "%s:%d: %s", p->path, p->line, msg);
 }
 
+/* "a.example, b.example": each name checked and appended to hosts[].
+ * Returns 0, -1 for a bad name, -E2BIG past CONFIG_MAX_HOSTS, -EEXIST for a
+ * name already listed (the primary domain is compared in the cross check:
+ * it may come later in the file). */
+static int config_add_hosts(struct config *c, const char *v)
+{
+	char list[CONFIG_STR];
+	if (strlen(v) >= sizeof list)
+		return -1;
+	memcpy(list, v, strlen(v) + 1);
+	/* strsep, not strtok: an empty item ("a,,b", "a,") is an error. */
+	char *rest = list, *t;
+	while ((t = strsep(&rest, ","))) {
+		t += strspn(t, " \t");
+		size_t n = strlen(t);
+		while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+			t[--n] = '\0';
+		if (config_check_domain(t))
+			return -1;
+		for (unsigned i = 0; i < c->nhosts; i++)
+			if (!strcmp(c->hosts[i], t))
+				return -EEXIST;
+		if (c->nhosts >= CONFIG_MAX_HOSTS)
+			return -E2BIG;
+		memcpy(c->hosts[c->nhosts++], t, strlen(t) + 1);
+	}
+	return 0;
+}
+
 static int config_set(struct config_parse *p, const struct config_key *k, const char *v)
 {
 	char *field = (char *)p->c + k->off;
+	if (k->type == CONFIG_T_HOSTS)
+		return config_add_hosts(p->c, v);
 	if (k->type == CONFIG_T_STR) {
 		char tmp[CONFIG_STR];
 		size_t n = strlen(v);
@@ -217,7 +265,13 @@ static int config_handler(void *user, const char *section, const char *name, con
 		known_section = 1;
 		if (strcmp(name, k->name))
 			continue;
-		if (config_set(p, k, value)) {
+		int rc = config_set(p, k, value);
+		if (rc == -EEXIST || rc == -E2BIG) {
+			snprintf(msg, sizeof msg, rc == -EEXIST ? "%s.%s: a domain is listed twice"
+								: "%s.%s: more than %d domains",
+				 k->section, k->name, CONFIG_MAX_HOSTS);
+			config_fail(p, msg);
+		} else if (rc) {
 			snprintf(msg, sizeof msg, "bad value for %s.%s: '%.64s%s' (expected %s)",
 				 k->section, k->name, value, strlen(value) > 64 ? "..." : "",
 				 k->expect);
@@ -279,7 +333,23 @@ static int config_cross_check(struct config_parse *p)
 			 (unsigned)p->c->c2s_port);
 		return -1;
 	}
+	for (unsigned i = 0; i < p->c->nhosts; i++)
+		if (!strcmp(p->c->hosts[i], p->c->domain)) {
+			snprintf(p->err, p->errlen, "%s: server.hosts repeats server.domain %s",
+				 p->path, p->c->domain);
+			return -1;
+		}
 	return 0;
+}
+
+const char *config_hosted(const struct config *c, const char *dom)
+{
+	if (!strcmp(dom, c->domain))
+		return c->domain;
+	for (unsigned i = 0; i < c->nhosts; i++)
+		if (!strcmp(dom, c->hosts[i]))
+			return c->hosts[i];
+	return NULL;
 }
 
 int config_load(const char *path, struct config *c, char *err, size_t errlen)

@@ -7,10 +7,17 @@
 #include <stdint.h>
 
 #define CONFIG_STR 256
+/* Hosted domains besides [server] domain: each costs CONFIG_STR bytes here,
+ * and every stream header and routed JID is compared with each of them. */
+#define CONFIG_MAX_HOSTS 32
 
 struct config {
 	/* [server] */
-	char domain[CONFIG_STR];	/* the hosted domain, prepared (default "localhost") */
+	char domain[CONFIG_STR];	/* the primary hosted domain, prepared (default "localhost") */
+	/* Further hosted domains (virtual hosts), prepared, none equal to
+	 * domain or to each other; [server] hosts, repeatable. */
+	char hosts[CONFIG_MAX_HOSTS][CONFIG_STR];
+	unsigned nhosts;
 	char log_level[16];		/* error | warn | info | debug */
 	/* [c2s] */
 	char c2s_address[64];		/* listen address (default 127.0.0.1) */
@@ -37,5 +44,8 @@ void config_defaults(struct config *c);
  * bad value, syntax, line over 197 bytes, unreadable file); after a failure
  * c is unchanged.  Values are range-checked; domain comes back lowercased. */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* The stored copy of a hosted domain (the primary or one of hosts) equal to
+ * the prepared name dom, or NULL: the pointer lives as long as c. */
+const char *config_hosted(const struct config *c, const char *dom);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 3 /* 2: STANZA_MULTI; 3: STANZA_RETURN */
+#define WIRE_VERSION 4 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -20,8 +20,8 @@ enum wire_type {
 	WIRE_HELLO = 1,		 /* u32 version, str name; both ways, first frame */
 	WIRE_PING = 2,		 /* u32 token */
 	WIRE_PONG = 3,		 /* u32 token */
-	WIRE_CRED_REQ = 10,	 /* cm->core: str username (nodeprepped localpart) */
-	WIRE_CRED = 11,		 /* core->cm: u8 status, str username, u8 n, n x cred entry */
+	WIRE_CRED_REQ = 10,	 /* cm->core: str account (bare JID, localpart nodeprepped) */
+	WIRE_CRED = 11,		 /* core->cm: u8 status, str account, u8 n, n x cred entry */
 	WIRE_SESSION_OPEN = 20,	 /* cm->core: str full JID */
 	WIRE_SESSION_OPENED = 21, /* core->cm: u8 status (0 ok) */
 	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
@@ -29,7 +29,7 @@ enum wire_type {
 	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
 	WIRE_STANZA_RETURN = 32, /* cm->core (sid 0): a stanza the client never acknowledged */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
-	WIRE_REVOKE = 50,	 /* admin->core: str localpart: end its sessions (sid 0) */
+	WIRE_REVOKE = 50,	 /* admin->core: str bare JID: end its sessions (sid 0) */
 	WIRE_STATS_REQ = 60,	 /* admin->core: no payload (sid 0) */
 	WIRE_STATS = 61,	 /* core->admin: str text, one "name value" line per figure */
 	WIRE_CM_STATS = 62,	 /* cm->core, each second: str text, lines as in STATS */

@@ -1,21 +1,28 @@
 #!/bin/sh
-# mkcert.sh DIR [DOMAIN]: create DIR/cert.pem and DIR/key.pem, a self-signed
-# ECDSA P-256 certificate for DOMAIN (default localhost) valid for 10 years.
+# mkcert.sh DIR [DOMAIN...]: create DIR/cert.pem and DIR/key.pem, a self-signed
+# ECDSA P-256 certificate for every DOMAIN (default localhost; the first is the
+# subject's CN, all are subjectAltNames, for virtual hosts) valid for 10 years.
 # For development and tests only; see docs/configuration.md for real
 # certificates.  Does nothing when both files already exist, and refuses to
 # touch a directory holding only one of them (it may be a real key or cert).
 set -eu
 
-dir=${1:?usage: mkcert.sh DIR [DOMAIN]}
-domain=${2:-localhost}
+dir=${1:?usage: mkcert.sh DIR [DOMAIN...]}
+shift
+[ $# -gt 0 ] || set -- localhost
+domain=$1
+san=
 
-# The domain goes into -subj and -addext, so keep it to hostname characters.
-case $domain in
-'' | *[!A-Za-z0-9.-]*)
-	echo "mkcert.sh: bad domain '$domain' (letters, digits, '.', '-' only)" >&2
-	exit 2
-	;;
-esac
+# The domains go into -subj and -addext, so keep them to hostname characters.
+for d in "$@"; do
+	case $d in
+	'' | *[!A-Za-z0-9.-]*)
+		echo "mkcert.sh: bad domain '$d' (letters, digits, '.', '-' only)" >&2
+		exit 2
+		;;
+	esac
+	san=${san:+$san,}DNS:$d
+done
 
 cert=$dir/cert.pem
 key=$dir/key.pem
@@ -37,7 +44,7 @@ umask 077
 # CA:FALSE + serverAuth: some clients reject a CA certificate used as a leaf.
 if ! out=$(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-days 3650 -subj "/CN=$domain" \
-	-addext "subjectAltName=DNS:$domain" \
+	-addext "subjectAltName=$san" \
 	-addext "basicConstraints=critical,CA:FALSE" \
 	-addext "keyUsage=critical,digitalSignature" \
 	-addext "extendedKeyUsage=serverAuth" \
@@ -49,4 +56,4 @@ fi
 chmod 644 "$tmpc"
 mv "$tmpk" "$key"
 mv "$tmpc" "$cert"
-echo "mkcert.sh: wrote self-signed $cert and $key for $domain"
+echo "mkcert.sh: wrote self-signed $cert and $key for $*"

@@ -57,10 +57,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _make_cert(d):
+def _make_cert(d, domains=(DOMAIN,)):
+    """A self-signed certificate naming every hosted domain (virtual hosts)."""
     script = REPO / 'scripts' / 'mkcert.sh'
     if script.exists():
-        subprocess.run(['sh', str(script), str(d), DOMAIN], check=True, timeout=60,
+        subprocess.run(['sh', str(script), str(d)] + list(domains), check=True, timeout=60,
                 capture_output=True)
     else:
         subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
@@ -76,18 +77,21 @@ class Server:
     """One starling-core + starling-cm pair in its own directory."""
 
     def __init__(self, tmpdir, workers=1, max_stanza_size=65536, tls_port=False, auth_timeout=60,
-            max_connections=None, cm_nofile=None, asan_options=None):
+            max_connections=None, cm_nofile=None, asan_options=None, hosts=()):
         """max_connections: [c2s] max_connections (per worker), written only
         when given so the config default applies otherwise.  cm_nofile: the
         RLIMIT_NOFILE (soft and hard) of starling-cm only, to provoke
         descriptor exhaustion; None leaves the inherited limit.  asan_options:
         extra ASAN_OPTIONS (e.g. 'quarantine_size_mb=0' where a test measures
-        memory), appended to the defaults; ignored by non-ASan builds."""
+        memory), appended to the defaults; ignored by non-ASan builds.
+        hosts: further hosted domains ([server] hosts, virtual hosts), also
+        named by the certificate."""
         self.dir = Path(tmpdir)
         self.cm_nofile = cm_nofile
         self.asan_options = asan_options
         self.bin = _bin_dir()
         self.domain = DOMAIN
+        self.hosts = list(hosts)
         self.host = '127.0.0.1'
         self.port = free_port()
         self.tls_port = free_port() if tls_port else 0
@@ -102,15 +106,16 @@ class Server:
         for b in ('starling-core', 'starling-cm', 'starlingctl'):
             if not os.access(self.bin / b, os.X_OK):
                 pytest.fail('%s/%s is missing: build first or set STARLING_BIN' % (self.bin, b))
-        _make_cert(self.dir)
+        _make_cert(self.dir, [DOMAIN] + self.hosts)
         self.conf.write_text(
-            '[server]\ndomain = %s\nlog_level = debug\n\n'
+            '[server]\ndomain = %s\nlog_level = debug\n%s\n'
             '[c2s]\naddress = 127.0.0.1\nport = %d\ntls_port = %d\nworkers = %d\n'
             'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n%s\n'
             '[tls]\ncertificate = %s\nkey = %s\n\n'
             '[link]\naddress = unix:%s\n\n'
             '[core]\ndatabase = %s\nscram_iterations = 4096\n'
-            % (self.domain, self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
+            % (self.domain, 'hosts = %s\n' % ', '.join(self.hosts) if self.hosts else '',
+                self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
                 '' if max_connections is None else 'max_connections = %d\n' % max_connections,
                 self.cert,
                 self.dir / 'key.pem', self.sock, self.dir / 'starling.db'))
@@ -264,8 +269,8 @@ class Server:
         assert r.returncode == 0, 'starlingctl %s exited %d:\n%s' % (args, r.returncode, out)
         return r
 
-    def adduser(self, name, password='secret'):
-        jid = '%s@%s' % (name, self.domain)
+    def adduser(self, name, password='secret', domain=None):
+        jid = '%s@%s' % (name, domain or self.domain)
         self.ctl('adduser', jid, password)
         return jid
 
@@ -278,11 +283,13 @@ class Server:
 
     # -- clients ------------------------------------------------------------
 
-    def raw(self):
-        return xmpp_raw.RawStream(self.host, self.port, self.domain, cafile=str(self.cert))
+    def raw(self, domain=None):
+        """A raw stream to domain (default the primary one)."""
+        return xmpp_raw.RawStream(self.host, self.port, domain or self.domain,
+                cafile=str(self.cert))
 
     def raw_login(self, jid, password, resource=None):
-        s = self.raw()
+        s = self.raw(jid.split('@')[1].split('/')[0])
         s.login(jid.split('@')[0], password, resource)
         return s
 

@@ -441,7 +441,12 @@ static void fuzz_on_cred_req(struct fuzz *z, const struct wire_frame *f)
 	wire_reader_init(&r, f);
 	struct wire_str u = wire_get_str(&r);
 	struct conn *c = fuzz_slot(z);
-	if (r.err || r.p != r.end || !u.len || memchr(u.p, 0, u.len) || memchr(u.p, '@', u.len))
+	/* Link version 3: the account's bare JID, in the stream's domain (the
+	 * fuzz configs host localhost only). */
+	static const char dom[] = "@localhost";
+	const char *at = u.len ? memchr(u.p, '@', u.len) : NULL;
+	if (r.err || r.p != r.end || !at || at == u.p || memchr(u.p, 0, u.len) ||
+	    (size_t)(u.p + u.len - at) != sizeof dom - 1 || memcmp(at, dom, sizeof dom - 1))
 		fuzz_die("the cm asked for creds with a bad username");
 	if (c && (c->flags & CONN_AUTHED))
 		fuzz_die("the cm asked for creds after authentication");
@@ -531,8 +536,8 @@ static void fuzz_send_cred(struct fuzz *z, const char *user, enum fuzz_cred how)
 	unsigned n = 0;
 	struct buf b = {0};
 	if (how == FUZZ_CRED_OTHER)
-		user = "mallory";
-	if (how == FUZZ_CRED_ERROR || (how != FUZZ_CRED_OTHER && strcmp(user, FUZZ_USER)) ||
+		user = "mallory@localhost";
+	if (how == FUZZ_CRED_ERROR || (how != FUZZ_CRED_OTHER && strcmp(user, FUZZ_USER "@localhost")) ||
 	    how == FUZZ_CRED_NO_USER)
 		status = how == FUZZ_CRED_ERROR ? WIRE_CRED_ERROR : WIRE_CRED_NO_USER;
 	for (; status == WIRE_CRED_OK && n < 2; n++) {

@@ -53,7 +53,8 @@ static const struct fuzz_session fuzz_sessions[] = {
 };
 
 /* carol has an account but no session: messages to her are stored offline. */
-static const char *const fuzz_users[] = {"alice", "bob", "carol"};
+static const char *const fuzz_users[] = {"alice@" FUZZ_DOMAIN, "bob@" FUZZ_DOMAIN,
+					   "carol@" FUZZ_DOMAIN};
 
 struct fuzz_roster {
 	const char *user, *contact, *groups;
@@ -63,11 +64,11 @@ struct fuzz_roster {
 /* A mutual subscription (presence broadcasts reach contacts), a pending
  * request alice -> carol, and an item for an account that does not exist. */
 static const struct fuzz_roster fuzz_rosters[] = {
-	{"alice", "bob@" FUZZ_DOMAIN, "Friends", STORE_SUB_BOTH, 0, 0, 0},
-	{"bob", "alice@" FUZZ_DOMAIN, NULL, STORE_SUB_BOTH, 0, 0, 0},
-	{"alice", "carol@" FUZZ_DOMAIN, NULL, STORE_SUB_NONE, 1, 0, 0},
-	{"carol", "alice@" FUZZ_DOMAIN, NULL, STORE_SUB_NONE, 0, 1, 1},
-	{"bob", "dave@" FUZZ_DOMAIN, "A\nB", STORE_SUB_TO, 0, 0, 0},
+	{"alice@" FUZZ_DOMAIN, "bob@" FUZZ_DOMAIN, "Friends", STORE_SUB_BOTH, 0, 0, 0},
+	{"bob@" FUZZ_DOMAIN, "alice@" FUZZ_DOMAIN, NULL, STORE_SUB_BOTH, 0, 0, 0},
+	{"alice@" FUZZ_DOMAIN, "carol@" FUZZ_DOMAIN, NULL, STORE_SUB_NONE, 1, 0, 0},
+	{"carol@" FUZZ_DOMAIN, "alice@" FUZZ_DOMAIN, NULL, STORE_SUB_NONE, 0, 1, 1},
+	{"bob@" FUZZ_DOMAIN, "dave@" FUZZ_DOMAIN, "A\nB", STORE_SUB_TO, 0, 0, 0},
 };
 
 static struct store *fuzz_store;
@@ -95,7 +96,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (sqlite3_open_v2(FUZZ_DB, &fuzz_db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL))
 		fuzz_die("cannot open the in-memory database");
-	if (store_open(FUZZ_DB, &fuzz_store))
+	if (store_open(FUZZ_DB, FUZZ_DOMAIN, &fuzz_store))
 		fuzz_die("store_open");
 	struct scram_creds cr[2] = {{.hash = SCRAM_SHA1}, {.hash = SCRAM_SHA256}};
 	for (size_t i = 0; i < sizeof fuzz_users / sizeof fuzz_users[0]; i++)
@@ -274,7 +275,11 @@ static void fuzz_run(struct core *c, struct link *links[FUZZ_LINKS], const uint8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct core c = {.domain = FUZZ_DOMAIN, .store = fuzz_store, .epfd = -1};
+	/* A second hosted domain, so that routing between virtual hosts is
+	 * reachable too (fuzz JIDs may name it). */
+	static const char *const hosts[] = {"other.example"};
+	struct core c = {.domain = FUZZ_DOMAIN, .hosts = hosts, .nhosts = 1, .store = fuzz_store,
+			 .epfd = -1};
 	struct link *links[FUZZ_LINKS] = {0};
 	fuzz_reset_store();
 	fuzz_setup(&c, links);

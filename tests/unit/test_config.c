@@ -218,6 +218,57 @@ static void errors(void)
 	CHECK_STR(err, want);
 }
 
+/* [server] hosts: virtual hosts beside the primary domain. */
+static void hosts(void)
+{
+	struct config c;
+	config_defaults(&c);
+	CHECK(c.nhosts == 0);
+	CHECK(config_hosted(&c, "localhost") == c.domain);
+	CHECK(config_hosted(&c, "a.example") == NULL);
+	CHECK(load(&c, "[server]\nhosts = A.example., b.example ,c.example\n"
+		       "hosts=d.example\ndomain = main.example\n") == 0);
+	CHECK(c.nhosts == 4);
+	CHECK_STR(c.hosts[0], "a.example");
+	CHECK_STR(c.hosts[1], "b.example");
+	CHECK_STR(c.hosts[2], "c.example");
+	CHECK_STR(c.hosts[3], "d.example");
+	CHECK(config_hosted(&c, "main.example") == c.domain);
+	CHECK(config_hosted(&c, "c.example") == c.hosts[2]);
+	CHECK(config_hosted(&c, "localhost") == NULL);
+	CHECK(config_hosted(&c, "example") == NULL);
+
+	fails("[server]\nhosts = a.example, A.EXAMPLE\n", 2,
+	      "server.hosts: a domain is listed twice");
+	fails("[server]\nhosts = a.example\nhosts = b.example,a.example.\n", 3,
+	      "server.hosts: a domain is listed twice");
+	/* The primary domain may be named after the list: checked at the end. */
+	fails("[server]\nhosts = a.example\ndomain = A.example\n", 0,
+	      "server.hosts repeats server.domain a.example");
+	fails("[server]\nhosts = localhost\n", 0, "server.hosts repeats server.domain localhost");
+	static const char *bad[] = {"", ",", "a.example,", "a..b", "a b", "a@b", "a/b"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[128], msg[256];
+		snprintf(text, sizeof text, "[server]\nhosts = %s\n", bad[i]);
+		snprintf(msg, sizeof msg,
+			 "bad value for server.hosts: '%s' (expected DNS domain names separated "
+			 "by commas)",
+			 bad[i]);
+		fails(text, 2, msg);
+	}
+	/* CONFIG_MAX_HOSTS is enforced across lines. */
+	char text[8192];
+	size_t n = (size_t)snprintf(text, sizeof text, "[server]\n");
+	for (int i = 0; i < CONFIG_MAX_HOSTS; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "hosts = h%d.example\n", i);
+	CHECK(load(&c, text) == 0 && c.nhosts == CONFIG_MAX_HOSTS);
+	CHECK_STR(c.hosts[CONFIG_MAX_HOSTS - 1], "h31.example");
+	snprintf(text + n, sizeof text - n, "hosts = one-too-many.example\n");
+	char msg[64];
+	snprintf(msg, sizeof msg, "server.hosts: more than %d domains", CONFIG_MAX_HOSTS);
+	fails(text, CONFIG_MAX_HOSTS + 2, msg);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -228,6 +279,7 @@ int main(void)
 	defaults();
 	overrides();
 	errors();
+	hosts();
 	unlink(path);
 	rmdir(dir);
 	CHECK_DONE();

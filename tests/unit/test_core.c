@@ -12,6 +12,7 @@
 #include "tests/unit/check.h"
 
 #define DOMAIN "example.com"
+#define OTHER "other.example" /* a second hosted domain */
 
 static void feed(struct core *c, struct link *l, struct buf *b)
 {
@@ -215,7 +216,7 @@ static void test_routing(struct core *c)
 		CHECK(next_stanza(l, &s, &sid, &keep) == 0 && has_str(s.xml, sets[i][1]));
 	}
 	struct store_item it;
-	CHECK(store_roster_get(c->store, "bob", "carol@" DOMAIN, &it) == 0);
+	CHECK(store_roster_get(c->store, "bob@" DOMAIN, "carol@" DOMAIN, &it) == 0);
 	CHECK_STR(it.groups, "A\nB & C");
 	store_item_free(&it);
 	/* a stanza whose from is not the session's JID is dropped */
@@ -226,7 +227,7 @@ static void test_routing(struct core *c)
 	send_stanza(c, l, 1, STANZA_MESSAGE, STANZA_T_CHAT, "o", "alice@" DOMAIN "/a",
 		    "bob@" DOMAIN, "<message type=\"chat\"><body>later</body></message>");
 	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
-	CHECK(store_offline_count(c->store, "bob") == 1);
+	CHECK(store_offline_count(c->store, "bob@" DOMAIN) == 1);
 	send_stanza(c, l, 3, STANZA_PRESENCE, STANZA_T_NONE, "", "bob@" DOMAIN "/x", "",
 		    "<presence/>");
 	int got = 0;
@@ -234,7 +235,7 @@ static void test_routing(struct core *c)
 		got += s.kind == STANZA_MESSAGE && wire_str_eq(s.id, "o") &&
 		       has_str(s.xml, "<body>later</body><delay xmlns=\"urn:xmpp:delay\"");
 	CHECK(got == 1);
-	CHECK(store_offline_count(c->store, "bob") == 0);
+	CHECK(store_offline_count(c->store, "bob@" DOMAIN) == 0);
 	/* PING => PONG with the token */
 	struct buf b = {0};
 	struct wire_writer w;
@@ -391,7 +392,7 @@ static void test_presence_multicast(struct core *c)
 {
 	struct link *l = hello_link(c), *l2 = hello_link(c);
 	struct store_item it = {.contact = "bob@" DOMAIN, .sub = STORE_SUB_FROM};
-	CHECK(store_roster_put(c->store, "alice", &it) == 0);
+	CHECK(store_roster_put(c->store, "alice@" DOMAIN, &it) == 0);
 	char jid[64];
 	send_open(c, l, 1, "alice@" DOMAIN "/a");
 	for (uint32_t i = 0; i < 3; i++) {
@@ -439,7 +440,7 @@ static void test_presence_multicast(struct core *c)
 		}
 		CHECK(frames == 1 && multi == 1 && n == (k ? 1u : 4u));
 	}
-	CHECK(store_roster_del(c->store, "alice", "bob@" DOMAIN) == 0);
+	CHECK(store_roster_del(c->store, "alice@" DOMAIN, "bob@" DOMAIN) == 0);
 	link_close(c, l);
 	link_close(c, l2);
 	CHECK(c->users.n == 0);
@@ -464,8 +465,8 @@ static void test_last_logout(struct core *c)
 	int64_t stamp = 0;
 	char *status = NULL;
 	struct store_item it = {.contact = "alice@" DOMAIN, .sub = STORE_SUB_FROM};
-	CHECK(store_roster_put(c->store, "bob", &it) == 0);
-	CHECK(store_last_set(c->store, "bob", 1, "old") == 0);
+	CHECK(store_roster_put(c->store, "bob@" DOMAIN, &it) == 0);
+	CHECK(store_last_set(c->store, "bob@" DOMAIN, 1, "old") == 0);
 	send_open(c, l, 1, "alice@" DOMAIN "/a");
 	send_open(c, l, 2, "bob@" DOMAIN "/b");
 	send_open(c, l, 3, "bob@" DOMAIN "/c");
@@ -474,11 +475,11 @@ static void test_last_logout(struct core *c)
 	send_stanza(c, l, 2, STANZA_PRESENCE, STANZA_T_UNAVAILABLE, "", "bob@" DOMAIN "/b", "",
 		    "<presence type=\"unavailable\"><status>gone &lt;&amp;</status></presence>");
 	send_close(c, l, 3); /* bob/b remains: nothing recorded */
-	CHECK(store_last_get(c->store, "bob", &stamp, &status) == 0 && stamp == 1);
+	CHECK(store_last_get(c->store, "bob@" DOMAIN, &stamp, &status) == 0 && stamp == 1);
 	free(status);
 	status = NULL;
 	send_close(c, l, 2);
-	CHECK(store_last_get(c->store, "bob", &stamp, &status) == 0 && stamp > 1);
+	CHECK(store_last_get(c->store, "bob@" DOMAIN, &stamp, &status) == 0 && stamp > 1);
 	CHECK_STR(status, "gone <&");
 	free(status);
 	buf_free(&l->out);
@@ -523,7 +524,7 @@ static void test_fanout_follows_roster(struct core *c)
 	struct store_item bob = {.contact = "bob@" DOMAIN, .sub = STORE_SUB_FROM};
 	struct store_item carol = {.contact = "carol@" DOMAIN, .sub = STORE_SUB_BOTH};
 	int got[4];
-	CHECK(store_roster_put(c->store, "alice", &bob) == 0);
+	CHECK(store_roster_put(c->store, "alice@" DOMAIN, &bob) == 0);
 	send_open(c, l, 1, "alice@" DOMAIN "/a");
 	send_open(c, l, 2, "bob@" DOMAIN "/x");
 	send_open(c, l, 3, "carol@" DOMAIN "/y");
@@ -533,14 +534,14 @@ static void test_fanout_follows_roster(struct core *c)
 	fanout_round(c, l, "one", got);
 	CHECK(got[1] == 1 && got[2] == 1 && got[3] == 0);
 	fanout_round(c, l, "two", got); /* from here on the list is kept */
-	CHECK(got[2] == 1 && got[3] == 0 && session_user(c, "alice", 5)->fanout);
-	CHECK(store_roster_put(c->store, "alice", &carol) == 0);
+	CHECK(got[2] == 1 && got[3] == 0 && session_user(c, "alice@" DOMAIN, strlen("alice@" DOMAIN))->fanout);
+	CHECK(store_roster_put(c->store, "alice@" DOMAIN, &carol) == 0);
 	fanout_round(c, l, "three", got);
 	CHECK(got[2] == 1 && got[3] == 1);
-	CHECK(store_roster_del(c->store, "alice", "bob@" DOMAIN) == 0);
+	CHECK(store_roster_del(c->store, "alice@" DOMAIN, "bob@" DOMAIN) == 0);
 	fanout_round(c, l, "four", got);
 	CHECK(got[1] == 1 && got[2] == 0 && got[3] == 1);
-	CHECK(store_roster_del(c->store, "alice", "carol@" DOMAIN) == 0);
+	CHECK(store_roster_del(c->store, "alice@" DOMAIN, "carol@" DOMAIN) == 0);
 	link_close(c, l);
 	CHECK(c->users.n == 0);
 }
@@ -563,16 +564,88 @@ static void test_bad_hello(struct core *c)
 	link_close(c, l);
 }
 
+/* Virtual hosts: alice@DOMAIN and alice@OTHER are two accounts, each with
+ * its own sessions and offline queue; routing between the hosted domains is
+ * local; the server answers for each domain in its own name; a domain not
+ * hosted is still remote. */
+static void test_vhosts(struct core *c)
+{
+	struct link *l = hello_link(c);
+	struct wire_stanza s;
+	struct wire_frame f;
+	struct buf keep = {0};
+	uint32_t sid;
+	send_open(c, l, 1, "alice@" DOMAIN "/a");
+	send_open(c, l, 2, "alice@" OTHER "/a");
+	send_open(c, l, 3, "bob@" OTHER "/b");
+	int opened = 0;
+	while (!next_frame(l, WIRE_SESSION_OPENED, &f, &keep))
+		opened += !f.payload[0];
+	CHECK(opened == 3);
+	CHECK(c->users.n == 3); /* same localpart, two users */
+	/* across domains: bob@OTHER to alice@DOMAIN reaches session 1 only */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "x1", "bob@" OTHER "/b",
+		    "alice@" DOMAIN "/a", "<message type=\"chat\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 1 && wire_str_eq(s.id, "x1") &&
+	      wire_str_eq(s.from, "bob@" OTHER "/b"));
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	send_stanza(c, l, 1, STANZA_MESSAGE, STANZA_T_CHAT, "x2", "alice@" DOMAIN "/a",
+		    "alice@" OTHER "/a", "<message type=\"chat\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 2 && wire_str_eq(s.id, "x2"));
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1);
+	/* disco#info to the second domain: answered by the server, from it */
+	send_stanza(c, l, 1, STANZA_IQ, STANZA_T_GET, "d1", "alice@" DOMAIN "/a", OTHER,
+		    "<iq type=\"get\"><query xmlns=\"http://jabber.org/protocol/disco#info\"/></iq>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 1 && s.type == STANZA_T_RESULT &&
+	      wire_str_eq(s.from, OTHER) && has_str(s.xml, "disco#info"));
+	/* a domain not hosted: remote-server-not-found, as before */
+	send_stanza(c, l, 2, STANZA_MESSAGE, STANZA_T_CHAT, "r1", "alice@" OTHER "/a",
+		    "alice@unhosted.example", "<message type=\"chat\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 2 && s.type == STANZA_T_ERROR &&
+	      has_str(s.xml, "remote-server-not-found"));
+	/* offline storage is per account: alice@OTHER's message is not
+	 * alice@DOMAIN's.  Close alice@OTHER's session first. */
+	struct buf b = {0};
+	wire_put_u8_frame(&b, WIRE_SESSION_CLOSE, 2, WIRE_CLOSE_NORMAL);
+	feed(c, l, &b);
+	int before = store_offline_count(c->store, "alice@" DOMAIN);
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "o1", "bob@" OTHER "/b",
+		    "alice@" OTHER, "<message type=\"chat\"><body>for other</body></message>");
+	CHECK(store_offline_count(c->store, "alice@" OTHER) == 1);
+	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == before);
+	CHECK(next_stanza(l, &s, &sid, &keep) == -1); /* not to alice@DOMAIN's session */
+	/* an account that exists only in one domain does not exist in the other */
+	send_stanza(c, l, 3, STANZA_MESSAGE, STANZA_T_CHAT, "n1", "bob@" OTHER "/b",
+		    "carol@" OTHER, "<message type=\"chat\"/>");
+	CHECK(next_stanza(l, &s, &sid, &keep) == 0 && sid == 3 && s.type == STANZA_T_ERROR &&
+	      has_str(s.xml, "service-unavailable"));
+	CHECK(store_offline_count(c->store, "carol@" OTHER) == 0);
+	/* alice@OTHER logs in again: her stored message, stamped by her domain */
+	send_open(c, l, 4, "alice@" OTHER "/c");
+	send_stanza(c, l, 4, STANZA_PRESENCE, STANZA_T_NONE, "", "alice@" OTHER "/c", "",
+		    "<presence/>");
+	int got = 0;
+	while (!next_stanza(l, &s, &sid, &keep))
+		if (s.kind == STANZA_MESSAGE && wire_str_eq(s.id, "o1"))
+			got += sid == 4 && has_str(s.xml, "from=\"" OTHER "\"");
+	CHECK(got == 1);
+	CHECK(store_offline_count(c->store, "alice@" OTHER) == 0);
+	buf_free(&keep);
+	link_close(c, l);
+	CHECK(c->users.n == 0);
+}
+
 int main(void)
 {
 	char path[] = "/tmp/starling_test_core_XXXXXX";
 	int fd = mkstemp(path);
 	close(fd);
-	struct core c = {.domain = DOMAIN, .epfd = -1};
-	CHECK(store_open(path, &c.store) == 0);
+	static const char *const hosts[] = {OTHER};
+	struct core c = {.domain = DOMAIN, .hosts = hosts, .nhosts = 1, .epfd = -1};
+	CHECK(store_open(path, DOMAIN, &c.store) == 0);
 	struct scram_creds cr[2] = {{.hash = SCRAM_SHA1}, {.hash = SCRAM_SHA256}};
-	CHECK(store_user_add(c.store, "alice", cr) == 0);
-	CHECK(store_user_add(c.store, "bob", cr) == 0);
+	CHECK(store_user_add(c.store, "alice@" DOMAIN, cr) == 0);
+	CHECK(store_user_add(c.store, "bob@" DOMAIN, cr) == 0);
 	test_routing(&c);
 	test_directed_presence(&c);
 	test_stats(&c);
@@ -582,6 +655,9 @@ int main(void)
 
 	test_last_logout(&c);
 	test_bad_hello(&c);
+	CHECK(store_user_add(c.store, "alice@" OTHER, cr) == 0);
+	CHECK(store_user_add(c.store, "bob@" OTHER, cr) == 0);
+	test_vhosts(&c);
 	session_user_table_free(&c.users);
 	store_close(c.store);
 	unlink(path);

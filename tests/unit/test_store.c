@@ -127,7 +127,7 @@ static void test_no_stale_snapshot(const char *path, struct store *st)
 	store_item_free(&it);
 	struct store *other = NULL;
 	struct scram_creds cr[2] = {fake_creds(SCRAM_SHA1, 7), fake_creds(SCRAM_SHA256, 9)};
-	CHECK(store_open(path, &other) == 0);
+	CHECK(store_open(path, "example.com", &other) == 0);
 	CHECK(other && store_user_add(other, "zed", cr) == 0);
 	if (other)
 		store_close(other);
@@ -151,8 +151,9 @@ static const char schema_v1[] =
 	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
 	"INSERT INTO roster(user, contact, subscription) VALUES('alice', 'bob@example.com', 3);";
 
-/* A version-1 file is brought to version 3 in place, its rows kept, and gets
- * the new tables; a newer one is refused. */
+/* A version-1 file is brought to version 4 in place, its rows kept (keyed
+ * by bare JID in the primary domain now), and gets the new tables; a newer
+ * one is refused. */
 static void test_schema_upgrade(const char *base)
 {
 	char path[300], side[320];
@@ -162,38 +163,140 @@ static void test_schema_upgrade(const char *base)
 	CHECK(sqlite3_exec(db, schema_v1, NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	struct store *st = NULL;
-	CHECK(store_open(path, &st) == 0);
+	CHECK(store_open(path, "example.com", &st) == 0);
 	if (!st) {
 		unlink(path);
 		return;
 	}
 	struct store_item got;
-	CHECK(store_roster_get(st, "alice", "bob@example.com", &got) == 0);
+	CHECK(store_roster_get(st, "alice@example.com", "bob@example.com", &got) == 0);
 	CHECK(got.sub == STORE_SUB_BOTH && !got.approved);
 	store_item_free(&got);
 	int64_t v0, v1;
 	struct store_item it = {.contact = "erin@example.com", .approved = 1};
-	CHECK(store_roster_version(st, "alice", &v0) == 0 && v0 == 0);
-	CHECK(store_roster_put(st, "alice", &it) == 0);
-	CHECK(store_roster_version(st, "alice", &v1) == 0 && v1 == 1);
-	CHECK(store_roster_get(st, "alice", "erin@example.com", &got) == 0 && got.approved);
+	/* the upgrade to 4 renamed the row, which moved the version once */
+	CHECK(store_roster_get(st, "alice", "bob@example.com", &got) == -ENOENT);
+	CHECK(store_roster_version(st, "alice@example.com", &v0) == 0 && v0 == 1);
+	CHECK(store_roster_put(st, "alice@example.com", &it) == 0);
+	CHECK(store_roster_version(st, "alice@example.com", &v1) == 0 && v1 == 2);
+	CHECK(store_roster_get(st, "alice@example.com", "erin@example.com", &got) == 0 && got.approved);
 	store_item_free(&got);
-	CHECK(store_block_add(st, "alice", "spam@example.com") == 0);
+	CHECK(store_block_add(st, "alice@example.com", "spam@example.com") == 0);
 	store_close(st);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *q;
 	CHECK(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL) == 0);
-	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 3);
+	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 4);
 	sqlite3_finalize(q);
-	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 4", NULL, NULL, NULL) == 0);
+	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 5", NULL, NULL, NULL) == 0);
 	sqlite3_close(db);
 	st = NULL;
-	CHECK(store_open(path, &st) != 0 && st == NULL);
+	CHECK(store_open(path, "example.com", &st) != 0 && st == NULL);
 	unlink(path);
 	snprintf(side, sizeof side, "%s-wal", path);
 	unlink(side);
 	snprintf(side, sizeof side, "%s-shm", path);
 	unlink(side);
+}
+
+static void unlink_db(const char *path)
+{
+	char side[320];
+	unlink(path);
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+}
+
+static int schema_version_of(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int v = -1;
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL) == 0 &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Rows as a version-3 file held them: keys are localparts of the one domain.
+ * The tables of 3 and 4 are the same, so a new file turned back to 3 is one. */
+static const char rows_v3[] =
+	"UPDATE schema_version SET version = 3;"
+	"INSERT INTO roster(user, contact, subscription) VALUES('alice', 'bob@example.com', 3);"
+	"INSERT INTO offline(user, from_jid, stanza_id, type, xml, stamp)"
+	" VALUES('alice', 'bob@example.com/x', '', 0, '<message/>', 1);"
+	"INSERT INTO blocklist VALUES('alice', 'spam@example.com');"
+	"INSERT INTO xmldata VALUES('alice', 'vcard-temp', '<vCard xmlns=\"vcard-temp\"/>');"
+	"INSERT INTO last_seen VALUES('bob', 42, 'away');";
+
+/* Version 3 to 4: every key x becomes x@<primary domain> (virtual hosts), so
+ * each row keeps working for the same account, and the same localpart in
+ * another domain is another account.  Without a domain the upgrade is
+ * refused and the file left as it was. */
+static void test_upgrade_v3(const char *base)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s.v3", base);
+	struct store *st = NULL;
+	struct scram_creds nc[2] = {fake_creds(SCRAM_SHA1, 3), fake_creds(SCRAM_SHA256, 4)};
+	CHECK(store_open(path, "example.com", &st) == 0);
+	CHECK(st && store_user_add(st, "alice", nc) == 0 && store_user_add(st, "bob", nc) == 0);
+	store_close(st);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, rows_v3, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	st = NULL;
+	CHECK(store_open(path, NULL, &st) != 0 && st == NULL);
+	CHECK(schema_version_of(path) == 3);
+	CHECK(store_open(path, "example.com", &st) == 0);
+	if (!st) {
+		unlink_db(path);
+		return;
+	}
+	CHECK(schema_version_of(path) == 4);
+	struct scram_creds cr[2];
+	CHECK(store_user_exists(st, "alice@example.com") == 1);
+	CHECK(store_user_exists(st, "bob@example.com") == 1);
+	CHECK(store_user_exists(st, "alice") == 0);
+	CHECK(store_user_get(st, "alice@example.com", cr) == 0 && cr[0].salt[0] == 3);
+	struct store_item got;
+	CHECK(store_roster_get(st, "alice@example.com", "bob@example.com", &got) == 0);
+	CHECK(got.sub == STORE_SUB_BOTH);
+	store_item_free(&got);
+	CHECK(store_offline_count(st, "alice@example.com") == 1);
+	CHECK(store_offline_count(st, "alice") == 0);
+	char **jids = NULL;
+	size_t n = 0;
+	CHECK(store_block_load(st, "alice@example.com", &jids, &n) == 0 && n == 1);
+	CHECK(n == 1 && !strcmp(jids[0], "spam@example.com"));
+	store_strings_free(jids, n);
+	char *xml = NULL;
+	CHECK(store_xml_get(st, "alice@example.com", "vcard-temp", &xml) == 0);
+	free(xml);
+	int64_t stamp = 0;
+	char *status = NULL;
+	CHECK(store_last_get(st, "bob@example.com", &stamp, &status) == 0 && stamp == 42);
+	CHECK(status && !strcmp(status, "away"));
+	free(status);
+	/* The same localpart in another hosted domain is a separate account. */
+	CHECK(store_user_add(st, "alice@other.example", nc) == 0);
+	CHECK(store_offline_count(st, "alice@other.example") == 0);
+	CHECK(store_block_load(st, "alice@other.example", &jids, &n) == 0 && n == 0);
+	store_strings_free(jids, n);
+	store_close(st);
+	/* Opening again changes nothing (no key gets a second domain). */
+	CHECK(store_open(path, "example.com", &st) == 0);
+	CHECK(st && store_user_exists(st, "alice@example.com") == 1);
+	CHECK(st && store_user_exists(st, "alice@other.example") == 1);
+	store_close(st);
+	unlink_db(path);
 }
 
 /* An account's documents by key (vcard-temp, private storage): replaced
@@ -286,7 +389,7 @@ int main(void)
 	CHECK(fd >= 0);
 	close(fd);
 	struct store *st = NULL;
-	CHECK(store_open(path, &st) == 0);
+	CHECK(store_open(path, "example.com", &st) == 0);
 	if (st) {
 		test_users(st);
 		test_roster(st);
@@ -297,10 +400,11 @@ int main(void)
 		test_offline(st);
 		store_close(st);
 		/* Reopening finds the schema version it wrote. */
-		CHECK(store_open(path, &st) == 0);
+		CHECK(store_open(path, "example.com", &st) == 0);
 		CHECK(store_user_exists(st, "bob") == 1);
 		store_close(st);
 		test_schema_upgrade(path);
+		test_upgrade_v3(path);
 	}
 	/* Per-session memory stays small (printed for the record). */
 	printf("sizeof(struct session) = %zu, sizeof(struct core_user) = %zu\n",
