@@ -3,7 +3,7 @@ is inactive, presence updates wait and only each sender's latest goes out,
 when the client turns active or just before anything else it receives, so a
 message is never delayed and never overtakes the presence sent before it.
 Raw XML (the timing of what arrives is what is tested, by order only)."""
-from test_subscription_rules import _presence, _roster, _sync
+from test_subscription_rules import _presence, _roster, _sync, subscribe
 from xmpp_raw import NS_CLIENT, body_of, q, expect_stream_error
 
 NS_CSI = 'urn:xmpp:csi:0'
@@ -23,11 +23,8 @@ def _friends(server):
     for s in (a, b):
         _roster(s)
         s.presence()
-    for x, y, xj, yj in ((a, b, aj, bj), (b, a, bj, aj)):
-        x.send("<presence type='subscribe' to='%s'/>" % yj)
-        _presence(y, 'subscribe', xj)
-        y.send("<presence type='subscribed' to='%s'/>" % xj)
-        _presence(x, 'subscribed', yj)
+    subscribe(a, b, aj, bj)
+    subscribe(b, a, bj, aj)
     _sync(a, b)
     return a, b, aj, bj
 

@@ -2,7 +2,7 @@
 answered with the current presence of the target's available resources only
 when the prober is subscribed to it (§4.3.2), and a message without 'to' goes
 to the sender's own bare JID (RFC 6120 §10.3.1)."""
-from test_subscription_rules import _presence, _roster, _sync
+from test_subscription_rules import _presence, _roster, _sync, subscribe
 from xmpp_raw import NS_CLIENT, body_of, q, stanza_error
 
 
@@ -17,9 +17,7 @@ def test_probe_answered_only_to_subscribers(server):
         for s in (a, b):
             _roster(s)
             s.presence()
-        b.send("<presence type='subscribe' to='%s'/>" % aj)
-        _presence(a, 'subscribe', bj)
-        a.send("<presence type='subscribed' to='%s'/>" % bj)
+        subscribe(b, a, bj, aj)
         _presence(b, 'available', aj + '/pc')
         a.send("<presence><status>probed</status></presence>")
         _sync(a)
@@ -92,10 +90,7 @@ def test_disco_of_server_and_accounts(server):
         for s in (a, b):
             _roster(s)
             s.presence()
-        b.send("<presence type='subscribe' to='%s'/>" % aj)
-        _presence(a, 'subscribe', bj)
-        a.send("<presence type='subscribed' to='%s'/>" % bj)
-        _presence(b, 'subscribed', aj)
+        subscribe(b, a, bj, aj)
         assert _identities(b.iq('get', info, to=aj)) == [('account', 'registered')]
         assert stanza_error(c.iq('get', info, to=aj)) == 'service-unavailable'
         # No nodes; only get is defined.

@@ -28,6 +28,15 @@ def _presence(s, type_, frm):
     return s.next_element(match)
 
 
+def subscribe(x, y, xj, yj):
+    """x asks y for its presence and y approves (RFC 6121 §3.1); both are
+    available and have fetched their rosters (the answers go to those)."""
+    x.send("<presence type='subscribe' to='%s'/>" % yj)
+    _presence(y, 'subscribe', xj)
+    y.send("<presence type='subscribed' to='%s'/>" % xj)
+    _presence(x, 'subscribed', yj)
+
+
 def _sync(*streams):
     """Answered pings: the core has handled everything each stream sent."""
     for s in streams:
@@ -113,9 +122,7 @@ def test_cancel_and_unsubscribe(server):
         for s in (a, b):
             _roster(s)
             s.presence()
-        b.send("<presence type='subscribe' to='%s'/>" % aj)
-        _presence(a, 'subscribe', bj)
-        a.send("<presence type='subscribed' to='%s'/>" % bj)
+        subscribe(b, a, bj, aj)
         _presence(b, 'available', aj + '/pc')  # §3.1.5: her presence follows
         assert _roster(b)[aj].get('subscription') == 'to'
         assert _roster(a)[bj].get('subscription') == 'from'
@@ -128,10 +135,7 @@ def test_cancel_and_unsubscribe(server):
         assert _roster(a)[bj].get('subscription') == 'none'
 
         # Subscribed again, then bob unsubscribes himself (§3.3).
-        b.send("<presence type='subscribe' to='%s'/>" % aj)
-        _presence(a, 'subscribe', bj)
-        a.send("<presence type='subscribed' to='%s'/>" % bj)
-        _presence(b, 'subscribed', aj)
+        subscribe(b, a, bj, aj)
         b.send("<presence type='unsubscribe' to='%s'/>" % aj)
         _presence(a, 'unsubscribe', bj)
         _sync(a, b)
