@@ -298,6 +298,26 @@ static void send_iq_result(struct worker *w, struct conn *c, const struct stanza
 }
 
 /* RFC 6120 §7: bind a resource, client-chosen or ours. */
+/* Dead-peer detection: any bytes from a bound client, a whitespace keepalive
+ * (RFC 6120 §4.6.1) included, put it back at the end of the idle list. */
+static void idle_restart(struct worker *w, struct conn *c)
+{
+	if (w->cfg->idle_timeout)
+		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
+}
+
+#define C2S_PING_ID "starling-ping"
+
+void c2s_ping(struct worker *w, struct conn *c)
+{
+	char iq[CONFIG_STR + 128];
+	snprintf(iq, sizeof iq, "<iq type='get' id='" C2S_PING_ID "' from='%s'>"
+		 "<ping xmlns='urn:xmpp:ping'/></iq>", c2s_domain(w, c));
+	if (!conn_send_str(w, c, iq))
+		sm_sent(w, c, NULL); /* a stanza the client counts (XEP-0198 §4) */
+	conn_timer_set(w, c, CONN_TIMER_PING, (uint64_t)w->cfg->ping_timeout * 1000);
+}
+
 static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xmlNodePtr bind)
 {
 	char res[JID_PART_MAX + 1];
@@ -330,6 +350,7 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 	}
 	c->flags |= CONN_BOUND;
 	conn_timer_clear(w, c); /* logged in: the login timeout no longer applies */
+	idle_restart(w, c);
 	struct buf b = {0};
 	if (!buf_append_str(&b, "<bind xmlns='" NS_BIND "'><jid>") &&
 	    !buf_append_xml_escaped(&b, full, strlen(full)) && !buf_append_str(&b, "</jid></bind>"))
@@ -395,6 +416,9 @@ static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
 		c2s_stream_error(w, c, SE_NOT_AUTHORIZED); /* §7.1: bind first */
 		return XS_CB_STOP;
 	}
+	if (s->kind == STANZA_IQ && (s->type == STANZA_T_RESULT || s->type == STANZA_T_ERROR) &&
+	    s->id && !strcmp(s->id, C2S_PING_ID) && (!s->to || !strcmp(s->to, c2s_domain(w, c))))
+		return XS_CB_CONTINUE; /* the answer to c2s_ping: its bytes were enough */
 	if (iq_set && stanza_child(s->root, NS_SESSION, "session")) {
 		send_iq_result(w, c, s, NULL, 0);
 		return XS_CB_CONTINUE;
@@ -514,6 +538,8 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 {
 	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
 		return;
+	if (c->timer == CONN_TIMER_IDLE || c->timer == CONN_TIMER_PING)
+		idle_restart(w, c);
 	if (!c->ssl) {
 		feed(w, c, data, len);
 		return;

@@ -41,6 +41,9 @@ void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e)
 /* The same with an application-specific condition element (RFC 6120 §4.9.4). */
 void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_error e,
 			  const char *app);
+/* A bound client was silent for idle_timeout: ping it (XEP-0199 §4.1) and
+ * give it ping_timeout to send anything. */
+void c2s_ping(struct worker *w, struct conn *c);
 /* The connection is going away: tell the core if it held a session. */
 void c2s_on_close(struct worker *w, struct conn *c);
 

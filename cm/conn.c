@@ -272,6 +272,12 @@ void conn_timers_run(struct worker *w)
 				log_info("conn %u: login not finished in %u s", c->sid,
 					 w->cfg->auth_timeout);
 				c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
+			} else if (list == CONN_TIMER_IDLE) {
+				c2s_ping(w, c);
+			} else if (list == CONN_TIMER_PING) {
+				log_info("conn %u: no answer to our ping in %u s", c->sid,
+					 w->cfg->ping_timeout);
+				c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
 			} else {
 				log_info("conn %u: close not drained in %u s, cutting", c->sid,
 					 CONN_CLOSE_GRACE_MS / 1000);

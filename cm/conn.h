@@ -45,8 +45,10 @@ enum conn_timer {
 	CONN_TIMER_NONE = 0,
 	CONN_TIMER_LOGIN = 1,	/* must authenticate and bind by the deadline */
 	CONN_TIMER_CLOSING = 2, /* our close is queued: drain by then, or be cut */
+	CONN_TIMER_IDLE = 3,	/* bound: pinged when silent until the deadline */
+	CONN_TIMER_PING = 4,	/* pinged: must send something by the deadline */
 };
-#define CONN_TIMER_LISTS 3
+#define CONN_TIMER_LISTS 5
 #define CONN_CLOSE_GRACE_MS 10000
 
 struct conn_timer_list {

@@ -61,6 +61,8 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "max_stanza_size", CONFIG_T_U32, max_stanza_size, 10000, 16777216),
 	BOOL("c2s", "require_tls", require_tls),
 	NUM("c2s", "auth_timeout", CONFIG_T_UINT, auth_timeout, 1, 3600),
+	NUM("c2s", "idle_timeout", CONFIG_T_UINT, idle_timeout, 0, 86400),
+	NUM("c2s", "ping_timeout", CONFIG_T_UINT, ping_timeout, 1, 3600),
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
 	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
@@ -83,6 +85,8 @@ void config_defaults(struct config *c)
 	c->max_stanza_size = 262144;
 	c->require_tls = 1;
 	c->auth_timeout = 60;
+	c->idle_timeout = 300;
+	c->ping_timeout = 60;
 	c->max_connections = 65536;
 	snprintf(c->tls_cert, sizeof c->tls_cert, "var/cert.pem");
 	snprintf(c->tls_key, sizeof c->tls_key, "var/key.pem");

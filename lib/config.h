@@ -27,6 +27,8 @@ struct config {
 	uint32_t max_stanza_size;	/* bytes (default 262144) */
 	int require_tls;		/* refuse SASL before TLS (default 1) */
 	unsigned auth_timeout;		/* seconds to finish login (default 60) */
+	unsigned idle_timeout;		/* seconds of silence before we ping (default 300; 0 = off) */
+	unsigned ping_timeout;		/* seconds for any answer to that ping (default 60) */
 	unsigned max_connections;	/* per worker (default 65536) */
 	/* [tls] */
 	char tls_cert[CONFIG_STR];	/* PEM certificate chain */

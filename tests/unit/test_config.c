@@ -50,6 +50,7 @@ static void defaults(void)
 	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
+	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60);
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
 	CHECK_STR(c.link_address, "unix:var/core.sock");
@@ -142,6 +143,10 @@ static void errors(void)
 	      "bad value for c2s.max_stanza_size: '9999' (expected an integer 10000..16777216)");
 	fails("[c2s]\nauth_timeout = 0\n", 2,
 	      "bad value for c2s.auth_timeout: '0' (expected an integer 1..3600)");
+	fails("[c2s]\nping_timeout = 0\n", 2,
+	      "bad value for c2s.ping_timeout: '0' (expected an integer 1..3600)");
+	fails("[c2s]\nidle_timeout = 86401\n", 2,
+	      "bad value for c2s.idle_timeout: '86401' (expected an integer 0..86400)");
 	fails("[c2s]\nmax_connections = 0\n", 2,
 	      "bad value for c2s.max_connections: '0' (expected an integer 1..16777216)");
 	fails("[core]\nscram_iterations = 4095\n", 2,
