@@ -620,7 +620,9 @@ void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
 	if (status && (c->flags & CONN_BOUND)) {
 		log_warn("conn %u: the core refused session %s (%d)", c->sid, c->jid, status);
 		c->flags &= (uint16_t)~CONN_BOUND;
-		c2s_stream_error(w, c, SE_INTERNAL_SERVER_ERROR);
+		/* RFC 6120 §4.9.3.15: a local limit (sessions per account). */
+		c2s_stream_error(w, c, status == WIRE_OPEN_LIMIT ? SE_POLICY_VIOLATION
+								 : SE_INTERNAL_SERVER_ERROR);
 	}
 }
 

@@ -103,6 +103,16 @@ static void on_cred_req(struct core *c, struct link *l, const struct wire_frame 
 	memset(cr, 0, sizeof cr);
 }
 
+/* Issue 9: one account cannot hold more than max_sessions resources (a
+ * client reconnecting in a loop with new resources would grow without end). */
+static int at_limit(const struct core *c, const struct core_user *u)
+{
+	unsigned n = 0;
+	for (const struct session *s = u ? u->sessions : NULL; s; s = s->user_next)
+		n++;
+	return c->max_sessions && n >= c->max_sessions;
+}
+
 static void on_session_open(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_reader r;
@@ -138,6 +148,13 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 							  old->sid, WIRE_CLOSE_CONFLICT))
 			link_fail(old->link, "out of memory");
 		session_free(c, old);
+	}
+	if (!old && at_limit(c, u)) {
+		log_info("session %.*s refused: %u sessions already", (int)jid.len, jid.p,
+			 c->max_sessions);
+		if (wire_put_u8_frame(&l->out, WIRE_SESSION_OPENED, f->sid, WIRE_OPEN_LIMIT))
+			link_fail(l, "out of memory");
+		return;
 	}
 	struct session *s;
 	int rc = session_open(c, l, f->sid, bare, res, &s);

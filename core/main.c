@@ -245,7 +245,7 @@ int main(int argc, char **argv)
 	static const char *hosts[CONFIG_MAX_HOSTS];
 	for (unsigned i = 0; i < cfg.nhosts; i++)
 		hosts[i] = cfg.hosts[i];
-	struct core c = {.domain = cfg.domain, .hosts = hosts, .nhosts = cfg.nhosts,
+	struct core c = {.domain = cfg.domain, .max_sessions = cfg.max_sessions, .hosts = hosts, .nhosts = cfg.nhosts,
 			 .epfd = -1, .started = now.tv_sec};
 	struct listener ls = {.fd = -1};
 	sigset_t mask;

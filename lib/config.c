@@ -70,6 +70,7 @@ static const struct config_key config_keys[] = {
 	STR("core", "database", database, config_check_path, "a file name"),
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
 	NUM("core", "scram_iterations", CONFIG_T_U32, scram_iterations, 4096, 10000000),
+	NUM("core", "max_sessions_per_account", CONFIG_T_UINT, max_sessions, 1, 100000),
 };
 /* clang-format on */
 
@@ -93,6 +94,7 @@ void config_defaults(struct config *c)
 	snprintf(c->link_address, sizeof c->link_address, "unix:var/core.sock");
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;
+	c->max_sessions = 100;
 }
 
 /* ---- value checks ---- */

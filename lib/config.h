@@ -38,6 +38,7 @@ struct config {
 	/* [core] */
 	char database[CONFIG_STR];	/* SQLite file (default var/starling.db) */
 	uint32_t scram_iterations;	/* PBKDF2 iterations for new credentials (default 4096) */
+	unsigned max_sessions;		/* sessions (resources) per account (default 100) */
 };
 
 void config_defaults(struct config *c);

@@ -39,6 +39,13 @@ enum wire_cred_status { WIRE_CRED_OK = 0, WIRE_CRED_NO_USER = 1, WIRE_CRED_ERROR
 enum wire_hash { WIRE_HASH_SHA1 = 1, WIRE_HASH_SHA256 = 2 };
 
 /* SESSION_CLOSE reasons.  Core->cm reasons map to RFC 6120 §4.9.3 stream errors. */
+/* SESSION_OPENED status. */
+enum wire_open_status {
+	WIRE_OPEN_OK = 0,
+	WIRE_OPEN_REFUSED = 1, /* unusable JID or out of memory */
+	WIRE_OPEN_LIMIT = 2,   /* the account has max_sessions_per_account sessions */
+};
+
 enum wire_close_reason {
 	WIRE_CLOSE_NORMAL = 0,	    /* client closed its stream */
 	WIRE_CLOSE_DISCONNECT = 1,  /* connection lost without a close */

@@ -50,7 +50,7 @@ static void defaults(void)
 	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
-	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60);
+	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60 && c.max_sessions == 100);
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
 	CHECK_STR(c.link_address, "unix:var/core.sock");
