@@ -204,6 +204,12 @@ class Server:
         self.check()
         self.start()
 
+    def restart_cm(self):
+        """SIGTERM the cm alone and start it again; the core keeps running."""
+        self._stop_one('starling-cm', self.cm)
+        self.cm = self._spawn('starling-cm')
+        self._wait('starling-cm', self._port_open, self.cm)
+
     def alive_problems(self):
         out = []
         for name, p in (('starling-core', self.core), ('starling-cm', self.cm)):

@@ -170,3 +170,26 @@ async def _slixmpp_chat(server, aj, apw, bj, bpw):
     # The server acknowledged alice's message (her plugin saw the 'h').
     st = await asyncio.wait_for(acked.get(), WAIT)
     assert st is not None and m is not None
+
+
+def test_shutdown_returns_what_was_not_acknowledged(server):
+    """Issue 9's graceful shutdown: a cm told to stop sends <system-shutdown/>
+    and hands what its clients never acknowledged back to the core, which
+    keeps the messages for the next login."""
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    a = _login_enabled(server, aj, apw, 'phone')
+    b = server.raw_login(bj, bpw, 'pc')
+    try:
+        b.message(aj + '/phone', 'in flight at shutdown')
+        assert body_of(a.next_message()) == 'in flight at shutdown'
+        b.close()
+        server.restart_cm()
+        expect_stream_error(a, 'system-shutdown')
+        a.close()
+        a = server.raw_login(aj, apw, 'phone')
+        a.presence()
+        assert body_of(a.next_message()) == 'in flight at shutdown'
+    finally:
+        a.close()
+
