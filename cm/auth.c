@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "lib/jid.h"
 #include "lib/log.h"
+#include "throttle.h"
 #include "worker.h"
 
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -50,6 +51,8 @@ static enum auth_result fail(struct worker *w, struct conn *c, const char *cond)
 	snprintf(msg, sizeof msg, "<failure xmlns='" NS_SASL "'><%s/></failure>", cond);
 	conn_send_str(w, c, msg);
 	w->n_auth_failed++;
+	if (!strcmp(cond, "not-authorized"))
+		throttle_failed(w, c); /* a wrong password, not a malformed request */
 	log_info("conn %u: SASL failure <%s/>%s%s", c->sid, cond, c->auth && c->auth->username ? " for " : "",
 		 c->auth && c->auth->username ? c->auth->username : "");
 	auth_free(c);

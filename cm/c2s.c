@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "csi.h"
 #include "sm.h"
+#include "throttle.h"
 #include "lib/jid.h"
 #include "lib/log.h"
 #include "lib/stanza.h"
@@ -242,6 +243,13 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 		/* Every <auth/> counts, so aborting and restarting cannot loop. */
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
 		return XS_CB_STOP;
+	}
+	if (!strcmp(s->name, "auth") && throttle_blocked(w, c)) {
+		/* RFC 6120 §6.5.12: try again later; the password is not looked at. */
+		conn_send_str(w, c, "<failure xmlns='" NS_SASL "'><temporary-auth-failure/>"
+				    "<text xml:lang='en'>too many failed logins from this address; "
+				    "try again later</text></failure>");
+		return sasl_exhausted(w, c, AUTH_FAILED) ? XS_CB_STOP : XS_CB_CONTINUE;
 	}
 	enum auth_result r = auth_on_element(w, c, s);
 	if (r == AUTH_SUCCESS) {

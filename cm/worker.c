@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "throttle.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -422,4 +423,5 @@ void worker_free(struct worker *w)
 		close(w->wake_fd);
 	bufring_free(&w->rx);
 	free(w->paused);
+	throttle_free(w);
 }

@@ -35,6 +35,8 @@ struct worker_listener {
 	int armed;  /* a multishot accept is outstanding */
 };
 
+struct throttle;
+
 struct worker {
 	unsigned id;
 	pthread_t thread;
@@ -71,6 +73,7 @@ struct worker {
 	uint64_t n_auth_ok, n_auth_failed;
 	uint64_t n_stanzas_in, n_stanzas_out; /* client -> core, core -> client */
 	uint64_t n_refused; /* since the last tick: the table was full */
+	struct throttle *throttle; /* failed logins by address (throttle.c); NULL until one */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx);

@@ -51,6 +51,7 @@ static void defaults(void)
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
 	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60 && c.max_sessions == 100);
+	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
 	CHECK_STR(c.link_address, "unix:var/core.sock");
