@@ -479,9 +479,27 @@ static void fuzz_on_session_open(struct fuzz *z, const struct wire_frame *f)
 		c2s_on_session_opened(z->w, c, 0);
 }
 
+/* XEP-0198: what the client never acknowledged comes back addressed to the
+ * session, and only what the core can still use. */
+static void fuzz_on_return(struct fuzz *z, const struct wire_frame *f)
+{
+	struct wire_stanza ws;
+	if (f->sid || wire_get_stanza(f, &ws) || !z->session || !wire_str_eq(ws.to, z->session))
+		fuzz_die("STANZA_RETURN without a session or not for it");
+	int msg = ws.kind == STANZA_MESSAGE && (ws.type == STANZA_T_NONE ||
+						ws.type == STANZA_T_NORMAL || ws.type == STANZA_T_CHAT);
+	int req = ws.kind == STANZA_IQ && (ws.type == STANZA_T_GET || ws.type == STANZA_T_SET);
+	if (!msg && !req)
+		fuzz_die("STANZA_RETURN of a stanza the core cannot use");
+}
+
 static void fuzz_on_frame(struct fuzz *z, const struct wire_frame *f)
 {
 	struct wire_stanza ws;
+	if (f->type == WIRE_STANZA_RETURN) {
+		fuzz_on_return(z, f);
+		return;
+	}
 	if (f->sid != z->sid)
 		fuzz_die("a frame for another session id");
 	switch (f->type) {

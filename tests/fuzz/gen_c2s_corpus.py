@@ -61,6 +61,7 @@ TRAFFIC = (b"<presence/>" + MSG +
            b"<iq type='get' id='v' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
 CLOSE_STREAM = b"</stream:stream>"
 LOGIN = PLAIN + cmd(NONE) + HDR + BIND
+SM_ENABLE = b"<enable xmlns='urn:xmpp:sm:3'/>"
 
 SEEDS = {
     "plain_bind_message": bytes([FAKE_TLS]) + HDR + LOGIN + SESSION + TRAFFIC + CLOSE_STREAM,
@@ -131,6 +132,19 @@ SEEDS = {
     "bad_version": bytes([FAKE_TLS]) + HDR.replace(b"'1.0'>", b"'2.0'>"),
     "stanza_before_auth": bytes([FAKE_TLS]) + HDR + MSG,
     "unknown_nonza": bytes([FAKE_TLS]) + HDR + b"<foo xmlns='urn:x'/>",
+    # XEP-0198: enable before and after bind, twice, requests, acks (good, too
+    # high, not a number), resume; stanzas from the core to be acked or returned.
+    "sm": bytes([FAKE_TLS | ECHO]) + HDR + PLAIN + cmd(NONE) + HDR + SM_ENABLE + BIND +
+    SM_ENABLE + SM_ENABLE + MSG + b"<r xmlns='urn:xmpp:sm:3'/>" + cmd(STANZA, 0) +
+    b"<a xmlns='urn:xmpp:sm:3' h='1'/>" + cmd(STANZA, 0) + b"<a xmlns='urn:xmpp:sm:3' h='x'/>" +
+    b"<resume xmlns='urn:xmpp:sm:3' previd='a' h='0'/>" + b"<a xmlns='urn:xmpp:sm:3' h='99'/>",
+    "sm_eof_unacked": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN + SM_ENABLE + MSG + cmd(STANZA, 0) +
+    cmd(EOF),
+    # XEP-0352: inactive holds presence, a message flushes it, active flushes.
+    "csi": bytes([FAKE_TLS | ECHO]) + HDR + b"<inactive xmlns='urn:xmpp:csi:0'/>" + LOGIN +
+    b"<inactive xmlns='urn:xmpp:csi:0'/><presence/>" + cmd(STANZA, 0) + MSG + cmd(STANZA, 0) +
+    b"<presence><status>x</status></presence>" + cmd(STANZA, 0) +
+    b"<active xmlns='urn:xmpp:csi:0'/><inactive xmlns='urn:xmpp:csi:0'/>" + CLOSE_STREAM,
 }
 
 def main():
