@@ -9,10 +9,12 @@
 #
 # usage: bench/suite.sh [--servers starling[,prosody][,ejabberd]] [--quick]
 #                       [--out FILE] [--only SCENARIO[,SCENARIO]] [--work DIR]
+#                       [--workers N]
 #   --quick   tiny sizes, for a smoke test of the suite itself
 #   --out     markdown file whose marked section gets the results
 #             (default docs/performance.md)
 #   --work    where the work files go (default var/bench/<UTC time>)
+#   --workers Starling's [c2s] workers (default 0: one per online CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +24,7 @@ QUICK=0
 OUT=docs/performance.md
 ONLY=
 WORK=
+WORKERS=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--servers) SERVERS=$2; shift 2 ;;
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--only) ONLY=$2; shift 2 ;;
 	--work) WORK=$2; shift 2 ;;
+	--workers) WORKERS=$2; shift 2 ;;
 	*) echo "suite.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -119,6 +123,7 @@ log_level = warn
 address = 127.0.0.1
 port = $PORT
 tls_port = 0
+workers = $WORKERS
 [tls]
 certificate = $dir/cert.pem
 key = $dir/key.pem
