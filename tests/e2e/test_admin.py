@@ -129,3 +129,33 @@ def test_status_without_a_core(server, tmp_path):
     r = subprocess.run([str(server.bin / 'starlingctl'), '-c', str(conf), 'status'],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and 'no core listening' in r.stderr, (r.returncode, r.stderr)
+
+
+def test_check_config(server, tmp_path):
+    """starlingctl check-config validates a file without starting anything:
+    the running server's own file passes; a bad value, an unknown key and a
+    missing certificate are reported with the file (and line) and exit 1."""
+    ctl = str(server.bin / 'starlingctl')
+
+    def check(path):
+        r = subprocess.run([ctl, 'check-config', str(path)], capture_output=True, text=True,
+                           timeout=30, cwd=str(server.dir))
+        return r.returncode, r.stdout + r.stderr
+
+    rc, out = check(server.conf)
+    assert rc == 0 and out.strip() == '%s: ok' % server.conf, out
+    good = server.conf.read_text()
+    cases = {
+        'range': (good.replace('auth_timeout = 60', 'auth_timeout = 0'),
+                  'c2s.auth_timeout'),
+        'unknown': (good.replace('[c2s]\n', '[c2s]\nbogus_key = 1\n', 1), 'bogus_key'),
+        'cert': (good.replace(str(server.cert), str(tmp_path / 'missing.pem')), 'missing.pem'),
+    }
+    for name, (text, what) in cases.items():
+        bad = tmp_path / (name + '.conf')
+        bad.write_text(text)
+        rc, out = check(bad)
+        assert rc == 1 and str(bad) in out and what in out, (name, rc, out)
+        if name != 'cert':  # the line of the bad key is named
+            line = next(i for i, l in enumerate(text.splitlines(), 1) if what.split('.')[-1] in l)
+            assert '%s:%d:' % (bad, line) in out, (name, line, out)
