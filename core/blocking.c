@@ -97,19 +97,24 @@ static int matches(const struct blocklist *b, struct wire_str jid)
 	return n > 0 && (size_t)n < sizeof dr && has(b, dr, (size_t)n);
 }
 
-int blocking_blocks(struct core *c, struct core_user *u, struct wire_str bare,
-		    struct wire_str jid)
+/* The account itself is never blocked (XEP-0191 §5, note). */
+static int is_self(struct wire_str bare, struct wire_str jid)
 {
 	struct jid_view v;
 	core_jid_split(jid, &v);
-	if (u)
-		bare = core_wstr(u->bare);
-	if (v.has_local && core_wstr_eq(core_jid_bare(&v), bare))
-		return 0; /* the account itself */
+	return v.has_local && core_wstr_eq(core_jid_bare(&v), bare);
+}
+
+int blocking_blocks(struct core *c, struct core_user *u, struct wire_str bare,
+		    struct wire_str jid)
+{
 	if (u) {
+		/* Most users block nobody: that answer costs no parsing. */
 		struct blocklist *b = user_list(c, u);
-		return b && matches(b, jid);
+		return b && b->n && !is_self(core_wstr(u->bare), jid) && matches(b, jid);
 	}
+	if (is_self(bare, jid))
+		return 0;
 	char name[CORE_JID_MAX];
 	if (!bare.len || bare.len >= sizeof name)
 		return 0;
@@ -121,40 +126,30 @@ int blocking_blocks(struct core *c, struct core_user *u, struct wire_str bare,
 	return hit;
 }
 
-/* "<item jid='...'/>" for each entry. */
-static int items_xml(struct buf *x, char **jids, size_t n)
+/* <name xmlns="urn:xmpp:blocking"> with an <item jid=".."/> per entry, or
+ * empty: the blocklist (§3.1) and the block/unblock pushes (§3.3-§3.5). */
+static int list_xml(struct buf *x, const char *name, char **jids, size_t n)
 {
+	if (buf_append_str(x, "<") || buf_append_str(x, name) ||
+	    buf_append_str(x, " xmlns=\"" BLOCKING_NS "\""))
+		return -ENOMEM;
+	if (!n)
+		return buf_append_str(x, "/>");
+	if (buf_append_str(x, ">"))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		if (buf_append_str(x, "<item jid=\"") ||
 		    buf_append_xml_escaped(x, jids[i], strlen(jids[i])) || buf_append_str(x, "\"/>"))
 			return -ENOMEM;
-	return 0;
+	return buf_append_str(x, "</") || buf_append_str(x, name) || buf_append_str(x, ">");
 }
 
-/* §3.2-3.4: the change goes to every resource that asked for the list. */
+/* §3.3-3.5: the change goes to every resource that asked for the list. */
 static void push(struct core *c, struct core_user *u, const char *what, char **jids, size_t n)
 {
 	struct buf x = {0};
-	char id[24], to[CORE_JID_MAX];
-	int idn = snprintf(id, sizeof id, "push%u", ++c->push_seq);
-	int rc = buf_append_str(&x, "<iq type=\"set\" id=\"") || buf_append_str(&x, id) ||
-		 buf_append_str(&x, "\"><") || buf_append_str(&x, what) ||
-		 buf_append_str(&x, " xmlns=\"" BLOCKING_NS "\"");
-	if (!rc && n)
-		rc = buf_append_str(&x, ">") || items_xml(&x, jids, n) ||
-		     buf_append_str(&x, "</") || buf_append_str(&x, what) ||
-		     buf_append_str(&x, "></iq>");
-	else if (!rc)
-		rc = buf_append_str(&x, "/></iq>");
-	struct wire_stanza st = {.kind = STANZA_IQ, .type = STANZA_T_SET,
-				 .id = {id, (uint32_t)idn},
-				 .xml = {buf_head(&x), (uint32_t)buf_avail(&x)}};
-	for (struct session *s = u->sessions; !rc && s; s = s->user_next) {
-		if (!(s->flags & SESSION_BLOCKLIST) || session_full_jid(c, s, to, sizeof to) < 0)
-			continue;
-		st.to = core_wstr(to);
-		router_deliver(c, s, &st);
-	}
+	if (!list_xml(&x, what, jids, n))
+		router_push(c, u, SESSION_BLOCKLIST, buf_head(&x), buf_avail(&x));
 	buf_free(&x);
 }
 
@@ -163,19 +158,9 @@ static void get_list(struct core *c, struct session *origin, const struct wire_s
 {
 	struct blocklist *b = user_list(c, origin->user);
 	struct buf x = {0};
-	if (!b) {
+	if (!b || list_xml(&x, "blocklist", b->jid, b->n)) {
 		router_error(c, s, ROUTER_ERR_INTERNAL);
-		return;
-	}
-	int rc = buf_append_str(&x, "<blocklist xmlns=\"" BLOCKING_NS "\"");
-	if (!rc && b->n)
-		rc = buf_append_str(&x, ">") || items_xml(&x, b->jid, b->n) ||
-		     buf_append_str(&x, "</blocklist>");
-	else if (!rc)
-		rc = buf_append_str(&x, "/>");
-	if (rc)
-		router_error(c, s, ROUTER_ERR_INTERNAL);
-	else {
+	} else {
 		origin->flags |= SESSION_BLOCKLIST;
 		router_iq_result(c, origin, s, buf_head(&x), buf_avail(&x));
 	}

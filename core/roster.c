@@ -79,24 +79,10 @@ void roster_push(struct core *c, const char *local, const struct store_item *it,
 	if (!u || it->hidden)
 		return;
 	struct buf x = {0};
-	char id[24], to[CORE_JID_MAX], ver[48];
-	int n = snprintf(id, sizeof id, "push%u", ++c->push_seq);
-	if (buf_append_str(&x, "<iq type=\"set\" id=\"") || buf_append_str(&x, id) ||
-	    buf_append_str(&x, "\">") || query_open(&x, roster_ver(c, local, ver, sizeof ver)) ||
-	    roster_item_xml(&x, it, removed) || buf_append_str(&x, "</query></iq>")) {
-		buf_free(&x);
-		return;
-	}
-	/* RFC 6121 §2.1.6: no 'from' (it is the account itself). */
-	struct wire_stanza st = {.kind = STANZA_IQ, .type = STANZA_T_SET,
-				 .id = {id, (uint32_t)n},
-				 .xml = {buf_head(&x), (uint32_t)buf_avail(&x)}};
-	for (struct session *s = u->sessions; s; s = s->user_next) {
-		if (!(s->flags & SESSION_INTERESTED) || session_full_jid(c, s, to, sizeof to) < 0)
-			continue;
-		st.to = core_wstr(to);
-		router_deliver(c, s, &st);
-	}
+	char ver[48];
+	if (!query_open(&x, roster_ver(c, local, ver, sizeof ver)) &&
+	    !roster_item_xml(&x, it, removed) && !buf_append_str(&x, "</query>"))
+		router_push(c, u, SESSION_INTERESTED, buf_head(&x), buf_avail(&x));
 	buf_free(&x);
 }
 

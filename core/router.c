@@ -241,6 +241,30 @@ struct session *router_sender(struct core *c, const struct wire_stanza *s)
 	return u ? session_by_resource(u, v.resource.p, v.resource.len) : NULL;
 }
 
+void router_push(struct core *c, struct core_user *u, uint8_t flag, const char *payload,
+		 size_t len)
+{
+	struct buf x = {0};
+	char id[24], to[CORE_JID_MAX];
+	int n = snprintf(id, sizeof id, "push%u", ++c->push_seq);
+	if (buf_append_str(&x, "<iq type=\"set\" id=\"") || buf_append_str(&x, id) ||
+	    buf_append_str(&x, "\">") || buf_append(&x, payload, len) ||
+	    buf_append_str(&x, "</iq>")) {
+		buf_free(&x);
+		return;
+	}
+	struct wire_stanza st = {.kind = STANZA_IQ, .type = STANZA_T_SET,
+				 .id = {id, (uint32_t)n},
+				 .xml = {buf_head(&x), (uint32_t)buf_avail(&x)}};
+	for (struct session *s = u->sessions; s; s = s->user_next) {
+		if (!(s->flags & flag) || session_full_jid(c, s, to, sizeof to) < 0)
+			continue;
+		st.to = core_wstr(to);
+		router_deliver(c, s, &st);
+	}
+	buf_free(&x);
+}
+
 static int is_get_set(const struct wire_stanza *s)
 {
 	return s->type == STANZA_T_GET || s->type == STANZA_T_SET;

@@ -45,6 +45,11 @@ void router_error(struct core *c, const struct wire_stanza *orig, enum router_er
  * with <blocked/>, straight back to origin. */
 void router_error_blocked(struct core *c, struct session *origin,
 			  const struct wire_stanza *orig);
+/* A server push (RFC 6121 §2.1.6, XEP-0191 §3.3): `<iq type="set"
+ * id="push<n>">payload</iq>` to every session of u with flag (enum
+ * session_flag), addressed to its full JID, with no 'from' (the account). */
+void router_push(struct core *c, struct core_user *u, uint8_t flag, const char *payload,
+		 size_t len);
 /* Sends `<iq type="result" id=...>inner</iq>` answering orig to origin. */
 void router_iq_result(struct core *c, struct session *origin, const struct wire_stanza *orig,
 		      const char *inner, size_t inner_len);
