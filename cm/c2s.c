@@ -284,8 +284,8 @@ static void stanza_error(struct worker *w, struct conn *c, const struct stanza *
 		  buf_append_str(&b, etype) || buf_append_str(&b, "'><") || buf_append_str(&b, cond) ||
 		  buf_append_str(&b, " xmlns='" NS_STANZA_ERRORS "'/></error></") ||
 		  buf_append_str(&b, kind) || buf_append_str(&b, ">");
-	if (!err && !conn_send(w, c, buf_head(&b), buf_avail(&b)))
-		sm_sent(w, c, NULL); /* the client counts it too (XEP-0198 §4) */
+	if (!err)
+		sm_send(w, c, buf_head(&b), buf_avail(&b), NULL);
 	buf_free(&b);
 }
 
@@ -300,8 +300,8 @@ static void send_iq_result(struct worker *w, struct conn *c, const struct stanza
 		      buf_append_str(&b, "</iq>");
 	else if (!err)
 		err = buf_append_str(&b, "/>");
-	if (!err && !conn_send(w, c, buf_head(&b), buf_avail(&b)))
-		sm_sent(w, c, NULL);
+	if (!err)
+		sm_send(w, c, buf_head(&b), buf_avail(&b), NULL);
 	buf_free(&b);
 }
 
@@ -321,8 +321,7 @@ void c2s_ping(struct worker *w, struct conn *c)
 	char iq[CONFIG_STR + 128];
 	snprintf(iq, sizeof iq, "<iq type='get' id='" C2S_PING_ID "' from='%s'>"
 		 "<ping xmlns='urn:xmpp:ping'/></iq>", c2s_domain(w, c));
-	if (!conn_send_str(w, c, iq))
-		sm_sent(w, c, NULL); /* a stanza the client counts (XEP-0198 §4) */
+	sm_send(w, c, iq, strlen(iq), NULL);
 	conn_timer_set(w, c, CONN_TIMER_PING, (uint64_t)w->cfg->ping_timeout * 1000);
 }
 
@@ -616,8 +615,7 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 		return; /* held while the client is inactive */
 	struct buf b = {0};
 	if (wire_stanza_render(&b, s) == 0) {
-		if (!conn_send(w, c, buf_head(&b), buf_avail(&b)))
-			sm_sent(w, c, s);
+		sm_send(w, c, buf_head(&b), buf_avail(&b), s);
 	} else
 		log_warn("conn %u: unrenderable stanza from the core", c->sid);
 	buf_free(&b);

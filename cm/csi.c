@@ -25,21 +25,6 @@ struct csi_hold {
 	struct csi_entry e[];
 };
 
-static void flush(struct worker *w, struct conn *c)
-{
-	struct csi_hold *h = c->csi;
-	if (!h)
-		return;
-	for (uint32_t i = 0; i < h->n; i++) {
-		if (!conn_send(w, c, buf_head(&h->e[i].xml), buf_avail(&h->e[i].xml)))
-			sm_sent(w, c, NULL); /* a presence: counted, never returned */
-		free(h->e[i].from);
-		buf_free(&h->e[i].xml);
-	}
-	free(h);
-	c->csi = NULL;
-}
-
 void csi_free(struct conn *c)
 {
 	struct csi_hold *h = c->csi;
@@ -49,6 +34,16 @@ void csi_free(struct conn *c)
 	}
 	free(h);
 	c->csi = NULL;
+}
+
+/* What was held goes out, oldest sender first; a presence is counted by
+ * Stream Management but never returned. */
+static void flush(struct worker *w, struct conn *c)
+{
+	struct csi_hold *h = c->csi;
+	for (uint32_t i = 0; h && i < h->n; i++)
+		sm_send(w, c, buf_head(&h->e[i].xml), buf_avail(&h->e[i].xml), NULL);
+	csi_free(c);
 }
 
 int csi_nonza(struct worker *w, struct conn *c, const struct stanza *s)

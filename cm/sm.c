@@ -17,22 +17,16 @@ struct sm_state {
 	uint32_t acked; /* the client's last 'h' */
 	uint32_t n;	/* entries in q: sent - acked */
 	uint8_t r_out;	/* our <r/> is unanswered */
-	/* One entry per unacknowledged stanza, oldest first: u32 length, then a
-	 * STANZA_RETURN frame, or nothing for a stanza not worth returning. */
+	/* One STANZA_RETURN frame per unacknowledged stanza, oldest first; a
+	 * frame without payload stands for one not worth returning. */
 	struct buf q;
 };
 
-static void put_be32(uint8_t *p, uint32_t v)
+/* The length of the oldest queued frame (the queue holds whole frames). */
+static size_t head_len(struct sm_state *m, struct wire_frame *f)
 {
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	long n = wire_parse((const uint8_t *)buf_head(&m->q), buf_avail(&m->q), f);
+	return n > 0 ? (size_t)n : buf_avail(&m->q);
 }
 
 void sm_free(struct conn *c)
@@ -69,10 +63,9 @@ static void enable(struct worker *w, struct conn *c)
 /* Drops the k oldest entries. */
 static void pop(struct sm_state *m, uint32_t k)
 {
-	for (; k && m->n; k--, m->n--) {
-		const uint8_t *p = (const uint8_t *)buf_head(&m->q);
-		buf_consume(&m->q, 4 + get_be32(p));
-	}
+	struct wire_frame f;
+	for (; k && m->n; k--, m->n--)
+		buf_consume(&m->q, head_len(m, &f));
 	if (!m->n)
 		buf_free(&m->q); /* an idle acked connection keeps no buffer */
 }
@@ -138,22 +131,26 @@ static int returnable(const struct wire_stanza *s)
 	return s->kind == STANZA_IQ && (s->type == STANZA_T_GET || s->type == STANZA_T_SET);
 }
 
-void sm_sent(struct worker *w, struct conn *c, const struct wire_stanza *s)
+/* A stanza went to the client: s, or NULL for one that needs no return.
+ * Asks for an ack when none is pending. */
+static void sent(struct worker *w, struct conn *c, const struct wire_stanza *s)
 {
 	struct sm_state *m = c->sm;
 	if (!m)
 		return;
-	uint8_t len[4] = {0};
-	size_t at = buf_avail(&m->q);
-	int rc = buf_append(&m->q, len, sizeof len);
-	if (!rc && s && returnable(s))
+	struct wire_writer wr;
+	int rc;
+	if (s && returnable(s)) {
 		rc = wire_put_stanza_return(&m->q, s);
+	} else {
+		wire_begin(&wr, &m->q, WIRE_STANZA_RETURN, 0);
+		rc = wire_end(&wr);
+	}
 	if (rc) {
 		log_warn("conn %u: cannot keep an unacknowledged stanza", c->sid);
 		c2s_stream_error(w, c, SE_RESOURCE_CONSTRAINT);
 		return;
 	}
-	put_be32((uint8_t *)buf_head(&m->q) + at, (uint32_t)(buf_avail(&m->q) - at - 4));
 	m->sent++;
 	if (++m->n > SM_MAX_UNACKED) {
 		c2s_stream_error(w, c, SE_RESOURCE_CONSTRAINT);
@@ -171,15 +168,24 @@ void sm_return_unacked(struct worker *w, struct conn *c)
 	struct sm_state *m = c->sm;
 	uint32_t returned = 0;
 	while (m && m->n) {
-		const uint8_t *p = (const uint8_t *)buf_head(&m->q);
-		uint32_t len = get_be32(p);
-		if (len && !buf_append(&w->link.out, p + 4, len))
+		struct wire_frame f;
+		size_t len = head_len(m, &f);
+		if (f.plen && !buf_append(&w->link.out, buf_head(&m->q), len))
 			returned++;
-		buf_consume(&m->q, 4 + len);
+		buf_consume(&m->q, len);
 		m->n--;
 	}
 	if (returned)
 		log_info("conn %u: %u unacknowledged stanza(s) returned to the core", c->sid,
 			 returned);
 	sm_free(c);
+}
+
+int sm_send(struct worker *w, struct conn *c, const char *data, size_t len,
+	    const struct wire_stanza *s)
+{
+	int rc = conn_send(w, c, data, len);
+	if (!rc)
+		sent(w, c, s);
+	return rc;
 }

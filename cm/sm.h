@@ -19,9 +19,13 @@
 int sm_nonza(struct worker *w, struct conn *c, const struct stanza *s);
 /* A stanza from the client was handled (§4: 'h' counts it). */
 void sm_inbound(struct conn *c);
-/* A stanza went to the client: s, or NULL for one that needs no return
- * (presence released by csi.c).  Asks for an ack when none is pending. */
-void sm_sent(struct worker *w, struct conn *c, const struct wire_stanza *s);
+/* Queues a stanza for the client (conn_send) and counts it, as the client
+ * will (§4): every stanza the client gets goes through here.  s is the
+ * stanza the core sent, kept until acknowledged, or NULL for one the core
+ * need not get back (the cm's own errors and results, held presence).
+ * Asks for an ack when none is pending.  Returns conn_send's result. */
+int sm_send(struct worker *w, struct conn *c, const char *data, size_t len,
+	    const struct wire_stanza *s);
 /* The connection ends: what is unacknowledged goes back to the core. */
 void sm_return_unacked(struct worker *w, struct conn *c);
 void sm_free(struct conn *c);
