@@ -311,18 +311,25 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 	return rc ? 1 : 0;
 }
 
+/* The defaults overlaid with path; the reason (file and line) on stderr. */
+static int load_config(const char *path, struct config *cfg)
+{
+	char err[512];
+	config_defaults(cfg);
+	if (!config_load(path, cfg, err, sizeof err))
+		return 0;
+	fprintf(stderr, "starlingctl: %s\n", err);
+	return -1;
+}
+
 /* check-config: what starling-core and starling-cm would refuse at start-up,
  * found without starting them: syntax, unknown keys, ranges (config_load names
  * the file and line), and the TLS files the cm must read.  0 valid, 1 not. */
 static int cmd_check_config(const char *path)
 {
 	static struct config cfg;
-	char err[512];
-	config_defaults(&cfg);
-	if (config_load(path, &cfg, err, sizeof err)) {
-		fprintf(stderr, "starlingctl: %s\n", err);
+	if (load_config(path, &cfg))
 		return 1;
-	}
 	const char *files[][2] = {{"tls.certificate", cfg.tls_cert}, {"tls.key", cfg.tls_key}};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		if (access(files[i][1], R_OK)) {
@@ -353,12 +360,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[optind], "check-config") && argc - optind <= 2)
 		return cmd_check_config(argc - optind == 2 ? argv[optind + 1] : cfg_path);
 	static struct config cfg;
-	char err[512];
-	config_defaults(&cfg);
-	if (config_load(cfg_path, &cfg, err, sizeof err)) {
-		fprintf(stderr, "starlingctl: %s\n", err);
+	if (load_config(cfg_path, &cfg))
 		return 1;
-	}
 	log_init("starlingctl", LOG_LEVEL_WARN);
 	if (!strcmp(argv[optind], "status") && argc - optind == 1)
 		return cmd_status(&cfg); /* the running core's figures: no database */
