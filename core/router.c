@@ -454,11 +454,9 @@ void router_returned(struct core *c, const struct wire_stanza *s)
 	if (s->kind != STANZA_MESSAGE)
 		return;
 	struct wire_stanza m = *s;
-	if (v.has_resource) {
-		m.to.len = (uint32_t)(v.resource.p - 1 - s->to.p);
-		v.has_resource = 0;
-		v.resource = (struct wire_str){NULL, 0};
-	}
+	m.to = core_jid_bare(&v);
+	v.has_resource = 0;
+	v.resource = (struct wire_str){NULL, 0};
 	router_route_local(c, &m, &v);
 }
 
