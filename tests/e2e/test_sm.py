@@ -38,6 +38,13 @@ def _login_enabled(server, jid, pw, resource):
     return s
 
 
+def _alice_and_bob(server):
+    """alice on 'phone' with SM enabled, bob on 'pc' without it."""
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    return _login_enabled(server, aj, apw, 'phone'), server.raw_login(bj, bpw, 'pc'), aj, apw, bj
+
+
 def test_enable_rules(server):
     aj, apw = server.new_user('alice')
     s = server.raw()
@@ -58,10 +65,7 @@ def test_enable_rules(server):
 
 
 def test_counts_and_requests(server):
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a = _login_enabled(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, b, aj, apw, bj = _alice_and_bob(server)
     try:
         # §4: 'h' counts the client's stanzas handled since enabling.
         a.send("<iq type='get' id='p1' to='localhost'>%s</iq>" % PING)
@@ -98,10 +102,7 @@ def test_handled_count_too_high(server):
 
 
 def test_unacked_messages_survive_a_lost_connection(server):
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a = _login_enabled(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, b, aj, apw, bj = _alice_and_bob(server)
     try:
         b.message(aj + '/phone', 'm1')
         assert body_of(a.next_message()) == 'm1'
@@ -128,10 +129,7 @@ def test_unacked_messages_survive_a_lost_connection(server):
 def test_unacked_request_is_answered(server):
     """RFC 6120 §8.2.3: the request the lost client never answered gets an
     error from the server instead of silence."""
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a = _login_enabled(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, b, aj, apw, bj = _alice_and_bob(server)
     try:
         b.send("<iq type='get' id='q1' to='%s/phone'>%s</iq>" % (aj, PING))
         assert a.next_element(lambda e: e.tag == q(NS_CLIENT, 'iq')).get('id') == 'q1'
@@ -176,10 +174,7 @@ def test_shutdown_returns_what_was_not_acknowledged(server):
     """Issue 9's graceful shutdown: a cm told to stop sends <system-shutdown/>
     and hands what its clients never acknowledged back to the core, which
     keeps the messages for the next login."""
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a = _login_enabled(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, b, aj, apw, bj = _alice_and_bob(server)
     try:
         b.message(aj + '/phone', 'in flight at shutdown')
         assert body_of(a.next_message()) == 'in flight at shutdown'
