@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "csi.h"
+#include "handoff.h"
 #include "sm.h"
 #include "throttle.h"
 #include "lib/jid.h"
@@ -49,7 +50,7 @@ static const char *const se_names[] = {
 
 static int ns_is(const struct stanza *s, const char *ns) { return s->ns && !strcmp(s->ns, ns); }
 
-static void random_hex(char *out, size_t bytes)
+void c2s_random_hex(char *out, size_t bytes)
 {
 	unsigned char r[32];
 	if (bytes > sizeof r)
@@ -69,7 +70,7 @@ const char *c2s_domain(const struct worker *w, const struct conn *c)
 static void send_header(struct worker *w, struct conn *c)
 {
 	char id[33], hdr[512];
-	random_hex(id, 16);
+	c2s_random_hex(id, 16);
 	snprintf(hdr, sizeof hdr,
 		 "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
 		 "xmlns:stream='" NS_STREAMS "' id='%s' from='%s' version='1.0' xml:lang='en'>",
@@ -81,9 +82,17 @@ static void send_header(struct worker *w, struct conn *c)
 void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_error e,
 			  const char *app)
 {
+	if (c->flags & CONN_DETACHED) {
+		sm_expire(w, c); /* no stream to tell: the session just ends */
+		return;
+	}
 	if ((c->flags & CONN_DEAD) || c->state == C2S_CLOSING)
 		return;
 	log_info("conn %u: stream error <%s/>", c->sid, se_names[e]);
+	/* XEP-0198 §5: only a lost peer (timed out) may come back for its
+	 * session; after any other error of ours the session ends. */
+	if (e != SE_CONNECTION_TIMEOUT)
+		sm_no_resume(c);
 	if (!(c->flags & CONN_HEADER_SENT))
 		send_header(w, c);
 	char msg[512];
@@ -334,7 +343,7 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 	if (want && *want)
 		rc = jid_prep_resource(want, res, sizeof res);
 	else
-		random_hex(res, 8);
+		c2s_random_hex(res, 8);
 	free(want);
 	if (rc) {
 		stanza_error(w, c, s, "modify", "bad-request"); /* §7.7.2.1 */
@@ -511,7 +520,10 @@ static void feed(struct worker *w, struct conn *c, const char *p, size_t n)
 	case 0:
 		return;
 	case XS_ERR_STOPPED:
-		xs_reset(&c->xs); /* STARTTLS: the next bytes start a new stream */
+		/* STARTTLS: the next bytes start a new stream.  A transport that
+		 * leaves for a resumed session keeps its place in the stream. */
+		if (!(c->flags & CONN_HANDOFF))
+			xs_reset(&c->xs);
 		return;
 	case XS_ERR_RESTRICTED:
 		c2s_stream_error(w, c, SE_RESTRICTED_XML);
@@ -572,6 +584,8 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 		}
 		break;
 	}
+	if ((c->flags & CONN_HANDOFF) && w->tio.in_len)
+		handoff_carry(w, c, w->tio.in, w->tio.in_len); /* records not yet read */
 	w->tio.in = NULL;
 	w->tio.in_len = 0;
 	/* Handshake records may have been produced without any plaintext. */

@@ -53,6 +53,8 @@ void c2s_on_session_opened(struct worker *w, struct conn *c, int status);
 void c2s_on_session_close(struct worker *w, struct conn *c, int reason);
 /* The hosted domain of c's stream, prepared (lives as long as the config). */
 const char *c2s_domain(const struct worker *w, const struct conn *c);
+/* 2 * bytes random hex digits and a NUL into out. */
+void c2s_random_hex(char *out, size_t bytes);
 void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
 
 #endif

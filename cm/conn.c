@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "c2s.h"
+#include "handoff.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -34,6 +35,11 @@ int conn_table_init(struct worker *w, uint32_t max)
 
 static void conn_release(struct worker *w, struct conn *c)
 {
+	if (c->flags & CONN_HANDOFF)
+		handoff_take(w, c); /* the transport lives on in another slot */
+	else if (sm_hibernate(w, c))
+		return; /* the session lives on without its transport */
+	int had_transport = !(c->flags & CONN_DETACHED);
 	conn_timer_clear(w, c);
 	c2s_on_close(w, c);
 	if (c->fd >= 0)
@@ -53,11 +59,14 @@ static void conn_release(struct worker *w, struct conn *c)
 	c->fd = -1;
 	c->gen = gen;
 	w->free_slots[w->n_free++] = conn_slot(w, c);
-	__atomic_fetch_add(&w->n_closed, 1, __ATOMIC_RELAXED); /* read by main for stats */
+	if (had_transport) /* a detached one was counted when it lost it */
+		__atomic_fetch_add(&w->n_closed, 1, __ATOMIC_RELAXED); /* read by main for stats */
 }
 
 void conn_table_free(struct worker *w)
 {
+	if (!w->stop)
+		w->stop = 1; /* the end of the worker: no session may wait (sm_hibernate) */
 	for (uint32_t i = 0; w->slots && i < w->max_slots; i++) {
 		struct conn *c = &w->slots[i];
 		if (c->fd >= 0 || c->ssl || c->jid)
@@ -89,9 +98,11 @@ struct conn *conn_by_sid(struct worker *w, uint32_t sid)
 	if (slot >= w->max_slots)
 		return NULL;
 	struct conn *c = &w->slots[slot];
-	if (c->fd < 0 || c->sid != sid || (c->flags & CONN_DEAD))
+	if (c->sid != sid)
 		return NULL;
-	return c;
+	if (c->flags & CONN_DETACHED)
+		return c; /* even expiring: what arrives joins the queue it returns */
+	return c->fd < 0 || (c->flags & CONN_DEAD) ? NULL : c;
 }
 
 void conn_schedule_flush(struct worker *w, struct conn *c)
@@ -103,8 +114,7 @@ void conn_schedule_flush(struct worker *w, struct conn *c)
 	w->flush_head = conn_slot(w, c) + 1;
 }
 
-/* Encrypt the turn's plaintext into out.  0, or -errno (the conn is killed). */
-static int conn_encrypt(struct worker *w, struct conn *c)
+int conn_encrypt(struct worker *w, struct conn *c)
 {
 	if (!buf_avail(&c->plain))
 		return 0;
@@ -274,6 +284,8 @@ void conn_timers_run(struct worker *w)
 				c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
 			} else if (list == CONN_TIMER_IDLE) {
 				c2s_ping(w, c);
+			} else if (list == CONN_TIMER_RESUME) {
+				sm_expire(w, c);
 			} else if (list == CONN_TIMER_PING) {
 				log_info("conn %u: no answer to our ping in %u s", c->sid,
 					 w->cfg->ping_timeout);

@@ -37,6 +37,8 @@ enum conn_flags {
 	CONN_PAUSED = 1 << 10,	   /* not reading: the link to the core is backed up */
 	CONN_INPUT_DONE = 1 << 11, /* the client half-closed; drain our output only */
 	CONN_INACTIVE = 1 << 12,   /* said <inactive/> (XEP-0352): presence is held */
+	CONN_DETACHED = 1 << 13,   /* no transport: the session waits for a resumption (sm_resume.c) */
+	CONN_HANDOFF = 1 << 14,	   /* dead here: its transport goes to another slot (handoff.c) */
 };
 
 /* Timer lists.  Every member of one list has the same timeout, so appending
@@ -47,8 +49,9 @@ enum conn_timer {
 	CONN_TIMER_CLOSING = 2, /* our close is queued: drain by then, or be cut */
 	CONN_TIMER_IDLE = 3,	/* bound: pinged when silent until the deadline */
 	CONN_TIMER_PING = 4,	/* pinged: must send something by the deadline */
+	CONN_TIMER_RESUME = 5,	/* detached: must be resumed by the deadline */
 };
-#define CONN_TIMER_LISTS 5
+#define CONN_TIMER_LISTS 6
 #define CONN_CLOSE_GRACE_MS 10000
 
 struct conn_timer_list {
@@ -91,7 +94,8 @@ static inline uint32_t conn_slot_of_sid(uint32_t sid) { return sid & (CONN_MAX_S
 int conn_table_init(struct worker *w, uint32_t max);
 void conn_table_free(struct worker *w);
 struct conn *conn_alloc(struct worker *w, int fd); /* NULL when full */
-/* The live connection for a link session id, or NULL if it has gone. */
+/* The live connection for a link session id, or NULL if it has gone.  A
+ * detached session counts as live until its slot is released. */
 struct conn *conn_by_sid(struct worker *w, uint32_t sid);
 uint32_t conn_slot(struct worker *w, const struct conn *c);
 
@@ -99,6 +103,9 @@ uint32_t conn_slot(struct worker *w, const struct conn *c);
  * flush at the end of the loop turn. Returns 0 or -errno. */
 int conn_send(struct worker *w, struct conn *c, const char *data, size_t len);
 int conn_send_str(struct worker *w, struct conn *c, const char *s);
+/* Encrypt the turn's plaintext into out now rather than at the flush.
+ * 0, or -errno (the conn is killed). */
+int conn_encrypt(struct worker *w, struct conn *c);
 /* Bytes queued for the client and not yet taken by the kernel. */
 static inline size_t conn_queued(const struct conn *c)
 {

@@ -38,7 +38,7 @@ void csi_free(struct conn *c)
 
 /* What was held goes out, oldest sender first; a presence is counted by
  * Stream Management but never returned. */
-static void flush(struct worker *w, struct conn *c)
+void csi_flush(struct worker *w, struct conn *c)
 {
 	struct csi_hold *h = c->csi;
 	for (uint32_t i = 0; h && i < h->n; i++)
@@ -54,7 +54,7 @@ int csi_nonza(struct worker *w, struct conn *c, const struct stanza *s)
 		c->flags |= CONN_INACTIVE;
 	else if (!strcmp(s->name, "active")) {
 		c->flags &= (uint16_t)~CONN_INACTIVE;
-		flush(w, c); /* §5: what was held goes out now */
+		csi_flush(w, c); /* §5: what was held goes out now */
 	} else
 		return 0;
 	return 1;
@@ -97,18 +97,18 @@ static struct csi_entry *entry_for(struct conn *c, struct wire_str from)
 int csi_filter(struct worker *w, struct conn *c, const struct wire_stanza *s)
 {
 	if (!(c->flags & CONN_INACTIVE) || !holdable(s)) {
-		flush(w, c);
+		csi_flush(w, c);
 		return 0;
 	}
 	struct csi_entry *e = entry_for(c, s->from);
 	if (!e) {
-		flush(w, c); /* full (or out of memory): deliver rather than drop */
+		csi_flush(w, c); /* full (or out of memory): deliver rather than drop */
 		return 0;
 	}
 	buf_free(&e->xml); /* the newer update supersedes the held one */
 	if (wire_stanza_render(&e->xml, s)) {
 		log_warn("conn %u: cannot hold a presence; delivering", c->sid);
-		flush(w, c);
+		csi_flush(w, c);
 		return 0;
 	}
 	return 1;

@@ -19,6 +19,9 @@ int csi_nonza(struct worker *w, struct conn *c, const struct stanza *s);
  * 0 when the caller should deliver it now (what was held has been queued
  * before it). */
 int csi_filter(struct worker *w, struct conn *c, const struct wire_stanza *s);
+/* What was held goes out now (or into the XEP-0198 queue of a detached
+ * session), oldest sender first. */
+void csi_flush(struct worker *w, struct conn *c);
 /* Frees what c holds (conn.c, when the slot is released). */
 void csi_free(struct conn *c);
 

@@ -109,8 +109,11 @@ int main(int argc, char **argv)
 	raise_nofile(&cfg, n);
 	struct worker *ws = calloc(n, sizeof *ws);
 	int rc = ws ? 0 : -ENOMEM;
-	for (unsigned i = 0; ws && i < n; i++)
+	for (unsigned i = 0; ws && i < n; i++) {
 		ws[i].link.fd = ws[i].wake_fd = -1; /* so a failed start closes nothing twice */
+		ws[i].all = ws;
+		ws[i].n_all = n;
+	}
 	unsigned started = 0;
 	for (unsigned i = 0; !rc && i < n; i++) {
 		rc = worker_init(&ws[i], i, &cfg, ctx);

@@ -1,8 +1,10 @@
-/* sm: Stream Management (XEP-0198) acks, without resumption yet.  A client
- * that enables it counts what it handled and tells us; what it never
- * acknowledged when the connection ends goes back to the core, which stores
- * messages offline (or gives them to another resource) and bounces requests
- * (XEP-0198 §4: nothing is silently lost). */
+/* sm: Stream Management (XEP-0198).  A client that enables it counts what it
+ * handled and tells us (acks, sm.c); one that asks for resumption keeps its
+ * session for [c2s] resume_timeout after its connection is lost, and takes
+ * it up again on a new connection on any worker (sm_resume.c).  What it never
+ * acknowledged when the session finally ends goes back to the core, which
+ * stores messages offline (or gives them to another resource) and bounces
+ * requests (§4: nothing is silently lost). */
 #ifndef STARLING_CM_SM_H
 #define STARLING_CM_SM_H
 #include "conn.h"
@@ -26,8 +28,23 @@ void sm_inbound(struct conn *c);
  * Asks for an ack when none is pending.  Returns conn_send's result. */
 int sm_send(struct worker *w, struct conn *c, const char *data, size_t len,
 	    const struct wire_stanza *s);
-/* The connection ends: what is unacknowledged goes back to the core. */
+/* The session ends: what is unacknowledged goes back to the core. */
 void sm_return_unacked(struct worker *w, struct conn *c);
 void sm_free(struct conn *c);
+
+struct handoff;
+/* conn.c, releasing c's slot: when c's session may be resumed, detaches it
+ * from its transport (the slot stays, CONN_DETACHED, stanzas queue) and
+ * returns 1; 0 when the slot is to be freed. */
+int sm_hibernate(struct worker *w, struct conn *c);
+/* c's session must end with its connection (a stream error of ours). */
+void sm_no_resume(struct conn *c);
+/* A detached session ends now (timeout, or the core closed it). */
+void sm_expire(struct worker *w, struct conn *c);
+/* A transport handed to this worker to resume one of its sessions. */
+void sm_resume_arrive(struct worker *w, struct handoff *h);
+/* The transport of a resumption that cannot be: <failed/>, and it goes on
+ * as an authenticated stream that may bind (§5). */
+void sm_resume_refuse(struct worker *w, struct handoff *h);
 
 #endif

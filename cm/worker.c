@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "handoff.h"
+#include "sm.h"
 #include "lib/stanza.h"
 #include "lib/log.h"
 
@@ -244,6 +246,8 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (cqe->res > 0 && !(c->flags & (CONN_DEAD | CONN_INPUT_DONE)))
 			c2s_on_data(w, c, bufring_data(&w->rx, bid), (size_t)cqe->res);
+		else if (cqe->res > 0 && (c->flags & CONN_HANDOFF))
+			handoff_carry(w, c, bufring_data(&w->rx, bid), (size_t)cqe->res);
 		bufring_recycle(&w->rx, bid);
 		if (more && !w->link_paused && uplink_backed_up(w))
 			w->link_paused = 1;
@@ -292,6 +296,12 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		return;
 	case OP_WAKE:
 	case OP_CANCEL:
+		return;
+	case OP_HANDOFF:
+		sm_resume_arrive(w, (struct handoff *)(uintptr_t)(ud & ((1ull << 56) - 1)));
+		return;
+	case OP_HANDOFF_SENT:
+		handoff_sent(w, (struct handoff *)(uintptr_t)(ud & ((1ull << 56) - 1)), cqe->res);
 		return;
 	case OP_RECV:
 	case OP_SEND:
@@ -351,7 +361,9 @@ static void worker_shutdown(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->max_slots; i++) {
 		struct conn *c = &w->slots[i];
-		if (c->fd >= 0 && !(c->flags & CONN_DEAD) && c->state != C2S_CLOSING)
+		if (c->flags & CONN_DETACHED)
+			sm_expire(w, c); /* its session ends with the others */
+		else if (c->fd >= 0 && !(c->flags & CONN_DEAD) && c->state != C2S_CLOSING)
 			c2s_stream_error(w, c, SE_SYSTEM_SHUTDOWN);
 	}
 	uint64_t end = now_ms() + 1000;
@@ -370,6 +382,7 @@ void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	w->now_ms = now_ms();
+	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		arm_accept(w, i);
 	arm_tick(w);
@@ -424,4 +437,9 @@ void worker_free(struct worker *w)
 	bufring_free(&w->rx);
 	free(w->paused);
 	throttle_free(w);
+	while (w->handoffs) {
+		struct handoff *h = w->handoffs;
+		w->handoffs = h->next;
+		handoff_free(h);
+	}
 }

@@ -24,6 +24,9 @@ enum worker_op {
 	OP_TICK,	/* one-second timer */
 	OP_WAKE,	/* eventfd read: the main thread asks us to stop */
 	OP_CANCEL,	/* completion of a cancel request: nothing to do */
+	/* The rest carry a pointer in the low 56 bits instead of gen | slot. */
+	OP_HANDOFF,	/* a transport sent to us by a worker (handoff.c) */
+	OP_HANDOFF_SENT, /* our message with a transport to a worker completed */
 };
 
 #define WORKER_BUF_GROUP 1
@@ -36,10 +39,17 @@ struct worker_listener {
 };
 
 struct throttle;
+struct handoff;
 
 struct worker {
 	unsigned id;
 	pthread_t thread;
+	/* Every worker of the process (set before any starts): resumption
+	 * hands a connection to the worker holding its session. */
+	struct worker *all;
+	unsigned n_all;
+	int ready; /* its ring accepts messages (atomic) */
+	struct handoff *handoffs; /* transports leaving this worker, not yet taken */
 	const struct config *cfg;
 	SSL_CTX *tls_ctx;
 	struct io_uring ring;

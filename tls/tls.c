@@ -218,6 +218,8 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 
 static struct tls_io *tls_io_of(SSL *ssl) { return BIO_get_data(SSL_get_rbio(ssl)); }
 
+void tls_rebind(SSL *ssl, struct tls_io *io) { BIO_set_data(SSL_get_rbio(ssl), io); }
+
 SSL *tls_new(SSL_CTX *ctx, struct tls_io *io, int is_server, const char *server_name)
 {
 	if (pthread_once(&tls_bio_once, tls_bio_method_init) || !tls_bio_method)

@@ -35,6 +35,10 @@ SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen);
  * input. Free with SSL_free(). */
 SSL *tls_new(SSL_CTX *ctx, struct tls_io *io, int is_server, const char *server_name);
 
+/* Bind ssl to another io: the connection moved to another thread's loop
+ * (stream resumption on another worker).  Only between tls_* calls. */
+void tls_rebind(SSL *ssl, struct tls_io *io);
+
 /* Consume io->in (handshake and records) and decrypt into out.
  * Returns >0 plaintext bytes, 0 when more input is needed (everything in
  * io->in has been consumed), -ECONNRESET on close_notify, -EPROTO on a fatal

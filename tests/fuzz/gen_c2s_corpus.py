@@ -138,6 +138,15 @@ SEEDS = {
     SM_ENABLE + SM_ENABLE + MSG + b"<r xmlns='urn:xmpp:sm:3'/>" + cmd(STANZA, 0) +
     b"<a xmlns='urn:xmpp:sm:3' h='1'/>" + cmd(STANZA, 0) + b"<a xmlns='urn:xmpp:sm:3' h='x'/>" +
     b"<resume xmlns='urn:xmpp:sm:3' previd='a' h='0'/>" + b"<a xmlns='urn:xmpp:sm:3' h='99'/>",
+    # XEP-0198 §5: a resumable session loses its connection and waits
+    # (detached); resumption requests with good and bad SM-IDs.
+    "sm_resume_eof": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN +
+    b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>" + MSG + cmd(STANZA, 0) + cmd(EOF) +
+    cmd(STANZA, 0),
+    "sm_resume_req": bytes([FAKE_TLS | ECHO]) + HDR + PLAIN + cmd(NONE) + HDR +
+    b"<resume xmlns='urn:xmpp:sm:3' previd='0.1.0123456789abcdef0123456789abcdef' h='0'/>" +
+    b"<resume xmlns='urn:xmpp:sm:3' previd='0.1.01' h='x'/>" + BIND +
+    b"<enable xmlns='urn:xmpp:sm:3' resume='1'/>" + MSG + cmd(STANZA, 0) + CLOSE_STREAM,
     "sm_eof_unacked": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN + SM_ENABLE + MSG + cmd(STANZA, 0) +
     cmd(EOF),
     # XEP-0352: inactive holds presence, a message flushes it, active flushes.

@@ -1,0 +1,46 @@
+/* sm_int: the per-connection XEP-0198 state, shared by the acks (sm.c) and
+ * resumption (sm_resume.c) only. */
+#ifndef STARLING_CM_SM_INT_H
+#define STARLING_CM_SM_INT_H
+#include <libxml/tree.h>
+#include <stdint.h>
+
+#include "handoff.h"
+#include "sm.h"
+
+/* Allocated by <enable/>: a connection without SM owns nothing here. */
+struct sm_state {
+	uint32_t h_in;	/* stanzas from the client handled (§4), mod 2^32 */
+	uint32_t sent;	/* stanzas sent since <enabled/>, mod 2^32 */
+	uint32_t acked; /* the client's last 'h' */
+	uint32_t n;	/* entries in q: sent - acked */
+	uint8_t r_out;	/* our <r/> is unanswered */
+	/* <enabled resume='true'/> was sent: a lost connection leaves the
+	 * session waiting (sm_hibernate) instead of ending it. */
+	uint8_t resumable;
+	/* One STANZA_RETURN frame per unacknowledged stanza, oldest first.
+	 * Without resumption a frame without payload stands for a stanza not
+	 * worth returning; with it every frame holds the stanza as sent (what
+	 * the cm wrote itself as kind STANZA_OTHER), for retransmission. */
+	struct buf q;
+	char token[HANDOFF_TOKEN_HEX + 1]; /* the secret part of the SM-ID */
+	/* A resumption that waits for this connection's old transport to go. */
+	struct handoff *pending;
+};
+
+/* The length of the oldest queued frame, which is parsed into f. */
+size_t sm_head_len(struct sm_state *m, struct wire_frame *f);
+/* Drops the k oldest entries. */
+void sm_pop(struct sm_state *m, uint32_t k);
+/* <failed/> with a stanza error condition (§5, §6). */
+void sm_failed(struct worker *w, struct conn *c, const char *cond);
+/* An 'h' attribute: 0 and *h set, or -1 when absent or not a uint32. */
+int sm_get_h(xmlNodePtr node, uint32_t *h);
+/* Accepts the client's 'h': 0, or -1 when it acknowledges more than sent. */
+int sm_ack_to(struct sm_state *m, uint32_t h);
+/* §5: offers resumption on <enable resume='true'/>; 1 when done (the
+ * caller sends the plain <enabled/> otherwise). */
+int sm_resume_enable(struct worker *w, struct conn *c, xmlNodePtr enable);
+void sm_resume_request(struct worker *w, struct conn *c, xmlNodePtr resume);
+
+#endif

@@ -1,0 +1,250 @@
+/* sm_resume: XEP-0198 §5, stream resumption.  A session whose client asked
+ * for it outlives its connection by [c2s] resume_timeout: its slot stays
+ * (CONN_DETACHED, no socket, no TLS, no buffers but the SM queue), the core
+ * still sees it online and keeps sending; what arrives waits in the queue.
+ * A new connection that authenticates as the same account and presents the
+ * SM-ID gets the session back: its transport moves into the session's slot
+ * (handoff.c, across workers when needed), the client's 'h' acknowledges
+ * what it got, and the rest is sent again. */
+#include "sm_int.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "c2s.h"
+#include "csi.h"
+#include "lib/log.h"
+#include "worker.h"
+
+/* The SM-ID: "<worker>.<sid>.<token>", where the session lives and a secret
+ * (§5 lets the server encode what it likes; the client treats it as opaque).
+ * The sid changes with every use of a slot, so an ID is never reused while
+ * the process runs. */
+#define PREVID_MAX (10 + 1 + 10 + 1 + HANDOFF_TOKEN_HEX + 1)
+
+static void previd_of(struct worker *w, struct conn *c, char *out)
+{
+	snprintf(out, PREVID_MAX, "%u.%u.%s", w->id, c->sid, c->sm->token);
+}
+
+static int parse_previd(const char *s, unsigned *worker, uint32_t *sid, char *token)
+{
+	char *end;
+	unsigned long wk = strtoul(s, &end, 10);
+	if (end == s || *end != '.' || wk > 1024)
+		return -1;
+	s = end + 1;
+	unsigned long id = strtoul(s, &end, 10);
+	if (end == s || *end != '.' || id > UINT32_MAX)
+		return -1;
+	s = end + 1;
+	if (strlen(s) != HANDOFF_TOKEN_HEX || strspn(s, "0123456789abcdef") != HANDOFF_TOKEN_HEX)
+		return -1;
+	memcpy(token, s, HANDOFF_TOKEN_HEX + 1);
+	*worker = (unsigned)wk;
+	*sid = (uint32_t)id;
+	return 0;
+}
+
+int sm_resume_enable(struct worker *w, struct conn *c, xmlNodePtr enable)
+{
+	xmlChar *r = xmlGetProp(enable, (const xmlChar *)"resume");
+	int want = r && (!xmlStrcmp(r, (const xmlChar *)"true") || !xmlStrcmp(r, (const xmlChar *)"1"));
+	xmlFree(r);
+	if (!want || !w->cfg->resume_timeout)
+		return 0;
+	struct sm_state *m = c->sm;
+	c2s_random_hex(m->token, HANDOFF_TOKEN_HEX / 2);
+	m->resumable = 1;
+	char id[PREVID_MAX], x[PREVID_MAX + 120];
+	previd_of(w, c, id);
+	/* 'max': the longest we keep the session (§5, a preference we honour). */
+	snprintf(x, sizeof x, "<enabled xmlns='" SM_NS "' id='%s' resume='true' max='%u'/>", id,
+		 w->cfg->resume_timeout);
+	conn_send_str(w, c, x);
+	return 1;
+}
+
+/* <resume/> on an authenticated stream that has not bound (§5): the
+ * transport goes to the worker that holds the session, which decides. */
+void sm_resume_request(struct worker *w, struct conn *c, xmlNodePtr resume)
+{
+	if ((c->flags & CONN_BOUND) || c->sm) {
+		sm_failed(w, c, "unexpected-request");
+		return;
+	}
+	if (!w->cfg->resume_timeout) {
+		sm_failed(w, c, "feature-not-implemented"); /* §5 */
+		return;
+	}
+	struct handoff *h = calloc(1, sizeof *h);
+	xmlChar *pv = xmlGetProp(resume, (const xmlChar *)"previd");
+	int bad = !h || !pv || sm_get_h(resume, &h->h) ||
+		  parse_previd((const char *)pv, &h->target, &h->sid, h->token) ||
+		  h->target >= w->n_all;
+	xmlFree(pv);
+	if (bad || !(h->jid = strdup(c->jid))) {
+		/* Not an ID we gave out: the client may bind instead (§5). */
+		free(h);
+		sm_failed(w, c, bad ? "item-not-found" : "resource-constraint");
+		return;
+	}
+	handoff_start(w, c, h);
+}
+
+/* The session h asks for, if it is one this account may take up. */
+static struct conn *session_for(struct worker *w, struct handoff *h)
+{
+	struct conn *c = conn_by_sid(w, h->sid);
+	if (!c || !c->sm || !c->sm->resumable || !(c->flags & CONN_BOUND) || c->host != h->host)
+		return NULL;
+	if (CRYPTO_memcmp(c->sm->token, h->token, HANDOFF_TOKEN_HEX))
+		return NULL;
+	size_t n = strlen(h->jid);
+	return !strncmp(c->jid, h->jid, n) && c->jid[n] == '/' ? c : NULL;
+}
+
+/* §5: everything unacknowledged again, in order, as one batch. */
+static void retransmit(struct worker *w, struct conn *c)
+{
+	struct sm_state *m = c->sm;
+	struct buf out = {0};
+	const uint8_t *p = (const uint8_t *)buf_head(&m->q);
+	size_t left = buf_avail(&m->q);
+	for (uint32_t i = 0; i < m->n; i++) {
+		struct wire_frame f;
+		struct wire_stanza s;
+		long len = wire_parse(p, left, &f);
+		if (len <= 0)
+			break;
+		p += len;
+		left -= (size_t)len;
+		if (f.plen && !wire_get_stanza(&f, &s) && wire_stanza_render(&out, &s))
+			log_warn("conn %u: cannot render a stanza to send again", c->sid);
+	}
+	if (buf_avail(&out))
+		conn_send(w, c, buf_head(&out), buf_avail(&out));
+	buf_free(&out);
+	m->r_out = 0;
+	if (m->n) {
+		conn_send_str(w, c, "<r xmlns='" SM_NS "'/>");
+		m->r_out = 1;
+	}
+}
+
+/* The detached session c takes h's transport. */
+static void resume(struct worker *w, struct conn *c, struct handoff *h)
+{
+	struct sm_state *m = c->sm;
+	if (sm_ack_to(m, h->h)) {
+		/* The client claims more than was sent: neither side can trust the
+		 * counts (§6), so the session ends and the client starts anew. */
+		sm_resume_refuse(w, h);
+		sm_expire(w, c);
+		return;
+	}
+	conn_timer_clear(w, c);
+	c->flags &= (uint16_t)~CONN_DETACHED;
+	handoff_attach(w, c, h);
+	if (w->cfg->idle_timeout)
+		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
+	char id[PREVID_MAX], x[PREVID_MAX + 100];
+	previd_of(w, c, id);
+	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", m->h_in, id);
+	conn_send_str(w, c, x);
+	log_info("conn %u: %s resumed on worker %u (connection from worker %u), %u stanza(s) "
+		 "sent again", c->sid, c->jid, w->id, h->source, m->n);
+	retransmit(w, c);
+	handoff_finish(w, c, h);
+}
+
+void sm_resume_refuse(struct worker *w, struct handoff *h)
+{
+	struct conn *c = handoff_new_conn(w, h);
+	if (!c)
+		return;
+	sm_failed(w, c, "item-not-found");
+	handoff_finish(w, c, h);
+}
+
+void sm_resume_arrive(struct worker *w, struct handoff *h)
+{
+	if (w->stop) {
+		handoff_free(h);
+		return;
+	}
+	struct conn *c = session_for(w, h);
+	if (!c || c->sm->pending) {
+		sm_resume_refuse(w, h);
+	} else if (c->flags & CONN_DETACHED) {
+		resume(w, c, h);
+	} else {
+		/* §5: the old stream is still open here.  It is cut at once rather
+		 * than closed with <conflict/>: a dead peer would hold the close for
+		 * the whole drain timeout, and the client has left that stream. */
+		log_info("conn %u: %s resumed elsewhere; dropping its old connection", c->sid, c->jid);
+		c->sm->pending = h;
+		conn_kill(w, c);
+	}
+}
+
+void sm_no_resume(struct conn *c)
+{
+	if (c->sm && !c->sm->pending)
+		c->sm->resumable = 0;
+}
+
+int sm_hibernate(struct worker *w, struct conn *c)
+{
+	struct sm_state *m = c->sm;
+	if (!m || !m->resumable || !(c->flags & CONN_BOUND) || w->stop ||
+	    (c->flags & (CONN_CLIENT_CLOSED | CONN_DETACHED)))
+		return 0;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	buf_free(&c->plain);
+	buf_free(&c->out);
+	buf_free(&c->sending);
+	xs_free(&c->xs);
+	xs_init(&c->xs, w->cfg->max_stanza_size);
+	auth_free(c);
+	c->flags = CONN_AUTHED | CONN_BOUND | CONN_DETACHED | (c->flags & CONN_INACTIVE);
+	csi_flush(w, c); /* held presence joins the queue, to be sent on resumption */
+	c->flags &= (uint16_t)~CONN_INACTIVE; /* XEP-0352 §5: a new stream starts active */
+	c->state = C2S_OPEN;
+	m->r_out = 0;
+	conn_timer_set(w, c, CONN_TIMER_RESUME, (uint64_t)w->cfg->resume_timeout * 1000);
+	__atomic_fetch_add(&w->n_closed, 1, __ATOMIC_RELAXED); /* the transport is gone */
+	if (m->pending) {
+		struct handoff *h = m->pending;
+		m->pending = NULL;
+		resume(w, c, h);
+	} else {
+		log_info("conn %u: connection lost; %s waits %u s for resumption", c->sid, c->jid,
+			 w->cfg->resume_timeout);
+	}
+	return 1;
+}
+
+void sm_expire(struct worker *w, struct conn *c)
+{
+	if (c->sm)
+		c->sm->resumable = 0;
+	if (c->flags & CONN_DEAD)
+		return;
+	log_info("conn %u: %s not resumed; the session ends", c->sid, c->jid);
+	/* Released by the flush pass (conn_release then closes the session and
+	 * returns the queue); until then conn_by_sid still finds it, so what
+	 * the core sends meanwhile joins the queue. */
+	c->flags |= CONN_DEAD;
+	conn_timer_clear(w, c);
+	conn_schedule_flush(w, c);
+}
