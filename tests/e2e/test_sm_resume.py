@@ -3,8 +3,11 @@ connection takes its session up again on a new one, on either worker, with
 nothing lost and nothing duplicated; the session waits online for
 resume_timeout, then ends and what it never acknowledged goes back to the
 core.  Raw XML, so every counted stanza is visible."""
+import asyncio
 import re
+import xml.etree.ElementTree as ET
 
+from conftest import WAIT, Client, _clients, connect, expect, run
 from test_sm import NS_SM
 from xmpp_raw import NS_CLIENT, StreamClosed, body_of, expect_stream_error, q, stanza_error
 
@@ -40,6 +43,10 @@ def _resume(server, jid, pw, previd, h):
     s.send("<resume xmlns='%s' previd='%s' h='%d'/>" % (NS_SM, previd, h))
     el = s.next_element(lambda e: e.tag in (q(NS_SM, 'resumed'), q(NS_SM, 'failed')))
     return s, el
+
+
+def ET_str(el):
+    return ET.tostring(el)
 
 
 def _failed(el):
@@ -105,11 +112,6 @@ def test_resume_after_lost_connection(server):
     finally:
         a.close()
         b.close()
-
-
-def ET_str(el):
-    import xml.etree.ElementTree as ET
-    return ET.tostring(el)
 
 
 def test_resume_across_workers(server):
@@ -265,3 +267,40 @@ def test_timeout_returns_what_was_not_acknowledged(server):
     finally:
         a.close()
         b.close()
+
+
+def test_slixmpp_resumes_after_a_dropped_connection(server):
+    """A real client: slixmpp's XEP-0198 plugin enables resumption, loses its
+    TCP connection, reconnects, resumes, and gets what was sent meanwhile,
+    once."""
+    (aj, apw), (bj, bpw) = server.new_user('alice'), server.new_user('bob')
+    run(_slixmpp_resume(server, aj, apw, bj, bpw))
+
+
+async def _slixmpp_resume(server, aj, apw, bj, bpw):
+    loop = asyncio.get_running_loop()
+    a = Client(server, aj, apw, resource='phone')
+    a.register_plugin('xep_0198')
+    enabled, resumed, dropped = loop.create_future(), loop.create_future(), asyncio.Event()
+    a.add_event_handler('sm_enabled', lambda _: enabled.done() or enabled.set_result(True))
+    a.add_event_handler('session_resumed', lambda _: resumed.done() or resumed.set_result(True))
+    a.add_event_handler('disconnected', lambda _: dropped.set())
+    _clients.append(a)
+    a.connect((server.host, server.port))
+    assert await asyncio.wait_for(a.outcome, WAIT) == 'session'
+    assert await asyncio.wait_for(enabled, WAIT) is True
+    assert a.plugin['xep_0198'].sm_id  # the server offered resumption
+    b = await connect(server, bj, bpw, resource='pc')
+    b.send_message(mto=aj + '/phone', mbody='before the drop')
+    await expect(a.messages, lambda m: m['body'] == 'before the drop', 'first message')
+    a.transport.abort()  # the network goes: no </stream:stream>, no TLS close
+    await asyncio.wait_for(dropped.wait(), WAIT)
+    b.send_message(mto=aj + '/phone', mbody='while away')
+    a.connect((server.host, server.port))
+    assert await asyncio.wait_for(resumed, WAIT) is True
+    got = []
+    await expect(a.messages, lambda m: got.append(m['body']) or m['body'] == 'while away',
+                 'the message sent while alice was away')
+    assert got.count('before the drop') == 0 and got == ['while away'], got
+    a.send_message(mto=bj + '/pc', mbody='back again')
+    await expect(b.messages, lambda m: m['body'] == 'back again', 'alice chats again')
