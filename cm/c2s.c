@@ -622,10 +622,16 @@ void c2s_on_close(struct worker *w, struct conn *c)
 
 void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s)
 {
-	if (!(c->flags & CONN_BOUND) || c->state == C2S_CLOSING)
+	if (!(c->flags & CONN_BOUND))
+		return;
+	/* Sent while the connection goes: with XEP-0198 the stanza waits in the
+	 * queue (sent on a resumption, or returned to the core at the session's
+	 * end); without it nothing promised delivery. */
+	int going = c->state == C2S_CLOSING || (c->flags & CONN_DEAD);
+	if (going && !c->sm)
 		return;
 	w->n_stanzas_out++;
-	if (csi_filter(w, c, s))
+	if (!going && csi_filter(w, c, s))
 		return; /* held while the client is inactive */
 	struct buf b = {0};
 	if (wire_stanza_render(&b, s) == 0) {
@@ -671,7 +677,7 @@ void c2s_on_session_close(struct worker *w, struct conn *c, int reason)
 
 void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f)
 {
-	if (c->state != C2S_AUTH_WAIT)
+	if (c->state != C2S_AUTH_WAIT || (c->flags & CONN_DEAD))
 		return;
 	enum auth_result r = auth_on_cred(w, c, f);
 	if (r == AUTH_SUCCESS) {

@@ -100,9 +100,10 @@ struct conn *conn_by_sid(struct worker *w, uint32_t sid)
 	struct conn *c = &w->slots[slot];
 	if (c->sid != sid)
 		return NULL;
-	if (c->flags & CONN_DETACHED)
-		return c; /* even expiring: what arrives joins the queue it returns */
-	return c->fd < 0 || (c->flags & CONN_DEAD) ? NULL : c;
+	/* A dead or detached slot is found until it is released: what the core
+	 * sends its session meanwhile joins the XEP-0198 queue, to be sent on a
+	 * resumption or returned at the session's end, not lost. */
+	return c->fd >= 0 || (c->flags & CONN_DETACHED) ? c : NULL;
 }
 
 void conn_schedule_flush(struct worker *w, struct conn *c)

@@ -94,8 +94,8 @@ static inline uint32_t conn_slot_of_sid(uint32_t sid) { return sid & (CONN_MAX_S
 int conn_table_init(struct worker *w, uint32_t max);
 void conn_table_free(struct worker *w);
 struct conn *conn_alloc(struct worker *w, int fd); /* NULL when full */
-/* The live connection for a link session id, or NULL if it has gone.  A
- * detached session counts as live until its slot is released. */
+/* The connection for a link session id, or NULL if its slot was released.
+ * It may be dying (CONN_DEAD) or detached (sm_resume.c): callers check. */
 struct conn *conn_by_sid(struct worker *w, uint32_t sid);
 uint32_t conn_slot(struct worker *w, const struct conn *c);
 

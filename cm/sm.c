@@ -150,10 +150,10 @@ static int keep(struct sm_state *m, const char *data, size_t len, const struct w
 	return wire_end(&wr);
 }
 
-/* A stanza went to the client (or waits for it, detached).  Asks for an
- * ack when none is pending. */
+/* A stanza went to the client (or waits for it: going).  Asks for an ack
+ * when none is pending. */
 static void sent(struct worker *w, struct conn *c, const char *data, size_t len,
-		 const struct wire_stanza *s)
+		 const struct wire_stanza *s, int going)
 {
 	struct sm_state *m = c->sm;
 	if (keep(m, data, len, s)) {
@@ -166,7 +166,7 @@ static void sent(struct worker *w, struct conn *c, const char *data, size_t len,
 		c2s_stream_error(w, c, SE_RESOURCE_CONSTRAINT);
 		return;
 	}
-	if (!m->r_out && !(c->flags & CONN_DETACHED)) {
+	if (!m->r_out && !going) {
 		/* One request per burst: the answer covers all sent before it. */
 		conn_send_str(w, c, "<r xmlns='" SM_NS "'/>");
 		m->r_out = 1;
@@ -202,9 +202,11 @@ void sm_return_unacked(struct worker *w, struct conn *c)
 int sm_send(struct worker *w, struct conn *c, const char *data, size_t len,
 	    const struct wire_stanza *s)
 {
-	/* Detached (§5): the stanza waits in the queue for a resumption. */
-	int rc = (c->flags & CONN_DETACHED) ? 0 : conn_send(w, c, data, len);
+	/* Without a transport (detached, §5) or losing it, the stanza only
+	 * waits in the queue: for a resumption, or the core at the end. */
+	int going = (c->flags & (CONN_DETACHED | CONN_DEAD)) || c->state == C2S_CLOSING;
+	int rc = going ? 0 : conn_send(w, c, data, len);
 	if (!rc && c->sm)
-		sent(w, c, data, len, s);
+		sent(w, c, data, len, s, going);
 	return rc;
 }

@@ -213,7 +213,7 @@ void worker_resume_reading(struct worker *w)
 	w->link_paused = 0;
 	for (uint32_t i = 0; i < w->n_paused; i++) {
 		struct conn *c = conn_by_sid(w, w->paused[i]);
-		if (!c || !(c->flags & CONN_PAUSED))
+		if (!c || !(c->flags & CONN_PAUSED) || (c->flags & CONN_DEAD))
 			continue;
 		c->flags &= (uint16_t)~CONN_PAUSED;
 		if (!(c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_INPUT_DONE))
