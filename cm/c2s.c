@@ -606,6 +606,13 @@ void c2s_on_eof(struct worker *w, struct conn *c)
 		conn_kill(w, c);
 }
 
+void c2s_on_going(struct worker *w, struct conn *c)
+{
+	/* A session that may be resumed waits for its release (sm_hibernate). */
+	if (!sm_may_hibernate(w, c))
+		c2s_on_close(w, c);
+}
+
 void c2s_on_close(struct worker *w, struct conn *c)
 {
 	if (c->flags & CONN_BOUND) {
@@ -622,20 +629,23 @@ void c2s_on_close(struct worker *w, struct conn *c)
 
 void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s)
 {
-	if (!(c->flags & CONN_BOUND))
+	if (!(c->flags & CONN_BOUND)) {
+		/* Sent before the core read that the session ended here (a full
+		 * JID: this connection had bound one). */
+		if (c->jid && strchr(c->jid, '/'))
+			sm_give_back(w, s);
 		return;
-	/* Sent while the connection goes: with XEP-0198 the stanza waits in the
-	 * queue (sent on a resumption, or returned to the core at the session's
-	 * end); without it nothing promised delivery. */
+	}
+	/* Still bound while going, the session may be resumed: the stanza waits
+	 * in its XEP-0198 queue. */
 	int going = c->state == C2S_CLOSING || (c->flags & CONN_DEAD);
-	if (going && !c->sm)
-		return;
 	w->n_stanzas_out++;
 	if (!going && csi_filter(w, c, s))
 		return; /* held while the client is inactive */
 	struct buf b = {0};
 	if (wire_stanza_render(&b, s) == 0) {
-		sm_send(w, c, buf_head(&b), buf_avail(&b), s);
+		if (sm_send(w, c, buf_head(&b), buf_avail(&b), s))
+			sm_give_back(w, s); /* the connection died taking it */
 	} else
 		log_warn("conn %u: unrenderable stanza from the core", c->sid);
 	buf_free(&b);

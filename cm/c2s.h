@@ -44,7 +44,12 @@ void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_erro
 /* A bound client was silent for idle_timeout: ping it (XEP-0199 §4.1) and
  * give it ping_timeout to send anything. */
 void c2s_ping(struct worker *w, struct conn *c);
-/* The connection is going away: tell the core if it held a session. */
+/* The connection starts to close or dies: a session that cannot be
+ * resumed ends now, so the core stops routing to it at once, and what the
+ * client never acknowledged goes back.  Stanzas already on their way are
+ * given back as they arrive (sm_give_back). */
+void c2s_on_going(struct worker *w, struct conn *c);
+/* The slot is released: tell the core if it still held a session. */
 void c2s_on_close(struct worker *w, struct conn *c);
 
 /* From the core. */

@@ -157,6 +157,7 @@ void conn_close(struct worker *w, struct conn *c)
 {
 	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
 		return;
+	c2s_on_going(w, c);
 	c->state = C2S_CLOSING;
 	/* A client that stops reading must not hold the slot forever. */
 	conn_timer_set(w, c, CONN_TIMER_CLOSING, CONN_CLOSE_GRACE_MS);
@@ -172,6 +173,8 @@ void conn_kill(struct worker *w, struct conn *c)
 {
 	if (c->flags & CONN_DEAD)
 		return;
+	if (c->state != C2S_CLOSING)
+		c2s_on_going(w, c);
 	c->flags |= CONN_DEAD;
 	/* shutdown() ends the outstanding multishot recv (it completes with 0),
 	 * so the slot drains without an explicit cancel. */

@@ -162,7 +162,7 @@ static void sent(struct worker *w, struct conn *c, const char *data, size_t len,
 		return;
 	}
 	m->sent++;
-	if (++m->n > SM_MAX_UNACKED) {
+	if (++m->n > SM_MAX_UNACKED || buf_avail(&m->q) > SM_MAX_QUEUE_BYTES) {
 		c2s_stream_error(w, c, SE_RESOURCE_CONSTRAINT);
 		return;
 	}
@@ -171,6 +171,12 @@ static void sent(struct worker *w, struct conn *c, const char *data, size_t len,
 		conn_send_str(w, c, "<r xmlns='" SM_NS "'/>");
 		m->r_out = 1;
 	}
+}
+
+void sm_give_back(struct worker *w, const struct wire_stanza *s)
+{
+	if (returnable(s) && wire_put_stanza_return(&w->link.out, s))
+		log_error("worker %u: cannot return a stanza to the core", w->id);
 }
 
 void sm_return_unacked(struct worker *w, struct conn *c)

@@ -15,6 +15,9 @@
 /* Unacknowledged stanzas kept per connection; past it the stream is closed
  * (resource-constraint) and they go back to the core. */
 #define SM_MAX_UNACKED 5000
+/* ...and their bytes: a client that reads but never acknowledges must not
+ * make us keep copies without bound. */
+#define SM_MAX_QUEUE_BYTES (4u << 20)
 
 /* An element in the SM namespace.  Returns 1 when handled (the stream may
  * have been closed by an error), 0 when s is not SM's. */
@@ -28,6 +31,11 @@ void sm_inbound(struct conn *c);
  * Asks for an ack when none is pending.  Returns conn_send's result. */
 int sm_send(struct worker *w, struct conn *c, const char *data, size_t len,
 	    const struct wire_stanza *s);
+/* A stanza for a session that has ended here (or whose connection died
+ * taking it) goes back to the core, which routes it with the session gone:
+ * a message to another resource or offline storage, a request answered
+ * with an error (RFC 6120 §8.2.3).  Other stanzas are dropped. */
+void sm_give_back(struct worker *w, const struct wire_stanza *s);
 /* The session ends: what is unacknowledged goes back to the core. */
 void sm_return_unacked(struct worker *w, struct conn *c);
 void sm_free(struct conn *c);
@@ -37,6 +45,8 @@ struct handoff;
  * from its transport (the slot stays, CONN_DETACHED, stanzas queue) and
  * returns 1; 0 when the slot is to be freed. */
 int sm_hibernate(struct worker *w, struct conn *c);
+/* Whether c's session would wait for a resumption if c went now. */
+int sm_may_hibernate(struct worker *w, struct conn *c);
 /* c's session must end with its connection (a stream error of ours). */
 void sm_no_resume(struct conn *c);
 /* A detached session ends now (timeout, or the core closed it). */

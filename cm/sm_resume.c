@@ -198,11 +198,17 @@ void sm_no_resume(struct conn *c)
 		c->sm->resumable = 0;
 }
 
+int sm_may_hibernate(struct worker *w, struct conn *c)
+{
+	struct sm_state *m = c->sm;
+	return m && m->resumable && (c->flags & CONN_BOUND) && !w->stop &&
+	       !(c->flags & (CONN_CLIENT_CLOSED | CONN_DETACHED));
+}
+
 int sm_hibernate(struct worker *w, struct conn *c)
 {
 	struct sm_state *m = c->sm;
-	if (!m || !m->resumable || !(c->flags & CONN_BOUND) || w->stop ||
-	    (c->flags & (CONN_CLIENT_CLOSED | CONN_DETACHED)))
+	if (!sm_may_hibernate(w, c))
 		return 0;
 	if (c->fd >= 0)
 		close(c->fd);

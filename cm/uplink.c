@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "sm.h"
 #include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -146,6 +147,9 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 		return;
 	}
 	struct conn *c = conn_by_sid(w, f->sid);
+	struct wire_stanza st;
+	if (!c && f->type == WIRE_STANZA && !wire_get_stanza(f, &st))
+		sm_give_back(w, &st); /* its session ended before the core knew */
 	if (!c)
 		return; /* the client left while the frame was on its way */
 	struct wire_reader r;
