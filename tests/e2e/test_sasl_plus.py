@@ -1,0 +1,171 @@
+"""SCRAM with channel binding (RFC 5802 §6, RFC 7677; tls-exporter RFC 9266,
+tls-server-end-point RFC 5929 §4), the channel-binding types in the features
+(XEP-0440) and the downgrade-protection hash (XEP-0474), driven by
+tests/tools/sasl_client (C + OpenSSL: Python's ssl exports no keying
+material) against the real server."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, Server
+
+SERVER_OPTIONS = {'tls_port': True}
+PLUS = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS']
+CB_TYPES = ['tls-exporter', 'tls-server-end-point']
+
+
+def _tool():
+    env = os.environ.get('STARLING_SASL_CLIENT')
+    for p in ([env] if env else []) + [REPO / 'build' / 'tools' / 'sasl_client',
+                                       REPO / 'build' / 'asan' / 'tools' / 'sasl_client']:
+        if p and os.access(str(p), os.X_OK):
+            return str(p)
+    pytest.fail('tests/tools/sasl_client is not built (make all)')
+
+
+def sasl_client(server, *args, direct=False):
+    """Run the tool; returns its key=value lines as a dict."""
+    port = server.tls_port if direct else server.port
+    cmd = [_tool(), '--port', str(port), '--domain', server.domain] + list(args)
+    if direct:
+        cmd.append('--direct')
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, 'sasl_client %s: exit %d\n%s%s' % (args, r.returncode, r.stdout,
+                                                                  r.stderr)
+    return dict(line.split('=', 1) for line in r.stdout.splitlines() if '=' in line)
+
+
+def login(server, mech, tls='13', cb=None, flag=None, tamper=False, direct=False, user=None):
+    jid, pw = user or server.new_user('plus')
+    args = ['--tls', tls, '--mech', mech, '--user', jid.split('@')[0], '--password', pw]
+    if cb:
+        args += ['--cb', cb]
+    if flag:
+        args += ['--flag', flag]
+    if tamper:
+        args.append('--tamper')
+    return sasl_client(server, *args, direct=direct)
+
+
+@pytest.mark.parametrize('mech', PLUS)
+@pytest.mark.parametrize('cb', CB_TYPES)
+def test_plus_login_with_each_binding(server, mech, cb):
+    out = login(server, mech, cb=cb)
+    assert out['tls'] == 'TLSv1.3'
+    assert out['result'] == 'success'
+    assert out['verify'] == 'ok'
+
+
+def test_plus_over_direct_tls(server):
+    out = login(server, 'SCRAM-SHA-256-PLUS', cb='tls-exporter', direct=True)
+    assert out['result'] == 'success' and out['verify'] == 'ok'
+
+
+@pytest.mark.parametrize('mech', PLUS)
+def test_tls12_server_end_point_works(server, mech):
+    out = login(server, mech, tls='12', cb='tls-server-end-point')
+    assert out['tls'] == 'TLSv1.2'
+    assert out['result'] == 'success'
+
+
+def test_tls12_refuses_tls_exporter(server):
+    """RFC 9266 is for TLS 1.3: on 1.2 the type is not offered, and a client
+    asking for it anyway fails."""
+    out = login(server, 'SCRAM-SHA-256-PLUS', tls='12', cb='tls-exporter')
+    assert out['tls'] == 'TLSv1.2'
+    assert out['result'] == 'failure:not-authorized'
+
+
+@pytest.mark.parametrize('mech', PLUS)
+@pytest.mark.parametrize('cb', CB_TYPES)
+def test_tampered_binding_is_not_authorized(server, mech, cb):
+    """RFC 5802 §6: binding data that is not this connection's (a man in the
+    middle) fails the proof check."""
+    out = login(server, mech, cb=cb, tamper=True)
+    assert out['result'] == 'failure:not-authorized'
+
+
+def test_unsupported_binding_type_fails(server):
+    out = login(server, 'SCRAM-SHA-256-PLUS', cb='tls-unique')
+    assert out['result'] == 'failure:not-authorized'
+
+
+@pytest.mark.parametrize('mech', ['SCRAM-SHA-256', 'SCRAM-SHA-1'])
+def test_y_flag_is_refused_when_plus_offered(server, mech):
+    """RFC 5802 §6: 'y' says the client could bind but saw no -PLUS: since we
+    offered one, someone removed it."""
+    out = login(server, mech, flag='y')
+    assert out['result'] == 'failure:not-authorized'
+
+
+@pytest.mark.parametrize('mech', ['SCRAM-SHA-256', 'SCRAM-SHA-1'])
+def test_n_flag_is_fine(server, mech):
+    out = login(server, mech, flag='n')
+    assert out['result'] == 'success' and out['verify'] == 'ok'
+
+
+def test_flag_must_fit_the_mechanism(server):
+    """'p=' needs a -PLUS mechanism and a -PLUS mechanism needs 'p='."""
+    out = login(server, 'SCRAM-SHA-256', flag='p', cb='tls-exporter')
+    assert out['result'] == 'failure:malformed-request'
+    out = login(server, 'SCRAM-SHA-256-PLUS', flag='n')
+    assert out['result'] == 'failure:malformed-request'
+
+
+def test_xep0440_types_per_tls_version(server):
+    """XEP-0440 §2: the types on this connection; tls-exporter only on 1.3."""
+    out13 = sasl_client(server, '--tls', '13', '--features-only')
+    assert out13['cbind'].split(',') == ['tls-exporter', 'tls-server-end-point']
+    out12 = sasl_client(server, '--tls', '12', '--features-only')
+    assert out12['cbind'].split(',') == ['tls-server-end-point']
+    for out in (out13, out12):
+        mechs = out['mechanisms'].split(',')
+        assert mechs[:2] == PLUS
+        assert 'SCRAM-SHA-256' in mechs and 'SCRAM-SHA-1' in mechs
+
+
+@pytest.fixture(scope='module')
+def plain_server(tmp_path_factory):
+    """require_tls = false: SCRAM over plain TCP, where there is nothing to bind to."""
+    srv = Server(tmp_path_factory.mktemp('starling-plain'), c2s_extra='require_tls = false\n')
+    srv.start()
+    yield srv
+    srv.stop()
+    srv.check()
+
+
+def test_no_plus_without_tls(plain_server):
+    """RFC 5802 §6: -PLUS only where there is a channel; no XEP-0440 either.
+    The 'y' flag is then fine, and h= covers the mechanisms alone."""
+    out = sasl_client(plain_server, '--no-tls', '--features-only')
+    assert out['mechanisms'].split(',') == ['SCRAM-SHA-256', 'SCRAM-SHA-1']
+    assert out['cbind'] == ''
+    for flag in ('y', 'n'):
+        jid, pw = plain_server.new_user('plain')
+        out = sasl_client(plain_server, '--no-tls', '--mech', 'SCRAM-SHA-256', '--flag', flag,
+                          '--user', jid.split('@')[0], '--password', pw)
+        assert out['result'] == 'success' and out['ssdp'] == 'ok'
+
+
+@pytest.mark.parametrize('mech', PLUS + ['SCRAM-SHA-256', 'SCRAM-SHA-1'])
+@pytest.mark.parametrize('tls', ['12', '13'])
+def test_xep0474_hash_matches_features(server, mech, tls):
+    """XEP-0474 §4: h= is the hash of the mechanisms and binding types we
+    advertised; a client computing it over the same features agrees."""
+    flag = None if mech.endswith('PLUS') else 'n'
+    cb = 'tls-server-end-point' if mech.endswith('PLUS') else None
+    out = login(server, mech, tls=tls, cb=cb, flag=flag)
+    assert out['ssdp'] == 'ok'
+    assert out['result'] == 'success'
+
+
+def test_xep0474_detects_a_stripped_mechanism(server):
+    """A client that saw a list without SCRAM-SHA-256-PLUS (a MITM hid it)
+    computes another hash and sees the mismatch."""
+    jid, pw = server.new_user('ssdp')
+    out = sasl_client(server, '--tls', '13', '--mech', 'SCRAM-SHA-1', '--flag', 'n',
+                      '--user', jid.split('@')[0], '--password', pw,
+                      '--drop', 'SCRAM-SHA-256-PLUS')
+    assert out['ssdp'] == 'mismatch'
