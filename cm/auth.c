@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "throttle.h"
 #include "tls/cbind.h"
+#include "tls/peercert.h"
 #include "worker.h"
 
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -23,6 +24,7 @@
 enum mech_need {
 	NEED_TLS = 1 << 0,   /* PLAIN: only under TLS (RFC 6120 §13.8.3) */
 	NEED_CBIND = 1 << 1, /* -PLUS: a channel-binding type on this connection */
+	NEED_CERT = 1 << 2,  /* EXTERNAL: a client certificate that verified */
 };
 
 /* Indexed by enum auth_mech; hash 0 = not SCRAM. */
@@ -36,6 +38,7 @@ static const struct {
 	[AUTH_SCRAM_SHA256] = {"SCRAM-SHA-256", SCRAM_SHA256, 0},
 	[AUTH_SCRAM_SHA1] = {"SCRAM-SHA-1", SCRAM_SHA1, 0},
 	[AUTH_PLAIN] = {"PLAIN", 0, NEED_TLS},
+	[AUTH_EXTERNAL] = {"EXTERNAL", 0, NEED_TLS | NEED_CERT},
 };
 
 /* The channel-binding types (enum tls_cb_type mask) this connection offers. */
@@ -48,6 +51,9 @@ static int mech_offered(const struct conn *c, enum auth_mech m)
 {
 	unsigned need = mechs[m].need;
 	if ((need & NEED_TLS) && !(c->flags & CONN_TLS))
+		return 0;
+	/* RFC 6120 §6.3.4, XEP-0178 §2: EXTERNAL once the client proved a certificate. */
+	if ((need & NEED_CERT) && !tls_peer_verified(c->ssl))
 		return 0;
 	return !(need & NEED_CBIND) || cb_types(c);
 }
@@ -313,11 +319,70 @@ static enum auth_result start_scram(struct worker *w, struct conn *c, const char
 	return request_creds(w, c, c->auth->scram.username);
 }
 
+/* The localpart of jid when it is a bare JID in the stream's domain: the
+ * accounts this stream may log in to.  0 or -EINVAL. */
+static int local_of(struct worker *w, struct conn *c, const char *jid, char *local, size_t cap)
+{
+	struct jid j;
+	int ok = !jid_parse(jid, &j) && j.local && !j.resource &&
+		 !strcmp(j.domain, c2s_domain(w, c)) && strlen(j.local) < cap;
+	if (ok)
+		memcpy(local, j.local, strlen(j.local) + 1);
+	jid_free(&j);
+	return ok ? 0 : -EINVAL;
+}
+
+/* XEP-0178 §2 step 10: which certificate identity to log in as.  Returns
+ * NULL with the localpart in pick, or the failure condition. */
+static const char *external_pick(struct worker *w, struct conn *c, char **ids, int n,
+				 const char *authzid, char *pick, size_t cap)
+{
+	char want[JID_PART_MAX + 1], local[JID_PART_MAX + 1];
+	int valid = 0, matched = 0;
+	if (authzid && local_of(w, c, authzid, want, sizeof want))
+		return "invalid-authzid"; /* RFC 6120 §6.3.8: only an account here */
+	for (int i = 0; i < n; i++) {
+		if (local_of(w, c, ids[i], local, sizeof local))
+			continue;
+		if (!valid++)
+			snprintf(pick, cap, "%s", local);
+		if (authzid && !strcmp(local, want))
+			matched = 1;
+	}
+	if (authzid) {
+		snprintf(pick, cap, "%s", want);
+		return matched ? NULL : "invalid-authzid"; /* not a name the certificate holds */
+	}
+	if (!valid)
+		return "not-authorized"; /* no identity we can map to an account */
+	return valid > 1 ? "invalid-authzid" : NULL; /* several: the client must choose */
+}
+
+/* RFC 4422 Appendix A: the message is the authzid, empty for none. */
+static enum auth_result start_external(struct worker *w, struct conn *c, const char *msg,
+				       size_t len)
+{
+	char *ids[TLS_PEER_MAX_IDS], pick[JID_PART_MAX + 1];
+	if (memchr(msg, 0, len))
+		return fail(w, c, "malformed-request");
+	int n = tls_peer_ids(c->ssl, ids, TLS_PEER_MAX_IDS);
+	if (n < 0)
+		return fail(w, c, "temporary-auth-failure");
+	const char *cond = external_pick(w, c, ids, n, len ? msg : NULL, pick, sizeof pick);
+	while (n)
+		free(ids[--n]);
+	if (cond)
+		return fail(w, c, cond);
+	return request_creds(w, c, pick); /* the account must exist */
+}
+
 static enum auth_result on_initial(struct worker *w, struct conn *c, const char *msg, size_t len)
 {
 	c->auth->step = 0;
 	if (c->auth->mech == AUTH_PLAIN)
 		return start_plain(w, c, msg, len);
+	if (c->auth->mech == AUTH_EXTERNAL)
+		return start_external(w, c, msg, len);
 	return start_scram(w, c, msg, len);
 }
 
@@ -423,6 +488,8 @@ enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wir
 	c->state = C2S_OPEN;
 	if (rc || status == WIRE_CRED_ERROR)
 		return fail(w, c, "temporary-auth-failure");
+	if (a->mech == AUTH_EXTERNAL) /* the certificate vouched; the account must exist */
+		return status == WIRE_CRED_OK ? succeed(w, c, NULL) : fail(w, c, "not-authorized");
 	/* PLAIN checks against the SHA-256 credentials. */
 	enum scram_hash want = mechs[a->mech].hash ? mechs[a->mech].hash : SCRAM_SHA256;
 	struct scram_creds cr;

@@ -1,6 +1,6 @@
 /* auth: SASL for c2s streams (RFC 6120 §6): SCRAM-SHA-256, SCRAM-SHA-1,
- * their -PLUS variants with channel binding (RFC 5802 §6, over TLS) and PLAIN
- * (only over TLS).  The credentials live in the core; auth asks for them over
+ * their -PLUS variants with channel binding (RFC 5802 §6, over TLS), PLAIN
+ * (only over TLS) and EXTERNAL with a client certificate (XEP-0178).  The credentials live in the core; auth asks for them over
  * the link and never sees a stored password. */
 #ifndef STARLING_CM_AUTH_H
 #define STARLING_CM_AUTH_H
@@ -19,6 +19,7 @@ enum auth_mech {
 	AUTH_SCRAM_SHA256,
 	AUTH_SCRAM_SHA1,
 	AUTH_PLAIN,
+	AUTH_EXTERNAL,
 	AUTH_MECHS
 };
 

@@ -68,6 +68,8 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
 	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
+	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
+	STR("tls", "client_ca", tls_client_ca, config_check_path, "a file name"),
 	STR("link", "address", link_address, config_check_link, "unix:PATH or HOST:PORT"),
 	STR("core", "database", database, config_check_path, "a file name"),
 	/* RFC 7677 §4: the iteration count should be at least 4096. */

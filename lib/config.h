@@ -35,6 +35,7 @@ struct config {
 	/* [tls] */
 	char tls_cert[CONFIG_STR];	/* PEM certificate chain */
 	char tls_key[CONFIG_STR];	/* PEM private key */
+	char tls_client_ca[CONFIG_STR];	/* PEM CAs of client certificates, "" = none asked for */
 	/* [link] */
 	char link_address[CONFIG_STR];	/* "unix:/path" or "host:port" (default unix:var/core.sock) */
 	/* [core] */

@@ -3,38 +3,14 @@ tls-server-end-point RFC 5929 §4), the channel-binding types in the features
 (XEP-0440) and the downgrade-protection hash (XEP-0474), driven by
 tests/tools/sasl_client (C + OpenSSL: Python's ssl exports no keying
 material) against the real server."""
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from conftest import REPO, Server
+from conftest import Server
+from sasl_tool import sasl_client
 
 SERVER_OPTIONS = {'tls_port': True}
 PLUS = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS']
 CB_TYPES = ['tls-exporter', 'tls-server-end-point']
-
-
-def _tool():
-    env = os.environ.get('STARLING_SASL_CLIENT')
-    for p in ([env] if env else []) + [REPO / 'build' / 'tools' / 'sasl_client',
-                                       REPO / 'build' / 'asan' / 'tools' / 'sasl_client']:
-        if p and os.access(str(p), os.X_OK):
-            return str(p)
-    pytest.fail('tests/tools/sasl_client is not built (make all)')
-
-
-def sasl_client(server, *args, direct=False):
-    """Run the tool; returns its key=value lines as a dict."""
-    port = server.tls_port if direct else server.port
-    cmd = [_tool(), '--port', str(port), '--domain', server.domain] + list(args)
-    if direct:
-        cmd.append('--direct')
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, 'sasl_client %s: exit %d\n%s%s' % (args, r.returncode, r.stdout,
-                                                                  r.stderr)
-    return dict(line.split('=', 1) for line in r.stdout.splitlines() if '=' in line)
 
 
 def login(server, mech, tls='13', cb=None, flag=None, tamper=False, direct=False, user=None):

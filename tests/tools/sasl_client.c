@@ -29,6 +29,7 @@
 
 struct opts {
 	const char *host, *port, *domain, *user, *password, *mech, *cb, *flag, *cert, *key;
+	const char *authzid; /* EXTERNAL */
 	const char *drop; /* a mechanism a pretend MITM hid from us (XEP-0474 test) */
 	int tls_version;  /* 12, 13 or 0 for either */
 	int direct, tamper, features_only, no_tls;
@@ -336,11 +337,11 @@ static int run_scram(struct client *c, const struct opts *o)
 }
 
 /* XEP-0178: EXTERNAL with the identity of the client certificate; the
- * authzid (--user, if given) goes as the initial response, else "=". */
+ * authzid (--authzid, if given) goes as the initial response, else "=". */
 static int run_external(struct client *c, const struct opts *o)
 {
 	char *text;
-	send_sasl(c, "auth", "EXTERNAL", o->user ? o->user : "");
+	send_sasl(c, "auth", "EXTERNAL", o->authzid ? o->authzid : "");
 	int k = sasl_reply(c, &text);
 	printf("result=%s%s\n", k == 's' ? "success" : "failure:", k == 's' ? "" : text);
 	free(text);
@@ -364,7 +365,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	    {"cb", 1, 0, 'c'},	 {"flag", 1, 0, 'f'},	  {"tls", 1, 0, 't'},
 	    {"direct", 0, 0, 'D'}, {"tamper", 0, 0, 'T'}, {"drop", 1, 0, 'x'},
 	    {"cert", 1, 0, 'C'}, {"key", 1, 0, 'K'},	  {"features-only", 0, 0, 'F'},
-	    {"no-tls", 0, 0, 'N'},
+	    {"no-tls", 0, 0, 'N'}, {"authzid", 1, 0, 'a'},
 	    {0, 0, 0, 0}};
 	int ch;
 	*o = (struct opts){.host = "127.0.0.1", .domain = "localhost", .mech = "SCRAM-SHA-256-PLUS"};
@@ -386,6 +387,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'K': o->key = optarg; break;
 		case 'F': o->features_only = 1; break;
 		case 'N': o->no_tls = 1; break;
+		case 'a': o->authzid = optarg; break;
 		default: usage();
 		}
 	}

@@ -54,6 +54,7 @@ static void defaults(void)
 	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
+	CHECK(c.tls_client_ca[0] == '\0'); /* no client certificates asked for */
 	CHECK_STR(c.link_address, "unix:var/core.sock");
 	CHECK_STR(c.database, "var/starling.db");
 
@@ -82,6 +83,7 @@ static void overrides(void)
 		       "[tls]\n"
 		       "certificate = /etc/ssl/xmpp/fullchain.pem\n"
 		       "key = /etc/ssl/xmpp/privkey.pem\n"
+		       "client_ca = /etc/ssl/xmpp/clients.pem\n"
 		       "[link]\n"
 		       "address = [::1]:7000\n"
 		       "[core]\n"
@@ -96,6 +98,7 @@ static void overrides(void)
 	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
 	CHECK_STR(c.tls_cert, "/etc/ssl/xmpp/fullchain.pem");
 	CHECK_STR(c.tls_key, "/etc/ssl/xmpp/privkey.pem");
+	CHECK_STR(c.tls_client_ca, "/etc/ssl/xmpp/clients.pem");
 	CHECK_STR(c.link_address, "[::1]:7000");
 	CHECK_STR(c.database, "/var/lib/starling/db.sqlite");
 
@@ -124,6 +127,7 @@ static void errors(void)
 	fails("[server]\ndomain = a\n[c2s]\nbogus = 1\n", 4,
 	      "unknown key 'bogus' in section [c2s]");
 	fails("[s2s]\nport = 5269\n", 2, "unknown section [s2s] (key 'port')");
+	fails("[tls]\nclient_ca =\n", 2, "bad value for tls.client_ca: '' (expected a file name)");
 	fails("domain = x\n", 1, "key 'domain' outside any section");
 	fails("[c2s]\n\n\nport = abc\n", 4,
 	      "bad value for c2s.port: 'abc' (expected an integer 1..65535)");
