@@ -12,9 +12,13 @@ TOOLS = REPO / 'tests' / 'tools'
 
 
 def tool_path():
+    """$STARLING_SASL_CLIENT, else the build that matches $STARLING_BIN
+    (bin/asan: build/asan), else either."""
     env = os.environ.get('STARLING_SASL_CLIENT')
-    for p in ([env] if env else []) + [REPO / 'build' / 'tools' / 'sasl_client',
-                                       REPO / 'build' / 'asan' / 'tools' / 'sasl_client']:
+    builds = [REPO / 'build' / 'tools', REPO / 'build' / 'asan' / 'tools']
+    if os.environ.get('STARLING_BIN', '').rstrip('/').endswith('asan'):
+        builds.reverse()
+    for p in ([env] if env else []) + [b / 'sasl_client' for b in builds]:
         if p and os.access(str(p), os.X_OK):
             return str(p)
     pytest.fail('tests/tools/sasl_client is not built (make all)')
