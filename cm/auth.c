@@ -42,12 +42,14 @@ static const struct {
 };
 
 /* The channel-binding types (enum tls_cb_type mask) this connection offers. */
-static unsigned cb_types(const struct conn *c)
+static unsigned cb_types(const struct worker *w, const struct conn *c)
 {
-	return (c->flags & CONN_TLS) && c->ssl ? tls_cb_available(c->ssl, 1) : 0;
+	if (!w->cfg->channel_binding || !(c->flags & CONN_TLS) || !c->ssl)
+		return 0;
+	return tls_cb_available(c->ssl, 1);
 }
 
-static int mech_offered(const struct conn *c, enum auth_mech m)
+static int mech_offered(const struct worker *w, const struct conn *c, enum auth_mech m)
 {
 	unsigned need = mechs[m].need;
 	if ((need & NEED_TLS) && !(c->flags & CONN_TLS))
@@ -55,15 +57,15 @@ static int mech_offered(const struct conn *c, enum auth_mech m)
 	/* RFC 6120 §6.3.4, XEP-0178 §2: EXTERNAL once the client proved a certificate. */
 	if ((need & NEED_CERT) && !tls_peer_verified(c->ssl))
 		return 0;
-	return !(need & NEED_CBIND) || cb_types(c);
+	return !(need & NEED_CBIND) || cb_types(w, c);
 }
 
 /* The names of the mechanisms offered here, in advertising order. */
-static size_t offered_names(const struct conn *c, const char **names)
+static size_t offered_names(const struct worker *w, const struct conn *c, const char **names)
 {
 	size_t n = 0;
 	for (int m = 0; m < AUTH_MECHS; m++)
-		if (mech_offered(c, (enum auth_mech)m))
+		if (mech_offered(w, c, (enum auth_mech)m))
 			names[n++] = mechs[m].name;
 	return n;
 }
@@ -81,7 +83,7 @@ void auth_features(struct worker *w, struct conn *c)
 {
 	const char *names[AUTH_MECHS], *cbs[TLS_CB_TYPES];
 	char el[96];
-	size_t ncb = cb_names(cb_types(c), cbs), n = offered_names(c, names);
+	size_t ncb = cb_names(cb_types(w, c), cbs), n = offered_names(w, c, names);
 	/* XEP-0440 §2: one <channel-binding/> per type; none, no element. */
 	if (ncb)
 		conn_send_str(w, c, "<sasl-channel-binding xmlns='" NS_SASL_CB "'>");
@@ -280,7 +282,7 @@ static enum auth_result bind_channel(struct worker *w, struct conn *c)
 	enum tls_cb_type t = tls_cb_by_name(s->cb_name);
 	uint8_t data[TLS_CB_MAX_DATA];
 	size_t len;
-	if (!t || !(cb_types(c) & t))
+	if (!t || !(cb_types(w, c) & t))
 		return refuse(w, c, "not-authorized", "channel binding type not supported here");
 	if (tls_cb_data(c->ssl, 1, t, data, &len) || scram_server_set_cbind(s, data, len))
 		return fail(w, c, "temporary-auth-failure");
@@ -288,10 +290,10 @@ static enum auth_result bind_channel(struct worker *w, struct conn *c)
 }
 
 /* XEP-0474 §4.1: h= over what this connection advertised. */
-static int set_ssdp(struct conn *c)
+static int set_ssdp(struct worker *w, struct conn *c)
 {
 	const char *names[AUTH_MECHS], *cbs[TLS_CB_TYPES];
-	size_t n = offered_names(c, names), ncb = cb_names(cb_types(c), cbs);
+	size_t n = offered_names(w, c, names), ncb = cb_names(cb_types(w, c), cbs);
 	return scram_server_set_ssdp(&c->auth->scram, names, n, ncb ? cbs : NULL, ncb);
 }
 
@@ -299,7 +301,7 @@ static enum auth_result start_scram(struct worker *w, struct conn *c, const char
 {
 	enum auth_mech m = c->auth->mech;
 	enum scram_cb_mode mode = mechs[m].need & NEED_CBIND ? SCRAM_CB_PLUS
-				  : cb_types(c)		    ? SCRAM_CB_OFFERED
+				  : cb_types(w, c)	    ? SCRAM_CB_OFFERED
 							    : SCRAM_CB_NONE;
 	int rc = scram_server_start_cb(&c->auth->scram, mechs[m].hash, mode, msg, len);
 	if (rc == -EPERM) /* RFC 5802 §6: someone hid our -PLUS from the client */
@@ -312,7 +314,7 @@ static enum auth_result start_scram(struct worker *w, struct conn *c, const char
 		return fail(w, c, "malformed-request");
 	if (mode == SCRAM_CB_PLUS && bind_channel(w, c) != AUTH_CONTINUE)
 		return AUTH_FAILED;
-	if (set_ssdp(c))
+	if (set_ssdp(w, c))
 		return fail(w, c, "temporary-auth-failure");
 	if (!authzid_ok(w, c, c->auth->scram.authzid, c->auth->scram.username))
 		return fail(w, c, "invalid-authzid");
@@ -392,7 +394,7 @@ static enum auth_result on_auth(struct worker *w, struct conn *c, const struct s
 	char *mech = (char *)xmlGetProp(s->root, (const xmlChar *)"mechanism");
 	enum auth_mech m = AUTH_MECHS;
 	for (int i = 0; mech && i < AUTH_MECHS && m == AUTH_MECHS; i++)
-		if (!strcmp(mech, mechs[i].name) && mech_offered(c, (enum auth_mech)i))
+		if (!strcmp(mech, mechs[i].name) && mech_offered(w, c, (enum auth_mech)i))
 			m = (enum auth_mech)i;
 	int known = m != AUTH_MECHS;
 	xmlFree(mech);

@@ -360,9 +360,11 @@ class Client(slixmpp.ClientXMPP):
     Subscription requests are NOT answered automatically: tests answer them
     explicitly so they exercise the server, not slixmpp's policy."""
 
-    def __init__(self, server, jid, password, mech=None, resource=None):
+    def __init__(self, server, jid, password, mech=None, resource=None, own_cbind=False):
+        """own_cbind: keep slixmpp's own channel binding (see below)."""
         super().__init__(jid + ('/' + resource if resource else ''), password, sasl_mech=mech)
-        self._without_channel_binding()
+        if not own_cbind:
+            self._without_channel_binding()
         self.ca_certs = Path(server.cert)
         self.auto_authorize = None
         self.auto_subscribe = False

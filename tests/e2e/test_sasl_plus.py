@@ -5,7 +5,7 @@ tests/tools/sasl_client (C + OpenSSL: Python's ssl exports no keying
 material) against the real server."""
 import pytest
 
-from conftest import Server
+from conftest import Client, Server, run
 from sasl_tool import sasl_client
 
 SERVER_OPTIONS = {'tls_port': True}
@@ -145,3 +145,51 @@ def test_xep0474_detects_a_stripped_mechanism(server):
                       '--user', jid.split('@')[0], '--password', pw,
                       '--drop', 'SCRAM-SHA-256-PLUS')
     assert out['ssdp'] == 'mismatch'
+
+
+@pytest.fixture(scope='module')
+def unbound_server(tmp_path_factory):
+    """[c2s] channel_binding = false."""
+    srv = Server(tmp_path_factory.mktemp('starling-nocb'),
+                 c2s_extra='channel_binding = false\n')
+    srv.start()
+    yield srv
+    srv.stop()
+    srv.check()
+
+
+def test_channel_binding_off(unbound_server):
+    """No -PLUS and no XEP-0440 even over TLS 1.3; 'y' is then honest, and h=
+    covers the mechanisms alone."""
+    out = sasl_client(unbound_server, '--tls', '13', '--features-only')
+    assert out['mechanisms'].split(',') == ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']
+    assert out['cbind'] == ''
+    out = login(unbound_server, 'SCRAM-SHA-256', flag='y')
+    assert out['result'] == 'success' and out['ssdp'] == 'ok'
+    out = login(unbound_server, 'SCRAM-SHA-256-PLUS', cb='tls-exporter')
+    assert out['result'] == 'failure:invalid-mechanism'
+
+
+def _slixmpp_as_shipped(server):
+    """slixmpp 1.8 with its own channel binding: p=tls-unique for -PLUS, 'y'
+    for plain SCRAM.  Returns its login outcome and SASL failures."""
+    jid, pw = server.new_user('slix')
+
+    async def scenario():
+        c = Client(server, jid, pw, own_cbind=True)
+        c.connect((server.host, server.port))
+        outcome = await c.outcome
+        if outcome == 'session':
+            await c.stop()
+        return outcome, c.auth_failures
+    return run(scenario())
+
+
+def test_slixmpp_as_shipped_needs_channel_binding_off(server, unbound_server):
+    """Documents the interop cost of RFC 5802 §6 (docs/configuration.md,
+    channel_binding): such a client fails every attempt while -PLUS is
+    offered, and logs in when it is not."""
+    outcome, failures = _slixmpp_as_shipped(server)
+    assert outcome != 'session' and failures and set(failures) == {'not-authorized'}
+    outcome, failures = _slixmpp_as_shipped(unbound_server)
+    assert outcome == 'session' and not failures
