@@ -42,12 +42,14 @@ CM_A   := $(BUILD)/libcm.a
 CORE_A := $(BUILD)/libcore.a
 TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 PROGS  := $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
+# Test clients the e2e tests run (tests/tools): what Python cannot do.
+TOOLS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench
 endif
 
 .PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(TESTS) $(TOOLS)
 
 # Every compile waits for this check, so a missing package stops the build
 # with the package's name instead of a compiler error about a header.
@@ -84,6 +86,10 @@ $(BIN)/starling-bench: $(call obj,$(BENCH_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CM_A) $(CORE_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

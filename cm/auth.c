@@ -10,22 +10,95 @@
 #include "lib/jid.h"
 #include "lib/log.h"
 #include "throttle.h"
+#include "tls/cbind.h"
+#include "tls/peercert.h"
 #include "worker.h"
 
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 #define SASL_MAX_PAYLOAD 8192
 /* Iteration counts come from the database; a bound keeps one bad row from
  * stalling a worker in PBKDF2. */
 #define AUTH_MAX_ITER 10000000
 
+enum mech_need {
+	NEED_TLS = 1 << 0,   /* PLAIN: only under TLS (RFC 6120 §13.8.3) */
+	NEED_CBIND = 1 << 1, /* -PLUS: a channel-binding type on this connection */
+	NEED_CERT = 1 << 2,  /* EXTERNAL: a client certificate that verified */
+};
+
+/* Indexed by enum auth_mech; hash 0 = not SCRAM. */
+static const struct {
+	const char *name;
+	enum scram_hash hash;
+	unsigned need;
+} mechs[AUTH_MECHS] = {
+	[AUTH_SCRAM_SHA256_PLUS] = {"SCRAM-SHA-256-PLUS", SCRAM_SHA256, NEED_TLS | NEED_CBIND},
+	[AUTH_SCRAM_SHA1_PLUS] = {"SCRAM-SHA-1-PLUS", SCRAM_SHA1, NEED_TLS | NEED_CBIND},
+	[AUTH_SCRAM_SHA256] = {"SCRAM-SHA-256", SCRAM_SHA256, 0},
+	[AUTH_SCRAM_SHA1] = {"SCRAM-SHA-1", SCRAM_SHA1, 0},
+	[AUTH_PLAIN] = {"PLAIN", 0, NEED_TLS},
+	[AUTH_EXTERNAL] = {"EXTERNAL", 0, NEED_TLS | NEED_CERT},
+};
+
+/* The channel-binding types (enum tls_cb_type mask) this connection offers. */
+static unsigned cb_types(const struct worker *w, const struct conn *c)
+{
+	if (!w->cfg->channel_binding || !(c->flags & CONN_TLS) || !c->ssl)
+		return 0;
+	return tls_cb_available(c->ssl, 1);
+}
+
+static int mech_offered(const struct worker *w, const struct conn *c, enum auth_mech m)
+{
+	unsigned need = mechs[m].need;
+	if ((need & NEED_TLS) && !(c->flags & CONN_TLS))
+		return 0;
+	/* RFC 6120 §6.3.4, XEP-0178 §2: EXTERNAL once the client proved a certificate. */
+	if ((need & NEED_CERT) && !tls_peer_verified(c->ssl))
+		return 0;
+	return !(need & NEED_CBIND) || cb_types(w, c);
+}
+
+/* The names of the mechanisms offered here, in advertising order. */
+static size_t offered_names(const struct worker *w, const struct conn *c, const char **names)
+{
+	size_t n = 0;
+	for (int m = 0; m < AUTH_MECHS; m++)
+		if (mech_offered(w, c, (enum auth_mech)m))
+			names[n++] = mechs[m].name;
+	return n;
+}
+
+static size_t cb_names(unsigned types, const char **names)
+{
+	size_t n = 0;
+	for (unsigned t = 1; t < 1u << TLS_CB_TYPES; t <<= 1)
+		if (types & t)
+			names[n++] = tls_cb_name((enum tls_cb_type)t);
+	return n;
+}
+
 void auth_features(struct worker *w, struct conn *c)
 {
-	/* RFC 6120 §6.3.3; PLAIN only under TLS (§13.8.3). */
-	conn_send_str(w, c,
-		      "<mechanisms xmlns='" NS_SASL "'><mechanism>SCRAM-SHA-256</mechanism>"
-		      "<mechanism>SCRAM-SHA-1</mechanism>");
-	if (c->flags & CONN_TLS)
-		conn_send_str(w, c, "<mechanism>PLAIN</mechanism>");
+	const char *names[AUTH_MECHS], *cbs[TLS_CB_TYPES];
+	char el[96];
+	size_t ncb = cb_names(cb_types(w, c), cbs), n = offered_names(w, c, names);
+	/* XEP-0440 §2: one <channel-binding/> per type; none, no element. */
+	if (ncb)
+		conn_send_str(w, c, "<sasl-channel-binding xmlns='" NS_SASL_CB "'>");
+	for (size_t i = 0; i < ncb; i++) {
+		snprintf(el, sizeof el, "<channel-binding type='%s'/>", cbs[i]);
+		conn_send_str(w, c, el);
+	}
+	if (ncb)
+		conn_send_str(w, c, "</sasl-channel-binding>");
+	/* RFC 6120 §6.3.3; RFC 5802 §6: -PLUS beside the plain variants. */
+	conn_send_str(w, c, "<mechanisms xmlns='" NS_SASL "'>");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(el, sizeof el, "<mechanism>%s</mechanism>", names[i]);
+		conn_send_str(w, c, el);
+	}
 	conn_send_str(w, c, "</mechanisms>");
 }
 
@@ -44,21 +117,31 @@ void auth_free(struct conn *c)
 	c->auth = NULL;
 }
 
-/* RFC 6120 §6.4.5: <failure/> with a defined condition; the client may retry. */
-static enum auth_result fail(struct worker *w, struct conn *c, const char *cond)
+/* RFC 6120 §6.4.5: <failure/> with a defined condition and optional
+ * <text/> (§6.5); the client may retry. */
+static enum auth_result refuse(struct worker *w, struct conn *c, const char *cond,
+			       const char *text)
 {
-	char msg[160];
-	snprintf(msg, sizeof msg, "<failure xmlns='" NS_SASL "'><%s/></failure>", cond);
+	char msg[320];
+	snprintf(msg, sizeof msg, "<failure xmlns='" NS_SASL "'><%s/>%s%s%s</failure>", cond,
+		 text ? "<text xml:lang='en'>" : "", text ? text : "", text ? "</text>" : "");
 	conn_send_str(w, c, msg);
 	w->n_auth_failed++;
-	if (!strcmp(cond, "not-authorized"))
-		throttle_failed(w, c); /* a wrong password, not a malformed request */
-	log_info("conn %u: SASL failure <%s/>%s%s", c->sid, cond, c->auth && c->auth->username ? " for " : "",
-		 c->auth && c->auth->username ? c->auth->username : "");
+	log_info("conn %u: SASL failure <%s/>%s%s%s%s", c->sid, cond,
+		 c->auth && c->auth->username ? " for " : "",
+		 c->auth && c->auth->username ? c->auth->username : "", text ? ": " : "",
+		 text ? text : "");
 	auth_free(c);
 	if (c->state == C2S_AUTH_WAIT)
 		c->state = C2S_OPEN;
 	return AUTH_FAILED;
+}
+
+static enum auth_result fail(struct worker *w, struct conn *c, const char *cond)
+{
+	if (!strcmp(cond, "not-authorized"))
+		throttle_failed(w, c); /* a wrong password, not a malformed request */
+	return refuse(w, c, cond, NULL);
 }
 
 static enum auth_result send_b64(struct worker *w, struct conn *c, const char *el,
@@ -191,15 +274,108 @@ static enum auth_result start_plain(struct worker *w, struct conn *c, const char
 	return request_creds(w, c, authcid);
 }
 
+/* The connection's binding data for the type a -PLUS client named.  RFC
+ * 5802 §6: a type we do not support fails the exchange. */
+static enum auth_result bind_channel(struct worker *w, struct conn *c)
+{
+	struct scram_server *s = &c->auth->scram;
+	enum tls_cb_type t = tls_cb_by_name(s->cb_name);
+	uint8_t data[TLS_CB_MAX_DATA];
+	size_t len;
+	if (!t || !(cb_types(w, c) & t))
+		return refuse(w, c, "not-authorized", "channel binding type not supported here");
+	if (tls_cb_data(c->ssl, 1, t, data, &len) || scram_server_set_cbind(s, data, len))
+		return fail(w, c, "temporary-auth-failure");
+	return AUTH_CONTINUE;
+}
+
+/* XEP-0474 §4.1: h= over what this connection advertised. */
+static int set_ssdp(struct worker *w, struct conn *c)
+{
+	const char *names[AUTH_MECHS], *cbs[TLS_CB_TYPES];
+	size_t n = offered_names(w, c, names), ncb = cb_names(cb_types(w, c), cbs);
+	return scram_server_set_ssdp(&c->auth->scram, names, n, ncb ? cbs : NULL, ncb);
+}
+
 static enum auth_result start_scram(struct worker *w, struct conn *c, const char *msg, size_t len)
 {
-	enum scram_hash h = c->auth->mech == AUTH_SCRAM_SHA1 ? SCRAM_SHA1 : SCRAM_SHA256;
-	int rc = scram_server_start(&c->auth->scram, h, msg, len);
+	enum auth_mech m = c->auth->mech;
+	enum scram_cb_mode mode = mechs[m].need & NEED_CBIND ? SCRAM_CB_PLUS
+				  : cb_types(w, c)	    ? SCRAM_CB_OFFERED
+							    : SCRAM_CB_NONE;
+	int rc = scram_server_start_cb(&c->auth->scram, mechs[m].hash, mode, msg, len);
+	if (rc == -EPERM) /* RFC 5802 §6: someone hid our -PLUS from the client */
+		return refuse(w, c, "not-authorized", "channel binding is offered: downgrade refused");
+	if (rc == -ENOTSUP)
+		return refuse(w, c, "malformed-request",
+			      mode == SCRAM_CB_PLUS ? "a -PLUS mechanism needs the p= flag"
+						    : "channel binding needs a -PLUS mechanism");
 	if (rc)
 		return fail(w, c, "malformed-request");
+	if (mode == SCRAM_CB_PLUS && bind_channel(w, c) != AUTH_CONTINUE)
+		return AUTH_FAILED;
+	if (set_ssdp(w, c))
+		return fail(w, c, "temporary-auth-failure");
 	if (!authzid_ok(w, c, c->auth->scram.authzid, c->auth->scram.username))
 		return fail(w, c, "invalid-authzid");
 	return request_creds(w, c, c->auth->scram.username);
+}
+
+/* The localpart of jid when it is a bare JID in the stream's domain: the
+ * accounts this stream may log in to.  0 or -EINVAL. */
+static int local_of(struct worker *w, struct conn *c, const char *jid, char *local, size_t cap)
+{
+	struct jid j;
+	int ok = !jid_parse(jid, &j) && j.local && !j.resource &&
+		 !strcmp(j.domain, c2s_domain(w, c)) && strlen(j.local) < cap;
+	if (ok)
+		memcpy(local, j.local, strlen(j.local) + 1);
+	jid_free(&j);
+	return ok ? 0 : -EINVAL;
+}
+
+/* XEP-0178 §2 step 10: which certificate identity to log in as.  Returns
+ * NULL with the localpart in pick, or the failure condition. */
+static const char *external_pick(struct worker *w, struct conn *c, char **ids, int n,
+				 const char *authzid, char *pick, size_t cap)
+{
+	char want[JID_PART_MAX + 1], local[JID_PART_MAX + 1];
+	int valid = 0, matched = 0;
+	if (authzid && local_of(w, c, authzid, want, sizeof want))
+		return "invalid-authzid"; /* RFC 6120 §6.3.8: only an account here */
+	for (int i = 0; i < n; i++) {
+		if (local_of(w, c, ids[i], local, sizeof local))
+			continue;
+		if (!valid++)
+			snprintf(pick, cap, "%s", local);
+		if (authzid && !strcmp(local, want))
+			matched = 1;
+	}
+	if (authzid) {
+		snprintf(pick, cap, "%s", want);
+		return matched ? NULL : "invalid-authzid"; /* not a name the certificate holds */
+	}
+	if (!valid)
+		return "not-authorized"; /* no identity we can map to an account */
+	return valid > 1 ? "invalid-authzid" : NULL; /* several: the client must choose */
+}
+
+/* RFC 4422 Appendix A: the message is the authzid, empty for none. */
+static enum auth_result start_external(struct worker *w, struct conn *c, const char *msg,
+				       size_t len)
+{
+	char *ids[TLS_PEER_MAX_IDS], pick[JID_PART_MAX + 1];
+	if (memchr(msg, 0, len))
+		return fail(w, c, "malformed-request");
+	int n = tls_peer_ids(c->ssl, ids, TLS_PEER_MAX_IDS);
+	if (n < 0)
+		return fail(w, c, "temporary-auth-failure");
+	const char *cond = external_pick(w, c, ids, n, len ? msg : NULL, pick, sizeof pick);
+	while (n)
+		free(ids[--n]);
+	if (cond)
+		return fail(w, c, cond);
+	return request_creds(w, c, pick); /* the account must exist */
 }
 
 static enum auth_result on_initial(struct worker *w, struct conn *c, const char *msg, size_t len)
@@ -207,6 +383,8 @@ static enum auth_result on_initial(struct worker *w, struct conn *c, const char 
 	c->auth->step = 0;
 	if (c->auth->mech == AUTH_PLAIN)
 		return start_plain(w, c, msg, len);
+	if (c->auth->mech == AUTH_EXTERNAL)
+		return start_external(w, c, msg, len);
 	return start_scram(w, c, msg, len);
 }
 
@@ -214,16 +392,11 @@ static enum auth_result on_auth(struct worker *w, struct conn *c, const struct s
 {
 	auth_free(c); /* a new <auth/> aborts any exchange in progress */
 	char *mech = (char *)xmlGetProp(s->root, (const xmlChar *)"mechanism");
-	enum auth_mech m;
-	int known = 1;
-	if (mech && !strcmp(mech, "SCRAM-SHA-256"))
-		m = AUTH_SCRAM_SHA256;
-	else if (mech && !strcmp(mech, "SCRAM-SHA-1"))
-		m = AUTH_SCRAM_SHA1;
-	else if (mech && !strcmp(mech, "PLAIN") && (c->flags & CONN_TLS))
-		m = AUTH_PLAIN;
-	else
-		known = 0;
+	enum auth_mech m = AUTH_MECHS;
+	for (int i = 0; mech && i < AUTH_MECHS && m == AUTH_MECHS; i++)
+		if (!strcmp(mech, mechs[i].name) && mech_offered(w, c, (enum auth_mech)i))
+			m = (enum auth_mech)i;
+	int known = m != AUTH_MECHS;
 	xmlFree(mech);
 	if (!(c->flags & CONN_TLS) && w->cfg->require_tls)
 		return fail(w, c, "encryption-required"); /* §6.4.5 */
@@ -317,7 +490,10 @@ enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wir
 	c->state = C2S_OPEN;
 	if (rc || status == WIRE_CRED_ERROR)
 		return fail(w, c, "temporary-auth-failure");
-	enum scram_hash want = a->mech == AUTH_SCRAM_SHA1 ? SCRAM_SHA1 : SCRAM_SHA256;
+	if (a->mech == AUTH_EXTERNAL) /* the certificate vouched; the account must exist */
+		return status == WIRE_CRED_OK ? succeed(w, c, NULL) : fail(w, c, "not-authorized");
+	/* PLAIN checks against the SHA-256 credentials. */
+	enum scram_hash want = mechs[a->mech].hash ? mechs[a->mech].hash : SCRAM_SHA256;
 	struct scram_creds cr;
 	int found = 0;
 	for (unsigned i = 0; status == WIRE_CRED_OK && i < n; i++)

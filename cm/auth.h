@@ -1,6 +1,7 @@
-/* auth: SASL for c2s streams (RFC 6120 §6): SCRAM-SHA-256, SCRAM-SHA-1 and
- * PLAIN (only over TLS).  The credentials live in the core; auth asks for them
- * over the link and never sees a stored password. */
+/* auth: SASL for c2s streams (RFC 6120 §6): SCRAM-SHA-256, SCRAM-SHA-1,
+ * their -PLUS variants with channel binding (RFC 5802 §6, over TLS), PLAIN
+ * (only over TLS) and EXTERNAL with a client certificate (XEP-0178).  The credentials live in the core; auth asks for them over
+ * the link and never sees a stored password. */
 #ifndef STARLING_CM_AUTH_H
 #define STARLING_CM_AUTH_H
 
@@ -11,7 +12,16 @@
 struct worker;
 struct conn;
 
-enum auth_mech { AUTH_SCRAM_SHA256, AUTH_SCRAM_SHA1, AUTH_PLAIN };
+/* Indexes auth.c's mechanism table, in the order they are advertised. */
+enum auth_mech {
+	AUTH_SCRAM_SHA256_PLUS,
+	AUTH_SCRAM_SHA1_PLUS,
+	AUTH_SCRAM_SHA256,
+	AUTH_SCRAM_SHA1,
+	AUTH_PLAIN,
+	AUTH_EXTERNAL,
+	AUTH_MECHS
+};
 
 /* Per-connection SASL state; allocated on <auth/>, freed when SASL ends. */
 struct auth_state {
@@ -28,7 +38,8 @@ enum auth_result {
 	AUTH_FAILED,   /* <failure/> sent; the client may try again */
 };
 
-/* Appends the <mechanisms/> feature for this connection. */
+/* Appends the <mechanisms/> feature for this connection, after XEP-0440's
+ * <sasl-channel-binding/> when it can bind. */
 void auth_features(struct worker *w, struct conn *c);
 /* Handle <auth/>, <response/> or <abort/> in the SASL namespace. */
 enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct stanza *s);

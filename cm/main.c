@@ -99,6 +99,11 @@ int main(int argc, char **argv)
 	memstat_init(); /* before any other OpenSSL call */
 	xmlInitParser(); /* once, before threads: libxml2's global state */
 	SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
+	if (ctx && cfg.tls_client_ca[0] &&
+	    tls_server_request_client_cert(ctx, cfg.tls_client_ca, err, sizeof err)) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
 	if (!ctx) {
 		log_error("%s", err);
 		return 1;

@@ -60,6 +60,7 @@ static const struct config_key config_keys[] = {
 	/* RFC 6120 §13.12: a server must accept stanzas of at least 10000 bytes. */
 	NUM("c2s", "max_stanza_size", CONFIG_T_U32, max_stanza_size, 10000, 16777216),
 	BOOL("c2s", "require_tls", require_tls),
+	BOOL("c2s", "channel_binding", channel_binding),
 	NUM("c2s", "auth_timeout", CONFIG_T_UINT, auth_timeout, 1, 3600),
 	NUM("c2s", "idle_timeout", CONFIG_T_UINT, idle_timeout, 0, 86400),
 	NUM("c2s", "ping_timeout", CONFIG_T_UINT, ping_timeout, 1, 3600),
@@ -69,6 +70,8 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
 	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
+	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
+	STR("tls", "client_ca", tls_client_ca, config_check_path, "a file name"),
 	STR("link", "address", link_address, config_check_link, "unix:PATH or HOST:PORT"),
 	STR("core", "database", database, config_check_path, "a file name"),
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
@@ -88,6 +91,7 @@ void config_defaults(struct config *c)
 	c->workers = 0;
 	c->max_stanza_size = 262144;
 	c->require_tls = 1;
+	c->channel_binding = 1;
 	c->auth_timeout = 60;
 	c->idle_timeout = 300;
 	c->ping_timeout = 60;

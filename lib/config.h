@@ -26,6 +26,7 @@ struct config {
 	unsigned workers;		/* worker threads; 0 = one per online CPU */
 	uint32_t max_stanza_size;	/* bytes (default 262144) */
 	int require_tls;		/* refuse SASL before TLS (default 1) */
+	int channel_binding;		/* offer SCRAM -PLUS over TLS (default 1) */
 	unsigned auth_timeout;		/* seconds to finish login (default 60) */
 	unsigned idle_timeout;		/* seconds of silence before we ping (default 300; 0 = off) */
 	unsigned ping_timeout;		/* seconds for any answer to that ping (default 60) */
@@ -36,6 +37,7 @@ struct config {
 	/* [tls] */
 	char tls_cert[CONFIG_STR];	/* PEM certificate chain */
 	char tls_key[CONFIG_STR];	/* PEM private key */
+	char tls_client_ca[CONFIG_STR];	/* PEM CAs of client certificates, "" = none asked for */
 	/* [link] */
 	char link_address[CONFIG_STR];	/* "unix:/path" or "host:port" (default unix:var/core.sock) */
 	/* [core] */

@@ -363,23 +363,55 @@ static int message_ok(const char *msg, size_t len)
 
 /* ---- server side ---- */
 
-/* gs2-header = gs2-cbind-flag "," [authzid] ",".  We never advertise -PLUS,
- * so 'y' (client could bind but thinks we cannot) is fine (RFC 5802 §6). */
-static int parse_gs2(struct scram_server *s, const char *msg, const char **pos, const char *end)
+/* cb-name = 1*(ALPHA / DIGIT / "." / "-") (RFC 5802 §7). */
+static int cb_name_valid(const char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* gs2-cbind-flag against the mechanism (RFC 5802 §6): a -PLUS exchange
+ * needs 'p='; 'p=' on the plain mechanism names a binding it cannot carry;
+ * 'y' says the client could bind but saw no -PLUS, so when we offered one
+ * it was stripped on the way. */
+static int check_flag(struct scram_server *s, enum scram_cb_mode m, struct field flag)
+{
+	if (is_attr(flag, 'p')) {
+		if (m != SCRAM_CB_PLUS)
+			return -ENOTSUP;
+		if (!cb_name_valid(flag.p + 2, flag.len - 2))
+			return -EINVAL;
+		s->cb_name = strndup(flag.p + 2, flag.len - 2);
+		return s->cb_name ? 0 : -ENOMEM;
+	}
+	if (flag.len != 1 || (flag.p[0] != 'n' && flag.p[0] != 'y'))
+		return -EINVAL;
+	if (m == SCRAM_CB_PLUS)
+		return -ENOTSUP;
+	return flag.p[0] == 'y' && m == SCRAM_CB_OFFERED ? -EPERM : 0;
+}
+
+/* gs2-header = gs2-cbind-flag "," [authzid] "," */
+static int parse_gs2(struct scram_server *s, enum scram_cb_mode m, const char *msg,
+		     const char **pos, const char *end)
 {
 	struct field flag, az;
 	if (!next_field(pos, end, &flag))
 		return -EINVAL;
-	if (is_attr(flag, 'p'))
-		return -ENOTSUP;
-	if (flag.len != 1 || (flag.p[0] != 'n' && flag.p[0] != 'y'))
-		return -EINVAL;
+	int rc = check_flag(s, m, flag);
+	if (rc)
+		return rc;
 	if (!next_field(pos, end, &az) || !*pos)
 		return -EINVAL;
 	if (az.len) {
 		if (!is_attr(az, 'a'))
 			return -EINVAL;
-		int rc = saslname_decode(az.p + 2, az.len - 2, &s->authzid);
+		rc = saslname_decode(az.p + 2, az.len - 2, &s->authzid);
 		if (rc)
 			return rc;
 	}
@@ -406,14 +438,15 @@ static int parse_first_bare(struct scram_server *s, const char *pos, const char 
 	return s->nonce && s->client_first_bare ? 0 : -ENOMEM;
 }
 
-int scram_server_start(struct scram_server *s, enum scram_hash h, const char *msg, size_t len)
+int scram_server_start_cb(struct scram_server *s, enum scram_hash h, enum scram_cb_mode m,
+			  const char *msg, size_t len)
 {
 	memset(s, 0, sizeof *s);
 	s->hash = h;
 	if (!scram_hash_len(h) || !message_ok(msg, len))
 		return -EINVAL;
 	const char *pos = msg, *end = msg + len;
-	int rc = parse_gs2(s, msg, &pos, end);
+	int rc = parse_gs2(s, m, msg, &pos, end);
 	if (!rc)
 		rc = parse_first_bare(s, pos, end);
 	if (rc) {
@@ -421,6 +454,93 @@ int scram_server_start(struct scram_server *s, enum scram_hash h, const char *ms
 		s->hash = h;
 	}
 	return rc;
+}
+
+int scram_server_start(struct scram_server *s, enum scram_hash h, const char *msg, size_t len)
+{
+	return scram_server_start_cb(s, h, SCRAM_CB_NONE, msg, len);
+}
+
+int scram_server_set_cbind(struct scram_server *s, const uint8_t *data, size_t len)
+{
+	if (!s->cb_name || s->cb_data || !len || len > SCRAM_MAX_MSG)
+		return -EINVAL;
+	s->cb_data = malloc(len); /* owned by s, freed by scram_server_free() */
+	if (!s->cb_data)
+		return -ENOMEM;
+	memcpy(s->cb_data, data, len);
+	s->cb_len = len;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	/* strcmp orders as unsigned char: RFC 4790 §9.3 "i;octet". */
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted copy of list joined by sep onto b (a buf of n bytes at *at). */
+static int join_sorted(const char *const *list, size_t n, char sep, char **b, size_t *at)
+{
+	const char **v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, list, n * sizeof *v);
+	qsort(v, n, sizeof *v, cmp_str);
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t l = strlen(v[i]);
+		char *g = realloc(*b, *at + l + 2);
+		if (!g) {
+			rc = -ENOMEM;
+			break;
+		}
+		*b = g;
+		if (i)
+			(*b)[(*at)++] = sep;
+		memcpy(*b + *at, v[i], l);
+		*at += l;
+	}
+	free(v);
+	return rc;
+}
+
+/* XEP-0474 (v0.5.0) §4.1: S = sorted mechanisms joined by %x1E, then, when
+ * XEP-0440 was used, %x1F and the sorted channel-binding types joined by
+ * %x1E; h = base64(H(S)) with the mechanism's hash. */
+int scram_ssdp_hash(enum scram_hash h, const char *const *mechs, size_t nmechs,
+		    const char *const *cbs, size_t ncbs, char **out)
+{
+	uint8_t d[SCRAM_MAX_HASH];
+	char *b = NULL;
+	size_t at = 0;
+	*out = NULL;
+	if (!scram_hash_len(h) || (!mechs && nmechs))
+		return -EINVAL;
+	int rc = join_sorted(mechs, nmechs, 0x1e, &b, &at);
+	if (!rc && cbs) {
+		char *g = realloc(b, at + 1);
+		if (!g)
+			rc = -ENOMEM;
+		else
+			(b = g)[at++] = 0x1f;
+		if (!rc)
+			rc = join_sorted(cbs, ncbs, 0x1e, &b, &at);
+	}
+	if (!rc)
+		rc = digest(h, (const uint8_t *)(b ? b : ""), at, d);
+	free(b);
+	if (!rc && !(*out = base64_encode(d, scram_hash_len(h))))
+		rc = -ENOMEM;
+	return rc;
+}
+
+int scram_server_set_ssdp(struct scram_server *s, const char *const *mechs, size_t nmechs,
+			  const char *const *cbs, size_t ncbs)
+{
+	if (s->server_first || s->ssdp)
+		return -EINVAL;
+	return scram_ssdp_hash(s->hash, mechs, nmechs, cbs, ncbs, &s->ssdp);
 }
 
 static int creds_valid(const struct scram_server *s, const struct scram_creds *c)
@@ -439,7 +559,9 @@ int scram_server_first_with_nonce(struct scram_server *s, const struct scram_cre
 	salt = base64_encode(c->salt, c->salt_len);
 	if (salt && asprintf(&nonce, "%s%s", s->nonce, server_nonce) < 0)
 		nonce = NULL; /* asprintf leaves it undefined on failure */
-	if (nonce && asprintf(&s->server_first, "r=%s,s=%s,i=%u", nonce, salt, c->iter) < 0)
+	/* XEP-0474 §4.1: h= is an optional attribute after i= (RFC 5802 §7). */
+	if (nonce && asprintf(&s->server_first, "r=%s,s=%s,i=%u%s%s", nonce, salt, c->iter,
+			      s->ssdp ? ",h=" : "", s->ssdp ? s->ssdp : "") < 0)
 		s->server_first = NULL;
 	free(salt);
 	if (!s->server_first) {
@@ -468,6 +590,21 @@ int scram_server_first(struct scram_server *s, const struct scram_creds *c, cons
 	return rc;
 }
 
+/* base64(gs2-header || cbind-data), malloc'd. */
+static char *cbind_input(const char *gs2, const uint8_t *data, size_t len)
+{
+	size_t gl = strlen(gs2);
+	uint8_t *in = malloc(gl + len + 1);
+	if (!in)
+		return NULL;
+	memcpy(in, gs2, gl);
+	if (len)
+		memcpy(in + gl, data, len);
+	char *b = base64_encode(in, gl + len);
+	free(in);
+	return b;
+}
+
 /* client-final-message = channel-binding "," nonce ["," extensions] "," proof.
  * Sets *proof and *without_proof_len (the prefix before ",p="). */
 static int parse_client_final(const struct scram_server *s, const char *msg, size_t len,
@@ -475,11 +612,14 @@ static int parse_client_final(const struct scram_server *s, const char *msg, siz
 {
 	const char *pos = msg, *end = msg + len, *start;
 	struct field f;
-	char *cb = base64_encode((const uint8_t *)s->gs2_header, strlen(s->gs2_header));
+	if (s->cb_name && !s->cb_data)
+		return -EINVAL; /* the caller never said what to bind to */
+	char *cb = cbind_input(s->gs2_header, s->cb_data, s->cb_len);
 	if (!cb)
 		return -ENOMEM;
 	int ok = next_field(&pos, end, &f) && is_attr(f, 'c');
-	/* RFC 5802 §6: without channel binding c= carries just the gs2 header. */
+	/* RFC 5802 §6, §7: c= is base64(gs2-header || cbind-data), the data
+	 * empty without channel binding; a mismatch is a man in the middle. */
 	int cb_match = ok && field_eq(f.p + 2, f.len - 2, cb);
 	free(cb);
 	if (!ok || !next_field(&pos, end, &f) || !is_attr(f, 'r'))
@@ -573,6 +713,9 @@ void scram_server_free(struct scram_server *s)
 	free(s->nonce);
 	free(s->gs2_header);
 	free(s->authzid);
+	free(s->cb_name);
+	free(s->cb_data);
+	free(s->ssdp);
 	OPENSSL_cleanse(s, sizeof *s);
 }
 
@@ -606,26 +749,57 @@ static char *client_nonce(const char *given)
 	return base64_encode(r, sizeof r);
 }
 
-char *scram_client_first(struct scram_client *c, enum scram_hash h, const char *user,
-			 const char *password, const char *nonce)
+/* The gs2 header for flag (and the binding data it promises).  0 or -errno. */
+static int client_gs2(struct scram_client *c, const char *flag, const uint8_t *cb, size_t cb_len)
+{
+	int p = flag && !strncmp(flag, "p=", 2);
+	if (!flag || (!p && strcmp(flag, "n") && strcmp(flag, "y")) ||
+	    (p && !cb_name_valid(flag + 2, strlen(flag + 2))) || cb_len > SCRAM_MAX_MSG / 2)
+		return -EINVAL;
+	if (asprintf(&c->gs2_header, "%s,,", flag) < 0) {
+		c->gs2_header = NULL;
+		return -ENOMEM;
+	}
+	if (!cb_len)
+		return 0;
+	c->cb_data = malloc(cb_len); /* owned by c */
+	if (!c->cb_data)
+		return -ENOMEM;
+	memcpy(c->cb_data, cb, cb_len);
+	c->cb_len = cb_len;
+	return 0;
+}
+
+char *scram_client_first_cb(struct scram_client *c, enum scram_hash h, const char *user,
+			    const char *password, const char *nonce, const char *flag,
+			    const uint8_t *cb, size_t cb_len)
 {
 	char *name = NULL, *msg = NULL;
 	memset(c, 0, sizeof *c);
 	c->hash = h;
-	if (!scram_hash_len(h) || !user || !*user || !password || strlen(user) > SCRAM_MAX_MSG / 4)
+	if (!scram_hash_len(h) || !user || !*user || !password || strlen(user) > SCRAM_MAX_MSG / 4 ||
+	    client_gs2(c, flag, cb, cb_len)) {
+		scram_client_free(c);
 		return NULL;
+	}
 	c->password = strdup(password);
 	c->nonce = client_nonce(nonce);
 	name = saslname_encode(user);
 	if (!c->password || !c->nonce || !name ||
 	    asprintf(&c->client_first_bare, "n=%s,r=%s", name, c->nonce) < 0)
 		c->client_first_bare = NULL;
-	else if (asprintf(&msg, "n,,%s", c->client_first_bare) < 0)
+	else if (asprintf(&msg, "%s%s", c->gs2_header, c->client_first_bare) < 0)
 		msg = NULL;
 	free(name);
 	if (!msg)
 		scram_client_free(c);
 	return msg;
+}
+
+char *scram_client_first(struct scram_client *c, enum scram_hash h, const char *user,
+			 const char *password, const char *nonce)
+{
+	return scram_client_first_cb(c, h, user, password, nonce, "n", NULL, 0);
 }
 
 static int parse_iter(struct field f, uint32_t *iter)
@@ -672,15 +846,19 @@ static int parse_server_first(const struct scram_client *c, const char *msg, siz
 	return 0;
 }
 
-/* Builds "c=biws,r=<nonce>,p=<proof>" and keeps the expected server signature. */
+/* Builds "c=<gs2+cbind>,r=<nonce>,p=<proof>" and keeps the expected server signature. */
 static char *client_proof(struct scram_client *c, const char *server_first, struct field nonce,
 			  const uint8_t *ck, const uint8_t *sk, const uint8_t *svk)
 {
 	size_t hl = scram_hash_len(c->hash);
 	uint8_t sig[SCRAM_MAX_HASH], proof[SCRAM_MAX_HASH];
 	char *wp = NULL, *am = NULL, *p64 = NULL, *out = NULL;
-	if (asprintf(&wp, "c=biws,r=%.*s", (int)nonce.len, nonce.p) < 0)
+	char *cb = cbind_input(c->gs2_header, c->cb_data, c->cb_len);
+	if (!cb || asprintf(&wp, "c=%s,r=%.*s", cb, (int)nonce.len, nonce.p) < 0) {
+		free(cb);
 		return NULL;
+	}
+	free(cb);
 	am = auth_message(c->client_first_bare, server_first, wp, strlen(wp));
 	if (am && !hmac(c->hash, sk, hl, am, strlen(am), sig) &&
 	    !hmac(c->hash, svk, hl, am, strlen(am), c->server_signature)) {
@@ -785,6 +963,8 @@ void scram_client_free(struct scram_client *c)
 	if (c->password)
 		OPENSSL_cleanse(c->password, strlen(c->password));
 	free(c->password);
+	free(c->gs2_header);
+	free(c->cb_data);
 	free(c->client_first_bare);
 	free(c->nonce);
 	OPENSSL_cleanse(c, sizeof *c);

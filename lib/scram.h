@@ -57,14 +57,44 @@ struct scram_server {
 	char *authzid;		/* a= of the gs2 header, decoded; NULL when absent.  Not
 				 * checked here: in XMPP it is a JID, so the caller
 				 * must accept only the user's own bare JID (RFC 6120 §6.3.8) */
+	char *cb_name;		/* p= of the gs2 header (a -PLUS exchange), else NULL */
+	uint8_t *cb_data;	/* the connection's binding data, set by the caller */
+	size_t cb_len;
+	char *ssdp;		/* XEP-0474 h= value (base64), NULL when not sent */
 	struct scram_creds creds;
 	int have_creds;
+};
+
+/* How channel binding (RFC 5802 §6) stands for one exchange: the caller
+ * knows the transport, lib/ does not. */
+enum scram_cb_mode {
+	SCRAM_CB_NONE,	  /* no -PLUS offered: 'y' and 'n' are fine, 'p=' is refused */
+	SCRAM_CB_OFFERED, /* -PLUS offered but this is the plain mechanism: 'y' is a downgrade */
+	SCRAM_CB_PLUS,	  /* a -PLUS mechanism: the gs2 flag must be 'p=' */
 };
 
 /* Parse client-first-message.  s needs no initialisation; call
  * scram_server_free() afterwards whatever the result.  Returns 0, or -EINVAL
  * (malformed-request), or -ENOTSUP (channel binding requested: 'p=' gs2 flag). */
 int scram_server_start(struct scram_server *s, enum scram_hash h, const char *msg, size_t len);
+/* The same with channel binding: returns 0, -EINVAL (malformed), -ENOTSUP
+ * (the gs2 flag does not fit the mechanism: 'p=' without -PLUS, 'n' or 'y'
+ * with it) or -EPERM ('y' while -PLUS is offered: someone stripped it,
+ * RFC 5802 §6).  After 0, s->cb_name is the binding type a -PLUS client asked
+ * for; the caller checks it is one the connection has and gives its data with
+ * scram_server_set_cbind() before scram_server_final(). */
+int scram_server_start_cb(struct scram_server *s, enum scram_hash h, enum scram_cb_mode m,
+			  const char *msg, size_t len);
+/* Copy the channel-binding data the client must have bound.  0 or -ENOMEM/-EINVAL. */
+int scram_server_set_cbind(struct scram_server *s, const uint8_t *data, size_t len);
+/* XEP-0474 (v0.5.0) §4: make the server-first-message carry h=, the hash of the
+ * advertised mechanisms and (cbs non-NULL: XEP-0440 was sent) channel-binding
+ * types.  Before scram_server_first().  0 or -ENOMEM/-EINVAL. */
+int scram_server_set_ssdp(struct scram_server *s, const char *const *mechs, size_t nmechs,
+			  const char *const *cbs, size_t ncbs);
+/* That hash, base64 (malloc'd into *out), for either side.  0 or -ENOMEM/-EINVAL. */
+int scram_ssdp_hash(enum scram_hash h, const char *const *mechs, size_t nmechs,
+		    const char *const *cbs, size_t ncbs, char **out);
 /* Give the user's creds (or fake ones for an unknown user so the exchange
  * fails only at the proof, revealing nothing) and get the server-first-message
  * (malloc'd, NUL-terminated, caller frees via scram_server_free()). */
@@ -84,6 +114,9 @@ void scram_server_free(struct scram_server *s);
 struct scram_client {
 	enum scram_hash hash;
 	char *password;
+	char *gs2_header;
+	uint8_t *cb_data; /* bound into c= after the gs2 header */
+	size_t cb_len;
 	char *client_first_bare;
 	char *nonce;
 	uint8_t server_signature[SCRAM_MAX_HASH];
@@ -92,6 +125,11 @@ struct scram_client {
 /* Returns malloc'd client-first-message ("n,,n=user,r=nonce"). */
 char *scram_client_first(struct scram_client *c, enum scram_hash h, const char *user,
 			 const char *password, const char *nonce /* NULL = random */);
+/* The same with gs2 flag ("n", "y" or "p=<type>") and, for 'p=', the channel
+ * binding data to send in c= (tests send wrong data on purpose). */
+char *scram_client_first_cb(struct scram_client *c, enum scram_hash h, const char *user,
+			    const char *password, const char *nonce, const char *flag,
+			    const uint8_t *cb, size_t cb_len);
 /* Returns malloc'd client-final-message, NULL on a bad server-first. */
 char *scram_client_final(struct scram_client *c, const char *server_first, size_t len);
 /* 0 when the server's v= matches; -EPERM for a wrong v= or an e= error,

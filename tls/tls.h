@@ -24,6 +24,11 @@ struct tls_io {
  * buffers, no session tickets/renegotiation surprises.  NULL on error with a
  * message in err. Caller frees with SSL_CTX_free(). */
 SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* Ask clients of ctx for a certificate signed by the CAs in ca_file
+ * (XEP-0178), without requiring one: a missing or unverifiable certificate
+ * does not fail the handshake, it only leaves tls_peer_verified() false.
+ * 0, or -1 with a message in err. */
+int tls_server_request_client_cert(SSL_CTX *ctx, const char *ca_file, char *err, size_t errlen);
 /* Client context (tests, starling-bench): TLS 1.2+, no verification unless
  * ca_file is given. */
 SSL_CTX *tls_client_ctx(const char *ca_file, char *err, size_t errlen);

@@ -1,12 +1,16 @@
 /* fuzz_scram: the server side of SCRAM on hostile input.  Input: one flags
- * byte (bit 0: SHA-256, bit 1: fake creds), then client-first-message '\n'
+ * byte (bit 0: SHA-256, bit 1: fake creds, bits 2-3: enum scram_cb_mode,
+ * bit 4: XEP-0474 h= in server-first), then client-first-message '\n'
  * client-final-message.  Creds and server nonce are the RFC 5802 / RFC 7677
- * examples', so the seeds can reach a successful exchange. */
+ * examples', and a -PLUS exchange binds to FUZZ_CBIND, so the seeds can
+ * reach a successful exchange. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/scram.h"
+
+#define FUZZ_CBIND "fuzz-channel-binding-data"
 
 static struct scram_creds fuzz_creds[2];
 static int fuzz_ready;
@@ -36,7 +40,17 @@ static void run_server(uint8_t flags, const char *first, size_t flen, const char
 	const struct scram_creds *c = &fuzz_creds[i];
 	const char *sf;
 	char *out = NULL;
-	if (scram_server_start(&s, h, first, flen) == 0) {
+	static const char *mechs[] = {"SCRAM-SHA-1", "SCRAM-SHA-256-PLUS"};
+	static const char *cbs[] = {"tls-exporter"};
+	enum scram_cb_mode mode = (enum scram_cb_mode)((flags >> 2) & 3);
+	if (scram_server_start_cb(&s, h, mode, first, flen) == 0) {
+		if ((s.cb_name != NULL) != (mode == SCRAM_CB_PLUS))
+			abort(); /* a -PLUS exchange names a type, and only it */
+		if (s.cb_name && scram_server_set_cbind(&s, (const uint8_t *)FUZZ_CBIND,
+							strlen(FUZZ_CBIND)))
+			abort();
+		if ((flags & 16) && scram_server_set_ssdp(&s, mechs, 2, cbs, 1))
+			abort();
 		if (flags & 2) {
 			if (scram_fake_creds(h, s.username, 4096, &fake))
 				abort();

@@ -7,6 +7,7 @@ of fuzz_c2s.c).  The only account is alice, password "secret", on "localhost".
 
 Usage: /usr/bin/python3 tests/fuzz/gen_c2s_corpus.py
 """
+import base64
 import os
 
 # setup byte
@@ -50,6 +51,21 @@ SCRAM_FIRST_B64 = b"biwsbj1hbGljZSxyPWFiY2RlZg=="  # n,,n=alice,r=abcdef
 SCRAM_FIRST = sasl(b"auth", b"SCRAM-SHA-256", SCRAM_FIRST_B64)
 # n,a=bob@localhost,n=alice,r=abc
 SCRAM_AUTHZID = sasl(b"auth", b"SCRAM-SHA-256", b"bixhPWJvYkBsb2NhbGhvc3Qsbj1hbGljZSxyPWFiYw==")
+
+def b64(text):
+    return base64.b64encode(text)
+
+
+# RFC 5802 §6 over real TLS (direct TLS seeds): -PLUS with each binding type,
+# types we do not have, 'y' while -PLUS is offered, 'p=' on a plain mechanism.
+PLUS_EXPORTER = sasl(b"auth", b"SCRAM-SHA-256-PLUS", b64(b"p=tls-exporter,,n=alice,r=abcdef"))
+PLUS_END_POINT = sasl(b"auth", b"SCRAM-SHA-1-PLUS",
+                      b64(b"p=tls-server-end-point,a=alice@localhost,n=alice,r=abc"))
+PLUS_UNIQUE = sasl(b"auth", b"SCRAM-SHA-256-PLUS", b64(b"p=tls-unique,,n=alice,r=abc"))
+PLUS_N = sasl(b"auth", b"SCRAM-SHA-256-PLUS", b64(b"n,,n=alice,r=abc"))
+PLAIN_Y = sasl(b"auth", b"SCRAM-SHA-256", b64(b"y,,n=alice,r=abc"))
+PLAIN_P = sasl(b"auth", b"SCRAM-SHA-1", b64(b"p=tls-exporter,,n=alice,r=abc"))
+EXTERNAL = sasl(b"auth", b"EXTERNAL", b"=")
 BIND = (b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
         b"<resource>phone</resource></bind></iq>")
 BIND_AUTO = b"<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>"
@@ -106,6 +122,11 @@ SEEDS = {
     STARTTLS + cmd(NONE) + HDR + sasl(b"response", None, SCRAM_FIRST_B64),
     "direct_tls_login": bytes([DIRECT_TLS | ECHO]) + HDR + LOGIN + MSG + cmd(STANZA, 1) +
     CLOSE_STREAM,
+    "scram_plus_direct_tls": bytes([DIRECT_TLS]) + HDR + PLUS_EXPORTER + cmd(NONE) +
+    sasl(b"response", None, b64(b"c=cD10bHMtZXhwb3J0ZXIsLA==,r=abcdef,p=eA==")) +
+    PLUS_END_POINT + cmd(NONE) + sasl(b"abort") + PLUS_UNIQUE,
+    "scram_plus_flags": bytes([DIRECT_TLS]) + HDR + PLUS_N + PLAIN_Y + PLAIN_P,
+    "scram_plus_fake_tls": bytes([FAKE_TLS]) + HDR + PLUS_EXPORTER + EXTERNAL + PLAIN_Y,
     "direct_tls_bad_record": bytes([DIRECT_TLS]) + HDR + cmd(EOF, 1) +
     b"\x17\x03\x03\x00\x10" + b"0123456789abcdef",
     "direct_tls_plaintext": bytes([DIRECT_TLS]) + cmd(EOF, 1) + HDR,

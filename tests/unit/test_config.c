@@ -49,11 +49,13 @@ static void defaults(void)
 	CHECK_STR(c.c2s_address, "127.0.0.1");
 	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
+	CHECK(c.channel_binding == 1);
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
 	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60 && c.max_sessions == 100);
 	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
+	CHECK(c.tls_client_ca[0] == '\0'); /* no client certificates asked for */
 	CHECK_STR(c.link_address, "unix:var/core.sock");
 	CHECK_STR(c.database, "var/starling.db");
 
@@ -77,11 +79,13 @@ static void overrides(void)
 		       "workers = 4\n"
 		       "max_stanza_size = 10000\n"
 		       "require_tls = Off\n"
+		       "channel_binding = no\n"
 		       "auth_timeout = 3600\n"
 		       "max_connections = 1\n"
 		       "[tls]\n"
 		       "certificate = /etc/ssl/xmpp/fullchain.pem\n"
 		       "key = /etc/ssl/xmpp/privkey.pem\n"
+		       "client_ca = /etc/ssl/xmpp/clients.pem\n"
 		       "[link]\n"
 		       "address = [::1]:7000\n"
 		       "[core]\n"
@@ -93,9 +97,11 @@ static void overrides(void)
 	CHECK_STR(c.c2s_address, "::");
 	CHECK(c.c2s_port == 15222 && c.c2s_tls_port == 0 && c.workers == 4);
 	CHECK(c.max_stanza_size == 10000 && c.require_tls == 0 && c.auth_timeout == 3600);
+	CHECK(c.channel_binding == 0);
 	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
 	CHECK_STR(c.tls_cert, "/etc/ssl/xmpp/fullchain.pem");
 	CHECK_STR(c.tls_key, "/etc/ssl/xmpp/privkey.pem");
+	CHECK_STR(c.tls_client_ca, "/etc/ssl/xmpp/clients.pem");
 	CHECK_STR(c.link_address, "[::1]:7000");
 	CHECK_STR(c.database, "/var/lib/starling/db.sqlite");
 
@@ -124,6 +130,9 @@ static void errors(void)
 	fails("[server]\ndomain = a\n[c2s]\nbogus = 1\n", 4,
 	      "unknown key 'bogus' in section [c2s]");
 	fails("[s2s]\nport = 5269\n", 2, "unknown section [s2s] (key 'port')");
+	fails("[tls]\nclient_ca =\n", 2, "bad value for tls.client_ca: '' (expected a file name)");
+	fails("[c2s]\nchannel_binding = maybe\n", 2,
+	      "bad value for c2s.channel_binding: 'maybe' (expected true/false, yes/no, on/off or 1/0)");
 	fails("domain = x\n", 1, "key 'domain' outside any section");
 	fails("[c2s]\n\n\nport = abc\n", 4,
 	      "bad value for c2s.port: 'abc' (expected an integer 1..65535)");

@@ -533,6 +533,154 @@ static void test_client_cache(const struct vector *v)
 	}
 }
 
+/* RFC 5802 §6: the gs2 flag against the mechanism and what was offered. */
+static void test_gs2_flags(void)
+{
+	static const struct {
+		enum scram_cb_mode mode;
+		const char *msg;
+		int rc;
+		const char *cb_name;
+	} cases[] = {
+	    {SCRAM_CB_NONE, "n,,n=u,r=a", 0, NULL},
+	    {SCRAM_CB_NONE, "y,,n=u,r=a", 0, NULL},	    /* we offered no -PLUS */
+	    {SCRAM_CB_NONE, "p=tls-exporter,,n=u,r=a", -ENOTSUP, NULL},
+	    {SCRAM_CB_OFFERED, "n,,n=u,r=a", 0, NULL},
+	    {SCRAM_CB_OFFERED, "y,,n=u,r=a", -EPERM, NULL}, /* -PLUS was stripped */
+	    {SCRAM_CB_OFFERED, "y,a=u@x,n=u,r=a", -EPERM, NULL},
+	    {SCRAM_CB_OFFERED, "p=tls-exporter,,n=u,r=a", -ENOTSUP, NULL},
+	    {SCRAM_CB_PLUS, "p=tls-exporter,,n=u,r=a", 0, "tls-exporter"},
+	    {SCRAM_CB_PLUS, "p=tls-server-end-point,a=u@x,n=u,r=a", 0, "tls-server-end-point"},
+	    {SCRAM_CB_PLUS, "p=Any.Name-1,,n=u,r=a", 0, "Any.Name-1"}, /* the caller judges it */
+	    {SCRAM_CB_PLUS, "n,,n=u,r=a", -ENOTSUP, NULL},
+	    {SCRAM_CB_PLUS, "y,,n=u,r=a", -ENOTSUP, NULL},
+	    {SCRAM_CB_PLUS, "p=,,n=u,r=a", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "p=tls_unique,,n=u,r=a", -EINVAL, NULL}, /* '_' is not cb-name */
+	    {SCRAM_CB_PLUS, "p=a b,,n=u,r=a", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "p=x=y,,n=u,r=a", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "p=tls-exporter", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "p=tls-exporter,", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "p=tls-exporter,,", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "P=tls-exporter,,n=u,r=a", -EINVAL, NULL},
+	    {SCRAM_CB_PLUS, "pp,,n=u,r=a", -EINVAL, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct scram_server s;
+		int rc = scram_server_start_cb(&s, SCRAM_SHA256, cases[i].mode, cases[i].msg,
+					       strlen(cases[i].msg));
+		CHECK(rc == cases[i].rc);
+		if (rc != cases[i].rc)
+			fprintf(stderr, "  case %zu \"%s\": %d\n", i, cases[i].msg, rc);
+		if (!rc && cases[i].cb_name)
+			CHECK_STR(s.cb_name, cases[i].cb_name);
+		else
+			CHECK(s.cb_name == NULL);
+		scram_server_free(&s);
+	}
+	/* Binding data only for a -PLUS exchange, once, not empty. */
+	struct scram_server s;
+	const char *m = "n,,n=u,r=a";
+	CHECK(scram_server_start_cb(&s, SCRAM_SHA1, SCRAM_CB_OFFERED, m, strlen(m)) == 0);
+	CHECK(scram_server_set_cbind(&s, (const uint8_t *)"x", 1) == -EINVAL);
+	scram_server_free(&s);
+	m = "p=tls-exporter,,n=u,r=a";
+	CHECK(scram_server_start_cb(&s, SCRAM_SHA1, SCRAM_CB_PLUS, m, strlen(m)) == 0);
+	CHECK(scram_server_set_cbind(&s, (const uint8_t *)"x", 0) == -EINVAL);
+	CHECK(scram_server_set_cbind(&s, (const uint8_t *)"xy", 2) == 0);
+	CHECK(scram_server_set_cbind(&s, (const uint8_t *)"xy", 2) == -EINVAL);
+	scram_server_free(&s);
+}
+
+/* One exchange with channel binding: the client binds to cdata, the server
+ * to sdata (NULL: the caller never gave any).  Returns scram_server_final's
+ * result. */
+static int cbind_exchange(enum scram_hash h, const char *flag, const char *cdata,
+			  const char *sdata, enum scram_cb_mode mode)
+{
+	struct scram_client c;
+	struct scram_server s;
+	struct scram_creds cr;
+	const char *sf;
+	char *fin = NULL, *out = NULL;
+	int rc = -1;
+	char *first = scram_client_first_cb(&c, h, "user", "pencil", NULL, flag,
+					    (const uint8_t *)cdata, cdata ? strlen(cdata) : 0);
+	if (first && scram_server_start_cb(&s, h, mode, first, strlen(first)) == 0) {
+		if (sdata)
+			CHECK(scram_server_set_cbind(&s, (const uint8_t *)sdata, strlen(sdata)) == 0);
+		CHECK(scram_make_creds(h, "pencil", 4096, &cr) == 0);
+		CHECK(scram_server_first(&s, &cr, &sf) == 0);
+		fin = scram_client_final(&c, sf, strlen(sf));
+		rc = fin ? scram_server_final(&s, fin, strlen(fin), &out) : -100;
+		if (!rc)
+			CHECK(scram_client_verify(&c, out, strlen(out)) == 0);
+	}
+	scram_server_free(&s);
+	free(first);
+	free(fin);
+	free(out);
+	scram_client_free(&c);
+	return rc;
+}
+
+static void test_cbind_exchanges(void)
+{
+	static const char data[] = "\x01\x02binding-data\xff";
+	for (enum scram_hash h = SCRAM_SHA1; h <= SCRAM_SHA256; h++) {
+		CHECK(cbind_exchange(h, "p=tls-exporter", data, data, SCRAM_CB_PLUS) == 0);
+		/* RFC 5802 §6: other binding data (a man in the middle) fails. */
+		CHECK(cbind_exchange(h, "p=tls-exporter", "\x01\x02binding-dat!\xff", data,
+				     SCRAM_CB_PLUS) == -EPERM);
+		CHECK(cbind_exchange(h, "p=tls-exporter", NULL, data, SCRAM_CB_PLUS) == -EPERM);
+		/* The caller forgot the data: never a success. */
+		CHECK(cbind_exchange(h, "p=tls-exporter", data, NULL, SCRAM_CB_PLUS) == -EINVAL);
+		CHECK(cbind_exchange(h, "n", NULL, NULL, SCRAM_CB_OFFERED) == 0);
+		CHECK(cbind_exchange(h, "y", NULL, NULL, SCRAM_CB_NONE) == 0);
+		/* Data after an 'n' header is not what the server expects. */
+		CHECK(cbind_exchange(h, "n", data, NULL, SCRAM_CB_OFFERED) == -EPERM);
+	}
+	struct scram_client c;
+	char *f = scram_client_first_cb(&c, SCRAM_SHA256, "u", "pw", "n1", "p=tls-exporter", NULL, 0);
+	CHECK_STR(f, "p=tls-exporter,,n=u,r=n1");
+	free(f);
+	scram_client_free(&c);
+	static const char *bad_flags[] = {"x", "p=", "p=a,b", "", "pn", NULL};
+	for (const char **b = bad_flags; *b; b++)
+		CHECK(scram_client_first_cb(&c, SCRAM_SHA256, "u", "pw", NULL, *b, NULL, 0) == NULL);
+	CHECK(scram_client_first_cb(&c, SCRAM_SHA256, "u", "pw", NULL, NULL, NULL, 0) == NULL);
+}
+
+/* XEP-0474 (v0.5.0) §4.1 and §5's example. */
+static void test_ssdp(void)
+{
+	static const char *mechs[] = {"SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"};
+	static const char *cbs[] = {"tls-server-end-point", "tls-exporter"};
+	char *h = NULL;
+	/* Sorted before hashing: the example lists them in order, we do not. */
+	CHECK(scram_ssdp_hash(SCRAM_SHA1, mechs, 2, cbs, 2, &h) == 0);
+	CHECK_STR(h, "G6k/rBLDqgOhRRaCuuatSDFkJ08=");
+	free(h);
+	/* Without XEP-0440 there is no %x1F: not the same as an empty list. */
+	char *none = NULL, *empty = NULL;
+	CHECK(scram_ssdp_hash(SCRAM_SHA256, mechs, 2, NULL, 0, &none) == 0);
+	CHECK(scram_ssdp_hash(SCRAM_SHA256, mechs, 2, cbs, 0, &empty) == 0);
+	CHECK(none && empty && strlen(none) == 44 && strcmp(none, empty));
+	free(none);
+	free(empty);
+	CHECK(scram_ssdp_hash((enum scram_hash)5, mechs, 2, NULL, 0, &h) == -EINVAL && !h);
+	/* The server-first-message carries it as h= after i=. */
+	struct scram_server s;
+	struct scram_creds cr;
+	const char *sf, *m = "n,,n=u,r=abc";
+	CHECK(scram_server_start_cb(&s, SCRAM_SHA1, SCRAM_CB_OFFERED, m, strlen(m)) == 0);
+	CHECK(scram_server_set_ssdp(&s, mechs, 2, cbs, 2) == 0);
+	CHECK(scram_server_set_ssdp(&s, mechs, 2, cbs, 2) == -EINVAL); /* once */
+	CHECK(scram_derive(SCRAM_SHA1, "pencil", (const uint8_t *)"salt", 4, 4096, &cr) == 0);
+	CHECK(scram_server_first_with_nonce(&s, &cr, "srv", &sf) == 0);
+	CHECK_STR(sf, "r=abcsrv,s=c2FsdA==,i=4096,h=G6k/rBLDqgOhRRaCuuatSDFkJ08=");
+	scram_server_free(&s);
+}
+
 int main(void)
 {
 	test_names();
@@ -553,5 +701,8 @@ int main(void)
 	test_fake_creds();
 	test_saslprep();
 	test_client_errors();
+	test_gs2_flags();
+	test_cbind_exchanges();
+	test_ssdp();
 	CHECK_DONE();
 }

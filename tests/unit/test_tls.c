@@ -1,8 +1,11 @@
 /* test_tls: full handshakes between a client and a server made with
  * tls_new(), bytes shuttled between their output buffers in random-sized
- * chunks, plus the failure paths.  Needs the openssl CLI (via
+ * chunks, plus the failure paths; channel-binding data (tls/cbind.c) and
+ * client certificates (tls/peercert.c) on such handshakes.  Needs the openssl CLI (via
  * scripts/mkcert.sh) and runs from the repository root. */
 #include "tls/tls.h"
+#include "tls/cbind.h"
+#include "tls/peercert.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -321,6 +324,167 @@ static void ctx_errors(const char *dir, const char *cert, const char *key)
 	CHECK(ERR_peek_error() == 0); /* error paths leave no stale queue behind */
 }
 
+/* ---- channel binding (tls/cbind.c) ---- */
+
+static void cbind_names(void)
+{
+	CHECK(tls_cb_by_name("tls-exporter") == TLS_CB_EXPORTER);
+	CHECK(tls_cb_by_name("tls-server-end-point") == TLS_CB_SERVER_END_POINT);
+	CHECK(tls_cb_by_name("tls-unique") == 0 && tls_cb_by_name(NULL) == 0);
+	CHECK_STR(tls_cb_name(TLS_CB_EXPORTER), "tls-exporter");
+	CHECK_STR(tls_cb_name(TLS_CB_SERVER_END_POINT), "tls-server-end-point");
+	CHECK(tls_cb_name((enum tls_cb_type)0) == NULL);
+}
+
+/* Both ends derive the same data for each type they have; want: the mask. */
+static void cbind_session(SSL_CTX *cctx, SSL_CTX *sctx, unsigned want, const EVP_MD *md)
+{
+	struct end c, s;
+	uint8_t a[TLS_CB_MAX_DATA], b[TLS_CB_MAX_DATA], d[EVP_MAX_MD_SIZE];
+	size_t al, bl;
+	unsigned dl = 0;
+	max_chunk = 0;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(tls_cb_available(s.ssl, 1) == 0); /* nothing before the handshake */
+	CHECK(!handshake(&c, &s));
+	CHECK(tls_cb_available(s.ssl, 1) == want && tls_cb_available(c.ssl, 0) == want);
+	for (unsigned t = 1; t < 1u << TLS_CB_TYPES; t <<= 1) {
+		int rs = tls_cb_data(s.ssl, 1, (enum tls_cb_type)t, a, &al);
+		int rc = tls_cb_data(c.ssl, 0, (enum tls_cb_type)t, b, &bl);
+		CHECK(rs == ((want & t) ? 0 : -ENOTSUP) && rc == rs);
+		CHECK(rs || (al == bl && !memcmp(a, b, al)));
+	}
+	/* RFC 9266 §2: 32 bytes of the exporter with its label, empty context. */
+	if (want & TLS_CB_EXPORTER) {
+		CHECK(!tls_cb_data(s.ssl, 1, TLS_CB_EXPORTER, a, &al) && al == 32);
+		CHECK(SSL_export_keying_material(c.ssl, b, 32, "EXPORTER-Channel-Binding", 24, NULL,
+						 0, 0) == 1 && !memcmp(a, b, 32));
+	}
+	/* RFC 5929 §4.1: the certificate's hash with md. */
+	if (want & TLS_CB_SERVER_END_POINT) {
+		CHECK(!tls_cb_data(s.ssl, 1, TLS_CB_SERVER_END_POINT, a, &al));
+		CHECK(X509_digest(SSL_get0_peer_certificate(c.ssl), md, d, &dl) && al == dl &&
+		      !memcmp(a, d, dl));
+	}
+	end_free(&c);
+	end_free(&s);
+}
+
+/* A server certificate made with openssl req (sig: "ed25519" or a -sha digest). */
+static SSL_CTX *odd_server(const char *dir, const char *name, const char *how)
+{
+	char cmd[700], cert[300], key[300], err[512];
+	snprintf(cert, sizeof cert, "%s/%s.pem", dir, name);
+	snprintf(key, sizeof key, "%s/%s.key", dir, name);
+	snprintf(cmd, sizeof cmd, "openssl req -x509 %s -nodes -days 1 -keyout %s -out %s "
+		 "-subj /CN=localhost >/dev/null 2>&1", how, key, cert);
+	if (system(cmd))
+		return NULL;
+	SSL_CTX *ctx = tls_server_ctx(cert, key, err, sizeof err);
+	if (ctx)
+		SSL_CTX_set_security_level(ctx, 0); /* let an SHA-1 signature load */
+	return ctx;
+}
+
+static void cbind(const char *dir, SSL_CTX *cctx, SSL_CTX *c12, SSL_CTX *sctx)
+{
+	cbind_names();
+	unsigned both = TLS_CB_EXPORTER | TLS_CB_SERVER_END_POINT;
+	cbind_session(cctx, sctx, both, EVP_sha256());
+	cbind_session(c12, sctx, TLS_CB_SERVER_END_POINT, EVP_sha256()); /* RFC 9266 §3 */
+	CHECK(tls_cb_available(NULL, 1) == 0);
+	/* RFC 5929 §4.1: SHA-1 becomes SHA-256; Ed25519 names no hash: no type. */
+	SSL_CTX *sha1 = odd_server(dir, "sha1", "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha1");
+	SSL_CTX *sha384 =
+		odd_server(dir, "sha384", "-newkey ec -pkeyopt ec_paramgen_curve:P-384 -sha384");
+	SSL_CTX *ed = odd_server(dir, "ed25519", "-newkey ed25519");
+	CHECK(sha1 && sha384 && ed);
+	SSL_CTX_set_security_level(cctx, 0);
+	if (sha1)
+		cbind_session(cctx, sha1, both, EVP_sha256());
+	if (sha384)
+		cbind_session(cctx, sha384, both, EVP_sha384());
+	if (ed)
+		cbind_session(cctx, ed, TLS_CB_EXPORTER, NULL);
+	SSL_CTX_set_security_level(cctx, 1);
+	SSL_CTX_free(sha1);
+	SSL_CTX_free(sha384);
+	SSL_CTX_free(ed);
+}
+
+/* ---- client certificates (tls/peercert.c) ---- */
+
+/* A client context presenting dir/name.pem (from tests/tools/mkclientcert.sh). */
+static SSL_CTX *client_with_cert(const char *dir, const char *name, const char *args)
+{
+	char cmd[600], cert[300], key[300], err[512];
+	snprintf(cmd, sizeof cmd, "sh tests/tools/mkclientcert.sh %s %s %s >/dev/null 2>&1", dir,
+		 name, args);
+	snprintf(cert, sizeof cert, "%s/%s.pem", dir, name);
+	snprintf(key, sizeof key, "%s/%s.key", dir, name);
+	SSL_CTX *ctx = system(cmd) ? NULL : tls_client_ctx(NULL, err, sizeof err);
+	if (ctx && (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* Handshake with the identities the server reads: returns their count,
+ * -100 when the handshake failed; ids joined by ' ' into out. */
+static int peer_ids(SSL_CTX *cctx, SSL_CTX *sctx, char *out, size_t cap)
+{
+	struct end c, s;
+	char *ids[TLS_PEER_MAX_IDS];
+	max_chunk = 0;
+	*out = 0;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	int n = handshake(&c, &s) ? -100 : tls_peer_ids(s.ssl, ids, TLS_PEER_MAX_IDS);
+	CHECK(n <= 0 || tls_peer_verified(s.ssl));
+	for (int i = 0; i < n; i++) {
+		snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? " " : "", ids[i]);
+		free(ids[i]);
+	}
+	end_free(&c);
+	end_free(&s);
+	return n;
+}
+
+static void peercert(const char *dir, const char *cert, const char *key, SSL_CTX *cctx)
+{
+	char err[512], got[300], ca[300];
+	SSL_CTX *one = client_with_cert(dir, "one", "one alice@localhost");
+	SSL_CTX *two = client_with_cert(dir, "two", "two bob@localhost carol@localhost");
+	SSL_CTX *cn = client_with_cert(dir, "cn", "bob@localhost");
+	SSL_CTX *self = client_with_cert(dir, "self", "self alice@localhost");
+	SSL_CTX *sctx = tls_server_ctx(cert, key, err, sizeof err);
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	CHECK(one && two && cn && self && sctx);
+	if (!one || !two || !cn || !self || !sctx)
+		goto out;
+	/* Without client_ca nothing is asked for, so nothing is sent. */
+	CHECK(peer_ids(one, sctx, got, sizeof got) == 0);
+	CHECK(tls_server_request_client_cert(sctx, "/nonexistent/ca.pem", err, sizeof err) == -1);
+	CHECK(strstr(err, "/nonexistent/ca.pem") != NULL);
+	CHECK(tls_server_request_client_cert(sctx, ca, err, sizeof err) == 0);
+	CHECK(peer_ids(one, sctx, got, sizeof got) == 1);
+	CHECK_STR(got, "alice@localhost");
+	CHECK(peer_ids(two, sctx, got, sizeof got) == 2);
+	CHECK_STR(got, "bob@localhost carol@localhost");
+	CHECK(peer_ids(cn, sctx, got, sizeof got) == 1); /* no xmppAddr: the CN */
+	CHECK_STR(got, "bob@localhost");
+	/* Asked for, not required: none, or an unverifiable one, still connects. */
+	CHECK(peer_ids(cctx, sctx, got, sizeof got) == 0);
+	CHECK(peer_ids(self, sctx, got, sizeof got) == 0);
+out:
+	SSL_CTX_free(one);
+	SSL_CTX_free(two);
+	SSL_CTX_free(cn);
+	SSL_CTX_free(self);
+	SSL_CTX_free(sctx);
+}
+
 static void remove_certs(const char *dir)
 {
 	if (certs_remove(dir))
@@ -369,6 +533,8 @@ int main(void)
 	garbage(cctx, sctx);
 	verify(sctx, cert);
 	ctx_errors(dir, cert, key);
+	cbind(dir, cctx, c12, sctx);
+	peercert(dir, cert, key, cctx);
 
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
