@@ -91,7 +91,7 @@ void config_defaults(struct config *c)
 	c->workers = 0;
 	c->max_stanza_size = 262144;
 	c->require_tls = 1;
-	c->channel_binding = 1;
+	c->channel_binding = 0;
 	c->auth_timeout = 60;
 	c->idle_timeout = 300;
 	c->ping_timeout = 60;

@@ -360,11 +360,8 @@ class Client(slixmpp.ClientXMPP):
     Subscription requests are NOT answered automatically: tests answer them
     explicitly so they exercise the server, not slixmpp's policy."""
 
-    def __init__(self, server, jid, password, mech=None, resource=None, own_cbind=False):
-        """own_cbind: keep slixmpp's own channel binding (see below)."""
+    def __init__(self, server, jid, password, mech=None, resource=None):
         super().__init__(jid + ('/' + resource if resource else ''), password, sasl_mech=mech)
-        if not own_cbind:
-            self._without_channel_binding()
         self.ca_certs = Path(server.cert)
         self.auto_authorize = None
         self.auto_subscribe = False
@@ -390,27 +387,6 @@ class Client(slixmpp.ClientXMPP):
                 lambda st: self.stream_errors.append(st['condition']))
         self.add_event_handler('connection_failed', lambda _: self._settle('connect-failed'))
         self.add_event_handler('disconnected', self._on_disconnected)
-
-    def _without_channel_binding(self):
-        """slixmpp 1.8 binds only with tls-unique, which is undefined under
-        TLS 1.3 (RFC 9266) and which Starling does not offer, and when it
-        holds binding data it sends the 'y' flag with a plain SCRAM, which a
-        server offering -PLUS must refuse (RFC 5802 §6).  So these clients
-        act as clients without channel binding: no -PLUS, the 'n' flag.
-        tests/e2e/test_sasl_plus.py binds with tests/tools/sasl_client."""
-        fm = self['feature_mechanisms']
-        creds, send_auth = fm.sasl_callback, fm._send_auth
-
-        def no_cb_creds(required, optional):
-            values = creds(required, optional)
-            if 'channel_binding' in values:
-                values['channel_binding'] = None
-            return values
-
-        def send_auth_no_plus():
-            fm.mech_list = {m for m in fm.mech_list if not m.endswith('-PLUS')}
-            return send_auth()
-        fm.sasl_callback, fm._send_auth = no_cb_creds, send_auth_no_plus
 
     def _settle(self, what):
         if not self.outcome.done():

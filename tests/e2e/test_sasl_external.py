@@ -17,9 +17,11 @@ def certs(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory, certs):
-    """A server asking for client certificates signed by certs/ca.pem."""
+    """A server asking for client certificates signed by certs/ca.pem, with
+    channel binding on (XEP-0474's list then holds -PLUS and EXTERNAL)."""
     client_cert(certs, 'alice', 'alice', 'alice@localhost')  # also makes ca.pem
     srv = Server(tmp_path_factory.mktemp('starling-external'), tls_port=True,
+                 c2s_extra='channel_binding = true\n',
                  core_extra='\n[tls]\nclient_ca = %s\n' % (certs / 'ca.pem'))
     srv.start()
     srv.adduser('alice')

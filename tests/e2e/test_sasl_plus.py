@@ -8,7 +8,7 @@ import pytest
 from conftest import Client, Server, run
 from sasl_tool import sasl_client
 
-SERVER_OPTIONS = {'tls_port': True}
+SERVER_OPTIONS = {'tls_port': True, 'c2s_extra': 'channel_binding = true\n'}
 PLUS = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS']
 CB_TYPES = ['tls-exporter', 'tls-server-end-point']
 
@@ -149,9 +149,8 @@ def test_xep0474_detects_a_stripped_mechanism(server):
 
 @pytest.fixture(scope='module')
 def unbound_server(tmp_path_factory):
-    """[c2s] channel_binding = false."""
-    srv = Server(tmp_path_factory.mktemp('starling-nocb'),
-                 c2s_extra='channel_binding = false\n')
+    """The default configuration: [c2s] channel_binding is off."""
+    srv = Server(tmp_path_factory.mktemp('starling-nocb'))
     srv.start()
     yield srv
     srv.stop()
@@ -176,7 +175,7 @@ def _slixmpp_as_shipped(server):
     jid, pw = server.new_user('slix')
 
     async def scenario():
-        c = Client(server, jid, pw, own_cbind=True)
+        c = Client(server, jid, pw)
         c.connect((server.host, server.port))
         outcome = await c.outcome
         if outcome == 'session':

@@ -49,7 +49,7 @@ static void defaults(void)
 	CHECK_STR(c.c2s_address, "127.0.0.1");
 	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
-	CHECK(c.channel_binding == 1);
+	CHECK(c.channel_binding == 0); /* off by default: docs/configuration.md */
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
 	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60 && c.max_sessions == 100);
 	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
@@ -79,7 +79,7 @@ static void overrides(void)
 		       "workers = 4\n"
 		       "max_stanza_size = 10000\n"
 		       "require_tls = Off\n"
-		       "channel_binding = no\n"
+		       "channel_binding = yes\n"
 		       "auth_timeout = 3600\n"
 		       "max_connections = 1\n"
 		       "[tls]\n"
@@ -97,7 +97,7 @@ static void overrides(void)
 	CHECK_STR(c.c2s_address, "::");
 	CHECK(c.c2s_port == 15222 && c.c2s_tls_port == 0 && c.workers == 4);
 	CHECK(c.max_stanza_size == 10000 && c.require_tls == 0 && c.auth_timeout == 3600);
-	CHECK(c.channel_binding == 0);
+	CHECK(c.channel_binding == 1);
 	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
 	CHECK_STR(c.tls_cert, "/etc/ssl/xmpp/fullchain.pem");
 	CHECK_STR(c.tls_key, "/etc/ssl/xmpp/privkey.pem");
