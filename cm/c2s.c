@@ -47,6 +47,8 @@ static const char *const se_names[] = {
 	[SE_UNDEFINED_CONDITION] = "undefined-condition",
 };
 
+const char *c2s_stream_error_name(enum c2s_stream_error e) { return se_names[e]; }
+
 static int ns_is(const struct stanza *s, const char *ns) { return s->ns && !strcmp(s->ns, ns); }
 
 static void random_hex(char *out, size_t bytes)
@@ -84,6 +86,7 @@ void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_erro
 	if ((c->flags & CONN_DEAD) || c->state == C2S_CLOSING)
 		return;
 	log_info("conn %u: stream error <%s/>", c->sid, se_names[e]);
+	w->n_stream_errors[e]++;
 	if (!(c->flags & CONN_HEADER_SENT))
 		send_header(w, c);
 	char msg[512];
@@ -246,6 +249,7 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 	}
 	if (!strcmp(s->name, "auth") && throttle_blocked(w, c)) {
 		/* RFC 6120 §6.5.12: try again later; the password is not looked at. */
+		w->n_auth_throttled_address++;
 		conn_send_str(w, c, "<failure xmlns='" NS_SASL "'><temporary-auth-failure/>"
 				    "<text xml:lang='en'>too many failed logins from this address; "
 				    "try again later</text></failure>");

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "c2s.h"
+#include "connlimit.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -36,6 +37,7 @@ static void conn_release(struct worker *w, struct conn *c)
 {
 	conn_timer_clear(w, c);
 	c2s_on_close(w, c);
+	connlimit_release(w->connlimit, c->peer);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->ssl)

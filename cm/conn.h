@@ -15,6 +15,7 @@ struct worker;
 struct auth_state;
 struct csi_hold;
 struct sm_state;
+struct connlimit_addr;
 
 enum c2s_state {
 	C2S_WAIT_HEADER,  /* before the client's stream header */
@@ -37,6 +38,7 @@ enum conn_flags {
 	CONN_PAUSED = 1 << 10,	   /* not reading: the link to the core is backed up */
 	CONN_INPUT_DONE = 1 << 11, /* the client half-closed; drain our output only */
 	CONN_INACTIVE = 1 << 12,   /* said <inactive/> (XEP-0352): presence is held */
+	CONN_SHAPED = 1 << 13,	   /* not reading: over [c2s] read_rate until refilled */
 };
 
 /* Timer lists.  Every member of one list has the same timeout, so appending
@@ -79,6 +81,11 @@ struct conn {
 	struct xs_framer xs;
 	uint32_t timer_prev, timer_next; /* timer list links (slot + 1, 0 = none) */
 	uint64_t deadline_ms;		 /* of the timer list it is on */
+	struct connlimit_addr *peer; /* counted in w->connlimit, or NULL */
+	/* Read-rate token bucket ([c2s] read_rate): bytes it may still read,
+	 * negative when over, as of rx_stamp (w->now_ms, truncated). */
+	int32_t rx_tokens;
+	uint32_t rx_stamp;
 };
 
 #define CONN_SLOT_BITS 20
