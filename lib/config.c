@@ -99,7 +99,7 @@ void config_defaults(struct config *c)
 	c->max_connections = 65536;
 	c->max_connections_per_address = 0;
 	c->auth_failures_per_account = 10;
-	c->read_rate = 0;
+	c->read_rate = 262144;
 	c->read_burst = 1048576;
 	snprintf(c->tls_cert, sizeof c->tls_cert, "var/cert.pem");
 	snprintf(c->tls_key, sizeof c->tls_key, "var/key.pem");
