@@ -43,7 +43,7 @@ CORE_A := $(BUILD)/libcore.a
 TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 PROGS  := $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
 ifneq ($(BENCH_SRC),)
-PROGS  += $(BIN)/starling-bench
+PROGS  += $(BIN)/starling-bench $(BIN)/starling-hostile
 endif
 
 .PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
@@ -82,6 +82,10 @@ $(BIN)/starlingctl: $(call obj,$(CTL_SRC)) $(CORE_A) $(LIB_A)
 $(BIN)/starling-bench: $(call obj,$(BENCH_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/starling-hostile: $(call obj,bench/tools/hostile.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CM_A) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)

@@ -179,6 +179,26 @@ void conn_op_done(struct worker *w, struct conn *c)
 		conn_schedule_flush(w, c);
 }
 
+/* Our close is out.  Closing a socket with unread input makes the kernel
+ * answer with a reset, and a reset makes the client's kernel drop what the
+ * client had not read yet, our stream error included.  So shut our half and
+ * keep reading (and discarding) until the client closes its half or the
+ * closing timer cuts it: a lingering close.  The framer's buffer is not
+ * needed any more. */
+static void conn_linger(struct worker *w, struct conn *c)
+{
+	if ((c->flags & CONN_INPUT_DONE) ||
+	    !(c->flags & (CONN_RECV_ARMED | CONN_PAUSED | CONN_SHAPED))) {
+		conn_kill(w, c);
+		return;
+	}
+	if (c->flags & CONN_WR_SHUT)
+		return;
+	c->flags |= CONN_WR_SHUT;
+	shutdown(c->fd, SHUT_WR);
+	xs_free(&c->xs);
+}
+
 static void conn_flush(struct worker *w, struct conn *c)
 {
 	if (c->flags & CONN_DEAD) {
@@ -203,7 +223,7 @@ static void conn_flush(struct worker *w, struct conn *c)
 		c->flags |= CONN_SENDING;
 		c->inflight++;
 	} else if (c->state == C2S_CLOSING) {
-		conn_kill(w, c);
+		conn_linger(w, c);
 	}
 }
 

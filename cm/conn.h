@@ -39,6 +39,7 @@ enum conn_flags {
 	CONN_INPUT_DONE = 1 << 11, /* the client half-closed; drain our output only */
 	CONN_INACTIVE = 1 << 12,   /* said <inactive/> (XEP-0352): presence is held */
 	CONN_SHAPED = 1 << 13,	   /* not reading: over [c2s] read_rate until refilled */
+	CONN_WR_SHUT = 1 << 14,	   /* closing: our half is shut, reading until the client's */
 };
 
 /* Timer lists.  Every member of one list has the same timeout, so appending

@@ -67,6 +67,12 @@ void shape_tick(struct worker *w)
 			continue;
 		}
 		c->flags &= (uint16_t)~CONN_SHAPED;
+		if (c->flags & CONN_WR_SHUT) {
+			/* It overdrew its bucket after our close (conn_linger): a
+			 * client still sending a second later is not reading it. */
+			conn_kill(w, c);
+			continue;
+		}
 		if (!(c->flags & (CONN_RECV_ARMED | CONN_PAUSED | CONN_INPUT_DONE)))
 			worker_arm_recv(w, c);
 	}
