@@ -1,5 +1,6 @@
 #include "conn.h"
 #include "csi.h"
+#include "shape.h"
 #include "sm.h"
 
 #include <errno.h>
@@ -196,6 +197,7 @@ static void conn_linger(struct worker *w, struct conn *c)
 		return;
 	c->flags |= CONN_WR_SHUT;
 	shutdown(c->fd, SHUT_WR);
+	shape_linger(c);
 	xs_free(&c->xs);
 }
 

@@ -28,11 +28,21 @@ static void refill(struct worker *w, struct conn *c)
 	}
 }
 
+void shape_linger(struct conn *c)
+{
+	if (c->rx_tokens > SHAPE_LINGER_BYTES)
+		c->rx_tokens = SHAPE_LINGER_BYTES;
+}
+
 void shape_charge(struct worker *w, struct conn *c, size_t n)
 {
-	if (!w->cfg->read_rate || (c->flags & CONN_DEAD))
+	if (c->flags & CONN_DEAD)
 		return;
-	refill(w, c);
+	if (!(c->flags & CONN_WR_SHUT)) { /* a lingerer's allowance is not refilled */
+		if (!w->cfg->read_rate)
+			return;
+		refill(w, c);
+	}
 	int64_t t = (int64_t)c->rx_tokens - (int64_t)n;
 	c->rx_tokens = t < -INT32_MAX ? -INT32_MAX : (int32_t)t;
 	/* Bytes the kernel had already given before the cancel still count. */
@@ -61,18 +71,18 @@ void shape_tick(struct worker *w)
 		struct conn *c = conn_by_sid(w, w->shaped[i]);
 		if (!c || !(c->flags & CONN_SHAPED))
 			continue;
+		if (c->flags & CONN_WR_SHUT) {
+			/* Still sending after our close took its allowance: it is
+			 * not listening, and the reset costs it nothing it wants. */
+			conn_kill(w, c);
+			continue;
+		}
 		refill(w, c);
 		if (c->rx_tokens < 0) {
 			w->shaped[keep++] = w->shaped[i];
 			continue;
 		}
 		c->flags &= (uint16_t)~CONN_SHAPED;
-		if (c->flags & CONN_WR_SHUT) {
-			/* It overdrew its bucket after our close (conn_linger): a
-			 * client still sending a second later is not reading it. */
-			conn_kill(w, c);
-			continue;
-		}
 		if (!(c->flags & (CONN_RECV_ARMED | CONN_PAUSED | CONN_INPUT_DONE)))
 			worker_arm_recv(w, c);
 	}

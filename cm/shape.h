@@ -17,7 +17,13 @@ struct conn;
 void shape_init(struct worker *w, struct conn *c);
 /* c delivered n bytes; stops reading it when that overdraws its bucket. */
 void shape_charge(struct worker *w, struct conn *c, size_t n);
-/* Once a second: re-arm the shaped connections whose bucket refilled. */
+/* Bytes a client may still send after our close (conn_linger) before it is
+ * cut at the next tick: enough for what was in flight, while a flood that
+ * goes on costs us no more than this to read and discard. */
+#define SHAPE_LINGER_BYTES 4096
+void shape_linger(struct conn *c);
+/* Once a second: re-arm the shaped connections whose bucket refilled, and
+ * cut those that overdrew their allowance after our close. */
 void shape_tick(struct worker *w);
 
 #endif

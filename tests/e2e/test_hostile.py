@@ -30,7 +30,7 @@ EXPECTED = {'tag': 'policy-violation', 'attr': 'policy-violation', 'nest': 'poli
 # read_rate bounds the bytes a flood makes the cm read (and, after our close,
 # discard) per connection and second: 64 KiB/s here instead of the default
 # 256 KiB/s, so 1,000 floods do not starve a small test machine.
-SERVER_OPTIONS = {'max_stanza_size': MAX_STANZA, 'auth_timeout': 10,
+SERVER_OPTIONS = {'max_stanza_size': MAX_STANZA, 'auth_timeout': 5,
                   'c2s_extra': 'read_rate = 65536\nread_burst = 65536\n',
                   'asan_options': 'quarantine_size_mb=0'}
 
