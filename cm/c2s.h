@@ -47,7 +47,8 @@ void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_erro
 /* A bound client was silent for idle_timeout: ping it (XEP-0199 §4.1) and
  * give it ping_timeout to send anything. */
 void c2s_ping(struct worker *w, struct conn *c);
-/* The connection is going away: tell the core if it held a session. */
+/* The connection is going away: tell the core if it held a session.  Safe
+ * to call twice (at the lingering close, then when the slot is freed). */
 void c2s_on_close(struct worker *w, struct conn *c);
 
 /* From the core. */

@@ -184,8 +184,9 @@ void conn_op_done(struct worker *w, struct conn *c)
  * answer with a reset, and a reset makes the client's kernel drop what the
  * client had not read yet, our stream error included.  So shut our half and
  * keep reading (and discarding) until the client closes its half or the
- * closing timer cuts it: a lingering close.  The framer's buffer is not
- * needed any more. */
+ * closing timer cuts it: a lingering close.  The session ends now, not
+ * when the slot is freed, so the core stops routing to a stream that will
+ * never carry another stanza; the framer's buffer is not needed any more. */
 static void conn_linger(struct worker *w, struct conn *c)
 {
 	if ((c->flags & CONN_INPUT_DONE) ||
@@ -197,6 +198,7 @@ static void conn_linger(struct worker *w, struct conn *c)
 		return;
 	c->flags |= CONN_WR_SHUT;
 	shutdown(c->fd, SHUT_WR);
+	c2s_on_close(w, c); /* again at release: a no-op then */
 	shape_linger(c);
 	xs_free(&c->xs);
 }
