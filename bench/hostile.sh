@@ -1,16 +1,18 @@
 #!/bin/bash
-# bench/hostile.sh [N] [SECONDS]: memory and chat under attack (issue 9,
+# bench/hostile.sh [N] [SECONDS] [KINDS]: memory and chat under attack (issue 9,
 # docs/performance.md "Under attack").  Starts a fresh Starling in a
 # temporary directory (max_stanza_size 10000, auth_timeout 10, read_rate
 # 64 KiB/s with a 64 KiB burst, one worker), then at once:
 #   starling-hostile -n N (default 10000): tag, attr, nest, utf8 and slow
-#     connections, the cm's RSS before, at its peak and after (JSON);
+#     connections (or KINDS, e.g. hold), the cm's RSS before, at its peak
+#     and after (JSON);
 #   starling-bench chat -n 2 for SECONDS (default 30) at 20 messages/s: one
 #     chatting pair, its delivery latency while the attack runs.
 # Prints both reports.  Uses bin/ (make first); needs `ulimit -Hn` > N + 100.
 set -euo pipefail
 N=${1:-10000}
 SECS=${2:-30}
+KINDS=${3:-tag,attr,nest,utf8,slow}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${STARLING_BIN:-$ROOT/bin}
 WORK=$(mktemp -d /tmp/starling-hostile.XXXXXX)
@@ -61,9 +63,10 @@ done
 chat=$!
 sleep 2 # the pair logs in first
 "$BIN/starling-hostile" -p "$port" --pid "$cm" -n "$N" --rate 2000 --trickle-ms 1000 \
+	--kinds "$KINDS" \
 	--timeout 120 > "$WORK/hostile.json" || echo "starling-hostile: connections left open" >&2
 wait "$chat" || echo "starling-bench chat failed" >&2
-echo "== starling-hostile -n $N"
+echo "== starling-hostile -n $N --kinds $KINDS"
 cat "$WORK/hostile.json"
 echo "== starling-bench chat -n 2 --rate 20 --duration $SECS, meanwhile"
 cat "$WORK/chat.txt"

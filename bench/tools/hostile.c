@@ -7,6 +7,9 @@
  *   nest   elements nested without end: <a><a><a>... forever
  *   utf8   invalid UTF-8 in character data: <message><body>\xff\xfe...
  *   slow   slowloris: the stream header one byte per --trickle-ms
+ *   hold   (only with --kinds) an attribute value of --hold-bytes, then
+ *          silence: every connection keeps a partial element as large as
+ *          the limit allows, the worst case for the server's memory
  *
  * Every connection ends with the server's stream error (its condition is
  * recorded), a close without one, or still open at --timeout.  The cm's
@@ -16,8 +19,9 @@
  * ended with a stream error or a close.
  *
  *   starling-hostile -p PORT --pid CM_PID [-H 127.0.0.1] [-d localhost]
- *                    [-n 10000] [--kinds tag,attr,nest,utf8,slow]
- *                    [--rate 2000] [--trickle-ms 1000] [--timeout 120]
+ *                    [-n 10000] [--kinds tag,attr,nest,utf8,slow,hold]
+ *                    [--rate 2000] [--trickle-ms 1000] [--hold-bytes 9000]
+ *                    [--timeout 120]
  *
  * One thread, epoll, non-blocking sockets, edge-triggered; per connection
  * about 300 bytes, mostly the tail of what the server sent. */
@@ -35,8 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum kind { K_TAG, K_ATTR, K_NEST, K_UTF8, K_SLOW, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"tag", "attr", "nest", "utf8", "slow"};
+enum kind { K_TAG, K_ATTR, K_NEST, K_UTF8, K_SLOW, K_HOLD, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"tag", "attr", "nest", "utf8", "slow", "hold"};
+#define DEFAULT_KINDS 5 /* hold is asked for by name */
 
 enum end { E_OPEN, E_ERROR, E_CLOSED, E_REFUSED };
 
@@ -54,7 +59,7 @@ struct hconn {
 
 struct opts {
 	const char *host, *domain;
-	int port, pid, n, rate, trickle_ms, timeout_s;
+	int port, pid, n, rate, trickle_ms, timeout_s, hold_bytes;
 	int kinds[K_COUNT], nkinds;
 };
 
@@ -101,6 +106,7 @@ static size_t attack_chunk(const struct hconn *c, size_t hdr_len, char *out, siz
 			n += (size_t)snprintf(out + n, cap - n, " a%u='v'", c->sent + (unsigned)n);
 		break;
 	case K_ATTR:
+	case K_HOLD:
 		if (c->sent == hdr_len)
 			n = (size_t)snprintf(out, cap, "%s", open_attr);
 		memset(out + n, 'x', cap - n);
@@ -131,8 +137,12 @@ static int pump(const struct opts *o, struct hconn *c, size_t hdr_len, const cha
 				return 0;
 		} else if (c->kind == K_SLOW || (c->kind == K_UTF8 && c->sent > hdr_len)) {
 			return 0; /* slow: all sent, wait; utf8: one shot */
+		} else if (c->kind == K_HOLD && c->sent >= hdr_len + (size_t)o->hold_bytes) {
+			return 0; /* hold: all sent, wait for the server's deadline */
 		} else {
 			n = attack_chunk(c, hdr_len, buf, sizeof buf);
+			if (c->kind == K_HOLD && c->sent + n > hdr_len + (size_t)o->hold_bytes)
+				n = hdr_len + (size_t)o->hold_bytes - c->sent;
 		}
 		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0)
@@ -288,9 +298,11 @@ static int parse(struct opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"pid", 1, 0, 'P'},	  {"kinds", 1, 0, 'k'},	 {"rate", 1, 0, 'r'},
-		{"trickle-ms", 1, 0, 't'}, {"timeout", 1, 0, 'T'}, {0, 0, 0, 0}};
+		{"trickle-ms", 1, 0, 't'}, {"timeout", 1, 0, 'T'}, {"hold-bytes", 1, 0, 'B'},
+		{0, 0, 0, 0}};
 	*o = (struct opts){.host = "127.0.0.1", .domain = "localhost", .n = 10000, .rate = 2000,
-			   .trickle_ms = 1000, .timeout_s = 120, .nkinds = K_COUNT,
+			   .trickle_ms = 1000, .timeout_s = 120, .hold_bytes = 9000,
+			   .nkinds = DEFAULT_KINDS,
 			   .kinds = {0, 1, 2, 3, 4}};
 	int c;
 	while ((c = getopt_long(argc, argv, "H:p:d:n:", lo, NULL)) != -1) {
@@ -303,6 +315,7 @@ static int parse(struct opts *o, int argc, char **argv)
 		case 'r': o->rate = atoi(optarg); break;
 		case 't': o->trickle_ms = atoi(optarg); break;
 		case 'T': o->timeout_s = atoi(optarg); break;
+		case 'B': o->hold_bytes = atoi(optarg); break;
 		case 'k':
 			if (parse_kinds(o, optarg))
 				return -1;
@@ -310,7 +323,7 @@ static int parse(struct opts *o, int argc, char **argv)
 		default: return -1;
 		}
 	}
-	return o->port > 0 && o->pid > 0 && o->n > 0 && o->rate > 0 ? 0 : -1;
+	return o->port > 0 && o->pid > 0 && o->n > 0 && o->rate > 0 && o->hold_bytes > 0 ? 0 : -1;
 }
 
 /* Descriptors for every connection: take the hard limit. */
@@ -328,8 +341,8 @@ int main(int argc, char **argv)
 	struct opts o;
 	if (parse(&o, argc, argv)) {
 		fprintf(stderr, "usage: starling-hostile -p PORT --pid CM_PID [-H HOST] [-d DOMAIN] "
-				"[-n N] [--kinds tag,attr,nest,utf8,slow] [--rate CONN/S] "
-				"[--trickle-ms MS] [--timeout S]\n");
+				"[-n N] [--kinds tag,attr,nest,utf8,slow,hold] [--rate CONN/S] "
+				"[--trickle-ms MS] [--hold-bytes B] [--timeout S]\n");
 		return 2;
 	}
 	raise_nofile();

@@ -8,8 +8,10 @@ framer's depth limit), <not-well-formed/> for the bad bytes (§4.9.3.13),
 <connection-timeout/> for the slowloris (auth_timeout, §4.9.3.4); the cm's
 resident memory may grow by at most PER_CONN_BOUND per hostile connection at
 its peak; and a chatting pair logged in beforehand keeps exchanging messages
-throughout.  The full 10,000-connection form with figures is in
-docs/performance.md."""
+throughout.  A second run holds 1,000 partial elements of 9,000 bytes at once
+(the most memory the limits let a connection keep) until auth_timeout ends
+them, and checks the same bound.  The full 10,000-connection form with
+figures is in docs/performance.md."""
 import json
 import resource
 import subprocess
@@ -35,6 +37,14 @@ SERVER_OPTIONS = {'max_stanza_size': MAX_STANZA, 'auth_timeout': 5,
                   'asan_options': 'quarantine_size_mb=0'}
 
 
+def _hostile(server, *args):
+    """Run starling-hostile against the cm; its JSON report."""
+    return subprocess.Popen(
+        [str(server.bin / 'starling-hostile'), '-p', str(server.port), '--pid',
+         str(server.cm.pid), '-n', str(N), '--rate', '1000', '--timeout', '120'] + list(args),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def _descriptors_suffice():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return hard == resource.RLIM_INFINITY or hard >= N + 200
@@ -46,10 +56,7 @@ def test_hostile_connections_stay_bounded(server):
     bj, bpw = server.new_user('bob')
     a = server.raw_login(aj, apw, 'chat')
     b = server.raw_login(bj, bpw, 'chat')
-    tool = subprocess.Popen(
-        [str(server.bin / 'starling-hostile'), '-p', str(server.port), '--pid',
-         str(server.cm.pid), '-n', str(N), '--rate', '1000', '--trickle-ms', '500',
-         '--timeout', '120'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tool = _hostile(server, '--trickle-ms', '500')
     try:
         exchanged = 0
         while True:  # at least one exchange while the attack runs, then until it ends
@@ -73,3 +80,15 @@ def test_hostile_connections_stay_bounded(server):
         assert got['errors'] == {want: got['n']}, '%s: %s' % (kind, out)
     per_conn = figures['peak_bytes_per_conn']
     assert per_conn <= PER_CONN_BOUND, 'peak %.0f B per hostile connection: %s' % (per_conn, out)
+
+
+@pytest.mark.skipif(not _descriptors_suffice(), reason='ulimit -Hn below %d' % (N + 200))
+def test_held_partial_elements_stay_bounded(server):
+    tool = _hostile(server, '--kinds', 'hold', '--hold-bytes', str(MAX_STANZA - 1000))
+    out, err = tool.communicate(timeout=180)
+    assert tool.returncode == 0, 'connections left open: %s %s' % (out, err)
+    figures = json.loads(out)
+    got = figures['kinds']['hold']
+    assert got['errors'] == {'connection-timeout': N}, out
+    per_conn = figures['peak_bytes_per_conn']
+    assert per_conn <= PER_CONN_BOUND, 'peak %.0f B per held element: %s' % (per_conn, out)
