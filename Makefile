@@ -45,7 +45,7 @@ PROGS  := $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
 # Test clients the e2e tests run (tests/tools): what Python cannot do.
 TOOLS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 ifneq ($(BENCH_SRC),)
-PROGS  += $(BIN)/starling-bench
+PROGS  += $(BIN)/starling-bench $(BIN)/starling-hostile
 endif
 
 .PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
@@ -84,6 +84,10 @@ $(BIN)/starlingctl: $(call obj,$(CTL_SRC)) $(CORE_A) $(LIB_A)
 $(BIN)/starling-bench: $(call obj,$(BENCH_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/starling-hostile: $(call obj,bench/tools/hostile.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CM_A) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)

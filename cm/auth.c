@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "lib/jid.h"
 #include "lib/log.h"
+#include "acctlimit.h"
 #include "throttle.h"
 #include "tls/cbind.h"
 #include "tls/peercert.h"
@@ -139,8 +140,14 @@ static enum auth_result refuse(struct worker *w, struct conn *c, const char *con
 
 static enum auth_result fail(struct worker *w, struct conn *c, const char *cond)
 {
-	if (!strcmp(cond, "not-authorized"))
+	if (!strcmp(cond, "not-authorized")) {
 		throttle_failed(w, c); /* a wrong password, not a malformed request */
+		if (c->auth && c->auth->username &&
+		    acctlimit_failed(w->acctlimit, c->auth->username, w->now_ms))
+			log_warn("conn %u: %u failed logins for %s; refusing its logins for %u s",
+				 c->sid, w->cfg->auth_failures_per_account, c->auth->username,
+				 w->cfg->auth_failure_window);
+	}
 	return refuse(w, c, cond, NULL);
 }
 
@@ -239,6 +246,12 @@ static enum auth_result request_creds(struct worker *w, struct conn *c, const ch
 	c->auth->username = malloc(n); /* owned by the auth state */
 	if (c->auth->username)
 		snprintf(c->auth->username, n, "%s@%s", prepped, dom);
+	if (c->auth->username && acctlimit_blocked(w->acctlimit, c->auth->username, w->now_ms)) {
+		/* RFC 6120 §6.5.12: try later.  Refused before the core is asked,
+		 * so the password is never checked while the account is locked. */
+		w->n_auth_throttled_account++;
+		return fail(w, c, "temporary-auth-failure");
+	}
 	if (!c->auth->username ||
 	    wire_put_str_frame(&w->link.out, WIRE_CRED_REQ, c->sid, c->auth->username))
 		return fail(w, c, "temporary-auth-failure");

@@ -48,6 +48,8 @@ static const char *const se_names[] = {
 	[SE_UNDEFINED_CONDITION] = "undefined-condition",
 };
 
+const char *c2s_stream_error_name(enum c2s_stream_error e) { return se_names[e]; }
+
 static int ns_is(const struct stanza *s, const char *ns) { return s->ns && !strcmp(s->ns, ns); }
 
 void c2s_random_hex(char *out, size_t bytes)
@@ -93,6 +95,7 @@ void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_erro
 	 * session; after any other error of ours the session ends. */
 	if (e != SE_CONNECTION_TIMEOUT)
 		sm_no_resume(c);
+	w->n_stream_errors[e]++;
 	if (!(c->flags & CONN_HEADER_SENT))
 		send_header(w, c);
 	char msg[512];
@@ -221,7 +224,7 @@ static int on_starttls(struct worker *w, struct conn *c)
 		conn_kill(w, c);
 		return XS_CB_STOP;
 	}
-	c->flags = (uint16_t)((c->flags | CONN_TLS) & ~CONN_HEADER_SENT);
+	c->flags = (uint32_t)((c->flags | CONN_TLS) & ~CONN_HEADER_SENT);
 	c->state = C2S_WAIT_HEADER;
 	/* Whatever plaintext followed <starttls/> in this read is void (§5.4.3.3). */
 	return XS_CB_STOP;
@@ -230,7 +233,7 @@ static int on_starttls(struct worker *w, struct conn *c)
 static void restart_stream(struct conn *c)
 {
 	c->state = C2S_WAIT_HEADER;
-	c->flags &= (uint16_t)~CONN_HEADER_SENT;
+	c->flags &= (uint32_t)~CONN_HEADER_SENT;
 }
 
 /* §6.4.5: retries are limited; after the last failure the stream is closed. */
@@ -255,6 +258,7 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 	}
 	if (!strcmp(s->name, "auth") && throttle_blocked(w, c)) {
 		/* RFC 6120 §6.5.12: try again later; the password is not looked at. */
+		w->n_auth_throttled_address++;
 		conn_send_str(w, c, "<failure xmlns='" NS_SASL "'><temporary-auth-failure/>"
 				    "<text xml:lang='en'>too many failed logins from this address; "
 				    "try again later</text></failure>");
@@ -616,7 +620,7 @@ void c2s_on_going(struct worker *w, struct conn *c)
 void c2s_on_close(struct worker *w, struct conn *c)
 {
 	if (c->flags & CONN_BOUND) {
-		c->flags &= (uint16_t)~CONN_BOUND;
+		c->flags &= (uint32_t)~CONN_BOUND;
 		/* RFC 6121 §4.5.2: the core broadcasts unavailable presence either way. */
 		uint8_t reason =
 			(c->flags & CONN_CLIENT_CLOSED) ? WIRE_CLOSE_NORMAL : WIRE_CLOSE_DISCONNECT;
@@ -655,7 +659,7 @@ void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
 {
 	if (status && (c->flags & CONN_BOUND)) {
 		log_warn("conn %u: the core refused session %s (%d)", c->sid, c->jid, status);
-		c->flags &= (uint16_t)~CONN_BOUND;
+		c->flags &= (uint32_t)~CONN_BOUND;
 		/* RFC 6120 §4.9.3.15: a local limit (sessions per account). */
 		c2s_stream_error(w, c, status == WIRE_OPEN_LIMIT ? SE_POLICY_VIOLATION
 								 : SE_INTERNAL_SERVER_ERROR);
@@ -669,7 +673,7 @@ void c2s_on_session_close(struct worker *w, struct conn *c, int reason)
 	if (!(c->flags & CONN_BOUND))
 		return;
 	/* The core has dropped the session already: do not report it back. */
-	c->flags &= (uint16_t)~CONN_BOUND;
+	c->flags &= (uint32_t)~CONN_BOUND;
 	switch (reason) {
 	case WIRE_CLOSE_CONFLICT:
 		c2s_stream_error(w, c, SE_CONFLICT); /* RFC 6120 §7.7.2.2 */

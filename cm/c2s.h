@@ -28,6 +28,7 @@ enum c2s_stream_error {
 	SE_UNSUPPORTED_STANZA_TYPE,
 	SE_UNSUPPORTED_VERSION,
 	SE_UNDEFINED_CONDITION,
+	SE_COUNT
 };
 
 void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls);
@@ -38,6 +39,8 @@ void c2s_on_eof(struct worker *w, struct conn *c);
 /* Send <stream:error/> (with our header first if it is not out yet), close
  * the stream and the connection. */
 void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e);
+/* The condition's element name, e.g. "policy-violation". */
+const char *c2s_stream_error_name(enum c2s_stream_error e);
 /* The same with an application-specific condition element (RFC 6120 §4.9.4). */
 void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_error e,
 			  const char *app);
@@ -49,7 +52,8 @@ void c2s_ping(struct worker *w, struct conn *c);
  * client never acknowledged goes back.  Stanzas already on their way are
  * given back as they arrive (sm_give_back). */
 void c2s_on_going(struct worker *w, struct conn *c);
-/* The slot is released: tell the core if it still held a session. */
+/* The slot is released, or the close lingers: tell the core if it still
+ * held a session.  Safe to call twice. */
 void c2s_on_close(struct worker *w, struct conn *c);
 
 /* From the core. */

@@ -1,5 +1,6 @@
 #include "conn.h"
 #include "csi.h"
+#include "shape.h"
 #include "sm.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include "auth.h"
 #include "c2s.h"
 #include "handoff.h"
+#include "connlimit.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -42,6 +44,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	int had_transport = !(c->flags & CONN_DETACHED);
 	conn_timer_clear(w, c);
 	c2s_on_close(w, c);
+	connlimit_release(w->connlimit, c->peer);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->ssl)
@@ -191,6 +194,29 @@ void conn_op_done(struct worker *w, struct conn *c)
 		conn_schedule_flush(w, c);
 }
 
+/* Our close is out.  Closing a socket with unread input makes the kernel
+ * answer with a reset, and a reset makes the client's kernel drop what the
+ * client had not read yet, our stream error included.  So shut our half and
+ * keep reading (and discarding) until the client closes its half or the
+ * closing timer cuts it: a lingering close.  The session has ended already
+ * (c2s_on_going, at conn_close) unless it may be resumed; the framer's
+ * buffer is not needed any more. */
+static void conn_linger(struct worker *w, struct conn *c)
+{
+	if ((c->flags & CONN_INPUT_DONE) ||
+	    !(c->flags & (CONN_RECV_ARMED | CONN_PAUSED | CONN_SHAPED))) {
+		conn_kill(w, c);
+		return;
+	}
+	if (c->flags & CONN_WR_SHUT)
+		return;
+	c->flags |= CONN_WR_SHUT;
+	shutdown(c->fd, SHUT_WR);
+	c2s_on_going(w, c); /* a session that may be resumed waits for the release */
+	shape_linger(c);
+	xs_free(&c->xs);
+}
+
 static void conn_flush(struct worker *w, struct conn *c)
 {
 	if (c->flags & CONN_DEAD) {
@@ -215,7 +241,7 @@ static void conn_flush(struct worker *w, struct conn *c)
 		c->flags |= CONN_SENDING;
 		c->inflight++;
 	} else if (c->state == C2S_CLOSING) {
-		conn_kill(w, c);
+		conn_linger(w, c);
 	}
 }
 

@@ -15,6 +15,7 @@ struct worker;
 struct auth_state;
 struct csi_hold;
 struct sm_state;
+struct connlimit_addr;
 
 enum c2s_state {
 	C2S_WAIT_HEADER,  /* before the client's stream header */
@@ -39,6 +40,8 @@ enum conn_flags {
 	CONN_INACTIVE = 1 << 12,   /* said <inactive/> (XEP-0352): presence is held */
 	CONN_DETACHED = 1 << 13,   /* no transport: the session waits for a resumption (sm_resume.c) */
 	CONN_HANDOFF = 1 << 14,	   /* dead here: its transport goes to another slot (handoff.c) */
+	CONN_SHAPED = 1 << 15,	   /* not reading: over [c2s] read_rate until refilled */
+	CONN_WR_SHUT = 1 << 16,	   /* closing: our half is shut, reading until the client's */
 };
 
 /* Timer lists.  Every member of one list has the same timeout, so appending
@@ -62,7 +65,7 @@ struct conn {
 	int fd;
 	uint32_t gen;	   /* bumped when the slot is freed */
 	uint32_t sid;	   /* link session id: slot | gen << CONN_SLOT_BITS */
-	uint16_t flags;
+	uint32_t flags;    /* enum conn_flags */
 	uint8_t state;	   /* enum c2s_state */
 	uint8_t sasl_attempts; /* <auth/> elements seen: bounded, RFC 6120 §6.4.5 */
 	uint8_t timer;	       /* enum conn_timer: the list this conn is on */
@@ -82,6 +85,11 @@ struct conn {
 	struct xs_framer xs;
 	uint32_t timer_prev, timer_next; /* timer list links (slot + 1, 0 = none) */
 	uint64_t deadline_ms;		 /* of the timer list it is on */
+	struct connlimit_addr *peer; /* counted in w->connlimit, or NULL */
+	/* Read-rate token bucket ([c2s] read_rate): bytes it may still read,
+	 * negative when over, as of rx_stamp (w->now_ms, truncated). */
+	int32_t rx_tokens;
+	uint32_t rx_stamp;
 };
 
 #define CONN_SLOT_BITS 20

@@ -53,7 +53,7 @@ int csi_nonza(struct worker *w, struct conn *c, const struct stanza *s)
 	if (!strcmp(s->name, "inactive"))
 		c->flags |= CONN_INACTIVE;
 	else if (!strcmp(s->name, "active")) {
-		c->flags &= (uint16_t)~CONN_INACTIVE;
+		c->flags &= (uint32_t)~CONN_INACTIVE;
 		csi_flush(w, c); /* §5: what was held goes out now */
 	} else
 		return 0;

@@ -8,6 +8,8 @@
 
 #include "c2s.h"
 #include "conn.h"
+#include "connlimit.h"
+#include "shape.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -32,11 +34,8 @@ void handoff_start(struct worker *w, struct conn *c, struct handoff *h)
 		conn_encrypt(w, c);
 	c->flags |= CONN_DEAD | CONN_HANDOFF;
 	conn_timer_clear(w, c);
-	if (c->flags & CONN_RECV_ARMED) {
-		struct io_uring_sqe *sqe = worker_sqe(w);
-		io_uring_prep_cancel64(sqe, worker_udata(OP_RECV, c->gen, conn_slot(w, c)), 0);
-		io_uring_sqe_set_data64(sqe, worker_udata(OP_CANCEL, 0, 0));
-	}
+	if (c->flags & CONN_RECV_ARMED)
+		worker_cancel_recv(w, c);
 	conn_schedule_flush(w, c); /* released once nothing in flight names it */
 }
 
@@ -74,6 +73,9 @@ void handoff_take(struct worker *w, struct conn *c)
 	h->xs = c->xs;
 	h->host = c->host;
 	h->flags = c->flags & (CONN_TLS | CONN_DIRECT_TLS);
+	h->limits = w->connlimit;
+	h->peer = c->peer;
+	c->peer = NULL;
 	c->fd = -1;
 	c->ssl = NULL;
 	memset(&c->xs, 0, sizeof c->xs);
@@ -110,6 +112,9 @@ void handoff_attach(struct worker *w, struct conn *c, struct handoff *h)
 	c->xs = h->xs;
 	c->flags |= h->flags;
 	c->out = h->out;
+	c->peer = h->peer;
+	shape_init(w, c); /* a new connection: a full read allowance */
+	h->peer = NULL;
 	h->fd = -1;
 	h->ssl = NULL;
 	memset(&h->xs, 0, sizeof h->xs);
@@ -155,6 +160,7 @@ void handoff_free(struct handoff *h)
 	if (h->ssl)
 		SSL_free(h->ssl);
 	xs_free(&h->xs);
+	connlimit_release(h->limits, h->peer);
 	buf_free(&h->out);
 	buf_free(&h->in);
 	free(h->jid);

@@ -19,6 +19,8 @@
 
 struct worker;
 struct conn;
+struct connlimit;
+struct connlimit_addr;
 
 #define HANDOFF_TOKEN_HEX 32
 
@@ -33,6 +35,9 @@ struct handoff {
 	uint16_t flags;	     /* the source's CONN_TLS | CONN_DIRECT_TLS */
 	uint8_t host;	     /* the stream's hosted domain */
 	char *jid;	     /* the authenticated bare JID */
+	/* The connection's count per source address (connlimit.c) goes with it. */
+	struct connlimit *limits;
+	struct connlimit_addr *peer;
 	/* the request: the session's sid on the target, the client's count */
 	uint32_t sid, h;
 	char token[HANDOFF_TOKEN_HEX + 1];

@@ -13,6 +13,8 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "acctlimit.h"
+#include "connlimit.h"
 #include "memstat.h"
 #include "tls/tls.h"
 #include "worker.h"
@@ -119,8 +121,15 @@ int main(int argc, char **argv)
 		ws[i].all = ws;
 		ws[i].n_all = n;
 	}
+	/* Shared by the workers; owned here, freed after they are joined. */
+	struct connlimit *cl = connlimit_new(cfg.max_connections_per_address);
+	struct acctlimit *al = acctlimit_new(cfg.auth_failures_per_account, cfg.auth_failure_window);
+	if ((cfg.max_connections_per_address && !cl) || (cfg.auth_failures_per_account && !al))
+		rc = -ENOMEM;
 	unsigned started = 0;
 	for (unsigned i = 0; !rc && i < n; i++) {
+		ws[i].connlimit = cl;
+		ws[i].acctlimit = al;
 		rc = worker_init(&ws[i], i, &cfg, ctx);
 		if (!rc && (rc = -pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) == 0)
 			started++;
@@ -148,6 +157,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; ws && i < n; i++)
 		worker_free(&ws[i]);
 	free(ws);
+	connlimit_free(cl);
+	acctlimit_free(al);
 	SSL_CTX_free(ctx);
 	xmlCleanupParser();
 	return rc ? 1 : 0;

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "c2s.h"
+#include "connlimit.h"
 #include "csi.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -148,7 +149,7 @@ static void resume(struct worker *w, struct conn *c, struct handoff *h)
 		return;
 	}
 	conn_timer_clear(w, c);
-	c->flags &= (uint16_t)~CONN_DETACHED;
+	c->flags &= (uint32_t)~CONN_DETACHED;
 	handoff_attach(w, c, h);
 	if (w->cfg->idle_timeout)
 		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
@@ -213,6 +214,8 @@ int sm_hibernate(struct worker *w, struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	connlimit_release(w->connlimit, c->peer);
+	c->peer = NULL;
 	if (c->ssl)
 		SSL_free(c->ssl);
 	c->ssl = NULL;
@@ -224,7 +227,7 @@ int sm_hibernate(struct worker *w, struct conn *c)
 	auth_free(c);
 	c->flags = CONN_AUTHED | CONN_BOUND | CONN_DETACHED | (c->flags & CONN_INACTIVE);
 	csi_flush(w, c); /* held presence joins the queue, to be sent on resumption */
-	c->flags &= (uint16_t)~CONN_INACTIVE; /* XEP-0352 §5: a new stream starts active */
+	c->flags &= (uint32_t)~CONN_INACTIVE; /* XEP-0352 §5: a new stream starts active */
 	c->state = C2S_OPEN;
 	m->r_out = 0;
 	conn_timer_set(w, c, CONN_TIMER_RESUME, (uint64_t)w->cfg->resume_timeout * 1000);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "connlimit.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -19,24 +20,6 @@ struct throttle_entry {
 struct throttle {
 	struct throttle_entry e[THROTTLE_SLOTS];
 };
-
-/* The peer's address as 16 bytes; -1 for a socket without one. */
-static int peer_key(const struct conn *c, uint8_t key[16])
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &len))
-		return -1;
-	memset(key, 0, 16);
-	if (ss.ss_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-	} else if (ss.ss_family == AF_INET6) {
-		memcpy(key, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-	} else
-		return -1;
-	return 0;
-}
 
 static uint32_t hash16(const uint8_t k[16])
 {
@@ -81,7 +64,7 @@ static struct throttle_entry *lookup(struct worker *w, const uint8_t key[16], in
 int throttle_blocked(struct worker *w, const struct conn *c)
 {
 	uint8_t key[16];
-	if (!w->cfg->auth_failures_per_address || !w->throttle || peer_key(c, key))
+	if (!w->cfg->auth_failures_per_address || !w->throttle || connlimit_peer_key(c->fd, key))
 		return 0;
 	struct throttle_entry *e = lookup(w, key, 0);
 	return e && e->failures >= w->cfg->auth_failures_per_address;
@@ -90,7 +73,7 @@ int throttle_blocked(struct worker *w, const struct conn *c)
 void throttle_failed(struct worker *w, const struct conn *c)
 {
 	uint8_t key[16];
-	if (!w->cfg->auth_failures_per_address || peer_key(c, key))
+	if (!w->cfg->auth_failures_per_address || connlimit_peer_key(c->fd, key))
 		return;
 	struct throttle_entry *e = lookup(w, key, 1);
 	if (e && ++e->failures == w->cfg->auth_failures_per_address)

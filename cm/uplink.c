@@ -30,21 +30,54 @@ static size_t uplink_queued(const struct uplink *l)
 	return buf_avail(&l->out) + buf_avail(&l->sending);
 }
 
+/* Stream errors sent, one line per condition seen so far, the name's
+ * hyphens as underscores (the core relays lowercase names only). */
+static int report_stream_errors(const struct worker *w, char *p, size_t cap)
+{
+	size_t n = 0;
+	for (int e = 0; e < SE_COUNT; e++) {
+		if (!w->n_stream_errors[e])
+			continue;
+		char name[64];
+		snprintf(name, sizeof name, "%s", c2s_stream_error_name(e));
+		for (char *q = name; *q; q++)
+			*q = *q == '-' ? '_' : *q;
+		int k = snprintf(p + n, cap - n, "starling_cm_stream_errors_%s_total %llu\n", name,
+				 (unsigned long long)w->n_stream_errors[e]);
+		if (k < 0 || (size_t)k >= cap - n)
+			return -1;
+		n += (size_t)k;
+	}
+	return (int)n;
+}
+
 void uplink_report(struct worker *w)
 {
-	char text[512];
+	char text[2048];
 	int n = snprintf(text, sizeof text,
 			 "starling_cm_connections %llu\n"
 			 "starling_cm_accepted_total %llu\n"
 			 "starling_cm_auth_ok_total %llu\n"
 			 "starling_cm_auth_failed_total %llu\n"
 			 "starling_cm_stanzas_in_total %llu\n"
-			 "starling_cm_stanzas_out_total %llu\n",
+			 "starling_cm_stanzas_out_total %llu\n"
+			 "starling_cm_refused_per_address_total %llu\n"
+			 "starling_cm_auth_throttled_address_total %llu\n"
+			 "starling_cm_auth_throttled_account_total %llu\n"
+			 "starling_cm_read_shaped_total %llu\n",
 			 (unsigned long long)worker_live(w), (unsigned long long)w->n_accepted,
 			 (unsigned long long)w->n_auth_ok, (unsigned long long)w->n_auth_failed,
-			 (unsigned long long)w->n_stanzas_in, (unsigned long long)w->n_stanzas_out);
-	if (!w->link.up || n <= 0 || (size_t)n >= sizeof text)
+			 (unsigned long long)w->n_stanzas_in, (unsigned long long)w->n_stanzas_out,
+			 (unsigned long long)w->n_refused_per_address,
+			 (unsigned long long)w->n_auth_throttled_address,
+			 (unsigned long long)w->n_auth_throttled_account,
+			 (unsigned long long)w->n_read_shaped);
+	if (n <= 0 || (size_t)n >= sizeof text)
 		return;
+	int k = report_stream_errors(w, text + n, sizeof text - (size_t)n);
+	if (!w->link.up || k < 0)
+		return;
+	n += k;
 	struct wire_writer wr;
 	wire_begin(&wr, &w->link.out, WIRE_CM_STATS, 0);
 	wire_put_str(&wr, text, (size_t)n);

@@ -1,4 +1,6 @@
 #include "worker.h"
+#include "connlimit.h"
+#include "shape.h"
 #include "throttle.h"
 
 #include <arpa/inet.h>
@@ -158,6 +160,24 @@ static void arm_wake(struct worker *w)
 	io_uring_sqe_set_data64(sqe, worker_udata(OP_WAKE, 0, 0));
 }
 
+/* Over max_connections_per_address.  RFC 6120 §4.9.3.15 <policy-violation/>,
+ * sent at once, before the client's header (§4.9.1.1: our header, then the
+ * error), so the client is told why rather than seeing a bare close, and
+ * ends its reconnect loop per its stream-error handling instead of retrying
+ * at once.  On the direct TLS port saying it would cost a handshake: the
+ * connection is just closed. */
+static void refuse_address(struct worker *w, struct conn *c)
+{
+	w->n_refused_per_address++;
+	log_debug("conn %u: too many connections from its address", c->sid);
+	if (c->flags & CONN_DIRECT_TLS)
+		conn_kill(w, c);
+	else
+		c2s_stream_error_app(w, c, SE_POLICY_VIOLATION,
+				     "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>"
+				     "too many connections from your address</text>");
+}
+
 static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 {
 	int res = cqe->res;
@@ -183,8 +203,19 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe, unsigned li)
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	conn_timer_set(w, c, CONN_TIMER_LOGIN, (uint64_t)w->cfg->auth_timeout * 1000);
+	shape_init(w, c);
 	worker_arm_recv(w, c);
 	c2s_on_accept(w, c, w->listeners[li].direct_tls);
+	/* Out of memory for the table admits the connection uncounted. */
+	if (connlimit_acquire(w->connlimit, c->fd, &c->peer) == 1)
+		refuse_address(w, c);
+}
+
+void worker_cancel_recv(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe = worker_sqe(w);
+	io_uring_prep_cancel64(sqe, worker_udata(OP_RECV, c->gen, conn_slot(w, c)), 0);
+	io_uring_sqe_set_data64(sqe, worker_udata(OP_CANCEL, 0, 0));
 }
 
 /* Backpressure (docs/link-protocol.md): stop this connection's multishot
@@ -201,11 +232,8 @@ static void pause_conn(struct worker *w, struct conn *c)
 	}
 	w->paused[w->n_paused++] = c->sid;
 	c->flags |= CONN_PAUSED;
-	if (!(c->flags & CONN_RECV_ARMED))
-		return;
-	struct io_uring_sqe *sqe = worker_sqe(w);
-	io_uring_prep_cancel64(sqe, worker_udata(OP_RECV, c->gen, conn_slot(w, c)), 0);
-	io_uring_sqe_set_data64(sqe, worker_udata(OP_CANCEL, 0, 0));
+	if (c->flags & CONN_RECV_ARMED)
+		worker_cancel_recv(w, c);
 }
 
 void worker_resume_reading(struct worker *w)
@@ -215,8 +243,8 @@ void worker_resume_reading(struct worker *w)
 		struct conn *c = conn_by_sid(w, w->paused[i]);
 		if (!c || !(c->flags & CONN_PAUSED) || (c->flags & CONN_DEAD))
 			continue;
-		c->flags &= (uint16_t)~CONN_PAUSED;
-		if (!(c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_INPUT_DONE))
+		c->flags &= (uint32_t)~CONN_PAUSED;
+		if (!(c->flags & (CONN_RECV_ARMED | CONN_INPUT_DONE | CONN_SHAPED)))
 			worker_arm_recv(w, c);
 	}
 	w->n_paused = 0;
@@ -224,7 +252,7 @@ void worker_resume_reading(struct worker *w)
 
 static void recv_ended(struct worker *w, struct conn *c, int res)
 {
-	c->flags &= (uint16_t)~CONN_RECV_ARMED;
+	c->flags &= (uint32_t)~CONN_RECV_ARMED;
 	if (c->flags & (CONN_DEAD | CONN_INPUT_DONE) || w->stop)
 		return;
 	if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
@@ -232,7 +260,7 @@ static void recv_ended(struct worker *w, struct conn *c, int res)
 		 * paused, or the link is backed up (then pause: the resume re-arms). */
 		if (w->link_paused && !(c->flags & CONN_PAUSED))
 			pause_conn(w, c);
-		if (!(c->flags & CONN_PAUSED))
+		if (!(c->flags & (CONN_PAUSED | CONN_SHAPED)))
 			worker_arm_recv(w, c);
 	} else {
 		c2s_on_eof(w, c);
@@ -244,10 +272,12 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 	int more = cqe->flags & IORING_CQE_F_MORE;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		if (cqe->res > 0 && !(c->flags & (CONN_DEAD | CONN_INPUT_DONE)))
+		if (cqe->res > 0 && !(c->flags & (CONN_DEAD | CONN_INPUT_DONE))) {
 			c2s_on_data(w, c, bufring_data(&w->rx, bid), (size_t)cqe->res);
-		else if (cqe->res > 0 && (c->flags & CONN_HANDOFF))
+			shape_charge(w, c, (size_t)cqe->res);
+		} else if (cqe->res > 0 && (c->flags & CONN_HANDOFF)) {
 			handoff_carry(w, c, bufring_data(&w->rx, bid), (size_t)cqe->res);
+		}
 		bufring_recycle(&w->rx, bid);
 		if (more && !w->link_paused && uplink_backed_up(w))
 			w->link_paused = 1;
@@ -269,6 +299,7 @@ static void on_tick(struct worker *w)
 		w->n_refused = 0;
 	}
 	conn_timers_run(w);
+	shape_tick(w);
 	uplink_report(w);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		if (!w->listeners[i].armed)
@@ -436,6 +467,7 @@ void worker_free(struct worker *w)
 		close(w->wake_fd);
 	bufring_free(&w->rx);
 	free(w->paused);
+	free(w->shaped);
 	throttle_free(w);
 	while (w->handoffs) {
 		struct handoff *h = w->handoffs;

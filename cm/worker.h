@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "cm/c2s.h"
 #include "cm/conn.h"
 #include "lib/bufring.h"
 #include "lib/config.h"
@@ -40,6 +41,8 @@ struct worker_listener {
 
 struct throttle;
 struct handoff;
+struct connlimit;
+struct acctlimit;
 
 struct worker {
 	unsigned id;
@@ -84,6 +87,18 @@ struct worker {
 	uint64_t n_stanzas_in, n_stanzas_out; /* client -> core, core -> client */
 	uint64_t n_refused; /* since the last tick: the table was full */
 	struct throttle *throttle; /* failed logins by address (throttle.c); NULL until one */
+	/* Shared by every worker, owned by main; NULL when the limit is off. */
+	struct connlimit *connlimit; /* connections per address (connlimit.c) */
+	struct acctlimit *acctlimit; /* failed logins per account (acctlimit.c) */
+	/* Read-rate shaping: connections over [c2s] read_rate wait here (their
+	 * sids) for the tick that finds their bucket refilled. */
+	uint32_t *shaped;
+	uint32_t n_shaped, cap_shaped;
+	/* Breaches of the limits, for `starlingctl status` (docs/configuration.md) */
+	uint64_t n_refused_per_address; /* over max_connections_per_address */
+	uint64_t n_auth_throttled_address, n_auth_throttled_account;
+	uint64_t n_read_shaped; /* times a connection was stopped for read_rate */
+	uint64_t n_stream_errors[SE_COUNT]; /* sent, by condition */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx);
@@ -94,6 +109,8 @@ struct io_uring_sqe *worker_sqe(struct worker *w);
 void worker_wake(struct worker *w);
 /* Arm the multishot receive of a connection (provided buffers). */
 void worker_arm_recv(struct worker *w, struct conn *c);
+/* Cancel the multishot receive of a connection (it completes -ECANCELED). */
+void worker_cancel_recv(struct worker *w, struct conn *c);
 /* The link drained: re-arm every connection paused for backpressure. */
 void worker_resume_reading(struct worker *w);
 

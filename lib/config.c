@@ -68,6 +68,10 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "auth_failures_per_address", CONFIG_T_UINT, auth_failures_per_address, 0, 1000000),
 	NUM("c2s", "auth_failure_window", CONFIG_T_UINT, auth_failure_window, 1, 86400),
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
+	NUM("c2s", "max_connections_per_address", CONFIG_T_UINT, max_connections_per_address, 0, 16777216),
+	NUM("c2s", "auth_failures_per_account", CONFIG_T_UINT, auth_failures_per_account, 0, 1000000),
+	NUM("c2s", "read_rate", CONFIG_T_UINT, read_rate, 0, 1073741824),
+	NUM("c2s", "read_burst", CONFIG_T_UINT, read_burst, 1024, 1073741824),
 	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
 	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
@@ -99,6 +103,10 @@ void config_defaults(struct config *c)
 	c->auth_failures_per_address = 10;
 	c->auth_failure_window = 60;
 	c->max_connections = 65536;
+	c->max_connections_per_address = 0;
+	c->auth_failures_per_account = 10;
+	c->read_rate = 262144;
+	c->read_burst = 1048576;
 	snprintf(c->tls_cert, sizeof c->tls_cert, "var/cert.pem");
 	snprintf(c->tls_key, sizeof c->tls_key, "var/key.pem");
 	snprintf(c->link_address, sizeof c->link_address, "unix:var/core.sock");

@@ -34,6 +34,10 @@ struct config {
 	unsigned auth_failures_per_address; /* wrong passwords per window (default 10; 0 = off) */
 	unsigned auth_failure_window;	/* seconds (default 60) */
 	unsigned max_connections;	/* per worker (default 65536) */
+	unsigned max_connections_per_address; /* whole process (default 0 = off) */
+	unsigned auth_failures_per_account; /* wrong passwords per window (default 10; 0 = off) */
+	unsigned read_rate;		/* bytes/s read from one client (default 262144; 0 = off) */
+	unsigned read_burst;		/* bytes (default 1048576) */
 	/* [tls] */
 	char tls_cert[CONFIG_STR];	/* PEM certificate chain */
 	char tls_key[CONFIG_STR];	/* PEM private key */

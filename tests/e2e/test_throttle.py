@@ -3,6 +3,7 @@ auth_failures_per_address wrong passwords from one address within
 auth_failure_window, even the right password gets <temporary-auth-failure/>
 (RFC 6120 §6.5.12) until the window ends; other addresses are not affected."""
 import socket
+import time
 
 from xmpp_raw import NS_SASL, q
 
@@ -32,7 +33,24 @@ def test_wrong_passwords_lock_out_the_address(server):
     assert _attempt(server, user, apw) == 'success'
     for _ in range(3):
         assert _attempt(server, user, 'wrong') == 'not-authorized'
+    before = _throttled(server)
     # Locked out: the right password is not even looked at.
     assert _attempt(server, user, apw) == 'temporary-auth-failure'
     # Another address logs in as usual.
     assert _attempt(server, user, apw, source='127.0.0.2') == 'success'
+    # Counted in `starlingctl status` (the workers report once a second).
+    for _ in range(100):
+        if _throttled(server) > before:
+            break
+        time.sleep(0.1)
+    assert _throttled(server) == before + 1
+
+
+def _throttled(server):
+    """starling_cm_auth_throttled_address_total summed over the workers."""
+    total = 0
+    for line in server.ctl('status').stdout.splitlines():
+        name, value = line.rsplit(' ', 1)
+        if name.startswith('starling_cm_auth_throttled_address_total{'):
+            total += int(value)
+    return total

@@ -53,6 +53,8 @@ static void defaults(void)
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
 	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60 && c.max_sessions == 100);
 	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
+	CHECK(c.max_connections_per_address == 0 && c.auth_failures_per_account == 10);
+	CHECK(c.read_rate == 262144 && c.read_burst == 1048576);
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
 	CHECK(c.tls_client_ca[0] == '\0'); /* no client certificates asked for */
@@ -82,6 +84,10 @@ static void overrides(void)
 		       "channel_binding = yes\n"
 		       "auth_timeout = 3600\n"
 		       "max_connections = 1\n"
+		       "max_connections_per_address = 50\n"
+		       "auth_failures_per_account = 0\n"
+		       "read_rate = 0\n"
+		       "read_burst = 1024\n"
 		       "[tls]\n"
 		       "certificate = /etc/ssl/xmpp/fullchain.pem\n"
 		       "key = /etc/ssl/xmpp/privkey.pem\n"
@@ -99,6 +105,8 @@ static void overrides(void)
 	CHECK(c.max_stanza_size == 10000 && c.require_tls == 0 && c.auth_timeout == 3600);
 	CHECK(c.channel_binding == 1);
 	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
+	CHECK(c.max_connections_per_address == 50 && c.auth_failures_per_account == 0);
+	CHECK(c.read_rate == 0 && c.read_burst == 1024);
 	CHECK_STR(c.tls_cert, "/etc/ssl/xmpp/fullchain.pem");
 	CHECK_STR(c.tls_key, "/etc/ssl/xmpp/privkey.pem");
 	CHECK_STR(c.tls_client_ca, "/etc/ssl/xmpp/clients.pem");
@@ -137,6 +145,16 @@ static void errors(void)
 	fails("[c2s]\n\n\nport = abc\n", 4,
 	      "bad value for c2s.port: 'abc' (expected an integer 1..65535)");
 	fails("[c2s]\nport = 0\n", 2, "bad value for c2s.port: '0' (expected an integer 1..65535)");
+	fails("[c2s]\nread_burst = 1023\n", 2,
+	      "bad value for c2s.read_burst: '1023' (expected an integer 1024..1073741824)");
+	fails("[c2s]\nread_rate = 1073741825\n", 2,
+	      "bad value for c2s.read_rate: '1073741825' (expected an integer 0..1073741824)");
+	fails("[c2s]\nmax_connections_per_address = -1\n", 2,
+	      "bad value for c2s.max_connections_per_address: '-1' (expected an integer "
+	      "0..16777216)");
+	fails("[c2s]\nauth_failures_per_account = 1000001\n", 2,
+	      "bad value for c2s.auth_failures_per_account: '1000001' (expected an integer "
+	      "0..1000000)");
 	fails("[c2s]\nport = 65536\n", 2,
 	      "bad value for c2s.port: '65536' (expected an integer 1..65535)");
 	fails("[c2s]\nport = -1\n", 2,
