@@ -124,6 +124,9 @@ address = 127.0.0.1
 port = $PORT
 tls_port = 0
 workers = $WORKERS
+; Like the peers (ejabberd shaper: none, Prosody without mod_limits): no
+; per-connection read rate, so a scenario measures the path, not the shaper.
+read_rate = 0
 [tls]
 certificate = $dir/cert.pem
 key = $dir/key.pem

@@ -301,7 +301,9 @@ def test_slow_reader_is_dropped_not_buffered(make_server):
     (and its XEP-0198 queue of unacknowledged stanzas) is capped: past it
     the connection is dropped, and what it never acknowledged goes back to
     the core, so the account gets every message at its next login."""
-    srv = make_server(asan_options='quarantine_size_mb=16')
+    # No read rate: alice must get her 54 MB in quickly (that limit has its
+    # own test, test_abuse_limits.py).
+    srv = make_server(asan_options='quarantine_size_mb=16', c2s_extra='read_rate = 0\n')
     ajid, apw = srv.new_user('alice')
     bjid, bpw = srv.new_user('bob')
     bob = srv.raw_login(bjid, bpw, 'slow')
