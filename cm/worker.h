@@ -11,6 +11,7 @@
 #include "cm/conn.h"
 #include "lib/bufring.h"
 #include "lib/config.h"
+#include "tls/server.h"
 #include "tls/tls.h"
 #include "uplink.h"
 
@@ -41,7 +42,11 @@ struct worker {
 	unsigned id;
 	pthread_t thread;
 	const struct config *cfg;
+	/* The TLS context for new connections: main's, swapped by a SIGHUP
+	 * reload; this worker's reference and its generation (worker_tls_ctx). */
+	struct tls_current *tls;
 	SSL_CTX *tls_ctx;
+	unsigned tls_gen;
 	struct io_uring ring;
 	struct bufring rx; /* provided receive buffers; idle conns own none */
 	struct worker_listener listeners[WORKER_MAX_LISTENERS];
@@ -76,7 +81,7 @@ struct worker {
 	struct throttle *throttle; /* failed logins by address (throttle.c); NULL until one */
 };
 
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx);
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct tls_current *tls);
 void *worker_main(void *arg);
 void worker_free(struct worker *w);
 /* Get an SQE, submitting first when the queue is full. Never NULL. */
@@ -92,6 +97,13 @@ static inline uint64_t worker_live(struct worker *w)
 {
 	return __atomic_load_n(&w->n_accepted, __ATOMIC_RELAXED) -
 	       __atomic_load_n(&w->n_closed, __ATOMIC_RELAXED);
+}
+
+/* The context a new TLS connection starts with: the reloaded one, once a
+ * reload has happened. */
+static inline SSL_CTX *worker_tls_ctx(struct worker *w)
+{
+	return tls_current_get(w->tls, &w->tls_ctx, &w->tls_gen);
 }
 
 static inline uint64_t worker_udata(enum worker_op op, uint32_t gen, uint32_t slot)
