@@ -10,7 +10,8 @@ struct tls_ticket_key {
 	unsigned char name[16]; /* sent in the clear: tells which key sealed it */
 	unsigned char aes[32];	/* AES-256-CBC, as OpenSSL's own tickets */
 	unsigned char hmac[32]; /* HMAC-SHA256 over the sealed ticket */
-	time_t born;		/* 0 = no key */
+	time_t born;		/* tls_ticket_time() when made */
+	int live;		/* 0 = no key */
 };
 
 /* One ring per process, shared by every context and worker thread, so that
@@ -23,18 +24,29 @@ static time_t (*tls_ticket_now)(void);
 
 void tls_ticket_clock(time_t (*now)(void)) { tls_ticket_now = now; }
 
-static time_t tls_ticket_time(void) { return tls_ticket_now ? tls_ticket_now() : time(NULL); }
+/* Seconds since boot, suspend included: a wall clock set back would keep
+ * a key alive past its two periods. */
+static time_t tls_ticket_time(void)
+{
+	struct timespec ts;
+	if (tls_ticket_now)
+		return tls_ticket_now();
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec;
+}
 
 static void tls_ticket_forget(struct tls_ticket_key *k) { OPENSSL_cleanse(k, sizeof *k); }
 
 /* Under the lock: make the current key current for now.  A key is dropped
- * two periods after it was made even if no handshake came in between. */
+ * two periods after it was made even if no handshake came in between (and
+ * at once if the clock went back, e.g. a test's). */
 static int tls_ticket_rotate(time_t now)
 {
-	if (tls_ticket_cur.born && now - tls_ticket_cur.born < TLS_TICKET_PERIOD)
+	time_t age = now - tls_ticket_cur.born;
+	if (tls_ticket_cur.live && age >= 0 && age < TLS_TICKET_PERIOD)
 		return 0;
 	tls_ticket_forget(&tls_ticket_prev);
-	if (tls_ticket_cur.born && now - tls_ticket_cur.born < 2 * TLS_TICKET_PERIOD)
+	if (tls_ticket_cur.live && age >= 0 && age < 2 * TLS_TICKET_PERIOD)
 		tls_ticket_prev = tls_ticket_cur;
 	tls_ticket_forget(&tls_ticket_cur);
 	struct tls_ticket_key k;
@@ -44,6 +56,7 @@ static int tls_ticket_rotate(time_t now)
 		return -1;
 	}
 	k.born = now;
+	k.live = 1;
 	tls_ticket_cur = k;
 	tls_ticket_forget(&k);
 	return 0;
@@ -58,7 +71,7 @@ static int tls_ticket_key(const unsigned char *name, int enc, struct tls_ticket_
 	if (!tls_ticket_rotate(tls_ticket_time())) {
 		if (enc || !memcmp(name, tls_ticket_cur.name, sizeof tls_ticket_cur.name))
 			which = 1;
-		else if (tls_ticket_prev.born &&
+		else if (tls_ticket_prev.live &&
 			 !memcmp(name, tls_ticket_prev.name, sizeof tls_ticket_prev.name))
 			which = 2;
 		if (which)

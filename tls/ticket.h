@@ -16,7 +16,7 @@
 /* Seal and open this context's tickets with the process's key ring, and
  * give sessions TLS_TICKET_PERIOD to live.  Thread-safe; 0 or -1. */
 int tls_ticket_use(SSL_CTX *ctx);
-/* Tests only: the ring's clock (NULL = time()). */
+/* Tests only: the ring's clock in seconds (NULL = since boot). */
 void tls_ticket_clock(time_t (*now)(void));
 
 #endif
