@@ -219,7 +219,7 @@ static int on_starttls(struct worker *w, struct conn *c)
 	auth_free(c);
 	c->sasl_attempts = 0;
 	conn_send_str(w, c, "<proceed xmlns='" NS_TLS "'/>");
-	c->ssl = tls_new(w->tls_ctx, &w->tio, 1, NULL);
+	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
 	if (!c->ssl) {
 		conn_kill(w, c);
 		return XS_CB_STOP;
@@ -549,7 +549,7 @@ void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls)
 	if (!direct_tls)
 		return;
 	/* XEP-0368: TLS from the first byte, then the stream as after STARTTLS. */
-	c->ssl = tls_new(w->tls_ctx, &w->tio, 1, NULL);
+	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
 	if (!c->ssl) {
 		conn_kill(w, c);
 		return;

@@ -1,5 +1,6 @@
 /* starling-cm: the connection manager.  Loads the configuration and TLS
- * context, starts one worker per core, and waits for a stop signal. */
+ * contexts, starts one worker per core, and waits for signals: stop, reload
+ * the certificates (SIGHUP), log memory (SIGUSR2). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "acctlimit.h"
 #include "connlimit.h"
 #include "memstat.h"
+#include "tls/server.h"
 #include "tls/tls.h"
 #include "worker.h"
 
@@ -66,12 +68,46 @@ static unsigned worker_count(const struct config *cfg)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* The server contexts from the files the configuration names, read now:
+ * at start-up and again at each SIGHUP.  NULL with the reason in err. */
+static SSL_CTX *tls_load(const struct config *cfg, char *err, size_t errlen)
+{
+	struct tls_domain_cert domains[CONFIG_MAX_HOSTS + 1];
+	for (unsigned i = 0; i < cfg->ntls_hosts; i++)
+		domains[i] = (struct tls_domain_cert){.domain = cfg->tls_hosts[i].domain,
+						      .cert = cfg->tls_hosts[i].cert,
+						      .key = cfg->tls_hosts[i].key};
+	struct tls_server_opts o = {.cert = cfg->tls_cert,
+				    .key = cfg->tls_key,
+				    .domains = domains,
+				    .ndomains = cfg->ntls_hosts,
+				    .session_tickets = cfg->tls_session_tickets,
+				    .client_ca = cfg->tls_client_ca[0] ? cfg->tls_client_ca : NULL};
+	return tls_server_new(&o, err, errlen);
+}
+
+/* SIGHUP: new connections get the certificates now in the files (renewed
+ * ones); connections already open keep theirs.  A file that does not load
+ * keeps every old certificate: a half-renewed set is worse than none. */
+static void tls_reload(const struct config *cfg, struct tls_current *cur)
+{
+	char err[512];
+	SSL_CTX *ctx = tls_load(cfg, err, sizeof err);
+	if (!ctx) {
+		log_error("SIGHUP: certificates not reloaded, keeping the old ones: %s", err);
+		return;
+	}
+	tls_current_swap(cur, ctx);
+	log_info("SIGHUP: certificates reloaded");
+}
+
 /* Worker threads inherit a blocked signal mask; only main takes signals. */
 static void block_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
@@ -100,16 +136,13 @@ int main(int argc, char **argv)
 	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
 	memstat_init(); /* before any other OpenSSL call */
 	xmlInitParser(); /* once, before threads: libxml2's global state */
-	SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, err, sizeof err);
-	if (ctx && cfg.tls_client_ca[0] &&
-	    tls_server_request_client_cert(ctx, cfg.tls_client_ca, err, sizeof err)) {
-		SSL_CTX_free(ctx);
-		ctx = NULL;
-	}
+	SSL_CTX *ctx = tls_load(&cfg, err, sizeof err);
 	if (!ctx) {
 		log_error("%s", err);
 		return 1;
 	}
+	struct tls_current tls;
+	tls_current_init(&tls, ctx);
 	sigset_t set;
 	block_signals(&set);
 	unsigned n = worker_count(&cfg);
@@ -130,7 +163,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; !rc && i < n; i++) {
 		ws[i].connlimit = cl;
 		ws[i].acctlimit = al;
-		rc = worker_init(&ws[i], i, &cfg, ctx);
+		rc = worker_init(&ws[i], i, &cfg, &tls);
 		if (!rc && (rc = -pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) == 0)
 			started++;
 	}
@@ -141,8 +174,12 @@ int main(int argc, char **argv)
 			 cfg.c2s_address, cfg.c2s_port, cfg.c2s_tls_port ? " and direct TLS" : "",
 			 cfg.domain, cfg.nhosts, n, cfg.link_address);
 		int sig = 0;
-		while (sigwait(&set, &sig) == 0 && sig == SIGUSR2)
-			memstat_log(live_connections(ws, n));
+		while (sigwait(&set, &sig) == 0 && (sig == SIGUSR2 || sig == SIGHUP)) {
+			if (sig == SIGHUP)
+				tls_reload(&cfg, &tls);
+			else
+				memstat_log(live_connections(ws, n));
+		}
 		if (sig == SIGUSR1) {
 			log_error("a worker lost the core; stopping");
 			rc = -ENOTCONN;
@@ -159,7 +196,7 @@ int main(int argc, char **argv)
 	free(ws);
 	connlimit_free(cl);
 	acctlimit_free(al);
-	SSL_CTX_free(ctx);
+	tls_current_free(&tls);
 	xmlCleanupParser();
 	return rc ? 1 : 0;
 }

@@ -63,11 +63,11 @@ static int listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx)
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct tls_current *tls)
 {
 	w->id = id;
 	w->cfg = cfg;
-	w->tls_ctx = tls_ctx;
+	w->tls = tls;
 	w->link.fd = -1;
 	w->wake_fd = -1;
 	struct io_uring_params p = {.flags = IORING_SETUP_COOP_TASKRUN,
@@ -457,6 +457,8 @@ void worker_free(struct worker *w)
 		io_uring_queue_exit(&w->ring);
 	w->ring.ring_fd = -1;
 	conn_table_free(w);
+	SSL_CTX_free(w->tls_ctx);
+	w->tls_ctx = NULL;
 	/* Sessions still open queue SESSION_CLOSE frames as they are freed. */
 	if (!w->link.send_busy)
 		link_send_rest(&w->link);

@@ -12,6 +12,7 @@
 #include "cm/conn.h"
 #include "lib/bufring.h"
 #include "lib/config.h"
+#include "tls/server.h"
 #include "tls/tls.h"
 #include "uplink.h"
 
@@ -54,7 +55,11 @@ struct worker {
 	int ready; /* its ring accepts messages (atomic) */
 	struct handoff *handoffs; /* transports leaving this worker, not yet taken */
 	const struct config *cfg;
+	/* The TLS context for new connections: main's, swapped by a SIGHUP
+	 * reload; this worker's reference and its generation (worker_tls_ctx). */
+	struct tls_current *tls;
 	SSL_CTX *tls_ctx;
+	unsigned tls_gen;
 	struct io_uring ring;
 	struct bufring rx; /* provided receive buffers; idle conns own none */
 	struct worker_listener listeners[WORKER_MAX_LISTENERS];
@@ -101,7 +106,7 @@ struct worker {
 	uint64_t n_stream_errors[SE_COUNT]; /* sent, by condition */
 };
 
-int worker_init(struct worker *w, unsigned id, const struct config *cfg, SSL_CTX *tls_ctx);
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct tls_current *tls);
 void *worker_main(void *arg);
 void worker_free(struct worker *w);
 /* Get an SQE, submitting first when the queue is full. Never NULL. */
@@ -119,6 +124,13 @@ static inline uint64_t worker_live(struct worker *w)
 {
 	return __atomic_load_n(&w->n_accepted, __ATOMIC_RELAXED) -
 	       __atomic_load_n(&w->n_closed, __ATOMIC_RELAXED);
+}
+
+/* The context a new TLS connection starts with: the reloaded one, once a
+ * reload has happened. */
+static inline SSL_CTX *worker_tls_ctx(struct worker *w)
+{
+	return tls_current_get(w->tls, &w->tls_ctx, &w->tls_gen);
 }
 
 static inline uint64_t worker_udata(enum worker_op op, uint32_t gen, uint32_t slot)

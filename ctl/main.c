@@ -322,6 +322,15 @@ static int load_config(const char *path, struct config *cfg)
 	return -1;
 }
 
+/* A TLS file named by key (key + domain) that the cm could not open. */
+static int check_readable(const char *path, const char *key, const char *domain, const char *file)
+{
+	if (!access(file, R_OK))
+		return 0;
+	fprintf(stderr, "starlingctl: %s: %s%s %s: %s\n", path, key, domain, file, strerror(errno));
+	return -1;
+}
+
 /* check-config: what starling-core and starling-cm would refuse at start-up,
  * found without starting them: syntax, unknown keys, ranges (config_load names
  * the file and line), and the TLS files the cm must read.  0 valid, 1 not. */
@@ -330,13 +339,15 @@ static int cmd_check_config(const char *path)
 	static struct config cfg;
 	if (load_config(path, &cfg))
 		return 1;
-	const char *files[][2] = {{"tls.certificate", cfg.tls_cert}, {"tls.key", cfg.tls_key}};
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-		if (access(files[i][1], R_OK)) {
-			fprintf(stderr, "starlingctl: %s: %s %s: %s\n", path, files[i][0], files[i][1],
-				strerror(errno));
+	if (check_readable(path, "tls.certificate", "", cfg.tls_cert) ||
+	    check_readable(path, "tls.key", "", cfg.tls_key))
+		return 1;
+	for (unsigned i = 0; i < cfg.ntls_hosts; i++) {
+		const struct config_tls_host *h = &cfg.tls_hosts[i];
+		if (check_readable(path, "tls.certificate.", h->domain, h->cert) ||
+		    check_readable(path, "tls.key.", h->domain, h->key))
 			return 1;
-		}
+	}
 	printf("%s: ok\n", path);
 	return 0;
 }

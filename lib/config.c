@@ -76,6 +76,7 @@ static const struct config_key config_keys[] = {
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
 	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
 	STR("tls", "client_ca", tls_client_ca, config_check_path, "a file name"),
+	BOOL("tls", "session_tickets", tls_session_tickets),
 	STR("link", "address", link_address, config_check_link, "unix:PATH or HOST:PORT"),
 	STR("core", "database", database, config_check_path, "a file name"),
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
@@ -109,6 +110,7 @@ void config_defaults(struct config *c)
 	c->read_burst = 1048576;
 	snprintf(c->tls_cert, sizeof c->tls_cert, "var/cert.pem");
 	snprintf(c->tls_key, sizeof c->tls_key, "var/key.pem");
+	c->tls_session_tickets = 1;
 	snprintf(c->link_address, sizeof c->link_address, "unix:var/core.sock");
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;
@@ -242,6 +244,46 @@ static int config_add_hosts(struct config *c, const char *v)
 	return 0;
 }
 
+/* [tls] certificate.<domain> and key.<domain>: name is the whole key.
+ * Returns 1 when name is not such a key, 0 when taken, else -1 with the
+ * message in msg. */
+static int config_tls_host(struct config_parse *p, const char *name, const char *v, char *msg,
+			   size_t msglen)
+{
+	const char *dot = strchr(name, '.');
+	int is_cert = dot && dot - name == 11 && !strncmp(name, "certificate", 11);
+	if (!dot || (!is_cert && (dot - name != 3 || strncmp(name, "key", 3))))
+		return 1;
+	char dom[CONFIG_STR];
+	if (strlen(dot + 1) >= sizeof dom || config_check_domain(strcpy(dom, dot + 1))) {
+		snprintf(msg, msglen, "bad domain in tls.%.64s (expected certificate.DOMAIN or "
+				      "key.DOMAIN)", name);
+		return -1;
+	}
+	if (!*v || strlen(v) >= CONFIG_STR) {
+		snprintf(msg, msglen, "bad value for tls.%.64s: '%.64s' (expected a file name)",
+			 name, v);
+		return -1;
+	}
+	struct config *c = p->c;
+	struct config_tls_host *h = NULL;
+	for (unsigned i = 0; i < c->ntls_hosts && !h; i++)
+		if (!strcmp(c->tls_hosts[i].domain, dom))
+			h = &c->tls_hosts[i];
+	if (!h) {
+		if (c->ntls_hosts >= CONFIG_MAX_HOSTS + 1) {
+			snprintf(msg, msglen, "tls.%.64s: more certificates than hosted domains", name);
+			return -1;
+		}
+		h = &c->tls_hosts[c->ntls_hosts++];
+		memset(h, 0, sizeof *h);
+		strcpy(h->domain, dom);
+		h->line = p->line;
+	}
+	strcpy(is_cert ? h->cert : h->key, v);
+	return 0;
+}
+
 static int config_set(struct config_parse *p, const struct config_key *k, const char *v)
 {
 	char *field = (char *)p->c + k->off;
@@ -282,6 +324,14 @@ static int config_handler(void *user, const char *section, const char *name, con
 	struct config_parse *p = user;
 	char msg[400];
 	int known_section = 0;
+	if (!strcmp(section, "tls")) {
+		int rc = config_tls_host(p, name, value, msg, sizeof msg);
+		if (rc < 1) {
+			if (rc)
+				config_fail(p, msg);
+			return 1;
+		}
+	}
 	for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
 		const struct config_key *k = &config_keys[i];
 		if (strcmp(section, k->section))
@@ -363,6 +413,21 @@ static int config_cross_check(struct config_parse *p)
 				 p->path, p->c->domain);
 			return -1;
 		}
+	for (unsigned i = 0; i < p->c->ntls_hosts; i++) {
+		const struct config_tls_host *h = &p->c->tls_hosts[i];
+		const char *missing = !*h->cert ? "certificate" : !*h->key ? "key" : NULL;
+		if (missing) {
+			snprintf(p->err, p->errlen, "%s:%d: tls.%s.%s is missing", p->path, h->line,
+				 missing, h->domain);
+			return -1;
+		}
+		if (!config_hosted(p->c, h->domain)) {
+			snprintf(p->err, p->errlen,
+				 "%s:%d: tls: %s is not a hosted domain (server.domain or server.hosts)",
+				 p->path, h->line, h->domain);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -11,6 +11,14 @@
  * and every stream header and routed JID is compared with each of them. */
 #define CONFIG_MAX_HOSTS 32
 
+/* One hosted domain's own certificate ([tls] certificate.<domain>). */
+struct config_tls_host {
+	char domain[CONFIG_STR]; /* prepared like [server] domain */
+	char cert[CONFIG_STR];	 /* "" until its key line is read */
+	char key[CONFIG_STR];
+	int line; /* where the domain was first named, for the cross check */
+};
+
 struct config {
 	/* [server] */
 	char domain[CONFIG_STR];	/* the primary hosted domain, prepared (default "localhost") */
@@ -39,9 +47,14 @@ struct config {
 	unsigned read_rate;		/* bytes/s read from one client (default 262144; 0 = off) */
 	unsigned read_burst;		/* bytes (default 1048576) */
 	/* [tls] */
-	char tls_cert[CONFIG_STR];	/* PEM certificate chain */
+	char tls_cert[CONFIG_STR];	/* PEM certificate chain: the default (no or unknown SNI) */
 	char tls_key[CONFIG_STR];	/* PEM private key */
 	char tls_client_ca[CONFIG_STR];	/* PEM CAs of client certificates, "" = none asked for */
+	int tls_session_tickets;	/* stateless resumption tickets (default 1) */
+	/* certificate.<domain> / key.<domain>: the pair SNI picks for one
+	 * hosted domain; both given, domain hosted (checked after the file). */
+	struct config_tls_host tls_hosts[CONFIG_MAX_HOSTS + 1];
+	unsigned ntls_hosts;
 	/* [link] */
 	char link_address[CONFIG_STR];	/* "unix:/path" or "host:port" (default unix:var/core.sock) */
 	/* [core] */

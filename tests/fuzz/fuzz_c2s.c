@@ -151,6 +151,9 @@ static const struct fuzz_core_stanza fuzz_core_stanzas[8] = {
 
 static struct config fuzz_cfgs[4];
 static SSL_CTX *fuzz_server_ctx, *fuzz_client_ctx;
+/* Never swapped: each run's worker caches fuzz_server_ctx at generation 0
+ * and takes no reference of its own. */
+static struct tls_current fuzz_tls;
 static struct scram_creds fuzz_creds[2]; /* [0] SHA-1, [1] SHA-256 */
 
 static void fuzz_die(const char *why)
@@ -200,6 +203,7 @@ static void fuzz_init_tls(void)
 	rmdir(dir);
 	if (!fuzz_server_ctx)
 		fuzz_die(err);
+	tls_current_init(&fuzz_tls, fuzz_server_ctx);
 	fuzz_client_ctx = tls_client_ctx(NULL, err, sizeof err);
 	if (!fuzz_client_ctx)
 		fuzz_die(err);
@@ -865,7 +869,9 @@ static void fuzz_setup(struct fuzz *z, uint8_t flags)
 	if (!z->w)
 		fuzz_die("out of memory");
 	z->w->cfg = &fuzz_cfgs[(flags >> 2) & 3];
+	z->w->tls = &fuzz_tls;
 	z->w->tls_ctx = fuzz_server_ctx;
+	z->w->tls_gen = 0;
 	z->w->link.fd = -1;
 	z->w->now_ms = 1000;
 	/* worker_sqe() takes entries from this queue with io_uring_get_sqe(),

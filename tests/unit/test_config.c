@@ -302,6 +302,55 @@ static void hosts(void)
 	fails(text, CONFIG_MAX_HOSTS + 2, msg);
 }
 
+/* [tls] certificate.<domain> / key.<domain>: a pair per hosted domain for
+ * SNI; session_tickets. */
+static void tls_hosts(void)
+{
+	struct config c;
+	config_defaults(&c);
+	CHECK(c.ntls_hosts == 0 && c.tls_session_tickets == 1);
+	CHECK(load(&c, "[tls]\ncertificate.B.Example. = b/cert.pem\nkey.b.example = b/key.pem\n"
+		       "session_tickets = off\nkey.a.example = a/key.pem\n"
+		       "certificate.a.example = a/cert.pem\n"
+		       "[server]\nhosts = a.example, b.example\n") == 0);
+	CHECK(c.ntls_hosts == 2 && c.tls_session_tickets == 0);
+	CHECK_STR(c.tls_hosts[0].domain, "b.example");
+	CHECK_STR(c.tls_hosts[0].cert, "b/cert.pem");
+	CHECK_STR(c.tls_hosts[0].key, "b/key.pem");
+	CHECK_STR(c.tls_hosts[1].domain, "a.example");
+	CHECK_STR(c.tls_hosts[1].cert, "a/cert.pem");
+	CHECK_STR(c.tls_hosts[1].key, "a/key.pem");
+	/* The primary domain may have its own pair too. */
+	CHECK(load(&c, "[tls]\ncertificate.localhost = l.pem\nkey.localhost = k.pem\n") == 0 &&
+	      c.ntls_hosts == 1);
+
+	fails("[server]\nhosts = a.example\n[tls]\ncertificate.a.example = a.pem\n", 4,
+	      "tls.key.a.example is missing");
+	fails("[server]\nhosts = a.example\n[tls]\n\nkey.a.example = a.pem\n", 5,
+	      "tls.certificate.a.example is missing");
+	fails("[tls]\ncertificate.c.example = c.pem\nkey.c.example = k.pem\n", 2,
+	      "tls: c.example is not a hosted domain (server.domain or server.hosts)");
+	fails("[tls]\ncertificate.a..example = c.pem\n", 2,
+	      "bad domain in tls.certificate.a..example (expected certificate.DOMAIN or "
+	      "key.DOMAIN)");
+	fails("[tls]\nkey. = c.pem\n", 2,
+	      "bad domain in tls.key. (expected certificate.DOMAIN or key.DOMAIN)");
+	fails("[tls]\nkey.localhost =\n", 2,
+	      "bad value for tls.key.localhost: '' (expected a file name)");
+	fails("[tls]\ncert.localhost = x\n", 2, "unknown key 'cert.localhost' in section [tls]");
+	fails("[tls]\nsession_tickets = sometimes\n", 2,
+	      "bad value for tls.session_tickets: 'sometimes' (expected true/false, yes/no, on/off "
+	      "or 1/0)");
+	/* One pair per hosted domain at most. */
+	char text[8192];
+	size_t n = (size_t)snprintf(text, sizeof text, "[tls]\n");
+	for (int i = 0; i <= CONFIG_MAX_HOSTS; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "key.h%d.example = k\n", i);
+	snprintf(text + n, sizeof text - n, "key.one-too-many.example = k\n");
+	fails(text, CONFIG_MAX_HOSTS + 3,
+	      "tls.key.one-too-many.example: more certificates than hosted domains");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -313,6 +362,7 @@ int main(void)
 	overrides();
 	errors();
 	hosts();
+	tls_hosts();
 	unlink(path);
 	rmdir(dir);
 	CHECK_DONE();

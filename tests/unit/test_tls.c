@@ -6,9 +6,12 @@
 #include "tls/tls.h"
 #include "tls/cbind.h"
 #include "tls/peercert.h"
+#include "tls/server.h"
+#include "tls/ticket.h"
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -485,6 +488,110 @@ out:
 	SSL_CTX_free(sctx);
 }
 
+/* ---- tls_server_new: SNI and tickets ---- */
+
+static X509 *read_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	return x;
+}
+
+/* Whether the server presents the certificate in want to a client asking
+ * for name (NULL: no SNI). */
+static int presents(SSL_CTX *cctx, SSL_CTX *sctx, const char *name, X509 *want)
+{
+	struct end c, s;
+	max_chunk = 0;
+	int ok = !end_init(&c, cctx, 0, name) && !end_init(&s, sctx, 1, NULL) &&
+		 !handshake(&c, &s) && SSL_get0_peer_certificate(c.ssl) &&
+		 !X509_cmp(SSL_get0_peer_certificate(c.ssl), want);
+	end_free(&c);
+	end_free(&s);
+	return ok;
+}
+
+static void sni(SSL_CTX *cctx, const char *dir, const char *cert, const char *key)
+{
+	char ocert[300], okey[300], err[512];
+	snprintf(ocert, sizeof ocert, "%s/other/cert.pem", dir);
+	snprintf(okey, sizeof okey, "%s/other/key.pem", dir);
+	struct tls_domain_cert d = {.domain = "other.example", .cert = ocert, .key = okey};
+	struct tls_server_opts o = {.cert = cert, .key = key, .domains = &d, .ndomains = 1};
+	SSL_CTX *sctx = tls_server_new(&o, err, sizeof err);
+	X509 *def = read_cert(cert), *other = read_cert(ocert);
+	CHECK(sctx && def && other && X509_cmp(def, other));
+	if (sctx && def && other) {
+		CHECK(presents(cctx, sctx, "other.example", other));
+		CHECK(presents(cctx, sctx, "OTHER.example", other)); /* RFC 6066 §3: ASCII, any case */
+		CHECK(presents(cctx, sctx, "localhost", def));
+		CHECK(presents(cctx, sctx, "other.example.org", def));
+		CHECK(presents(cctx, sctx, NULL, def));
+	}
+	X509_free(def);
+	X509_free(other);
+	SSL_CTX_free(sctx);
+	/* A domain's file that does not load fails the whole set, naming it. */
+	d.key = key;
+	CHECK(tls_server_new(&o, err, sizeof err) == NULL);
+	CHECK(strstr(err, key) && strstr(err, "does not match"));
+	d.key = "/nonexistent/other.pem";
+	CHECK(tls_server_new(&o, err, sizeof err) == NULL);
+	CHECK(strstr(err, "/nonexistent/other.pem") != NULL);
+	CHECK(ERR_peek_error() == 0);
+}
+
+static time_t fake_now = 1000000000;
+static time_t fake_clock(void) { return fake_now; }
+
+/* A full handshake, then one offering its session after the ticket keys'
+ * clock moved by later seconds: 1 if the server resumed it, 0 if not. */
+static int resumes(SSL_CTX *cctx, SSL_CTX *sctx, time_t later)
+{
+	struct end c, s;
+	max_chunk = 0;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(!handshake(&c, &s));
+	CHECK(!send_and_check(&s, &c, "x", 1)); /* the client reads TLS 1.3's ticket */
+	CHECK(!SSL_session_reused(s.ssl));
+	SSL_SESSION *sess = SSL_get1_session(c.ssl);
+	tls_shutdown(c.ssl); /* freed without a close_notify, its session would be void */
+	end_free(&c);
+	end_free(&s);
+	fake_now += later;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(sess && SSL_set_session(c.ssl, sess) == 1);
+	CHECK(!handshake(&c, &s));
+	int r = SSL_session_reused(s.ssl);
+	CHECK(r == SSL_session_reused(c.ssl));
+	SSL_SESSION_free(sess);
+	end_free(&c);
+	end_free(&s);
+	return r;
+}
+
+/* The ticket keys rotate every TLS_TICKET_PERIOD: the previous key still
+ * opens tickets for one period, then it is gone. */
+static void tickets(SSL_CTX *cctx, SSL_CTX *plain, const char *cert, const char *key)
+{
+	char err[512];
+	struct tls_server_opts o = {.cert = cert, .key = key, .session_tickets = 1};
+	SSL_CTX *sctx = tls_server_new(&o, err, sizeof err);
+	CHECK(sctx != NULL);
+	if (!sctx)
+		return;
+	tls_ticket_clock(fake_clock);
+	CHECK(resumes(cctx, sctx, 0) == 1);
+	CHECK(resumes(cctx, sctx, TLS_TICKET_PERIOD) == 1); /* sealed by the previous key */
+	CHECK(resumes(cctx, sctx, 2 * TLS_TICKET_PERIOD) == 0); /* that key is gone */
+	CHECK(resumes(cctx, sctx, 0) == 1);
+	CHECK(resumes(cctx, plain, 0) == 0); /* tls_server_ctx: no tickets */
+	tls_ticket_clock(NULL);
+	SSL_CTX_free(sctx);
+}
+
 static void remove_certs(const char *dir)
 {
 	if (certs_remove(dir))
@@ -528,6 +635,15 @@ int main(void)
 	if (counted) {
 		measure_idle(cctx, sctx, "TLS 1.3");
 		measure_idle(c12, sctx, "TLS 1.2");
+		/* The cm's contexts: SNI, ALPN and session tickets. */
+		struct tls_server_opts o = {.cert = cert, .key = key, .session_tickets = 1};
+		SSL_CTX *cm = tls_server_new(&o, err, sizeof err);
+		CHECK(cm != NULL);
+		if (cm) {
+			measure_idle(cctx, cm, "TLS 1.3 (tickets)");
+			measure_idle(c12, cm, "TLS 1.2 (tickets)");
+			SSL_CTX_free(cm);
+		}
 	}
 	tls11_refused(sctx);
 	garbage(cctx, sctx);
@@ -535,6 +651,9 @@ int main(void)
 	ctx_errors(dir, cert, key);
 	cbind(dir, cctx, c12, sctx);
 	peercert(dir, cert, key, cctx);
+	sni(cctx, dir, cert, key);
+	tickets(cctx, sctx, cert, key);
+	tickets(c12, sctx, cert, key);
 
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
