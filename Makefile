@@ -48,7 +48,7 @@ ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench $(BIN)/starling-hostile
 endif
 
-.PHONY: all asan test unit e2e fuzz fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
+.PHONY: all asan test unit e2e fuzz fuzz-build fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
 all: $(PROGS) $(TESTS) $(TOOLS)
 
 # Every compile waits for this check, so a missing package stops the build
@@ -124,12 +124,24 @@ clangcheck:
 	@command -v clang >/dev/null || { echo "make: clang not found: install the Debian package clang (make deps)" >&2; exit 1; }
 	@[ -e "$$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a" ] || \
 	  { echo "make: clang has no libFuzzer: install the Debian package libclang-rt-14-dev (make deps)" >&2; exit 1; }
-fuzz: $(FUZZ_BIN)
+fuzz-build: $(FUZZ_BIN)
+# Every target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=3600 for a
+# night), one after the other, over its seeds and what earlier runs found
+# (build/fuzz/work/).  A crash stops the run; its input is kept in
+# build/fuzz/findings/ (never in the tree) to become a seed and a test.
+FUZZ_SECONDS ?= 60
+FUZZ_RUN = n=$$(basename $$f); c=tests/fuzz/corpus/$$n; \
+	  mkdir -p build/fuzz/work/$$n build/fuzz/findings/$$n; \
+	  echo "fuzz $$n"; $$f -max_len=4096 -artifact_prefix=build/fuzz/findings/$$n/
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) \
+	  build/fuzz/work/$$n $$c >build/fuzz/$$n.log 2>&1 \
+	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -h "^#.*DONE" build/fuzz/$$n.log | tail -1; done
 # A short run of every target over its seed corpus plus fresh inputs.
-fuzz-smoke: fuzz
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); c=tests/fuzz/corpus/$$n; \
-	  mkdir -p build/fuzz/work/$$n; \
-	  echo "fuzz $$n"; $$f -runs=20000 -max_len=4096 build/fuzz/work/$$n $$c >build/fuzz/$$n.log 2>&1 \
+fuzz-smoke: fuzz-build
+	@for f in $(FUZZ_BIN); do $(FUZZ_RUN) -runs=20000 \
+	  build/fuzz/work/$$n $$c >build/fuzz/$$n.log 2>&1 \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; done
 
 deps:

@@ -323,7 +323,11 @@ def test_slow_reader_is_dropped_not_buffered(make_server):
         peak = max(_proc_status(cm, 'VmHWM'), _proc_status(cm, 'VmRSS'))
         growth = peak - rss_before
         total = SLOW_MSGS * len(SLOW_FILLER)
-        assert growth < 40 * MiB, ('cm RSS grew by %.1f MiB for %.1f MB sent to a reader '
+        # The caps hold 4 MiB of send queue and 4 MiB of unacknowledged
+        # stanzas; with link buffers and the allocator the cm grows ~27 MiB
+        # (~55 under ASan).  Without the caps it keeps two copies of all of
+        # it: 115 MiB and more.
+        assert growth < 80 * MiB, ('cm RSS grew by %.1f MiB for %.1f MB sent to a reader '
                                    'that reads nothing' % (growth / MiB, total / 1e6))
     finally:
         alice.close()
