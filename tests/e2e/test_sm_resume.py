@@ -33,6 +33,14 @@ def _resumable(server, jid, pw, resource):
     return s, _enable_resume(s)
 
 
+def _alice_resumable_and_bob(server):
+    """alice on 'phone' with resumable SM, bob on 'pc' without it."""
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    a, previd = _resumable(server, aj, apw, 'phone')
+    return a, previd, server.raw_login(bj, bpw, 'pc'), aj, apw, bj
+
+
 def _resume(server, jid, pw, previd, h):
     """A new connection: STARTTLS, SASL, the restarted stream, <resume/>.
     Returns the stream and the <resumed/> or <failed/> answer."""
@@ -74,10 +82,7 @@ def _no_messages_before_ping(s):
 
 
 def test_resume_after_lost_connection(server):
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a, previd = _resumable(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, previd, b, aj, apw, bj = _alice_resumable_and_bob(server)
     try:
         a.message(bj + '/pc', 'from alice')  # alice's h_in becomes 1
         assert body_of(b.next_message()) == 'from alice'
@@ -118,10 +123,7 @@ def test_resume_across_workers(server):
     """The session stays in one worker's slot; each new connection lands on
     either worker, and is handed to the session's.  Resume until the log
     shows a connection that came from the other worker."""
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a, previd = _resumable(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, previd, b, aj, apw, bj = _alice_resumable_and_bob(server)
     crossed = re.compile(r'resumed on worker (\d) \(connection from worker (\d)\)')
     handled = 0
     try:
@@ -148,10 +150,7 @@ def test_resume_across_workers(server):
 def test_resume_replaces_a_connection_still_open(server):
     """§5: the old stream is still open (the server has not noticed the
     loss): it is dropped and the new connection has the session."""
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    old, previd = _resumable(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    old, previd, b, aj, apw, bj = _alice_resumable_and_bob(server)
     try:
         b.message(aj + '/phone', 'before')
         assert body_of(old.next_message()) == 'before'
@@ -201,10 +200,7 @@ def test_refusals(server):
 
 
 def test_handled_count_too_high_ends_the_session(server):
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a, previd = _resumable(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, previd, b, aj, apw, bj = _alice_resumable_and_bob(server)
     try:
         b.message(aj + '/phone', 'kept')
         assert body_of(a.next_message()) == 'kept'
@@ -238,10 +234,7 @@ def test_clean_close_ends_the_session(server):
 def test_timeout_returns_what_was_not_acknowledged(server):
     """Online while it waits (messages queue, requests wait); at the timeout
     the session ends: messages go offline, the request gets its error."""
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a, previd = _resumable(server, aj, apw, 'phone')
-    b = server.raw_login(bj, bpw, 'pc')
+    a, previd, b, aj, apw, bj = _alice_resumable_and_bob(server)
     try:
         b.message(aj + '/phone', 'seen, not acked')
         assert body_of(a.next_message()) == 'seen, not acked'
