@@ -77,9 +77,11 @@ class Digest:
         uri = uri or 'xmpp/' + self.server.domain
         user = user or self.user
         self.cnonce, self.nc, self.uri, self.authzid = 'cn0nce-%s' % user, nc, uri, authzid
-        resp = kd_response(user, realm, proof_password or self.password, nonce, self.cnonce, nc, uri,
-                           authzid)
-        self.nonce, self.realm = nonce, realm
+        # The hash is over the realm the account's was made with; a realm
+        # sent otherwise must fail on its own (RFC 2831 §2.1.2).
+        resp = kd_response(user, ch['realm'], proof_password or self.password, nonce,
+                           self.cnonce, nc, uri, authzid)
+        self.nonce, self.realm = nonce, ch['realm']
         msg = raw or ('username="%s",realm="%s",nonce="%s",cnonce="%s",nc=%s,qop=auth,'
                       'digest-uri="%s",response=%s,charset=utf-8%s'
                       % (user, realm, nonce, self.cnonce, nc, uri, resp,
@@ -190,6 +192,13 @@ def test_malformed_and_authzid(server):
     # RFC 6120 §6.3.8: only the account itself.
     other, _ = server.new_user('dmother')
     assert full_login(server, user, pw, authzid=other) == 'invalid-authzid'
+    # RFC 2831 §2.1.3: after rspauth the client has nothing more to say.
+    d = Digest(server, user, pw)
+    el = d.respond(d.challenge())
+    assert b64(el).startswith('rspauth=')
+    d.s.send("<response xmlns='%s'>%s</response>" % (NS_SASL, base64.b64encode(b'x').decode()))
+    assert failure(d.s.next_element()) == 'malformed-request'
+    d.close()
     # An initial response is not part of §2.1.
     d = Digest(server, user, pw)
     d.s.send("<auth xmlns='%s' mechanism='DIGEST-MD5'>%s</auth>"

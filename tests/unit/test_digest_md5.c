@@ -102,7 +102,7 @@ static void test_parse_syntax(void)
 			fprintf(stderr, "  accepted: %s\n", bad[i]);
 	}
 	/* A NUL inside, and a message over the §2.1.2 size. */
-	const char nul[] = "username=u\0,nonce=n,cnonce=c,nc=1,digest-uri=x,response=r";
+	const char nul[] = "username=\"u\0v\",nonce=n,cnonce=c,nc=1,digest-uri=x,response=r";
 	CHECK(digest_md5_parse(nul, sizeof nul - 1, &r) == -EINVAL);
 	char *big = malloc(DIGEST_MD5_MAX_MSG + 2);
 	memset(big, ' ', DIGEST_MD5_MAX_MSG + 1);
