@@ -419,7 +419,7 @@ static enum auth_result start_digest(struct worker *w, struct conn *c, const cha
 
 /* RFC 2831 §2.1.2: the digest-response must answer our challenge (realm,
  * nonce, nc, qop) for this server (digest-uri "xmpp/<domain>", RFC 3920
- * §6.1 rule 7) before the core is asked for the account's hash.  A
+ * §6.3: service "xmpp") before the core is asked for the account's hash.  A
  * mismatch counts as a wrong password: it is one, or a replay. */
 static enum auth_result digest_response(struct worker *w, struct conn *c, const char *msg,
 					size_t len)
@@ -444,7 +444,7 @@ static enum auth_result digest_response(struct worker *w, struct conn *c, const 
  * hash fails the same way, so the answer tells nothing about the account.
  * §2.1.3: rspauth proves the server knew the hash too; RFC 3920 §6.5 steps
  * 7-9 carry it in a <challenge/> that the client answers with an empty
- * <response/>.  RFC 6120 §6.3.10 would allow it in <success/>, but clients
+ * <response/>.  RFC 6120 §6.4.6 would allow it in <success/>, but clients
  * written for DIGEST-MD5's era expect the challenge. */
 static enum auth_result digest_verify(struct worker *w, struct conn *c,
 				      const struct wire_cred_entry *e, unsigned n)

@@ -246,7 +246,7 @@ int digest_md5_check(const struct digest_md5_resp *r, const char *realm, const c
 	if (v[DM_CHARSET] && strcasecmp(v[DM_CHARSET], "utf-8"))
 		return -EPERM;
 	/* §2.1.2 digest-uri: the server SHOULD check serv-type and host; RFC
-	 * 3920 §6.1 rule 7 names them "xmpp" and the server's domain. */
+	 * 3920 §6.3 names the service "xmpp"; the host is our domain. */
 	if (strcasecmp(v[DM_DIGEST_URI], digest_uri))
 		return -EPERM;
 	if (strlen(v[DM_RESPONSE]) != DIGEST_MD5_HEX_LEN)
