@@ -75,28 +75,27 @@ int digest_md5_urp(const char *user, const char *realm, const char *password,
 		   uint8_t out[DIGEST_MD5_URP_LEN])
 {
 	const char *in[3] = {user, realm, password};
+	for (int i = 0; i < 3; i++)
+		if (!utf8_valid(in[i], strlen(in[i])))
+			return -EINVAL;
 	size_t total = strlen(user) + strlen(realm) + strlen(password) + 3;
 	char *buf = malloc(total); /* the three Latin-1 forms, wiped and freed here */
 	if (!buf)
 		return -ENOMEM;
-	int latin = 1, rc = 0;
-	for (int i = 0; i < 3; i++)
-		if (!utf8_valid(in[i], strlen(in[i])))
-			rc = -EINVAL;
-	char *conv[3];
+	const char *conv[3];
+	int latin = 1;
 	size_t off = 0;
-	for (int i = 0; !rc && i < 3; i++) {
+	for (int i = 0; i < 3; i++) {
 		conv[i] = buf + off;
-		if (to_latin1(in[i], conv[i]))
+		if (to_latin1(in[i], buf + off))
 			latin = 0;
 		off += strlen(in[i]) + 1;
 	}
-	const char *const *use = latin ? (const char *const *)conv : in;
+	const char *const *use = latin ? conv : in;
 	struct part parts[5] = {{use[0], 0}, {":", 1}, {use[1], 0}, {":", 1}, {use[2], 0}};
 	for (int i = 0; i < 5; i += 2)
 		parts[i].len = strlen(parts[i].p);
-	if (!rc)
-		rc = md5_parts(parts, 5, out);
+	int rc = md5_parts(parts, 5, out);
 	OPENSSL_cleanse(buf, total);
 	free(buf);
 	return rc;
