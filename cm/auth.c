@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "c2s.h"
 #include "conn.h"
 #include "lib/jid.h"
@@ -26,6 +28,7 @@ enum mech_need {
 	NEED_TLS = 1 << 0,   /* PLAIN: only under TLS (RFC 6120 §13.8.3) */
 	NEED_CBIND = 1 << 1, /* -PLUS: a channel-binding type on this connection */
 	NEED_CERT = 1 << 2,  /* EXTERNAL: a client certificate that verified */
+	NEED_DIGEST = 1 << 3, /* DIGEST-MD5: [c2s] digest_md5 on */
 };
 
 /* Indexed by enum auth_mech; hash 0 = not SCRAM. */
@@ -39,6 +42,7 @@ static const struct {
 	[AUTH_SCRAM_SHA256] = {"SCRAM-SHA-256", SCRAM_SHA256, 0},
 	[AUTH_SCRAM_SHA1] = {"SCRAM-SHA-1", SCRAM_SHA1, 0},
 	[AUTH_PLAIN] = {"PLAIN", 0, NEED_TLS},
+	[AUTH_DIGEST_MD5] = {"DIGEST-MD5", 0, NEED_DIGEST},
 	[AUTH_EXTERNAL] = {"EXTERNAL", 0, NEED_TLS | NEED_CERT},
 };
 
@@ -54,6 +58,12 @@ static int mech_offered(const struct worker *w, const struct conn *c, enum auth_
 {
 	unsigned need = mechs[m].need;
 	if ((need & NEED_TLS) && !(c->flags & CONN_TLS))
+		return 0;
+	/* RFC 6331 §1: historic, so only when the operator asked for it, and,
+	 * as MD5 of a password-equivalent is all it sends, under TLS unless
+	 * require_tls is off. */
+	if ((need & NEED_DIGEST) &&
+	    (!w->cfg->digest_md5 || (w->cfg->require_tls && !(c->flags & CONN_TLS))))
 		return 0;
 	/* RFC 6120 §6.3.4, XEP-0178 §2: EXTERNAL once the client proved a certificate. */
 	if ((need & NEED_CERT) && !tls_peer_verified(c->ssl))
@@ -109,6 +119,7 @@ void auth_free(struct conn *c)
 	if (!a)
 		return;
 	scram_server_free(&a->scram);
+	digest_md5_resp_free(&a->digest);
 	free(a->username);
 	if (a->password) {
 		OPENSSL_cleanse(a->password, strlen(a->password));
@@ -391,6 +402,74 @@ static enum auth_result start_external(struct worker *w, struct conn *c, const c
 	return request_creds(w, c, pick); /* the account must exist */
 }
 
+/* RFC 2831 §2.1.1: the server speaks first, so no initial response (§2.2's
+ * subsequent authentication is not offered).  Realm: the stream's domain,
+ * the one the account's stored hash was made with. */
+static enum auth_result start_digest(struct worker *w, struct conn *c, const char *msg,
+				     size_t len)
+{
+	char ch[DIGEST_MD5_CHALLENGE_MAX];
+	if (msg && len)
+		return fail(w, c, "malformed-request");
+	if (digest_md5_challenge(c2s_domain(w, c), c->auth->nonce, ch, sizeof ch))
+		return fail(w, c, "temporary-auth-failure");
+	c->auth->step = 3;
+	return send_b64(w, c, "challenge", ch, strlen(ch));
+}
+
+/* RFC 2831 §2.1.2: the digest-response must answer our challenge (realm,
+ * nonce, nc, qop) for this server (digest-uri "xmpp/<domain>", RFC 3920
+ * §6.3: service "xmpp") before the core is asked for the account's hash.  A
+ * mismatch counts as a wrong password: it is one, or a replay. */
+static enum auth_result digest_response(struct worker *w, struct conn *c, const char *msg,
+					size_t len)
+{
+	struct auth_state *a = c->auth;
+	const char *dom = c2s_domain(w, c);
+	char uri[320];
+	int rc = digest_md5_parse(msg, len, &a->digest);
+	if (rc)
+		return fail(w, c, rc == -ENOMEM ? "temporary-auth-failure" : "malformed-request");
+	snprintf(uri, sizeof uri, "xmpp/%s", dom);
+	if (digest_md5_check(&a->digest, dom, a->nonce, uri))
+		return fail(w, c, "not-authorized");
+	if (!authzid_ok(w, c, a->digest.v[DM_AUTHZID], a->digest.v[DM_USERNAME]))
+		return fail(w, c, "invalid-authzid");
+	a->step = 0;
+	return request_creds(w, c, a->digest.v[DM_USERNAME]);
+}
+
+/* §2.1.2.1: the response must come from the account's stored hash.  With
+ * none (no account, or a password set while digest_md5 was off) a random
+ * hash fails the same way, so the answer tells nothing about the account.
+ * §2.1.3: rspauth proves the server knew the hash too; RFC 3920 §6.5 steps
+ * 7-9 carry it in a <challenge/> that the client answers with an empty
+ * <response/>.  RFC 6120 §6.4.6 would allow it in <success/>, but clients
+ * written for DIGEST-MD5's era expect the challenge. */
+static enum auth_result digest_verify(struct worker *w, struct conn *c,
+				      const struct wire_cred_entry *e, unsigned n)
+{
+	struct auth_state *a = c->auth;
+	uint8_t urp[DIGEST_MD5_URP_LEN];
+	char rsp[sizeof "rspauth=" + DIGEST_MD5_HEX_LEN] = "rspauth=";
+	int found = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (e[i].hash == WIRE_HASH_DIGEST_MD5 && e[i].stored_key.len == sizeof urp) {
+			memcpy(urp, e[i].stored_key.p, sizeof urp);
+			found = 1;
+		}
+	if (!found && RAND_bytes(urp, sizeof urp) != 1)
+		return fail(w, c, "temporary-auth-failure");
+	int ok = digest_md5_verify(urp, &a->digest) && found;
+	if (ok && digest_md5_response(urp, &a->digest, 1, rsp + strlen(rsp)))
+		ok = -1;
+	OPENSSL_cleanse(urp, sizeof urp);
+	if (ok != 1)
+		return fail(w, c, ok ? "temporary-auth-failure" : "not-authorized");
+	a->step = 4;
+	return send_b64(w, c, "challenge", rsp, strlen(rsp));
+}
+
 static enum auth_result on_initial(struct worker *w, struct conn *c, const char *msg, size_t len)
 {
 	c->auth->step = 0;
@@ -424,7 +503,9 @@ static enum auth_result on_auth(struct worker *w, struct conn *c, const struct s
 	enum auth_result r;
 	if (decode_or_fail(w, c, s, &msg, &len, &r))
 		return r;
-	if (!msg) {
+	if (m == AUTH_DIGEST_MD5) {
+		r = start_digest(w, c, msg, len);
+	} else if (!msg) {
 		/* No initial response: ask for it with an empty challenge. */
 		c->auth->step = 2;
 		conn_send_str(w, c, "<challenge xmlns='" NS_SASL "'/>");
@@ -445,8 +526,13 @@ static enum auth_result on_response(struct worker *w, struct conn *c, const stru
 	enum auth_result r;
 	if (decode_or_fail(w, c, s, &msg, &len, &r))
 		return r;
-	if (!msg) {
-		r = fail(w, c, "malformed-request"); /* every step of ours needs data */
+	if (c->auth->step == 4) {
+		/* RFC 2831 §2.1.3: after rspauth the client has nothing to add. */
+		r = msg && len ? fail(w, c, "malformed-request") : succeed(w, c, NULL);
+	} else if (!msg) {
+		r = fail(w, c, "malformed-request"); /* every other step needs data */
+	} else if (c->auth->step == 3) {
+		r = digest_response(w, c, msg, len);
 	} else if (c->auth->step == 2) {
 		r = on_initial(w, c, msg, len);
 	} else {
@@ -505,6 +591,8 @@ enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wir
 		return fail(w, c, "temporary-auth-failure");
 	if (a->mech == AUTH_EXTERNAL) /* the certificate vouched; the account must exist */
 		return status == WIRE_CRED_OK ? succeed(w, c, NULL) : fail(w, c, "not-authorized");
+	if (a->mech == AUTH_DIGEST_MD5)
+		return digest_verify(w, c, e, status == WIRE_CRED_OK ? n : 0);
 	/* PLAIN checks against the SHA-256 credentials. */
 	enum scram_hash want = mechs[a->mech].hash ? mechs[a->mech].hash : SCRAM_SHA256;
 	struct scram_creds cr;

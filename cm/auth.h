@@ -1,10 +1,13 @@
 /* auth: SASL for c2s streams (RFC 6120 §6): SCRAM-SHA-256, SCRAM-SHA-1,
  * their -PLUS variants with channel binding (RFC 5802 §6, over TLS), PLAIN
- * (only over TLS) and EXTERNAL with a client certificate (XEP-0178).  The credentials live in the core; auth asks for them over
- * the link and never sees a stored password. */
+ * (only over TLS), EXTERNAL with a client certificate (XEP-0178) and, when
+ * [c2s] digest_md5 is on, the historic DIGEST-MD5 (RFC 2831, RFC 6331).  The
+ * credentials live in the core; auth asks for them over the link and never
+ * sees a stored password. */
 #ifndef STARLING_CM_AUTH_H
 #define STARLING_CM_AUTH_H
 
+#include "lib/digest_md5.h"
 #include "lib/scram.h"
 #include "lib/stanza.h"
 #include "lib/wire.h"
@@ -19,6 +22,7 @@ enum auth_mech {
 	AUTH_SCRAM_SHA256,
 	AUTH_SCRAM_SHA1,
 	AUTH_PLAIN,
+	AUTH_DIGEST_MD5,
 	AUTH_EXTERNAL,
 	AUTH_MECHS
 };
@@ -26,10 +30,14 @@ enum auth_mech {
 /* Per-connection SASL state; allocated on <auth/>, freed when SASL ends. */
 struct auth_state {
 	enum auth_mech mech;
-	int step;		 /* 0 = awaiting credentials, 1 = awaiting <response/> */
+	/* 0 = awaiting credentials, 1 = awaiting <response/>; DIGEST-MD5: 3 =
+	 * awaiting the digest-response, 4 = awaiting the empty one after rspauth */
+	int step;
 	char *username;		 /* the account: nodeprepped localpart @ the stream's domain */
 	char *password;		 /* PLAIN only, wiped and freed after the check */
 	struct scram_server scram;
+	char nonce[DIGEST_MD5_HEX_LEN + 1]; /* DIGEST-MD5: the one our challenge sent */
+	struct digest_md5_resp digest;	    /* DIGEST-MD5: the client's digest-response */
 };
 
 enum auth_result {

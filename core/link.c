@@ -67,8 +67,9 @@ static void on_hello(struct link *l, const struct wire_frame *f)
 	log_info("link %s up (%s)", l->peer, l->name);
 }
 
-/* CRED_REQ: SCRAM verifiers only; the core never sees a password.  The
- * name is the account's bare JID (link version 3), the store's key. */
+/* CRED_REQ: SCRAM verifiers and the account's DIGEST-MD5 hash when it has
+ * one; the core never sees a password.  The name is the account's bare JID
+ * (link version 3), the store's key. */
 static void on_cred_req(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_reader r;
@@ -79,28 +80,37 @@ static void on_cred_req(struct core *c, struct link *l, const struct wire_frame 
 		return;
 	}
 	struct scram_creds cr[2];
-	struct wire_cred_entry e[2];
+	struct wire_cred_entry e[WIRE_MAX_CREDS];
+	uint8_t urp[STORE_DIGEST_MD5_LEN];
 	char name[CORE_JID_MAX];
-	int rc = -ENOENT;
+	int rc = -ENOENT, drc = -ENOENT;
+	unsigned n = 0;
 	c->stats.cred_lookups++;
 	if (user.len && user.len < sizeof name && !memchr(user.p, 0, user.len)) {
 		memcpy(name, user.p, user.len);
 		name[user.len] = 0;
 		rc = store_user_get(c->store, name, cr);
+		drc = rc ? rc : store_user_get_digest(c->store, name, urp);
 	}
+	if (!rc && drc && drc != -ENOENT)
+		rc = drc; /* a read error is an error, not "no DIGEST-MD5" */
 	uint8_t status = rc == 0 ? WIRE_CRED_OK : rc == -ENOENT ? WIRE_CRED_NO_USER
 								: WIRE_CRED_ERROR;
 	for (int k = 0; k < 2 && !rc; k++) {
 		size_t hl = scram_hash_len(cr[k].hash);
-		e[k].hash = (uint8_t)cr[k].hash;
-		e[k].salt = (struct wire_str){(const char *)cr[k].salt, (uint32_t)cr[k].salt_len};
-		e[k].iter = cr[k].iter;
-		e[k].stored_key = (struct wire_str){(const char *)cr[k].stored_key, (uint32_t)hl};
-		e[k].server_key = (struct wire_str){(const char *)cr[k].server_key, (uint32_t)hl};
+		e[n].hash = (uint8_t)cr[k].hash;
+		e[n].salt = (struct wire_str){(const char *)cr[k].salt, (uint32_t)cr[k].salt_len};
+		e[n].iter = cr[k].iter;
+		e[n].stored_key = (struct wire_str){(const char *)cr[k].stored_key, (uint32_t)hl};
+		e[n++].server_key = (struct wire_str){(const char *)cr[k].server_key, (uint32_t)hl};
 	}
-	if (wire_put_cred(&l->out, f->sid, status, user, e, rc ? 0 : 2))
+	if (!rc && !drc)
+		e[n++] = (struct wire_cred_entry){.hash = WIRE_HASH_DIGEST_MD5,
+						  .stored_key = {(const char *)urp, sizeof urp}};
+	if (wire_put_cred(&l->out, f->sid, status, user, e, n))
 		link_fail(l, "out of memory");
 	memset(cr, 0, sizeof cr);
+	memset(urp, 0, sizeof urp);
 }
 
 /* Issue 9: one account cannot hold more than max_sessions resources (a

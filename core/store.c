@@ -11,7 +11,7 @@
 
 #include "lib/log.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STR_(x) #x
 #define STR(x) STR_(x) /* a new file's version, in SQL */
 
@@ -46,7 +46,10 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS xmldata(user TEXT NOT NULL, key TEXT NOT NULL,"
 	" xml TEXT NOT NULL, PRIMARY KEY(user, key));"
 	"CREATE TABLE IF NOT EXISTS last_seen(user TEXT PRIMARY KEY, stamp INTEGER NOT NULL,"
-	" status TEXT);";
+	" status TEXT);"
+	/* Schema 5: RFC 2831 §2.1.2.1 H(username:realm:password) for DIGEST-MD5,
+	 * only for accounts whose password was set while [c2s] digest_md5 was on. */
+	"CREATE TABLE IF NOT EXISTS digest_md5(user TEXT PRIMARY KEY, urp BLOB NOT NULL);";
 
 
 static const char *const store_sql[Q_COUNT] = {
@@ -60,6 +63,11 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_DEL_BLOCK] = "DELETE FROM blocklist WHERE user=?1",
 	[Q_USER_DEL_XML] = "DELETE FROM xmldata WHERE user=?1",
 	[Q_USER_DEL_LAST] = "DELETE FROM last_seen WHERE user=?1",
+	[Q_USER_DEL_DIGEST] = "DELETE FROM digest_md5 WHERE user=?1",
+	/* Only for an account that exists (no rows outliving their account). */
+	[Q_DIGEST_SET] = "INSERT OR REPLACE INTO digest_md5 SELECT username, ?2 FROM users"
+			 " WHERE username=?1",
+	[Q_DIGEST_GET] = "SELECT urp FROM digest_md5 WHERE user=?1",
 	[Q_USER_GET] = "SELECT sha1_salt, sha1_iter, sha1_stored, sha1_server, sha256_salt,"
 		       " sha256_iter, sha256_stored, sha256_server FROM users WHERE username=?1",
 	[Q_USER_LIST] = "SELECT username FROM users ORDER BY username",
@@ -126,12 +134,13 @@ static int schema_version(struct store *st, int *version)
 /* Upgrade steps, store_upgrade[v] taking version v to v + 1; each sets its
  * own target.  The schema above has already added every missing table (and
  * the triggers), so a step only alters what exists.  Version 1 lacked
- * roster.approved; version 2 lacked only new tables. */
+ * roster.approved; versions 2 and 4 lacked only new tables. */
 static const char *const store_upgrade[STORE_SCHEMA_VERSION] = {
 	[1] = "ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
 	      "UPDATE schema_version SET version = 2;",
 	[2] = "UPDATE schema_version SET version = 3;",
 	[3] = NULL, /* store_upgrade_keys: needs the primary domain */
+	[4] = "UPDATE schema_version SET version = 5;", /* digest_md5: no account has one yet */
 };
 
 /* Version 4 keys every account by its bare JID (virtual hosts): a version-3
@@ -303,6 +312,8 @@ void store_bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
+static int col_blob(sqlite3_stmt *s, int col, uint8_t *out, size_t cap, size_t *len);
+
 static void bind_creds(sqlite3_stmt *s, const char *user, const struct scram_creds c[2])
 {
 	store_bind_text(s, 1, user);
@@ -339,17 +350,66 @@ int store_user_add(struct store *st, const char *user, const struct scram_creds 
 	return store_step_done(st, s, "user add");
 }
 
+/* The DIGEST-MD5 hash of the old password goes with it: left behind, the
+ * old password would still log in by DIGEST-MD5. */
 int store_user_set_creds(struct store *st, const char *user, const struct scram_creds creds[2])
 {
 	struct scram_creds c[2] = {0};
 	if (creds_order(creds, c))
 		return -EINVAL;
+	int rc = store_begin(st);
+	if (rc)
+		return rc;
 	sqlite3_stmt *s = store_stmt(st, Q_USER_SET);
 	bind_creds(s, user, c);
-	int rc = store_step_done(st, s, "user set");
+	rc = store_step_done(st, s, "user set");
 	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	if (!rc) {
+		s = store_stmt(st, Q_USER_DEL_DIGEST);
+		store_bind_text(s, 1, user);
+		rc = store_step_done(st, s, "digest-md5 delete");
+	}
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st);
+}
+
+int store_user_set_digest(struct store *st, const char *user,
+			  const uint8_t urp[STORE_DIGEST_MD5_LEN])
+{
+	sqlite3_stmt *s = store_stmt(st, urp ? Q_DIGEST_SET : Q_USER_DEL_DIGEST);
+	store_bind_text(s, 1, user);
+	if (urp)
+		sqlite3_bind_blob(s, 2, urp, STORE_DIGEST_MD5_LEN, SQLITE_TRANSIENT);
+	int rc = store_step_done(st, s, "digest-md5 set");
+	if (!rc && urp && sqlite3_changes(st->db) == 0)
 		return -ENOENT;
 	return rc;
+}
+
+int store_user_get_digest(struct store *st, const char *user, uint8_t urp[STORE_DIGEST_MD5_LEN])
+{
+	sqlite3_stmt *s = store_stmt(st, Q_DIGEST_GET);
+	store_bind_text(s, 1, user);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return -ENOENT;
+	}
+	size_t n = 0;
+	int err = rc != SQLITE_ROW || col_blob(s, 0, urp, STORE_DIGEST_MD5_LEN, &n) ||
+		  n != STORE_DIGEST_MD5_LEN;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return store_fail(st, "digest-md5 get");
+	if (err) {
+		log_error("store: corrupt DIGEST-MD5 hash for %s", user);
+		return -EIO;
+	}
+	return 0;
 }
 
 int store_user_del(struct store *st, const char *user)
@@ -357,8 +417,9 @@ int store_user_del(struct store *st, const char *user)
 	int rc = store_begin(st);
 	if (rc)
 		return rc;
-	static const enum store_stmt qs[] = {Q_USER_DEL, Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE,
-					     Q_USER_DEL_BLOCK, Q_USER_DEL_XML, Q_USER_DEL_LAST};
+	static const enum store_stmt qs[] = {Q_USER_DEL,       Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE,
+					     Q_USER_DEL_BLOCK, Q_USER_DEL_XML,	  Q_USER_DEL_LAST,
+					     Q_USER_DEL_DIGEST};
 	int found = 0;
 	for (size_t i = 0; !rc && i < sizeof qs / sizeof qs[0]; i++) {
 		sqlite3_stmt *s = store_stmt(st, qs[i]);

@@ -46,6 +46,15 @@ void store_close(struct store *st);
 /* Accounts.  creds holds one entry per hash (SHA-1 and SHA-256). */
 int store_user_add(struct store *st, const char *user, const struct scram_creds creds[2]);
 int store_user_set_creds(struct store *st, const char *user, const struct scram_creds creds[2]);
+/* DIGEST-MD5 (RFC 2831 §2.1.2.1): H(localpart ":" domain ":" password),
+ * kept only while [c2s] digest_md5 is on when the password is set.
+ * store_user_set_creds drops it (it belongs to the old password); set with
+ * urp NULL drops it too.  set: 0, -ENOENT (no such account), -EIO.
+ * get: 0, -ENOENT (none), -EIO. */
+#define STORE_DIGEST_MD5_LEN 16
+int store_user_set_digest(struct store *st, const char *user,
+			  const uint8_t urp[STORE_DIGEST_MD5_LEN]);
+int store_user_get_digest(struct store *st, const char *user, uint8_t urp[STORE_DIGEST_MD5_LEN]);
 /* Removes the account with its roster and offline messages.  -ENOENT if absent. */
 int store_user_del(struct store *st, const char *user);
 /* Returns 0, -ENOENT, -EIO. */

@@ -95,25 +95,42 @@ static int read_password(const char *arg, char *buf, size_t cap, const char **ou
 	return 0;
 }
 
-static int make_creds(const struct config *cfg, const char *arg, struct scram_creds c[2])
+/* The password (arg, or a line of stdin for "-", read into buf) and its
+ * SCRAM credentials. */
+static int make_creds(const struct config *cfg, const char *arg, char *buf, size_t cap,
+		      const char **pw, struct scram_creds c[2])
 {
-	char buf[1024];
-	const char *pw;
-	if (read_password(arg, buf, sizeof buf, &pw))
+	if (read_password(arg, buf, cap, pw))
 		return -EINVAL;
-	if (!*pw) {
+	if (!**pw) {
 		fprintf(stderr, "starlingctl: empty password\n");
 		return -EINVAL;
 	}
 	uint32_t iter = cfg->scram_iterations ? cfg->scram_iterations : SCRAM_DEFAULT_ITER;
-	if (scram_make_creds(SCRAM_SHA1, pw, iter, &c[0]) ||
-	    scram_make_creds(SCRAM_SHA256, pw, iter, &c[1])) {
+	if (scram_make_creds(SCRAM_SHA1, *pw, iter, &c[0]) ||
+	    scram_make_creds(SCRAM_SHA256, *pw, iter, &c[1])) {
 		fprintf(stderr, "starlingctl: cannot derive credentials (invalid password?)\n");
-		memset(buf, 0, sizeof buf);
 		return -EINVAL;
 	}
-	memset(buf, 0, sizeof buf);
 	return 0;
+}
+
+/* adduser / passwd: the credentials, and with [c2s] digest_md5 the
+ * DIGEST-MD5 hash, in one transaction. */
+static int put_account(struct store *st, const struct config *cfg, int add, const char *user,
+		       const char *pw, const struct scram_creds cr[2])
+{
+	int rc = store_begin(st);
+	if (rc)
+		return rc;
+	rc = add ? store_user_add(st, user, cr) : store_user_set_creds(st, user, cr);
+	if (!rc && cfg->digest_md5)
+		rc = provision_set_digest(st, user, pw);
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st);
 }
 
 static int print_user(void *ctx, const char *user)
@@ -228,6 +245,8 @@ static int cmd_provision(struct store *st, const struct config *cfg, int argc, c
 	struct provision_spec sp;
 	struct scram_creds cr[2];
 	struct buf revokes = {0};
+	char pwbuf[1024];
+	const char *pw;
 	if (provision_parse(argc, argv, &sp)) {
 		usage(stderr);
 		return 2;
@@ -243,10 +262,14 @@ static int cmd_provision(struct store *st, const struct config *cfg, int argc, c
 	}
 	if (at)
 		*at = '\0';
-	if (make_creds(cfg, sp.password, cr))
+	if (make_creds(cfg, sp.password, pwbuf, sizeof pwbuf, &pw, cr)) {
+		memset(pwbuf, 0, sizeof pwbuf);
 		return 1;
-	int rc = provision_run(st, dom, &sp, cr, queue_revoke, &revokes);
+	}
+	int rc = provision_run(st, dom, &sp, cr, cfg->digest_md5 ? pw : NULL, queue_revoke,
+			       &revokes);
 	memset(cr, 0, sizeof cr);
+	memset(pwbuf, 0, sizeof pwbuf);
 	if (!rc && buf_avail(&revokes) && revoke_send(cfg, &revokes) < 0)
 		fprintf(stderr, "starlingctl: could not ask the core to end the sessions of the "
 				"accounts that already existed\n");
@@ -292,11 +315,15 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 	if (!strcmp(cmd, "deluser")) {
 		rc = store_user_del(st, user);
 	} else {
-		if (make_creds(cfg, argv[2], cr))
+		char pwbuf[1024];
+		const char *pw;
+		if (make_creds(cfg, argv[2], pwbuf, sizeof pwbuf, &pw, cr)) {
+			memset(pwbuf, 0, sizeof pwbuf);
 			return 1;
-		rc = !strcmp(cmd, "adduser") ? store_user_add(st, user, cr)
-					     : store_user_set_creds(st, user, cr);
+		}
+		rc = put_account(st, cfg, !strcmp(cmd, "adduser"), user, pw, cr);
 		memset(cr, 0, sizeof cr);
+		memset(pwbuf, 0, sizeof pwbuf);
 	}
 	if (rc == -EEXIST)
 		fprintf(stderr, "starlingctl: %s already exists\n", user);

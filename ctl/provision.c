@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/digest_md5.h"
 
 /* The prepared localparts, indexed by account (0 = number first). */
 struct provision_names {
@@ -166,9 +167,27 @@ static int names_make(const struct provision_spec *sp, const char *domain,
 	return 0;
 }
 
+int provision_set_digest(struct store *st, const char *user, const char *password)
+{
+	char local[JID_PART_MAX + 1];
+	const char *at = strchr(user, '@');
+	uint8_t urp[DIGEST_MD5_URP_LEN];
+	if (!at || (size_t)(at - user) >= sizeof local)
+		return -EINVAL;
+	memcpy(local, user, (size_t)(at - user));
+	local[at - user] = 0;
+	/* The username a client sends is the account's localpart, the realm
+	 * the stream's domain (cm/auth.c checks both). */
+	int rc = digest_md5_urp(local, at + 1, password, urp);
+	if (!rc)
+		rc = store_user_set_digest(st, user, urp);
+	memset(urp, 0, sizeof urp);
+	return rc;
+}
+
 /* Idempotent: an existing account keeps its roster and gets the new creds. */
 static int put_accounts(struct store *st, const struct provision_names *nm, unsigned long n,
-			const struct scram_creds creds[2],
+			const struct scram_creds creds[2], const char *digest_password,
 			int (*replaced)(void *ctx, const char *user), void *ctx)
 {
 	for (unsigned long i = 0; i < n; i++) {
@@ -179,6 +198,8 @@ static int put_accounts(struct store *st, const struct provision_names *nm, unsi
 			if (!rc && replaced)
 				rc = replaced(ctx, user);
 		}
+		if (!rc && digest_password)
+			rc = provision_set_digest(st, user, digest_password);
 		if (rc)
 			return rc;
 	}
@@ -209,7 +230,7 @@ static int put_rosters(struct store *st, const struct provision_spec *sp,
 }
 
 int provision_run(struct store *st, const char *domain, const struct provision_spec *sp,
-		  const struct scram_creds creds[2],
+		  const struct scram_creds creds[2], const char *digest_password,
 		  int (*replaced)(void *ctx, const char *user), void *ctx)
 {
 	struct provision_names nm;
@@ -220,7 +241,7 @@ int provision_run(struct store *st, const char *domain, const struct provision_s
 		return rc;
 	rc = store_begin(st);
 	if (!rc) {
-		rc = put_accounts(st, &nm, sp->n, creds, replaced, ctx);
+		rc = put_accounts(st, &nm, sp->n, creds, digest_password, replaced, ctx);
 		if (!rc)
 			rc = put_rosters(st, sp, &nm);
 		if (rc)

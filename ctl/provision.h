@@ -29,12 +29,19 @@ int provision_parse(int argc, char **argv, struct provision_spec *sp);
 /* Creates (or, when they exist, sets the credentials of) the accounts and
  * writes their bench rosters, all in one store transaction: either every
  * change is committed or none.  creds (SHA-1 and SHA-256) go to every
- * account.  replaced, when not NULL, is called for each account that existed
+ * account, and, when digest_password is not NULL, each account's
+ * DIGEST-MD5 hash of it.  replaced, when not NULL, is called for each account that existed
  * before (its credentials changed); a non-zero return aborts.  Prints the
  * summary line on stdout on success, the reason on stderr on failure.
  * Returns 0 or a negative errno. */
 int provision_run(struct store *st, const char *domain, const struct provision_spec *sp,
-		  const struct scram_creds creds[2],
+		  const struct scram_creds creds[2], const char *digest_password,
 		  int (*replaced)(void *ctx, const char *user), void *ctx);
+
+/* [c2s] digest_md5: stores the DIGEST-MD5 hash of password for the account
+ * user ("local@domain"; RFC 2831 realm = its domain) after its SCRAM
+ * credentials were written (which dropped any older hash).  Shared by
+ * adduser, passwd and provision.  0 or a negative errno. */
+int provision_set_digest(struct store *st, const char *user, const char *password);
 
 #endif

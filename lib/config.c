@@ -61,6 +61,7 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "max_stanza_size", CONFIG_T_U32, max_stanza_size, 10000, 16777216),
 	BOOL("c2s", "require_tls", require_tls),
 	BOOL("c2s", "channel_binding", channel_binding),
+	BOOL("c2s", "digest_md5", digest_md5),
 	NUM("c2s", "auth_timeout", CONFIG_T_UINT, auth_timeout, 1, 3600),
 	NUM("c2s", "idle_timeout", CONFIG_T_UINT, idle_timeout, 0, 86400),
 	NUM("c2s", "ping_timeout", CONFIG_T_UINT, ping_timeout, 1, 3600),
@@ -97,6 +98,7 @@ void config_defaults(struct config *c)
 	c->max_stanza_size = 262144;
 	c->require_tls = 1;
 	c->channel_binding = 0;
+	c->digest_md5 = 0;
 	c->auth_timeout = 60;
 	c->idle_timeout = 300;
 	c->ping_timeout = 60;

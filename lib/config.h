@@ -34,7 +34,9 @@ struct config {
 	unsigned workers;		/* worker threads; 0 = one per online CPU */
 	uint32_t max_stanza_size;	/* bytes (default 262144) */
 	int require_tls;		/* refuse SASL before TLS (default 1) */
-	int channel_binding;		/* offer SCRAM -PLUS over TLS (default 1) */
+	int channel_binding;		/* offer SCRAM -PLUS over TLS (default 0) */
+	/* RFC 6331: historic DIGEST-MD5, offered and its hash stored (default 0) */
+	int digest_md5;
 	unsigned auth_timeout;		/* seconds to finish login (default 60) */
 	unsigned idle_timeout;		/* seconds of silence before we ping (default 300; 0 = off) */
 	unsigned ping_timeout;		/* seconds for any answer to that ping (default 60) */

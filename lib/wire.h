@@ -12,7 +12,8 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 4 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN */
+#define WIRE_VERSION 5 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
+                          5: CRED may carry a third entry, WIRE_HASH_DIGEST_MD5 */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -36,7 +37,9 @@ enum wire_type {
 };
 
 enum wire_cred_status { WIRE_CRED_OK = 0, WIRE_CRED_NO_USER = 1, WIRE_CRED_ERROR = 2 };
-enum wire_hash { WIRE_HASH_SHA1 = 1, WIRE_HASH_SHA256 = 2 };
+/* DIGEST_MD5: stored_key is RFC 2831's H(username:realm:password), 16
+ * bytes; salt and server_key empty, iter 0. */
+enum wire_hash { WIRE_HASH_SHA1 = 1, WIRE_HASH_SHA256 = 2, WIRE_HASH_DIGEST_MD5 = 3 };
 
 /* SESSION_CLOSE reasons.  Core->cm reasons map to RFC 6120 §4.9.3 stream errors. */
 /* SESSION_OPENED status. */
@@ -84,7 +87,7 @@ struct wire_cred_entry {
 	uint32_t iter;
 	struct wire_str stored_key, server_key;
 };
-#define WIRE_MAX_CREDS 2
+#define WIRE_MAX_CREDS 3 /* SHA-1, SHA-256 and, when the account has one, DIGEST-MD5 */
 
 /* Parse one frame from the front of data.  Returns the frame length (>0),
  * 0 when more bytes are needed, or -EPROTO for a malformed header. */

@@ -50,6 +50,7 @@ static void defaults(void)
 	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
 	CHECK(c.channel_binding == 0); /* off by default: docs/configuration.md */
+	CHECK(c.digest_md5 == 0);      /* RFC 6331: historic, off by default */
 	CHECK(c.max_connections == 65536 && c.scram_iterations == 4096);
 	CHECK(c.idle_timeout == 300 && c.ping_timeout == 60 && c.max_sessions == 100);
 	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
@@ -82,6 +83,7 @@ static void overrides(void)
 		       "max_stanza_size = 10000\n"
 		       "require_tls = Off\n"
 		       "channel_binding = yes\n"
+		       "digest_md5 = true\n"
 		       "auth_timeout = 3600\n"
 		       "max_connections = 1\n"
 		       "max_connections_per_address = 50\n"
@@ -103,7 +105,7 @@ static void overrides(void)
 	CHECK_STR(c.c2s_address, "::");
 	CHECK(c.c2s_port == 15222 && c.c2s_tls_port == 0 && c.workers == 4);
 	CHECK(c.max_stanza_size == 10000 && c.require_tls == 0 && c.auth_timeout == 3600);
-	CHECK(c.channel_binding == 1);
+	CHECK(c.channel_binding == 1 && c.digest_md5 == 1);
 	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
 	CHECK(c.max_connections_per_address == 50 && c.auth_failures_per_account == 0);
 	CHECK(c.read_rate == 0 && c.read_burst == 1024);
@@ -139,6 +141,8 @@ static void errors(void)
 	      "unknown key 'bogus' in section [c2s]");
 	fails("[s2s]\nport = 5269\n", 2, "unknown section [s2s] (key 'port')");
 	fails("[tls]\nclient_ca =\n", 2, "bad value for tls.client_ca: '' (expected a file name)");
+	fails("[c2s]\ndigest_md5 = md5\n", 2,
+	      "bad value for c2s.digest_md5: 'md5' (expected true/false, yes/no, on/off or 1/0)");
 	fails("[c2s]\nchannel_binding = maybe\n", 2,
 	      "bad value for c2s.channel_binding: 'maybe' (expected true/false, yes/no, on/off or 1/0)");
 	fails("domain = x\n", 1, "key 'domain' outside any section");

@@ -546,6 +546,41 @@ static void test_fanout_follows_roster(struct core *c)
 	CHECK(c->users.n == 0);
 }
 
+/* CRED answers the two SCRAM entries, plus the DIGEST-MD5 hash (link
+ * version 5) only for an account that has one. */
+static unsigned cred_entries(struct core *c, struct link *l, const char *user,
+			     struct wire_cred_entry *e, struct buf *keep)
+{
+	struct buf b = {0};
+	struct wire_frame f;
+	struct wire_str u;
+	uint8_t st = 99;
+	unsigned n = 99;
+	CHECK(wire_put_str_frame(&b, WIRE_CRED_REQ, 7, user) == 0);
+	feed(c, l, &b);
+	CHECK(!next_frame(l, WIRE_CRED, &f, keep) && wire_get_cred(&f, &st, &u, e, &n) == 0);
+	CHECK(st == WIRE_CRED_OK);
+	buf_free(&b);
+	return n; /* e points into keep */
+}
+
+static void test_cred_digest(struct core *c)
+{
+	struct link *l = hello_link(c);
+	struct wire_cred_entry e[WIRE_MAX_CREDS];
+	struct buf keep = {0};
+	uint8_t urp[STORE_DIGEST_MD5_LEN];
+	memset(urp, 0x5a, sizeof urp);
+	CHECK(cred_entries(c, l, "bob@" DOMAIN, e, &keep) == 2);
+	CHECK(store_user_set_digest(c->store, "bob@" DOMAIN, urp) == 0);
+	CHECK(cred_entries(c, l, "bob@" DOMAIN, e, &keep) == 3);
+	CHECK(e[2].hash == WIRE_HASH_DIGEST_MD5 && e[2].stored_key.len == sizeof urp &&
+	      !memcmp(e[2].stored_key.p, urp, sizeof urp) && e[2].salt.len == 0);
+	CHECK(store_user_set_digest(c->store, "bob@" DOMAIN, NULL) == 0);
+	buf_free(&keep);
+	link_close(c, l);
+}
+
 static void test_bad_hello(struct core *c)
 {
 	struct link *l = link_new(c, -1, "old");
@@ -655,6 +690,7 @@ int main(void)
 
 	test_last_logout(&c);
 	test_bad_hello(&c);
+	test_cred_digest(&c);
 	CHECK(store_user_add(c.store, "alice@" OTHER, cr) == 0);
 	CHECK(store_user_add(c.store, "bob@" OTHER, cr) == 0);
 	test_vhosts(&c);

@@ -52,6 +52,68 @@ static void test_users(struct store *st)
 	CHECK(store_user_add(st, "dave", bad) == -EINVAL);
 }
 
+static void unlink_db(const char *path);
+static int schema_version_of(const char *path);
+
+/* DIGEST-MD5 hashes: only for an account that exists, dropped with a new
+ * password (it is the old password's) and with the account. */
+static void test_digest(struct store *st)
+{
+	struct scram_creds in[2] = {fake_creds(SCRAM_SHA1, 5), fake_creds(SCRAM_SHA256, 6)};
+	uint8_t urp[STORE_DIGEST_MD5_LEN], out[STORE_DIGEST_MD5_LEN];
+	memset(urp, 0xab, sizeof urp);
+	CHECK(store_user_add(st, "dora", in) == 0);
+	CHECK(store_user_get_digest(st, "dora", out) == -ENOENT);
+	CHECK(store_user_set_digest(st, "dora", urp) == 0);
+	CHECK(store_user_get_digest(st, "dora", out) == 0 && !memcmp(out, urp, sizeof urp));
+	CHECK(store_user_set_digest(st, "nobody", urp) == -ENOENT);
+	CHECK(store_user_get_digest(st, "nobody", out) == -ENOENT);
+	CHECK(store_user_set_creds(st, "dora", in) == 0);
+	CHECK(store_user_get_digest(st, "dora", out) == -ENOENT);
+	CHECK(store_user_set_digest(st, "dora", urp) == 0);
+	CHECK(store_user_set_digest(st, "dora", NULL) == 0);
+	CHECK(store_user_get_digest(st, "dora", out) == -ENOENT);
+	CHECK(store_user_set_digest(st, "dora", urp) == 0);
+	CHECK(store_user_del(st, "dora") == 0);
+	CHECK(store_user_add(st, "dora", in) == 0);
+	CHECK(store_user_get_digest(st, "dora", out) == -ENOENT); /* not the old account's */
+	CHECK(store_user_del(st, "dora") == 0);
+}
+
+/* Version 4 to 5 adds the digest_md5 table: the accounts keep working and
+ * none has a DIGEST-MD5 hash until its password is set again.  A new file
+ * with that table dropped and its version turned back is a version-4 one. */
+static void test_upgrade_v4(const char *base)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s.v4", base);
+	struct store *st = NULL;
+	struct scram_creds nc[2] = {fake_creds(SCRAM_SHA1, 3), fake_creds(SCRAM_SHA256, 4)};
+	uint8_t urp[STORE_DIGEST_MD5_LEN] = {1}, out[STORE_DIGEST_MD5_LEN];
+	CHECK(store_open(path, "example.com", &st) == 0);
+	CHECK(st && store_user_add(st, "alice@example.com", nc) == 0);
+	store_close(st);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TABLE digest_md5; UPDATE schema_version SET version = 4;",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(schema_version_of(path) == 4);
+	st = NULL;
+	CHECK(store_open(path, "example.com", &st) == 0);
+	if (!st) {
+		unlink_db(path);
+		return;
+	}
+	CHECK(schema_version_of(path) == 5);
+	CHECK(store_user_exists(st, "alice@example.com") == 1);
+	CHECK(store_user_get_digest(st, "alice@example.com", out) == -ENOENT);
+	CHECK(store_user_set_digest(st, "alice@example.com", urp) == 0);
+	CHECK(store_user_get_digest(st, "alice@example.com", out) == 0 && out[0] == 1);
+	store_close(st);
+	unlink_db(path);
+}
+
 static void test_roster(struct store *st)
 {
 	struct store_item it = {.contact = "bob@example.com", .name = "Bob <B>",
@@ -151,7 +213,7 @@ static const char schema_v1[] =
 	" type INTEGER NOT NULL, xml TEXT NOT NULL, stamp INTEGER NOT NULL);"
 	"INSERT INTO roster(user, contact, subscription) VALUES('alice', 'bob@example.com', 3);";
 
-/* A version-1 file is brought to version 4 in place, its rows kept (keyed
+/* A version-1 file is brought to version 5 in place, its rows kept (keyed
  * by bare JID in the primary domain now), and gets the new tables; a newer
  * one is refused. */
 static void test_schema_upgrade(const char *base)
@@ -186,9 +248,9 @@ static void test_schema_upgrade(const char *base)
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *q;
 	CHECK(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL) == 0);
-	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 4);
+	CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 5);
 	sqlite3_finalize(q);
-	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 5", NULL, NULL, NULL) == 0);
+	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 6", NULL, NULL, NULL) == 0);
 	sqlite3_close(db);
 	st = NULL;
 	CHECK(store_open(path, "example.com", &st) != 0 && st == NULL);
@@ -260,7 +322,7 @@ static void test_upgrade_v3(const char *base)
 		unlink_db(path);
 		return;
 	}
-	CHECK(schema_version_of(path) == 4);
+	CHECK(schema_version_of(path) == 5);
 	struct scram_creds cr[2];
 	CHECK(store_user_exists(st, "alice@example.com") == 1);
 	CHECK(store_user_exists(st, "bob@example.com") == 1);
@@ -392,6 +454,7 @@ int main(void)
 	CHECK(store_open(path, "example.com", &st) == 0);
 	if (st) {
 		test_users(st);
+		test_digest(st);
 		test_roster(st);
 		test_roster_version(st);
 		test_no_stale_snapshot(path, st);
@@ -405,6 +468,7 @@ int main(void)
 		store_close(st);
 		test_schema_upgrade(path);
 		test_upgrade_v3(path);
+		test_upgrade_v4(path);
 	}
 	/* Per-session memory stays small (printed for the record). */
 	printf("sizeof(struct session) = %zu, sizeof(struct core_user) = %zu\n",

@@ -118,9 +118,17 @@ static void test_cred(void)
 	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, &gu, g, &n) == 0);
 	CHECK(st == WIRE_CRED_NO_USER && n == 0);
 	buf_free(&b);
-	/* More entries than WIRE_MAX_CREDS must not overflow the caller's array. */
-	struct wire_cred_entry three[3] = {e[0], e[1], e[0]};
+	/* Version 5: a third entry, the DIGEST-MD5 hash, with no salt. */
+	struct wire_cred_entry three[4] = {e[0], e[1],
+					   {WIRE_HASH_DIGEST_MD5, ws(""), 0, ws("0123456789abcdef"), ws("")},
+					   e[0]};
 	CHECK(wire_put_cred(&b, 6, WIRE_CRED_OK, (struct wire_str){"u", 1}, three, 3) == 0);
+	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, &gu, g, &n) == 0 && n == 3);
+	CHECK(g[2].hash == WIRE_HASH_DIGEST_MD5 && str_is(g[2].stored_key, "0123456789abcdef"));
+	CHECK(g[2].salt.len == 0 && g[2].server_key.len == 0 && g[2].iter == 0);
+	buf_free(&b);
+	/* More entries than WIRE_MAX_CREDS must not overflow the caller's array. */
+	CHECK(wire_put_cred(&b, 6, WIRE_CRED_OK, (struct wire_str){"u", 1}, three, 4) == 0);
 	CHECK(parse_head(&b, &f) > 0 && wire_get_cred(&f, &st, &gu, g, &n) == -EPROTO);
 	buf_free(&b);
 }
