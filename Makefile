@@ -179,9 +179,11 @@ test: deps-peers
 	STARLING_BIN=$(CURDIR)/bin $(PYTEST) tests/e2e
 
 # Not `run: deps all`: the flags of `all` must be read after deps ran.
+# CMS=N: N connection managers in front of the core (scripts/run.sh).
+CMS ?= 1
 run: deps
 	$(MAKE) all
-	@sh scripts/run.sh
+	@STARLING_CMS=$(CMS) sh scripts/run.sh
 
 clean:
 	rm -rf build bin

@@ -7,14 +7,17 @@
 #
 # Overrides (for tests or other layouts): STARLING_CORE, STARLING_CM,
 # STARLING_CTL (binaries), STARLING_CONF, STARLING_SOCK (must match the
-# config's [link] address).
+# config's [link] address), STARLING_CMS (`make run CMS=N`: N cms in front
+# of the one core, the i-th (from 0) with its [c2s] ports and metrics port
+# moved up by 10 x i, from var/cm-i.conf written here).
 core=${STARLING_CORE:-bin/starling-core}
 cm=${STARLING_CM:-bin/starling-cm}
 ctl=${STARLING_CTL:-bin/starlingctl}
 conf=${STARLING_CONF:-etc/starling.conf}
 sock=${STARLING_SOCK:-var/core.sock}
+cms=${STARLING_CMS:-1}
 core_pid=
-cm_pid=
+cm_pids=
 
 say() { echo "run.sh: $*" >&2; }
 
@@ -22,6 +25,9 @@ for b in "$core" "$cm"; do
 	[ -x "$b" ] || { say "$b not found or not executable; build first (make)"; exit 1; }
 done
 [ -r "$conf" ] || { say "cannot read $conf"; exit 1; }
+case $cms in
+''|*[!0-9]*|0) say "STARLING_CMS must be a number of cms, 1 or more (got '$cms')"; exit 1 ;;
+esac
 mkdir -p var || exit 1
 sh scripts/mkcert.sh var localhost || exit 1
 
@@ -51,10 +57,35 @@ stop() {
 
 stop_all() {
 	trap '' INT TERM
-	stop "$cm_pid"
+	for p in $cm_pids; do stop "$p"; done
 	stop "$core_pid"
-	cm_pid=
+	cm_pids=
 	core_pid=
+}
+
+# The configuration of cm number $1 (from 0): the first uses $conf itself;
+# the others get their own ports, 10 apart, in var/cm-$1.conf.
+cm_conf() {
+	if [ "$1" -eq 0 ]; then
+		echo "$conf"
+		return
+	fi
+	awk -v d=$((10 * $1)) '
+		/^\[/ { c2s = ($0 == "[c2s]") }
+		c2s && /^(port|tls_port)[ \t]*=[ \t]*[1-9][0-9]*[ \t]*$/ {
+			split($0, kv, "="); gsub(/[ \t]/, "", kv[1]); gsub(/[ \t]/, "", kv[2])
+			print kv[1] " = " kv[2] + d; next }
+		c2s && /^metrics[ \t]*=.*:[0-9]+[ \t]*$/ {
+			n = match($0, /:[0-9]+[ \t]*$/); p = substr($0, n + 1) + 0
+			print substr($0, 1, n) p + d; next }
+		{ print }' "$conf" > "var/cm-$1.conf" && echo "var/cm-$1.conf"
+}
+
+# The [c2s] port of a configuration (5222 when not set).
+c2s_port() {
+	awk '/^\[/ { c2s = ($0 == "[c2s]") }
+		c2s && /^port[ \t]*=/ { split($0, kv, "="); gsub(/[ \t]/, "", kv[2]); p = kv[2] }
+		END { print p ? p : 5222 }' "$1"
 }
 
 trap 'say "stopping"; stop_all; exit 0' INT TERM
@@ -81,13 +112,20 @@ while [ ! -S "$sock" ]; do
 	i=$((i + 1))
 done
 
-"$cm" -c "$conf" &
-cm_pid=$!
+ports=
+i=0
+while [ $i -lt "$cms" ]; do
+	c=$(cm_conf $i) || { say "cannot write the configuration of cm $i"; exit 1; }
+	"$cm" -c "$c" &
+	cm_pids="$cm_pids $!"
+	ports="$ports $(c2s_port "$c")"
+	i=$((i + 1))
+done
 
 cat <<EOF
 
-  Starling is running for domain localhost (core pid $core_pid, cm pid $cm_pid).
-  Stop it with Ctrl-C.
+  Starling is running for domain localhost (core pid $core_pid, cm pid(s)$cm_pids;
+  STARTTLS port(s)$ports).  Stop it with Ctrl-C.
 
   Add a user:
     $ctl -c $conf adduser alice@localhost secret
@@ -99,13 +137,20 @@ cat <<EOF
 
 EOF
 
-while alive "$core_pid" && alive "$cm_pid"; do
+# Until one program exits on its own; then the others are stopped.
+all_alive() {
+	alive "$core_pid" || return 1
+	for p in $cm_pids; do alive "$p" || return 1; done
+}
+while all_alive; do
 	sleep 0.5
 done
 if alive "$core_pid"; then
-	wait "$cm_pid"
-	say "starling-cm exited with status $?; stopping starling-core"
-	cm_pid=
+	for p in $cm_pids; do
+		alive "$p" && continue
+		wait "$p"
+		say "starling-cm (pid $p) exited with status $?; stopping the others"
+	done
 else
 	wait "$core_pid"
 	say "starling-core exited with status $?; stopping starling-cm"
