@@ -263,11 +263,17 @@ static enum auth_result request_creds(struct worker *w, struct conn *c, const ch
 		w->n_auth_throttled_account++;
 		return fail(w, c, "temporary-auth-failure");
 	}
-	if (!c->auth->username ||
+	if (!c->auth->username || w->link.down ||
 	    wire_put_str_frame(&w->link.out, WIRE_CRED_REQ, c->sid, c->auth->username))
-		return fail(w, c, "temporary-auth-failure");
+		return fail(w, c, "temporary-auth-failure"); /* §6.5.12: the core is away */
 	c->state = C2S_AUTH_WAIT;
 	return AUTH_CONTINUE;
+}
+
+void auth_link_lost(struct worker *w, struct conn *c)
+{
+	if (c->state == C2S_AUTH_WAIT)
+		refuse(w, c, "temporary-auth-failure", "the server is restarting; try again");
 }
 
 /* RFC 6120 §6.3.8: an authzid may only name the account itself; we offer no

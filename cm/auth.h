@@ -54,5 +54,8 @@ enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct 
 /* The core answered our credential request. */
 enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
 void auth_free(struct conn *c);
+/* The link to the core is gone with c's credential request: the client is
+ * told to try again (RFC 6120 §6.5.12). */
+void auth_link_lost(struct worker *w, struct conn *c);
 
 #endif

@@ -378,6 +378,16 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 	buf_free(&b);
 }
 
+/* The client's presence broadcast (RFC 6121 §4.2, §4.4: no 'to') is kept
+ * while it is available, so that a core that restarted can be told again
+ * (c2s_announce); unavailable, or anything wrong, keeps nothing. */
+static void keep_presence(struct conn *c, int type, const struct buf *xml)
+{
+	buf_free(&c->presence);
+	if (type == STANZA_T_NONE && buf_append(&c->presence, buf_head(xml), buf_avail(xml)))
+		buf_free(&c->presence);
+}
+
 /* Ingress: stamp from (RFC 6120 §8.1.2.1) and hand the stanza to the core. */
 static void route(struct worker *w, struct conn *c, const struct stanza *s)
 {
@@ -409,11 +419,31 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 			stanza_error(w, c, s, "wait", "resource-constraint");
 		else
 			w->n_stanzas_in++;
+		if (s->kind == STANZA_PRESENCE && !s->to)
+			keep_presence(c, s->type, &xml);
 	} else {
 		stanza_error(w, c, s, "wait", "internal-server-error");
 	}
 	buf_free(&xml);
 	free(to_s);
+}
+
+void c2s_announce(struct worker *w, struct conn *c)
+{
+	if (wire_put_str_frame(&w->link.out, WIRE_SESSION_OPEN, c->sid, c->jid)) {
+		log_error("conn %u: cannot announce %s to the core", c->sid, c->jid);
+		return;
+	}
+	if (!buf_avail(&c->presence))
+		return;
+	struct wire_stanza ws = {
+		.kind = STANZA_PRESENCE,
+		.type = STANZA_T_NONE,
+		.from = {c->jid, (uint32_t)strlen(c->jid)},
+		.xml = {buf_head(&c->presence), (uint32_t)buf_avail(&c->presence)},
+	};
+	if (wire_put_stanza(&w->link.out, c->sid, &ws))
+		log_error("conn %u: cannot tell the core %s's presence", c->sid, c->jid);
 }
 
 static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)

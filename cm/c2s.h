@@ -56,6 +56,10 @@ void c2s_on_going(struct worker *w, struct conn *c);
  * held a session.  Safe to call twice. */
 void c2s_on_close(struct worker *w, struct conn *c);
 
+/* Tells the core (a new one, after the link came back) about c's session:
+ * SESSION_OPEN, then its last available presence if any. */
+void c2s_announce(struct worker *w, struct conn *c);
+
 /* From the core. */
 void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s);
 void c2s_on_session_opened(struct worker *w, struct conn *c, int status);

@@ -53,6 +53,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	csi_free(c);
 	sm_free(c);
 	free(c->jid);
+	buf_free(&c->presence);
 	buf_free(&c->plain);
 	buf_free(&c->out);
 	buf_free(&c->sending);

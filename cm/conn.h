@@ -79,6 +79,10 @@ struct conn {
 	struct csi_hold *csi;	 /* owned; presence held while inactive (csi.c), else NULL */
 	struct sm_state *sm;	 /* owned; XEP-0198 once enabled (sm.c), else NULL */
 	char *jid;	     /* owned: bare JID after SASL, full JID after bind */
+	/* owned: the client's last available presence broadcast as sent to the
+	 * core (no from/to), or NULL: told again to a core that restarted
+	 * (c2s_announce).  Held only by available sessions. */
+	struct buf presence;
 	struct buf plain;    /* TLS only: plaintext of this turn, encrypted at flush */
 	struct buf out;	     /* bytes queued for the client (ciphertext under TLS) */
 	struct buf sending;  /* bytes handed to the kernel; frozen while CONN_SENDING */

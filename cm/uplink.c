@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "relink.h"
 #include "sm.h"
 #include "lib/linkaddr.h"
 #include "lib/log.h"
@@ -103,6 +104,11 @@ int uplink_connect(struct worker *w)
 		return fd;
 	}
 	w->link.fd = fd;
+	return uplink_hello(w);
+}
+
+int uplink_hello(struct worker *w)
+{
 	char name[64];
 	snprintf(name, sizeof name, "starling-cm/%d/%u", (int)getpid(), w->id);
 	return wire_put_hello(&w->link.out, name);
@@ -212,13 +218,10 @@ void uplink_on_recv(struct worker *w, int res)
 {
 	struct uplink *l = &w->link;
 	l->recv_armed = 0;
+	if (l->down)
+		return; /* the end of the old socket's receive */
 	if (res <= 0) {
-		if (!w->stop)
-			log_error("worker %u: link to the core lost: %s", w->id,
-				  res ? strerror(-res) : "closed");
-		/* Without the core no session can work: stop the whole cm so the
-		 * supervisor restarts it with the core. */
-		w->stop = 2;
+		uplink_lost(w, res ? strerror(-res) : "closed by the core");
 		return;
 	}
 	buf_commit(&l->in, (size_t)res);
@@ -228,8 +231,7 @@ void uplink_on_recv(struct worker *w, int res)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			log_error("worker %u: malformed frame from the core", w->id);
-			w->stop = 2;
+			uplink_lost(w, "malformed frame from the core");
 			return;
 		}
 		uplink_dispatch(w, &f);
@@ -241,7 +243,7 @@ void uplink_on_recv(struct worker *w, int res)
 void uplink_flush(struct worker *w)
 {
 	struct uplink *l = &w->link;
-	if (l->send_busy || l->fd < 0)
+	if (l->send_busy || l->fd < 0 || l->down)
 		return;
 	if (!buf_avail(&l->sending) && buf_avail(&l->out)) {
 		struct buf t = l->sending;
@@ -261,10 +263,10 @@ void uplink_on_send(struct worker *w, int res)
 {
 	struct uplink *l = &w->link;
 	l->send_busy = 0;
+	if (l->down)
+		return; /* `sending` is dropped at the reconnection */
 	if (res < 0) {
-		if (!w->stop)
-			log_error("worker %u: link send failed: %s", w->id, strerror(-res));
-		w->stop = 2;
+		uplink_lost(w, strerror(-res));
 		return;
 	}
 	buf_consume(&l->sending, (size_t)res);

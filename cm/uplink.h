@@ -14,6 +14,11 @@ struct worker;
 struct uplink {
 	int fd;
 	int up;		   /* HELLO received */
+	/* Lost: clients are not read, logins wait; the tick reconnects once
+	 * nothing in flight names the old socket (uplink_retry). */
+	int down;
+	unsigned backoff_ms;  /* before the next attempt; doubles up to 5 s */
+	uint64_t retry_at_ms;
 	int send_busy;	   /* a send of `sending` is in flight */
 	int recv_armed;
 	struct buf in;	   /* received bytes not yet parsed */
@@ -24,6 +29,8 @@ struct uplink {
 /* Connect to cfg->link_address (blocking, with retries for a few seconds) and
  * queue HELLO. Returns 0 or -errno. */
 int uplink_connect(struct worker *w);
+/* Queue HELLO, naming this worker. */
+int uplink_hello(struct worker *w);
 void uplink_arm_recv(struct worker *w);
 void uplink_on_recv(struct worker *w, int res);
 void uplink_on_send(struct worker *w, int res);

@@ -17,6 +17,7 @@
 
 #include "c2s.h"
 #include "handoff.h"
+#include "relink.h"
 #include "sm.h"
 #include "lib/stanza.h"
 #include "lib/log.h"
@@ -258,7 +259,8 @@ static void recv_ended(struct worker *w, struct conn *c, int res)
 	if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
 		/* Ended by a full buffer ring or by our pause: ask again unless
 		 * paused, or the link is backed up (then pause: the resume re-arms). */
-		if (w->link_paused && !(c->flags & CONN_PAUSED))
+		if (w->link_paused && !(c->flags & CONN_PAUSED) &&
+		    (!w->link.down || (c->flags & CONN_BOUND)))
 			pause_conn(w, c);
 		if (!(c->flags & (CONN_PAUSED | CONN_SHAPED)))
 			worker_arm_recv(w, c);
@@ -281,7 +283,10 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 		bufring_recycle(&w->rx, bid);
 		if (more && !w->link_paused && uplink_backed_up(w))
 			w->link_paused = 1;
-		if (more && w->link_paused && !(c->flags & (CONN_PAUSED | CONN_DEAD)))
+		/* Without a core only sessions wait; a login goes on, to be told
+		 * to try again (relink.c). */
+		if (more && w->link_paused && !(c->flags & (CONN_PAUSED | CONN_DEAD)) &&
+		    (!w->link.down || (c->flags & CONN_BOUND)))
 			pause_conn(w, c);
 	}
 	if (!more) {
@@ -300,6 +305,7 @@ static void on_tick(struct worker *w)
 	}
 	conn_timers_run(w);
 	shape_tick(w);
+	uplink_retry(w);
 	uplink_report(w);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		if (!w->listeners[i].armed)

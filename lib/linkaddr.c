@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -46,7 +47,14 @@ static int connect_tcp(const char *addr)
 		return -EINVAL;
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int rc = fd < 0 ? -errno : 0;
+	/* A core that does not answer must not hold a cm worker, which
+	 * reconnects from its event loop, for the kernel's SYN timeout. */
+	struct timeval limit = {.tv_sec = 1}, none = {0};
+	if (!rc && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit))
+		rc = -errno;
 	if (!rc && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		rc = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+	if (!rc && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none))
 		rc = -errno;
 	freeaddrinfo(ai);
 	if (rc) {

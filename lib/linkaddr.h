@@ -4,7 +4,8 @@
 #ifndef STARLING_LINKADDR_H
 #define STARLING_LINKADDR_H
 
-/* Returns a connected stream socket (CLOEXEC, TCP_NODELAY for TCP) or -errno. */
+/* Returns a connected stream socket (CLOEXEC, TCP_NODELAY for TCP) or -errno;
+ * a TCP connect gives up after a second (-ETIMEDOUT). */
 int linkaddr_connect(const char *address);
 
 #endif

@@ -2,8 +2,9 @@
 # run.sh: start a development Starling from the repository root (`make run`):
 # a self-signed certificate in var/, starling-core, then starling-cm once the
 # core's link socket exists.  Ctrl-C (or TERM) stops both, cm first so that
-# no client is accepted without a core behind it.  If either program exits
-# on its own, the other is stopped and the script exits non-zero.
+# no client is accepted without a core behind it.  A core that exits on its
+# own is started again (the cms keep their clients and reconnect); a cm that
+# exits stops everything and the script exits non-zero.
 #
 # Overrides (for tests or other layouts): STARLING_CORE, STARLING_CM,
 # STARLING_CTL (binaries), STARLING_CONF, STARLING_SOCK (must match the
@@ -91,26 +92,30 @@ c2s_port() {
 trap 'say "stopping"; stop_all; exit 0' INT TERM
 trap 'stop_all' EXIT
 
-# A socket left by an earlier run would look like a ready core.
-[ -S "$sock" ] && rm -f "$sock"
-"$core" -c "$conf" &
-core_pid=$!
+# Starts starling-core and waits for its link socket; 1 when it failed.
+start_core() {
+	# A socket left by an earlier run would look like a ready core.
+	[ -S "$sock" ] && rm -f "$sock"
+	"$core" -c "$conf" &
+	core_pid=$!
+	i=0
+	while [ ! -S "$sock" ]; do
+		if ! alive "$core_pid"; then
+			wait "$core_pid"
+			say "starling-core exited with status $? before creating $sock"
+			core_pid=
+			return 1
+		fi
+		if [ $i -ge 100 ]; then
+			say "starling-core (pid $core_pid) did not create $sock within 10 s; giving up"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 
-i=0
-while [ ! -S "$sock" ]; do
-	if ! alive "$core_pid"; then
-		wait "$core_pid"
-		say "starling-core exited with status $? before creating $sock"
-		core_pid=
-		exit 1
-	fi
-	if [ $i -ge 100 ]; then
-		say "starling-core (pid $core_pid) did not create $sock within 10 s; giving up"
-		exit 1
-	fi
-	sleep 0.1
-	i=$((i + 1))
-done
+start_core || exit 1
 
 ports=
 i=0
@@ -137,24 +142,33 @@ cat <<EOF
 
 EOF
 
-# Until one program exits on its own; then the others are stopped.
-all_alive() {
-	alive "$core_pid" || return 1
+# A core that dies is started again (the cms keep their clients and
+# reconnect to it), at most 5 times in a minute; a cm that dies stops all.
+cms_alive() {
 	for p in $cm_pids; do alive "$p" || return 1; done
 }
-while all_alive; do
+restarts=
+while cms_alive; do
+	if ! alive "$core_pid"; then
+		wait "$core_pid"
+		say "starling-core exited with status $?; starting it again"
+		now=$(date +%s)
+		kept=
+		for t in $restarts; do [ $((now - t)) -lt 60 ] && kept="$kept $t"; done
+		restarts="$kept $now"
+		if [ $(echo $restarts | wc -w) -gt 5 ]; then
+			say "starling-core died 6 times within a minute; stopping"
+			core_pid=
+			break
+		fi
+		start_core || break
+	fi
 	sleep 0.5
 done
-if alive "$core_pid"; then
-	for p in $cm_pids; do
-		alive "$p" && continue
-		wait "$p"
-		say "starling-cm (pid $p) exited with status $?; stopping the others"
-	done
-else
-	wait "$core_pid"
-	say "starling-core exited with status $?; stopping starling-cm"
-	core_pid=
-fi
+for p in $cm_pids; do
+	alive "$p" && continue
+	wait "$p"
+	say "starling-cm (pid $p) exited with status $?; stopping the others"
+done
 stop_all
 exit 1

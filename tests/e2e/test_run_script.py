@@ -115,3 +115,27 @@ def test_one_cm_dying_stops_the_rest(tmp_path):
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
             p.wait(30)
+
+
+def test_a_dead_core_is_started_again(tmp_path):
+    """kill -9 of the core under run.sh: it comes back, the cm keeps the
+    client's connection and the client chats on (issue 13)."""
+    p, conf, ports = _start(tmp_path, 1)
+    try:
+        _adduser(conf, 'alice')
+        a = _login(ports[0], 'alice', 'one')
+        a.presence()
+        core = subprocess.run(['pgrep', '-f', 'starling-core -c %s' % conf], capture_output=True,
+                              text=True).stdout.split()
+        assert len(core) == 1, core
+        os.kill(int(core[0]), signal.SIGKILL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while 'starting it again' not in (tmp_path / 'run.log').read_text():
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        a.message('alice@localhost/one', 'through the new core')
+        assert body_of(a.next_message()) == 'through the new core'
+        a.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+    assert _stopped(p, ports) and p.returncode == 0
