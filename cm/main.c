@@ -134,6 +134,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
+	int lrc = log_output((enum log_format)log_format_parse(cfg.log_format), cfg.log_file);
+	if (lrc) {
+		fprintf(stderr, "starling-cm: log_file %s: %s\n", cfg.log_file, strerror(-lrc));
+		return 1;
+	}
 	memstat_init(); /* before any other OpenSSL call */
 	xmlInitParser(); /* once, before threads: libxml2's global state */
 	SSL_CTX *ctx = tls_load(&cfg, err, sizeof err);

@@ -222,7 +222,10 @@ static int setup(const char *cfg_path, struct config *cfg)
 	}
 	int lvl = log_level_parse(cfg->log_level);
 	log_init("starling-core", lvl < 0 ? LOG_LEVEL_INFO : (enum log_level)lvl);
-	return 0;
+	int rc = log_output((enum log_format)log_format_parse(cfg->log_format), cfg->log_file);
+	if (rc)
+		fprintf(stderr, "starling-core: log_file %s: %s\n", cfg->log_file, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv)
