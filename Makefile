@@ -7,12 +7,16 @@ CC      ?= gcc
 # through a second $(MAKE) that parses it again with the packages in place.
 PKGS    := libxml-2.0 liburing openssl sqlite3 libidn inih
 PKG_DEB := libxml-2.0=libxml2-dev liburing=liburing-dev openssl=libssl-dev \
-           sqlite3=libsqlite3-dev libidn=libidn-dev inih=libinih-dev jemalloc=libjemalloc-dev
+           sqlite3=libsqlite3-dev libidn=libidn-dev inih=libinih-dev jemalloc=libjemalloc-dev \
+           libsystemd=libsystemd-dev
 PKG_CONFIG ?= pkg-config
 PKG_MISSING := $(shell command -v $(PKG_CONFIG) >/dev/null 2>&1 || { echo pkg-config; exit; }; \
-	for m in $(PKGS) jemalloc; do $(PKG_CONFIG) --exists $$m || echo $$m; done)
+	for m in $(PKGS) jemalloc libsystemd; do $(PKG_CONFIG) --exists $$m || echo $$m; done)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# sd_notify for the two daemons only (lib/notify.c): not in LDLIBS, so
+# starlingctl, the bench, the tests and the fuzz targets do not link it.
+SD_LIBS    := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread
@@ -29,7 +33,8 @@ LDFLAGS += -fsanitize=address,undefined
 JEMALLOC :=
 endif
 
-LIB_SRC  := $(wildcard lib/*.c) $(wildcard tls/*.c)
+LIB_SRC  := $(filter-out lib/notify.c,$(wildcard lib/*.c)) $(wildcard tls/*.c)
+NOTIFY_O := $(BUILD)/lib/notify.o
 CM_SRC   := $(filter-out cm/main.c,$(wildcard cm/*.c))
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 CTL_SRC  := $(wildcard ctl/*.c)
@@ -72,12 +77,12 @@ $(CM_A): $(call obj,$(CM_SRC))
 $(CORE_A): $(call obj,$(CORE_SRC))
 	@rm -f $@; $(AR) rcs $@ $^
 
-$(BIN)/starling-cm: $(call obj,cm/main.c) $(CM_A) $(LIB_A)
+$(BIN)/starling-cm: $(call obj,cm/main.c) $(NOTIFY_O) $(CM_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(JEMALLOC)
-$(BIN)/starling-core: $(call obj,core/main.c) $(CORE_A) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SD_LIBS) $(JEMALLOC)
+$(BIN)/starling-core: $(call obj,core/main.c) $(NOTIFY_O) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(JEMALLOC)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SD_LIBS) $(JEMALLOC)
 $(BIN)/starlingctl: $(call obj,$(CTL_SRC)) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
