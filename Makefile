@@ -53,7 +53,7 @@ ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench $(BIN)/starling-hostile
 endif
 
-.PHONY: all asan test unit e2e fuzz fuzz-build fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
+.PHONY: all install asan test unit e2e fuzz fuzz-build fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
 all: $(PROGS) $(TESTS) $(TOOLS)
 
 # Every compile waits for this check, so a missing package stops the build
@@ -187,6 +187,36 @@ test: deps-peers
 run: deps
 	$(MAKE) all
 	@sh scripts/run.sh
+
+# Installs the programs, the systemd units, the man pages (starling.conf.5
+# made from docs/configuration.md, so it never lags behind) and, unless one is
+# there already, a default configuration with system paths (docs/operations.md).
+# DESTDIR stages the tree for a package; nothing here needs root otherwise.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+# The repository's relative paths become those the units provide.
+CONF_SED := -e 's|= var/cert.pem|= $(SYSCONFDIR)/starling/cert.pem|' \
+	-e 's|= var/key.pem|= $(SYSCONFDIR)/starling/key.pem|' \
+	-e 's|= unix:var/core.sock|= unix:/run/starling/core.sock|' \
+	-e 's|= var/starling.db|= /var/lib/starling/starling.db|'
+UNIT_SED := -e 's|/usr/local/bin/|$(BINDIR)/|' -e 's| /etc/starling/| $(SYSCONFDIR)/starling/|'
+install: $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/starling
+	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
+	for u in starling-core.service starling-cm@.service; do \
+	  sed $(UNIT_SED) dist/$$u >$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 0644 dist/starling.sysusers $(DESTDIR)$(SYSUSERSDIR)/starling.conf
+	python3 scripts/mkconfman.py docs/configuration.md >$(DESTDIR)$(MANDIR)/man5/starling.conf.5
+	install -m 0644 dist/man/starling-core.8 dist/man/starling-cm.8 dist/man/starlingctl.8 \
+	  $(DESTDIR)$(MANDIR)/man8/
+	@c=$(DESTDIR)$(SYSCONFDIR)/starling/starling.conf; if [ -e $$c ]; then \
+	  echo "$$c exists: left as it is"; else \
+	  sed $(CONF_SED) etc/starling.conf >$$c && chmod 0640 $$c; fi
 
 clean:
 	rm -rf build bin
