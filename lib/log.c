@@ -75,6 +75,9 @@ static void log_quoted(struct log_line *l, const char *s)
 {
 	log_put(l, "\"", 1);
 	for (; *s; s++) {
+		/* Cut the value, not its closing quote (nor json's brace). */
+		if (l->n + 6 + 3 >= sizeof l->b - 1)
+			break;
 		unsigned char ch = (unsigned char)*s;
 		char esc[8];
 		if (ch == '"' || ch == '\\') {
@@ -156,11 +159,8 @@ static void log_emit(enum log_level level, int has_conn, unsigned conn, const ch
 		if (jid && *jid)
 			log_field(&l, "jid", jid, 1);
 		log_field(&l, "msg", msg, 1);
-		if (log_fmt == LOG_FORMAT_JSON) {
-			if (l.n == sizeof l.b - 1)
-				l.n--; /* cut: keep the object closed */
+		if (log_fmt == LOG_FORMAT_JSON)
 			log_put(&l, "}", 1);
-		}
 	}
 	l.b[l.n++] = '\n';
 	/* One write per line so lines from worker threads do not interleave. */

@@ -58,6 +58,15 @@ int main(void)
 	log_conn(LOG_LEVEL_INFO, 9, "u@h", "x");
 	CHECK_STR(last_line(),
 		  "\"level\":\"info\",\"proc\":\"starling-test\",\"conn\":9,\"jid\":\"u@h\",\"msg\":\"x\"}\n");
+	/* A message of control bytes grows sixfold when escaped: the line is
+	 * cut inside the value and still closes it. */
+	char big[1400];
+	memset(big, '\t', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	log_conn(LOG_LEVEL_INFO, 1, "u@h", "%s", big);
+	const char *l = last_line();
+	size_t n = strlen(l);
+	CHECK(n > 1000 && n < 2048 && !strcmp(l + n - 3, "\"}\n"));
 	unlink(path);
 	CHECK_DONE();
 }
