@@ -181,9 +181,9 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	if (!final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
 	w->n_auth_ok++;
-	conn_log(LOG_LEVEL_INFO, c, "authenticated %s", jid);
 	free(c->jid);
 	c->jid = jid;
+	conn_log(LOG_LEVEL_INFO, c, "authenticated %s", jid); /* with its jid field */
 	c->flags |= CONN_AUTHED;
 	c->state = C2S_OPEN;
 	auth_free(c);

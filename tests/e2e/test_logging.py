@@ -96,6 +96,9 @@ def test_json_lines_with_connection_fields(server):
             if e.get('jid') == full and 'unsupported-stanza-type' in e['msg']]
     assert errs, 'no stream-error line carrying jid %s' % full
     assert isinstance(errs[0]['conn'], int)
+    bare = full.split('/')[0]
+    auth = [e for e in _events(server, 'starling-cm') if e['msg'] == 'authenticated ' + bare]
+    assert auth and auth[-1].get('jid') == bare, auth
 
 
 def test_text_format_keeps_connection_prefix(tmp_path):
