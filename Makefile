@@ -7,12 +7,16 @@ CC      ?= gcc
 # through a second $(MAKE) that parses it again with the packages in place.
 PKGS    := libxml-2.0 liburing openssl sqlite3 libidn inih
 PKG_DEB := libxml-2.0=libxml2-dev liburing=liburing-dev openssl=libssl-dev \
-           sqlite3=libsqlite3-dev libidn=libidn-dev inih=libinih-dev jemalloc=libjemalloc-dev
+           sqlite3=libsqlite3-dev libidn=libidn-dev inih=libinih-dev jemalloc=libjemalloc-dev \
+           libsystemd=libsystemd-dev
 PKG_CONFIG ?= pkg-config
 PKG_MISSING := $(shell command -v $(PKG_CONFIG) >/dev/null 2>&1 || { echo pkg-config; exit; }; \
-	for m in $(PKGS) jemalloc; do $(PKG_CONFIG) --exists $$m || echo $$m; done)
+	for m in $(PKGS) jemalloc libsystemd; do $(PKG_CONFIG) --exists $$m || echo $$m; done)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# sd_notify for the two daemons only (lib/notify.c): not in LDLIBS, so
+# starlingctl, the bench, the tests and the fuzz targets do not link it.
+SD_LIBS    := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread
@@ -29,7 +33,8 @@ LDFLAGS += -fsanitize=address,undefined
 JEMALLOC :=
 endif
 
-LIB_SRC  := $(wildcard lib/*.c) $(wildcard tls/*.c)
+LIB_SRC  := $(filter-out lib/notify.c,$(wildcard lib/*.c)) $(wildcard tls/*.c)
+NOTIFY_O := $(BUILD)/lib/notify.o
 CM_SRC   := $(filter-out cm/main.c,$(wildcard cm/*.c))
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 CTL_SRC  := $(wildcard ctl/*.c)
@@ -48,7 +53,7 @@ ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench $(BIN)/starling-hostile
 endif
 
-.PHONY: all asan test unit e2e fuzz fuzz-build fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
+.PHONY: all install asan test unit e2e fuzz fuzz-build fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
 all: $(PROGS) $(TESTS) $(TOOLS)
 
 # Every compile waits for this check, so a missing package stops the build
@@ -72,12 +77,12 @@ $(CM_A): $(call obj,$(CM_SRC))
 $(CORE_A): $(call obj,$(CORE_SRC))
 	@rm -f $@; $(AR) rcs $@ $^
 
-$(BIN)/starling-cm: $(call obj,cm/main.c) $(CM_A) $(LIB_A)
+$(BIN)/starling-cm: $(call obj,cm/main.c) $(NOTIFY_O) $(CM_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(JEMALLOC)
-$(BIN)/starling-core: $(call obj,core/main.c) $(CORE_A) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SD_LIBS) $(JEMALLOC)
+$(BIN)/starling-core: $(call obj,core/main.c) $(NOTIFY_O) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(JEMALLOC)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SD_LIBS) $(JEMALLOC)
 $(BIN)/starlingctl: $(call obj,$(CTL_SRC)) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -184,6 +189,36 @@ CMS ?= 1
 run: deps
 	$(MAKE) all
 	@STARLING_CMS=$(CMS) sh scripts/run.sh
+
+# Installs the programs, the systemd units, the man pages (starling.conf.5
+# made from docs/configuration.md, so it never lags behind) and, unless one is
+# there already, a default configuration with system paths (docs/operations.md).
+# DESTDIR stages the tree for a package; nothing here needs root otherwise.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+# The repository's relative paths become those the units provide.
+CONF_SED := -e 's|= var/cert.pem|= $(SYSCONFDIR)/starling/cert.pem|' \
+	-e 's|= var/key.pem|= $(SYSCONFDIR)/starling/key.pem|' \
+	-e 's|= unix:var/core.sock|= unix:/run/starling/core.sock|' \
+	-e 's|= var/starling.db|= /var/lib/starling/starling.db|'
+UNIT_SED := -e 's|/usr/local/bin/|$(BINDIR)/|' -e 's| /etc/starling/| $(SYSCONFDIR)/starling/|'
+install: $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/starling
+	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
+	for u in starling-core.service starling-cm@.service; do \
+	  sed $(UNIT_SED) dist/$$u >$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 0644 dist/starling.sysusers $(DESTDIR)$(SYSUSERSDIR)/starling.conf
+	python3 scripts/mkconfman.py docs/configuration.md >$(DESTDIR)$(MANDIR)/man5/starling.conf.5
+	install -m 0644 dist/man/starling-core.8 dist/man/starling-cm.8 dist/man/starlingctl.8 \
+	  $(DESTDIR)$(MANDIR)/man8/
+	@c=$(DESTDIR)$(SYSCONFDIR)/starling/starling.conf; if [ -e $$c ]; then \
+	  echo "$$c exists: left as it is"; else \
+	  sed $(CONF_SED) etc/starling.conf >$$c && chmod 0640 $$c; fi
 
 clean:
 	rm -rf build bin

@@ -9,6 +9,7 @@
 
 #include "c2s.h"
 #include "conn.h"
+#include "connlog.h"
 #include "lib/jid.h"
 #include "lib/log.h"
 #include "acctlimit.h"
@@ -139,7 +140,7 @@ static enum auth_result refuse(struct worker *w, struct conn *c, const char *con
 		 text ? "<text xml:lang='en'>" : "", text ? text : "", text ? "</text>" : "");
 	conn_send_str(w, c, msg);
 	w->n_auth_failed++;
-	log_info("conn %u: SASL failure <%s/>%s%s%s%s", c->sid, cond,
+	conn_log(LOG_LEVEL_INFO, c, "SASL failure <%s/>%s%s%s%s", cond,
 		 c->auth && c->auth->username ? " for " : "",
 		 c->auth && c->auth->username ? c->auth->username : "", text ? ": " : "",
 		 text ? text : "");
@@ -155,8 +156,9 @@ static enum auth_result fail(struct worker *w, struct conn *c, const char *cond)
 		throttle_failed(w, c); /* a wrong password, not a malformed request */
 		if (c->auth && c->auth->username &&
 		    acctlimit_failed(w->acctlimit, c->auth->username, w->now_ms))
-			log_warn("conn %u: %u failed logins for %s; refusing its logins for %u s",
-				 c->sid, w->cfg->auth_failures_per_account, c->auth->username,
+			conn_log(LOG_LEVEL_WARN, c,
+				 "%u failed logins for %s; refusing its logins for %u s",
+				 w->cfg->auth_failures_per_account, c->auth->username,
 				 w->cfg->auth_failure_window);
 	}
 	return refuse(w, c, cond, NULL);
@@ -190,9 +192,9 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	if (!final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
 	w->n_auth_ok++;
-	log_info("conn %u: authenticated %s", c->sid, jid);
 	free(c->jid);
 	c->jid = jid;
+	conn_log(LOG_LEVEL_INFO, c, "authenticated %s", jid); /* with its jid field */
 	c->flags |= CONN_AUTHED;
 	c->state = C2S_OPEN;
 	auth_free(c);

@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "connlog.h"
 #include "csi.h"
 #include "handoff.h"
 #include "sm.h"
@@ -90,7 +91,7 @@ void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_erro
 	}
 	if ((c->flags & CONN_DEAD) || c->state == C2S_CLOSING)
 		return;
-	log_info("conn %u: stream error <%s/>", c->sid, se_names[e]);
+	conn_log(LOG_LEVEL_INFO, c, "stream error <%s/>", se_names[e]);
 	/* XEP-0198 §5: only a lost peer (timed out) may come back for its
 	 * session; after any other error of ours the session ends. */
 	if (e != SE_CONNECTION_TIMEOUT)
@@ -613,7 +614,7 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 			c2s_on_eof(w, c);
 		} else if (n < 0) {
 			char e[160];
-			log_info("conn %u: TLS error: %s", c->sid, tls_error_string(e, sizeof e));
+			conn_log(LOG_LEVEL_INFO, c, "TLS error: %s", tls_error_string(e, sizeof e));
 			conn_close(w, c); /* send the alert OpenSSL queued, then close */
 		}
 		break;
@@ -630,7 +631,7 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 void c2s_on_eof(struct worker *w, struct conn *c)
 {
 	if (c->state != C2S_CLOSING)
-		log_debug("conn %u: connection closed by the client", c->sid);
+		conn_log(LOG_LEVEL_DEBUG, c, "connection closed by the client");
 	c->flags |= CONN_INPUT_DONE;
 	/* A half-closed client may still read: what we queued (our close, a
 	 * stream error) goes out first, bounded by the closing timer. */
@@ -655,7 +656,7 @@ void c2s_on_close(struct worker *w, struct conn *c)
 		uint8_t reason =
 			(c->flags & CONN_CLIENT_CLOSED) ? WIRE_CLOSE_NORMAL : WIRE_CLOSE_DISCONNECT;
 		if (wire_put_u8_frame(&w->link.out, WIRE_SESSION_CLOSE, c->sid, reason))
-			log_error("conn %u: cannot queue session close", c->sid);
+			conn_log(LOG_LEVEL_ERROR, c, "cannot queue session close");
 	}
 	/* After the close: the core routes them with this session gone. */
 	sm_return_unacked(w, c);
@@ -681,14 +682,14 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 		if (sm_send(w, c, buf_head(&b), buf_avail(&b), s))
 			sm_give_back(w, s); /* the connection died taking it */
 	} else
-		log_warn("conn %u: unrenderable stanza from the core", c->sid);
+		conn_log(LOG_LEVEL_WARN, c, "unrenderable stanza from the core");
 	buf_free(&b);
 }
 
 void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
 {
 	if (status && (c->flags & CONN_BOUND)) {
-		log_warn("conn %u: the core refused session %s (%d)", c->sid, c->jid, status);
+		conn_log(LOG_LEVEL_WARN, c, "the core refused session %s (%d)", c->jid, status);
 		c->flags &= (uint32_t)~CONN_BOUND;
 		/* RFC 6120 §4.9.3.15: a local limit (sessions per account). */
 		c2s_stream_error(w, c, status == WIRE_OPEN_LIMIT ? SE_POLICY_VIOLATION

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "c2s.h"
+#include "connlog.h"
 #include "handoff.h"
 #include "connlimit.h"
 #include "lib/log.h"
@@ -141,7 +142,7 @@ int conn_send(struct worker *w, struct conn *c, const char *data, size_t len)
 	if (rc == 0 && conn_queued(c) > CONN_MAX_QUEUED) {
 		/* The client reads slower than it is sent to; holding more would let
 		 * one reader exhaust our memory. */
-		log_info("conn %u: send queue over %u bytes, dropping", c->sid, CONN_MAX_QUEUED);
+		conn_log(LOG_LEVEL_INFO, c, "send queue over %u bytes, dropping", CONN_MAX_QUEUED);
 		conn_kill(w, c);
 		return -ENOBUFS;
 	}
@@ -261,7 +262,7 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 	c->flags &= ~CONN_SENDING;
 	if (res < 0) {
 		if (res != -EPIPE && res != -ECONNRESET)
-			log_debug("conn %u: send: %s", c->sid, strerror(-res));
+			conn_log(LOG_LEVEL_DEBUG, c, "send: %s", strerror(-res));
 		conn_kill(w, c);
 	} else {
 		buf_consume(&c->sending, (size_t)res);
@@ -310,7 +311,7 @@ void conn_timers_run(struct worker *w)
 			struct conn *c = &w->slots[l->head - 1];
 			conn_timer_clear(w, c);
 			if (list == CONN_TIMER_LOGIN) {
-				log_info("conn %u: login not finished in %u s", c->sid,
+				conn_log(LOG_LEVEL_INFO, c, "login not finished in %u s",
 					 w->cfg->auth_timeout);
 				c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
 			} else if (list == CONN_TIMER_IDLE) {
@@ -318,11 +319,11 @@ void conn_timers_run(struct worker *w)
 			} else if (list == CONN_TIMER_RESUME) {
 				sm_expire(w, c);
 			} else if (list == CONN_TIMER_PING) {
-				log_info("conn %u: no answer to our ping in %u s", c->sid,
+				conn_log(LOG_LEVEL_INFO, c, "no answer to our ping in %u s",
 					 w->cfg->ping_timeout);
 				c2s_stream_error(w, c, SE_CONNECTION_TIMEOUT);
 			} else {
-				log_info("conn %u: close not drained in %u s, cutting", c->sid,
+				conn_log(LOG_LEVEL_INFO, c, "close not drained in %u s, cutting",
 					 CONN_CLOSE_GRACE_MS / 1000);
 				conn_kill(w, c);
 			}

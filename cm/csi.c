@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connlog.h"
 #include "lib/log.h"
 #include "sm.h"
 #include "worker.h"
@@ -107,7 +108,7 @@ int csi_filter(struct worker *w, struct conn *c, const struct wire_stanza *s)
 	}
 	buf_free(&e->xml); /* the newer update supersedes the held one */
 	if (wire_stanza_render(&e->xml, s)) {
-		log_warn("conn %u: cannot hold a presence; delivering", c->sid);
+		conn_log(LOG_LEVEL_WARN, c, "cannot hold a presence; delivering");
 		csi_flush(w, c);
 		return 0;
 	}

@@ -9,6 +9,7 @@
 #include "c2s.h"
 #include "conn.h"
 #include "connlimit.h"
+#include "connlog.h"
 #include "shape.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -43,7 +44,8 @@ void handoff_carry(struct worker *w, struct conn *c, const void *p, size_t n)
 {
 	struct handoff *h = *find(w, c);
 	if (h && buf_append(&h->in, p, n))
-		log_warn("conn %u: out of memory carrying %zu bytes to the resumed session", c->sid, n);
+		conn_log(LOG_LEVEL_WARN, c,
+			 "out of memory carrying %zu bytes to the resumed session", n);
 }
 
 /* Moves the bytes of src to the end of dst; src is left empty. */

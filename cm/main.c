@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/notify.h"
 #include "acctlimit.h"
 #include "connlimit.h"
 #include "memstat.h"
@@ -101,6 +103,39 @@ static void tls_reload(const struct config *cfg, struct tls_current *cur)
 	log_info("SIGHUP: certificates reloaded");
 }
 
+/* WATCHDOG=1 only while every worker's event loop has turned lately (each
+ * turns at least once a second on its tick): a wedged worker gets the
+ * process restarted.  now_ms is read without a lock: a stale value can only
+ * delay one ping. */
+static void watchdog_check(struct worker *ws, unsigned n, unsigned wd_ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (unsigned i = 0; i < n; i++)
+		if (__atomic_load_n(&ws[i].now_ms, __ATOMIC_RELAXED) + 2ull * wd_ms + 1000 < now) {
+			log_warn("worker %u: event loop stalled; not feeding the watchdog", i);
+			return;
+		}
+	notify_watchdog();
+	char status[64];
+	snprintf(status, sizeof status, "%llu connections",
+		 (unsigned long long)live_connections(ws, n));
+	notify_status(status);
+}
+
+/* The next signal of set, or 0 when wd_ms (if not 0) passed first. */
+static int next_signal(const sigset_t *set, unsigned wd_ms)
+{
+	if (!wd_ms) {
+		int sig = 0;
+		return sigwait(set, &sig) ? -1 : sig;
+	}
+	struct timespec t = {.tv_sec = wd_ms / 1000, .tv_nsec = (long)(wd_ms % 1000) * 1000000};
+	int sig = sigtimedwait(set, NULL, &t);
+	return sig < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : sig;
+}
+
 /* Worker threads inherit a blocked signal mask; only main takes signals. */
 static void block_signals(sigset_t *set)
 {
@@ -134,6 +169,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("starling-cm", (enum log_level)log_level_parse(cfg.log_level));
+	int lrc = log_output((enum log_format)log_format_parse(cfg.log_format), cfg.log_file);
+	if (lrc) {
+		fprintf(stderr, "starling-cm: log_file %s: %s\n", cfg.log_file, strerror(-lrc));
+		return 1;
+	}
 	memstat_init(); /* before any other OpenSSL call */
 	xmlInitParser(); /* once, before threads: libxml2's global state */
 	SSL_CTX *ctx = tls_load(&cfg, err, sizeof err);
@@ -173,18 +213,26 @@ int main(int argc, char **argv)
 		log_info("c2s on %s:%u (STARTTLS)%s, domain %s (+%u hosts), %u worker(s), core at %s",
 			 cfg.c2s_address, cfg.c2s_port, cfg.c2s_tls_port ? " and direct TLS" : "",
 			 cfg.domain, cfg.nhosts, n, cfg.link_address);
-		int sig = 0;
-		while (sigwait(&set, &sig) == 0 && (sig == SIGUSR2 || sig == SIGHUP)) {
+		char status[CONFIG_STR];
+		snprintf(status, sizeof status, "c2s on %s:%u, %u worker(s)", cfg.c2s_address,
+			 cfg.c2s_port, n);
+		notify_ready(status); /* every worker listens and is linked */
+		unsigned wd_ms = notify_watchdog_interval_ms();
+		int sig;
+		while ((sig = next_signal(&set, wd_ms)) == 0 || sig == SIGUSR2 || sig == SIGHUP) {
 			if (sig == SIGHUP)
 				tls_reload(&cfg, &tls);
-			else
+			else if (sig == SIGUSR2)
 				memstat_log(live_connections(ws, n));
+			else
+				watchdog_check(ws, n, wd_ms);
 		}
+		notify_stopping();
 		if (sig == SIGUSR1) {
 			log_error("a worker lost the core; stopping");
 			rc = -ENOTCONN;
 		} else {
-			log_info("signal %d: stopping", sig);
+			log_info("signal %d: stopping", sig < 0 ? 0 : sig);
 		}
 	}
 	for (unsigned i = 0; i < started; i++)

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "connlog.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -59,7 +60,7 @@ void shape_charge(struct worker *w, struct conn *c, size_t n)
 	w->shaped[w->n_shaped++] = c->sid;
 	c->flags |= CONN_SHAPED;
 	w->n_read_shaped++;
-	log_debug("conn %u: over read_rate, not reading for now", c->sid);
+	conn_log(LOG_LEVEL_DEBUG, c, "over read_rate, not reading for now");
 	if (c->flags & CONN_RECV_ARMED)
 		worker_cancel_recv(w, c);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "connlog.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -157,7 +158,7 @@ static void sent(struct worker *w, struct conn *c, const char *data, size_t len,
 {
 	struct sm_state *m = c->sm;
 	if (keep(m, data, len, s)) {
-		log_warn("conn %u: cannot keep an unacknowledged stanza", c->sid);
+		conn_log(LOG_LEVEL_WARN, c, "cannot keep an unacknowledged stanza");
 		c2s_stream_error(w, c, SE_RESOURCE_CONSTRAINT);
 		return;
 	}
@@ -194,7 +195,7 @@ void sm_return_unacked(struct worker *w, struct conn *c)
 		m->n--;
 	}
 	if (returned)
-		log_info("conn %u: %u unacknowledged stanza(s) returned to the core", c->sid,
+		conn_log(LOG_LEVEL_INFO, c, "%u unacknowledged stanza(s) returned to the core",
 			 returned);
 	if (m && m->pending) {
 		/* The session this resumption waited for ended instead (§5). */

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "c2s.h"
 #include "connlimit.h"
+#include "connlog.h"
 #include "csi.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -125,7 +126,7 @@ static void retransmit(struct worker *w, struct conn *c)
 		p += len;
 		left -= (size_t)len;
 		if (f.plen && !wire_get_stanza(&f, &s) && wire_stanza_render(&out, &s))
-			log_warn("conn %u: cannot render a stanza to send again", c->sid);
+			conn_log(LOG_LEVEL_WARN, c, "cannot render a stanza to send again");
 	}
 	if (buf_avail(&out))
 		conn_send(w, c, buf_head(&out), buf_avail(&out));
@@ -157,8 +158,9 @@ static void resume(struct worker *w, struct conn *c, struct handoff *h)
 	previd_of(w, c, id);
 	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", m->h_in, id);
 	conn_send_str(w, c, x);
-	log_info("conn %u: %s resumed on worker %u (connection from worker %u), %u stanza(s) "
-		 "sent again", c->sid, c->jid, w->id, h->source, m->n);
+	conn_log(LOG_LEVEL_INFO, c,
+		 "%s resumed on worker %u (connection from worker %u), %u stanza(s) sent again",
+		 c->jid, w->id, h->source, m->n);
 	retransmit(w, c);
 	handoff_finish(w, c, h);
 }
@@ -187,7 +189,7 @@ void sm_resume_arrive(struct worker *w, struct handoff *h)
 		/* §5: the old stream is still open here.  It is cut at once rather
 		 * than closed with <conflict/>: a dead peer would hold the close for
 		 * the whole drain timeout, and the client has left that stream. */
-		log_info("conn %u: %s resumed elsewhere; dropping its old connection", c->sid, c->jid);
+		conn_log(LOG_LEVEL_INFO, c, "%s resumed elsewhere; dropping its old connection", c->jid);
 		c->sm->pending = h;
 		conn_kill(w, c);
 	}
@@ -237,7 +239,7 @@ int sm_hibernate(struct worker *w, struct conn *c)
 		m->pending = NULL;
 		resume(w, c, h);
 	} else {
-		log_info("conn %u: connection lost; %s waits %u s for resumption", c->sid, c->jid,
+		conn_log(LOG_LEVEL_INFO, c, "connection lost; %s waits %u s for resumption", c->jid,
 			 w->cfg->resume_timeout);
 	}
 	return 1;
@@ -249,7 +251,7 @@ void sm_expire(struct worker *w, struct conn *c)
 		c->sm->resumable = 0;
 	if (c->flags & CONN_DEAD)
 		return;
-	log_info("conn %u: %s not resumed; the session ends", c->sid, c->jid);
+	conn_log(LOG_LEVEL_INFO, c, "%s not resumed; the session ends", c->jid);
 	/* Released by the flush pass (conn_release then closes the session and
 	 * returns the queue); until then conn_by_sid still finds it, so what
 	 * the core sends meanwhile joins the queue. */

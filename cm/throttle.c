@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "connlimit.h"
+#include "connlog.h"
 #include "lib/log.h"
 #include "worker.h"
 
@@ -77,8 +78,8 @@ void throttle_failed(struct worker *w, const struct conn *c)
 		return;
 	struct throttle_entry *e = lookup(w, key, 1);
 	if (e && ++e->failures == w->cfg->auth_failures_per_address)
-		log_warn("conn %u: %u failed logins from its address in %u s; refusing its "
-			 "logins for the rest of that time", c->sid, e->failures,
+		conn_log(LOG_LEVEL_WARN, c, "%u failed logins from its address in %u s; refusing its "
+			 "logins for the rest of that time", e->failures,
 			 w->cfg->auth_failure_window);
 }
 

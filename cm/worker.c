@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "connlog.h"
 #include "handoff.h"
 #include "relink.h"
 #include "sm.h"
@@ -170,7 +171,7 @@ static void arm_wake(struct worker *w)
 static void refuse_address(struct worker *w, struct conn *c)
 {
 	w->n_refused_per_address++;
-	log_debug("conn %u: too many connections from its address", c->sid);
+	conn_log(LOG_LEVEL_DEBUG, c, "too many connections from its address");
 	if (c->flags & CONN_DIRECT_TLS)
 		conn_kill(w, c);
 	else

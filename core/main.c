@@ -23,6 +23,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "link.h"
+#include "lib/notify.h"
 
 #define EV_LISTEN 1u
 #define EV_SIGNAL 2u
@@ -178,6 +179,19 @@ static void shutdown_links(struct core *c)
 		log_warn("last activity at shutdown not recorded");
 }
 
+/* At most one WATCHDOG=1 per interval however busy the loop is. */
+static void watchdog_feed(unsigned interval_ms)
+{
+	static uint64_t next;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now < next)
+		return;
+	next = now + interval_ms;
+	notify_watchdog();
+}
+
 static int run(struct core *c, struct listener *ls, int sfd)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
@@ -186,11 +200,15 @@ static int run(struct core *c, struct listener *ls, int sfd)
 	ev.data.u64 = EV_SIGNAL;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, sfd, &ev))
 		return -errno;
+	/* The watchdog is fed from this loop, so a wedged loop is restarted. */
+	unsigned wd_ms = notify_watchdog_interval_ms();
 	for (;;) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(c->epfd, evs, 64, -1);
+		int n = epoll_wait(c->epfd, evs, 64, wd_ms ? (int)wd_ms : -1);
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		if (wd_ms)
+			watchdog_feed(wd_ms);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u64 == EV_LISTEN) {
 				accept_links(c, ls);
@@ -198,6 +216,7 @@ static int run(struct core *c, struct listener *ls, int sfd)
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof si) == sizeof si) {
 					log_info("signal %u: shutting down", si.ssi_signo);
+					notify_stopping();
 					return 0;
 				}
 			} else {
@@ -222,7 +241,10 @@ static int setup(const char *cfg_path, struct config *cfg)
 	}
 	int lvl = log_level_parse(cfg->log_level);
 	log_init("starling-core", lvl < 0 ? LOG_LEVEL_INFO : (enum log_level)lvl);
-	return 0;
+	int rc = log_output((enum log_format)log_format_parse(cfg->log_format), cfg->log_file);
+	if (rc)
+		fprintf(stderr, "starling-core: log_file %s: %s\n", cfg->log_file, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -266,6 +288,9 @@ int main(int argc, char **argv)
 	}
 	log_info("starting: domain %s (+%u hosts), link %s, database %s", c.domain, c.nhosts, a,
 		 cfg.database);
+	char status[CONFIG_STR + 32];
+	snprintf(status, sizeof status, "routing for %s, link %s", c.domain, a);
+	notify_ready(status);
 	rc = run(&c, &ls, sfd);
 	if (rc)
 		log_error("event loop: %s", strerror(-rc));

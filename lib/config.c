@@ -34,6 +34,7 @@ struct config_key {
 
 static int config_check_domain(char *v);
 static int config_check_log_level(char *v);
+static int config_check_log_format(char *v);
 static int config_check_address(char *v);
 static int config_check_link(char *v);
 static int config_check_path(char *v);
@@ -53,6 +54,8 @@ static const struct config_key config_keys[] = {
 	STR("server", "domain", domain, config_check_domain, "a DNS domain name"),
 	{"server", "hosts", CONFIG_T_HOSTS, 0, 0, 0, 0, NULL, "DNS domain names separated by commas"},
 	STR("server", "log_level", log_level, config_check_log_level, "error, warn, info or debug"),
+	STR("server", "log_format", log_format, config_check_log_format, "text, logfmt or json"),
+	STR("server", "log_file", log_file, config_check_path, "a file name"),
 	STR("c2s", "address", c2s_address, config_check_address, "an IPv4 or IPv6 address"),
 	NUM("c2s", "port", CONFIG_T_U16, c2s_port, 1, 65535),
 	NUM("c2s", "tls_port", CONFIG_T_U16, c2s_tls_port, 0, 65535),
@@ -91,6 +94,7 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof *c);
 	snprintf(c->domain, sizeof c->domain, "localhost");
 	snprintf(c->log_level, sizeof c->log_level, "info");
+	snprintf(c->log_format, sizeof c->log_format, "text");
 	snprintf(c->c2s_address, sizeof c->c2s_address, "127.0.0.1");
 	c->c2s_port = 5222;
 	c->c2s_tls_port = 5223;
@@ -157,6 +161,8 @@ static int config_check_domain(char *v)
 }
 
 static int config_check_log_level(char *v) { return log_level_parse(v) < 0 ? -1 : 0; }
+
+static int config_check_log_format(char *v) { return log_format_parse(v) < 0 ? -1 : 0; }
 
 static int config_check_address(char *v)
 {

@@ -27,6 +27,8 @@ struct config {
 	char hosts[CONFIG_MAX_HOSTS][CONFIG_STR];
 	unsigned nhosts;
 	char log_level[16];		/* error | warn | info | debug */
+	char log_format[16];		/* text | logfmt | json (default text) */
+	char log_file[CONFIG_STR];	/* appended to; "" = stderr (default) */
 	/* [c2s] */
 	char c2s_address[64];		/* listen address (default 127.0.0.1) */
 	uint16_t c2s_port;		/* STARTTLS port (default 5222) */

@@ -4,7 +4,7 @@
 # and make bench-compare use them; make run does not want a Prosody on 5222).
 set -e
 PKGS="build-essential pkg-config liburing-dev libssl-dev libxml2-dev libjemalloc-dev
-libsqlite3-dev libidn-dev libinih-dev openssl clang libclang-rt-14-dev
+libsqlite3-dev libidn-dev libinih-dev libsystemd-dev openssl clang libclang-rt-14-dev
 python3 python3-pytest python3-slixmpp gnuplot-nox"
 [ "${1:-}" = peers ] && PKGS="$PKGS prosody ejabberd"
 missing=""

@@ -77,7 +77,8 @@ class Server:
     """One starling-core + starling-cm pair in its own directory."""
 
     def __init__(self, tmpdir, workers=1, max_stanza_size=65536, tls_port=False, auth_timeout=60,
-            max_connections=None, cm_nofile=None, asan_options=None, hosts=(), c2s_extra='', core_extra='', tls_extra=''):
+            max_connections=None, cm_nofile=None, asan_options=None, hosts=(), c2s_extra='', core_extra='', tls_extra='',
+            server_extra=''):
         """max_connections: [c2s] max_connections (per worker), written only
         when given so the config default applies otherwise.  cm_nofile: the
         RLIMIT_NOFILE (soft and hard) of starling-cm only, to provoke
@@ -85,8 +86,8 @@ class Server:
         extra ASAN_OPTIONS (e.g. 'quarantine_size_mb=0' where a test measures
         memory), appended to the defaults; ignored by non-ASan builds.
         hosts: further hosted domains ([server] hosts, virtual hosts), also
-        named by the certificate.  c2s_extra, core_extra, tls_extra: more [c2s],
-        [core] and [tls] lines, verbatim."""
+        named by the certificate.  c2s_extra, core_extra, tls_extra, server_extra:
+        more [c2s], [core], [tls] and [server] lines, verbatim."""
         self.dir = Path(tmpdir)
         self.cm_nofile = cm_nofile
         self.asan_options = asan_options
@@ -109,13 +110,13 @@ class Server:
                 pytest.fail('%s/%s is missing: build first or set STARLING_BIN' % (self.bin, b))
         _make_cert(self.dir, [DOMAIN] + self.hosts)
         self.conf.write_text(
-            '[server]\ndomain = %s\nlog_level = debug\n%s\n'
+            '[server]\ndomain = %s\nlog_level = debug\n%s%s\n'
             '[c2s]\naddress = 127.0.0.1\nport = %d\ntls_port = %d\nworkers = %d\n'
             'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n%s\n'
             '[tls]\ncertificate = %s\nkey = %s\n%s\n'
             '[link]\naddress = unix:%s\n\n'
             '[core]\ndatabase = %s\nscram_iterations = 4096\n%s'
-            % (self.domain, 'hosts = %s\n' % ', '.join(self.hosts) if self.hosts else '',
+            % (self.domain, 'hosts = %s\n' % ', '.join(self.hosts) if self.hosts else '', server_extra,
                 self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
                 ('' if max_connections is None else 'max_connections = %d\n' % max_connections)
                 + c2s_extra,

@@ -46,6 +46,8 @@ static void defaults(void)
 	config_defaults(&c);
 	CHECK_STR(c.domain, "localhost");
 	CHECK_STR(c.log_level, "info");
+	CHECK_STR(c.log_format, "text");
+	CHECK_STR(c.log_file, "");
 	CHECK_STR(c.c2s_address, "127.0.0.1");
 	CHECK(c.c2s_port == 5222 && c.c2s_tls_port == 5223 && c.workers == 0);
 	CHECK(c.max_stanza_size == 262144 && c.require_tls == 1 && c.auth_timeout == 60);
@@ -188,6 +190,10 @@ static void errors(void)
 	    "bad value for c2s.require_tls: 'maybe' (expected true/false, yes/no, on/off or 1/0)");
 	fails("[c2s]\nrequire_tls =\n", 2,
 	      "bad value for c2s.require_tls: '' (expected true/false, yes/no, on/off or 1/0)");
+	fails("[server]\nlog_format = xml\n", 2,
+	      "bad value for server.log_format: 'xml' (expected text, logfmt or json)");
+	fails("[server]\nlog_file =\n", 2,
+	      "bad value for server.log_file: '' (expected a file name)");
 	fails("[server]\nlog_level = verbose\n", 2,
 	      "bad value for server.log_level: 'verbose' (expected error, warn, info or debug)");
 	static const char *domains[] = {"", ".", "a..b", ".a", "a b", "a@b", "a/b", "[::1]"};
