@@ -432,7 +432,7 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 void c2s_announce(struct worker *w, struct conn *c)
 {
 	if (wire_put_str_frame(&w->link.out, WIRE_SESSION_OPEN, c->sid, c->jid)) {
-		log_error("conn %u: cannot announce %s to the core", c->sid, c->jid);
+		conn_log(LOG_LEVEL_ERROR, c, "cannot announce the session to the core");
 		return;
 	}
 	if (!buf_avail(&c->presence))
@@ -444,7 +444,7 @@ void c2s_announce(struct worker *w, struct conn *c)
 		.xml = {buf_head(&c->presence), (uint32_t)buf_avail(&c->presence)},
 	};
 	if (wire_put_stanza(&w->link.out, c->sid, &ws))
-		log_error("conn %u: cannot tell the core %s's presence", c->sid, c->jid);
+		conn_log(LOG_LEVEL_ERROR, c, "cannot tell the core the session's presence");
 }
 
 static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
