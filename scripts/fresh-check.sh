@@ -19,7 +19,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # What scripts/deps.sh installs for building (pkg-config included: a machine
 # without it is the plainest fresh machine).
-DEV="pkg-config liburing-dev libssl-dev libxml2-dev libjemalloc-dev libsqlite3-dev libidn-dev libinih-dev"
+DEV="pkg-config liburing-dev libssl-dev libxml2-dev libjemalloc-dev libsqlite3-dev libidn-dev libinih-dev libsystemd-dev"
 PEERS="prosody ejabberd"
 PORT=5222
 TIMEOUT=900
