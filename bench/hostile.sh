@@ -23,41 +23,10 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sh "$ROOT/scripts/mkcert.sh" "$WORK" localhost >/dev/null
-cat > "$WORK/starling.conf" <<CONF
-[server]
-domain = localhost
-log_level = warn
-[c2s]
-address = 127.0.0.1
-port = $port
-tls_port = 0
-workers = 1
-max_stanza_size = 10000
-auth_timeout = 10
-read_rate = 65536
-read_burst = 65536
-[tls]
-certificate = $WORK/cert.pem
-key = $WORK/key.pem
-[link]
-address = unix:$WORK/core.sock
-[core]
-database = $WORK/starling.db
-CONF
-"$BIN/starling-bench" provision --server starling -c "$WORK/starling.conf" -n 2 \
-	--user 'user%d' --password benchpw --contacts 0 >&2
-"$BIN/starling-core" -c "$WORK/starling.conf" > "$WORK/core.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do [ -S "$WORK/core.sock" ] && break; sleep 0.1; done
-"$BIN/starling-cm" -c "$WORK/starling.conf" > "$WORK/cm.log" 2>&1 &
-cm=$!
-PIDS+=($cm)
-for _ in $(seq 1 100); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
-	sleep 0.1
-done
+. "$ROOT/bench/starling.sh"
+starling_start "$WORK" 2 benchpw "workers = 1" "max_stanza_size = 10000" "auth_timeout = 10" \
+	"read_rate = 65536" "read_burst = 65536"
+port=$PORT cm=$CM_PID
 "$BIN/starling-bench" chat -n 2 --port "$port" --user 'user%d' --password benchpw \
 	--rate 20 --duration "$SECS" --json "$WORK/chat.json" > "$WORK/chat.txt" 2>&1 &
 chat=$!

@@ -1,0 +1,40 @@
+# bench/starling.sh, sourced by bench/soak.sh and bench/hostile.sh: a fresh
+# Starling for one run, bound to 127.0.0.1 on a free port.
+#
+# starling_start WORK USERS PASSWORD [C2S_LINE...]
+#   writes WORK/starling.conf (domain localhost, log level warn, no direct
+#   TLS, the given extra [c2s] lines), a certificate, USERS accounts
+#   user1..userUSERS with PASSWORD, then starts starling-core and
+#   starling-cm (logs in WORK) and waits for the cm's port.  Sets PORT,
+#   CORE_PID, CM_PID and appends both PIDs to the caller's PIDS array, for
+#   its cleanup to stop by PID.  Needs BIN (the binaries) and ROOT (the
+#   repository).
+starling_start() {
+	local work=$1 users=$2 password=$3
+	shift 3
+	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	sh "$ROOT/scripts/mkcert.sh" "$work" localhost >/dev/null
+	{
+		printf '[server]\ndomain = localhost\nlog_level = warn\n'
+		printf '[c2s]\naddress = 127.0.0.1\nport = %s\ntls_port = 0\n' "$PORT"
+		for line in "$@"; do printf '%s\n' "$line"; done
+		printf '[tls]\ncertificate = %s/cert.pem\nkey = %s/key.pem\n' "$work" "$work"
+		printf '[link]\naddress = unix:%s/core.sock\n' "$work"
+		printf '[core]\ndatabase = %s/starling.db\n' "$work"
+	} > "$work/starling.conf"
+	"$BIN/starling-bench" provision --server starling -c "$work/starling.conf" -n "$users" \
+		--user 'user%d' --password "$password" --contacts 0 >&2
+	"$BIN/starling-core" -c "$work/starling.conf" > "$work/core.log" 2>&1 &
+	CORE_PID=$!
+	PIDS+=("$CORE_PID")
+	for _ in $(seq 1 100); do [ -S "$work/core.sock" ] && break; sleep 0.1; done
+	"$BIN/starling-cm" -c "$work/starling.conf" > "$work/cm.log" 2>&1 &
+	CM_PID=$!
+	PIDS+=("$CM_PID")
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "starling_start: the cm did not open port $PORT: $(tail -3 "$work/cm.log")" >&2
+	return 1
+}
