@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <idna.h>
+
 #include "ticket.h"
 #include "tls.h"
 
@@ -105,10 +107,14 @@ static int tls_sni_add(struct tls_sni *t, const struct tls_domain_cert *d,
 		       const struct tls_server_opts *o, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = tls_server_one(o, d->cert, d->key, err, errlen);
-	char *dom = ctx ? strdup(d->domain) : NULL;
+	/* A client's SNI is the A-label form (RFC 6066 §3, RFC 5890): a hosted
+	 * domain configured in Unicode is compared in that form. */
+	char *dom = NULL;
+	int rc = ctx ? idna_to_ascii_8z(d->domain, &dom, 0) : IDNA_SUCCESS;
 	if (!dom) {
 		if (ctx)
-			snprintf(err, errlen, "out of memory");
+			snprintf(err, errlen, "%s: %s", d->domain,
+				 rc == IDNA_SUCCESS ? "out of memory" : idna_strerror(rc));
 		SSL_CTX_free(ctx);
 		return -1;
 	}

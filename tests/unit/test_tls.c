@@ -530,6 +530,16 @@ static void sni(SSL_CTX *cctx, const char *dir, const char *cert, const char *ke
 		CHECK(presents(cctx, sctx, "other.example.org", def));
 		CHECK(presents(cctx, sctx, NULL, def));
 	}
+	SSL_CTX_free(sctx);
+	/* A hosted domain written in Unicode matches its A-label SNI. */
+	d.domain = "b\xc3\xbc" "cher.example";
+	sctx = tls_server_new(&o, err, sizeof err);
+	CHECK(sctx != NULL);
+	if (sctx && def && other) {
+		CHECK(presents(cctx, sctx, "xn--bcher-kva.example", other));
+		CHECK(presents(cctx, sctx, "bcher.example", def));
+	}
+	d.domain = "other.example";
 	X509_free(def);
 	X509_free(other);
 	SSL_CTX_free(sctx);
