@@ -18,12 +18,14 @@ PING = "<ping xmlns='urn:xmpp:ping'/>"
 
 class SecondCm:
     """Another starling-cm on the module server's core: the same
-    configuration with its own listening ports (and metrics address)."""
+    configuration (or conf_text) with its own listening ports (and metrics
+    address)."""
 
-    def __init__(self, server):
+    def __init__(self, server, conf_text=None):
         self.server = server
         self.port = free_port()
-        text = re.sub(r'(?m)^port = \d+$', 'port = %d' % self.port, server.conf.read_text())
+        text = re.sub(r'(?m)^port = \d+$', 'port = %d' % self.port,
+                      conf_text or server.conf.read_text())
         text = re.sub(r'(?m)^tls_port = [1-9]\d*$', 'tls_port = %d' % free_port(), text)
         text = re.sub(r'(?m)^metrics = .*$', lambda m: 'metrics = 127.0.0.1:%d' % free_port(),
                       text)
