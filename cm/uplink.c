@@ -1,6 +1,8 @@
 #include "uplink.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -151,6 +153,50 @@ static void uplink_multi(struct worker *w, const struct wire_frame *f)
 	}
 }
 
+/* starlingctl log-level / reload, relayed by the core.  The level is the
+ * process's; the certificates are reloaded by main's SIGHUP path, asked once
+ * per process (worker 0), not once per worker. */
+static void uplink_control(struct worker *w, const struct wire_frame *f)
+{
+	if (f->type == WIRE_RELOAD) {
+		if (w->id == 0 && kill(getpid(), SIGHUP))
+			log_warn("worker %u: reload: %s", w->id, strerror(errno));
+		return;
+	}
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	uint8_t lvl = wire_get_u8(&r);
+	if (r.err || lvl > LOG_LEVEL_DEBUG) {
+		log_warn("worker %u: bad LOG_LEVEL from the core", w->id);
+		return;
+	}
+	__atomic_store_n(&log_current_level, (enum log_level)lvl, __ATOMIC_RELAXED);
+	log_info("log level set to %u by starlingctl", lvl);
+}
+
+/* SESSION_OPEN with the client's address for `starlingctl sessions`: asked
+ * of the socket once per bind, so no connection stores it. */
+int uplink_session_open(struct worker *w, struct conn *c, const char *full)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof sa;
+	char host[INET6_ADDRSTRLEN] = "", addr[INET6_ADDRSTRLEN + 8] = "";
+	if (!getpeername(c->fd, (struct sockaddr *)&sa, &sl) && sa.ss_family == AF_INET) {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+		snprintf(addr, sizeof addr, "%s:%u", host, ntohs(v4->sin_port));
+	} else if (!getpeername(c->fd, (struct sockaddr *)&sa, &sl) && sa.ss_family == AF_INET6) {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
+		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+		snprintf(addr, sizeof addr, "[%s]:%u", host, ntohs(v6->sin6_port));
+	}
+	struct wire_writer wr;
+	wire_begin(&wr, &w->link.out, WIRE_SESSION_OPEN, c->sid);
+	wire_put_cstr(&wr, full);
+	wire_put_cstr(&wr, addr);
+	return wire_end(&wr);
+}
+
 static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 {
 	if (f->type == WIRE_HELLO) {
@@ -175,6 +221,10 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 	}
 	if (f->type == WIRE_PONG || f->type == WIRE_FLOW)
 		return;
+	if (f->type == WIRE_LOG_LEVEL || f->type == WIRE_RELOAD) {
+		uplink_control(w, f);
+		return;
+	}
 	if (f->type == WIRE_STANZA_MULTI) {
 		uplink_multi(w, f);
 		return;
@@ -200,9 +250,12 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 	case WIRE_SESSION_OPENED:
 		c2s_on_session_opened(w, c, wire_get_u8(&r));
 		break;
-	case WIRE_SESSION_CLOSE:
-		c2s_on_session_close(w, c, wire_get_u8(&r));
+	case WIRE_SESSION_CLOSE: {
+		int reason = wire_get_u8(&r);
+		int cond = reason == WIRE_CLOSE_KICK ? wire_get_u8(&r) : -1;
+		c2s_on_session_close(w, c, reason, r.err ? -1 : cond);
 		break;
+	}
 	default:
 		log_warn("worker %u: unknown frame type %u from the core", w->id, f->type);
 	}

@@ -82,6 +82,8 @@ static const struct config_key config_keys[] = {
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
 	NUM("core", "scram_iterations", CONFIG_T_U32, scram_iterations, 4096, 10000000),
 	NUM("core", "max_sessions_per_account", CONFIG_T_UINT, max_sessions, 1, 100000),
+	STR("core", "control", control, config_check_path, "a file name"),
+	BOOL("core", "control_group", control_group),
 };
 /* clang-format on */
 
@@ -115,6 +117,60 @@ void config_defaults(struct config *c)
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;
 	c->max_sessions = 100;
+	snprintf(c->control, sizeof c->control, "var/core.ctl");
+}
+
+static size_t config_key_size(const struct config_key *k)
+{
+	switch (k->type) {
+	case CONFIG_T_STR: return k->size;
+	case CONFIG_T_U16: return sizeof(uint16_t);
+	case CONFIG_T_U32: return sizeof(uint32_t);
+	case CONFIG_T_UINT: return sizeof(unsigned);
+	case CONFIG_T_BOOL: return sizeof(int);
+	default: return 0;
+	}
+}
+
+static int config_hosts_differ(const struct config *a, const struct config *b)
+{
+	int d = a->nhosts != b->nhosts;
+	for (unsigned i = 0; !d && i < a->nhosts; i++)
+		d = strcmp(a->hosts[i], b->hosts[i]) != 0;
+	return d;
+}
+
+/* Where a domain was named (line) is no change. */
+static int config_tls_hosts_differ(const struct config *a, const struct config *b)
+{
+	int d = a->ntls_hosts != b->ntls_hosts;
+	for (unsigned i = 0; !d && i < a->ntls_hosts; i++) {
+		const struct config_tls_host *x = &a->tls_hosts[i], *y = &b->tls_hosts[i];
+		d = strcmp(x->domain, y->domain) || strcmp(x->cert, y->cert) ||
+		    strcmp(x->key, y->key);
+	}
+	return d;
+}
+
+int config_diff(const struct config *a, const struct config *b,
+		int (*fn)(void *ctx, const char *key), void *ctx)
+{
+	char name[64];
+	int rc = 0;
+	for (size_t i = 0; !rc && i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		const struct config_key *k = &config_keys[i];
+		size_t n = config_key_size(k);
+		const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+		int differ = k->type == CONFIG_T_HOSTS ? config_hosts_differ(a, b)
+			     : k->type == CONFIG_T_STR ? strcmp(pa, pb) != 0
+						       : memcmp(pa, pb, n) != 0;
+		snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+		if (differ)
+			rc = fn(ctx, name);
+	}
+	if (!rc && config_tls_hosts_differ(a, b))
+		rc = fn(ctx, "tls.certificate.<domain>");
+	return rc;
 }
 
 /* ---- value checks ---- */

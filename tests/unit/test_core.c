@@ -330,10 +330,13 @@ static void test_stats(struct core *c)
 	send_open(c, l, 1, "alice@" DOMAIN "/s");
 	send_stanza(c, l, 1, STANZA_MESSAGE, STANZA_T_CHAT, "m", "alice@" DOMAIN "/s",
 		    "alice@" DOMAIN "/s", "<message type=\"chat\"/>");
-	buf_free(&l->out);
+	/* Admin frames come over the control socket only (control.c). */
+	struct link *adm = link_new(c, -1, "ctl");
+	adm->admin = 1;
+	wire_put_hello(&b, "starlingctl");
 	wire_put_u8_frame(&b, WIRE_STATS_REQ, 0, 0);
-	feed(c, l, &b);
-	CHECK(next_frame(l, WIRE_STATS, &f, &keep) == 0);
+	feed(c, adm, &b);
+	CHECK(next_frame(adm, WIRE_STATS, &f, &keep) == 0);
 	struct wire_reader r;
 	wire_reader_init(&r, &f);
 	struct wire_str t = wire_get_str(&r);
@@ -346,6 +349,11 @@ static void test_stats(struct core *c)
 	CHECK(!has_str(t, "Bad_Name") && !has_str(t, "evil") && !has_str(t, "neg"));
 	CHECK(c->stats.stanzas[STANZA_MESSAGE] >= 1 && c->stats.deliveries >= 1);
 	buf_free(&keep);
+	link_close(c, adm);
+	/* ... and a cm's link asking for them is cut. */
+	wire_put_u8_frame(&b, WIRE_STATS_REQ, 0, 0);
+	feed(c, l, &b);
+	CHECK(l->dead);
 	link_close(c, l);
 }
 
