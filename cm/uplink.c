@@ -16,6 +16,7 @@
 
 #include "c2s.h"
 #include "sm.h"
+#include "lib/config.h"
 #include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -153,14 +154,45 @@ static void uplink_multi(struct worker *w, const struct wire_frame *f)
 	}
 }
 
+const char *uplink_config_path;
+
+/* starlingctl reload: the keys this worker reads where it uses them take
+ * their new values in its own copy of the configuration (main gave each
+ * worker one), so no other thread is touched; the core names the same keys
+ * "applied" (core/control.c).  The rest wait for a restart. */
+static void uplink_reload(struct worker *w)
+{
+	char err[512];
+	struct config *next = malloc(sizeof *next); /* freed below */
+	struct config *mine = (struct config *)w->cfg; /* main's, per worker */
+	if (next)
+		config_defaults(next);
+	if (!next || !uplink_config_path ||
+	    config_load(uplink_config_path, next, err, sizeof err)) {
+		log_warn("worker %u: reload: %s", w->id, next ? err : "out of memory");
+		free(next);
+		return;
+	}
+	mine->read_rate = next->read_rate;
+	mine->read_burst = next->read_burst;
+	mine->auth_timeout = next->auth_timeout;
+	mine->idle_timeout = next->idle_timeout;
+	mine->ping_timeout = next->ping_timeout;
+	mine->resume_timeout = next->resume_timeout;
+	free(next);
+	log_info("worker %u: configuration reloaded", w->id);
+	/* The certificates: main's SIGHUP path, once per process. */
+	if (w->id == 0 && kill(getpid(), SIGHUP))
+		log_warn("worker %u: reload: %s", w->id, strerror(errno));
+}
+
 /* starlingctl log-level / reload, relayed by the core.  The level is the
  * process's; the certificates are reloaded by main's SIGHUP path, asked once
  * per process (worker 0), not once per worker. */
 static void uplink_control(struct worker *w, const struct wire_frame *f)
 {
 	if (f->type == WIRE_RELOAD) {
-		if (w->id == 0 && kill(getpid(), SIGHUP))
-			log_warn("worker %u: reload: %s", w->id, strerror(errno));
+		uplink_reload(w);
 		return;
 	}
 	struct wire_reader r;

@@ -313,7 +313,10 @@ static int cmd_log_level(struct core *c, const struct req *q, struct buf *out, i
 /* Keys a running process takes from reload; every other one is read only
  * at start (docs/configuration.md). */
 static const char *const live_keys[] = {
-	"server.log_level", "core.max_sessions_per_account", "core.scram_iterations",
+	"server.log_level",	  "core.max_sessions_per_account", "core.scram_iterations",
+	/* each cm worker's (cm/uplink.c), from the next use */
+	"c2s.read_rate",	  "c2s.read_burst",		   "c2s.auth_timeout",
+	"c2s.idle_timeout",	  "c2s.ping_timeout",		   "c2s.resume_timeout",
 };
 
 struct reload_ctx {
@@ -346,17 +349,18 @@ static int on_changed(void *ctx, const char *key)
 	return rc;
 }
 
-/* The certificates are re-read by each cm (its SIGHUP path), from the files
- * it was started with.  Returns the cm processes asked (worker 0's link). */
-static unsigned reload_certificates(struct core *c)
+/* Every cm worker re-reads the file for its live keys; worker 0 has its
+ * process reload the certificates (the SIGHUP path, from the files it was
+ * started with).  Returns the cm processes (worker 0's links). */
+static unsigned reload_cms(struct core *c)
 {
 	unsigned n = 0;
 	for (struct link *l = c->links; l; l = l->next)
-		if (is_cm(l) && !l->dead && strlen(l->name) > 2 &&
-		    !strcmp(l->name + strlen(l->name) - 2, "/0")) {
+		if (is_cm(l) && !l->dead) {
 			if (wire_put_u8_frame(&l->out, WIRE_RELOAD, 0, 0))
 				link_fail(l, "out of memory");
-			n++;
+			size_t len = strlen(l->name);
+			n += len > 2 && !strcmp(l->name + len - 2, "/0");
 		}
 	return n;
 }
@@ -381,7 +385,7 @@ static int cmd_reload(struct core *c, const struct req *q, struct buf *out, int 
 	rc = rc ? rc : config_diff(c->cfg, next, on_changed, &r);
 	if (!rc && !q->json && buf_avail(out) == before)
 		rc = add(out, "no configuration changes\n");
-	unsigned n = reload_certificates(c);
+	unsigned n = reload_cms(c);
 	if (!rc)
 		rc = q->json ? add(out, "],\"certificates_reload_requested\":%u}\n", n)
 			     : add(out, "certificates: reload requested from %u cm process(es)\n",

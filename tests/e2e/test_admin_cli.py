@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 
 from conftest import Server, connect, expect, run
 from xmpp_raw import NS_CLIENT, expect_stream_error, q
@@ -21,6 +22,15 @@ def _ctl(server, *args, conf=None):
                        + list(args), capture_output=True, text=True, timeout=60,
                        cwd=str(server.dir))
     return r.returncode, r.stdout, r.stderr
+
+
+def _wait_log(server, text, what):
+    """Until the servers' logs hold text (an event, not a duration: the
+    deadline only bounds a failure)."""
+    deadline = time.monotonic() + 20
+    while text not in server.log_text():
+        assert time.monotonic() < deadline, 'no %s in the log' % what
+        time.sleep(0.05)
 
 
 def _alive(s, tag):
@@ -146,11 +156,21 @@ def test_reload_applies_live_keys_and_names_the_rest(tmp_path):
             text = srv.conf.read_text()
             text = text.replace('max_sessions_per_account = 3', 'max_sessions_per_account = 1')
             text = re.sub(r'(?m)^port = \d+$', 'port = 1', text, count=1)
+            text = text.replace('auth_timeout = 60', 'auth_timeout = 1')
             srv.conf.write_text(text)
             r = json.loads(srv.ctl('reload', '--json').stdout)
             changed = {c['key']: c['applied'] for c in r['changed']}
-            assert changed == {'core.max_sessions_per_account': True, 'c2s.port': False}, r
+            assert changed == {'core.max_sessions_per_account': True, 'c2s.port': False,
+                               'c2s.auth_timeout': True}, r
             assert r['certificates_reload_requested'] == 1
+            _wait_log(srv, 'worker 0: configuration reloaded', "the cm's reload")
+            # A cm key: a stream that never logs in is now cut after 1 s, not 60.
+            idle = srv.raw()
+            try:
+                idle.open()
+                expect_stream_error(idle, 'connection-timeout')
+            finally:
+                idle.close()
             # The existing session keeps chatting ...
             a.send_message(mto=bj + '/x', mbody='after reload', mtype='chat')
             m = await expect(b.messages, lambda m: m['body'] == 'after reload', 'chat')
