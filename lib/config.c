@@ -117,8 +117,9 @@ void config_defaults(struct config *c)
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;
 	c->max_sessions = 100;
-	snprintf(c->control, sizeof c->control, "var/core.ctl");
+	c->control[0] = '\0'; /* next to the database unless set: config_load */
 }
+
 
 static size_t config_key_size(const struct config_key *k)
 {
@@ -497,6 +498,22 @@ const char *config_hosted(const struct config *c, const char *dom)
 	return NULL;
 }
 
+/* [core] control not set: core.ctl in the database's directory, so a file
+ * that moves the database (tests, the bench) moves the socket along and
+ * never names a directory that does not exist.  -1 when it would not fit. */
+static int config_default_control(struct config_parse *p)
+{
+	struct config *c = p->c;
+	const char *slash = strrchr(c->database, '/');
+	int dl = slash ? (int)(slash - c->database + 1) : 0;
+	int n = snprintf(c->control, sizeof c->control, "%.*score.ctl", dl, c->database);
+	if (n > 0 && (size_t)n < sizeof c->control)
+		return 0;
+	snprintf(p->err, p->errlen, "%s: [core] database's directory is too long for the "
+		 "control socket: set [core] control", p->path);
+	return -1;
+}
+
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
 	/* Work on a copy so that a failed load leaves *c as it was. */
@@ -526,7 +543,7 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	if (config_cross_check(&p))
+	if (config_cross_check(&p) || (!tmp.control[0] && config_default_control(&p)))
 		return -1;
 	*c = tmp;
 	return 0;

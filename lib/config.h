@@ -61,7 +61,7 @@ struct config {
 	char database[CONFIG_STR];	/* SQLite file (default var/starling.db) */
 	uint32_t scram_iterations;	/* PBKDF2 iterations for new credentials (default 4096) */
 	unsigned max_sessions;		/* sessions (resources) per account (default 100) */
-	char control[CONFIG_STR];	/* starlingctl's Unix socket path (default var/core.ctl) */
+	char control[CONFIG_STR];	/* starlingctl's Unix socket (default: core.ctl beside database) */
 	int control_group;		/* mode 0660 instead of 0600 (default 0) */
 };
 

@@ -60,6 +60,8 @@ static void defaults(void)
 	CHECK(c.tls_client_ca[0] == '\0'); /* no client certificates asked for */
 	CHECK_STR(c.link_address, "unix:var/core.sock");
 	CHECK_STR(c.database, "var/starling.db");
+	CHECK(c.control[0] == '\0'); /* set by config_load: beside the database */
+	snprintf(c.control, sizeof c.control, "var/core.ctl");
 
 	struct config d;
 	CHECK(load(&d, "") == 0 && !memcmp(&c, &d, sizeof c));
@@ -384,6 +386,11 @@ static void diff(void)
 	CHECK(!strcmp(seen, "server.hosts server.log_level c2s.port core.control "
 			    "core.control_group tls.certificate.<domain> "));
 	CHECK(config_diff(&a, &b, stop_key, NULL) == 7); /* the first one stops it */
+	/* [core] control defaults to core.ctl beside the database. */
+	CHECK(load(&a, "") == 0 && !strcmp(a.control, "var/core.ctl"));
+	CHECK(load(&a, "[core]\ndatabase = /srv/x/s.db\n") == 0 &&
+	      !strcmp(a.control, "/srv/x/core.ctl"));
+	CHECK(load(&a, "[core]\ndatabase = s.db\n") == 0 && !strcmp(a.control, "core.ctl"));
 }
 
 int main(void)
