@@ -100,6 +100,15 @@ static int json_str(struct buf *b, const char *s)
 	return rc || buf_append(b, "\"", 1) ? -ENOMEM : 0;
 }
 
+/* A refusal: msg as a line, or {"error": msg} for --json. */
+static int refuse(const struct req *q, struct buf *out, int *failed, const char *msg)
+{
+	*failed = 1;
+	if (!q->json)
+		return add(out, "%s\n", msg);
+	return add(out, "{\"error\":") || json_str(out, msg) || add(out, "}\n") ? -ENOMEM : 0;
+}
+
 static int is_cm(const struct link *l)
 {
 	return l->hello_rx && !l->admin && !strncmp(l->name, "starling-cm/", 12);
@@ -252,11 +261,12 @@ static int cmd_kick(struct core *c, const struct req *q, struct buf *out, int *f
 	const char *name = *q->a2 ? q->a2 : "policy-violation";
 	int cond = kick_condition(name);
 	if (cond < 0 || !*q->a1) {
-		*failed = 1;
-		return add(out, "%s: not a condition kick can use (RFC 6120 §4.9.3: one of "
-				"policy-violation, not-authorized, conflict, system-shutdown, "
-				"resource-constraint, connection-timeout, internal-server-error, "
-				"undefined-condition)\n", name);
+		char msg[512];
+		snprintf(msg, sizeof msg, "%.64s: not a condition kick can use (RFC 6120 §4.9.3: "
+			 "one of policy-violation, not-authorized, conflict, system-shutdown, "
+			 "resource-constraint, connection-timeout, internal-server-error, "
+			 "undefined-condition)", name);
+		return refuse(q, out, failed, msg);
 	}
 	unsigned n = 0;
 	struct session *s;
@@ -300,8 +310,10 @@ static int cmd_log_level(struct core *c, const struct req *q, struct buf *out, i
 {
 	int lvl = log_level_parse(q->a1);
 	if (lvl < 0) {
-		*failed = 1;
-		return add(out, "%s: not a log level (error, warn, info or debug)\n", q->a1);
+		char msg[128];
+		snprintf(msg, sizeof msg, "%.32s: not a log level (error, warn, info or debug)",
+			 q->a1);
+		return refuse(q, out, failed, msg);
 	}
 	unsigned n = set_level(c, lvl);
 	log_info("starlingctl: log level %s", q->a1);
@@ -374,10 +386,9 @@ static int cmd_reload(struct core *c, const struct req *q, struct buf *out, int 
 	config_defaults(next);
 	if (config_load(c->cfg_path, next, err, sizeof err)) {
 		free(next);
-		*failed = 1;
 		log_warn("reload: %s; nothing changed", err);
-		return q->json ? add(out, "{\"error\":") || json_str(out, err) || add(out, "}\n")
-			       : add(out, "%s: nothing changed\n", err);
+		strncat(err, "; nothing changed", sizeof err - strlen(err) - 1);
+		return refuse(q, out, failed, err);
 	}
 	struct reload_ctx r = {.c = c, .next = next, .out = out, .json = q->json, .first = 1};
 	int rc = q->json ? add(out, "{\"changed\":[") : 0;
@@ -423,7 +434,7 @@ static void on_admin_req(struct core *c, struct link *l, const struct wire_frame
 	else if (!strcmp(q.verb, "reload"))
 		rc = cmd_reload(c, &q, &out, &failed);
 	else
-		rc = add(&out, "%s: unknown verb\n", q.verb), failed = 1;
+		rc = refuse(&q, &out, &failed, "unknown verb");
 	if (rc) {
 		buf_free(&out);
 		failed = 1;

@@ -408,14 +408,27 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 	return rc ? 1 : 0;
 }
 
-/* The defaults overlaid with path; the reason (file and line) on stderr. */
-static int load_config(const char *path, struct config *cfg)
+/* The defaults overlaid with path; the reason (file and line) on stderr,
+ * and on stdout as {"error": ...} for --json. */
+static int load_config(const char *path, struct config *cfg, int json)
 {
 	char err[512];
 	config_defaults(cfg);
 	if (!config_load(path, cfg, err, sizeof err))
 		return 0;
 	fprintf(stderr, "starlingctl: %s\n", err);
+	if (json) {
+		printf("{\"error\":\"");
+		for (const char *p = err; *p; p++) { /* a JSON string, RFC 8259 §7 */
+			if (*p == '"' || *p == '\\')
+				putchar('\\');
+			if ((unsigned char)*p < 0x20)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+		printf("\"}\n");
+	}
 	return -1;
 }
 
@@ -434,7 +447,7 @@ static int check_readable(const char *path, const char *key, const char *domain,
 static int cmd_check_config(const char *path)
 {
 	static struct config cfg;
-	if (load_config(path, &cfg))
+	if (load_config(path, &cfg, 0))
 		return 1;
 	if (check_readable(path, "tls.certificate", "", cfg.tls_cert) ||
 	    check_readable(path, "tls.key", "", cfg.tls_key))
@@ -473,7 +486,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[optind], "check-config") && argc - optind <= 2)
 		return cmd_check_config(argc - optind == 2 ? argv[optind + 1] : cfg_path);
 	static struct config cfg;
-	if (load_config(cfg_path, &cfg))
+	if (load_config(cfg_path, &cfg, json))
 		return 1;
 	log_init("starlingctl", LOG_LEVEL_WARN);
 	/* The running server's verbs need no database. */

@@ -92,6 +92,8 @@ def test_kick_closes_with_the_condition(server):
     assert code == 1 and 'no such session' in err, (code, out, err)
     code, out, err = _ctl(server, 'kick', jid, 'not-a-condition')
     assert code == 1 and 'not a condition' in err, (code, out, err)
+    code, out, err = _ctl(server, 'kick', jid, 'see-other-host', '--json')
+    assert code == 1 and 'not a condition' in json.loads(out)['error'], (code, out, err)
     code, out, err = _ctl(server, 'kick')
     assert code == 2 and 'usage' in err
 
@@ -149,6 +151,17 @@ def test_reload_applies_live_keys_and_names_the_rest(tmp_path):
         bj, bpw = srv.new_user('bo')
         code, out, _ = _ctl(srv, 'reload')
         assert code == 0 and 'no configuration changes' in out, out
+        # A file that does not load changes nothing, and says where.
+        good = srv.conf.read_text()
+        srv.conf.write_text(good + 'bogus_key = 1\n')
+        code, out, err = _ctl(srv, 'reload', '--json')  # starlingctl reads it too
+        assert code == 1 and re.search(r'starling\.conf:\d+: ', json.loads(out)['error'])
+        ctl_conf = tmp_path / 'ctl.conf'  # the core's own refusal
+        ctl_conf.write_text('[core]\ncontrol = %s\n' % (srv.dir / 'core.ctl'))
+        code, out, err = _ctl(srv, 'reload', '--json', conf=ctl_conf)
+        assert code == 1 and re.search(r'starling\.conf:\d+: .*nothing changed',
+                                       json.loads(out)['error']), (out, err)
+        srv.conf.write_text(good)
 
         async def scenario():
             a = await connect(srv, aj, apw, resource='one', presence=True)
