@@ -272,11 +272,13 @@ static int cmd_kick(struct core *c, const struct req *q, struct buf *out, int *f
 	struct session *s;
 	while ((s = kick_next(c, q->a1))) {
 		struct wire_writer w;
-		wire_begin(&w, &s->link->out, WIRE_SESSION_CLOSE, s->sid);
-		wire_put_u8(&w, WIRE_CLOSE_KICK);
-		wire_put_u8(&w, (uint8_t)cond);
-		if (!s->link->dead && wire_end(&w))
-			link_fail(s->link, "out of memory");
+		if (!s->link->dead) {
+			wire_begin(&w, &s->link->out, WIRE_SESSION_CLOSE, s->sid);
+			wire_put_u8(&w, WIRE_CLOSE_KICK);
+			wire_put_u8(&w, (uint8_t)cond);
+			if (wire_end(&w))
+				link_fail(s->link, "out of memory");
+		}
 		link_session_end(c, s, "kicked");
 		n++;
 	}
