@@ -146,6 +146,47 @@ static int cmd_status(struct core *c, const struct req *q, struct buf *out)
 	return rc;
 }
 
+/* The sum over every cm worker's last report of the line "name N". */
+static uint64_t cm_sum(const struct core *c, const char *name)
+{
+	uint64_t sum = 0;
+	size_t nl = strlen(name);
+	for (const struct link *l = c->links; l; l = l->next) {
+		if (!is_cm(l) || !buf_avail(&l->cm_report))
+			continue;
+		const char *p = buf_head(&l->cm_report), *end = p + buf_avail(&l->cm_report);
+		for (; p < end; p++) {
+			if ((size_t)(end - p) > nl && !memcmp(p, name, nl) && p[nl] == ' ')
+				sum += strtoull(p + nl + 1, NULL, 10); /* digits: stats_cm_report */
+			p = memchr(p, '\n', (size_t)(end - p));
+			if (!p)
+				break;
+		}
+	}
+	return sum;
+}
+
+static int cm_summary(const struct core *c, const struct req *q, struct buf *out)
+{
+	uint64_t v[6];
+	static const char *const names[6] = {
+		"starling_cm_connections",    "starling_cm_accepted_total",
+		"starling_cm_auth_ok_total",  "starling_cm_auth_failed_total",
+		"starling_cm_stanzas_in_total", "starling_cm_stanzas_out_total",
+	};
+	for (int i = 0; i < 6; i++)
+		v[i] = cm_sum(c, names[i]);
+	const char *fmt = q->json ? ",\"cm\":{\"connections\":%" PRIu64 ",\"accepted\":%" PRIu64
+				    ",\"logins_ok\":%" PRIu64 ",\"logins_failed\":%" PRIu64
+				    ",\"stanzas_in\":%" PRIu64 ",\"stanzas_out\":%" PRIu64 "}}\n"
+				  : "connections:     %" PRIu64 " open, %" PRIu64 " accepted\n"
+				    "logins:          %" PRIu64 " ok, %" PRIu64 " failed\n"
+				    "client stanzas:  %" PRIu64 " in, %" PRIu64 " out\n";
+	return add(out, fmt, v[0], v[1], v[2], v[3], v[4], v[5]);
+}
+
+/* stats: the core's figures, then the cm workers' added up (as of their
+ * last report, at most a second old). */
 static int cmd_stats(struct core *c, const struct req *q, struct buf *out)
 {
 	uint64_t links = 0, sessions = 0, avail = 0;
@@ -168,7 +209,7 @@ static int cmd_stats(struct core *c, const struct req *q, struct buf *out)
 			  ",\"stanzas\":{\"message\":%" PRIu64 ",\"presence\":%" PRIu64
 			  ",\"iq\":%" PRIu64 "},\"deliveries\":%" PRIu64
 			  ",\"offline_stored\":%" PRIu64 ",\"sessions_opened\":%" PRIu64
-			  ",\"sessions_closed\":%" PRIu64 "}\n"
+			  ",\"sessions_closed\":%" PRIu64
 			: "uptime:          %" PRIu64 " s\ncm worker links: %" PRIu64
 			  "\nusers online:    %u\nsessions:        %" PRIu64 " (%" PRIu64
 			  " available)\nstanzas routed:  %" PRIu64 " message, %" PRIu64
@@ -177,7 +218,8 @@ static int cmd_stats(struct core *c, const struct req *q, struct buf *out)
 			  ", closed %" PRIu64 "\n";
 	return add(out, fmt, up, links, c->users.n, sessions, avail, st->stanzas[1], st->stanzas[2],
 		   st->stanzas[3], st->deliveries, st->offline_stored, st->sessions_opened,
-		   st->sessions_closed);
+		   st->sessions_closed) ||
+	       cm_summary(c, q, out);
 }
 
 /* ---- sessions, kick ---- */

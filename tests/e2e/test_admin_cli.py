@@ -122,7 +122,14 @@ def test_stats_and_status_json(server):
     try:
         st = json.loads(server.ctl('stats', '--json').stdout)
         assert st['sessions'] >= 1 and st['cm_links'] >= 1 and st['users_online'] >= 1
-        assert 'sessions:' in server.ctl('stats').stdout
+        # The cms' figures, added up, once a report (each second) counted the login.
+        deadline = time.monotonic() + 20
+        while st['cm']['logins_ok'] < 1 or st['cm']['connections'] < 1:
+            assert time.monotonic() < deadline, st
+            time.sleep(0.1)
+            st = json.loads(server.ctl('stats', '--json').stdout)
+        text = server.ctl('stats').stdout
+        assert 'sessions:' in text and re.search(r'(?m)^logins: +[1-9]\d* ok', text), text
         fig = json.loads(server.ctl('status', '--json').stdout)['figures']
         assert fig['starling_core_sessions'] >= 1 and fig['starling_core_cm_links'] >= 1
     finally:
