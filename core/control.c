@@ -337,11 +337,12 @@ static int cmd_kick(struct core *c, const struct req *q, struct buf *out, int *f
 
 /* The level for the core and every cm process (each cm worker's link
  * carries it; they share one level per process).  Returns the cm links. */
-static unsigned set_level(struct core *c, int lvl)
+static unsigned set_level(struct core *c, int lvl, int core, int cms)
 {
 	unsigned n = 0;
-	log_current_level = (enum log_level)lvl;
-	for (struct link *l = c->links; l; l = l->next)
+	if (core)
+		log_current_level = (enum log_level)lvl;
+	for (struct link *l = c->links; cms && l; l = l->next)
 		if (is_cm(l) && !l->dead) {
 			if (wire_put_u8_frame(&l->out, WIRE_LOG_LEVEL, 0, (uint8_t)lvl))
 				link_fail(l, "out of memory");
@@ -353,17 +354,20 @@ static unsigned set_level(struct core *c, int lvl)
 static int cmd_log_level(struct core *c, const struct req *q, struct buf *out, int *failed)
 {
 	int lvl = log_level_parse(q->a1);
+	int core = !*q->a2 || !strcmp(q->a2, "core"), cms = !*q->a2 || !strcmp(q->a2, "cm");
+	if (!core && !cms)
+		return refuse(q, out, failed, "the process is core or cm (default: both)");
 	if (lvl < 0) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "%.32s: not a log level (error, warn, info or debug)",
 			 q->a1);
 		return refuse(q, out, failed, msg);
 	}
-	unsigned n = set_level(c, lvl);
-	log_info("starlingctl: log level %s", q->a1);
-	return add(out, q->json ? "{\"level\":\"%s\",\"cm_links\":%u}\n"
-				: "log level %s: starling-core and %u cm worker link(s)\n",
-		   q->a1, n);
+	unsigned n = set_level(c, lvl, core, cms);
+	log_info("starlingctl: log level %s%s%s", q->a1, *q->a2 ? " for " : "", q->a2);
+	return add(out, q->json ? "{\"level\":\"%s\",\"core\":%s,\"cm_links\":%u}\n"
+				: "log level %s: %s%u cm worker link(s)\n",
+		   q->a1, q->json ? (core ? "true" : "false") : core ? "starling-core and " : "", n);
 }
 
 /* Keys a running process takes from reload; every other one is read only
@@ -389,7 +393,7 @@ static int on_changed(void *ctx, const char *key)
 	for (size_t i = 0; i < sizeof live_keys / sizeof live_keys[0]; i++)
 		live |= !strcmp(key, live_keys[i]);
 	if (!strcmp(key, "server.log_level")) {
-		set_level(r->c, log_level_parse(r->next->log_level));
+		set_level(r->c, log_level_parse(r->next->log_level), 1, 1);
 		snprintf(r->c->cfg->log_level, sizeof r->c->cfg->log_level, "%s",
 			 r->next->log_level);
 	} else if (!strcmp(key, "core.max_sessions_per_account")) {

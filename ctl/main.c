@@ -36,7 +36,9 @@ static void usage(FILE *f)
 		   "                         <policy-violation/> or CONDITION (RFC 6120 §4.9.3)\n"
 		   "  reload                 re-read the configuration and certificates; lists\n"
 		   "                         each changed key: applied or restart needed\n"
-		   "  log-level LEVEL        error, warn, info or debug, in every process\n"
+		   "  log-level LEVEL [core|cm]\n"
+		   "                         error, warn, info or debug, from now on, in every\n"
+		   "                         process or only the core or the cms\n"
 		   "  --json (anywhere)      machine-readable output of those verbs\n"
 		   "  check-config [FILE]    validate FILE (default: the -c file) without\n"
 		   "                         starting anything; errors name the file and line\n"
@@ -353,8 +355,8 @@ static int running_verb(const struct config *cfg, int json, int argc, char **arg
 	char jid[4096];
 	if ((!strcmp(v, "status") || !strcmp(v, "stats") || !strcmp(v, "reload")) && argc == 1)
 		return cmd_admin(cfg, json, v, "", "");
-	if (!strcmp(v, "log-level") && argc == 2)
-		return cmd_admin(cfg, json, v, argv[1], "");
+	if (!strcmp(v, "log-level") && (argc == 2 || argc == 3))
+		return cmd_admin(cfg, json, v, argv[1], argc == 3 ? argv[2] : "");
 	if (!strcmp(v, "sessions") && argc <= 2) {
 		if (argc == 2 && admin_jid(cfg, argv[1], jid, sizeof jid))
 			return 1;

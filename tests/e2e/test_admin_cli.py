@@ -111,7 +111,24 @@ def test_log_level_changes_what_is_logged(server):
     assert not login_logged('info')  # a debug line
     assert login_logged('debug')
     out = json.loads(server.ctl('log-level', 'debug', '--json').stdout)
-    assert out['level'] == 'debug' and out['cm_links'] >= 1
+    assert out == {'level': 'debug', 'core': True, 'cm_links': 1}
+    # One process only: the cm's debug lines go, the core's stay.
+    def cm_debug_lines():
+        cm_log = server.log_text().split('==== starling-cm ====')[1]
+        return len(re.findall(r'(?m) starling-cm debug: ', cm_log))
+    server.ctl('log-level', 'info', 'cm')
+    before = cm_debug_lines()
+    jid, pw = server.new_user('one')
+    s = server.raw_login(jid, pw, 'r')
+    try:
+        assert _alive(s, 'one')
+    finally:
+        s.close()
+    _wait_log(server, 'session close: %s/r' % jid, "the core's debug line")
+    assert cm_debug_lines() == before
+    server.ctl('log-level', 'debug')
+    code, _, err = _ctl(server, 'log-level', 'info', 'router')
+    assert code == 1 and 'core or cm' in err
     code, _, err = _ctl(server, 'log-level', 'loud')
     assert code == 1 and 'not a log level' in err
 
