@@ -213,11 +213,13 @@ int uplink_session_open(struct worker *w, struct conn *c, const char *full)
 	struct sockaddr_storage sa;
 	socklen_t sl = sizeof sa;
 	char host[INET6_ADDRSTRLEN] = "", addr[INET6_ADDRSTRLEN + 8] = "";
-	if (!getpeername(c->fd, (struct sockaddr *)&sa, &sl) && sa.ss_family == AF_INET) {
+	if (getpeername(c->fd, (struct sockaddr *)&sa, &sl))
+		sa.ss_family = AF_UNSPEC; /* sent as "": unknown */
+	if (sa.ss_family == AF_INET) {
 		struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
 		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
 		snprintf(addr, sizeof addr, "%s:%u", host, ntohs(v4->sin_port));
-	} else if (!getpeername(c->fd, (struct sockaddr *)&sa, &sl) && sa.ss_family == AF_INET6) {
+	} else if (sa.ss_family == AF_INET6) {
 		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
 		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
 		snprintf(addr, sizeof addr, "[%s]:%u", host, ntohs(v6->sin6_port));

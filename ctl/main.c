@@ -15,7 +15,6 @@
 #include "ctl/provision.h"
 #include "lib/config.h"
 #include "lib/jid.h"
-#include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "lib/scram.h"
 #include "lib/wire.h"
@@ -204,9 +203,10 @@ static int control_connect(const struct config *cfg)
 }
 
 /* Talks to a running core on its control socket: HELLO, then frames, then
- * waits for the first frame of type want (its payload after skip bytes goes
- * to text, which may be NULL; *status gets its first byte when skip is 1).
- * Returns 0, 1 when no core listens (errno in *why), or a negative errno. */
+ * waits for the first frame of type want (its payload string goes to text,
+ * which may be NULL).  Returns 0, 1 when no core listens (errno in *why,
+ * which may be NULL), 2 when an ADMIN_REPLY says the verb failed, or a
+ * negative errno. */
 static int core_ask_st(const struct config *cfg, const struct buf *frames, uint8_t want,
 		       struct buf *text, int *why)
 {
