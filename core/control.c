@@ -141,7 +141,7 @@ static int cmd_status(struct core *c, const struct req *q, struct buf *out)
 	int rc = stats_render(c, &text);
 	if (!rc)
 		rc = q->json ? status_json(out, &text)
-			     : buf_append(out, buf_head(&text), buf_avail(&text));
+		             : buf_append(out, buf_head(&text), buf_avail(&text));
 	buf_free(&text);
 	return rc;
 }
@@ -170,18 +170,18 @@ static int cm_summary(const struct core *c, const struct req *q, struct buf *out
 {
 	uint64_t v[6];
 	static const char *const names[6] = {
-		"starling_cm_connections",    "starling_cm_accepted_total",
-		"starling_cm_auth_ok_total",  "starling_cm_auth_failed_total",
-		"starling_cm_stanzas_in_total", "starling_cm_stanzas_out_total",
+	    "starling_cm_connections",      "starling_cm_accepted_total",
+	    "starling_cm_auth_ok_total",    "starling_cm_auth_failed_total",
+	    "starling_cm_stanzas_in_total", "starling_cm_stanzas_out_total",
 	};
 	for (int i = 0; i < 6; i++)
 		v[i] = cm_sum(c, names[i]);
 	const char *fmt = q->json ? ",\"cm\":{\"connections\":%" PRIu64 ",\"accepted\":%" PRIu64
-				    ",\"logins_ok\":%" PRIu64 ",\"logins_failed\":%" PRIu64
-				    ",\"stanzas_in\":%" PRIu64 ",\"stanzas_out\":%" PRIu64 "}}\n"
-				  : "connections:     %" PRIu64 " open, %" PRIu64 " accepted\n"
-				    "logins:          %" PRIu64 " ok, %" PRIu64 " failed\n"
-				    "client stanzas:  %" PRIu64 " in, %" PRIu64 " out\n";
+	                            ",\"logins_ok\":%" PRIu64 ",\"logins_failed\":%" PRIu64
+	                            ",\"stanzas_in\":%" PRIu64 ",\"stanzas_out\":%" PRIu64 "}}\n"
+	                          : "connections:     %" PRIu64 " open, %" PRIu64 " accepted\n"
+	                            "logins:          %" PRIu64 " ok, %" PRIu64 " failed\n"
+	                            "client stanzas:  %" PRIu64 " in, %" PRIu64 " out\n";
 	return add(out, fmt, v[0], v[1], v[2], v[3], v[4], v[5]);
 }
 
@@ -203,22 +203,22 @@ static int cmd_stats(struct core *c, const struct req *q, struct buf *out)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	const struct core_stats *st = &c->stats;
 	uint64_t up = (uint64_t)(now.tv_sec - c->started);
-	const char *fmt =
-		q->json ? "{\"uptime_seconds\":%" PRIu64 ",\"cm_links\":%" PRIu64
-			  ",\"users_online\":%u,\"sessions\":%" PRIu64 ",\"sessions_available\":%" PRIu64
-			  ",\"stanzas\":{\"message\":%" PRIu64 ",\"presence\":%" PRIu64
-			  ",\"iq\":%" PRIu64 "},\"deliveries\":%" PRIu64
-			  ",\"offline_stored\":%" PRIu64 ",\"sessions_opened\":%" PRIu64
-			  ",\"sessions_closed\":%" PRIu64
-			: "uptime:          %" PRIu64 " s\ncm worker links: %" PRIu64
-			  "\nusers online:    %u\nsessions:        %" PRIu64 " (%" PRIu64
-			  " available)\nstanzas routed:  %" PRIu64 " message, %" PRIu64
-			  " presence, %" PRIu64 " iq\ndeliveries:      %" PRIu64
-			  "\noffline stored:  %" PRIu64 "\nsessions opened: %" PRIu64
-			  ", closed %" PRIu64 "\n";
+	const char *fmt = q->json ? "{\"uptime_seconds\":%" PRIu64 ",\"cm_links\":%" PRIu64
+	                            ",\"users_online\":%u,\"sessions\":%" PRIu64
+	                            ",\"sessions_available\":%" PRIu64
+	                            ",\"stanzas\":{\"message\":%" PRIu64 ",\"presence\":%" PRIu64
+	                            ",\"iq\":%" PRIu64 "},\"deliveries\":%" PRIu64
+	                            ",\"offline_stored\":%" PRIu64 ",\"sessions_opened\":%" PRIu64
+	                            ",\"sessions_closed\":%" PRIu64
+	                          : "uptime:          %" PRIu64 " s\ncm worker links: %" PRIu64
+	                            "\nusers online:    %u\nsessions:        %" PRIu64 " (%" PRIu64
+	                            " available)\nstanzas routed:  %" PRIu64 " message, %" PRIu64
+	                            " presence, %" PRIu64 " iq\ndeliveries:      %" PRIu64
+	                            "\noffline stored:  %" PRIu64 "\nsessions opened: %" PRIu64
+	                            ", closed %" PRIu64 "\n";
 	return add(out, fmt, up, links, c->users.n, sessions, avail, st->stanzas[1], st->stanzas[2],
-		   st->stanzas[3], st->deliveries, st->offline_stored, st->sessions_opened,
-		   st->sessions_closed) ||
+	           st->stanzas[3], st->deliveries, st->offline_stored, st->sessions_opened,
+	           st->sessions_closed) ||
 	       cm_summary(c, q, out);
 }
 
@@ -245,20 +245,20 @@ static int session_line(struct buf *out, const struct session *s, int json, int 
 	int avail = (s->flags & SESSION_AVAILABLE) != 0;
 	if (!json)
 		return add(out, "%s/%s\t%s\t%s\t%s\t%d\t%s\n", s->user->bare, s->resource, addr,
-			   since, s->link->name, s->priority, avail ? "available" : "unavailable");
+		           since, s->link->name, s->priority, avail ? "available" : "unavailable");
 	return add(out, "%s{\"jid\":", first ? "" : ",") || json_str(out, s->user->bare) ||
 	       add(out, ",\"resource\":") || json_str(out, s->resource) ||
 	       add(out, ",\"address\":") || json_str(out, session_addr(s)) ||
 	       add(out, ",\"since\":%u,\"since_utc\":\"%s\",\"cm\":", s->since, since) ||
 	       json_str(out, s->link->name) ||
 	       add(out, ",\"sid\":%u,\"priority\":%d,\"available\":%s}", s->sid, s->priority,
-		   avail ? "true" : "false");
+	           avail ? "true" : "false");
 }
 
 static int cmd_sessions(struct core *c, const struct req *q, struct buf *out)
 {
 	int rc = q->json ? add(out, "{\"sessions\":[")
-			 : add(out, "JID\tADDRESS\tSINCE\tCM\tPRIORITY\tPRESENCE\n");
+	                 : add(out, "JID\tADDRESS\tSINCE\tCM\tPRIORITY\tPRESENCE\n");
 	int first = 1;
 	for (struct link *l = c->links; !rc && l; l = l->next)
 		for (uint32_t i = 0; is_cm(l) && !rc && i < l->sids.nb; i++)
@@ -274,8 +274,9 @@ static int cmd_sessions(struct core *c, const struct req *q, struct buf *out)
  * the others of RFC 6120 §4.9.3 name client faults the client did not
  * commit (and see-other-host needs a host). */
 static const char *const kickable[] = {
-	"policy-violation", "not-authorized",	   "conflict",		   "system-shutdown",
-	"resource-constraint", "connection-timeout", "internal-server-error", "undefined-condition",
+    "policy-violation",      "not-authorized",      "conflict",
+    "system-shutdown",       "resource-constraint", "connection-timeout",
+    "internal-server-error", "undefined-condition",
 };
 
 static int kick_condition(const char *name)
@@ -304,10 +305,12 @@ static int cmd_kick(struct core *c, const struct req *q, struct buf *out, int *f
 	int cond = kick_condition(name);
 	if (cond < 0 || !*q->a1) {
 		char msg[512];
-		snprintf(msg, sizeof msg, "%.64s: not a condition kick can use (RFC 6120 §4.9.3: "
-			 "one of policy-violation, not-authorized, conflict, system-shutdown, "
-			 "resource-constraint, connection-timeout, internal-server-error, "
-			 "undefined-condition)", name);
+		snprintf(msg, sizeof msg,
+		         "%.64s: not a condition kick can use (RFC 6120 §4.9.3: "
+		         "one of policy-violation, not-authorized, conflict, system-shutdown, "
+		         "resource-constraint, connection-timeout, internal-server-error, "
+		         "undefined-condition)",
+		         name);
 		return refuse(q, out, failed, msg);
 	}
 	unsigned n = 0;
@@ -330,7 +333,7 @@ static int cmd_kick(struct core *c, const struct req *q, struct buf *out, int *f
 		return add(out, "{\"jid\":") || json_str(out, q->a1) ||
 		       add(out, ",\"condition\":\"%s\",\"kicked\":%u}\n", name, n);
 	return n ? add(out, "%s: %u session(s) closed with <%s/>\n", q->a1, n, name)
-		 : add(out, "%s: no such session\n", q->a1);
+	         : add(out, "%s: no such session\n", q->a1);
 }
 
 /* ---- log-level, reload ---- */
@@ -360,23 +363,34 @@ static int cmd_log_level(struct core *c, const struct req *q, struct buf *out, i
 	if (lvl < 0) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "%.32s: not a log level (error, warn, info or debug)",
-			 q->a1);
+		         q->a1);
 		return refuse(q, out, failed, msg);
 	}
 	unsigned n = set_level(c, lvl, core, cms);
 	log_info("starlingctl: log level %s%s%s", q->a1, *q->a2 ? " for " : "", q->a2);
-	return add(out, q->json ? "{\"level\":\"%s\",\"core\":%s,\"cm_links\":%u}\n"
-				: "log level %s: %s%u cm worker link(s)\n",
-		   q->a1, q->json ? (core ? "true" : "false") : core ? "starling-core and " : "", n);
+	return add(out,
+	           q->json ? "{\"level\":\"%s\",\"core\":%s,\"cm_links\":%u}\n"
+	                   : "log level %s: %s%u cm worker link(s)\n",
+	           q->a1,
+	           q->json ? (core ? "true" : "false")
+	           : core  ? "starling-core and "
+	                   : "",
+	           n);
 }
 
 /* Keys a running process takes from reload; every other one is read only
  * at start (docs/configuration.md). */
 static const char *const live_keys[] = {
-	"server.log_level",	  "core.max_sessions_per_account", "core.scram_iterations",
-	/* each cm worker's (cm/uplink.c), from the next use */
-	"c2s.read_rate",	  "c2s.read_burst",		   "c2s.auth_timeout",
-	"c2s.idle_timeout",	  "c2s.ping_timeout",		   "c2s.resume_timeout",
+    "server.log_level",
+    "core.max_sessions_per_account",
+    "core.scram_iterations",
+    /* each cm worker's (cm/uplink.c), from the next use */
+    "c2s.read_rate",
+    "c2s.read_burst",
+    "c2s.auth_timeout",
+    "c2s.idle_timeout",
+    "c2s.ping_timeout",
+    "c2s.resume_timeout",
 };
 
 struct reload_ctx {
@@ -395,7 +409,7 @@ static int on_changed(void *ctx, const char *key)
 	if (!strcmp(key, "server.log_level")) {
 		set_level(r->c, log_level_parse(r->next->log_level), 1, 1);
 		snprintf(r->c->cfg->log_level, sizeof r->c->cfg->log_level, "%s",
-			 r->next->log_level);
+		         r->next->log_level);
 	} else if (!strcmp(key, "core.max_sessions_per_account")) {
 		r->c->max_sessions = r->c->cfg->max_sessions = r->next->max_sessions;
 	} else if (!strcmp(key, "core.scram_iterations")) {
@@ -403,8 +417,8 @@ static int on_changed(void *ctx, const char *key)
 	}
 	log_info("reload: %s %s", key, live ? "applied" : "changed: restart needed");
 	int rc = r->json ? add(r->out, "%s{\"key\":\"%s\",\"applied\":%s}", r->first ? "" : ",",
-			       key, live ? "true" : "false")
-			 : add(r->out, "%s: %s\n", key, live ? "applied" : "restart needed");
+	                       key, live ? "true" : "false")
+	                 : add(r->out, "%s: %s\n", key, live ? "applied" : "restart needed");
 	r->first = 0;
 	return rc;
 }
@@ -446,9 +460,9 @@ static int cmd_reload(struct core *c, const struct req *q, struct buf *out, int 
 		rc = add(out, "no configuration changes\n");
 	unsigned n = reload_cms(c);
 	if (!rc)
-		rc = q->json ? add(out, "],\"certificates_reload_requested\":%u}\n", n)
-			     : add(out, "certificates: reload requested from %u cm process(es)\n",
-				   n);
+		rc = q->json
+		         ? add(out, "],\"certificates_reload_requested\":%u}\n", n)
+		         : add(out, "certificates: reload requested from %u cm process(es)\n", n);
 	free(next);
 	return rc;
 }
@@ -503,9 +517,17 @@ void control_on_frame(struct core *c, struct link *l, const struct wire_frame *f
 			link_fail(l, "bad PING");
 		break;
 	}
-	case WIRE_REVOKE: link_on_revoke(c, l, f); break;
-	case WIRE_STATS_REQ: link_on_stats_req(c, l, f); break;
-	case WIRE_ADMIN_REQ: on_admin_req(c, l, f); break;
-	default: link_fail(l, "not an admin frame"); break;
+	case WIRE_REVOKE:
+		link_on_revoke(c, l, f);
+		break;
+	case WIRE_STATS_REQ:
+		link_on_stats_req(c, l, f);
+		break;
+	case WIRE_ADMIN_REQ:
+		on_admin_req(c, l, f);
+		break;
+	default:
+		link_fail(l, "not an admin frame");
+		break;
 	}
 }
