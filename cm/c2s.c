@@ -365,7 +365,7 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 	c->jid = full;
 	/* The core answers a conflict by closing the older session (§7.7.2.2),
 	 * so the bind can be confirmed at once: frames on the link keep order. */
-	if (wire_put_str_frame(&w->link.out, WIRE_SESSION_OPEN, c->sid, full)) {
+	if (uplink_session_open(w, c, full)) {
 		stanza_error(w, c, s, "wait", "resource-constraint");
 		return;
 	}
@@ -431,7 +431,7 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 
 void c2s_announce(struct worker *w, struct conn *c)
 {
-	if (wire_put_str_frame(&w->link.out, WIRE_SESSION_OPEN, c->sid, c->jid)) {
+	if (uplink_session_open(w, c, c->jid)) {
 		conn_log(LOG_LEVEL_ERROR, c, "cannot announce the session to the core");
 		return;
 	}
@@ -697,7 +697,16 @@ void c2s_on_session_opened(struct worker *w, struct conn *c, int status)
 	}
 }
 
-void c2s_on_session_close(struct worker *w, struct conn *c, int reason)
+/* The stream error named by a KICK's condition (wire_conditions). */
+static enum c2s_stream_error kick_error(int cond)
+{
+	for (int e = 0; cond >= 0 && cond < WIRE_CONDITION_COUNT && e < SE_COUNT; e++)
+		if (!strcmp(se_names[e], wire_conditions[cond]))
+			return (enum c2s_stream_error)e;
+	return SE_POLICY_VIOLATION;
+}
+
+void c2s_on_session_close(struct worker *w, struct conn *c, int reason, int cond)
 {
 	/* A close for a session this connection never bound is stale: it was for
 	 * an earlier connection on this slot (frames keep their order). */
@@ -714,6 +723,9 @@ void c2s_on_session_close(struct worker *w, struct conn *c, int reason)
 		break;
 	case WIRE_CLOSE_REVOKED:
 		c2s_stream_error(w, c, SE_NOT_AUTHORIZED);
+		break;
+	case WIRE_CLOSE_KICK: /* starlingctl kick: the core checked the name */
+		c2s_stream_error(w, c, kick_error(cond));
 		break;
 	default:
 		c2s_stream_error(w, c, SE_INTERNAL_SERVER_ERROR);

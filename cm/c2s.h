@@ -63,7 +63,8 @@ void c2s_announce(struct worker *w, struct conn *c);
 /* From the core. */
 void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s);
 void c2s_on_session_opened(struct worker *w, struct conn *c, int status);
-void c2s_on_session_close(struct worker *w, struct conn *c, int reason);
+/* cond: the KICK condition (wire_conditions index), else ignored. */
+void c2s_on_session_close(struct worker *w, struct conn *c, int reason, int cond);
 /* The hosted domain of c's stream, prepared (lives as long as the config). */
 const char *c2s_domain(const struct worker *w, const struct conn *c);
 /* 2 * bytes random hex digits and a NUL into out. */

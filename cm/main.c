@@ -188,7 +188,11 @@ int main(int argc, char **argv)
 	unsigned n = worker_count(&cfg);
 	raise_nofile(&cfg, n);
 	struct worker *ws = calloc(n, sizeof *ws);
-	int rc = ws ? 0 : -ENOMEM;
+	/* One copy per worker, freed at exit: starlingctl reload changes a
+	 * worker's live keys from that worker's own thread (uplink.c). */
+	struct config *wcfg = calloc(n, sizeof *wcfg);
+	int rc = ws && wcfg ? 0 : -ENOMEM;
+	uplink_config_path = conf;
 	for (unsigned i = 0; ws && i < n; i++) {
 		ws[i].link.fd = ws[i].wake_fd = -1; /* so a failed start closes nothing twice */
 		ws[i].all = ws;
@@ -203,7 +207,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; !rc && i < n; i++) {
 		ws[i].connlimit = cl;
 		ws[i].acctlimit = al;
-		rc = worker_init(&ws[i], i, &cfg, &tls);
+		wcfg[i] = cfg;
+		rc = worker_init(&ws[i], i, &wcfg[i], &tls);
 		if (!rc && (rc = -pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) == 0)
 			started++;
 	}
@@ -242,6 +247,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; ws && i < n; i++)
 		worker_free(&ws[i]);
 	free(ws);
+	free(wcfg);
 	connlimit_free(cl);
 	acctlimit_free(al);
 	tls_current_free(&tls);

@@ -1,6 +1,8 @@
 #include "uplink.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +17,7 @@
 #include "c2s.h"
 #include "relink.h"
 #include "sm.h"
+#include "lib/config.h"
 #include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -157,6 +160,83 @@ static void uplink_multi(struct worker *w, const struct wire_frame *f)
 	}
 }
 
+const char *uplink_config_path;
+
+/* starlingctl reload: the keys this worker reads where it uses them take
+ * their new values in its own copy of the configuration (main gave each
+ * worker one), so no other thread is touched; the core names the same keys
+ * "applied" (core/control.c).  The rest wait for a restart. */
+static void uplink_reload(struct worker *w)
+{
+	char err[512];
+	struct config *next = malloc(sizeof *next); /* freed below */
+	struct config *mine = (struct config *)w->cfg; /* main's, per worker */
+	if (next)
+		config_defaults(next);
+	if (!next || !uplink_config_path ||
+	    config_load(uplink_config_path, next, err, sizeof err)) {
+		log_warn("worker %u: reload: %s", w->id, next ? err : "out of memory");
+		free(next);
+		return;
+	}
+	mine->read_rate = next->read_rate;
+	mine->read_burst = next->read_burst;
+	mine->auth_timeout = next->auth_timeout;
+	mine->idle_timeout = next->idle_timeout;
+	mine->ping_timeout = next->ping_timeout;
+	mine->resume_timeout = next->resume_timeout;
+	free(next);
+	log_info("worker %u: configuration reloaded", w->id);
+	/* The certificates: main's SIGHUP path, once per process. */
+	if (w->id == 0 && kill(getpid(), SIGHUP))
+		log_warn("worker %u: reload: %s", w->id, strerror(errno));
+}
+
+/* starlingctl log-level / reload, relayed by the core.  The level is the
+ * process's; the certificates are reloaded by main's SIGHUP path, asked once
+ * per process (worker 0), not once per worker. */
+static void uplink_control(struct worker *w, const struct wire_frame *f)
+{
+	if (f->type == WIRE_RELOAD) {
+		uplink_reload(w);
+		return;
+	}
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	uint8_t lvl = wire_get_u8(&r);
+	if (r.err || lvl > LOG_LEVEL_DEBUG) {
+		log_warn("worker %u: bad LOG_LEVEL from the core", w->id);
+		return;
+	}
+	__atomic_store_n(&log_current_level, (enum log_level)lvl, __ATOMIC_RELAXED);
+	log_info("log level set to %u by starlingctl", lvl);
+}
+
+/* SESSION_OPEN with the client's address for `starlingctl sessions`: asked
+ * of the socket once per bind, so no connection stores it. */
+int uplink_session_open(struct worker *w, struct conn *c, const char *full)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof sa;
+	char host[INET6_ADDRSTRLEN] = "", addr[INET6_ADDRSTRLEN + 8] = "";
+	if (getpeername(c->fd, (struct sockaddr *)&sa, &sl))
+		sa.ss_family = AF_UNSPEC; /* sent as "": unknown */
+	if (sa.ss_family == AF_INET) {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+		snprintf(addr, sizeof addr, "%s:%u", host, ntohs(v4->sin_port));
+	} else if (sa.ss_family == AF_INET6) {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
+		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+		snprintf(addr, sizeof addr, "[%s]:%u", host, ntohs(v6->sin6_port));
+	}
+	struct wire_writer wr;
+	wire_begin(&wr, &w->link.out, WIRE_SESSION_OPEN, c->sid);
+	wire_put_cstr(&wr, full);
+	wire_put_cstr(&wr, addr);
+	return wire_end(&wr);
+}
+
 static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 {
 	if (f->type == WIRE_HELLO) {
@@ -181,6 +261,10 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 	}
 	if (f->type == WIRE_PONG || f->type == WIRE_FLOW)
 		return;
+	if (f->type == WIRE_LOG_LEVEL || f->type == WIRE_RELOAD) {
+		uplink_control(w, f);
+		return;
+	}
 	if (f->type == WIRE_STANZA_MULTI) {
 		uplink_multi(w, f);
 		return;
@@ -206,9 +290,12 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 	case WIRE_SESSION_OPENED:
 		c2s_on_session_opened(w, c, wire_get_u8(&r));
 		break;
-	case WIRE_SESSION_CLOSE:
-		c2s_on_session_close(w, c, wire_get_u8(&r));
+	case WIRE_SESSION_CLOSE: {
+		int reason = wire_get_u8(&r);
+		int cond = reason == WIRE_CLOSE_KICK ? wire_get_u8(&r) : -1;
+		c2s_on_session_close(w, c, reason, r.err ? -1 : cond);
 		break;
+	}
 	default:
 		log_warn("worker %u: unknown frame type %u from the core", w->id, f->type);
 	}

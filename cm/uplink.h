@@ -10,6 +10,7 @@
 #include "lib/wire.h"
 
 struct worker;
+struct conn;
 
 struct uplink {
 	int fd;
@@ -35,6 +36,12 @@ void uplink_arm_recv(struct worker *w);
 void uplink_on_recv(struct worker *w, int res);
 void uplink_on_send(struct worker *w, int res);
 void uplink_flush(struct worker *w);
+/* The configuration file the cm started with (main sets it): a RELOAD
+ * frame makes each worker read it again for the keys it applies live. */
+extern const char *uplink_config_path;
+/* Queues SESSION_OPEN for c's full JID with the client's address (link
+ * version 5).  Returns 0 or -ENOMEM. */
+int uplink_session_open(struct worker *w, struct conn *c, const char *full);
 /* Frames waiting for the core above the high-water mark: stop reading clients. */
 int uplink_backed_up(struct worker *w);
 /* Queue this worker's figures for `starlingctl status` (WIRE_CM_STATS);

@@ -19,6 +19,7 @@
 #define CORE_ROSTER_MAX 2000
 
 struct link;
+struct config;
 
 struct core {
 	const char *domain; /* the primary hosted domain, prepared */
@@ -37,6 +38,10 @@ struct core {
 	struct link *mc_links;		 /* links with destinations for it */
 	int64_t started;     /* CLOCK_MONOTONIC seconds at start: the uptime of XEP-0012 §5 */
 	struct core_stats stats;
+	/* What starlingctl reload re-reads and compares with (control.c);
+	 * NULL in unit tests.  Owned by main. */
+	struct config *cfg;
+	const char *cfg_path;
 };
 
 /* A JID split into parts without copying (the input is already prepared). */

@@ -12,6 +12,7 @@
 #include "core.h"
 #include "lib/log.h"
 #include "lib/wire.h"
+#include "control.h"
 #include "presence.h"
 #include "router.h"
 
@@ -128,6 +129,9 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 	struct wire_reader r;
 	wire_reader_init(&r, f);
 	struct wire_str jid = wire_get_str(&r);
+	/* The address came with link version 5; tests may leave it out. */
+	struct wire_str addr = r.p < r.end ? wire_get_str(&r) : (struct wire_str){0};
+	char where[SESSION_ADDR_MAX + 1] = "";
 	if (r.err) {
 		link_fail(l, "malformed SESSION_OPEN");
 		return;
@@ -144,6 +148,9 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 			link_fail(l, "out of memory");
 		return;
 	}
+	/* Only for display: a cm's odd address is shown cut, not refused. */
+	for (uint32_t i = 0; i < addr.len && i < SESSION_ADDR_MAX; i++)
+		where[i] = addr.p[i] > ' ' && addr.p[i] < 127 ? addr.p[i] : '?';
 	memcpy(bare, b.p, b.len);
 	bare[b.len] = 0;
 	memcpy(res, v.resource.p, v.resource.len);
@@ -167,7 +174,7 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 		return;
 	}
 	struct session *s;
-	int rc = session_open(c, l, f->sid, bare, res, &s);
+	int rc = session_open(c, l, f->sid, bare, res, where, &s);
 	if (rc == -EEXIST) {
 		link_fail(l, "SESSION_OPEN for a sid already in use");
 		return;
@@ -179,7 +186,7 @@ static void on_session_open(struct core *c, struct link *l, const struct wire_fr
 			  f->sid);
 }
 
-static void session_end(struct core *c, struct session *s, const char *how)
+void link_session_end(struct core *c, struct session *s, const char *how)
 {
 	char jid[CORE_JID_MAX];
 	if (log_current_level >= LOG_LEVEL_DEBUG && session_full_jid(c, s, jid, sizeof jid) > 0)
@@ -191,7 +198,7 @@ static void session_end(struct core *c, struct session *s, const char *how)
 /* The account was deleted or its password changed (starlingctl): every
  * session it has ends with <not-authorized/> and unavailable presence, so no
  * one stays logged in on credentials that are no longer valid. */
-static void on_revoke(struct core *c, struct link *l, const struct wire_frame *f)
+void link_on_revoke(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_reader r;
 	wire_reader_init(&r, f);
@@ -208,7 +215,7 @@ static void on_revoke(struct core *c, struct link *l, const struct wire_frame *f
 		if (!s->link->dead && wire_put_u8_frame(&s->link->out, WIRE_SESSION_CLOSE, s->sid,
 							WIRE_CLOSE_REVOKED))
 			link_fail(s->link, "out of memory");
-		session_end(c, s, "credentials revoked");
+		link_session_end(c, s, "credentials revoked");
 		n++;
 	}
 	log_info("link %s: credentials of %.*s revoked, %u session(s) ended", l->peer,
@@ -219,7 +226,7 @@ static void on_session_close(struct core *c, struct link *l, const struct wire_f
 {
 	struct session *s = session_by_sid(l, f->sid);
 	if (s)
-		session_end(c, s, "closed by cm");
+		link_session_end(c, s, "closed by cm");
 	else
 		log_debug("link %s: SESSION_CLOSE for unknown sid %u", l->peer, f->sid);
 }
@@ -261,7 +268,7 @@ static void on_stanza(struct core *c, struct link *l, const struct wire_frame *f
 }
 
 /* STATS_REQ (starlingctl status): the figures, as one STATS frame. */
-static void on_stats_req(struct core *c, struct link *l, const struct wire_frame *f)
+void link_on_stats_req(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct buf text = {0};
 	int rc = stats_render(c, &text);
@@ -282,6 +289,10 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 		link_fail(l, "first frame is not HELLO");
 		return;
 	}
+	if (l->admin && f->type != WIRE_HELLO) {
+		control_on_frame(c, l, f); /* the control socket: admin frames only */
+		return;
+	}
 	switch (f->type) {
 	case WIRE_HELLO: on_hello(l, f); break;
 	case WIRE_PING: {
@@ -298,12 +309,10 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
 	case WIRE_STANZA: on_stanza(c, l, f); break;
 	case WIRE_STANZA_RETURN: on_return(c, l, f); break;
-	case WIRE_REVOKE: on_revoke(c, l, f); break;
 	case WIRE_CM_STATS:
 		if (stats_cm_report(l, f))
 			log_warn("link %s: figures not kept (out of memory)", l->peer);
 		break;
-	case WIRE_STATS_REQ: on_stats_req(c, l, f); break;
 	case WIRE_FLOW: log_debug("link %s: FLOW %s ignored", l->peer,
 				  f->plen && f->payload[0] ? "resume" : "pause");
 		break;
@@ -403,7 +412,7 @@ void link_close(struct core *c, struct link *l)
 	int batch = !store_begin(c->store);
 	for (uint32_t i = 0; i < l->sids.nb; i++)
 		while (l->sids.b[i])
-			session_end(c, l->sids.b[i], "link closed");
+			link_session_end(c, l->sids.b[i], "link closed");
 	if (batch && store_commit(c->store))
 		log_warn("link %s: last activity of its sessions not recorded", l->peer);
 	for (struct link **pp = &c->links; *pp; pp = &(*pp)->next)

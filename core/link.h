@@ -9,6 +9,7 @@
 #include "session.h"
 
 struct core;
+struct wire_frame;
 
 /* A link whose peer does not read is cut rather than buffered without end. */
 #define LINK_OUT_MAX (64u << 20)
@@ -19,6 +20,7 @@ struct link {
 	uint8_t hello_rx;  /* the peer's HELLO arrived */
 	uint8_t dead;	   /* close at the end of this loop turn */
 	uint8_t out_armed; /* EPOLLOUT is registered */
+	uint8_t admin;	   /* accepted on the control socket: starlingctl, no cm */
 	struct buf in, out;
 	/* Destinations of the multicast being built (router_mcast_*): the
 	 * encoded (sid, to) pairs of the STANZA_MULTI frame this link gets. */
@@ -42,6 +44,11 @@ void link_feed(struct core *c, struct link *l, const void *data, size_t len);
 void link_flush(struct core *c, struct link *l);
 /* Ends every session on l as a disconnect, closes the fd, frees l. */
 void link_close(struct core *c, struct link *l);
+/* Ends s with unavailable presence (how: for the debug log). */
+void link_session_end(struct core *c, struct session *s, const char *how);
+/* Admin frames, control socket only (control.c dispatches them). */
+void link_on_revoke(struct core *c, struct link *l, const struct wire_frame *f);
+void link_on_stats_req(struct core *c, struct link *l, const struct wire_frame *f);
 /* Marks l for closing at the end of the turn, with a reason for the log. */
 void link_fail(struct link *l, const char *why);
 

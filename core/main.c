@@ -22,11 +22,13 @@
 #include "last.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "control.h"
 #include "link.h"
 #include "lib/notify.h"
 
 #define EV_LISTEN 1u
 #define EV_SIGNAL 2u
+#define EV_CONTROL 3u
 
 struct listener {
 	int fd;
@@ -96,7 +98,8 @@ static int listen_tcp(const char *addr, struct listener *ls)
 	return 0;
 }
 
-static void accept_links(struct core *c, struct listener *ls)
+/* admin: the control socket's (starlingctl), never a cm. */
+static void accept_links(struct core *c, struct listener *ls, int admin)
 {
 	for (;;) {
 		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -114,6 +117,8 @@ static void accept_links(struct core *c, struct listener *ls)
 		static unsigned seq;
 		snprintf(peer, sizeof peer, "#%u", ++seq);
 		struct link *l = link_new(c, fd, peer);
+		if (l)
+			l->admin = (uint8_t)admin;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
 		if (!l || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			log_error("cannot accept link: %s", l ? strerror(errno) : "out of memory");
@@ -192,10 +197,13 @@ static void watchdog_feed(unsigned interval_ms)
 	notify_watchdog();
 }
 
-static int run(struct core *c, struct listener *ls, int sfd)
+static int run(struct core *c, struct listener *ls, struct listener *ctl, int sfd)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ls->fd, &ev))
+		return -errno;
+	ev.data.u64 = EV_CONTROL;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ctl->fd, &ev))
 		return -errno;
 	ev.data.u64 = EV_SIGNAL;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, sfd, &ev))
@@ -210,8 +218,9 @@ static int run(struct core *c, struct listener *ls, int sfd)
 		if (wd_ms)
 			watchdog_feed(wd_ms);
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u64 == EV_LISTEN) {
-				accept_links(c, ls);
+			if (evs[i].data.u64 == EV_LISTEN || evs[i].data.u64 == EV_CONTROL) {
+				int admin = evs[i].data.u64 == EV_CONTROL;
+				accept_links(c, admin ? ctl : ls, admin);
 			} else if (evs[i].data.u64 == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof si) == sizeof si) {
@@ -268,8 +277,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.nhosts; i++)
 		hosts[i] = cfg.hosts[i];
 	struct core c = {.domain = cfg.domain, .max_sessions = cfg.max_sessions, .hosts = hosts, .nhosts = cfg.nhosts,
-			 .epfd = -1, .started = now.tv_sec};
-	struct listener ls = {.fd = -1};
+			 .epfd = -1, .started = now.tv_sec, .cfg = &cfg, .cfg_path = cfg_path};
+	struct listener ls = {.fd = -1}, ctl = {.fd = -1, .is_unix = 1};
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -281,6 +290,12 @@ int main(int argc, char **argv)
 		return 1;
 	const char *a = cfg.link_address;
 	int rc = !strncmp(a, "unix:", 5) ? listen_unix(a + 5, &ls) : listen_tcp(a, &ls);
+	if (!rc && (ctl.fd = control_listen(cfg.control, cfg.control_group)) < 0) {
+		log_error("control socket %s: %s", cfg.control, strerror(-ctl.fd));
+		rc = ctl.fd;
+	}
+	if (ctl.fd >= 0) /* control_listen checked it fits */
+		memcpy(ctl.path, cfg.control, strlen(cfg.control) + 1);
 	c.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (rc || c.epfd < 0) {
 		store_close(c.store);
@@ -291,13 +306,15 @@ int main(int argc, char **argv)
 	char status[CONFIG_STR + 32];
 	snprintf(status, sizeof status, "routing for %s, link %s", c.domain, a);
 	notify_ready(status);
-	rc = run(&c, &ls, sfd);
+	rc = run(&c, &ls, &ctl, sfd);
 	if (rc)
 		log_error("event loop: %s", strerror(-rc));
 	shutdown_links(&c);
 	close(ls.fd);
 	if (ls.is_unix)
 		unlink(ls.path);
+	close(ctl.fd);
+	unlink(ctl.path);
 	session_user_table_free(&c.users);
 	store_close(c.store);
 	close(c.epfd);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blocking.h"
 #include "core.h"
@@ -125,10 +126,10 @@ static void user_remove(struct core *c, struct core_user *u)
 }
 
 int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
-		 const char *resource, struct session **out)
+		 const char *resource, const char *addr, struct session **out)
 {
-	size_t rlen = strlen(resource);
-	if (rlen > 1023 || strlen(bare) > 2047)
+	size_t rlen = strlen(resource), alen = strlen(addr);
+	if (rlen > 1023 || strlen(bare) > 2047 || alen > SESSION_ADDR_MAX)
 		return -ENAMETOOLONG;
 	if (session_by_sid(l, sid))
 		return -EEXIST;
@@ -137,13 +138,16 @@ int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
 	struct core_user *u = user_get_or_add(c, bare);
 	if (!u)
 		return -ENOMEM;
-	struct session *s = calloc(1, sizeof *s + rlen + 1); /* freed by session_free */
+	/* freed by session_free */
+	struct session *s = calloc(1, sizeof *s + rlen + 1 + alen + 1);
 	if (!s) {
 		if (!u->sessions)
 			user_remove(c, u);
 		return -ENOMEM;
 	}
 	memcpy(s->resource, resource, rlen + 1);
+	memcpy(s->resource + rlen + 1, addr, alen + 1);
+	s->since = (uint32_t)time(NULL);
 	s->sid = sid;
 	s->link = l;
 	s->user = u;

@@ -4,6 +4,7 @@
 #define STARLING_CORE_SESSION_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct core;
 struct link;
@@ -48,8 +49,18 @@ struct session {
 	int8_t priority; /* RFC 6121 §4.7.2.3 */
 	uint8_t flags;	 /* enum session_flag */
 	uint8_t ndirected; /* entries in directed, <= SESSION_DIRECTED_MAX */
-	char resource[]; /* NUL-terminated, prepared */
+	uint32_t since;	   /* wall-clock seconds at SESSION_OPEN (starlingctl sessions) */
+	/* NUL-terminated, prepared; then the client's address as the cm gave
+	 * it, NUL-terminated ("" unknown): session_addr(). */
+	char resource[];
 };
+
+/* The longest client address kept ("[v6]:port"). */
+#define SESSION_ADDR_MAX 64
+static inline const char *session_addr(const struct session *s)
+{
+	return s->resource + strlen(s->resource) + 1;
+}
 
 struct core_user {
 	struct core_user *next; /* hash chain */
@@ -74,7 +85,7 @@ struct sid_table {
 /* Creates a session for bare/resource on (l, sid) (bare: "local@domain").  Returns 0, -EEXIST when
  * the sid is taken on that link, -ENOMEM, -ENAMETOOLONG. */
 int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
-		 const char *resource, struct session **out);
+		 const char *resource, const char *addr, struct session **out);
 /* Unlinks and frees s (and its user entry when it was the last session).
  * Presence side effects are the caller's business (presence_session_end). */
 void session_free(struct core *c, struct session *s);

@@ -9,12 +9,12 @@
 #include <unistd.h>
 #include <sys/time.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "core/store.h"
 #include "ctl/provision.h"
 #include "lib/config.h"
 #include "lib/jid.h"
-#include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "lib/scram.h"
 #include "lib/wire.h"
@@ -26,8 +26,19 @@ static void usage(FILE *f)
 		   "  passwd JID PASSWORD    set a new password\n"
 		   "  deluser JID            delete an account, its roster and offline messages\n"
 		   "  users                  list accounts\n"
-		   "  status                 the running server's figures (core and every cm\n"
-		   "                         worker), one Prometheus-style line each\n"
+		   "A running server, over the core's control socket ([core] control):\n"
+		   "  status                 its figures (core and every cm worker), one\n"
+		   "                         Prometheus-style line each\n"
+		   "  stats                  a human summary of the figures\n"
+		   "  sessions [JID]         who is online: JID, address, since, cm, priority\n"
+		   "  kick JID [CONDITION]   close the session(s) of a bare or full JID with\n"
+		   "                         <policy-violation/> or CONDITION (RFC 6120 §4.9.3)\n"
+		   "  reload                 re-read the configuration and certificates; lists\n"
+		   "                         each changed key: applied or restart needed\n"
+		   "  log-level LEVEL [core|cm]\n"
+		   "                         error, warn, info or debug, from now on, in every\n"
+		   "                         process or only the core or the cms\n"
+		   "  --json (anywhere)      machine-readable output of those verbs\n"
 		   "  check-config [FILE]    validate FILE (default: the -c file) without\n"
 		   "                         starting anything; errors name the file and line\n"
 		   "  provision PATTERN N PASSWORD [--first K] [--contacts C]\n"
@@ -38,7 +49,8 @@ static void usage(FILE *f)
 		   "                         neighbours on either side, wrapping around.\n"
 		   "                         BENCH ONLY: every account shares one salt and verifier.\n"
 		   "JID is localpart@DOMAIN (any hosted domain: [server] domain or hosts) or a\n"
-		   "bare localpart (the primary domain); so is PATTERN.\n");
+		   "bare localpart (the primary domain); so is PATTERN.\n"
+		   "Exit status: 0 done, 1 failed (no server, refused, error), 2 usage.\n");
 }
 
 /* The hosted domain named after the '@' at at (NULL: the primary domain),
@@ -141,11 +153,12 @@ static int print_user(void *ctx, const char *user)
 }
 
 /* Reads frames from fd until one of type want; its payload string goes to
- * text (may be NULL).  Returns 0 or -EPROTO (closed, timed out, malformed). */
+ * text (may be NULL).  Returns 0, 2 for an ADMIN_REPLY saying the verb
+ * failed, or -EPROTO (closed, timed out, malformed). */
 static int await_frame(int fd, uint8_t want, struct buf *text)
 {
 	struct buf in = {0};
-	int done = 0, bad = 0;
+	int done = 0, bad = 0, admin_status = 0;
 	while (!done && !bad) {
 		char *p = buf_reserve(&in, 4096);
 		ssize_t n = p ? recv(fd, p, 4096, 0) : -1;
@@ -158,6 +171,8 @@ static int await_frame(int fd, uint8_t want, struct buf *text)
 			if (f.type == want) {
 				struct wire_reader r;
 				wire_reader_init(&r, &f);
+				if (f.type == WIRE_ADMIN_REPLY)
+					admin_status = wire_get_u8(&r);
 				struct wire_str s = text ? wire_get_str(&r) : (struct wire_str){0};
 				done = !r.err && (!text || !buf_append(text, s.p, s.len));
 				bad = !done;
@@ -167,7 +182,7 @@ static int await_frame(int fd, uint8_t want, struct buf *text)
 		bad |= fl < 0;
 	}
 	buf_free(&in);
-	return done ? 0 : -EPROTO;
+	return !done ? -EPROTO : admin_status ? 2 : 0;
 }
 
 /* provision's batch of REVOKE frames can take more than one send(). */
@@ -185,15 +200,39 @@ static int send_all(int fd, const struct buf *b)
 	return 0;
 }
 
-/* Talks to a running core as an admin peer: HELLO, then frames, then waits
- * for the first frame of type want (its payload string goes to text, which
- * may be NULL).  Returns 0, 1 when no core listens, or a negative errno. */
-static int core_ask(const struct config *cfg, const struct buf *frames, uint8_t want,
-		    struct buf *text)
+/* The core's control socket ([core] control): a Unix socket only, so no
+ * admin command ever crosses a network.  -errno when nobody listens. */
+static int control_connect(const struct config *cfg)
 {
-	int fd = linkaddr_connect(cfg->link_address);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(cfg->control) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, cfg->control);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Talks to a running core on its control socket: HELLO, then frames, then
+ * waits for the first frame of type want (its payload string goes to text,
+ * which may be NULL).  Returns 0, 1 when no core listens (errno in *why,
+ * which may be NULL), 2 when an ADMIN_REPLY says the verb failed, or a
+ * negative errno. */
+static int core_ask_st(const struct config *cfg, const struct buf *frames, uint8_t want,
+		       struct buf *text, int *why)
+{
+	int fd = control_connect(cfg);
+	if (fd < 0) {
+		if (why)
+			*why = -fd;
 		return 1;
+	}
 	struct timeval tv = {.tv_sec = 5};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	struct buf out = {0};
@@ -205,6 +244,12 @@ static int core_ask(const struct config *cfg, const struct buf *frames, uint8_t 
 	buf_free(&out);
 	close(fd);
 	return rc;
+}
+
+static int core_ask(const struct config *cfg, const struct buf *frames, uint8_t want,
+		    struct buf *text)
+{
+	return core_ask_st(cfg, frames, want, text, NULL);
 }
 
 /* Sends the REVOKE frames in revokes to a running core and waits until it
@@ -277,21 +322,75 @@ static int cmd_provision(struct store *st, const struct config *cfg, int argc, c
 	return rc ? 1 : 0;
 }
 
-/* status: ask the running core for its figures (STATS_REQ) and print them. */
-static int cmd_status(const struct config *cfg)
+/* A verb of the running core (control.c): its reply, text or JSON, on
+ * stdout (stderr when it failed).  Exit 0, or 1: no core, or it refused. */
+static int cmd_admin(const struct config *cfg, int json, const char *verb, const char *a1,
+		     const char *a2)
 {
 	struct buf req = {0}, text = {0};
-	int rc = wire_put_u8_frame(&req, WIRE_STATS_REQ, 0, 0) ? -ENOMEM
-							       : core_ask(cfg, &req, WIRE_STATS, &text);
-	if (rc == 0)
+	struct wire_writer w;
+	int why = 0;
+	wire_begin(&w, &req, WIRE_ADMIN_REQ, 0);
+	wire_put_u8(&w, (uint8_t)json);
+	wire_put_cstr(&w, verb);
+	wire_put_cstr(&w, a1);
+	wire_put_cstr(&w, a2);
+	int rc = wire_end(&w) ? -ENOMEM : core_ask_st(cfg, &req, WIRE_ADMIN_REPLY, &text, &why);
+	if (rc == 0 || rc == 2)
+		fwrite(buf_head(&text), 1, buf_avail(&text), rc ? stderr : stdout);
+	if (rc == 2 && json) /* scripts read stdout */
 		fwrite(buf_head(&text), 1, buf_avail(&text), stdout);
-	else if (rc == 1)
-		fprintf(stderr, "starlingctl: no core listening at %s\n", cfg->link_address);
-	else
+	if (rc == 1)
+		fprintf(stderr, "starlingctl: no core listening at control socket %s: %s\n",
+			cfg->control, strerror(why));
+	else if (rc < 0)
 		fprintf(stderr, "starlingctl: the core did not answer\n");
+	if (json && (rc == 1 || rc < 0))
+		printf("{\"error\":\"%s\"}\n", rc == 1 ? "no control socket" : "no answer");
 	buf_free(&req);
 	buf_free(&text);
 	return rc ? 1 : 0;
+}
+
+/* JID as the core keys it: the bare part prepared, the resource as given. */
+static int admin_jid(const struct config *cfg, const char *arg, char *out, size_t cap)
+{
+	char bare[3200];
+	const char *slash = strchr(arg, '/');
+	size_t bl = slash ? (size_t)(slash - arg) : strlen(arg);
+	if (bl >= sizeof bare || (slash && !slash[1])) {
+		fprintf(stderr, "starlingctl: %s: not a JID\n", arg);
+		return -EINVAL;
+	}
+	memcpy(bare, arg, bl);
+	bare[bl] = 0;
+	char prep[2 * JID_PART_MAX + 2];
+	if (account_name(cfg, bare, prep, sizeof prep))
+		return -EINVAL;
+	int n = snprintf(out, cap, "%s%s", prep, slash ? slash : "");
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* The verbs of a running server: 0 ok, 1 failed, 2 usage. */
+static int running_verb(const struct config *cfg, int json, int argc, char **argv)
+{
+	const char *v = argv[0];
+	char jid[4096];
+	if ((!strcmp(v, "status") || !strcmp(v, "stats") || !strcmp(v, "reload")) && argc == 1)
+		return cmd_admin(cfg, json, v, "", "");
+	if (!strcmp(v, "log-level") && (argc == 2 || argc == 3))
+		return cmd_admin(cfg, json, v, argv[1], argc == 3 ? argv[2] : "");
+	if (!strcmp(v, "sessions") && argc <= 2) {
+		if (argc == 2 && admin_jid(cfg, argv[1], jid, sizeof jid))
+			return 1;
+		return cmd_admin(cfg, json, v, argc == 2 ? jid : "", "");
+	}
+	if (!strcmp(v, "kick") && (argc == 2 || argc == 3)) {
+		if (admin_jid(cfg, argv[1], jid, sizeof jid))
+			return 1;
+		return cmd_admin(cfg, json, v, jid, argc == 3 ? argv[2] : "");
+	}
+	return -1;
 }
 
 static int command(struct store *st, const struct config *cfg, int argc, char **argv)
@@ -338,14 +437,27 @@ static int command(struct store *st, const struct config *cfg, int argc, char **
 	return rc ? 1 : 0;
 }
 
-/* The defaults overlaid with path; the reason (file and line) on stderr. */
-static int load_config(const char *path, struct config *cfg)
+/* The defaults overlaid with path; the reason (file and line) on stderr,
+ * and on stdout as {"error": ...} for --json. */
+static int load_config(const char *path, struct config *cfg, int json)
 {
 	char err[512];
 	config_defaults(cfg);
 	if (!config_load(path, cfg, err, sizeof err))
 		return 0;
 	fprintf(stderr, "starlingctl: %s\n", err);
+	if (json) {
+		printf("{\"error\":\"");
+		for (const char *p = err; *p; p++) { /* a JSON string, RFC 8259 §7 */
+			if (*p == '"' || *p == '\\')
+				putchar('\\');
+			if ((unsigned char)*p < 0x20)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+		printf("\"}\n");
+	}
 	return -1;
 }
 
@@ -364,7 +476,7 @@ static int check_readable(const char *path, const char *key, const char *domain,
 static int cmd_check_config(const char *path)
 {
 	static struct config cfg;
-	if (load_config(path, &cfg))
+	if (load_config(path, &cfg, 0))
 		return 1;
 	if (check_readable(path, "tls.certificate", "", cfg.tls_cert) ||
 	    check_readable(path, "tls.key", "", cfg.tls_key))
@@ -382,7 +494,12 @@ static int cmd_check_config(const char *path)
 int main(int argc, char **argv)
 {
 	const char *cfg_path = "etc/starling.conf";
-	int opt;
+	int opt, json = 0, n = 1;
+	for (int i = 1; i < argc; i++) /* --json anywhere: scripts put it last */
+		if (strcmp(argv[i], "--json"))
+			argv[n++] = argv[i];
+	json = n < argc;
+	argc = n;
 	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
 		if (opt == 'c') {
 			cfg_path = optarg;
@@ -398,11 +515,13 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[optind], "check-config") && argc - optind <= 2)
 		return cmd_check_config(argc - optind == 2 ? argv[optind + 1] : cfg_path);
 	static struct config cfg;
-	if (load_config(cfg_path, &cfg))
+	if (load_config(cfg_path, &cfg, json))
 		return 1;
 	log_init("starlingctl", LOG_LEVEL_WARN);
-	if (!strcmp(argv[optind], "status") && argc - optind == 1)
-		return cmd_status(&cfg); /* the running core's figures: no database */
+	/* The running server's verbs need no database. */
+	int rv = running_verb(&cfg, json, argc - optind, argv + optind);
+	if (rv >= 0)
+		return rv;
 	struct store *st;
 	if (store_open(cfg.database, cfg.domain, &st)) {
 		fprintf(stderr, "starlingctl: cannot open database %s\n", cfg.database);

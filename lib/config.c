@@ -86,6 +86,8 @@ static const struct config_key config_keys[] = {
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
 	NUM("core", "scram_iterations", CONFIG_T_U32, scram_iterations, 4096, 10000000),
 	NUM("core", "max_sessions_per_account", CONFIG_T_UINT, max_sessions, 1, 100000),
+	STR("core", "control", control, config_check_path, "a file name"),
+	BOOL("core", "control_group", control_group),
 };
 /* clang-format on */
 
@@ -121,6 +123,61 @@ void config_defaults(struct config *c)
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;
 	c->max_sessions = 100;
+	c->control[0] = '\0'; /* next to the database unless set: config_load */
+}
+
+
+static size_t config_key_size(const struct config_key *k)
+{
+	switch (k->type) {
+	case CONFIG_T_STR: return k->size;
+	case CONFIG_T_U16: return sizeof(uint16_t);
+	case CONFIG_T_U32: return sizeof(uint32_t);
+	case CONFIG_T_UINT: return sizeof(unsigned);
+	case CONFIG_T_BOOL: return sizeof(int);
+	default: return 0;
+	}
+}
+
+static int config_hosts_differ(const struct config *a, const struct config *b)
+{
+	int d = a->nhosts != b->nhosts;
+	for (unsigned i = 0; !d && i < a->nhosts; i++)
+		d = strcmp(a->hosts[i], b->hosts[i]) != 0;
+	return d;
+}
+
+/* Where a domain was named (line) is no change. */
+static int config_tls_hosts_differ(const struct config *a, const struct config *b)
+{
+	int d = a->ntls_hosts != b->ntls_hosts;
+	for (unsigned i = 0; !d && i < a->ntls_hosts; i++) {
+		const struct config_tls_host *x = &a->tls_hosts[i], *y = &b->tls_hosts[i];
+		d = strcmp(x->domain, y->domain) || strcmp(x->cert, y->cert) ||
+		    strcmp(x->key, y->key);
+	}
+	return d;
+}
+
+int config_diff(const struct config *a, const struct config *b,
+		int (*fn)(void *ctx, const char *key), void *ctx)
+{
+	char name[64];
+	int rc = 0;
+	for (size_t i = 0; !rc && i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		const struct config_key *k = &config_keys[i];
+		size_t n = config_key_size(k);
+		const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+		int differ = k->type == CONFIG_T_HOSTS ? config_hosts_differ(a, b)
+			     : k->type == CONFIG_T_STR ? strcmp(pa, pb) != 0
+						       : memcmp(pa, pb, n) != 0;
+		snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+		if (differ)
+			rc = fn(ctx, name);
+	}
+	if (!rc && config_tls_hosts_differ(a, b))
+		rc = fn(ctx, "tls.certificate.<domain>");
+	return rc;
 }
 
 /* ---- value checks ---- */
@@ -449,6 +506,22 @@ const char *config_hosted(const struct config *c, const char *dom)
 	return NULL;
 }
 
+/* [core] control not set: core.ctl in the database's directory, so a file
+ * that moves the database (tests, the bench) moves the socket along and
+ * never names a directory that does not exist.  -1 when it would not fit. */
+static int config_default_control(struct config_parse *p)
+{
+	struct config *c = p->c;
+	const char *slash = strrchr(c->database, '/');
+	int dl = slash ? (int)(slash - c->database + 1) : 0;
+	int n = snprintf(c->control, sizeof c->control, "%.*score.ctl", dl, c->database);
+	if (n > 0 && (size_t)n < sizeof c->control)
+		return 0;
+	snprintf(p->err, p->errlen, "%s: [core] database's directory is too long for the "
+		 "control socket: set [core] control", p->path);
+	return -1;
+}
+
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
 	/* Work on a copy so that a failed load leaves *c as it was. */
@@ -478,7 +551,7 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	if (config_cross_check(&p))
+	if (config_cross_check(&p) || (!tmp.control[0] && config_default_control(&p)))
 		return -1;
 	*c = tmp;
 	return 0;

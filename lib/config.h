@@ -65,6 +65,8 @@ struct config {
 	char database[CONFIG_STR];	/* SQLite file (default var/starling.db) */
 	uint32_t scram_iterations;	/* PBKDF2 iterations for new credentials (default 4096) */
 	unsigned max_sessions;		/* sessions (resources) per account (default 100) */
+	char control[CONFIG_STR];	/* starlingctl's Unix socket (default: core.ctl beside database) */
+	int control_group;		/* mode 0660 instead of 0600 (default 0) */
 };
 
 void config_defaults(struct config *c);
@@ -75,6 +77,11 @@ void config_defaults(struct config *c);
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
 /* The stored copy of a hosted domain (the primary or one of hosts) equal to
  * the prepared name dom, or NULL: the pointer lives as long as c. */
+/* Calls fn with "section.key" for each key whose value differs between a
+ * and b (hosted domains and per-domain certificates count as one key each);
+ * stops at fn's first non-zero return, which it returns. */
+int config_diff(const struct config *a, const struct config *b,
+		int (*fn)(void *ctx, const char *key), void *ctx);
 const char *config_hosted(const struct config *c, const char *dom);
 
 #endif

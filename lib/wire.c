@@ -371,3 +371,22 @@ int wire_str_eq(struct wire_str s, const char *c)
 	size_t n = strlen(c);
 	return n == s.len && !memcmp(s.p, c, n);
 }
+
+/* RFC 6120 §4.9.3.1 .. §4.9.3.25, in the RFC's order. */
+const char *const wire_conditions[WIRE_CONDITION_COUNT] = {
+	"bad-format", "bad-namespace-prefix", "conflict", "connection-timeout",
+	"host-gone", "host-unknown", "improper-addressing", "internal-server-error",
+	"invalid-from", "invalid-namespace", "invalid-xml", "not-authorized",
+	"not-well-formed", "policy-violation", "remote-connection-failed", "reset",
+	"resource-constraint", "restricted-xml", "see-other-host", "system-shutdown",
+	"undefined-condition", "unsupported-encoding", "unsupported-feature",
+	"unsupported-stanza-type", "unsupported-version",
+};
+
+int wire_condition(const char *n, size_t len)
+{
+	for (int i = 0; i < WIRE_CONDITION_COUNT; i++)
+		if (strlen(wire_conditions[i]) == len && !memcmp(wire_conditions[i], n, len))
+			return i;
+	return -1;
+}

@@ -12,8 +12,10 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 5 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
-                          5: CRED may carry a third entry, WIRE_HASH_DIGEST_MD5 */
+#define WIRE_VERSION 6 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
+                          5: CRED may carry a third entry, WIRE_HASH_DIGEST_MD5;
+                          6: control socket (ADMIN_REQ/REPLY, LOG_LEVEL, RELOAD), client
+                          address in SESSION_OPEN, KICK close reason */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -23,17 +25,22 @@ enum wire_type {
 	WIRE_PONG = 3,		 /* u32 token */
 	WIRE_CRED_REQ = 10,	 /* cm->core: str account (bare JID, localpart nodeprepped) */
 	WIRE_CRED = 11,		 /* core->cm: u8 status, str account, u8 n, n x cred entry */
-	WIRE_SESSION_OPEN = 20,	 /* cm->core: str full JID */
+	WIRE_SESSION_OPEN = 20,	 /* cm->core: str full JID, str client address ("" unknown) */
 	WIRE_SESSION_OPENED = 21, /* core->cm: u8 status (0 ok) */
-	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason */
+	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason (KICK: then u8 condition) */
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
 	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
 	WIRE_STANZA_RETURN = 32, /* cm->core (sid 0): a stanza the client never acknowledged */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
+	WIRE_LOG_LEVEL = 41,	 /* core->cm (sid 0): u8 enum log_level, for the whole process */
+	WIRE_RELOAD = 42,	 /* core->cm (sid 0): reload the certificates (as SIGHUP) */
 	WIRE_REVOKE = 50,	 /* admin->core: str bare JID: end its sessions (sid 0) */
 	WIRE_STATS_REQ = 60,	 /* admin->core: no payload (sid 0) */
 	WIRE_STATS = 61,	 /* core->admin: str text, one "name value" line per figure */
 	WIRE_CM_STATS = 62,	 /* cm->core, each second: str text, lines as in STATS */
+	/* Control socket only ([core] control), never the link address: */
+	WIRE_ADMIN_REQ = 63,	 /* admin->core: u8 json, str verb, str arg1, str arg2 */
+	WIRE_ADMIN_REPLY = 64,	 /* core->admin: u8 status (0 ok, 1 failed), str text */
 };
 
 enum wire_cred_status { WIRE_CRED_OK = 0, WIRE_CRED_NO_USER = 1, WIRE_CRED_ERROR = 2 };
@@ -56,7 +63,15 @@ enum wire_close_reason {
 	WIRE_CLOSE_SHUTDOWN = 3,    /* <system-shutdown/> */
 	WIRE_CLOSE_REVOKED = 4,	    /* account deleted or password changed: <not-authorized/> */
 	WIRE_CLOSE_ERROR = 5,	    /* <internal-server-error/> */
+	WIRE_CLOSE_KICK = 6,	    /* starlingctl kick: u8 condition follows (wire_condition) */
 };
+
+/* RFC 6120 §4.9.3 stream error conditions, by index (the KICK condition);
+ * the cm maps each name to its own stream error. */
+#define WIRE_CONDITION_COUNT 25
+extern const char *const wire_conditions[WIRE_CONDITION_COUNT];
+/* The index of the condition named n (len bytes), or -1. */
+int wire_condition(const char *n, size_t len);
 
 struct wire_str {
 	const char *p; /* not NUL-terminated; points into the frame */

@@ -115,13 +115,14 @@ class Server:
             'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n%s\n'
             '[tls]\ncertificate = %s\nkey = %s\n%s\n'
             '[link]\naddress = unix:%s\n\n'
-            '[core]\ndatabase = %s\nscram_iterations = 4096\n%s'
+            '[core]\ndatabase = %s\nscram_iterations = 4096\ncontrol = %s\n%s'
             % (self.domain, 'hosts = %s\n' % ', '.join(self.hosts) if self.hosts else '', server_extra,
                 self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
                 ('' if max_connections is None else 'max_connections = %d\n' % max_connections)
                 + c2s_extra,
                 self.cert,
-                self.dir / 'key.pem', tls_extra, self.sock, self.dir / 'starling.db', core_extra))
+                self.dir / 'key.pem', tls_extra, self.sock, self.dir / 'starling.db', self.dir / 'core.ctl',
+                core_extra))
 
     # -- processes ----------------------------------------------------------
 

@@ -124,7 +124,7 @@ def test_status_counts_what_happened(server):
 
 def test_status_without_a_core(server, tmp_path):
     conf = tmp_path / 'nocore.conf'
-    conf.write_text(re.sub(r'(?m)^address = unix:.*$', 'address = unix:%s/none.sock' % tmp_path,
+    conf.write_text(re.sub(r'(?m)^control = .*$', 'control = %s/none.ctl' % tmp_path,
                            server.conf.read_text()))
     r = subprocess.run([str(server.bin / 'starlingctl'), '-c', str(conf), 'status'],
                        capture_output=True, text=True, timeout=30)

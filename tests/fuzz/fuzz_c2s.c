@@ -466,6 +466,7 @@ static void fuzz_on_session_open(struct fuzz *z, const struct wire_frame *f)
 	struct wire_reader r;
 	wire_reader_init(&r, f);
 	struct wire_str j = wire_get_str(&r);
+	wire_get_str(&r); /* the client's address (link version 5) */
 	if (r.err || r.p != r.end || z->session)
 		fuzz_die("bad or second SESSION_OPEN");
 	z->session = wire_strdup(j);
@@ -616,7 +617,8 @@ static void fuzz_core_u8(struct fuzz *z, uint8_t type, uint8_t v)
 	if (type == WIRE_SESSION_CLOSE) {
 		if ((c->flags & CONN_BOUND) && z->session)
 			z->session_ended = 1;
-		c2s_on_session_close(z->w, c, f.payload[0]);
+		/* a KICK gets a condition from the same byte */
+		c2s_on_session_close(z->w, c, f.payload[0], f.payload[0] % WIRE_CONDITION_COUNT);
 	} else {
 		if (v && (c->flags & CONN_BOUND) && z->session)
 			z->session_ended = 1; /* refused: the core holds nothing */

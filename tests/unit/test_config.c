@@ -63,6 +63,8 @@ static void defaults(void)
 	CHECK(c.tls_client_ca[0] == '\0'); /* no client certificates asked for */
 	CHECK_STR(c.link_address, "unix:var/core.sock");
 	CHECK_STR(c.database, "var/starling.db");
+	CHECK(c.control[0] == '\0'); /* set by config_load: beside the database */
+	snprintf(c.control, sizeof c.control, "var/core.ctl");
 
 	struct config d;
 	CHECK(load(&d, "") == 0 && !memcmp(&c, &d, sizeof c));
@@ -361,6 +363,46 @@ static void tls_hosts(void)
 	      "tls.key.one-too-many.example: more certificates than hosted domains");
 }
 
+static int note_key(void *ctx, const char *key)
+{
+	char *seen = ctx;
+	strcat(seen, key);
+	strcat(seen, " ");
+	return 0;
+}
+
+static int stop_key(void *ctx, const char *key)
+{
+	(void)ctx;
+	return strcmp(key, "server.hosts") ? -1 : 7;
+}
+
+/* starlingctl reload names exactly the keys whose value changed, the host
+ * list and a domain's certificate included; the line a key is on is no
+ * change. */
+static void diff(void)
+{
+	static struct config a, b;
+	char seen[512] = "";
+	CHECK(load(&a, "[server]\nhosts = b.example\n[core]\ncontrol = /run/long/name.ctl\n"
+		       "[tls]\ncertificate.b.example = b.pem\nkey.b.example = k.pem\n") == 0);
+	CHECK(load(&b, "[server]\nhosts = b.example\n\n[core]\ncontrol = /run/long/name.ctl\n"
+		       "[tls]\n\ncertificate.b.example = b.pem\nkey.b.example = k.pem\n") == 0);
+	CHECK(config_diff(&a, &b, note_key, seen) == 0 && !strcmp(seen, ""));
+	CHECK(load(&b, "[server]\nhosts = c.example\nlog_level = debug\n[core]\ncontrol = /x\n"
+		       "control_group = yes\n[c2s]\nport = 1\n"
+		       "[tls]\ncertificate.c.example = b.pem\nkey.c.example = k.pem\n") == 0);
+	CHECK(config_diff(&a, &b, note_key, seen) == 0);
+	CHECK(!strcmp(seen, "server.hosts server.log_level c2s.port core.control "
+			    "core.control_group tls.certificate.<domain> "));
+	CHECK(config_diff(&a, &b, stop_key, NULL) == 7); /* the first one stops it */
+	/* [core] control defaults to core.ctl beside the database. */
+	CHECK(load(&a, "") == 0 && !strcmp(a.control, "var/core.ctl"));
+	CHECK(load(&a, "[core]\ndatabase = /srv/x/s.db\n") == 0 &&
+	      !strcmp(a.control, "/srv/x/core.ctl"));
+	CHECK(load(&a, "[core]\ndatabase = s.db\n") == 0 && !strcmp(a.control, "core.ctl"));
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -373,6 +415,7 @@ int main(void)
 	errors();
 	hosts();
 	tls_hosts();
+	diff();
 	unlink(path);
 	rmdir(dir);
 	CHECK_DONE();

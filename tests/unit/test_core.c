@@ -330,10 +330,13 @@ static void test_stats(struct core *c)
 	send_open(c, l, 1, "alice@" DOMAIN "/s");
 	send_stanza(c, l, 1, STANZA_MESSAGE, STANZA_T_CHAT, "m", "alice@" DOMAIN "/s",
 		    "alice@" DOMAIN "/s", "<message type=\"chat\"/>");
-	buf_free(&l->out);
+	/* Admin frames come over the control socket only (control.c). */
+	struct link *adm = link_new(c, -1, "ctl");
+	adm->admin = 1;
+	wire_put_hello(&b, "starlingctl");
 	wire_put_u8_frame(&b, WIRE_STATS_REQ, 0, 0);
-	feed(c, l, &b);
-	CHECK(next_frame(l, WIRE_STATS, &f, &keep) == 0);
+	feed(c, adm, &b);
+	CHECK(next_frame(adm, WIRE_STATS, &f, &keep) == 0);
 	struct wire_reader r;
 	wire_reader_init(&r, &f);
 	struct wire_str t = wire_get_str(&r);
@@ -346,6 +349,11 @@ static void test_stats(struct core *c)
 	CHECK(!has_str(t, "Bad_Name") && !has_str(t, "evil") && !has_str(t, "neg"));
 	CHECK(c->stats.stanzas[STANZA_MESSAGE] >= 1 && c->stats.deliveries >= 1);
 	buf_free(&keep);
+	link_close(c, adm);
+	/* ... and a cm's link asking for them is cut. */
+	wire_put_u8_frame(&b, WIRE_STATS_REQ, 0, 0);
+	feed(c, l, &b);
+	CHECK(l->dead);
 	link_close(c, l);
 }
 
@@ -670,6 +678,76 @@ static void test_vhosts(struct core *c)
 	CHECK(c->users.n == 0);
 }
 
+static void admin_req(struct core *c, struct link *adm, int json, const char *verb,
+		      const char *a1, const char *a2)
+{
+	struct buf b = {0};
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_ADMIN_REQ, 0);
+	wire_put_u8(&w, (uint8_t)json);
+	wire_put_cstr(&w, verb);
+	wire_put_cstr(&w, a1);
+	wire_put_cstr(&w, a2);
+	wire_end(&w);
+	feed(c, adm, &b);
+}
+
+/* The reply's status; its text in *t (valid while keep lives). */
+static int admin_reply(struct link *adm, struct wire_str *t, struct buf *keep)
+{
+	struct wire_frame f;
+	if (next_frame(adm, WIRE_ADMIN_REPLY, &f, keep))
+		return -1;
+	struct wire_reader r;
+	wire_reader_init(&r, &f);
+	int st = wire_get_u8(&r);
+	*t = wire_get_str(&r);
+	return r.err ? -1 : st;
+}
+
+/* The control socket's verbs: sessions shows the address the cm gave in
+ * SESSION_OPEN (link version 5), escaped for JSON; kick sends SESSION_CLOSE
+ * KICK with the condition's index to the cm and ends only the JID named;
+ * a malformed request cuts the control connection. */
+static void test_control(struct core *c)
+{
+	struct link *l = link_new(c, -1, "mem"), *adm = link_new(c, -1, "ctl");
+	struct buf b = {0}, keep = {0};
+	struct wire_str t;
+	struct wire_frame f;
+	wire_put_hello(&b, "starling-cm/1/0");
+	feed(c, l, &b);
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_SESSION_OPEN, 5);
+	wire_put_cstr(&w, "alice@" DOMAIN "/a\"q");
+	wire_put_cstr(&w, "192.0.2.1:4242");
+	wire_end(&w);
+	feed(c, l, &b);
+	send_open(c, l, 6, "alice@" DOMAIN "/b"); /* no address: shown as "" */
+	adm->admin = 1;
+	send_hello(c, adm);
+	admin_req(c, adm, 1, "sessions", "alice@" DOMAIN, "");
+	CHECK(admin_reply(adm, &t, &keep) == 0);
+	CHECK(has_str(t, "\"resource\":\"a\\\"q\",\"address\":\"192.0.2.1:4242\""));
+	CHECK(has_str(t, "\"resource\":\"b\",\"address\":\"\""));
+	CHECK(has_str(t, "\"cm\":\"starling-cm/1/0\""));
+	buf_free(&l->out);
+	admin_req(c, adm, 0, "kick", "alice@" DOMAIN "/b", "system-shutdown");
+	CHECK(admin_reply(adm, &t, &keep) == 0 && has_str(t, "1 session(s) closed"));
+	CHECK(next_frame(l, WIRE_SESSION_CLOSE, &f, &keep) == 0 && f.sid == 6 && f.plen == 2);
+	CHECK(f.payload[0] == WIRE_CLOSE_KICK && f.payload[1] == 19); /* §4.9.3.20 */
+	CHECK(session_by_sid(l, 6) == NULL && session_by_sid(l, 5) != NULL);
+	admin_req(c, adm, 0, "kick", "alice@" DOMAIN, "bad-format"); /* not an operator's */
+	CHECK(admin_reply(adm, &t, &keep) == 1 && session_by_sid(l, 5) != NULL);
+	wire_put_u8_frame(&b, WIRE_ADMIN_REQ, 0, 1); /* no verb */
+	feed(c, adm, &b);
+	CHECK(adm->dead);
+	buf_free(&keep);
+	link_close(c, adm);
+	link_close(c, l);
+	CHECK(c->users.n == 0);
+}
+
 int main(void)
 {
 	char path[] = "/tmp/starling_test_core_XXXXXX";
@@ -684,6 +762,7 @@ int main(void)
 	test_routing(&c);
 	test_directed_presence(&c);
 	test_stats(&c);
+	test_control(&c);
 	test_carbons(&c);
 	test_presence_multicast(&c);
 	test_fanout_follows_roster(&c);

@@ -490,8 +490,22 @@ static void test_multi(void)
 	buf_free(&b);
 }
 
+/* KICK's condition byte: RFC 6120 §4.9.3's names by index, and nothing else. */
+static void test_conditions(void)
+{
+	CHECK(wire_condition("bad-format", 10) == 0);
+	CHECK(wire_condition("policy-violation", 16) == 13);
+	CHECK(wire_condition("unsupported-version", 19) == WIRE_CONDITION_COUNT - 1);
+	CHECK(!strcmp(wire_conditions[wire_condition("resource-constraint", 19)],
+		      "resource-constraint"));
+	CHECK(wire_condition("policy-violatio", 15) == -1);
+	CHECK(wire_condition("policy-violation!", 17) == -1);
+	CHECK(wire_condition("", 0) == -1);
+}
+
 int main(void)
 {
+	test_conditions();
 	test_multi();
 	test_hello();
 	test_stanza();
