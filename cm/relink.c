@@ -39,9 +39,10 @@ void uplink_lost(struct worker *w, const char *why)
 	}
 }
 
-/* What the old batch still holds that a new core can use: stanzas of
+/* What a buffer of old frames holds that a new core can use: stanzas of
  * sessions announced again, and stanzas given back.  Session opens and
- * closes, credential requests and figures were for the old core. */
+ * closes, credential requests, acknowledgements and figures were for the
+ * old core. */
 static void keep_frames(struct worker *w, struct buf *old)
 {
 	const uint8_t *p = (const uint8_t *)buf_head(old);
@@ -64,10 +65,7 @@ static unsigned announce(struct worker *w)
 	struct uplink *l = &w->link;
 	struct buf old = l->out;
 	memset(&l->out, 0, sizeof l->out);
-	if (buf_avail(&l->sending))
-		log_warn("worker %u: %zu bytes in flight to the lost core may not have arrived", w->id,
-			 buf_avail(&l->sending));
-	buf_free(&l->sending);
+	buf_free(&l->sending); /* its stanza frames are in l->ack.kept */
 	buf_free(&l->in);
 	uplink_hello(w);
 	unsigned n = 0;
@@ -79,8 +77,12 @@ static unsigned announce(struct worker *w)
 			n++;
 		}
 	}
+	/* The stanzas the old core never counted (they may have arrived: a
+	 * few may come twice), then those never written. */
+	keep_frames(w, &l->ack.kept);
 	keep_frames(w, &old);
 	buf_free(&old);
+	linkack_reset(&l->ack);
 	return n;
 }
 

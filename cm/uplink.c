@@ -239,6 +239,12 @@ int uplink_session_open(struct worker *w, struct conn *c, const char *full)
 
 static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 {
+	linkack_received(&w->link.ack, f->type);
+	if (f->type == WIRE_ACK) {
+		if (linkack_on_ack(&w->link.ack, f))
+			uplink_lost(w, "acknowledgement beyond what was sent");
+		return;
+	}
 	if (f->type == WIRE_HELLO) {
 		uint32_t version;
 		struct wire_str name;
@@ -332,7 +338,12 @@ void uplink_flush(struct worker *w)
 	struct uplink *l = &w->link;
 	if (l->send_busy || l->fd < 0 || l->down)
 		return;
+	if (l->up && linkack_put_ack(&l->ack, &l->out))
+		log_warn("worker %u: acknowledgement for the core not queued", w->id);
 	if (!buf_avail(&l->sending) && buf_avail(&l->out)) {
+		/* Kept until the core counts them: a lost link sends them again. */
+		if (linkack_keep(&l->ack, buf_head(&l->out), buf_avail(&l->out)))
+			log_error("worker %u: out of memory keeping stanzas for the core", w->id);
 		struct buf t = l->sending;
 		l->sending = l->out;
 		l->out = t;
@@ -369,4 +380,5 @@ void uplink_free(struct uplink *l)
 	buf_free(&l->in);
 	buf_free(&l->out);
 	buf_free(&l->sending);
+	linkack_free(&l->ack);
 }

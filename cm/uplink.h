@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/linkack.h"
 #include "lib/wire.h"
 
 struct worker;
@@ -25,6 +26,7 @@ struct uplink {
 	struct buf in;	   /* received bytes not yet parsed */
 	struct buf out;	   /* frames of this turn */
 	struct buf sending;
+	struct linkack ack; /* stanza frames counted and kept (lib/linkack.h) */
 };
 
 /* Connect to cfg->link_address (blocking, with retries for a few seconds) and

@@ -293,8 +293,13 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 		control_on_frame(c, l, f); /* the control socket: admin frames only */
 		return;
 	}
+	linkack_received(&l->ack, f->type);
 	switch (f->type) {
 	case WIRE_HELLO: on_hello(l, f); break;
+	case WIRE_ACK:
+		if (linkack_on_ack(&l->ack, f))
+			link_fail(l, "acknowledgement beyond what was sent");
+		break;
 	case WIRE_PING: {
 		struct wire_reader r;
 		wire_reader_init(&r, f);
@@ -405,6 +410,37 @@ void link_flush(struct core *c, struct link *l)
 		link_arm(c, l, buf_avail(&l->out) != 0);
 }
 
+void link_keep(struct link *l, size_t before)
+{
+	if (linkack_keep(&l->ack, buf_head(&l->out) + before, buf_avail(&l->out) - before))
+		link_fail(l, "out of memory keeping stanzas");
+}
+
+/* The stanzas the cm never counted may not have reached their clients:
+ * routed again as returned, now that the link's sessions are gone (a
+ * message to another resource or offline storage, a request answered with
+ * an error).  Presence broadcasts are not worth it. */
+static void link_reroute(struct core *c, struct link *l)
+{
+	const uint8_t *p = (const uint8_t *)buf_head(&l->ack.kept);
+	size_t left = buf_avail(&l->ack.kept);
+	struct wire_frame f;
+	struct wire_stanza st;
+	unsigned n = 0;
+	long k;
+	while (left && (k = wire_parse(p, left, &f)) > 0) {
+		if (f.type == WIRE_STANZA && !wire_get_stanza(&f, &st)) {
+			router_returned(c, &st);
+			n++;
+		}
+		p += k;
+		left -= (size_t)k;
+	}
+	if (n)
+		log_info("link %s: %u stanza(s) it never acknowledged routed again", l->peer, n);
+	linkack_free(&l->ack);
+}
+
 void link_close(struct core *c, struct link *l)
 {
 	l->dead = 1; /* nothing more is queued to it while sessions end */
@@ -413,6 +449,7 @@ void link_close(struct core *c, struct link *l)
 	for (uint32_t i = 0; i < l->sids.nb; i++)
 		while (l->sids.b[i])
 			link_session_end(c, l->sids.b[i], "link closed");
+	link_reroute(c, l);
 	if (batch && store_commit(c->store))
 		log_warn("link %s: last activity of its sessions not recorded", l->peer);
 	for (struct link **pp = &c->links; *pp; pp = &(*pp)->next)
@@ -430,6 +467,7 @@ void link_close(struct core *c, struct link *l)
 	buf_free(&l->cm_report);
 	buf_free(&l->in);
 	buf_free(&l->out);
+	linkack_free(&l->ack);
 	buf_free(&l->mc);
 	free(l);
 }

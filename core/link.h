@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/linkack.h"
 #include "session.h"
 
 struct core;
@@ -29,6 +30,7 @@ struct link {
 	struct link *mc_next; /* in core->mc_links while mc_n > 0 */
 	struct sid_table sids;
 	struct buf cm_report; /* the cm worker's last figures (stats.c) */
+	struct linkack ack;   /* stanza frames counted and kept (lib/linkack.h) */
 	char peer[64]; /* for log lines */
 	char name[64]; /* from the peer's HELLO, [A-Za-z0-9/._-] only ("starling-cm/PID/W") */
 };
@@ -42,6 +44,9 @@ void link_on_readable(struct core *c, struct link *l);
 void link_feed(struct core *c, struct link *l, const void *data, size_t len);
 /* Writes the output batch; arms EPOLLOUT when the socket is full. */
 void link_flush(struct core *c, struct link *l);
+/* The frames appended to l->out after its first `before` bytes are kept
+ * until the cm counts them (lib/linkack.h); a failure fails the link. */
+void link_keep(struct link *l, size_t before);
 /* Ends every session on l as a disconnect, closes the fd, frees l. */
 void link_close(struct core *c, struct link *l);
 /* Ends s with unavailable presence (how: for the debug log). */

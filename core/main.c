@@ -147,9 +147,13 @@ static void end_of_turn(struct core *c)
 			}
 		}
 	}
-	for (struct link *l = c->links; l; l = l->next)
+	for (struct link *l = c->links; l; l = l->next) {
+		/* One count per turn for all the stanza frames it brought. */
+		if (linkack_put_ack(&l->ack, &l->out))
+			link_fail(l, "cannot queue an acknowledgement");
 		if (buf_avail(&l->out))
 			link_flush(c, l);
+	}
 }
 
 /* RFC 6120 §4.9.3.22 via the cm: every session gets <system-shutdown/>. */

@@ -64,14 +64,17 @@ const char *router_kind_name(uint8_t kind)
 
 int router_deliver(struct core *c, struct session *target, const struct wire_stanza *s)
 {
+	/* A link that failed this turn still takes it: kept, the stanza is
+	 * routed again when the link closes and its sessions are gone
+	 * (link_close), instead of being dropped. */
 	struct link *l = target->link;
-	if (l->dead)
-		return -EPIPE;
+	size_t before = buf_avail(&l->out);
 	int rc = wire_put_stanza(&l->out, target->sid, s);
 	if (rc) {
 		log_warn("link %s: cannot queue stanza: %s", l->peer, strerror(-rc));
 		return rc;
 	}
+	link_keep(l, before);
 	c->stats.deliveries++;
 	if (buf_avail(&l->out) > LINK_OUT_MAX)
 		link_fail(l, "output backlog over limit");
@@ -103,7 +106,10 @@ void router_mcast_end(struct core *c)
 {
 	for (struct link *l = c->mc_links, *nx; l; l = nx) {
 		nx = l->mc_next;
+		size_t before = buf_avail(&l->out);
 		int rc = wire_put_stanza_multi(&l->out, c->mcast, l->mc_n, &l->mc);
+		if (!rc)
+			link_keep(l, before);
 		if (rc)
 			log_warn("link %s: cannot queue stanza: %s", l->peer, strerror(-rc));
 		else

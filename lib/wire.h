@@ -12,10 +12,10 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 6 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
+#define WIRE_VERSION 7 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
                           5: CRED may carry a third entry, WIRE_HASH_DIGEST_MD5;
                           6: control socket (ADMIN_REQ/REPLY, LOG_LEVEL, RELOAD), client
-                          address in SESSION_OPEN, KICK close reason */
+                          address in SESSION_OPEN, KICK close reason; 7: ACK */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -31,6 +31,7 @@ enum wire_type {
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
 	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
 	WIRE_STANZA_RETURN = 32, /* cm->core (sid 0): a stanza the client never acknowledged */
+	WIRE_ACK = 33,		 /* both ways (sid 0): u32 stanza frames received since HELLO (linkack.h) */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
 	WIRE_LOG_LEVEL = 41,	 /* core->cm (sid 0): u8 enum log_level, for the whole process */
 	WIRE_RELOAD = 42,	 /* core->cm (sid 0): reload the certificates (as SIGHUP) */

@@ -28,6 +28,14 @@ static void send_hello(struct core *c, struct link *l)
 }
 
 /* An in-memory link that has said HELLO. */
+/* The end of a test's link: the test played a cm that read and acknowledged
+ * everything (lib/linkack.h), so nothing is routed again. */
+static void close_link(struct core *c, struct link *l)
+{
+	linkack_reset(&l->ack);
+	link_close(c, l);
+}
+
 static struct link *hello_link(struct core *c)
 {
 	struct link *l = link_new(c, -1, "mem");
@@ -250,7 +258,7 @@ static void test_routing(struct core *c)
 	feed(c, l, &b);
 	CHECK(l->dead);
 	buf_free(&keep);
-	link_close(c, l);
+	close_link(c, l);
 	CHECK(c->users.n == 0 && c->links == NULL);
 }
 
@@ -304,7 +312,7 @@ static void test_directed_presence(struct core *c)
 	/* the first SESSION_DIRECTED_MAX entities (r0, r2..r64), not r1 */
 	CHECK(told == SESSION_DIRECTED_MAX - 1 && r0 == 1 && r1 == 0 && own == 0);
 	buf_free(&keep);
-	link_close(c, l);
+	close_link(c, l);
 	CHECK(c->users.n == 0);
 }
 
@@ -349,12 +357,12 @@ static void test_stats(struct core *c)
 	CHECK(!has_str(t, "Bad_Name") && !has_str(t, "evil") && !has_str(t, "neg"));
 	CHECK(c->stats.stanzas[STANZA_MESSAGE] >= 1 && c->stats.deliveries >= 1);
 	buf_free(&keep);
-	link_close(c, adm);
+	close_link(c, adm);
 	/* ... and a cm's link asking for them is cut. */
 	wire_put_u8_frame(&b, WIRE_STATS_REQ, 0, 0);
 	feed(c, l, &b);
 	CHECK(l->dead);
-	link_close(c, l);
+	close_link(c, l);
 }
 
 /* XEP-0280: a <received/> copy is well-formed XML carrying the original's
@@ -391,7 +399,43 @@ static void test_carbons(struct core *c)
 	}
 	CHECK(plain == 1 && copies == 1);
 	buf_free(&keep);
-	link_close(c, l);
+	close_link(c, l);
+}
+
+static void send_ack(struct core *c, struct link *l, uint32_t h)
+{
+	struct buf b = {0};
+	wire_put_u32_frame(&b, WIRE_ACK, 0, h);
+	feed(c, l, &b);
+}
+
+/* docs/link-protocol.md "Acknowledgements": a stanza sent to a cm is kept
+ * until the cm counts it; a link that closes before routes what it kept
+ * again (here: to offline storage, the session being gone). */
+static void test_link_acks(struct core *c)
+{
+	struct link *l = hello_link(c), *l2 = hello_link(c);
+	send_open(c, l2, 1, "alice@" DOMAIN "/a");
+	send_open(c, l, 2, "bob@" DOMAIN "/b");
+	const char *msg = "<message type='chat'><body>x</body></message>";
+	send_stanza(c, l2, 1, STANZA_MESSAGE, STANZA_T_CHAT, "m1", "alice@" DOMAIN "/a",
+		    "bob@" DOMAIN "/b", msg);
+	CHECK(l->ack.kept_n == 1 && l2->ack.rx == 1);
+	send_ack(c, l, 1); /* bob's cm has it */
+	CHECK(l->ack.kept_n == 0 && !l->dead);
+	send_stanza(c, l2, 1, STANZA_MESSAGE, STANZA_T_CHAT, "m2", "alice@" DOMAIN "/a",
+		    "bob@" DOMAIN "/b", msg);
+	CHECK(l->ack.kept_n == 1);
+	int before = store_offline_count(c->store, "bob@" DOMAIN);
+	link_close(c, l); /* lost before bob's cm counted m2 */
+	CHECK(store_offline_count(c->store, "bob@" DOMAIN) == before + 1);
+	/* Counting more than was sent is a broken peer. */
+	struct link *l3 = hello_link(c);
+	send_ack(c, l3, 1);
+	CHECK(l3->dead);
+	close_link(c, l3);
+	close_link(c, l2);
+	store_offline_del(c->store, "bob@" DOMAIN, INT64_MAX);
 }
 
 /* A presence broadcast reaches every subscribed resource with one frame per
@@ -449,8 +493,8 @@ static void test_presence_multicast(struct core *c)
 		CHECK(frames == 1 && multi == 1 && n == (k ? 1u : 4u));
 	}
 	CHECK(store_roster_del(c->store, "alice@" DOMAIN, "bob@" DOMAIN) == 0);
-	link_close(c, l);
-	link_close(c, l2);
+	close_link(c, l);
+	close_link(c, l2);
 	CHECK(c->users.n == 0);
 }
 
@@ -504,7 +548,7 @@ static void test_last_logout(struct core *c)
 	      has_str(s.xml, "<forbidden "));
 	CHECK(next_stanza(l, &s, &sid, &keep) == -1); /* exactly one answer */
 	buf_free(&keep);
-	link_close(c, l);
+	close_link(c, l);
 }
 
 /* Presence updates sent to the stanzas' recipients, by sid, after alice's
@@ -550,7 +594,7 @@ static void test_fanout_follows_roster(struct core *c)
 	fanout_round(c, l, "four", got);
 	CHECK(got[1] == 1 && got[2] == 0 && got[3] == 1);
 	CHECK(store_roster_del(c->store, "alice@" DOMAIN, "carol@" DOMAIN) == 0);
-	link_close(c, l);
+	close_link(c, l);
 	CHECK(c->users.n == 0);
 }
 
@@ -586,7 +630,7 @@ static void test_cred_digest(struct core *c)
 	      !memcmp(e[2].stored_key.p, urp, sizeof urp) && e[2].salt.len == 0);
 	CHECK(store_user_set_digest(c->store, "bob@" DOMAIN, NULL) == 0);
 	buf_free(&keep);
-	link_close(c, l);
+	close_link(c, l);
 }
 
 static void test_bad_hello(struct core *c)
@@ -600,11 +644,11 @@ static void test_bad_hello(struct core *c)
 	wire_end(&w);
 	feed(c, l, &b);
 	CHECK(l->dead && !l->hello_rx);
-	link_close(c, l);
+	close_link(c, l);
 	l = link_new(c, -1, "nohello");
 	send_open(c, l, 1, "alice@" DOMAIN "/a");
 	CHECK(l->dead);
-	link_close(c, l);
+	close_link(c, l);
 }
 
 /* Virtual hosts: alice@DOMAIN and alice@OTHER are two accounts, each with
@@ -674,7 +718,7 @@ static void test_vhosts(struct core *c)
 	CHECK(got == 1);
 	CHECK(store_offline_count(c->store, "alice@" OTHER) == 0);
 	buf_free(&keep);
-	link_close(c, l);
+	close_link(c, l);
 	CHECK(c->users.n == 0);
 }
 
@@ -743,8 +787,8 @@ static void test_control(struct core *c)
 	feed(c, adm, &b);
 	CHECK(adm->dead);
 	buf_free(&keep);
-	link_close(c, adm);
-	link_close(c, l);
+	close_link(c, adm);
+	close_link(c, l);
 	CHECK(c->users.n == 0);
 }
 
@@ -765,6 +809,7 @@ int main(void)
 	test_control(&c);
 	test_carbons(&c);
 	test_presence_multicast(&c);
+	test_link_acks(&c);
 	test_fanout_follows_roster(&c);
 
 	test_last_logout(&c);
