@@ -38,6 +38,7 @@ max_stanza_size = 10000
 auth_timeout = 10
 read_rate = 65536
 read_burst = 65536
+metrics = off
 [tls]
 certificate = $WORK/cert.pem
 key = $WORK/key.pem
@@ -45,6 +46,7 @@ key = $WORK/key.pem
 address = unix:$WORK/core.sock
 [core]
 database = $WORK/starling.db
+metrics = off
 CONF
 "$BIN/starling-bench" provision --server starling -c "$WORK/starling.conf" -n 2 \
 	--user 'user%d' --password benchpw --contacts 0 >&2

@@ -128,6 +128,7 @@ static enum auth_result refuse(struct worker *w, struct conn *c, const char *con
 		 text ? "<text xml:lang='en'>" : "", text ? text : "", text ? "</text>" : "");
 	conn_send_str(w, c, msg);
 	w->n_auth_failed++;
+	w->n_auth_failures[cm_metrics_auth_cond(cond)]++;
 	log_info("conn %u: SASL failure <%s/>%s%s%s%s", c->sid, cond,
 		 c->auth && c->auth->username ? " for " : "",
 		 c->auth && c->auth->username ? c->auth->username : "", text ? ": " : "",

@@ -220,6 +220,7 @@ static int on_starttls(struct worker *w, struct conn *c)
 	c->sasl_attempts = 0;
 	conn_send_str(w, c, "<proceed xmlns='" NS_TLS "'/>");
 	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
+	w->n_tls_started++;
 	if (!c->ssl) {
 		conn_kill(w, c);
 		return XS_CB_STOP;
@@ -550,6 +551,7 @@ void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls)
 		return;
 	/* XEP-0368: TLS from the first byte, then the stream as after STARTTLS. */
 	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
+	w->n_tls_started++;
 	if (!c->ssl) {
 		conn_kill(w, c);
 		return;
@@ -584,6 +586,10 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 		} else if (n < 0) {
 			char e[160];
 			log_info("conn %u: TLS error: %s", c->sid, tls_error_string(e, sizeof e));
+			if (tls_handshake_done(c->ssl))
+				w->n_tls_errors++;
+			else
+				w->n_tls_handshake_failed++;
 			conn_close(w, c); /* send the alert OpenSSL queued, then close */
 		}
 		break;

@@ -27,6 +27,7 @@ struct link {
 	struct link *mc_next; /* in core->mc_links while mc_n > 0 */
 	struct sid_table sids;
 	struct buf cm_report; /* the cm worker's last figures (stats.c) */
+	uint64_t frames_in, bytes_in, bytes_out; /* for /metrics */
 	char peer[64]; /* for log lines */
 	char name[64]; /* from the peer's HELLO, [A-Za-z0-9/._-] only ("starling-cm/PID/W") */
 };

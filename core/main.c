@@ -22,10 +22,14 @@
 #include "last.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/mhttp.h"
 #include "link.h"
+#include "metrics.h"
 
 #define EV_LISTEN 1u
 #define EV_SIGNAL 2u
+#define EV_METRICS 3u	   /* the /metrics listener */
+#define EV_METRICS_CONN 4u /* + slot: a scrape connection (never a pointer value) */
 
 struct listener {
 	int fd;
@@ -178,7 +182,30 @@ static void shutdown_links(struct core *c)
 		log_warn("last activity at shutdown not recorded");
 }
 
-static int run(struct core *c, struct listener *ls, int sfd)
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Scrapes: edge-triggered, since mhttp_step reads and writes until EAGAIN. */
+static void metrics_event(struct core *c, struct mhttp *m, uint64_t ev)
+{
+	if (ev == EV_METRICS) {
+		unsigned opened = mhttp_accept(m, mono_ms());
+		for (unsigned i = 0; i < MHTTP_MAX_CONNS; i++) {
+			struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
+						.data.u64 = EV_METRICS_CONN + i};
+			if (opened >> i & 1 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, m->c[i].fd, &e))
+				mhttp_expire(m, UINT64_MAX); /* cannot watch it: drop them all */
+		}
+	} else {
+		mhttp_step(m, (unsigned)(ev - EV_METRICS_CONN), mono_ms());
+	}
+}
+
+static int run(struct core *c, struct listener *ls, int sfd, struct mhttp *m)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ls->fd, &ev))
@@ -186,14 +213,21 @@ static int run(struct core *c, struct listener *ls, int sfd)
 	ev.data.u64 = EV_SIGNAL;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, sfd, &ev))
 		return -errno;
+	ev.data.u64 = EV_METRICS;
+	if (m->lfd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, m->lfd, &ev))
+		return -errno;
 	for (;;) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(c->epfd, evs, 64, -1);
+		/* A scrape in progress wakes us to enforce its deadline. */
+		int n = epoll_wait(c->epfd, evs, 64, mhttp_busy(m) ? 500 : -1);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u64 == EV_LISTEN) {
 				accept_links(c, ls);
+			} else if (evs[i].data.u64 >= EV_METRICS &&
+				   evs[i].data.u64 < EV_METRICS_CONN + MHTTP_MAX_CONNS) {
+				metrics_event(c, m, evs[i].data.u64);
 			} else if (evs[i].data.u64 == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof si) == sizeof si) {
@@ -209,6 +243,7 @@ static int run(struct core *c, struct listener *ls, int sfd)
 			}
 		}
 		end_of_turn(c);
+		mhttp_expire(m, mono_ms());
 	}
 }
 
@@ -264,9 +299,17 @@ int main(int argc, char **argv)
 		store_close(c.store);
 		return 1;
 	}
-	log_info("starting: domain %s (+%u hosts), link %s, database %s", c.domain, c.nhosts, a,
-		 cfg.database);
-	rc = run(&c, &ls, sfd);
+	static struct mhttp metrics;
+	rc = mhttp_open(&metrics, cfg.core_metrics, core_metrics_render, &c);
+	if (rc) {
+		log_error("[core] metrics %s: %s", cfg.core_metrics, strerror(-rc));
+		store_close(c.store);
+		return 1;
+	}
+	log_info("starting: domain %s (+%u hosts), link %s, database %s, metrics %s", c.domain,
+		 c.nhosts, a, cfg.database, *cfg.core_metrics ? cfg.core_metrics : "off");
+	rc = run(&c, &ls, sfd, &metrics);
+	mhttp_close(&metrics);
 	if (rc)
 		log_error("event loop: %s", strerror(-rc));
 	shutdown_links(&c);

@@ -37,6 +37,7 @@ static int config_check_log_level(char *v);
 static int config_check_address(char *v);
 static int config_check_link(char *v);
 static int config_check_path(char *v);
+static int config_check_metrics(char *v);
 
 /* clang-format off */
 #define STR(sec, key, field, fn, what)                                                             \
@@ -72,6 +73,7 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "auth_failures_per_account", CONFIG_T_UINT, auth_failures_per_account, 0, 1000000),
 	NUM("c2s", "read_rate", CONFIG_T_UINT, read_rate, 0, 1073741824),
 	NUM("c2s", "read_burst", CONFIG_T_UINT, read_burst, 1024, 1073741824),
+	STR("c2s", "metrics", c2s_metrics, config_check_metrics, "HOST:PORT, or off"),
 	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
 	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
@@ -82,6 +84,7 @@ static const struct config_key config_keys[] = {
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
 	NUM("core", "scram_iterations", CONFIG_T_U32, scram_iterations, 4096, 10000000),
 	NUM("core", "max_sessions_per_account", CONFIG_T_UINT, max_sessions, 1, 100000),
+	STR("core", "metrics", core_metrics, config_check_metrics, "HOST:PORT, or off"),
 };
 /* clang-format on */
 
@@ -115,6 +118,8 @@ void config_defaults(struct config *c)
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;
 	c->max_sessions = 100;
+	snprintf(c->c2s_metrics, sizeof c->c2s_metrics, "127.0.0.1:9522");
+	snprintf(c->core_metrics, sizeof c->core_metrics, "127.0.0.1:9523");
 }
 
 /* ---- value checks ---- */
@@ -192,6 +197,16 @@ static int config_check_link(char *v)
 	if (v[0] == '[')
 		return colon[-1] == ']' && colon - v > 2 ? 0 : -1;
 	return memchr(v, ':', (size_t)(colon - v)) ? -1 : 0; /* bare IPv6 needs brackets */
+}
+
+/* The Prometheus endpoint: HOST:PORT, or "" / "off" (stored as "") for none. */
+static int config_check_metrics(char *v)
+{
+	if (!*v || !strcmp(v, "off")) {
+		*v = 0;
+		return 0;
+	}
+	return strncmp(v, "unix:", 5) ? config_check_link(v) : -1;
 }
 
 /* ---- the ini handler ---- */

@@ -46,6 +46,7 @@ struct config {
 	unsigned auth_failures_per_account; /* wrong passwords per window (default 10; 0 = off) */
 	unsigned read_rate;		/* bytes/s read from one client (default 262144; 0 = off) */
 	unsigned read_burst;		/* bytes (default 1048576) */
+	char c2s_metrics[CONFIG_STR];	/* /metrics HOST:PORT, "" = off (default 127.0.0.1:9522) */
 	/* [tls] */
 	char tls_cert[CONFIG_STR];	/* PEM certificate chain: the default (no or unknown SNI) */
 	char tls_key[CONFIG_STR];	/* PEM private key */
@@ -61,6 +62,7 @@ struct config {
 	char database[CONFIG_STR];	/* SQLite file (default var/starling.db) */
 	uint32_t scram_iterations;	/* PBKDF2 iterations for new credentials (default 4096) */
 	unsigned max_sessions;		/* sessions (resources) per account (default 100) */
+	char core_metrics[CONFIG_STR];	/* /metrics HOST:PORT, "" = off (default 127.0.0.1:9523) */
 };
 
 void config_defaults(struct config *c);
