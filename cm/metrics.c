@@ -56,7 +56,9 @@ static int connections(struct buf *out, struct worker *all, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
-		if (prom_sample(out, "starling_cm_connections", label, worker_live(&all[i])))
+		/* closed first: accepted, read later, is then at least as large */
+		uint64_t closed = LOAD(all[i].n_closed), accepted = LOAD(all[i].n_accepted);
+		if (prom_sample(out, "starling_cm_connections", label, accepted - closed))
 			return -ENOMEM;
 	}
 	return PW("starling_cm_connections_accepted_total", "counter", "Client connections accepted",
@@ -145,9 +147,8 @@ static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
 		if ((!i && prom_family(out, "starling_cm_link_queue_bytes", "gauge",
-				       "Bytes queued to the core, not yet written")) ||
-		    prom_sample(out, "starling_cm_link_queue_bytes", label,
-				buf_avail(&all[i].link.out) + buf_avail(&all[i].link.sending)))
+				       "Bytes queued to the core, sampled each second")) ||
+		    prom_sample(out, "starling_cm_link_queue_bytes", label, LOAD(all[i].link_queued)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -206,7 +207,8 @@ void cm_metrics_on_cqe(struct worker *w, int accept, uint32_t gen, uint32_t slot
 		for (unsigned i = 0; i < MHTTP_MAX_CONNS; i++)
 			if (opened >> i & 1)
 				arm(w, m->c[i].fd, POLLIN, worker_udata(OP_METRICS_IO, m->c[i].gen, i));
-		arm(w, m->lfd, POLLIN, worker_udata(OP_METRICS_ACCEPT, 0, 0));
+		if (!m->accept_failed) /* else the tick re-arms it */
+			arm(w, m->lfd, POLLIN, worker_udata(OP_METRICS_ACCEPT, 0, 0));
 		return;
 	}
 	(void)res; /* the poll's events: mhttp_step finds out by reading */
@@ -223,8 +225,17 @@ void cm_metrics_tick(struct worker *w)
 	if (!clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t))
 		__atomic_store_n(&w->cpu_ns, (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec,
 				 __ATOMIC_RELAXED);
-	if (w->metrics)
-		mhttp_expire(w->metrics, w->now_ms);
+	/* Sampled here by the owner: another thread reading the buffer's two
+	 * offsets could see them mid-update. */
+	__atomic_store_n(&w->link_queued, buf_avail(&w->link.out) + buf_avail(&w->link.sending),
+			 __ATOMIC_RELAXED);
+	if (!w->metrics)
+		return;
+	mhttp_expire(w->metrics, w->now_ms);
+	if (w->metrics->accept_failed) {
+		w->metrics->accept_failed = 0;
+		cm_metrics_start(w);
+	}
 }
 
 void cm_metrics_free(struct worker *w)

@@ -213,8 +213,10 @@ static int run(struct core *c, struct listener *ls, int sfd, struct mhttp *m)
 	ev.data.u64 = EV_SIGNAL;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, sfd, &ev))
 		return -errno;
-	ev.data.u64 = EV_METRICS;
-	if (m->lfd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, m->lfd, &ev))
+	/* Edge-triggered: when accept fails (EMFILE) the backlog is retried at
+	 * the next connection instead of waking the loop without end. */
+	struct epoll_event mev = {.events = EPOLLIN | EPOLLET, .data.u64 = EV_METRICS};
+	if (m->lfd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, m->lfd, &mev))
 		return -errno;
 	for (;;) {
 		struct epoll_event evs[64];

@@ -71,7 +71,8 @@ unsigned mhttp_accept(struct mhttp *m, uint64_t now_ms)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return opened; /* EAGAIN, or EMFILE and the like: try at the next wake */
+			m->accept_failed = errno != EAGAIN;
+			return opened;
 		}
 		unsigned i = 0;
 		while (i < MHTTP_MAX_CONNS && m->c[i].fd >= 0)

@@ -33,6 +33,10 @@ struct mhttp {
 	void *ctx;
 	struct mhttp_conn c[MHTTP_MAX_CONNS];
 	uint64_t n_requests, n_refused; /* answered; closed at once (over the cap) */
+	/* accept() failed for want of a descriptor or memory: the listener is
+	 * still readable, so its driver waits a while (a tick) before watching
+	 * it again, instead of spinning. */
+	int accept_failed;
 };
 
 /* addr "HOST:PORT" or "" (disabled).  Returns 0 or -errno. */
