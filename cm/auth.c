@@ -42,6 +42,8 @@ static const struct {
 	[AUTH_EXTERNAL] = {"EXTERNAL", 0, NEED_TLS | NEED_CERT},
 };
 
+const char *auth_mech_name(enum auth_mech m) { return mechs[m].name; }
+
 /* The channel-binding types (enum tls_cb_type mask) this connection offers. */
 static unsigned cb_types(const struct worker *w, const struct conn *c)
 {
@@ -129,6 +131,8 @@ static enum auth_result refuse(struct worker *w, struct conn *c, const char *con
 	conn_send_str(w, c, msg);
 	w->n_auth_failed++;
 	w->n_auth_failures[cm_metrics_auth_cond(cond)]++;
+	if (c->auth) /* a mechanism was chosen */
+		w->n_logins[c->auth->mech][0]++;
 	log_info("conn %u: SASL failure <%s/>%s%s%s%s", c->sid, cond,
 		 c->auth && c->auth->username ? " for " : "",
 		 c->auth && c->auth->username ? c->auth->username : "", text ? ": " : "",
@@ -180,6 +184,7 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	if (!final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
 	w->n_auth_ok++;
+	w->n_logins[c->auth->mech][1]++;
 	log_info("conn %u: authenticated %s", c->sid, jid);
 	free(c->jid);
 	c->jid = jid;

@@ -46,5 +46,7 @@ enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct 
 /* The core answered our credential request. */
 enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
 void auth_free(struct conn *c);
+/* The SASL name of a mechanism ("SCRAM-SHA-256"), for metrics. */
+const char *auth_mech_name(enum auth_mech m);
 
 #endif

@@ -409,7 +409,7 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 		if (wire_put_stanza(&w->link.out, c->sid, &ws))
 			stanza_error(w, c, s, "wait", "resource-constraint");
 		else
-			w->n_stanzas_in++;
+			w->n_stanzas_in[ws.kind & 3]++;
 	} else {
 		stanza_error(w, c, s, "wait", "internal-server-error");
 	}
@@ -649,7 +649,7 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 	/* Still bound while going, the session may be resumed: the stanza waits
 	 * in its XEP-0198 queue. */
 	int going = c->state == C2S_CLOSING || (c->flags & CONN_DEAD);
-	w->n_stanzas_out++;
+	w->n_stanzas_out[s->kind & 3]++;
 	if (!going && csi_filter(w, c, s))
 		return; /* held while the client is inactive */
 	struct buf b = {0};

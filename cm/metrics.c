@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/mhttp.h"
 #include "lib/promtext.h"
+#include "lib/stanza.h"
 #include "worker.h"
 
 static const char *const auth_cond_names[AC_COUNT] = {
@@ -75,6 +76,26 @@ static int connections(struct buf *out, struct worker *all, unsigned n)
 		  n_bytes_out);
 }
 
+/* SASL exchanges that ended, by mechanism and result (all workers summed). */
+static int logins(struct buf *out, struct worker *all, unsigned n)
+{
+	const char *name = "starling_cm_logins_total";
+	if (prom_family(out, name, "counter", "SASL logins that ended, by mechanism and result"))
+		return -ENOMEM;
+	for (unsigned m = 0; m < AUTH_MECHS; m++)
+		for (unsigned ok = 0; ok < 2; ok++) {
+			uint64_t sum = 0;
+			for (unsigned i = 0; i < n; i++)
+				sum += LOAD(all[i].n_logins[m][ok]);
+			char label[96];
+			snprintf(label, sizeof label, "mechanism=\"%s\",result=\"%s\"",
+				 auth_mech_name((enum auth_mech)m), ok ? "success" : "failure");
+			if (prom_sample(out, name, label, sum))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
 static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 {
 	int rc = PW("starling_cm_tls_started_total", "counter",
@@ -91,8 +112,10 @@ static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 		    "Logins refused over [c2s] auth_failures_per_address", n_auth_throttled_address) ||
 		 PW("starling_cm_auth_throttled_account_total", "counter",
 		    "Logins refused over [c2s] auth_failures_per_account", n_auth_throttled_account);
+	if (rc || logins(out, all, n))
+		return -ENOMEM;
 	const char *name = "starling_cm_auth_failures_by_condition_total";
-	if (rc || prom_family(out, name, "counter", "SASL <failure/>s by condition (RFC 6120 6.5)"))
+	if (prom_family(out, name, "counter", "SASL <failure/>s by condition (RFC 6120 6.5)"))
 		return -ENOMEM;
 	for (unsigned c = 0; c < AC_COUNT; c++) {
 		uint64_t sum = 0;
@@ -106,14 +129,33 @@ static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 	return 0;
 }
 
+/* A family of uint64_t[4] counters by enum stanza_kind, per worker and kind. */
+static int by_kind(struct buf *out, struct worker *all, unsigned n, const char *name,
+		   const char *help, size_t off)
+{
+	if (prom_family(out, name, "counter", help))
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = STANZA_MESSAGE; k <= STANZA_IQ; k++) {
+			char label[64];
+			snprintf(label, sizeof label, "worker=\"%u\",kind=\"%s\"", i,
+				 stanza_kind_name((enum stanza_kind)k));
+			const uint64_t *v = (const uint64_t *)((const char *)&all[i] + off);
+			if (prom_sample(out, name, label, LOAD(v[k])))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
 static int stanzas_and_errors(struct buf *out, struct worker *all, unsigned n)
 {
-	int rc = PW("starling_cm_stanzas_in_total", "counter", "Stanzas from clients to the core",
-		    n_stanzas_in) ||
-		 PW("starling_cm_stanzas_out_total", "counter", "Stanzas from the core to clients",
-		    n_stanzas_out);
+	if (by_kind(out, all, n, "starling_cm_stanzas_in_total", "Stanzas from clients to the core",
+		    offsetof(struct worker, n_stanzas_in)) ||
+	    by_kind(out, all, n, "starling_cm_stanzas_out_total", "Stanzas from the core to clients",
+		    offsetof(struct worker, n_stanzas_out)))
+		return -ENOMEM;
 	const char *name = "starling_cm_stream_errors_total";
-	if (rc || prom_family(out, name, "counter", "Stream errors sent, by condition (RFC 6120 4.9.3)"))
+	if (prom_family(out, name, "counter", "Stream errors sent, by condition (RFC 6120 4.9.3)"))
 		return -ENOMEM;
 	for (int e = 0; e < SE_COUNT; e++) {
 		uint64_t sum = 0;

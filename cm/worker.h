@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "cm/auth.h"
 #include "cm/c2s.h"
 #include "cm/conn.h"
 #include "cm/metrics.h"
@@ -93,7 +94,8 @@ struct worker {
 	/* counters for logs and `starlingctl status` (sent to the core each tick) */
 	uint64_t n_accepted, n_closed;
 	uint64_t n_auth_ok, n_auth_failed;
-	uint64_t n_stanzas_in, n_stanzas_out; /* client -> core, core -> client */
+	/* client -> core, core -> client; by enum stanza_kind (0 never counted) */
+	uint64_t n_stanzas_in[4], n_stanzas_out[4];
 	uint64_t n_refused; /* since the last tick: the table was full */
 	struct throttle *throttle; /* failed logins by address (throttle.c); NULL until one */
 	/* Shared by every worker, owned by main; NULL when the limit is off. */
@@ -110,6 +112,7 @@ struct worker {
 	uint64_t n_stream_errors[SE_COUNT]; /* sent, by condition */
 	/* For /metrics (metrics.c): read by worker 0 with relaxed loads. */
 	uint64_t n_auth_failures[AC_COUNT]; /* SASL <failure/>s by condition */
+	uint64_t n_logins[AUTH_MECHS][2];   /* by mechanism: [0] failed, [1] succeeded */
 	uint64_t n_bytes_in, n_bytes_out;   /* socket bytes, TLS records included */
 	uint64_t n_tls_started, n_tls_handshake_failed, n_tls_errors;
 	uint64_t n_sqes, n_cqes, n_sq_full; /* submitted, reaped, worker_sqe found it full */

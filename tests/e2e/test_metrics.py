@@ -161,8 +161,9 @@ def test_counters_move_with_login_chat_and_failed_auth(server):
     c0, k0 = cm(server), core(server)
 
     async def scenario():
-        a = await connect(server, a_jid, a_pw)
-        b = await connect(server, b_jid, b_pw)
+        a = await connect(server, a_jid, a_pw, mech='SCRAM-SHA-256')
+        b = await connect(server, b_jid, b_pw, mech='SCRAM-SHA-1')
+        assert (await a.get_roster(timeout=30))['type'] == 'result'
         a.send_message(mto=b.boundjid.full, mbody='metrics', mtype='chat')
         await expect(b.messages, lambda m: m['body'] == 'metrics', 'the chat message')
         bad = await connect(server, a_jid, a_pw + 'x', mech='PLAIN', expect='auth-failed')
@@ -179,13 +180,20 @@ def test_counters_move_with_login_chat_and_failed_auth(server):
     assert d(c0, c1, 'starling_cm_auth_success_total') == 2
     assert d(c0, c1, 'starling_cm_auth_failures_total') == 1
     assert d(c0, c1, 'starling_cm_auth_failures_by_condition_total', condition='not-authorized') == 1
-    assert d(c0, c1, 'starling_cm_stanzas_in_total') >= 1
-    assert d(c0, c1, 'starling_cm_stanzas_out_total') >= 1
+    logins = {(m, r): d(c0, c1, 'starling_cm_logins_total', mechanism=m, result=r)
+              for m in ('SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN') for r in ('success', 'failure')}
+    assert logins == {('SCRAM-SHA-256', 'success'): 1, ('SCRAM-SHA-1', 'success'): 1,
+                      ('PLAIN', 'failure'): 1, ('SCRAM-SHA-256', 'failure'): 0,
+                      ('SCRAM-SHA-1', 'failure'): 0, ('PLAIN', 'success'): 0}
+    assert d(c0, c1, 'starling_cm_stanzas_in_total', kind='message') == 1
+    assert d(c0, c1, 'starling_cm_stanzas_out_total', kind='message') == 1
+    assert d(c0, c1, 'starling_cm_stanzas_in_total', kind='iq') >= 1  # the roster get
     assert d(c0, c1, 'starling_cm_bytes_in_total') > 0
     assert d(c0, c1, 'starling_cm_bytes_out_total') > 0
     assert d(c0, c1, 'starling_cm_uring_completions_total') > 0
     assert d(c0, c1, 'starling_metrics_requests_total') >= 1
     assert d(k0, k1, 'starling_core_stanzas_total', kind='message') == 1
+    assert d(k0, k1, 'starling_core_stanzas_total', kind='iq') >= 1
     assert d(k0, k1, 'starling_core_sessions_opened_total') == 2
     assert d(k0, k1, 'starling_core_deliveries_total') >= 1
     assert d(k0, k1, 'starling_core_route_seconds_count') > 0
