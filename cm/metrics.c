@@ -16,10 +16,17 @@
 #include "lib/stanza.h"
 #include "worker.h"
 
-static const char *const auth_cond_names[AC_COUNT] = {
-	"aborted", "account-disabled", "credentials-expired", "encryption-required",
-	"incorrect-encoding", "invalid-authzid", "invalid-mechanism", "malformed-request",
-	"mechanism-too-weak", "not-authorized", "temporary-auth-failure"};
+static const char *const auth_cond_names[AC_COUNT] = {"aborted",
+                                                      "account-disabled",
+                                                      "credentials-expired",
+                                                      "encryption-required",
+                                                      "incorrect-encoding",
+                                                      "invalid-authzid",
+                                                      "invalid-mechanism",
+                                                      "malformed-request",
+                                                      "mechanism-too-weak",
+                                                      "not-authorized",
+                                                      "temporary-auth-failure"};
 
 unsigned cm_metrics_auth_cond(const char *cond)
 {
@@ -33,7 +40,7 @@ unsigned cm_metrics_auth_cond(const char *cond)
 
 /* A counter or gauge family with one sample per worker. */
 static int per_worker(struct buf *out, struct worker *all, unsigned n, const char *name,
-		      const char *type, const char *help, size_t off)
+                      const char *type, const char *help, size_t off)
 {
 	if (prom_family(out, name, type, help))
 		return -ENOMEM;
@@ -57,23 +64,26 @@ static int connections(struct buf *out, struct worker *all, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
-		/* closed first: accepted, read later, is then at least as large */
+		/* closed first, and clamped: relaxed loads promise no order, and a
+		 * gauge must not wrap to 2^64 */
 		uint64_t closed = LOAD(all[i].n_closed), accepted = LOAD(all[i].n_accepted);
-		if (prom_sample(out, "starling_cm_connections", label, accepted - closed))
+		if (prom_sample(out, "starling_cm_connections", label,
+		                accepted > closed ? accepted - closed : 0))
 			return -ENOMEM;
 	}
-	return PW("starling_cm_connections_accepted_total", "counter", "Client connections accepted",
-		  n_accepted) ||
+	return PW("starling_cm_connections_accepted_total", "counter",
+	          "Client connections accepted", n_accepted) ||
 	       PW("starling_cm_connections_closed_total", "counter", "Client connections closed",
-		  n_closed) ||
+	          n_closed) ||
 	       PW("starling_cm_refused_per_address_total", "counter",
-		  "Connections refused over [c2s] max_connections_per_address", n_refused_per_address) ||
+	          "Connections refused over [c2s] max_connections_per_address",
+	          n_refused_per_address) ||
 	       PW("starling_cm_read_shaped_total", "counter",
-		  "Times a connection stopped reading for [c2s] read_rate", n_read_shaped) ||
+	          "Times a connection stopped reading for [c2s] read_rate", n_read_shaped) ||
 	       PW("starling_cm_bytes_in_total", "counter", "Bytes read from clients (TLS included)",
-		  n_bytes_in) ||
-	       PW("starling_cm_bytes_out_total", "counter", "Bytes written to clients (TLS included)",
-		  n_bytes_out);
+	          n_bytes_in) ||
+	       PW("starling_cm_bytes_out_total", "counter",
+	          "Bytes written to clients (TLS included)", n_bytes_out);
 }
 
 /* SASL exchanges that ended, by mechanism and result (all workers summed). */
@@ -89,7 +99,7 @@ static int logins(struct buf *out, struct worker *all, unsigned n)
 				sum += LOAD(all[i].n_logins[m][ok]);
 			char label[96];
 			snprintf(label, sizeof label, "mechanism=\"%s\",result=\"%s\"",
-				 auth_mech_name((enum auth_mech)m), ok ? "success" : "failure");
+			         auth_mech_name((enum auth_mech)m), ok ? "success" : "failure");
 			if (prom_sample(out, name, label, sum))
 				return -ENOMEM;
 		}
@@ -98,20 +108,21 @@ static int logins(struct buf *out, struct worker *all, unsigned n)
 
 static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 {
-	int rc = PW("starling_cm_tls_started_total", "counter",
-		    "TLS sessions started (STARTTLS or direct TLS)", n_tls_started) ||
-		 PW("starling_cm_tls_handshake_failures_total", "counter", "TLS handshakes failed",
-		    n_tls_handshake_failed) ||
-		 PW("starling_cm_tls_errors_total", "counter", "TLS errors after the handshake",
-		    n_tls_errors) ||
-		 PW("starling_cm_auth_success_total", "counter", "SASL logins that succeeded",
-		    n_auth_ok) ||
-		 PW("starling_cm_auth_failures_total", "counter", "SASL <failure/>s sent",
-		    n_auth_failed) ||
-		 PW("starling_cm_auth_throttled_address_total", "counter",
-		    "Logins refused over [c2s] auth_failures_per_address", n_auth_throttled_address) ||
-		 PW("starling_cm_auth_throttled_account_total", "counter",
-		    "Logins refused over [c2s] auth_failures_per_account", n_auth_throttled_account);
+	int rc =
+	    PW("starling_cm_tls_started_total", "counter",
+	       "TLS sessions started (STARTTLS or direct TLS)", n_tls_started) ||
+	    PW("starling_cm_tls_handshake_failures_total", "counter", "TLS handshakes failed",
+	       n_tls_handshake_failed) ||
+	    PW("starling_cm_tls_errors_total", "counter", "TLS errors after the handshake",
+	       n_tls_errors) ||
+	    PW("starling_cm_auth_success_total", "counter", "SASL logins that succeeded",
+	       n_auth_ok) ||
+	    PW("starling_cm_auth_failures_total", "counter", "SASL <failure/>s sent",
+	       n_auth_failed) ||
+	    PW("starling_cm_auth_throttled_address_total", "counter",
+	       "Logins refused over [c2s] auth_failures_per_address", n_auth_throttled_address) ||
+	    PW("starling_cm_auth_throttled_account_total", "counter",
+	       "Logins refused over [c2s] auth_failures_per_account", n_auth_throttled_account);
 	if (rc || logins(out, all, n))
 		return -ENOMEM;
 	const char *name = "starling_cm_auth_failures_by_condition_total";
@@ -131,7 +142,7 @@ static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 
 /* A family of uint64_t[4] counters by enum stanza_kind, per worker and kind. */
 static int by_kind(struct buf *out, struct worker *all, unsigned n, const char *name,
-		   const char *help, size_t off)
+                   const char *help, size_t off)
 {
 	if (prom_family(out, name, "counter", help))
 		return -ENOMEM;
@@ -139,7 +150,7 @@ static int by_kind(struct buf *out, struct worker *all, unsigned n, const char *
 		for (unsigned k = STANZA_MESSAGE; k <= STANZA_IQ; k++) {
 			char label[64];
 			snprintf(label, sizeof label, "worker=\"%u\",kind=\"%s\"", i,
-				 stanza_kind_name((enum stanza_kind)k));
+			         stanza_kind_name((enum stanza_kind)k));
 			const uint64_t *v = (const uint64_t *)((const char *)&all[i] + off);
 			if (prom_sample(out, name, label, LOAD(v[k])))
 				return -ENOMEM;
@@ -150,9 +161,9 @@ static int by_kind(struct buf *out, struct worker *all, unsigned n, const char *
 static int stanzas_and_errors(struct buf *out, struct worker *all, unsigned n)
 {
 	if (by_kind(out, all, n, "starling_cm_stanzas_in_total", "Stanzas from clients to the core",
-		    offsetof(struct worker, n_stanzas_in)) ||
-	    by_kind(out, all, n, "starling_cm_stanzas_out_total", "Stanzas from the core to clients",
-		    offsetof(struct worker, n_stanzas_out)))
+	            offsetof(struct worker, n_stanzas_in)) ||
+	    by_kind(out, all, n, "starling_cm_stanzas_out_total",
+	            "Stanzas from the core to clients", offsetof(struct worker, n_stanzas_out)))
 		return -ENOMEM;
 	const char *name = "starling_cm_stream_errors_total";
 	if (prom_family(out, name, "counter", "Stream errors sent, by condition (RFC 6120 4.9.3)"))
@@ -176,21 +187,22 @@ static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
 	    PW("starling_cm_uring_sq_full_total", "counter",
 	       "Times the submission queue was full and had to be submitted early", n_sq_full) ||
 	    prom_family(out, "starling_cm_worker_cpu_seconds_total", "counter",
-			"CPU time of the worker thread, sampled each second"))
+	                "CPU time of the worker thread, sampled each second"))
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
 		if (prom_sample_f(out, "starling_cm_worker_cpu_seconds_total", label,
-				  (double)LOAD(all[i].cpu_ns) / 1e9))
+		                  (double)LOAD(all[i].cpu_ns) / 1e9))
 			return -ENOMEM;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
 		if ((!i && prom_family(out, "starling_cm_link_queue_bytes", "gauge",
-				       "Bytes queued to the core, sampled each second")) ||
-		    prom_sample(out, "starling_cm_link_queue_bytes", label, LOAD(all[i].link_queued)))
+		                       "Bytes queued to the core, sampled each second")) ||
+		    prom_sample(out, "starling_cm_link_queue_bytes", label,
+		                LOAD(all[i].link_queued)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -202,12 +214,12 @@ static int render(void *ctx, struct buf *out)
 	struct worker *all = w->all ? w->all : w;
 	unsigned n = w->all ? w->n_all : 1;
 	return connections(out, all, n) || tls_and_auth(out, all, n) ||
-			       stanzas_and_errors(out, all, n) || ring_and_cpu(out, all, n) ||
-			       prom_one(out, "starling_metrics_requests_total", "counter",
-					"Scrapes answered by this endpoint", w->metrics->n_requests) ||
-			       prom_process(out)
-		       ? -ENOMEM
-		       : 0;
+	               stanzas_and_errors(out, all, n) || ring_and_cpu(out, all, n) ||
+	               prom_one(out, "starling_metrics_requests_total", "counter",
+	                        "Scrapes answered by this endpoint", w->metrics->n_requests) ||
+	               prom_process(out)
+	           ? -ENOMEM
+	           : 0;
 }
 
 int cm_metrics_init(struct worker *w)
@@ -248,7 +260,8 @@ void cm_metrics_on_cqe(struct worker *w, int accept, uint32_t gen, uint32_t slot
 		unsigned opened = mhttp_accept(m, w->now_ms);
 		for (unsigned i = 0; i < MHTTP_MAX_CONNS; i++)
 			if (opened >> i & 1)
-				arm(w, m->c[i].fd, POLLIN, worker_udata(OP_METRICS_IO, m->c[i].gen, i));
+				arm(w, m->c[i].fd, POLLIN,
+				    worker_udata(OP_METRICS_IO, m->c[i].gen, i));
 		if (!m->accept_failed) /* else the tick re-arms it */
 			arm(w, m->lfd, POLLIN, worker_udata(OP_METRICS_ACCEPT, 0, 0));
 		return;
@@ -266,11 +279,11 @@ void cm_metrics_tick(struct worker *w)
 	struct timespec t;
 	if (!clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t))
 		__atomic_store_n(&w->cpu_ns, (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec,
-				 __ATOMIC_RELAXED);
+		                 __ATOMIC_RELAXED);
 	/* Sampled here by the owner: another thread reading the buffer's two
 	 * offsets could see them mid-update. */
 	__atomic_store_n(&w->link_queued, buf_avail(&w->link.out) + buf_avail(&w->link.sending),
-			 __ATOMIC_RELAXED);
+	                 __ATOMIC_RELAXED);
 	if (!w->metrics)
 		return;
 	mhttp_expire(w->metrics, w->now_ms);

@@ -13,7 +13,10 @@
 #include "link.h"
 #include "store.h"
 
-static int is_cm(const struct link *l) { return !strncmp(l->name, "starling-cm/", 12); }
+static int is_cm(const struct link *l)
+{
+	return !strncmp(l->name, "starling-cm/", 12);
+}
 
 static int gauges(struct core *c, struct buf *out)
 {
@@ -27,13 +30,13 @@ static int gauges(struct core *c, struct buf *out)
 			for (struct session *s = l->sids.b[i]; s; s = s->link_next)
 				available += (s->flags & SESSION_AVAILABLE) != 0;
 	}
-	return prom_one(out, "starling_core_cm_links", "gauge", "Links from cm workers (HELLO done)",
-			links) ||
+	return prom_one(out, "starling_core_cm_links", "gauge",
+	                "Links from cm workers (HELLO done)", links) ||
 	       prom_one(out, "starling_core_users_online", "gauge", "Accounts with a session",
-			c->users.n) ||
+	                c->users.n) ||
 	       prom_one(out, "starling_core_sessions", "gauge", "Bound resources", sessions) ||
 	       prom_one(out, "starling_core_sessions_available", "gauge",
-			"Sessions with available presence", available);
+	                "Sessions with available presence", available);
 }
 
 static int counters(struct core *c, struct buf *out)
@@ -45,22 +48,22 @@ static int counters(struct core *c, struct buf *out)
 	       prom_sample(out, n, "kind=\"presence\"", st->stanzas[STANZA_PRESENCE]) ||
 	       prom_sample(out, n, "kind=\"iq\"", st->stanzas[STANZA_IQ]) ||
 	       prom_one(out, "starling_core_deliveries_total", "counter",
-			"Stanzas queued to a session", st->deliveries) ||
+	                "Stanzas queued to a session", st->deliveries) ||
 	       prom_one(out, "starling_core_offline_stored_total", "counter",
-			"Messages stored for an offline user", st->offline_stored) ||
+	                "Messages stored for an offline user", st->offline_stored) ||
 	       prom_one(out, "starling_core_returned_total", "counter",
-			"Stanzas a cm gave back unacknowledged (XEP-0198)", st->returned) ||
+	                "Stanzas a cm gave back unacknowledged (XEP-0198)", st->returned) ||
 	       prom_one(out, "starling_core_sessions_opened_total", "counter", "Sessions opened",
-			st->sessions_opened) ||
+	                st->sessions_opened) ||
 	       prom_one(out, "starling_core_sessions_closed_total", "counter", "Sessions closed",
-			st->sessions_closed) ||
+	                st->sessions_closed) ||
 	       prom_one(out, "starling_core_credential_lookups_total", "counter",
-			"SASL credential requests from cms", st->cred_lookups);
+	                "SASL credential requests from cms", st->cred_lookups);
 }
 
 /* One family per link figure, a sample per link labelled with its name. */
 static int per_link(struct core *c, struct buf *out, const char *name, const char *type,
-		    const char *help, int which)
+                    const char *help, int which)
 {
 	if (prom_family(out, name, type, help))
 		return -ENOMEM;
@@ -68,8 +71,11 @@ static int per_link(struct core *c, struct buf *out, const char *name, const cha
 		char label[160];
 		/* name and peer hold no character a label value must escape */
 		snprintf(label, sizeof label, "link=\"%s\"", *l->name ? l->name : l->peer);
-		uint64_t v = which == 0 ? l->frames_in : which == 1 ? l->bytes_in
-			   : which == 2 ? l->bytes_out : which == 3 ? buf_avail(&l->out) : l->sids.n;
+		uint64_t v = which == 0   ? l->frames_in
+		             : which == 1 ? l->bytes_in
+		             : which == 2 ? l->bytes_out
+		             : which == 3 ? buf_avail(&l->out)
+		                          : l->sids.n;
 		if (prom_sample(out, name, label, v))
 			return -ENOMEM;
 	}
@@ -79,28 +85,27 @@ static int per_link(struct core *c, struct buf *out, const char *name, const cha
 static int links(struct core *c, struct buf *out)
 {
 	return per_link(c, out, "starling_core_link_frames_in_total", "counter",
-			"Frames read from the link", 0) ||
+	                "Frames read from the link", 0) ||
 	       per_link(c, out, "starling_core_link_bytes_in_total", "counter",
-			"Bytes read from the link", 1) ||
+	                "Bytes read from the link", 1) ||
 	       per_link(c, out, "starling_core_link_bytes_out_total", "counter",
-			"Bytes written to the link", 2) ||
+	                "Bytes written to the link", 2) ||
 	       per_link(c, out, "starling_core_link_queue_bytes", "gauge",
-			"Bytes queued to the link, not yet written", 3) ||
-	       per_link(c, out, "starling_core_link_sessions", "gauge",
-			"Sessions on the link", 4);
+	                "Bytes queued to the link, not yet written", 3) ||
+	       per_link(c, out, "starling_core_link_sessions", "gauge", "Sessions on the link", 4);
 }
 
 int core_metrics_render(void *ctx, struct buf *out)
 {
 	struct core *c = ctx;
 	return gauges(c, out) || counters(c, out) || links(c, out) ||
-			       lathist_render(out, "starling_core_route_seconds",
-					      "From a link read to its frames routed and queued",
-					      &c->stats.route_latency) ||
-			       lathist_render(out, "starling_core_store_commit_seconds",
-					      "SQLite transaction commits",
-					      store_commit_latency(c->store)) ||
-			       prom_process(out)
-		       ? -ENOMEM
-		       : 0;
+	               lathist_render(out, "starling_core_route_seconds",
+	                              "From a link read to its frames routed and queued",
+	                              &c->stats.route_latency) ||
+	               lathist_render(out, "starling_core_store_commit_seconds",
+	                              "SQLite transaction commits",
+	                              store_commit_latency(c->store)) ||
+	               prom_process(out)
+	           ? -ENOMEM
+	           : 0;
 }

@@ -16,13 +16,14 @@ int lathist_render(struct buf *out, const char *name, const char *help, const st
 		cum += h->bucket[i];
 		if (i < LATHIST_BUCKETS)
 			n = snprintf(s, sizeof s, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
-				     (double)lathist_le_ns[i] / 1e9, cum);
+			             (double)lathist_le_ns[i] / 1e9, cum);
 		else
-			n = snprintf(s, sizeof s, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+			n = snprintf(s, sizeof s, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name,
+			             cum);
 		if (n <= 0 || (size_t)n >= sizeof s || buf_append(out, s, (size_t)n))
 			return -ENOMEM;
 	}
 	n = snprintf(s, sizeof s, "%s_sum %.9f\n%s_count %" PRIu64 "\n", name,
-		     (double)h->sum_ns / 1e9, name, h->count);
+	             (double)h->sum_ns / 1e9, name, h->count);
 	return n > 0 && (size_t)n < sizeof s && !buf_append(out, s, (size_t)n) ? 0 : -ENOMEM;
 }

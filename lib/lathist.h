@@ -10,8 +10,8 @@
 
 #define LATHIST_BUCKETS 8
 /* Upper bounds in nanoseconds: 10us .. 100ms; past the last is +Inf. */
-static const uint64_t lathist_le_ns[LATHIST_BUCKETS] = {
-	10000, 50000, 100000, 500000, 1000000, 5000000, 10000000, 100000000};
+static const uint64_t lathist_le_ns[LATHIST_BUCKETS] = {10000,   50000,   100000,   500000,
+                                                        1000000, 5000000, 10000000, 100000000};
 
 struct lathist {
 	uint64_t bucket[LATHIST_BUCKETS + 1]; /* not cumulative; last = over all bounds */

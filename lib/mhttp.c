@@ -32,14 +32,16 @@ int mhttp_open(struct mhttp *m, const char *addr, mhttp_render_fn render, void *
 		h++;
 		colon[-1] = 0;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+	                *ai;
 	if (getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai))
 		return -EINVAL;
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 	int rc = fd < 0 ? -errno : 0;
 	if (!rc && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)))
+	            bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)))
 		rc = -errno;
 	freeaddrinfo(ai);
 	if (rc && fd >= 0)
@@ -83,21 +85,23 @@ unsigned mhttp_accept(struct mhttp *m, uint64_t now_ms)
 			close(fd);
 			continue;
 		}
-		m->c[i] = (struct mhttp_conn){.fd = fd, .gen = m->c[i].gen, .in = in,
-					     .deadline_ms = now_ms + MHTTP_DEADLINE_MS};
+		m->c[i] = (struct mhttp_conn){.fd = fd,
+		                              .gen = m->c[i].gen,
+		                              .in = in,
+		                              .deadline_ms = now_ms + MHTTP_DEADLINE_MS};
 		opened |= 1u << i;
 	}
 }
 
 static int respond(struct mhttp_conn *c, const char *status, const char *type,
-		   const struct buf *body, int head)
+                   const struct buf *body, int head)
 {
 	char hdr[256];
 	size_t n = body ? buf_avail(body) : 0;
 	int k = snprintf(hdr, sizeof hdr,
-			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 status, type, n);
+	                 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 status, type, n);
 	if (buf_append(&c->out, hdr, (size_t)k))
 		return -ENOMEM;
 	return n && !head ? buf_append(&c->out, buf_head(body), n) : 0;
@@ -131,7 +135,7 @@ static int answer(struct mhttp *m, struct mhttp_conn *c, size_t line_len)
 	struct buf body = {0};
 	int rc = m->render(m->ctx, &body);
 	rc = rc ? error(c, "500 Internal Server Error")
-		: respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body, head);
+	        : respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body, head);
 	buf_free(&body);
 	m->n_requests++;
 	return rc;
@@ -154,12 +158,12 @@ static int read_request(struct mhttp *m, struct mhttp_conn *c)
 		size_t from = c->in_len >= 3 ? c->in_len - 3 : 0;
 		c->in_len += (uint32_t)n;
 		for (size_t i = from; i < c->in_len; i++)
-			if (c->in[i] == 0 || (c->in[i] < 32 && c->in[i] != '\r' && c->in[i] != '\n' &&
-					      c->in[i] != '\t'))
+			if (c->in[i] == 0 || (c->in[i] < 32 && c->in[i] != '\r' &&
+			                      c->in[i] != '\n' && c->in[i] != '\t'))
 				return error(c, "400 Bad Request") ? -1 : 0;
 		for (size_t i = from ? from : 1; i < c->in_len; i++)
 			if (c->in[i] == '\n' && (c->in[i - 1] == '\n' ||
-						 (i >= 3 && !memcmp(c->in + i - 3, "\r\n\r", 3)))) {
+			                         (i >= 3 && !memcmp(c->in + i - 3, "\r\n\r", 3)))) {
 				const char *nl = memchr(c->in, '\n', c->in_len);
 				return answer(m, c, (size_t)(nl - c->in)) ? -1 : 0;
 			}

@@ -11,7 +11,7 @@
 
 #include "lib/buf.h"
 
-#define MHTTP_MAX_CONNS 8
+#define MHTTP_MAX_CONNS   8
 #define MHTTP_MAX_REQUEST 8192
 #define MHTTP_DEADLINE_MS 3000
 
@@ -19,11 +19,11 @@
 typedef int (*mhttp_render_fn)(void *ctx, struct buf *out);
 
 struct mhttp_conn {
-	int fd;		/* -1 = free slot */
-	uint32_t gen;	/* bumped on close: stale completions name an old one */
+	int fd;       /* -1 = free slot */
+	uint32_t gen; /* bumped on close: stale completions name an old one */
 	uint64_t deadline_ms;
 	uint32_t in_len;
-	char *in;	/* MHTTP_MAX_REQUEST bytes while reading the request; owned */
+	char *in;       /* MHTTP_MAX_REQUEST bytes while reading the request; owned */
 	struct buf out; /* the response while it is written */
 };
 

@@ -9,7 +9,7 @@
 
 /* jemalloc's control interface when it is linked (not in ASan builds). */
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
-	__attribute__((weak));
+    __attribute__((weak));
 
 static int put(struct buf *out, int n, const char *s, size_t cap)
 {
@@ -19,15 +19,16 @@ static int put(struct buf *out, int n, const char *s, size_t cap)
 int prom_family(struct buf *out, const char *name, const char *type, const char *help)
 {
 	char s[512];
-	return put(out, snprintf(s, sizeof s, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type),
-		   s, sizeof s);
+	return put(out,
+	           snprintf(s, sizeof s, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type), s,
+	           sizeof s);
 }
 
 int prom_sample(struct buf *out, const char *name, const char *labels, uint64_t v)
 {
 	char s[512];
 	int n = *labels ? snprintf(s, sizeof s, "%s{%s} %" PRIu64 "\n", name, labels, v)
-			: snprintf(s, sizeof s, "%s %" PRIu64 "\n", name, v);
+	                : snprintf(s, sizeof s, "%s %" PRIu64 "\n", name, v);
 	return put(out, n, s, sizeof s);
 }
 
@@ -35,7 +36,7 @@ int prom_sample_f(struct buf *out, const char *name, const char *labels, double 
 {
 	char s[512];
 	int n = *labels ? snprintf(s, sizeof s, "%s{%s} %.6f\n", name, labels, v)
-			: snprintf(s, sizeof s, "%s %.6f\n", name, v);
+	                : snprintf(s, sizeof s, "%s %.6f\n", name, v);
 	return put(out, n, s, sizeof s);
 }
 
@@ -74,18 +75,18 @@ int prom_process(struct buf *out)
 	struct timespec t;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	if (prom_family(out, "starling_process_cpu_seconds_total", "counter",
-			"CPU time of the whole process (user + system), seconds") ||
+	                "CPU time of the whole process (user + system), seconds") ||
 	    prom_sample_f(out, "starling_process_cpu_seconds_total", "",
-			  (double)t.tv_sec + (double)t.tv_nsec / 1e9))
+	                  (double)t.tv_sec + (double)t.tv_nsec / 1e9))
 		return -ENOMEM;
 	return prom_one(out, "starling_process_resident_memory_bytes", "gauge",
-			"Resident set size from /proc/self/statm", rss_bytes()) ||
-			       prom_one(out, "starling_heap_allocated_bytes", "gauge",
-					"jemalloc stats.allocated (0 when jemalloc is not linked)",
-					jemalloc_stat("stats.allocated")) ||
-			       prom_one(out, "starling_heap_resident_bytes", "gauge",
-					"jemalloc stats.resident (0 when jemalloc is not linked)",
-					jemalloc_stat("stats.resident"))
-		       ? -ENOMEM
-		       : 0;
+	                "Resident set size from /proc/self/statm", rss_bytes()) ||
+	               prom_one(out, "starling_heap_allocated_bytes", "gauge",
+	                        "jemalloc stats.allocated (0 when jemalloc is not linked)",
+	                        jemalloc_stat("stats.allocated")) ||
+	               prom_one(out, "starling_heap_resident_bytes", "gauge",
+	                        "jemalloc stats.resident (0 when jemalloc is not linked)",
+	                        jemalloc_stat("stats.resident"))
+	           ? -ENOMEM
+	           : 0;
 }

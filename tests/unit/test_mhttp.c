@@ -27,8 +27,10 @@ static int attach(struct mhttp *m, unsigned i, uint64_t now)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv))
 		abort();
-	m->c[i] = (struct mhttp_conn){.fd = sv[0], .gen = m->c[i].gen, .in = malloc(MHTTP_MAX_REQUEST),
-				     .deadline_ms = now + MHTTP_DEADLINE_MS};
+	m->c[i] = (struct mhttp_conn){.fd = sv[0],
+	                              .gen = m->c[i].gen,
+	                              .in = malloc(MHTTP_MAX_REQUEST),
+	                              .deadline_ms = now + MHTTP_DEADLINE_MS};
 	return sv[1];
 }
 
@@ -153,7 +155,8 @@ static void cap(void)
 	}
 	struct pollfd p = {.fd = m.lfd, .events = POLLIN};
 	unsigned opened = 0;
-	while (poll(&p, 1, 1000) == 1 && __builtin_popcount(opened) + m.n_refused < MHTTP_MAX_CONNS + 2)
+	while (poll(&p, 1, 1000) == 1 &&
+	       __builtin_popcount(opened) + m.n_refused < MHTTP_MAX_CONNS + 2)
 		opened |= mhttp_accept(&m, 0);
 	CHECK(opened == (1u << MHTTP_MAX_CONNS) - 1);
 	CHECK(m.n_refused == 2);
@@ -173,8 +176,8 @@ static void cap(void)
 static void histogram(void)
 {
 	struct lathist h = {0};
-	lathist_observe(&h, 10000);	/* on the first bound: in it */
-	lathist_observe(&h, 10001);	/* just over: the next */
+	lathist_observe(&h, 10000);     /* on the first bound: in it */
+	lathist_observe(&h, 10001);     /* just over: the next */
 	lathist_observe(&h, 200000000); /* past the last: +Inf only */
 	CHECK(h.bucket[0] == 1 && h.bucket[1] == 1 && h.bucket[LATHIST_BUCKETS] == 1);
 	CHECK(h.count == 3 && h.sum_ns == 200020001);
