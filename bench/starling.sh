@@ -16,11 +16,12 @@ starling_start() {
 	sh "$ROOT/scripts/mkcert.sh" "$work" localhost >/dev/null
 	{
 		printf '[server]\ndomain = localhost\nlog_level = warn\n'
-		printf '[c2s]\naddress = 127.0.0.1\nport = %s\ntls_port = 0\n' "$PORT"
+		# No /metrics: its default ports would collide between runs.
+		printf '[c2s]\naddress = 127.0.0.1\nport = %s\ntls_port = 0\nmetrics = off\n' "$PORT"
 		for line in "$@"; do printf '%s\n' "$line"; done
 		printf '[tls]\ncertificate = %s/cert.pem\nkey = %s/key.pem\n' "$work" "$work"
 		printf '[link]\naddress = unix:%s/core.sock\n' "$work"
-		printf '[core]\ndatabase = %s/starling.db\n' "$work"
+		printf '[core]\ndatabase = %s/starling.db\nmetrics = off\n' "$work"
 	} > "$work/starling.conf"
 	"$BIN/starling-bench" provision --server starling -c "$work/starling.conf" -n "$users" \
 		--user 'user%d' --password "$password" --contacts 0 >&2

@@ -115,6 +115,8 @@ start_starling() {
 	mkdir -p "$dir"
 	sh scripts/mkcert.sh "$dir" "$DOMAIN" >/dev/null
 	PORT=$(free_port)
+	METRICS_PORT=$(free_port) # the cm's /metrics; the core's is off
+	echo "$METRICS_PORT" > "$dir/metrics_port"
 	cat > "$dir/starling.conf" <<CONF
 [server]
 domain = $DOMAIN
@@ -127,6 +129,7 @@ workers = $WORKERS
 ; Like the peers (ejabberd shaper: none, Prosody without mod_limits): no
 ; per-connection read rate, so a scenario measures the path, not the shaper.
 read_rate = 0
+metrics = 127.0.0.1:$METRICS_PORT
 [tls]
 certificate = $dir/cert.pem
 key = $dir/key.pem
@@ -134,6 +137,7 @@ key = $dir/key.pem
 address = unix:$dir/core.sock
 [core]
 database = $dir/starling.db
+metrics = off
 CONF
 	run "$BIN/starling-bench" provision --server starling -c "$dir/starling.conf" -n "$n" \
 		--user 'user%d' --password "$PASSWORD" --contacts "$k" >&2

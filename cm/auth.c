@@ -47,6 +47,8 @@ static const struct {
 	[AUTH_EXTERNAL] = {"EXTERNAL", 0, NEED_TLS | NEED_CERT},
 };
 
+const char *auth_mech_name(enum auth_mech m) { return mechs[m].name; }
+
 /* The channel-binding types (enum tls_cb_type mask) this connection offers. */
 static unsigned cb_types(const struct worker *w, const struct conn *c)
 {
@@ -140,6 +142,9 @@ static enum auth_result refuse(struct worker *w, struct conn *c, const char *con
 		 text ? "<text xml:lang='en'>" : "", text ? text : "", text ? "</text>" : "");
 	conn_send_str(w, c, msg);
 	w->n_auth_failed++;
+	w->n_auth_failures[cm_metrics_auth_cond(cond)]++;
+	if (c->auth) /* a mechanism was chosen */
+		w->n_logins[c->auth->mech][0]++;
 	conn_log(LOG_LEVEL_INFO, c, "SASL failure <%s/>%s%s%s%s", cond,
 		 c->auth && c->auth->username ? " for " : "",
 		 c->auth && c->auth->username ? c->auth->username : "", text ? ": " : "",
@@ -192,6 +197,7 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	if (!final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
 	w->n_auth_ok++;
+	w->n_logins[c->auth->mech][1]++;
 	free(c->jid);
 	c->jid = jid;
 	conn_log(LOG_LEVEL_INFO, c, "authenticated %s", jid); /* with its jid field */

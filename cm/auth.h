@@ -57,5 +57,7 @@ void auth_free(struct conn *c);
 /* The link to the core is gone with c's credential request: the client is
  * told to try again (RFC 6120 §6.5.12). */
 void auth_link_lost(struct worker *w, struct conn *c);
+/* The SASL name of a mechanism ("SCRAM-SHA-256"), for metrics. */
+const char *auth_mech_name(enum auth_mech m);
 
 #endif

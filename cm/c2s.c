@@ -221,6 +221,7 @@ static int on_starttls(struct worker *w, struct conn *c)
 	c->sasl_attempts = 0;
 	conn_send_str(w, c, "<proceed xmlns='" NS_TLS "'/>");
 	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
+	w->n_tls_started++;
 	if (!c->ssl) {
 		conn_kill(w, c);
 		return XS_CB_STOP;
@@ -419,7 +420,7 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 		if (wire_put_stanza(&w->link.out, c->sid, &ws))
 			stanza_error(w, c, s, "wait", "resource-constraint");
 		else
-			w->n_stanzas_in++;
+			w->n_stanzas_in[ws.kind & 3]++;
 		if (s->kind == STANZA_PRESENCE && !s->to)
 			keep_presence(c, s->type, &xml);
 	} else {
@@ -581,6 +582,7 @@ void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls)
 		return;
 	/* XEP-0368: TLS from the first byte, then the stream as after STARTTLS. */
 	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
+	w->n_tls_started++;
 	if (!c->ssl) {
 		conn_kill(w, c);
 		return;
@@ -615,6 +617,10 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 		} else if (n < 0) {
 			char e[160];
 			conn_log(LOG_LEVEL_INFO, c, "TLS error: %s", tls_error_string(e, sizeof e));
+			if (tls_handshake_done(c->ssl))
+				w->n_tls_errors++;
+			else
+				w->n_tls_handshake_failed++;
 			conn_close(w, c); /* send the alert OpenSSL queued, then close */
 		}
 		break;
@@ -674,7 +680,7 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 	/* Still bound while going, the session may be resumed: the stanza waits
 	 * in its XEP-0198 queue. */
 	int going = c->state == C2S_CLOSING || (c->flags & CONN_DEAD);
-	w->n_stanzas_out++;
+	w->n_stanzas_out[s->kind & 3]++;
 	if (!going && csi_filter(w, c, s))
 		return; /* held while the client is inactive */
 	struct buf b = {0};

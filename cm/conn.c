@@ -266,6 +266,7 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 		conn_kill(w, c);
 	} else {
 		buf_consume(&c->sending, (size_t)res);
+		w->n_bytes_out += (uint64_t)res;
 		conn_schedule_flush(w, c);
 	}
 	conn_op_done(w, c);

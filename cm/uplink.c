@@ -55,6 +55,11 @@ static int report_stream_errors(const struct worker *w, char *p, size_t cap)
 	return (int)n;
 }
 
+static uint64_t stanzas(const uint64_t by_kind[4])
+{
+	return by_kind[1] + by_kind[2] + by_kind[3];
+}
+
 void uplink_report(struct worker *w)
 {
 	char text[2048];
@@ -71,7 +76,8 @@ void uplink_report(struct worker *w)
 			 "starling_cm_read_shaped_total %llu\n",
 			 (unsigned long long)worker_live(w), (unsigned long long)w->n_accepted,
 			 (unsigned long long)w->n_auth_ok, (unsigned long long)w->n_auth_failed,
-			 (unsigned long long)w->n_stanzas_in, (unsigned long long)w->n_stanzas_out,
+			 (unsigned long long)stanzas(w->n_stanzas_in),
+			 (unsigned long long)stanzas(w->n_stanzas_out),
 			 (unsigned long long)w->n_refused_per_address,
 			 (unsigned long long)w->n_auth_throttled_address,
 			 (unsigned long long)w->n_auth_throttled_account,

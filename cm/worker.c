@@ -98,6 +98,8 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct 
 		}
 		w->listeners[w->n_listeners++] = (struct worker_listener){.fd = fd, .direct_tls = i == 1};
 	}
+	if ((rc = cm_metrics_init(w)))
+		return rc;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;
@@ -108,6 +110,8 @@ struct io_uring_sqe *worker_sqe(struct worker *w)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	while (!sqe) {
+		w->n_sq_full++;
+		w->n_sqes += io_uring_sq_ready(&w->ring);
 		int rc = io_uring_submit(&w->ring);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			/* The kernel refuses our ring: an invariant, not an input. */
@@ -275,6 +279,8 @@ static void on_recv(struct worker *w, struct io_uring_cqe *cqe, struct conn *c)
 	int more = cqe->flags & IORING_CQE_F_MORE;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (cqe->res > 0)
+			w->n_bytes_in += (uint64_t)cqe->res;
 		if (cqe->res > 0 && !(c->flags & (CONN_DEAD | CONN_INPUT_DONE))) {
 			c2s_on_data(w, c, bufring_data(&w->rx, bid), (size_t)cqe->res);
 			shape_charge(w, c, (size_t)cqe->res);
@@ -307,6 +313,7 @@ static void on_tick(struct worker *w)
 	conn_timers_run(w);
 	shape_tick(w);
 	uplink_retry(w);
+	cm_metrics_tick(w);
 	uplink_report(w);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		if (!w->listeners[i].armed)
@@ -334,6 +341,10 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 		return;
 	case OP_WAKE:
 	case OP_CANCEL:
+		return;
+	case OP_METRICS_ACCEPT:
+	case OP_METRICS_IO:
+		cm_metrics_on_cqe(w, op == OP_METRICS_ACCEPT, gen, slot, cqe->res);
 		return;
 	case OP_HANDOFF:
 		sm_resume_arrive(w, (struct handoff *)(uintptr_t)(ud & ((1ull << 56) - 1)));
@@ -367,6 +378,7 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 	uplink_flush(w);
 	struct io_uring_cqe *cqe;
 	int rc;
+	w->n_sqes += io_uring_sq_ready(&w->ring);
 	if (timeout_ms) {
 		struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
 					       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
@@ -384,6 +396,7 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 		n++;
 	}
 	io_uring_cq_advance(&w->ring, n);
+	w->n_cqes += n;
 	return (int)n;
 }
 
@@ -425,6 +438,7 @@ void *worker_main(void *arg)
 		arm_accept(w, i);
 	arm_tick(w);
 	arm_wake(w);
+	cm_metrics_start(w);
 	uplink_arm_recv(w);
 	while (!w->stop) {
 		int rc = worker_turn(w, 0);
@@ -472,6 +486,7 @@ void worker_free(struct worker *w)
 	uplink_free(&w->link);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		close(w->listeners[i].fd);
+	cm_metrics_free(w);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	bufring_free(&w->rx);

@@ -8,8 +8,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "cm/auth.h"
 #include "cm/c2s.h"
 #include "cm/conn.h"
+#include "cm/metrics.h"
 #include "lib/bufring.h"
 #include "lib/config.h"
 #include "tls/server.h"
@@ -26,6 +28,8 @@ enum worker_op {
 	OP_TICK,	/* one-second timer */
 	OP_WAKE,	/* eventfd read: the main thread asks us to stop */
 	OP_CANCEL,	/* completion of a cancel request: nothing to do */
+	OP_METRICS_ACCEPT, /* poll of the /metrics listener (worker 0, metrics.c) */
+	OP_METRICS_IO,	/* poll of a scrape connection: slot = its index */
 	/* The rest carry a pointer in the low 56 bits instead of gen | slot. */
 	OP_HANDOFF,	/* a transport sent to us by a worker (handoff.c) */
 	OP_HANDOFF_SENT, /* our message with a transport to a worker completed */
@@ -44,6 +48,7 @@ struct throttle;
 struct handoff;
 struct connlimit;
 struct acctlimit;
+struct mhttp;
 
 struct worker {
 	unsigned id;
@@ -89,7 +94,8 @@ struct worker {
 	/* counters for logs and `starlingctl status` (sent to the core each tick) */
 	uint64_t n_accepted, n_closed;
 	uint64_t n_auth_ok, n_auth_failed;
-	uint64_t n_stanzas_in, n_stanzas_out; /* client -> core, core -> client */
+	/* client -> core, core -> client; by enum stanza_kind (0 never counted) */
+	uint64_t n_stanzas_in[4], n_stanzas_out[4];
 	uint64_t n_refused; /* since the last tick: the table was full */
 	struct throttle *throttle; /* failed logins by address (throttle.c); NULL until one */
 	/* Shared by every worker, owned by main; NULL when the limit is off. */
@@ -104,6 +110,15 @@ struct worker {
 	uint64_t n_auth_throttled_address, n_auth_throttled_account;
 	uint64_t n_read_shaped; /* times a connection was stopped for read_rate */
 	uint64_t n_stream_errors[SE_COUNT]; /* sent, by condition */
+	/* For /metrics (metrics.c): read by worker 0 with relaxed loads. */
+	uint64_t n_auth_failures[AC_COUNT]; /* SASL <failure/>s by condition */
+	uint64_t n_logins[AUTH_MECHS][2];   /* by mechanism: [0] failed, [1] succeeded */
+	uint64_t n_bytes_in, n_bytes_out;   /* socket bytes, TLS records included */
+	uint64_t n_tls_started, n_tls_handshake_failed, n_tls_errors;
+	uint64_t n_sqes, n_cqes, n_sq_full; /* submitted, reaped, worker_sqe found it full */
+	uint64_t cpu_ns;		    /* this thread's CPU time at the last tick */
+	uint64_t link_queued;		    /* bytes queued to the core at the last tick */
+	struct mhttp *metrics;		    /* worker 0's /metrics server, or NULL */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct tls_current *tls);

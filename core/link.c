@@ -337,6 +337,7 @@ static void link_process(struct core *c, struct link *l)
 		if (n == 0)
 			return;
 		on_frame(c, l, &f);
+		l->frames_in++;
 		buf_consume(&l->in, (size_t)n);
 	}
 }
@@ -363,7 +364,11 @@ void link_on_readable(struct core *c, struct link *l)
 		if (n > 0) {
 			buf_commit(&l->in, (size_t)n);
 			total += (size_t)n;
+			l->bytes_in += (uint64_t)n;
+			/* One clock pair per read, not per frame: the batch's latency. */
+			uint64_t t0 = lathist_now_ns();
 			link_process(c, l);
+			lathist_observe(&c->stats.route_latency, lathist_now_ns() - t0);
 			continue;
 		}
 		if (n == 0) {
@@ -396,6 +401,7 @@ void link_flush(struct core *c, struct link *l)
 		ssize_t n = send(l->fd, buf_head(&l->out), buf_avail(&l->out), MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(&l->out, (size_t)n);
+			l->bytes_out += (uint64_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

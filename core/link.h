@@ -31,6 +31,7 @@ struct link {
 	struct sid_table sids;
 	struct buf cm_report; /* the cm worker's last figures (stats.c) */
 	struct linkack ack;   /* stanza frames counted and kept (lib/linkack.h) */
+	uint64_t frames_in, bytes_in, bytes_out; /* for /metrics */
 	char peer[64]; /* for log lines */
 	char name[64]; /* from the peer's HELLO, [A-Za-z0-9/._-] only ("starling-cm/PID/W") */
 };

@@ -23,12 +23,16 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "control.h"
-#include "link.h"
+#include "lib/mhttp.h"
 #include "lib/notify.h"
+#include "link.h"
+#include "metrics.h"
 
 #define EV_LISTEN 1u
 #define EV_SIGNAL 2u
 #define EV_CONTROL 3u
+#define EV_METRICS 4u	   /* the /metrics listener */
+#define EV_METRICS_CONN 5u /* + slot: a scrape connection (never a pointer value) */
 
 struct listener {
 	int fd;
@@ -201,7 +205,31 @@ static void watchdog_feed(unsigned interval_ms)
 	notify_watchdog();
 }
 
-static int run(struct core *c, struct listener *ls, struct listener *ctl, int sfd)
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Scrapes: edge-triggered, since mhttp_step reads and writes until EAGAIN. */
+static void metrics_event(struct core *c, struct mhttp *m, uint64_t ev)
+{
+	if (ev == EV_METRICS) {
+		unsigned opened = mhttp_accept(m, mono_ms());
+		for (unsigned i = 0; i < MHTTP_MAX_CONNS; i++) {
+			struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
+						.data.u64 = EV_METRICS_CONN + i};
+			if (opened >> i & 1 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, m->c[i].fd, &e))
+				mhttp_expire(m, UINT64_MAX); /* cannot watch it: drop them all */
+		}
+	} else {
+		mhttp_step(m, (unsigned)(ev - EV_METRICS_CONN), mono_ms());
+	}
+}
+
+static int run(struct core *c, struct listener *ls, struct listener *ctl, int sfd,
+	       struct mhttp *m)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ls->fd, &ev))
@@ -214,9 +242,18 @@ static int run(struct core *c, struct listener *ls, struct listener *ctl, int sf
 		return -errno;
 	/* The watchdog is fed from this loop, so a wedged loop is restarted. */
 	unsigned wd_ms = notify_watchdog_interval_ms();
+	/* Edge-triggered: when accept fails (EMFILE) the backlog is retried at
+	 * the next connection instead of waking the loop without end. */
+	struct epoll_event mev = {.events = EPOLLIN | EPOLLET, .data.u64 = EV_METRICS};
+	if (m->lfd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, m->lfd, &mev))
+		return -errno;
 	for (;;) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(c->epfd, evs, 64, wd_ms ? (int)wd_ms : -1);
+		/* A scrape in progress wakes us to enforce its deadline. */
+		int wait_ms = mhttp_busy(m) ? 500 : -1;
+		if (wd_ms && (wait_ms < 0 || (int)wd_ms < wait_ms))
+			wait_ms = (int)wd_ms;
+		int n = epoll_wait(c->epfd, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (wd_ms)
@@ -225,6 +262,9 @@ static int run(struct core *c, struct listener *ls, struct listener *ctl, int sf
 			if (evs[i].data.u64 == EV_LISTEN || evs[i].data.u64 == EV_CONTROL) {
 				int admin = evs[i].data.u64 == EV_CONTROL;
 				accept_links(c, admin ? ctl : ls, admin);
+			} else if (evs[i].data.u64 >= EV_METRICS &&
+				   evs[i].data.u64 < EV_METRICS_CONN + MHTTP_MAX_CONNS) {
+				metrics_event(c, m, evs[i].data.u64);
 			} else if (evs[i].data.u64 == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof si) == sizeof si) {
@@ -241,6 +281,7 @@ static int run(struct core *c, struct listener *ls, struct listener *ctl, int sf
 			}
 		}
 		end_of_turn(c);
+		mhttp_expire(m, mono_ms());
 	}
 }
 
@@ -305,12 +346,20 @@ int main(int argc, char **argv)
 		store_close(c.store);
 		return 1;
 	}
-	log_info("starting: domain %s (+%u hosts), link %s, database %s", c.domain, c.nhosts, a,
-		 cfg.database);
+	static struct mhttp metrics;
+	rc = mhttp_open(&metrics, cfg.core_metrics, core_metrics_render, &c);
+	if (rc) {
+		log_error("[core] metrics %s: %s", cfg.core_metrics, strerror(-rc));
+		store_close(c.store);
+		return 1;
+	}
+	log_info("starting: domain %s (+%u hosts), link %s, database %s, metrics %s", c.domain,
+		 c.nhosts, a, cfg.database, *cfg.core_metrics ? cfg.core_metrics : "off");
 	char status[CONFIG_STR + 32];
 	snprintf(status, sizeof status, "routing for %s, link %s", c.domain, a);
 	notify_ready(status);
-	rc = run(&c, &ls, &ctl, sfd);
+	rc = run(&c, &ls, &ctl, sfd, &metrics);
+	mhttp_close(&metrics);
 	if (rc)
 		log_error("event loop: %s", strerror(-rc));
 	shutdown_links(&c);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/lathist.h"
 #include "lib/wire.h"
 
 struct core;
@@ -20,6 +21,8 @@ struct core_stats {
 	uint64_t returned;	  /* stanzas a cm gave back unacknowledged (XEP-0198) */
 	uint64_t sessions_opened, sessions_closed;
 	uint64_t cred_lookups;	  /* SASL credential requests from cms */
+	/* From a link read to its frames routed and their output queued. */
+	struct lathist route_latency;
 };
 
 /* A cm worker's report (WIRE_CM_STATS): kept on the link, replacing the last

@@ -290,10 +290,17 @@ int store_commit(struct store *st)
 {
 	if (!st->depth || --st->depth)
 		return 0;
+	uint64_t t0 = lathist_now_ns();
 	int rc = store_step_done(st, store_stmt(st, Q_COMMIT), "commit");
+	lathist_observe(&st->commit_latency, lathist_now_ns() - t0);
 	if (rc)
 		store_step_done(st, store_stmt(st, Q_ROLLBACK), "rollback");
 	return rc;
+}
+
+const struct lathist *store_commit_latency(const struct store *st)
+{
+	return &st->commit_latency;
 }
 
 void store_rollback(struct store *st)

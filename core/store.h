@@ -83,6 +83,9 @@ void store_items_free(struct store_item *items, size_t n);
  * change are committed together).  Nested calls are counted. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
+/* How long the outermost commits took (for /metrics). */
+struct lathist;
+const struct lathist *store_commit_latency(const struct store *st);
 void store_rollback(struct store *st);
 
 /* Offline messages (RFC 6121 §8.5.2.1.1 storage), kept in arrival order. */

@@ -5,6 +5,8 @@
 #define STARLING_CORE_STORE_INT_H
 #include <sqlite3.h>
 
+#include "lib/lathist.h"
+
 #include "store.h"
 
 enum store_stmt {
@@ -50,6 +52,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	unsigned depth; /* store_begin() nesting */
+	struct lathist commit_latency; /* outermost commits (metrics) */
 };
 
 /* Logs SQLite's message for what and returns -EIO. */

@@ -38,6 +38,7 @@ static int config_check_log_format(char *v);
 static int config_check_address(char *v);
 static int config_check_link(char *v);
 static int config_check_path(char *v);
+static int config_check_metrics(char *v);
 
 /* clang-format off */
 #define STR(sec, key, field, fn, what)                                                             \
@@ -76,6 +77,7 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "auth_failures_per_account", CONFIG_T_UINT, auth_failures_per_account, 0, 1000000),
 	NUM("c2s", "read_rate", CONFIG_T_UINT, read_rate, 0, 1073741824),
 	NUM("c2s", "read_burst", CONFIG_T_UINT, read_burst, 1024, 1073741824),
+	STR("c2s", "metrics", c2s_metrics, config_check_metrics, "HOST:PORT, or off"),
 	STR("tls", "certificate", tls_cert, config_check_path, "a file name"),
 	STR("tls", "key", tls_key, config_check_path, "a file name"),
 	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
@@ -88,6 +90,7 @@ static const struct config_key config_keys[] = {
 	NUM("core", "max_sessions_per_account", CONFIG_T_UINT, max_sessions, 1, 100000),
 	STR("core", "control", control, config_check_path, "a file name"),
 	BOOL("core", "control_group", control_group),
+	STR("core", "metrics", core_metrics, config_check_metrics, "HOST:PORT, or off"),
 };
 /* clang-format on */
 
@@ -124,6 +127,8 @@ void config_defaults(struct config *c)
 	c->scram_iterations = 4096;
 	c->max_sessions = 100;
 	c->control[0] = '\0'; /* next to the database unless set: config_load */
+	snprintf(c->c2s_metrics, sizeof c->c2s_metrics, "127.0.0.1:9522");
+	snprintf(c->core_metrics, sizeof c->core_metrics, "127.0.0.1:9523");
 }
 
 
@@ -257,6 +262,16 @@ static int config_check_link(char *v)
 	if (v[0] == '[')
 		return colon[-1] == ']' && colon - v > 2 ? 0 : -1;
 	return memchr(v, ':', (size_t)(colon - v)) ? -1 : 0; /* bare IPv6 needs brackets */
+}
+
+/* The Prometheus endpoint: HOST:PORT, or "" / "off" (stored as "") for none. */
+static int config_check_metrics(char *v)
+{
+	if (!*v || !strcmp(v, "off")) {
+		*v = 0;
+		return 0;
+	}
+	return strncmp(v, "unix:", 5) ? config_check_link(v) : -1;
 }
 
 /* ---- the ini handler ---- */

@@ -50,6 +50,7 @@ struct config {
 	unsigned auth_failures_per_account; /* wrong passwords per window (default 10; 0 = off) */
 	unsigned read_rate;		/* bytes/s read from one client (default 262144; 0 = off) */
 	unsigned read_burst;		/* bytes (default 1048576) */
+	char c2s_metrics[CONFIG_STR];	/* /metrics HOST:PORT, "" = off (default 127.0.0.1:9522) */
 	/* [tls] */
 	char tls_cert[CONFIG_STR];	/* PEM certificate chain: the default (no or unknown SNI) */
 	char tls_key[CONFIG_STR];	/* PEM private key */
@@ -67,6 +68,7 @@ struct config {
 	unsigned max_sessions;		/* sessions (resources) per account (default 100) */
 	char control[CONFIG_STR];	/* starlingctl's Unix socket (default: core.ctl beside database) */
 	int control_group;		/* mode 0660 instead of 0600 (default 0) */
+	char core_metrics[CONFIG_STR];	/* /metrics HOST:PORT, "" = off (default 127.0.0.1:9523) */
 };
 
 void config_defaults(struct config *c);

@@ -97,6 +97,9 @@ class Server:
         self.host = '127.0.0.1'
         self.port = free_port()
         self.tls_port = free_port() if tls_port else 0
+        # Each process's /metrics on its own free port ([c2s] / [core] metrics)
+        self.cm_metrics_port = free_port()
+        self.core_metrics_port = free_port()
         self.max_stanza_size = max_stanza_size
         self.cert = self.dir / 'cert.pem'
         self.sock = self.dir / 'core.sock'
@@ -112,17 +115,18 @@ class Server:
         self.conf.write_text(
             '[server]\ndomain = %s\nlog_level = debug\n%s%s\n'
             '[c2s]\naddress = 127.0.0.1\nport = %d\ntls_port = %d\nworkers = %d\n'
-            'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\n%s\n'
+            'max_stanza_size = %d\nrequire_tls = true\nauth_timeout = %d\nmetrics = 127.0.0.1:%d\n%s\n'
             '[tls]\ncertificate = %s\nkey = %s\n%s\n'
             '[link]\naddress = unix:%s\n\n'
-            '[core]\ndatabase = %s\nscram_iterations = 4096\ncontrol = %s\n%s'
+            '[core]\ndatabase = %s\nscram_iterations = 4096\ncontrol = %s\nmetrics = 127.0.0.1:%d\n%s'
             % (self.domain, 'hosts = %s\n' % ', '.join(self.hosts) if self.hosts else '', server_extra,
                 self.port, self.tls_port, workers, max_stanza_size, auth_timeout,
+                self.cm_metrics_port,
                 ('' if max_connections is None else 'max_connections = %d\n' % max_connections)
                 + c2s_extra,
                 self.cert,
                 self.dir / 'key.pem', tls_extra, self.sock, self.dir / 'starling.db', self.dir / 'core.ctl',
-                core_extra))
+                self.core_metrics_port, core_extra))
 
     # -- processes ----------------------------------------------------------
 

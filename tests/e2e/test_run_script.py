@@ -46,8 +46,9 @@ def _start(tmp_path, cms):
     port = _two_ports()
     conf = tmp_path / 'starling.conf'
     conf.write_text('[server]\ndomain = localhost\n[c2s]\naddress = 127.0.0.1\nport = %d\n'
-                    'tls_port = 0\nworkers = 1\n[tls]\ncertificate = %s\nkey = %s\n'
-                    '[link]\naddress = unix:%s\n[core]\ndatabase = %s\n'
+                    'tls_port = 0\nworkers = 1\nmetrics = off\n[tls]\ncertificate = %s\n'
+                    'key = %s\n[link]\naddress = unix:%s\n[core]\ndatabase = %s\n'
+                    'metrics = off\n'
                     % (port, REPO / 'var/cert.pem', REPO / 'var/key.pem',
                        tmp_path / 'core.sock', tmp_path / 'starling.db'))
     b = _bin_dir()

@@ -65,6 +65,8 @@ static void defaults(void)
 	CHECK_STR(c.database, "var/starling.db");
 	CHECK(c.control[0] == '\0'); /* set by config_load: beside the database */
 	snprintf(c.control, sizeof c.control, "var/core.ctl");
+	CHECK_STR(c.c2s_metrics, "127.0.0.1:9522");
+	CHECK_STR(c.core_metrics, "127.0.0.1:9523");
 
 	struct config d;
 	CHECK(load(&d, "") == 0 && !memcmp(&c, &d, sizeof c));
@@ -136,6 +138,24 @@ static void overrides(void)
 	CHECK_STR(c.domain, "xn--bcher-kva.example");
 	CHECK(load(&c, "[c2s]\naddress = 0.0.0.0\n") == 0);
 	CHECK_STR(c.c2s_address, "0.0.0.0");
+}
+
+/* [c2s] metrics / [core] metrics: HOST:PORT, or off (or empty) for none. */
+static void metrics(void)
+{
+	struct config c;
+	CHECK(load(&c, "[c2s]\nmetrics = off\n[core]\nmetrics =\n") == 0);
+	CHECK_STR(c.c2s_metrics, "");
+	CHECK_STR(c.core_metrics, "");
+	CHECK(load(&c, "[c2s]\nmetrics = [::1]:9100\n[core]\nmetrics = 0.0.0.0:9101\n") == 0);
+	CHECK_STR(c.c2s_metrics, "[::1]:9100");
+	CHECK_STR(c.core_metrics, "0.0.0.0:9101");
+	fails("[c2s]\nmetrics = unix:/tmp/m.sock\n", 2,
+	      "bad value for c2s.metrics: 'unix:/tmp/m.sock' (expected HOST:PORT, or off)");
+	fails("[core]\n\nmetrics = 9523\n", 3,
+	      "bad value for core.metrics: '9523' (expected HOST:PORT, or off)");
+	fails("[core]\nmetrics = localhost:0\n", 2,
+	      "bad value for core.metrics: 'localhost:0' (expected HOST:PORT, or off)");
 }
 
 static void errors(void)
@@ -413,6 +433,7 @@ int main(void)
 	defaults();
 	overrides();
 	errors();
+	metrics();
 	hosts();
 	tls_hosts();
 	diff();

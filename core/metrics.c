@@ -1,0 +1,111 @@
+/* metrics: every figure read at scrape time from what the core keeps
+ * anyway; the data path only bumps counters (stats.h, link.h). */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+#include "lib/lathist.h"
+#include "lib/promtext.h"
+#include "lib/stanza.h"
+#include "link.h"
+#include "store.h"
+
+static int is_cm(const struct link *l)
+{
+	return !strncmp(l->name, "starling-cm/", 12);
+}
+
+static int gauges(struct core *c, struct buf *out)
+{
+	uint64_t links = 0, sessions = 0, available = 0;
+	for (struct link *l = c->links; l; l = l->next) {
+		if (!l->hello_rx || !is_cm(l))
+			continue; /* starlingctl's own link is no cm */
+		links++;
+		sessions += l->sids.n;
+		for (uint32_t i = 0; i < l->sids.nb; i++)
+			for (struct session *s = l->sids.b[i]; s; s = s->link_next)
+				available += (s->flags & SESSION_AVAILABLE) != 0;
+	}
+	return prom_one(out, "starling_core_cm_links", "gauge",
+	                "Links from cm workers (HELLO done)", links) ||
+	       prom_one(out, "starling_core_users_online", "gauge", "Accounts with a session",
+	                c->users.n) ||
+	       prom_one(out, "starling_core_sessions", "gauge", "Bound resources", sessions) ||
+	       prom_one(out, "starling_core_sessions_available", "gauge",
+	                "Sessions with available presence", available);
+}
+
+static int counters(struct core *c, struct buf *out)
+{
+	const struct core_stats *st = &c->stats;
+	const char *n = "starling_core_stanzas_total";
+	return prom_family(out, n, "counter", "Stanzas received from clients, by kind") ||
+	       prom_sample(out, n, "kind=\"message\"", st->stanzas[STANZA_MESSAGE]) ||
+	       prom_sample(out, n, "kind=\"presence\"", st->stanzas[STANZA_PRESENCE]) ||
+	       prom_sample(out, n, "kind=\"iq\"", st->stanzas[STANZA_IQ]) ||
+	       prom_one(out, "starling_core_deliveries_total", "counter",
+	                "Stanzas queued to a session", st->deliveries) ||
+	       prom_one(out, "starling_core_offline_stored_total", "counter",
+	                "Messages stored for an offline user", st->offline_stored) ||
+	       prom_one(out, "starling_core_returned_total", "counter",
+	                "Stanzas a cm gave back unacknowledged (XEP-0198)", st->returned) ||
+	       prom_one(out, "starling_core_sessions_opened_total", "counter", "Sessions opened",
+	                st->sessions_opened) ||
+	       prom_one(out, "starling_core_sessions_closed_total", "counter", "Sessions closed",
+	                st->sessions_closed) ||
+	       prom_one(out, "starling_core_credential_lookups_total", "counter",
+	                "SASL credential requests from cms", st->cred_lookups);
+}
+
+/* One family per link figure, a sample per link labelled with its name. */
+static int per_link(struct core *c, struct buf *out, const char *name, const char *type,
+                    const char *help, int which)
+{
+	if (prom_family(out, name, type, help))
+		return -ENOMEM;
+	for (struct link *l = c->links; l; l = l->next) {
+		char label[160];
+		/* name and peer hold no character a label value must escape */
+		snprintf(label, sizeof label, "link=\"%s\"", *l->name ? l->name : l->peer);
+		uint64_t v = which == 0   ? l->frames_in
+		             : which == 1 ? l->bytes_in
+		             : which == 2 ? l->bytes_out
+		             : which == 3 ? buf_avail(&l->out)
+		                          : l->sids.n;
+		if (prom_sample(out, name, label, v))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int links(struct core *c, struct buf *out)
+{
+	return per_link(c, out, "starling_core_link_frames_in_total", "counter",
+	                "Frames read from the link", 0) ||
+	       per_link(c, out, "starling_core_link_bytes_in_total", "counter",
+	                "Bytes read from the link", 1) ||
+	       per_link(c, out, "starling_core_link_bytes_out_total", "counter",
+	                "Bytes written to the link", 2) ||
+	       per_link(c, out, "starling_core_link_queue_bytes", "gauge",
+	                "Bytes queued to the link, not yet written", 3) ||
+	       per_link(c, out, "starling_core_link_sessions", "gauge", "Sessions on the link", 4);
+}
+
+int core_metrics_render(void *ctx, struct buf *out)
+{
+	struct core *c = ctx;
+	return gauges(c, out) || counters(c, out) || links(c, out) ||
+	               lathist_render(out, "starling_core_route_seconds",
+	                              "From a link read to its frames routed and queued",
+	                              &c->stats.route_latency) ||
+	               lathist_render(out, "starling_core_store_commit_seconds",
+	                              "SQLite transaction commits",
+	                              store_commit_latency(c->store)) ||
+	               prom_process(out)
+	           ? -ENOMEM
+	           : 0;
+}

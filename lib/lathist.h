@@ -1,0 +1,42 @@
+/* lathist: a latency histogram of a few fixed buckets, cheap enough to
+ * observe on the data path (a compare loop and three increments), rendered
+ * as a Prometheus histogram in seconds. */
+#ifndef STARLING_LATHIST_H
+#define STARLING_LATHIST_H
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/buf.h"
+
+#define LATHIST_BUCKETS 8
+/* Upper bounds in nanoseconds: 10us .. 100ms; past the last is +Inf. */
+static const uint64_t lathist_le_ns[LATHIST_BUCKETS] = {10000,   50000,   100000,   500000,
+                                                        1000000, 5000000, 10000000, 100000000};
+
+struct lathist {
+	uint64_t bucket[LATHIST_BUCKETS + 1]; /* not cumulative; last = over all bounds */
+	uint64_t count, sum_ns;
+};
+
+static inline uint64_t lathist_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static inline void lathist_observe(struct lathist *h, uint64_t ns)
+{
+	unsigned i = 0;
+	while (i < LATHIST_BUCKETS && ns > lathist_le_ns[i])
+		i++;
+	h->bucket[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+/* Appends the family NAME (HELP and TYPE lines, buckets, sum, count).
+ * Returns 0 or -ENOMEM. */
+int lathist_render(struct buf *out, const char *name, const char *help, const struct lathist *h);
+
+#endif
