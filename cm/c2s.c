@@ -92,6 +92,7 @@ void c2s_stream_error_app(struct worker *w, struct conn *c, enum c2s_stream_erro
 	if ((c->flags & CONN_DEAD) || c->state == C2S_CLOSING)
 		return;
 	conn_log(LOG_LEVEL_INFO, c, "stream error <%s/>", se_names[e]);
+	conn_set_close_reason(c, CONN_CLOSE_STREAM_ERROR);
 	/* XEP-0198 §5: only a lost peer (timed out) may come back for its
 	 * session; after any other error of ours the session ends. */
 	if (e != SE_CONNECTION_TIMEOUT)
@@ -541,6 +542,7 @@ static int on_event(void *arg, enum xs_event ev, const char *bytes, size_t len)
 	case XS_STREAM_CLOSE:
 		/* §4.4: answer the close with ours, then end the connection. */
 		c->flags |= CONN_CLIENT_CLOSED;
+		conn_set_close_reason(c, CONN_CLOSE_CLIENT);
 		conn_send_str(x->w, c, "</stream:stream>");
 		conn_close(x->w, c);
 		return XS_CB_STOP;
@@ -617,6 +619,7 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 		} else if (n < 0) {
 			char e[160];
 			conn_log(LOG_LEVEL_INFO, c, "TLS error: %s", tls_error_string(e, sizeof e));
+			conn_set_close_reason(c, CONN_CLOSE_TLS_ERROR);
 			if (tls_handshake_done(c->ssl))
 				w->n_tls_errors++;
 			else
@@ -636,6 +639,7 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 
 void c2s_on_eof(struct worker *w, struct conn *c)
 {
+	conn_set_close_reason(c, CONN_CLOSE_PEER_LOST);
 	if (c->state != C2S_CLOSING)
 		conn_log(LOG_LEVEL_DEBUG, c, "connection closed by the client");
 	c->flags |= CONN_INPUT_DONE;

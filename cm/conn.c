@@ -43,6 +43,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	else if (sm_hibernate(w, c))
 		return; /* the session lives on without its transport */
 	int had_transport = !(c->flags & CONN_DETACHED);
+	uint8_t reason = c->close_reason;
 	conn_timer_clear(w, c);
 	c2s_on_close(w, c);
 	connlimit_release(w->connlimit, c->peer);
@@ -64,8 +65,10 @@ static void conn_release(struct worker *w, struct conn *c)
 	c->fd = -1;
 	c->gen = gen;
 	w->free_slots[w->n_free++] = conn_slot(w, c);
-	if (had_transport) /* a detached one was counted when it lost it */
+	if (had_transport) { /* a detached one was counted when it lost it */
+		w->n_closed_by[reason]++;
 		__atomic_fetch_add(&w->n_closed, 1, __ATOMIC_RELAXED); /* read by main for stats */
+	}
 }
 
 void conn_table_free(struct worker *w)
@@ -140,6 +143,7 @@ int conn_send(struct worker *w, struct conn *c, const char *data, size_t len)
 	 * one record for many stanzas instead of one each. */
 	int rc = buf_append(c->ssl ? &c->plain : &c->out, data, len);
 	if (rc == 0 && conn_queued(c) > CONN_MAX_QUEUED) {
+		conn_set_close_reason(c, CONN_CLOSE_SEND_FAILED);
 		/* The client reads slower than it is sent to; holding more would let
 		 * one reader exhaust our memory. */
 		conn_log(LOG_LEVEL_INFO, c, "send queue over %u bytes, dropping", CONN_MAX_QUEUED);
@@ -261,6 +265,7 @@ void conn_on_send(struct worker *w, struct conn *c, int res)
 {
 	c->flags &= ~CONN_SENDING;
 	if (res < 0) {
+		conn_set_close_reason(c, CONN_CLOSE_SEND_FAILED);
 		if (res != -EPIPE && res != -ECONNRESET)
 			conn_log(LOG_LEVEL_DEBUG, c, "send: %s", strerror(-res));
 		conn_kill(w, c);

@@ -57,6 +57,19 @@ enum conn_timer {
 #define CONN_TIMER_LISTS 6
 #define CONN_CLOSE_GRACE_MS 10000
 
+/* Why a connection ended, for starling_cm_connections_closed_total by
+ * reason (cm/metrics.c); the first cause set wins. */
+enum conn_close_reason {
+	CONN_CLOSE_OTHER = 0,	    /* nothing more specific (server shutdown, limits at accept) */
+	CONN_CLOSE_CLIENT,	    /* the client's </stream:stream> */
+	CONN_CLOSE_PEER_LOST,	    /* EOF or reset without a closing tag */
+	CONN_CLOSE_STREAM_ERROR,    /* a stream error of ours (by condition: stream_errors) */
+	CONN_CLOSE_TLS_ERROR,	    /* a fatal TLS error */
+	CONN_CLOSE_SEND_FAILED,	    /* a write failed, or the client let too much pile up */
+	CONN_CLOSE_HANDOFF,	    /* its transport went to a resumed session (sm_resume.c) */
+	CONN_CLOSE_REASONS
+};
+
 struct conn_timer_list {
 	uint32_t head, tail; /* slot + 1; 0 = empty */
 };
@@ -73,6 +86,7 @@ struct conn {
 	 * primary domain, i + 1 the config's hosts[i] (c2s_domain). */
 	uint8_t host;
 	uint16_t inflight; /* io_uring operations that still name this slot */
+	uint8_t close_reason; /* enum conn_close_reason, 0 until one is known */
 	uint32_t next_flush; /* worker flush list link (slot + 1, 0 = end) */
 	SSL *ssl;	     /* owned; NULL before TLS */
 	struct auth_state *auth; /* owned; only while SASL is in progress */
@@ -101,6 +115,12 @@ struct conn {
 #define CONN_MAX_QUEUED (4u << 20) /* a client that lets more pile up is dropped */
 
 static inline uint32_t conn_slot_of_sid(uint32_t sid) { return sid & (CONN_MAX_SLOTS - 1); }
+
+static inline void conn_set_close_reason(struct conn *c, enum conn_close_reason r)
+{
+	if (!c->close_reason)
+		c->close_reason = (uint8_t)r;
+}
 
 /* Slot table. */
 int conn_table_init(struct worker *w, uint32_t max);

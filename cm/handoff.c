@@ -33,6 +33,7 @@ void handoff_start(struct worker *w, struct conn *c, struct handoff *h)
 	/* What this turn queued (a pipelined header's answer) goes out first. */
 	if (c->ssl)
 		conn_encrypt(w, c);
+	conn_set_close_reason(c, CONN_CLOSE_HANDOFF);
 	c->flags |= CONN_DEAD | CONN_HANDOFF;
 	conn_timer_clear(w, c);
 	if (c->flags & CONN_RECV_ARMED)

@@ -86,6 +86,33 @@ static int connections(struct buf *out, struct worker *all, unsigned n)
 	          "Bytes written to clients (TLS included)", n_bytes_out);
 }
 
+/* Connections that ended, by why (enum conn_close_reason; all workers). */
+static int closed_by_reason(struct buf *out, struct worker *all, unsigned n)
+{
+	static const char *const names[CONN_CLOSE_REASONS] = {
+		[CONN_CLOSE_OTHER] = "other",
+		[CONN_CLOSE_CLIENT] = "client_closed",
+		[CONN_CLOSE_PEER_LOST] = "peer_lost",
+		[CONN_CLOSE_STREAM_ERROR] = "stream_error",
+		[CONN_CLOSE_TLS_ERROR] = "tls_error",
+		[CONN_CLOSE_SEND_FAILED] = "send_failed",
+		[CONN_CLOSE_HANDOFF] = "resumed_elsewhere",
+	};
+	const char *name = "starling_cm_connections_closed_by_reason_total";
+	if (prom_family(out, name, "counter", "Client connections closed, by reason"))
+		return -ENOMEM;
+	for (unsigned r = 0; r < CONN_CLOSE_REASONS; r++) {
+		uint64_t sum = 0;
+		for (unsigned i = 0; i < n; i++)
+			sum += LOAD(all[i].n_closed_by[r]);
+		char label[48];
+		snprintf(label, sizeof label, "reason=\"%s\"", names[r]);
+		if (prom_sample(out, name, label, sum))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* SASL exchanges that ended, by mechanism and result (all workers summed). */
 static int logins(struct buf *out, struct worker *all, unsigned n)
 {
@@ -199,6 +226,15 @@ static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
+		if ((!i && prom_family(out, "starling_cm_link_rtt_seconds", "gauge",
+		                       "Round trip of the last PING to the core (its loop included)")) ||
+		    prom_sample_f(out, "starling_cm_link_rtt_seconds", label,
+		                  (double)LOAD(all[i].link.rtt_ns) / 1e9))
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char label[32];
+		snprintf(label, sizeof label, "worker=\"%u\"", i);
 		if ((!i && prom_family(out, "starling_cm_link_queue_bytes", "gauge",
 		                       "Bytes queued to the core, sampled each second")) ||
 		    prom_sample(out, "starling_cm_link_queue_bytes", label,
@@ -213,7 +249,7 @@ static int render(void *ctx, struct buf *out)
 	struct worker *w = ctx;
 	struct worker *all = w->all ? w->all : w;
 	unsigned n = w->all ? w->n_all : 1;
-	return connections(out, all, n) || tls_and_auth(out, all, n) ||
+	return connections(out, all, n) || closed_by_reason(out, all, n) || tls_and_auth(out, all, n) ||
 	               stanzas_and_errors(out, all, n) || ring_and_cpu(out, all, n) ||
 	               prom_one(out, "starling_metrics_requests_total", "counter",
 	                        "Scrapes answered by this endpoint", w->metrics->n_requests) ||

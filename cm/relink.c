@@ -83,6 +83,7 @@ static unsigned announce(struct worker *w)
 	keep_frames(w, &old);
 	buf_free(&old);
 	linkack_reset(&l->ack);
+	l->ping_sent_ns = 0; /* that PING went with the old link */
 	return n;
 }
 

@@ -233,6 +233,8 @@ int sm_hibernate(struct worker *w, struct conn *c)
 	c->state = C2S_OPEN;
 	m->r_out = 0;
 	conn_timer_set(w, c, CONN_TIMER_RESUME, (uint64_t)w->cfg->resume_timeout * 1000);
+	w->n_closed_by[c->close_reason]++;
+	c->close_reason = 0;
 	__atomic_fetch_add(&w->n_closed, 1, __ATOMIC_RELAXED); /* the transport is gone */
 	if (m->pending) {
 		struct handoff *h = m->pending;

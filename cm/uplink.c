@@ -60,8 +60,39 @@ static uint64_t stanzas(const uint64_t by_kind[4])
 	return by_kind[1] + by_kind[2] + by_kind[3];
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One PING at a time, each tick: the link's round trip, the core's loop
+ * included, for starling_cm_link_rtt_seconds. */
+static void uplink_ping(struct worker *w)
+{
+	struct uplink *l = &w->link;
+	if (!l->up || l->ping_sent_ns)
+		return;
+	if (wire_put_u32_frame(&l->out, WIRE_PING, 0, ++l->ping_token) == 0)
+		l->ping_sent_ns = mono_ns();
+}
+
+static void uplink_pong(struct worker *w, const struct wire_frame *f)
+{
+	struct uplink *l = &w->link;
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	uint32_t token = wire_get_u32(&r);
+	if (r.err || !l->ping_sent_ns || token != l->ping_token)
+		return;
+	__atomic_store_n(&l->rtt_ns, mono_ns() - l->ping_sent_ns, __ATOMIC_RELAXED);
+	l->ping_sent_ns = 0;
+}
+
 void uplink_report(struct worker *w)
 {
+	uplink_ping(w);
 	char text[2048];
 	int n = snprintf(text, sizeof text,
 			 "starling_cm_connections %llu\n"
@@ -271,7 +302,11 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 			log_warn("worker %u: PING from the core not answered", w->id);
 		return;
 	}
-	if (f->type == WIRE_PONG || f->type == WIRE_FLOW)
+	if (f->type == WIRE_PONG) {
+		uplink_pong(w, f);
+		return;
+	}
+	if (f->type == WIRE_FLOW)
 		return;
 	if (f->type == WIRE_LOG_LEVEL || f->type == WIRE_RELOAD) {
 		uplink_control(w, f);

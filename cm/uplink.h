@@ -27,6 +27,10 @@ struct uplink {
 	struct buf out;	   /* frames of this turn */
 	struct buf sending;
 	struct linkack ack; /* stanza frames counted and kept (lib/linkack.h) */
+	/* Round trip to the core: a PING each tick, timed by its PONG. */
+	uint32_t ping_token;
+	uint64_t ping_sent_ns; /* 0: none outstanding */
+	uint64_t rtt_ns;       /* the last one measured; read by the metrics (relaxed) */
 };
 
 /* Connect to cfg->link_address (blocking, with retries for a few seconds) and

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "lib/lathist.h"
@@ -95,10 +96,32 @@ static int links(struct core *c, struct buf *out)
 	       per_link(c, out, "starling_core_link_sessions", "gauge", "Sessions on the link", 4);
 }
 
+/* Offline messages waiting, all accounts: a count over the table, so taken
+ * at most once a minute however often Prometheus scrapes. */
+static int offline_waiting(struct core *c, struct buf *out)
+{
+	static int64_t cached = -1;
+	static uint64_t taken_ms;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (cached < 0 || now - taken_ms >= 60000) {
+		int64_t n = store_offline_total(c->store);
+		if (n >= 0) {
+			cached = n;
+			taken_ms = now;
+		}
+	}
+	return cached < 0 ? 0
+			  : prom_one(out, "starling_core_offline_messages", "gauge",
+				     "Offline messages waiting, all accounts (counted at most once a minute)",
+				     (uint64_t)cached);
+}
+
 int core_metrics_render(void *ctx, struct buf *out)
 {
 	struct core *c = ctx;
-	return gauges(c, out) || counters(c, out) || links(c, out) ||
+	return gauges(c, out) || offline_waiting(c, out) || counters(c, out) || links(c, out) ||
 	               lathist_render(out, "starling_core_route_seconds",
 	                              "From a link read to its frames routed and queued",
 	                              &c->stats.route_latency) ||

@@ -83,6 +83,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_OFF_ADD] = "INSERT INTO offline(user, from_jid, stanza_id, type, xml, stamp)"
 		      " VALUES(?1,?2,?3,?4,?5,?6)",
 	[Q_OFF_COUNT] = "SELECT count(*) FROM offline WHERE user=?1",
+	[Q_OFF_TOTAL] = "SELECT count(*) FROM offline",
 	[Q_OFF_LOAD] = "SELECT id, from_jid, stanza_id, type, xml, stamp FROM offline"
 		       " WHERE user=?1 ORDER BY id",
 	[Q_OFF_DEL] = "DELETE FROM offline WHERE user=?1 AND id<=?2",
@@ -664,6 +665,15 @@ int store_offline_count(struct store *st, const char *user)
 	store_bind_text(s, 1, user);
 	int rc = sqlite3_step(s);
 	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : store_fail(st, "offline count");
+	sqlite3_reset(s);
+	return n;
+}
+
+int64_t store_offline_total(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, Q_OFF_TOTAL);
+	int rc = sqlite3_step(s);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : store_fail(st, "offline total");
 	sqlite3_reset(s);
 	return n;
 }

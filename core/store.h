@@ -91,6 +91,9 @@ void store_rollback(struct store *st);
 /* Offline messages (RFC 6121 §8.5.2.1.1 storage), kept in arrival order. */
 int store_offline_add(struct store *st, const char *user, const struct store_offline *m);
 int store_offline_count(struct store *st, const char *user); /* >= 0 or errno */
+/* Offline messages of every account (a table scan: core/metrics.c asks at
+ * most once a minute).  >= 0 or -errno. */
+int64_t store_offline_total(struct store *st);
 int store_offline_load(struct store *st, const char *user, struct store_offline **msgs,
 		       size_t *n);
 /* Deletes the user's messages with id <= upto. */

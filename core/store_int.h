@@ -30,6 +30,7 @@ enum store_stmt {
 	Q_ROSTER_VER,
 	Q_OFF_ADD,
 	Q_OFF_COUNT,
+	Q_OFF_TOTAL,
 	Q_OFF_LOAD,
 	Q_OFF_DEL,
 	Q_BLOCK_ADD,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import connect, expect, run
+from conftest import Server, connect, expect, run
 
 SERVER_OPTIONS = {'workers': 2}
 
@@ -279,3 +279,47 @@ def test_many_connections_capped(server, port):
             s.close()
     scrape(p)
     assert server.alive_problems() == []
+
+
+def test_closes_by_reason_and_link_rtt(server):
+    """A clean close and a dropped connection are told apart; the link's
+    round trip is measured (a PING each second)."""
+    before = cm(server)
+    reason = lambda fams, r: value(fams, 'starling_cm_connections_closed_by_reason_total',
+                                   reason=r)
+    jid, pw = server.new_user('closer')
+    s = server.raw_login(jid, pw, 'r')
+    s.send('</stream:stream>')
+    s.read_to_close()
+    s.close()
+    s = server.raw_login(jid, pw, 'r')
+    s.close()  # no closing tag: the peer is lost
+    deadline = time.monotonic() + 15
+    while True:
+        after = cm(server)
+        if (reason(after, 'client_closed') > reason(before, 'client_closed') and
+                reason(after, 'peer_lost') > reason(before, 'peer_lost') and
+                value(after, 'starling_cm_link_rtt_seconds') > 0):
+            break
+        assert time.monotonic() < deadline, (reason(after, 'client_closed'),
+                                             reason(after, 'peer_lost'))
+        time.sleep(0.2)
+    assert value(after, 'starling_cm_link_rtt_seconds') < 5  # seconds: it is a gauge in s
+
+
+def test_offline_messages_gauge(tmp_path_factory):
+    """Offline messages waiting, counted when first scraped."""
+    srv = Server(tmp_path_factory.mktemp('offline-gauge'))
+    srv.start()
+    try:
+        aj, apw = srv.new_user('sender')
+        bj, _ = srv.new_user('away')
+        a = srv.raw_login(aj, apw, 'r')
+        for i in range(3):
+            a.message(bj, 'kept %d' % i)
+        assert a.iq('get', "<ping xmlns='urn:xmpp:ping'/>", to=a.domain).get('type') == 'result'
+        a.close()
+        assert value(core(srv), 'starling_core_offline_messages') == 3
+    finally:
+        srv.stop()
+        srv.check()
