@@ -237,7 +237,7 @@ int store_open(const char *path, const char *domain, struct store **out)
 	}
 	sqlite3_busy_timeout(st->db, 5000);
 	int rc = 0;
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;", NULL, NULL,
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", NULL, NULL,
 			 NULL) != SQLITE_OK)
 		rc = store_fail(st, "pragma");
 	if (!rc)

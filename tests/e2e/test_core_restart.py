@@ -86,3 +86,36 @@ def test_login_while_the_core_is_away_is_told_to_retry(server):
         _links_back(server, back + 2)
     s = server.raw_login(aj, apw, 'pc')  # and once it is back, it works
     s.close()
+
+
+def test_messages_survive_a_core_crash(server):
+    """kill -9 of the core while messages for an offline account are on
+    their way: what the core stored (SQLite WAL, synchronous=FULL) survives,
+    and what it had not acknowledged the cm sends again to the new core, so
+    every message is there when the account logs in (a few may come twice)."""
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    a = server.raw_login(aj, apw, 'pc')
+    try:
+        back = server._log('starling-cm').count('link to the core is back')
+        a.send(''.join("<message type='chat' to='%s'><body>n %d</body></message>" % (bj, i)
+                       for i in range(200)))
+        _kill_core(server)  # while they are being stored
+        _start_core(server)
+        _links_back(server, back + 2)
+        _ping(a)
+    finally:
+        a.close()
+    b = server.raw_login(bj, bpw, 'pc')
+    try:
+        b.presence()
+        got = set()
+        while len(got) < 200:
+            got.add(int(body_of(b.next_message()).split()[1]))
+        assert got == set(range(200))
+    finally:
+        b.close()
+
+
+def _ping(s):
+    assert s.iq('get', "<ping xmlns='urn:xmpp:ping'/>", to=s.domain).get('type') == 'result'
