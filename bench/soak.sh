@@ -38,38 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-sh scripts/mkcert.sh "$WORK" localhost >/dev/null
-cat > "$WORK/starling.conf" <<CONF
-[server]
-domain = localhost
-log_level = warn
-[c2s]
-address = 127.0.0.1
-port = $port
-tls_port = 0
-read_rate = 0
-[tls]
-certificate = $WORK/cert.pem
-key = $WORK/key.pem
-[link]
-address = unix:$WORK/core.sock
-[core]
-database = $WORK/starling.db
-CONF
-"$BIN/starling-bench" provision --server starling -c "$WORK/starling.conf" -n "$N" \
-	--user 'user%d' --password soakpw >/dev/null
-"$BIN/starling-core" -c "$WORK/starling.conf" > "$WORK/core.log" 2>&1 &
-core=$!
-PIDS+=("$core")
-for _ in $(seq 1 100); do [ -S "$WORK/core.sock" ] && break; sleep 0.1; done
-"$BIN/starling-cm" -c "$WORK/starling.conf" > "$WORK/cm.log" 2>&1 &
-cm=$!
-PIDS+=("$cm")
-for _ in $(seq 1 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.1
-done
+. bench/starling.sh
+starling_start "$WORK" "$N" soakpw "read_rate = 0"
+port=$PORT cm=$CM_PID core=$CORE_PID
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 "$BIN/starling-bench" chat -n "$N" --rate "$RATE" --duration "$SECONDS_" --port "$port" \
