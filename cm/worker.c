@@ -402,7 +402,8 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 
 static int worker_busy(struct worker *w)
 {
-	return worker_live(w) || w->link.send_busy || buf_avail(&w->link.out);
+	/* A lost link will not drain: waiting for it would only delay the exit. */
+	return worker_live(w) || (!w->link.down && (w->link.send_busy || buf_avail(&w->link.out)));
 }
 
 /* Tell every client (<system-shutdown/>), let the ring deliver that and the
