@@ -277,6 +277,19 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 	return XS_CB_CONTINUE;
 }
 
+const char *const c2s_stanza_error_names[C2S_STANZA_ERRS] = {
+	"bad-request", "internal-server-error", "jid-malformed", "not-allowed",
+	"resource-constraint", "other",
+};
+
+unsigned c2s_stanza_error_index(const char *cond)
+{
+	unsigned i = 0;
+	while (i < C2S_STANZA_ERRS - 1 && strcmp(c2s_stanza_error_names[i], cond))
+		i++;
+	return i;
+}
+
 /* ` name='value'`, the value escaped; nothing when it is NULL.  0 or -ENOMEM. */
 static int put_attr(struct buf *b, const char *name, const char *v)
 {
@@ -292,6 +305,7 @@ static void stanza_error(struct worker *w, struct conn *c, const struct stanza *
 {
 	if (s->type == STANZA_T_ERROR)
 		return; /* §8.3.1: never answer an error with an error */
+	w->n_stanza_errors[c2s_stanza_error_index(cond)]++;
 	const char *kind = stanza_kind_name(s->kind);
 	struct buf b = {0};
 	int err = buf_append_str(&b, "<") || buf_append_str(&b, kind) ||

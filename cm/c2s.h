@@ -67,6 +67,12 @@ void c2s_on_session_opened(struct worker *w, struct conn *c, int status);
 void c2s_on_session_close(struct worker *w, struct conn *c, int reason, int cond);
 /* The hosted domain of c's stream, prepared (lives as long as the config). */
 const char *c2s_domain(const struct worker *w, const struct conn *c);
+/* The RFC 6120 §8.3.3 conditions of the stanza errors the cm itself sends
+ * (the rest come from the core), for starling_cm_stanza_errors_total; the
+ * last is "other". */
+#define C2S_STANZA_ERRS 6
+extern const char *const c2s_stanza_error_names[C2S_STANZA_ERRS];
+unsigned c2s_stanza_error_index(const char *cond);
 /* 2 * bytes random hex digits and a NUL into out. */
 void c2s_random_hex(char *out, size_t bytes);
 void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);

@@ -113,6 +113,24 @@ static int closed_by_reason(struct buf *out, struct worker *all, unsigned n)
 	return 0;
 }
 
+/* Stanza errors the cm sent itself, by condition (the core's: its page). */
+static int stanza_errors(struct buf *out, struct worker *all, unsigned n)
+{
+	const char *name = "starling_cm_stanza_errors_total";
+	if (prom_family(out, name, "counter", "Stanza errors the cm sent itself, by condition"))
+		return -ENOMEM;
+	for (unsigned e = 0; e < C2S_STANZA_ERRS; e++) {
+		uint64_t sum = 0;
+		for (unsigned i = 0; i < n; i++)
+			sum += LOAD(all[i].n_stanza_errors[e]);
+		char label[64];
+		snprintf(label, sizeof label, "condition=\"%s\"", c2s_stanza_error_names[e]);
+		if (prom_sample(out, name, label, sum))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* SASL exchanges that ended, by mechanism and result (all workers summed). */
 static int logins(struct buf *out, struct worker *all, unsigned n)
 {
@@ -249,7 +267,8 @@ static int render(void *ctx, struct buf *out)
 	struct worker *w = ctx;
 	struct worker *all = w->all ? w->all : w;
 	unsigned n = w->all ? w->n_all : 1;
-	return connections(out, all, n) || closed_by_reason(out, all, n) || tls_and_auth(out, all, n) ||
+	return connections(out, all, n) || closed_by_reason(out, all, n) ||
+	               stanza_errors(out, all, n) || tls_and_auth(out, all, n) ||
 	               stanzas_and_errors(out, all, n) || ring_and_cpu(out, all, n) ||
 	               prom_one(out, "starling_metrics_requests_total", "counter",
 	                        "Scrapes answered by this endpoint", w->metrics->n_requests) ||

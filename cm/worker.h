@@ -94,6 +94,7 @@ struct worker {
 	/* counters for logs and `starlingctl status` (sent to the core each tick) */
 	uint64_t n_accepted, n_closed;
 	uint64_t n_closed_by[CONN_CLOSE_REASONS]; /* enum conn_close_reason */
+	uint64_t n_stanza_errors[C2S_STANZA_ERRS]; /* by c2s_stanza_error_index() */
 	uint64_t n_auth_ok, n_auth_failed;
 	/* client -> core, core -> client; by enum stanza_kind (0 never counted) */
 	uint64_t n_stanzas_in[4], n_stanzas_out[4];

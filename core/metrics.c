@@ -12,6 +12,7 @@
 #include "lib/promtext.h"
 #include "lib/stanza.h"
 #include "link.h"
+#include "router.h"
 #include "store.h"
 
 static int is_cm(const struct link *l)
@@ -118,10 +119,25 @@ static int offline_waiting(struct core *c, struct buf *out)
 				     (uint64_t)cached);
 }
 
+static int stanza_errors(struct core *c, struct buf *out)
+{
+	const char *name = "starling_core_stanza_errors_total";
+	if (prom_family(out, name, "counter", "Stanza errors the core sent, by condition"))
+		return -ENOMEM;
+	for (unsigned e = 0; e < ROUTER_ERRS; e++) {
+		char label[64];
+		snprintf(label, sizeof label, "condition=\"%s\"", router_err_name((enum router_err)e));
+		if (prom_sample(out, name, label, c->stats.stanza_errors[e]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int core_metrics_render(void *ctx, struct buf *out)
 {
 	struct core *c = ctx;
-	return gauges(c, out) || offline_waiting(c, out) || counters(c, out) || links(c, out) ||
+	return gauges(c, out) || offline_waiting(c, out) || counters(c, out) ||
+	       stanza_errors(c, out) || links(c, out) ||
 	               lathist_render(out, "starling_core_route_seconds",
 	                              "From a link read to its frames routed and queued",
 	                              &c->stats.route_latency) ||

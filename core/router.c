@@ -142,6 +142,10 @@ static const struct {
 	[ROUTER_ERR_POLICY_VIOLATION] = {"policy-violation", "modify"},
 };
 
+_Static_assert(ROUTER_ERRS <= CORE_STANZA_ERRS, "core_stats.stanza_errors too small");
+
+const char *router_err_name(enum router_err cond) { return router_errs[cond].cond; }
+
 /* app: an application-specific condition element (RFC 6120 §8.3.2), or NULL. */
 static int error_xml(struct buf *x, const char *kind, struct wire_str id, enum router_err cond,
 		     const char *app)
@@ -171,6 +175,7 @@ static void send_error(struct core *c, struct session *origin, const struct wire
 	/* RFC 6120 §8.3.1: never answer an error with an error. */
 	if (orig->type == STANZA_T_ERROR || !orig->from.len || !kind)
 		return;
+	c->stats.stanza_errors[cond]++;
 	struct buf x = {0};
 	if (error_xml(&x, kind, orig->id, cond, app)) {
 		buf_free(&x);

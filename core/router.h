@@ -19,7 +19,10 @@ enum router_err {
 	ROUTER_ERR_RESOURCE_CONSTRAINT,
 	ROUTER_ERR_JID_MALFORMED,
 	ROUTER_ERR_POLICY_VIOLATION,
+	ROUTER_ERRS
 };
+/* The RFC 6120 §8.3.3 name of a condition ("bad-request"). */
+const char *router_err_name(enum router_err cond);
 
 /* A stanza that arrived from the client of origin (header from = its full JID). */
 void router_stanza(struct core *c, struct session *origin, const struct wire_stanza *s);

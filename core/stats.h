@@ -21,6 +21,9 @@ struct core_stats {
 	uint64_t returned;	  /* stanzas a cm gave back unacknowledged (XEP-0198) */
 	uint64_t sessions_opened, sessions_closed;
 	uint64_t cred_lookups;	  /* SASL credential requests from cms */
+	/* Stanza errors the core sent, by enum router_err (RFC 6120 §8.3.3). */
+#define CORE_STANZA_ERRS 16
+	uint64_t stanza_errors[CORE_STANZA_ERRS];
 	/* From a link read to its frames routed and their output queued. */
 	struct lathist route_latency;
 };

@@ -323,3 +323,26 @@ def test_offline_messages_gauge(tmp_path_factory):
     finally:
         srv.stop()
         srv.check()
+
+
+def test_stanza_errors_by_condition(server):
+    """RFC 6120 §8.3.3 conditions: one the cm sends itself (a 'to' that is
+    not a JID), one the core sends (an IQ to an account that does not exist)."""
+    b_cm, b_core = cm(server), core(server)
+    jid, pw = server.new_user('errs')
+    s = server.raw_login(jid, pw, 'r')
+    try:
+        s.send("<message type='chat' to='a@b@c'><body>x</body></message>")
+        s.send("<iq type='get' id='e1' to='nobody@%s'><query xmlns='jabber:iq:version'/></iq>"
+               % s.domain)
+        s.next_element(lambda e: e.get('id') == 'e1')
+    finally:
+        s.close()
+    a_cm, a_core = cm(server), core(server)
+    name = 'starling_cm_stanza_errors_total'
+    assert value(a_cm, name, condition='jid-malformed') == \
+        value(b_cm, name, condition='jid-malformed') + 1
+    name = 'starling_core_stanza_errors_total'
+    moved = [c for c in ('service-unavailable', 'item-not-found')
+             if value(a_core, name, condition=c) > value(b_core, name, condition=c)]
+    assert moved, 'no core stanza error counted'
