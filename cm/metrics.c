@@ -86,6 +86,26 @@ static int connections(struct buf *out, struct worker *all, unsigned n)
 	          "Bytes written to clients (TLS included)", n_bytes_out);
 }
 
+/* A counter family summed over the workers: one sample per element of the
+ * uint64_t array at offset off in struct worker, labelled key="names[i]". */
+static int summed_by(struct buf *out, struct worker *all, unsigned n, const char *name,
+		     const char *help, const char *key, const char *const *names, unsigned count,
+		     size_t off)
+{
+	if (prom_family(out, name, "counter", help))
+		return -ENOMEM;
+	for (unsigned e = 0; e < count; e++) {
+		uint64_t sum = 0;
+		for (unsigned i = 0; i < n; i++)
+			sum += LOAD(((const uint64_t *)((const char *)&all[i] + off))[e]);
+		char label[96];
+		snprintf(label, sizeof label, "%s=\"%s\"", key, names[e]);
+		if (prom_sample(out, name, label, sum))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Connections that ended, by why (enum conn_close_reason; all workers). */
 static int closed_by_reason(struct buf *out, struct worker *all, unsigned n)
 {
@@ -98,37 +118,18 @@ static int closed_by_reason(struct buf *out, struct worker *all, unsigned n)
 		[CONN_CLOSE_SEND_FAILED] = "send_failed",
 		[CONN_CLOSE_HANDOFF] = "resumed_elsewhere",
 	};
-	const char *name = "starling_cm_connections_closed_by_reason_total";
-	if (prom_family(out, name, "counter", "Client connections closed, by reason"))
-		return -ENOMEM;
-	for (unsigned r = 0; r < CONN_CLOSE_REASONS; r++) {
-		uint64_t sum = 0;
-		for (unsigned i = 0; i < n; i++)
-			sum += LOAD(all[i].n_closed_by[r]);
-		char label[48];
-		snprintf(label, sizeof label, "reason=\"%s\"", names[r]);
-		if (prom_sample(out, name, label, sum))
-			return -ENOMEM;
-	}
-	return 0;
+	return summed_by(out, all, n, "starling_cm_connections_closed_by_reason_total",
+			 "Client connections closed, by reason", "reason", names, CONN_CLOSE_REASONS,
+			 offsetof(struct worker, n_closed_by));
 }
 
 /* Stanza errors the cm sent itself, by condition (the core's: its page). */
 static int stanza_errors(struct buf *out, struct worker *all, unsigned n)
 {
-	const char *name = "starling_cm_stanza_errors_total";
-	if (prom_family(out, name, "counter", "Stanza errors the cm sent itself, by condition"))
-		return -ENOMEM;
-	for (unsigned e = 0; e < C2S_STANZA_ERRS; e++) {
-		uint64_t sum = 0;
-		for (unsigned i = 0; i < n; i++)
-			sum += LOAD(all[i].n_stanza_errors[e]);
-		char label[64];
-		snprintf(label, sizeof label, "condition=\"%s\"", c2s_stanza_error_names[e]);
-		if (prom_sample(out, name, label, sum))
-			return -ENOMEM;
-	}
-	return 0;
+	return summed_by(out, all, n, "starling_cm_stanza_errors_total",
+			 "Stanza errors the cm sent itself, by condition", "condition",
+			 c2s_stanza_error_names, C2S_STANZA_ERRS,
+			 offsetof(struct worker, n_stanza_errors));
 }
 
 /* SASL exchanges that ended, by mechanism and result (all workers summed). */
