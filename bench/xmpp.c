@@ -376,9 +376,50 @@ static void pong_received(struct bench_run *r, struct bench_conn *c, const char 
 	hist_record(&r->ping_lat, now > c->next_send_ns ? now - c->next_send_ns : 0);
 }
 
+/* The value of attribute name in el's start tag, as written (still XML
+ * escaped), with its quote in *q; 0 when absent or longer than cap - 1. */
+static int attr_of(const char *el, size_t len, const char *name, char *out, size_t cap,
+		   char *q)
+{
+	char pat[32];
+	snprintf(pat, sizeof pat, " %s=", name);
+	const char *gt = memchr(el, '>', len);
+	const char *a = gt ? memmem(el, (size_t)(gt - el), pat, strlen(pat)) : NULL;
+	if (!a)
+		return 0;
+	const char *v = a + strlen(pat) + 1, *end = v < gt ? memchr(v, a[strlen(pat)], (size_t)(gt - v)) : NULL;
+	if (!end || (size_t)(end - v) >= cap)
+		return 0;
+	*q = a[strlen(pat)];
+	memcpy(out, v, (size_t)(end - v));
+	out[end - v] = 0;
+	return 1;
+}
+
+/* XEP-0199 §4.1: a server checking that we are alive; a client that does
+ * not answer is cut after the server's ping timeout (Starling: idle_timeout
+ * + ping_timeout), as a real one would be. */
+static void ping_answer(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	char id[128], from[256], qi, qf, iq[512];
+	if (!attr_of(el, len, "id", id, sizeof id, &qi))
+		return;
+	if (attr_of(el, len, "from", from, sizeof from, &qf))
+		snprintf(iq, sizeof iq, "<iq type='result' id=%c%s%c to=%c%s%c/>", qi, id, qi, qf,
+			 from, qf);
+	else
+		snprintf(iq, sizeof iq, "<iq type='result' id=%c%s%c/>", qi, id, qi);
+	send_str(r, c, iq);
+}
+
 static int online_element(struct bench_run *r, struct bench_conn *c, const char *el,
 			  size_t len)
 {
+	if (starts(el, len, "<iq") && has(el, len, NS_PING) &&
+	    (has(el, len, "type='get'") || has(el, len, "type=\"get\""))) {
+		ping_answer(r, c, el, len);
+		return XS_CB_CONTINUE;
+	}
 	if (starts(el, len, "<message"))
 		message_received(r, c, el, len);
 	else if (starts(el, len, "<presence"))
