@@ -171,19 +171,9 @@ static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 	       "Logins refused over [c2s] auth_failures_per_account", n_auth_throttled_account);
 	if (rc || logins(out, all, n))
 		return -ENOMEM;
-	const char *name = "starling_cm_auth_failures_by_condition_total";
-	if (prom_family(out, name, "counter", "SASL <failure/>s by condition (RFC 6120 6.5)"))
-		return -ENOMEM;
-	for (unsigned c = 0; c < AC_COUNT; c++) {
-		uint64_t sum = 0;
-		for (unsigned i = 0; i < n; i++)
-			sum += LOAD(all[i].n_auth_failures[c]);
-		char label[64];
-		snprintf(label, sizeof label, "condition=\"%s\"", auth_cond_names[c]);
-		if (prom_sample(out, name, label, sum))
-			return -ENOMEM;
-	}
-	return 0;
+	return summed_by(out, all, n, "starling_cm_auth_failures_by_condition_total",
+			 "SASL <failure/>s by condition (RFC 6120 6.5)", "condition",
+			 auth_cond_names, AC_COUNT, offsetof(struct worker, n_auth_failures));
 }
 
 /* A family of uint64_t[4] counters by enum stanza_kind, per worker and kind. */
@@ -211,19 +201,12 @@ static int stanzas_and_errors(struct buf *out, struct worker *all, unsigned n)
 	    by_kind(out, all, n, "starling_cm_stanzas_out_total",
 	            "Stanzas from the core to clients", offsetof(struct worker, n_stanzas_out)))
 		return -ENOMEM;
-	const char *name = "starling_cm_stream_errors_total";
-	if (prom_family(out, name, "counter", "Stream errors sent, by condition (RFC 6120 4.9.3)"))
-		return -ENOMEM;
-	for (int e = 0; e < SE_COUNT; e++) {
-		uint64_t sum = 0;
-		for (unsigned i = 0; i < n; i++)
-			sum += LOAD(all[i].n_stream_errors[e]);
-		char label[96];
-		snprintf(label, sizeof label, "condition=\"%s\"", c2s_stream_error_name(e));
-		if (prom_sample(out, name, label, sum))
-			return -ENOMEM;
-	}
-	return 0;
+	const char *names[SE_COUNT];
+	for (int e = 0; e < SE_COUNT; e++)
+		names[e] = c2s_stream_error_name((enum c2s_stream_error)e);
+	return summed_by(out, all, n, "starling_cm_stream_errors_total",
+			 "Stream errors sent, by condition (RFC 6120 4.9.3)", "condition", names,
+			 SE_COUNT, offsetof(struct worker, n_stream_errors));
 }
 
 static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
