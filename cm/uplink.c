@@ -276,7 +276,7 @@ int uplink_session_open(struct worker *w, struct conn *c, const char *full)
 
 static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 {
-	linkack_received(&w->link.ack, f->type);
+	linkack_received(&w->link.ack, f->type, w->now_ms);
 	if (f->type == WIRE_ACK) {
 		if (linkack_on_ack(&w->link.ack, f))
 			uplink_lost(w, "acknowledgement beyond what was sent");
@@ -379,7 +379,8 @@ void uplink_flush(struct worker *w)
 	struct uplink *l = &w->link;
 	if (l->send_busy || l->fd < 0 || l->down)
 		return;
-	if (l->up && linkack_put_ack(&l->ack, &l->out))
+	/* Rides on frames going out, or alone when due (lib/linkack.h). */
+	if (l->up && linkack_put_ack(&l->ack, &l->out, w->now_ms))
 		log_warn("worker %u: acknowledgement for the core not queued", w->id);
 	if (!buf_avail(&l->sending) && buf_avail(&l->out)) {
 		/* Kept until the core counts them: a lost link sends them again. */

@@ -442,7 +442,9 @@ void *worker_main(void *arg)
 	cm_metrics_start(w);
 	uplink_arm_recv(w);
 	while (!w->stop) {
-		int rc = worker_turn(w, 0);
+		/* An acknowledgement waiting for the core sets the longest sleep. */
+		uint64_t due = linkack_due(&w->link.ack);
+		int rc = worker_turn(w, !due ? 0 : due > w->now_ms ? (unsigned)(due - w->now_ms) : 1);
 		if (rc < 0) {
 			log_error("worker %u: io_uring: %s", w->id, strerror(-rc));
 			w->stop = 2;

@@ -33,6 +33,7 @@ struct core {
 	struct link *links;  /* every open link */
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
 	int epfd;	     /* -1 in unit tests: no epoll */
+	uint64_t now_ms;     /* monotonic ms, read once per loop turn */
 	unsigned max_sessions; /* per account; 0 = no limit (unit tests) */
 	const struct wire_stanza *mcast; /* the stanza being multicast, or NULL */
 	struct link *mc_links;		 /* links with destinations for it */

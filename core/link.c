@@ -293,7 +293,7 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 		control_on_frame(c, l, f); /* the control socket: admin frames only */
 		return;
 	}
-	linkack_received(&l->ack, f->type);
+	linkack_received(&l->ack, f->type, c->now_ms);
 	switch (f->type) {
 	case WIRE_HELLO: on_hello(l, f); break;
 	case WIRE_ACK:
@@ -369,6 +369,11 @@ void link_on_readable(struct core *c, struct link *l)
 			uint64_t t0 = lathist_now_ns();
 			link_process(c, l);
 			lathist_observe(&c->stats.route_latency, lathist_now_ns() - t0);
+			/* A short read drained the socket: the read that would say
+			 * EAGAIN is a syscall per wake-up for nothing, and the
+			 * level-triggered epoll reports anything newer. */
+			if ((size_t)n < LINK_READ_CHUNK)
+				break;
 			continue;
 		}
 		if (n == 0) {

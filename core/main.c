@@ -152,8 +152,9 @@ static void end_of_turn(struct core *c)
 		}
 	}
 	for (struct link *l = c->links; l; l = l->next) {
-		/* One count per turn for all the stanza frames it brought. */
-		if (linkack_put_ack(&l->ack, &l->out))
+		/* The count rides on what goes out anyway, or goes alone when
+		 * due (lib/linkack.h); run() wakes for that. */
+		if (linkack_put_ack(&l->ack, &l->out, c->now_ms))
 			link_fail(l, "cannot queue an acknowledgement");
 		if (buf_avail(&l->out))
 			link_flush(c, l);
@@ -212,6 +213,20 @@ static uint64_t mono_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* How long until an acknowledgement must go alone, or -1: none waits. */
+static int ack_wait_ms(const struct core *c)
+{
+	uint64_t first = 0;
+	for (const struct link *l = c->links; l; l = l->next) {
+		uint64_t due = linkack_due(&l->ack);
+		if (due && (!first || due < first))
+			first = due;
+	}
+	if (!first)
+		return -1;
+	return first > c->now_ms ? (int)(first - c->now_ms) : 0;
+}
+
 /* Scrapes: edge-triggered, since mhttp_step reads and writes until EAGAIN. */
 static void metrics_event(struct core *c, struct mhttp *m, uint64_t ev)
 {
@@ -253,9 +268,13 @@ static int run(struct core *c, struct listener *ls, struct listener *ctl, int sf
 		int wait_ms = mhttp_busy(m) ? 500 : -1;
 		if (wd_ms && (wait_ms < 0 || (int)wd_ms < wait_ms))
 			wait_ms = (int)wd_ms;
+		int ack_ms = ack_wait_ms(c);
+		if (ack_ms >= 0 && (wait_ms < 0 || ack_ms < wait_ms))
+			wait_ms = ack_ms;
 		int n = epoll_wait(c->epfd, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		c->now_ms = mono_ms();
 		if (wd_ms)
 			watchdog_feed(wd_ms);
 		for (int i = 0; i < n; i++) {

@@ -25,9 +25,11 @@ int linkack_keep(struct linkack *a, const void *frames, size_t len)
 	return 0;
 }
 
-int linkack_put_ack(struct linkack *a, struct buf *out)
+int linkack_put_ack(struct linkack *a, struct buf *out, uint64_t now_ms)
 {
 	if (a->rx == a->rx_told)
+		return 0;
+	if (!buf_avail(out) && a->rx - a->rx_told < LINKACK_EVERY && now_ms < a->due_ms)
 		return 0;
 	int rc = wire_put_u32_frame(out, WIRE_ACK, 0, a->rx);
 	if (!rc)

@@ -45,17 +45,39 @@ int main(void)
 	CHECK(linkack_on_ack(&a, &f) == -EPROTO);
 	f = ack_frame(&frame, 3);
 	CHECK(linkack_on_ack(&a, &f) == 0 && a.kept_n == 0 && !a.kept.data);
-	/* Receiving: one ACK per change of the count, none when nothing came. */
-	CHECK(linkack_put_ack(&a, &out) == 0 && !buf_avail(&out));
-	linkack_received(&a, WIRE_STANZA);
-	linkack_received(&a, WIRE_SESSION_CLOSE);
-	linkack_received(&a, WIRE_STANZA_MULTI);
-	CHECK(a.rx == 2 && linkack_put_ack(&a, &out) == 0 && buf_avail(&out));
-	struct wire_frame g;
-	CHECK(wire_parse((const uint8_t *)buf_head(&out), buf_avail(&out), &g) > 0 &&
-	      g.type == WIRE_ACK && g.plen == 4 && g.payload[3] == 2);
+	/* Receiving: nothing to say when nothing came, even when forced. */
+	CHECK(linkack_put_ack(&a, &out, UINT64_MAX) == 0 && !buf_avail(&out) && !linkack_due(&a));
+	linkack_received(&a, WIRE_STANZA, 1000);
+	linkack_received(&a, WIRE_SESSION_CLOSE, 1001);
+	linkack_received(&a, WIRE_STANZA_MULTI, 1002);
+	/* Alone, an ACK waits (it would cost the peer a wake-up), due from the
+	 * first uncounted frame ... */
+	CHECK(a.rx == 2 && linkack_due(&a) == 1000 + LINKACK_DELAY_MS);
+	CHECK(linkack_put_ack(&a, &out, 1000 + LINKACK_DELAY_MS - 1) == 0 && !buf_avail(&out));
+	/* ... it rides on frames going out anyway ... */
+	CHECK(wire_put_u8_frame(&out, WIRE_FLOW, 0, 1) == 0);
 	size_t n = buf_avail(&out);
-	CHECK(linkack_put_ack(&a, &out) == 0 && buf_avail(&out) == n);
+	CHECK(linkack_put_ack(&a, &out, 1000) == 0 && buf_avail(&out) > n && !linkack_due(&a));
+	struct wire_frame g;
+	CHECK(wire_parse((const uint8_t *)buf_head(&out) + n, buf_avail(&out) - n, &g) > 0 &&
+	      g.type == WIRE_ACK && g.plen == 4 && g.payload[3] == 2);
+	n = buf_avail(&out);
+	CHECK(linkack_put_ack(&a, &out, UINT64_MAX) == 0 && buf_avail(&out) == n);
+	/* ... goes alone when due ... */
+	buf_free(&out);
+	linkack_received(&a, WIRE_STANZA, 2000);
+	linkack_received(&a, WIRE_STANZA, 2003);
+	CHECK(linkack_due(&a) == 2000 + LINKACK_DELAY_MS);
+	CHECK(linkack_put_ack(&a, &out, 2001) == 0 && !buf_avail(&out));
+	CHECK(linkack_put_ack(&a, &out, 2000 + LINKACK_DELAY_MS) == 0 && buf_avail(&out) &&
+	      !linkack_due(&a));
+	/* ... or when LINKACK_EVERY frames wait. */
+	buf_free(&out);
+	for (unsigned i = 0; i < LINKACK_EVERY - 1; i++)
+		linkack_received(&a, WIRE_STANZA, 3000);
+	CHECK(linkack_put_ack(&a, &out, 3000) == 0 && !buf_avail(&out));
+	linkack_received(&a, WIRE_STANZA, 3000);
+	CHECK(linkack_put_ack(&a, &out, 3000) == 0 && buf_avail(&out) && !linkack_due(&a));
 	/* A new link starts from zero. */
 	CHECK(linkack_keep(&a, buf_head(&batch), buf_avail(&batch)) == 0 && a.kept_n == 3);
 	linkack_reset(&a);
