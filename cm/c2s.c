@@ -432,6 +432,7 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 			.to = {to_s ? to_s : "", to_s ? (uint32_t)strlen(to_s) : 0},
 			.xml = {buf_head(&xml), (uint32_t)buf_avail(&xml)},
 		};
+		trace_outbound(w, c->sid, w->turn_ns);
 		if (wire_put_stanza(&w->link.out, c->sid, &ws))
 			stanza_error(w, c, s, "wait", "resource-constraint");
 		else

@@ -246,6 +246,26 @@ static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
 	return 0;
 }
 
+/* The sampled stanzas' path, hop by hop, all workers together (trace.h). */
+static int hops(struct buf *out, struct worker *all, unsigned n)
+{
+	static const char name[] = "starling_cm_hop_seconds";
+	if (prom_family(out, name, "histogram",
+			"Time a sampled client stanza spent in each hop from its cm to its "
+			"recipient's ([c2s] trace_sample)"))
+		return -ENOMEM;
+	for (unsigned h = 0; h < HOP_COUNT; h++) {
+		struct lathist sum = {0};
+		for (unsigned i = 0; i < n; i++)
+			lathist_add(&sum, &all[i].trace.hop[h]);
+		char label[40];
+		snprintf(label, sizeof label, "hop=\"%s\"", trace_hop_names[h]);
+		if (lathist_render_series(out, name, label, &sum))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int render(void *ctx, struct buf *out)
 {
 	struct worker *w = ctx;
@@ -254,6 +274,7 @@ static int render(void *ctx, struct buf *out)
 	return connections(out, all, n) || closed_by_reason(out, all, n) ||
 	               stanza_errors(out, all, n) || tls_and_auth(out, all, n) ||
 	               stanzas_and_errors(out, all, n) || ring_and_cpu(out, all, n) ||
+	               hops(out, all, n) ||
 	               prom_one(out, "starling_metrics_requests_total", "counter",
 	                        "Scrapes answered by this endpoint", w->metrics->n_requests) ||
 	               prom_process(out)

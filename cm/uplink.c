@@ -312,6 +312,10 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 		uplink_control(w, f);
 		return;
 	}
+	if (f->type == WIRE_TRACE) {
+		trace_inbound(w, f, w->turn_ns);
+		return;
+	}
 	if (f->type == WIRE_STANZA_MULTI) {
 		uplink_multi(w, f);
 		return;
@@ -329,6 +333,7 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 		struct wire_stanza s;
 		if (wire_get_stanza(f, &s) == 0)
 			c2s_on_stanza(w, c, &s);
+		trace_delivered(w, f->sid);
 		break;
 	}
 	case WIRE_CRED:

@@ -388,7 +388,8 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 	}
 	if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY)
 		return rc;
-	w->now_ms = now_ms();
+	w->turn_ns = lathist_now_ns();
+	w->now_ms = w->turn_ns / 1000000;
 	unsigned head, n = 0;
 	io_uring_for_each_cqe(&w->ring, head, cqe)
 	{

@@ -12,6 +12,7 @@
 #include "cm/c2s.h"
 #include "cm/conn.h"
 #include "cm/metrics.h"
+#include "cm/trace.h"
 #include "lib/bufring.h"
 #include "lib/config.h"
 #include "tls/server.h"
@@ -74,6 +75,7 @@ struct worker {
 	struct __kernel_timespec tick;
 	volatile int stop;
 	uint64_t now_ms;
+	uint64_t turn_ns; /* monotonic ns when this loop turn woke: its input's arrival */
 
 	/* connections */
 	struct conn *slots;
@@ -90,6 +92,7 @@ struct worker {
 	struct tls_io tio; /* shared by every SSL of this worker: one thread */
 	char plain[16384]; /* decrypted bytes before framing */
 	struct uplink link;
+	struct cm_trace trace; /* sampled stanzas' hop times (trace.h) */
 
 	/* counters for logs and `starlingctl status` (sent to the core each tick) */
 	uint64_t n_accepted, n_closed;

@@ -34,6 +34,13 @@ struct core {
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
 	int epfd;	     /* -1 in unit tests: no epoll */
 	uint64_t now_ms;     /* monotonic ms, read once per loop turn */
+	uint64_t read_ns;    /* monotonic ns of the link read being processed */
+	/* A sampled stanza's times (cm/trace.h): set by its TRACE frame, used
+	 * while its STANZA frame is routed, then cleared.  sid 0: none. */
+	struct {
+		uint32_t sid;
+		uint64_t t[WIRE_TRACE_MAX];
+	} trace;
 	unsigned max_sessions; /* per account; 0 = no limit (unit tests) */
 	const struct wire_stanza *mcast; /* the stanza being multicast, or NULL */
 	struct link *mc_links;		 /* links with destinations for it */

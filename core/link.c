@@ -244,6 +244,19 @@ static void on_return(struct core *c, struct link *l, const struct wire_frame *f
 	router_returned(c, &st);
 }
 
+/* A cm's sampled stanza (cm/trace.h): its two times and when we read it. */
+static void on_trace(struct core *c, const struct wire_frame *f)
+{
+	uint64_t t[WIRE_TRACE_MAX];
+	c->trace.sid = 0;
+	if (wire_get_trace(f, t) != 2 || !f->sid)
+		return; /* a malformed trace costs only the measurement */
+	c->trace.t[0] = t[0];
+	c->trace.t[1] = t[1];
+	c->trace.t[2] = c->read_ns;
+	c->trace.sid = f->sid;
+}
+
 static void on_stanza(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_stanza st;
@@ -312,7 +325,13 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_CRED_REQ: on_cred_req(c, l, f); break;
 	case WIRE_SESSION_OPEN: on_session_open(c, l, f); break;
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
-	case WIRE_STANZA: on_stanza(c, l, f); break;
+	case WIRE_STANZA:
+		if (c->trace.sid != f->sid)
+			c->trace.sid = 0; /* a trace belongs to the frame right after it */
+		on_stanza(c, l, f);
+		c->trace.sid = 0;
+		break;
+	case WIRE_TRACE: on_trace(c, f); break;
 	case WIRE_STANZA_RETURN: on_return(c, l, f); break;
 	case WIRE_CM_STATS:
 		if (stats_cm_report(l, f))
@@ -367,6 +386,7 @@ void link_on_readable(struct core *c, struct link *l)
 			l->bytes_in += (uint64_t)n;
 			/* One clock pair per read, not per frame: the batch's latency. */
 			uint64_t t0 = lathist_now_ns();
+			c->read_ns = t0;
 			link_process(c, l);
 			lathist_observe(&c->stats.route_latency, lathist_now_ns() - t0);
 			/* A short read drained the socket: the read that would say

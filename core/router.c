@@ -10,6 +10,7 @@
 #include "blocking.h"
 #include "carbons.h"
 #include "iq.h"
+#include "lib/lathist.h"
 #include "lib/log.h"
 #include "link.h"
 #include "presence.h"
@@ -68,6 +69,11 @@ int router_deliver(struct core *c, struct session *target, const struct wire_sta
 	 * routed again when the link closes and its sessions are gone
 	 * (link_close), instead of being dropped. */
 	struct link *l = target->link;
+	if (c->trace.sid) {
+		c->trace.t[3] = lathist_now_ns();
+		if (wire_put_trace(&l->out, target->sid, c->trace.t, WIRE_TRACE_MAX))
+			log_debug("link %s: no room for a trace frame", l->peer);
+	}
 	size_t before = buf_avail(&l->out);
 	int rc = wire_put_stanza(&l->out, target->sid, s);
 	if (rc) {

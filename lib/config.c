@@ -70,6 +70,7 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "idle_timeout", CONFIG_T_UINT, idle_timeout, 0, 86400),
 	NUM("c2s", "ping_timeout", CONFIG_T_UINT, ping_timeout, 1, 3600),
 	NUM("c2s", "resume_timeout", CONFIG_T_UINT, resume_timeout, 0, 86400),
+	NUM("c2s", "trace_sample", CONFIG_T_UINT, trace_sample, 0, 1000000),
 	NUM("c2s", "auth_failures_per_address", CONFIG_T_UINT, auth_failures_per_address, 0, 1000000),
 	NUM("c2s", "auth_failure_window", CONFIG_T_UINT, auth_failure_window, 1, 86400),
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
@@ -112,6 +113,7 @@ void config_defaults(struct config *c)
 	c->idle_timeout = 300;
 	c->ping_timeout = 60;
 	c->resume_timeout = 300;
+	c->trace_sample = 64;
 	c->auth_failures_per_address = 10;
 	c->auth_failure_window = 60;
 	c->max_connections = 65536;

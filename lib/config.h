@@ -43,6 +43,7 @@ struct config {
 	unsigned idle_timeout;		/* seconds of silence before we ping (default 300; 0 = off) */
 	unsigned ping_timeout;		/* seconds for any answer to that ping (default 60) */
 	unsigned resume_timeout;	/* XEP-0198 §5: seconds a lost session waits (300; 0 = off) */
+	unsigned trace_sample;	/* 1 client stanza in N carries its times through the core (64; 0 = off) */
 	unsigned auth_failures_per_address; /* wrong passwords per window (default 10; 0 = off) */
 	unsigned auth_failure_window;	/* seconds (default 60) */
 	unsigned max_connections;	/* per worker (default 65536) */

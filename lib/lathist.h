@@ -8,10 +8,12 @@
 
 #include "lib/buf.h"
 
-#define LATHIST_BUCKETS 8
-/* Upper bounds in nanoseconds: 10us .. 100ms; past the last is +Inf. */
-static const uint64_t lathist_le_ns[LATHIST_BUCKETS] = {10000,   50000,   100000,   500000,
-                                                        1000000, 5000000, 10000000, 100000000};
+#define LATHIST_BUCKETS 12
+/* Upper bounds in nanoseconds: 5us .. 100ms, fine enough below a
+ * millisecond to split a message's path into its hops; past the last is +Inf. */
+static const uint64_t lathist_le_ns[LATHIST_BUCKETS] = {
+	5000,	 10000,	  25000,   50000,   100000,   250000,
+	500000, 1000000, 2500000, 5000000, 10000000, 100000000};
 
 struct lathist {
 	uint64_t bucket[LATHIST_BUCKETS + 1]; /* not cumulative; last = over all bounds */
@@ -38,5 +40,11 @@ static inline void lathist_observe(struct lathist *h, uint64_t ns)
 /* Appends the family NAME (HELP and TYPE lines, buckets, sum, count).
  * Returns 0 or -ENOMEM. */
 int lathist_render(struct buf *out, const char *name, const char *help, const struct lathist *h);
+/* Appends one series of a family whose HELP and TYPE lines were written:
+ * labels ("hop=\"core\"", or NULL) go before le.  0 or -ENOMEM. */
+int lathist_render_series(struct buf *out, const char *name, const char *labels,
+			  const struct lathist *h);
+/* a += b, bucket by bucket (the figures of several threads). */
+void lathist_add(struct lathist *a, const struct lathist *b);
 
 #endif

@@ -260,6 +260,34 @@ int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_st
 	return r.err;
 }
 
+int wire_put_trace(struct buf *b, uint32_t sid, const uint64_t *t, unsigned n)
+{
+	if (!n || n > WIRE_TRACE_MAX)
+		return -EINVAL;
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_TRACE, sid);
+	wire_put_u8(&w, (uint8_t)n);
+	for (unsigned i = 0; i < n; i++) {
+		wire_put_u32(&w, (uint32_t)(t[i] >> 32));
+		wire_put_u32(&w, (uint32_t)t[i]);
+	}
+	return wire_end(&w);
+}
+
+int wire_get_trace(const struct wire_frame *f, uint64_t *t)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	unsigned n = wire_get_u8(&r);
+	if (!n || n > WIRE_TRACE_MAX)
+		return -EPROTO;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t hi = wire_get_u32(&r);
+		t[i] = hi << 32 | wire_get_u32(&r);
+	}
+	return r.err || r.p != r.end ? -EPROTO : (int)n;
+}
+
 int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v)
 {
 	struct wire_writer w;

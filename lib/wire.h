@@ -12,10 +12,10 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 7 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
+#define WIRE_VERSION 8 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
                           5: CRED may carry a third entry, WIRE_HASH_DIGEST_MD5;
                           6: control socket (ADMIN_REQ/REPLY, LOG_LEVEL, RELOAD), client
-                          address in SESSION_OPEN, KICK close reason; 7: ACK */
+                          address in SESSION_OPEN, KICK close reason; 7: ACK; 8: TRACE */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -32,6 +32,7 @@ enum wire_type {
 	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
 	WIRE_STANZA_RETURN = 32, /* cm->core (sid 0): a stanza the client never acknowledged */
 	WIRE_ACK = 33,		 /* both ways (sid 0): u32 stanza frames received since HELLO (linkack.h) */
+	WIRE_TRACE = 34,	 /* both ways: u8 n, n x u64 CLOCK_MONOTONIC ns of the next STANZA frame */
 	WIRE_FLOW = 40,		 /* u8 0 = pause, 1 = resume (link level, sid 0) */
 	WIRE_LOG_LEVEL = 41,	 /* core->cm (sid 0): u8 enum log_level, for the whole process */
 	WIRE_RELOAD = 42,	 /* core->cm (sid 0): reload the certificates (as SIGHUP) */
@@ -151,6 +152,11 @@ int wire_get_stanza_multi(const struct wire_frame *f, struct wire_stanza *s, uin
 void wire_get_dest(struct wire_reader *r, uint32_t *sid, struct wire_str *to);
 int wire_put_hello(struct buf *b, const char *name);
 int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name);
+/* TRACE: the times a sampled stanza passed each point so far (1..WIRE_TRACE_MAX). */
+#define WIRE_TRACE_MAX 4
+int wire_put_trace(struct buf *b, uint32_t sid, const uint64_t *t, unsigned n);
+/* The times into t[WIRE_TRACE_MAX]: their number, or -EPROTO. */
+int wire_get_trace(const struct wire_frame *f, uint64_t *t);
 int wire_put_u8_frame(struct buf *b, uint8_t type, uint32_t sid, uint8_t v);
 int wire_put_u32_frame(struct buf *b, uint8_t type, uint32_t sid, uint32_t v); /* PING, PONG */
 int wire_put_str_frame(struct buf *b, uint8_t type, uint32_t sid, const char *s);

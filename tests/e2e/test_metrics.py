@@ -84,11 +84,21 @@ def parse(text):
 
 
 def check_histogram(name, samples):
-    buckets = sorted(((float(dict(k[1])['le']), v) for k, v in samples.items()
-                      if k[0] == name + '_bucket'))
-    assert buckets and buckets[-1][0] == float('inf'), '%s has no +Inf bucket' % name
-    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), '%s not cumulative' % name
-    assert samples[(name + '_count', frozenset())] == buckets[-1][1]
+    """Each series (a label set without le) is cumulative up to +Inf = count."""
+    series = {}
+    for (n, ls), v in samples.items():
+        if n == name + '_bucket':
+            labels = dict(ls)
+            le = float(labels.pop('le'))
+            series.setdefault(frozenset(labels.items()), []).append((le, v))
+    assert series, '%s has no buckets' % name
+    for labels, buckets in series.items():
+        buckets.sort()
+        assert buckets[-1][0] == float('inf'), '%s has no +Inf bucket' % name
+        assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), \
+            '%s not cumulative' % name
+        assert samples[(name + '_count', labels)] == buckets[-1][1]
+        assert (name + '_sum', labels) in samples
 
 
 def value(fams, name, **labels):
@@ -346,3 +356,35 @@ def test_stanza_errors_by_condition(server):
     moved = [c for c in ('service-unavailable', 'item-not-found')
              if value(a_core, name, condition=c) > value(b_core, name, condition=c)]
     assert moved, 'no core stanza error counted'
+
+
+HOPS = ('cm_in', 'link_to_core', 'core', 'link_to_cm', 'cm_out')
+
+
+def test_hops_of_each_sampled_message(tmp_path_factory):
+    """[c2s] trace_sample = 1: every message between two clients of the cm
+    (on two workers or one) adds one sample to each of the five hops of
+    starling_cm_hop_seconds, and the hops add up to a time."""
+    srv = Server(tmp_path_factory.mktemp('hops'), workers=2, c2s_extra='trace_sample = 1')
+    srv.start()
+    try:
+        aj, apw = srv.new_user('tracer')
+        bj, bpw = srv.new_user('traced')
+        a = srv.raw_login(aj, apw, 'r')
+        b = srv.raw_login(bj, bpw, 'r')
+        count = lambda fams, h: value(fams, 'starling_cm_hop_seconds_count', hop=h)
+        before = scrape(srv.cm_metrics_port)
+        for i in range(5):
+            a.message(bj + '/r', 'hop %d' % i)
+            assert b.next_message() is not None
+        after = scrape(srv.cm_metrics_port)
+        for h in HOPS:
+            assert count(after, h) - count(before, h) == 5, h
+        total = sum(value(after, 'starling_cm_hop_seconds_sum', hop=h) -
+                    value(before, 'starling_cm_hop_seconds_sum', hop=h) for h in HOPS)
+        assert total > 0
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+        srv.check()

@@ -67,6 +67,20 @@ static void decode(const struct wire_frame *f)
 		if (wire_get_stanza(f, &s) == 0)
 			stanza_roundtrip(f, &s);
 		break;
+	case WIRE_TRACE: {
+		uint64_t t[WIRE_TRACE_MAX], back[WIRE_TRACE_MAX];
+		struct buf b = {0};
+		struct wire_frame g;
+		int k = wire_get_trace(f, t);
+		if (k < 0)
+			break;
+		if (k > WIRE_TRACE_MAX || wire_put_trace(&b, f->sid, t, (unsigned)k) ||
+		    wire_parse((const uint8_t *)buf_head(&b), buf_avail(&b), &g) <= 0 ||
+		    wire_get_trace(&g, back) != k || memcmp(t, back, (size_t)k * sizeof *t))
+			abort();
+		buf_free(&b);
+		break;
+	}
 	case WIRE_STANZA_MULTI: {
 		uint32_t cnt, sid;
 		struct wire_str to;

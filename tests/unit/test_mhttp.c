@@ -176,22 +176,30 @@ static void cap(void)
 static void histogram(void)
 {
 	struct lathist h = {0};
-	lathist_observe(&h, 10000);     /* on the first bound: in it */
-	lathist_observe(&h, 10001);     /* just over: the next */
+	lathist_observe(&h, 5000);      /* on the first bound: in it */
+	lathist_observe(&h, 5001);      /* just over: the next */
 	lathist_observe(&h, 200000000); /* past the last: +Inf only */
 	CHECK(h.bucket[0] == 1 && h.bucket[1] == 1 && h.bucket[LATHIST_BUCKETS] == 1);
-	CHECK(h.count == 3 && h.sum_ns == 200020001);
+	CHECK(h.count == 3 && h.sum_ns == 200010001);
 	struct buf b = {0};
 	CHECK(lathist_render(&b, "starling_t_seconds", "a test", &h) == 0);
+	/* A labelled series of the same family, and the sum of two. */
+	struct lathist two = {0};
+	lathist_add(&two, &h);
+	lathist_add(&two, &h);
+	CHECK(two.count == 6 && two.bucket[1] == 2 && two.sum_ns == 2 * h.sum_ns);
+	CHECK(lathist_render_series(&b, "starling_t_seconds", "hop=\"core\"", &two) == 0);
 	CHECK(buf_append(&b, "", 1) == 0);
 	const char *t = buf_head(&b);
 	CHECK(strstr(t, "# TYPE starling_t_seconds histogram\n") != NULL);
-	CHECK(strstr(t, "starling_t_seconds_bucket{le=\"1e-05\"} 1\n") != NULL);
-	CHECK(strstr(t, "starling_t_seconds_bucket{le=\"5e-05\"} 2\n") != NULL); /* cumulative */
+	CHECK(strstr(t, "starling_t_seconds_bucket{le=\"5e-06\"} 1\n") != NULL);
+	CHECK(strstr(t, "starling_t_seconds_bucket{le=\"1e-05\"} 2\n") != NULL); /* cumulative */
 	CHECK(strstr(t, "starling_t_seconds_bucket{le=\"0.1\"} 2\n") != NULL);
 	CHECK(strstr(t, "starling_t_seconds_bucket{le=\"+Inf\"} 3\n") != NULL);
 	CHECK(strstr(t, "starling_t_seconds_count 3\n") != NULL);
-	CHECK(strstr(t, "starling_t_seconds_sum 0.200020001\n") != NULL);
+	CHECK(strstr(t, "starling_t_seconds_sum 0.200010001\n") != NULL);
+	CHECK(strstr(t, "starling_t_seconds_bucket{hop=\"core\",le=\"1e-05\"} 4\n") != NULL);
+	CHECK(strstr(t, "starling_t_seconds_count{hop=\"core\"} 6\n") != NULL);
 	buf_free(&b);
 }
 

@@ -503,6 +503,29 @@ static void test_conditions(void)
 	CHECK(wire_condition("", 0) == -1);
 }
 
+/* TRACE: up to four 64-bit times survive the trip; anything else is refused. */
+static void test_trace(void)
+{
+	struct buf b = {0};
+	uint64_t t[WIRE_TRACE_MAX] = {1, 0x0123456789abcdefull, UINT64_MAX, 42}, got[WIRE_TRACE_MAX];
+	struct wire_frame f;
+	CHECK(wire_put_trace(&b, 7, t, WIRE_TRACE_MAX) == 0);
+	CHECK(wire_parse((const uint8_t *)buf_head(&b), buf_avail(&b), &f) > 0);
+	CHECK(f.type == WIRE_TRACE && f.sid == 7 && f.plen == 1 + 8 * WIRE_TRACE_MAX);
+	CHECK(wire_get_trace(&f, got) == WIRE_TRACE_MAX && !memcmp(got, t, sizeof t));
+	CHECK(wire_put_trace(&b, 7, t, 0) == -EINVAL && wire_put_trace(&b, 7, t, 5) == -EINVAL);
+	/* A count that promises more than the payload holds, or less. */
+	f.plen -= 8;
+	CHECK(wire_get_trace(&f, got) == -EPROTO);
+	buf_free(&b);
+	CHECK(wire_put_trace(&b, 1, t, 2) == 0);
+	CHECK(wire_parse((const uint8_t *)buf_head(&b), buf_avail(&b), &f) > 0);
+	CHECK(wire_get_trace(&f, got) == 2 && got[1] == t[1]);
+	uint8_t zero[WIRE_HDR_LEN + 1] = {0, 0, 0, WIRE_HDR_LEN + 1, WIRE_TRACE};
+	CHECK(wire_parse(zero, sizeof zero, &f) > 0 && wire_get_trace(&f, got) == -EPROTO);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	test_conditions();
@@ -518,5 +541,6 @@ int main(void)
 	test_end_drops();
 	test_after_consume();
 	test_strs();
+	test_trace();
 	CHECK_DONE();
 }
