@@ -156,8 +156,9 @@ def text(rows):
     width = max([len('%s: %s' % r[:2]) for r in rows] + [6])
     out = ['%-*s %12s %12s %10s' % (width, 'figure', 'previous', 'now', 'change')]
     for name, label, prev, now, change, verdict, _when in rows:
-        out.append('%-*s %12s %12s %10s  %s' % (width, '%s: %s' % (name, label), _num(prev),
-                                                _num(now), _pct(change), verdict))
+        line = '%-*s %12s %12s %10s  %s' % (width, '%s: %s' % (name, label), _num(prev),
+                                            _num(now), _pct(change), verdict)
+        out.append(line.rstrip())
     return '\n'.join(out)
 
 
