@@ -4,7 +4,9 @@
 # docs/performance.md; `make bench-compare` runs each scenario through
 # `starling-bench compare` against Starling, Prosody and ejabberd (each
 # started fresh for every scenario, bench/peers/) and writes the side-by-side
-# tables.  Everything binds to 127.0.0.1 on free ports; servers are stopped by
+# tables; the fixed-rate chat-5k runs go against each server alone instead.
+# After `make bench`, bench/guard.py compares the headline figures with the
+# previous run's (bench/baseline.json) and records them.  Everything binds to 127.0.0.1 on free ports; servers are stopped by
 # PID.  Work files (configs, databases, JSON, plots, logs) go to var/bench/.
 #
 # usage: bench/suite.sh [--servers starling[,prosody][,ejabberd]] [--quick]
