@@ -6,9 +6,12 @@ usage: bench/results.py WORKDIR OUT.md --servers starling[,prosody,...]
 Single server (make bench): one table row per scenario from WORKDIR/*.json,
 plots copied beside OUT (OUT's dir/bench/NAME.svg).  Several servers (make
 bench-compare): the side-by-side tables `starling-bench compare` wrote
-(WORKDIR/NAME.md).  Either way the section between the begin/end markers in
-OUT is replaced (appended when missing), with the date, the machine and the
-exact commands (WORKDIR/commands.txt)."""
+(WORKDIR/NAME.md), and for the fixed-rate runs, which the suite runs alone
+against each server, a table built here from WORKDIR/NAME-SERVER.json.  The
+regression guard's table (WORKDIR/guard.md, bench/guard.py) follows the single
+server's.  Either way the section between the begin/end markers in OUT is
+replaced (appended when missing), with the date, the machine and the exact
+commands (WORKDIR/commands.txt)."""
 import argparse
 import datetime
 import json
@@ -17,7 +20,8 @@ import platform
 import shutil
 import subprocess
 
-SCENARIOS = ['idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence']
+SCENARIOS = ['idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence',
+             'chat-5k-small', 'chat-5k-big']
 
 
 def machine():
@@ -84,7 +88,10 @@ def row(name, d):
         figs.insert(0, '**%s KiB per idle session** (server RSS %s → %s KiB); bench %s KiB/conn'
                     % (fmt(d['idle']['kib_per_conn']), fmt(d['idle']['rss_before_kib']),
                        fmt(d['idle']['rss_at_n_kib']), fmt(d['bench_self']['kib_per_conn'])))
-    if st['scenario'] in ('chat', 'presence'):
+    if fixed_rate(d):
+        figs.insert(0, fixed_figures(d))
+        what += ' (%d pairs), %s msgs/s offered' % (d['chat']['pairs'], fmt(offered(d)))
+    elif st['scenario'] in ('chat', 'presence'):
         t = d[st['scenario']]
         b = best_step(d)
         if st['scenario'] == 'chat':
@@ -100,6 +107,26 @@ def row(name, d):
                         by_process(cpu['us_per_delivery_by_pid']), len(d['steps']), t['lost']))
     ok = 'yes' if d['ok'] else 'no'
     return '| %s | %s | %s | %s |' % (name, what, '; '.join(figs), ok)
+
+
+def fixed_rate(d):
+    """A chat run at one rate (no --step): read for its figures at that
+    load rather than for the highest rate it sustains."""
+    return d['settings']['scenario'] == 'chat' and not d['settings']['step'] > 1
+
+
+def offered(d):
+    return d['settings']['rate'] * d['chat']['pairs']
+
+
+def fixed_figures(d):
+    lat, cpu = d['message_latency'], d['server_cpu']
+    return ('**%s deliveries/s, p99 %s ms** (p50 %s, p99.9 %s ms); server %s µs%s per delivery, '
+            'bench %s µs; lost %d' % (
+                fmt(d['chat']['delivered_per_s']), fmt(lat['p99_ms']), fmt(lat['p50_ms']),
+                fmt(lat['p99_9_ms']), fmt(cpu['us_per_delivery']),
+                by_process(cpu['us_per_delivery_by_pid']), fmt(d['bench_self']['us_per_delivery']),
+                d['chat']['lost']))
 
 
 def single(work, out_dir):
@@ -119,16 +146,68 @@ def single(work, out_dir):
             plots.append('[%s](bench/%s.svg)' % (name, name))
     if plots:
         lines += ['', 'Plots (rate and latency over time): ' + ', '.join(plots) + '.']
+    guard = os.path.join(work, 'guard.md')
+    if os.path.exists(guard):
+        with open(guard) as f:
+            lines += ['', '#### Against the previous run (regression guard)', '', f.read().strip()]
     return lines
 
 
-def compare(work):
+def ratio_cell(v, base, text):
+    if v is None or v < 0:
+        return 'n/a'
+    return text if base is None or base <= 0 else '%s (%.2fx)' % (text, v / base)
+
+
+def fixed_table(work, name, servers):
+    """Side by side, in compare's layout (ratios to the first server), from
+    each server's own run of a fixed-rate scenario."""
+    runs = []
+    for srv in servers:
+        p = os.path.join(work, '%s-%s.json' % (name, srv))
+        if os.path.exists(p):
+            with open(p) as f:
+                runs.append((srv, json.load(f)))
+    if not runs:
+        return []
+    rows = [
+        ('offered msgs/s', lambda d: offered(d), None),
+        ('delivered/s', lambda d: d['chat']['delivered_per_s'], None),
+        ('delivery p50 ms', lambda d: d['message_latency']['p50_ms'], None),
+        ('delivery p99 ms', lambda d: d['message_latency']['p99_ms'], None),
+        ('delivery p99.9 ms', lambda d: d['message_latency']['p99_9_ms'], None),
+        ('server CPU µs/delivery', lambda d: d['server_cpu']['us_per_delivery'],
+         lambda srv, d: by_process(d['server_cpu']['us_per_delivery_by_pid'])
+         if srv == 'starling' else ''),
+        ('bench CPU µs/delivery', lambda d: d['bench_self']['us_per_delivery'], None),
+        ('lost', lambda d: d['chat']['lost'], None),
+        ('errors', lambda d: d['errors'], None),
+    ]
+    lines = ['| figure (one run each) | ' + ' | '.join(s for s, _ in runs) + ' |',
+             '|---|' + '---|' * len(runs)]
+    for label, get, extra in rows:
+        base = get(runs[0][1])
+        cells = []
+        for i, (srv, d) in enumerate(runs):
+            v = get(d)
+            text = fmt(v) + (extra(srv, d) if extra else '')
+            cells.append(ratio_cell(v, base if i and label not in ('lost', 'errors') else None,
+                                    text))
+        lines.append('| %s | %s |' % (label, ' | '.join(cells)))
+    return lines
+
+
+def compare(work, servers):
     lines = []
     for name in SCENARIOS:
         p = os.path.join(work, name + '.md')
         if os.path.exists(p):
             with open(p) as f:
                 lines += ['#### ' + name, f.read().strip(), '']
+        else:
+            table = fixed_table(work, name, servers)
+            if table:
+                lines += ['#### ' + name] + table + ['']
     return lines
 
 
@@ -156,7 +235,7 @@ def main():
     when = datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')
     head = ['Run %s on %s, commit %s, by `%s` (bench/suite.sh).' % (
         when, machine(), git_rev(), 'make bench-compare' if many else 'make bench')]
-    body = compare(a.work) if many else single(a.work, os.path.dirname(os.path.abspath(a.out)))
+    body = compare(a.work, servers) if many else single(a.work, os.path.dirname(os.path.abspath(a.out)))
     with open(os.path.join(a.work, 'commands.txt')) as f:
         cmds = f.read().strip()
     text = '\n'.join(head + [''] + body + ['', 'Commands, in order:', '', '```', cmds, '```'])

@@ -291,24 +291,61 @@ def tls_server(tmp_path_factory):
 
 def test_suite_quick(tmp_path):
     """make bench's script end to end at tiny sizes: every run lands in the
-    results section with its figures and clean, plus the exact commands."""
+    results section with its figures and clean, plus the exact commands; the
+    regression guard compares with the work directory's baseline (never
+    bench/baseline.json on --quick) and marks, without failing the run."""
     _bench()
     out = tmp_path / 'perf.md'
     out.write_text('# results\n\n<!-- bench:starling begin -->\nstale-section\n<!-- bench:starling end -->\n'
                    'kept\n')
+    work = tmp_path / 'work'
+    work.mkdir()
+    # Previous figures no run can match: a p99 of a picosecond and a
+    # delivery rate of 10^12/s, so both must come out as regressions
+    # whatever this machine measures; chat-5k-big has none (new).
+    seed = {'current': {'chat-5k-small': {'date': 'then', 'commit': 'seed', 'figures': {
+        'p99_ms': 1e-9, 'delivered_per_s': 1e12}}}, 'previous': {}}
+    (work / 'baseline.json').write_text(json.dumps(seed))
+    committed = (REPO / 'bench' / 'baseline.json').read_bytes()
     env = dict(os.environ, STARLING_BIN=str(_bin_dir()))
     r = subprocess.run(['bash', str(REPO / 'bench' / 'suite.sh'), '--quick', '--out', str(out),
-                        '--work', str(tmp_path / 'work')], capture_output=True, text=True,
+                        '--work', str(work)], capture_output=True, text=True,
                        timeout=600, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     text = out.read_text()
     assert 'stale-section' not in text and text.rstrip().endswith('kept')
-    for run in ('idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence'):
+    runs = ('idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence',
+            'chat-5k-small', 'chat-5k-big')
+    for run in runs:
         line = next((l for l in text.splitlines() if l.startswith('| %s |' % run)), None)
         assert line and line.endswith('| yes |'), (run, line)
     assert 'KiB per idle session' in text and 'deliveries/s sustained' in text
-    assert text.count('starling-bench provision --server starling') == 6
+    assert text.count('starling-bench provision --server starling') == len(runs)
     assert (tmp_path / 'bench' / 'chat-small.svg').exists()
+    # the fixed-rate runs: one step at the offered rate, every figure there
+    for name, pairs, rate in (('chat-5k-small', 2, 10), ('chat-5k-big', 4, 5)):
+        data = json.loads((work / (name + '.json')).read_text())
+        assert data['chat']['pairs'] == pairs and data['settings']['rate'] == rate
+        assert len(data['steps']) == 1 and data['chat']['lost'] == 0
+        line = next(l for l in text.splitlines() if l.startswith('| %s |' % name))
+        assert '%d msgs/s offered' % (pairs * rate) in line
+        for fig in ('deliveries/s, p99', 'p50', 'p99.9', 'µs (cm', 'per delivery, bench'):
+            assert fig in line, (name, fig, line)
+    # the guard: its table in the section, the seeded figures flagged
+    guard = text[text.index('regression guard'):]
+    small = [l for l in guard.splitlines() if l.startswith('| chat-5k-small: ')]
+    assert {l.split('|')[1].strip() for l in small} >= {
+        'chat-5k-small: p99 latency ms', 'chat-5k-small: delivered/s'}
+    for l in small:
+        if 'p99 latency' in l or 'delivered/s' in l:
+            assert l.endswith('| **REGRESSION** |'), l
+    big = [l for l in guard.splitlines() if l.startswith('| chat-5k-big: p99')]
+    assert big and big[0].endswith('| new |')
+    assert 'REGRESSION' in r.stderr
+    assert (REPO / 'bench' / 'baseline.json').read_bytes() == committed
+    kept = json.loads((work / 'baseline.json').read_text())
+    assert kept['previous']['chat-5k-small'] == seed['current']['chat-5k-small']
+    assert {'chat-5k-small', 'chat-5k-big'} <= set(kept['current'])
 
 
 def test_source_addresses(tmp_path):
