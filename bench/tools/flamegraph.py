@@ -134,18 +134,19 @@ class Node:
 
 
 def tree(samples):
-    """The call tree under 'all'; a node takes its part (kernel, libc...)
-    from its frame, so that an [unknown] in libc and one in the cm differ in
-    colour, though they merge if they sit at the same place in the tree."""
+    """The call tree under 'all'.  Siblings are told apart by name and part
+    (kernel, libc...): without frame pointers perf's unwinding often ends in
+    an [unknown] frame of whatever library the stack held, and one merged
+    [unknown] would wear the colour of whichever library came first."""
     root = Node('all', 'comm')
     for s in samples:
         root.count += 1
         node = root
         for f in s:
             name = name_of(f)
-            child = node.children.get(name)
+            child = node.children.get((name, f[1]))
             if child is None:
-                child = node.children[name] = Node(name, f[1])
+                child = node.children[(name, f[1])] = Node(name, f[1])
             node = child
             node.count += 1
     return root
@@ -177,7 +178,7 @@ def svg(samples, title, min_percent=0.1, width=1200):
         if node.count < min_samples and depth > 0:
             return
         kept.append((depth, x, node))
-        for child in sorted(node.children.values(), key=lambda c: c.name):
+        for child in sorted(node.children.values(), key=lambda c: (c.name, c.part)):
             walk(child, depth + 1, x)
             x += child.count
 

@@ -151,3 +151,14 @@ def test_malformed_lines_are_skipped():
     ET.fromstring(tool([], CM + junk + XML).stdout)
     r = tool([], '')
     assert ET.fromstring(r.stdout).tag == SVG_NS + 'svg'
+
+
+def test_unknown_frames_of_different_libraries_stay_apart():
+    # Without frame pointers perf's walk often ends in an [unknown] of some
+    # library; one merged frame would be drawn in the first library's colour.
+    ssl = "starling-cm 4242 1000.1: 1001001 cpu-clock:\n\t1 [unknown] (/usr/lib/x86_64-linux-gnu/libssl.so.3)\n\n"
+    uring = "starling-cm 4242 1000.2: 1001001 cpu-clock:\n\t2 [unknown] (/usr/lib/x86_64-linux-gnu/liburing.so.2)\n\n"
+    got = frames(tool([], ssl + uring * 3).stdout)
+    assert sorted((name, n, part) for name, n, _, part in got) == [
+        ('[unknown]', 1, 'crypto'), ('[unknown]', 3, 'other'), ('all', 4, 'comm'), ('starling-cm', 4, 'comm')]
+    assert tool(['--folded'], ssl + uring * 3).stdout == 'starling-cm;[unknown] 4\n'
