@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "lib/xmlctx.h"
 #include "connlog.h"
 #include "handoff.h"
 #include "relink.h"
@@ -458,7 +459,7 @@ void *worker_main(void *arg)
 		kill(getpid(), SIGUSR1);
 	}
 	worker_shutdown(w);
-	stanza_thread_end();
+	xmlctx_thread_end();
 	return NULL;
 }
 

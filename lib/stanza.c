@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmlctx.h"
+
 /* RFC 6120 §11.1, §11.6: UTF-8 only, no network, no entity expansion (no
  * XML_PARSE_NOENT), no DTD loading; CDATA becomes plain text so that the
  * serialised form is canonical. */
@@ -99,29 +101,6 @@ static int stanza_fill(struct stanza *s)
 	return err;
 }
 
-/* One parser context per thread, reused: creating a context per stanza cost
- * more than parsing a chat message.  Its name dictionary is shared with the
- * documents it builds and grows with every new name a client sends, so it is
- * replaced once it holds STANZA_DICT_MAX names. */
-#define STANZA_DICT_MAX 4096
-static __thread xmlParserCtxtPtr stanza_ctxt;
-
-static xmlParserCtxtPtr stanza_get_ctxt(void)
-{
-	if (stanza_ctxt && xmlDictSize(stanza_ctxt->dict) > STANZA_DICT_MAX)
-		stanza_thread_end();
-	if (!stanza_ctxt)
-		stanza_ctxt = xmlNewParserCtxt(); /* freed by stanza_thread_end() */
-	return stanza_ctxt;
-}
-
-void stanza_thread_end(void)
-{
-	if (stanza_ctxt)
-		xmlFreeParserCtxt(stanza_ctxt); /* documents keep their own dict reference */
-	stanza_ctxt = NULL;
-}
-
 int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -129,7 +108,7 @@ int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 	 * disagreeing; XML cannot contain one anyway. */
 	if (len > INT_MAX || memchr(bytes, 0, len))
 		return -EBADMSG;
-	xmlParserCtxtPtr ctxt = stanza_get_ctxt();
+	xmlParserCtxtPtr ctxt = xmlctx_get();
 	if (!ctxt)
 		return -ENOMEM;
 	/* No encoding named: libxml2 then reads UTF-8 (the stream's only
@@ -143,7 +122,7 @@ int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 	int ok = doc && ctxt->wellFormed && ctxt->nsWellFormed;
 	int nomem = ctxt->errNo == XML_ERR_NO_MEMORY;
 	if (nomem)
-		stanza_thread_end(); /* start the next parse from a clean context */
+		xmlctx_thread_end(); /* start the next parse from a clean context */
 	/* RFC 6120 §11.1: no DTD, even one the framer never let through. */
 	if (!ok || doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
 		xmlFreeDoc(doc);

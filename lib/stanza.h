@@ -61,8 +61,6 @@ struct stanza {
 /* Parse one element.  Returns 0, -EBADMSG (not well-formed), -ENOMEM. */
 int stanza_parse(const char *bytes, size_t len, struct stanza *s);
 void stanza_free(struct stanza *s);
-/* Free this thread's reusable parser context (call as a thread ends). */
-void stanza_thread_end(void);
 
 /* Type name <-> enum for a kind; returns STANZA_T_INVALID when not allowed. */
 enum stanza_type stanza_type_parse(enum stanza_kind kind, const char *value);

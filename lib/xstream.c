@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmlctx.h"
+
 enum xs_state {
 	S_CONTENT = 0, /* text: prolog at depth 0, keepalive space at 1, content below */
 	S_CLOSED,      /* after the stream's end tag: only whitespace */
@@ -624,9 +626,16 @@ int xs_parse_header(const char *bytes, size_t len, struct xs_header *h)
 	memcpy(doc_text + len, "</", 2);
 	memcpy(doc_text + len + 2, bytes + 1, q - 1);
 	doc_text[n - 1] = '>';
-	/* RFC 6120 §11.6 (UTF-8 only), §11.1 (no DTD, no entity expansion). */
-	xmlDocPtr doc = xmlReadMemory(doc_text, (int)n, NULL, "UTF-8",
-				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	/* RFC 6120 §11.6 (UTF-8 only), §11.1 (no DTD, no entity expansion).
+	 * The thread's context, as for stanzas: a new one per header cost more
+	 * than the parse. */
+	xmlParserCtxtPtr ctxt = xmlctx_get();
+	xmlDocPtr doc = ctxt ? xmlCtxtReadMemory(ctxt, doc_text, (int)n, NULL, "UTF-8",
+						 XML_PARSE_NONET | XML_PARSE_NOERROR |
+							 XML_PARSE_NOWARNING)
+			     : NULL;
+	if (ctxt && ctxt->errNo == XML_ERR_NO_MEMORY)
+		xmlctx_thread_end(); /* start the next parse from a clean context */
 	free(doc_text);
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
 	int err = XS_ERR_NOT_WELL_FORMED;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/stanza.h"
+#include "lib/xmlctx.h"
 #include "tests/unit/check.h"
 
 static int parse(const char *xml, struct stanza *s) { return stanza_parse(xml, strlen(xml), s); }
@@ -330,7 +331,7 @@ int main(void)
 	test_serialize();
 	test_bad();
 	test_nonza();
-	stanza_thread_end();
+	xmlctx_thread_end();
 	xmlCleanupParser();
 	CHECK_DONE();
 }
