@@ -301,6 +301,16 @@ static int tls_failure(SSL *ssl, int ret)
 	}
 }
 
+/* After the handshake, with nothing new and nothing buffered, SSL_read
+ * could only say WANT_READ, at OpenSSL's price of a whole record-layer pass,
+ * once per message.  Not before it (a client's first call writes its
+ * ClientHello), nor once the peer closed (that answer is sticky). */
+static int tls_nothing_to_read(SSL *ssl, const struct tls_io *io)
+{
+	return !io->in_len && !SSL_has_pending(ssl) && SSL_is_init_finished(ssl) &&
+	       !(SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN);
+}
+
 int tls_read(SSL *ssl, char *out, size_t cap)
 {
 	struct tls_io *io = tls_io_of(ssl);
@@ -308,6 +318,8 @@ int tls_read(SSL *ssl, char *out, size_t cap)
 		return -EINVAL;
 	if (cap > INT_MAX)
 		cap = INT_MAX;
+	if (tls_nothing_to_read(ssl, io))
+		return 0;
 	size_t total = 0;
 	while (total < cap) {
 		size_t before = io->in_len;
@@ -315,10 +327,7 @@ int tls_read(SSL *ssl, char *out, size_t cap)
 		int n = SSL_read(ssl, out + total, (int)(cap - total));
 		if (n > 0) {
 			total += (size_t)n;
-			/* All input decrypted and nothing held back: another call
-			 * would only say WANT_READ, at OpenSSL's price of a whole
-			 * record-layer pass, once per message. */
-			if (!io->in_len && !SSL_pending(ssl))
+			if (tls_nothing_to_read(ssl, io))
 				break;
 			continue;
 		}
