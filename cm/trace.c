@@ -24,21 +24,21 @@ void trace_outbound(struct worker *w, uint32_t sid, uint64_t t_in)
 void trace_inbound(struct worker *w, const struct wire_frame *f, uint64_t t_read)
 {
 	struct cm_trace *tr = &w->trace;
-	tr->rx_sid = 0;
-	if (wire_get_trace(f, tr->rx) != WIRE_TRACE_MAX || !f->sid)
+	tr->rx_armed = 0;
+	if (wire_get_trace(f, tr->rx) != WIRE_TRACE_MAX)
 		return; /* only the core's complete ones: cm in, cm out, core in, core out */
 	tr->rx[WIRE_TRACE_MAX] = t_read;
 	tr->rx_sid = f->sid;
+	tr->rx_armed = 1;
 }
 
 void trace_delivered(struct worker *w, uint32_t sid)
 {
 	struct cm_trace *tr = &w->trace;
-	if (!tr->rx_sid)
+	if (!tr->rx_armed)
 		return;
-	int mine = tr->rx_sid == sid;
-	tr->rx_sid = 0;
-	if (!mine)
+	tr->rx_armed = 0;
+	if (tr->rx_sid != sid)
 		return;
 	uint64_t t[HOP_COUNT + 1];
 	for (unsigned i = 0; i <= WIRE_TRACE_MAX; i++)

@@ -27,7 +27,8 @@ extern const char *const trace_hop_names[HOP_COUNT];
 
 struct cm_trace {
 	unsigned countdown;   /* client stanzas until the next sampled one */
-	uint32_t rx_sid;      /* the session of the STANZA frame that follows a TRACE; 0 none */
+	uint32_t rx_sid;      /* the session of the STANZA frame that follows a TRACE */
+	uint8_t rx_armed;     /* a TRACE came and waits for that frame (sid 0 is a session too) */
 	uint64_t rx[WIRE_TRACE_MAX + 1]; /* its times, and when this worker read it */
 	struct lathist hop[HOP_COUNT];
 };

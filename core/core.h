@@ -36,9 +36,10 @@ struct core {
 	uint64_t now_ms;     /* monotonic ms, read once per loop turn */
 	uint64_t read_ns;    /* monotonic ns of the link read being processed */
 	/* A sampled stanza's times (cm/trace.h): set by its TRACE frame, used
-	 * while its STANZA frame is routed, then cleared.  sid 0: none. */
+	 * while its STANZA frame is routed, then cleared. */
 	struct {
-		uint32_t sid;
+		uint8_t armed;
+		uint32_t sid; /* of the frame it describes (0 is a session id too) */
 		uint64_t t[WIRE_TRACE_MAX];
 	} trace;
 	unsigned max_sessions; /* per account; 0 = no limit (unit tests) */

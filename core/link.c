@@ -248,13 +248,14 @@ static void on_return(struct core *c, struct link *l, const struct wire_frame *f
 static void on_trace(struct core *c, const struct wire_frame *f)
 {
 	uint64_t t[WIRE_TRACE_MAX];
-	c->trace.sid = 0;
-	if (wire_get_trace(f, t) != 2 || !f->sid)
+	c->trace.armed = 0;
+	if (wire_get_trace(f, t) != 2)
 		return; /* a malformed trace costs only the measurement */
 	c->trace.t[0] = t[0];
 	c->trace.t[1] = t[1];
 	c->trace.t[2] = c->read_ns;
 	c->trace.sid = f->sid;
+	c->trace.armed = 1;
 }
 
 static void on_stanza(struct core *c, struct link *l, const struct wire_frame *f)
@@ -327,9 +328,9 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
 	case WIRE_STANZA:
 		if (c->trace.sid != f->sid)
-			c->trace.sid = 0; /* a trace belongs to the frame right after it */
+			c->trace.armed = 0; /* a trace belongs to the frame right after it */
 		on_stanza(c, l, f);
-		c->trace.sid = 0;
+		c->trace.armed = 0;
 		break;
 	case WIRE_TRACE: on_trace(c, f); break;
 	case WIRE_STANZA_RETURN: on_return(c, l, f); break;

@@ -69,7 +69,7 @@ int router_deliver(struct core *c, struct session *target, const struct wire_sta
 	 * routed again when the link closes and its sessions are gone
 	 * (link_close), instead of being dropped. */
 	struct link *l = target->link;
-	if (c->trace.sid) {
+	if (c->trace.armed) {
 		c->trace.t[3] = lathist_now_ns();
 		if (wire_put_trace(&l->out, target->sid, c->trace.t, WIRE_TRACE_MAX))
 			log_debug("link %s: no room for a trace frame", l->peer);
