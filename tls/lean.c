@@ -132,5 +132,6 @@ void tls_lean_free(struct tls_lean *l)
 		free(l->ids[i]);
 	free(l->ids);
 	rec_free(&l->rec);
+	OPENSSL_cleanse(l, sizeof *l); /* the exporter value is keying material */
 	free(l);
 }

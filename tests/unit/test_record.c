@@ -359,16 +359,17 @@ static int lean_read_all(struct spair *p, size_t chunk)
 {
 	const uint8_t *in = (const uint8_t *)buf_head(&p->cout);
 	size_t len = buf_avail(&p->cout);
-	int rc = 0;
+	int rc = 0, all_used = 1;
 	while (len && !rc) {
 		size_t k = chunk ? 1 + rnd() % chunk : len, used = 0;
 		if (k > len)
 			k = len;
 		rc = rec_read_n(&p->lean->rec, in, k, &p->sout, deliver, &p->got, &used);
-		CHECK(rc || used == k);
+		all_used &= rc || used == k;
 		in += k;
 		len -= k;
 	}
+	CHECK(all_used);
 	buf_consume(&p->cout, buf_avail(&p->cout));
 	return rc;
 }
