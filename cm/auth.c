@@ -52,9 +52,11 @@ const char *auth_mech_name(enum auth_mech m) { return mechs[m].name; }
 /* The channel-binding types (enum tls_cb_type mask) this connection offers. */
 static unsigned cb_types(const struct worker *w, const struct conn *c)
 {
-	if (!w->cfg->channel_binding || !(c->flags & CONN_TLS) || !c->ssl)
+	if (!w->cfg->channel_binding || !(c->flags & CONN_TLS))
 		return 0;
-	return tls_cb_available(c->ssl, 1);
+	if (c->lean)
+		return tls_lean_cb_available(c->lean);
+	return c->ssl ? tls_cb_available(c->ssl, 1) : 0;
 }
 
 static int mech_offered(const struct worker *w, const struct conn *c, enum auth_mech m)
@@ -69,7 +71,7 @@ static int mech_offered(const struct worker *w, const struct conn *c, enum auth_
 	    (!w->cfg->digest_md5 || (w->cfg->require_tls && !(c->flags & CONN_TLS))))
 		return 0;
 	/* RFC 6120 §6.3.4, XEP-0178 §2: EXTERNAL once the client proved a certificate. */
-	if ((need & NEED_CERT) && !tls_peer_verified(c->ssl))
+	if ((need & NEED_CERT) && !(c->lean ? c->lean->peer_verified : tls_peer_verified(c->ssl)))
 		return 0;
 	return !(need & NEED_CBIND) || cb_types(w, c);
 }
@@ -322,7 +324,8 @@ static enum auth_result bind_channel(struct worker *w, struct conn *c)
 	size_t len;
 	if (!t || !(cb_types(w, c) & t))
 		return refuse(w, c, "not-authorized", "channel binding type not supported here");
-	if (tls_cb_data(c->ssl, 1, t, data, &len) || scram_server_set_cbind(s, data, len))
+	if ((c->lean ? tls_lean_cb_data(c->lean, t, data, &len) : tls_cb_data(c->ssl, 1, t, data, &len)) ||
+	    scram_server_set_cbind(s, data, len))
 		return fail(w, c, "temporary-auth-failure");
 	return AUTH_CONTINUE;
 }
@@ -405,7 +408,8 @@ static enum auth_result start_external(struct worker *w, struct conn *c, const c
 	char *ids[TLS_PEER_MAX_IDS], pick[JID_PART_MAX + 1];
 	if (memchr(msg, 0, len))
 		return fail(w, c, "malformed-request");
-	int n = tls_peer_ids(c->ssl, ids, TLS_PEER_MAX_IDS);
+	int n = c->lean ? tls_lean_peer_ids(c->lean, ids, TLS_PEER_MAX_IDS)
+			: tls_peer_ids(c->ssl, ids, TLS_PEER_MAX_IDS);
 	if (n < 0)
 		return fail(w, c, "temporary-auth-failure");
 	const char *cond = external_pick(w, c, ids, n, len ? msg : NULL, pick, sizeof pick);

@@ -208,6 +208,22 @@ static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t
 	return XS_CB_CONTINUE;
 }
 
+/* TLS from here on (after <proceed/>, or from the first byte on the direct
+ * port).  0, or -1 with c killed. */
+static int tls_start(struct worker *w, struct conn *c)
+{
+	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
+	w->n_tls_started++;
+	if (!c->ssl) {
+		conn_kill(w, c);
+		return -1;
+	}
+	/* NULL when the context does not capture secrets ([tls] lean_records
+	 * off) or memory is short: OpenSSL carries the records throughout. */
+	c->lean = tls_lean_new(c->ssl);
+	return 0;
+}
+
 /* RFC 6120 §5.4.2.3: <proceed/>, then the TLS handshake on the same socket. */
 static int on_starttls(struct worker *w, struct conn *c)
 {
@@ -221,12 +237,8 @@ static int on_starttls(struct worker *w, struct conn *c)
 	auth_free(c);
 	c->sasl_attempts = 0;
 	conn_send_str(w, c, "<proceed xmlns='" NS_TLS "'/>");
-	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
-	w->n_tls_started++;
-	if (!c->ssl) {
-		conn_kill(w, c);
+	if (tls_start(w, c))
 		return XS_CB_STOP;
-	}
 	c->flags = (uint32_t)((c->flags | CONN_TLS) & ~CONN_HEADER_SENT);
 	c->state = C2S_WAIT_HEADER;
 	/* Whatever plaintext followed <starttls/> in this read is void (§5.4.3.3). */
@@ -598,28 +610,26 @@ void c2s_on_accept(struct worker *w, struct conn *c, int direct_tls)
 	if (!direct_tls)
 		return;
 	/* XEP-0368: TLS from the first byte, then the stream as after STARTTLS. */
-	c->ssl = tls_new(worker_tls_ctx(w), &w->tio, 1, NULL);
-	w->n_tls_started++;
-	if (!c->ssl) {
-		conn_kill(w, c);
+	if (tls_start(w, c))
 		return;
-	}
 	c->flags |= CONN_TLS | CONN_DIRECT_TLS;
 }
 
-void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
+/* A fatal TLS error: the alert (if any) goes out, then the close. */
+static void tls_failed(struct worker *w, struct conn *c, int handshake_done, const char *why)
 {
-	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
-		return;
-	if (c->timer == CONN_TIMER_IDLE || c->timer == CONN_TIMER_PING)
-		idle_restart(w, c);
-	if (!c->ssl) {
-		feed(w, c, data, len);
-		return;
-	}
-	w->tio.in = (const uint8_t *)data;
-	w->tio.in_len = len;
-	w->tio.out = &c->out;
+	conn_log(LOG_LEVEL_INFO, c, "TLS error: %s", why);
+	conn_set_close_reason(c, CONN_CLOSE_TLS_ERROR);
+	if (handshake_done)
+		w->n_tls_errors++;
+	else
+		w->n_tls_handshake_failed++;
+	conn_close(w, c);
+}
+
+/* Records through OpenSSL, the handshake included. */
+static void ssl_read(struct worker *w, struct conn *c)
+{
 	for (;;) {
 		int n = tls_read(c->ssl, w->plain, sizeof w->plain);
 		if (n > 0) {
@@ -633,16 +643,100 @@ void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
 			c2s_on_eof(w, c);
 		} else if (n < 0) {
 			char e[160];
-			conn_log(LOG_LEVEL_INFO, c, "TLS error: %s", tls_error_string(e, sizeof e));
-			conn_set_close_reason(c, CONN_CLOSE_TLS_ERROR);
-			if (tls_handshake_done(c->ssl))
-				w->n_tls_errors++;
-			else
-				w->n_tls_handshake_failed++;
-			conn_close(w, c); /* send the alert OpenSSL queued, then close */
+			tls_failed(w, c, tls_handshake_done(c->ssl), tls_error_string(e, sizeof e));
 		}
 		break;
 	}
+}
+
+/* The handshake of a connection that may leave OpenSSL: driven only up to
+ * the client's Finished, so that OpenSSL reads no application record, and
+ * then the takeover.  Returns 1 when the records are lean from now on (the
+ * rest of the input is theirs), 0 when the handshake needs more input or
+ * failed, -1 when it is done on OpenSSL (TLS 1.2, another suite). */
+static int lean_handshake(struct worker *w, struct conn *c)
+{
+	size_t before = buf_avail(&c->out);
+	int r = tls_handshake(c->ssl);
+	if (r <= 0) {
+		char e[160];
+		if (r < 0)
+			tls_failed(w, c, 0, tls_error_string(e, sizeof e));
+		return 0;
+	}
+	/* The session ticket OpenSSL just sealed is the one thing written under
+	 * the application key so far. */
+	int rc = tls_lean_start(c->lean, c->ssl, (const uint8_t *)buf_head(&c->out) + before,
+				buf_avail(&c->out) - before);
+	if (rc) {
+		if (rc != -EPROTONOSUPPORT)
+			conn_log(LOG_LEVEL_INFO, c, "TLS stays on OpenSSL: %s", strerror(-rc));
+		tls_lean_free(c->lean);
+		c->lean = NULL;
+		return -1;
+	}
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	w->n_tls_lean++;
+	conn_log(LOG_LEVEL_DEBUG, c, "TLS 1.3 %s: records without OpenSSL",
+		 tls_lean_cipher_name(c->lean));
+	return 1;
+}
+
+static int lean_deliver(void *arg, const char *data, size_t len)
+{
+	struct feed_ctx *x = arg;
+	struct conn *c = x->c;
+	feed(x->w, c, data, len);
+	/* A handoff carries the records after this one, with the state that
+	 * reads them. */
+	return c->state == C2S_CLOSING || (c->flags & (CONN_DEAD | CONN_HANDOFF)) ? 1 : 0;
+}
+
+/* Records after a lean takeover: w->tio.in, consumed up to where reading
+ * stopped. */
+static void lean_read(struct worker *w, struct conn *c)
+{
+	struct feed_ctx x = {w, c};
+	size_t used = 0;
+	int rc = rec_read_n(&c->lean->rec, w->tio.in, w->tio.in_len, &c->out, lean_deliver, &x,
+			    &used);
+	w->tio.in += used;
+	w->tio.in_len -= used;
+	if (rc > 0 || c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
+		return;
+	if (rc == -ECONNRESET) {
+		c2s_on_eof(w, c);
+	} else if (rc == -ENOMEM) {
+		conn_kill(w, c);
+	} else if (rc < 0) {
+		rec_alert(&c->lean->rec, 20, &c->out); /* bad_record_mac, RFC 8446 §6.2 */
+		tls_failed(w, c, 1, rc == -EPROTO ? "bad record or alert" : strerror(-rc));
+	}
+}
+
+void c2s_on_data(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (c->state == C2S_CLOSING || (c->flags & CONN_DEAD))
+		return;
+	if (c->timer == CONN_TIMER_IDLE || c->timer == CONN_TIMER_PING)
+		idle_restart(w, c);
+	if (!conn_tls(c)) {
+		feed(w, c, data, len);
+		return;
+	}
+	int r;
+	w->tio.in = (const uint8_t *)data;
+	w->tio.in_len = len;
+	w->tio.out = &c->out;
+	if (!c->lean)
+		ssl_read(w, c);
+	else if (!c->ssl)
+		lean_read(w, c);
+	else if ((r = lean_handshake(w, c)) > 0)
+		lean_read(w, c);
+	else if (r < 0)
+		ssl_read(w, c); /* what follows the handshake */
 	if ((c->flags & CONN_HANDOFF) && w->tio.in_len)
 		handoff_carry(w, c, w->tio.in, w->tio.in_len); /* records not yet read */
 	w->tio.in = NULL;

@@ -49,8 +49,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	connlimit_release(w->connlimit, c->peer);
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->ssl)
-		SSL_free(c->ssl);
+	conn_tls_free(w, c);
 	auth_free(c);
 	csi_free(c);
 	sm_free(c);
@@ -77,7 +76,7 @@ void conn_table_free(struct worker *w)
 		w->stop = 1; /* the end of the worker: no session may wait (sm_hibernate) */
 	for (uint32_t i = 0; w->slots && i < w->max_slots; i++) {
 		struct conn *c = &w->slots[i];
-		if (c->fd >= 0 || c->ssl || c->jid)
+		if (c->fd >= 0 || conn_tls(c) || c->jid)
 			conn_release(w, c);
 	}
 	free(w->slots);
@@ -87,6 +86,18 @@ void conn_table_free(struct worker *w)
 }
 
 uint32_t conn_slot(struct worker *w, const struct conn *c) { return (uint32_t)(c - w->slots); }
+
+void conn_tls_free(struct worker *w, struct conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	/* With ssl, lean was only waiting for the handshake: not counted yet. */
+	if (c->lean && !c->ssl)
+		w->n_tls_lean--;
+	tls_lean_free(c->lean);
+	c->ssl = NULL;
+	c->lean = NULL;
+}
 
 struct conn *conn_alloc(struct worker *w, int fd)
 {
@@ -128,7 +139,8 @@ int conn_encrypt(struct worker *w, struct conn *c)
 	if (!buf_avail(&c->plain))
 		return 0;
 	w->tio.out = &c->out;
-	int rc = tls_write(c->ssl, buf_head(&c->plain), buf_avail(&c->plain));
+	int rc = c->ssl ? tls_write(c->ssl, buf_head(&c->plain), buf_avail(&c->plain))
+			: rec_write(&c->lean->rec, buf_head(&c->plain), buf_avail(&c->plain), &c->out);
 	buf_free(&c->plain);
 	if (rc)
 		conn_kill(w, c);
@@ -141,7 +153,7 @@ int conn_send(struct worker *w, struct conn *c, const char *data, size_t len)
 		return -EPIPE;
 	/* Under TLS the plaintext of a whole turn becomes one SSL_write at flush:
 	 * one record for many stanzas instead of one each. */
-	int rc = buf_append(c->ssl ? &c->plain : &c->out, data, len);
+	int rc = buf_append(conn_tls(c) ? &c->plain : &c->out, data, len);
 	if (rc == 0 && conn_queued(c) > CONN_MAX_QUEUED) {
 		conn_set_close_reason(c, CONN_CLOSE_SEND_FAILED);
 		/* The client reads slower than it is sent to; holding more would let
@@ -170,9 +182,13 @@ void conn_close(struct worker *w, struct conn *c)
 	c->state = C2S_CLOSING;
 	/* A client that stops reading must not hold the slot forever. */
 	conn_timer_set(w, c, CONN_TIMER_CLOSING, CONN_CLOSE_GRACE_MS);
-	if (c->ssl && conn_encrypt(w, c) == 0) {
+	if (conn_tls(c) && conn_encrypt(w, c) == 0) {
 		w->tio.out = &c->out;
-		tls_shutdown(c->ssl); /* close_notify after everything we queued */
+		/* close_notify after everything we queued */
+		if (c->ssl)
+			tls_shutdown(c->ssl);
+		else
+			rec_close(&c->lean->rec, &c->out); /* nothing after a failure */
 	}
 	conn_schedule_flush(w, c);
 	/* The flush closes the socket once the queue is empty. */
@@ -230,7 +246,7 @@ static void conn_flush(struct worker *w, struct conn *c)
 			conn_release(w, c);
 		return;
 	}
-	if (c->ssl && conn_encrypt(w, c))
+	if (conn_tls(c) && conn_encrypt(w, c))
 		return;
 	if (c->flags & CONN_SENDING)
 		return; /* the send completion flushes again */

@@ -10,6 +10,7 @@
 
 #include "lib/buf.h"
 #include "lib/xstream.h"
+#include "tls/lean.h"
 
 struct worker;
 struct auth_state;
@@ -88,7 +89,10 @@ struct conn {
 	uint16_t inflight; /* io_uring operations that still name this slot */
 	uint8_t close_reason; /* enum conn_close_reason, 0 until one is known */
 	uint32_t next_flush; /* worker flush list link (slot + 1, 0 = end) */
-	SSL *ssl;	     /* owned; NULL before TLS */
+	SSL *ssl;	     /* owned; NULL before TLS and once lean */
+	/* owned: TLS 1.3 records without OpenSSL (tls/lean.h).  Set with ssl
+	 * during a handshake that may take over, alone after it did. */
+	struct tls_lean *lean;
 	struct auth_state *auth; /* owned; only while SASL is in progress */
 	struct csi_hold *csi;	 /* owned; presence held while inactive (csi.c), else NULL */
 	struct sm_state *sm;	 /* owned; XEP-0198 once enabled (sm.c), else NULL */
@@ -121,6 +125,12 @@ static inline void conn_set_close_reason(struct conn *c, enum conn_close_reason 
 	if (!c->close_reason)
 		c->close_reason = (uint8_t)r;
 }
+
+/* Whether the connection's bytes are TLS records (plaintext is queued in
+ * c->plain and sealed at flush). */
+static inline int conn_tls(const struct conn *c) { return c->ssl || c->lean; }
+/* Free c's TLS state, the lean one counted off its worker's gauge. */
+void conn_tls_free(struct worker *w, struct conn *c);
 
 /* Slot table. */
 int conn_table_init(struct worker *w, uint32_t max);

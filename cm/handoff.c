@@ -31,7 +31,7 @@ void handoff_start(struct worker *w, struct conn *c, struct handoff *h)
 	h->next = w->handoffs;
 	w->handoffs = h;
 	/* What this turn queued (a pipelined header's answer) goes out first. */
-	if (c->ssl)
+	if (conn_tls(c))
 		conn_encrypt(w, c);
 	conn_set_close_reason(c, CONN_CLOSE_HANDOFF);
 	c->flags |= CONN_DEAD | CONN_HANDOFF;
@@ -73,6 +73,9 @@ void handoff_take(struct worker *w, struct conn *c)
 	h->next = NULL;
 	h->fd = c->fd;
 	h->ssl = c->ssl;
+	h->lean = c->lean;
+	if (c->lean && !c->ssl)
+		w->n_tls_lean--; /* counted on the target from here on */
 	h->xs = c->xs;
 	h->host = c->host;
 	h->flags = c->flags & (CONN_TLS | CONN_DIRECT_TLS);
@@ -81,6 +84,7 @@ void handoff_take(struct worker *w, struct conn *c)
 	c->peer = NULL;
 	c->fd = -1;
 	c->ssl = NULL;
+	c->lean = NULL;
 	memset(&c->xs, 0, sizeof c->xs);
 	/* Sent-but-not-taken bytes precede the queued ones. */
 	int rc = buf_move(&h->out, &c->sending) | buf_move(&h->out, &c->out);
@@ -111,6 +115,12 @@ void handoff_attach(struct worker *w, struct conn *c, struct handoff *h)
 	c->ssl = h->ssl;
 	if (c->ssl)
 		tls_rebind(c->ssl, &w->tio);
+	/* The record state is keys and counters: any thread may carry on with
+	 * it (record.c's cipher contexts are per thread). */
+	c->lean = h->lean;
+	if (c->lean && !c->ssl)
+		w->n_tls_lean++;
+	h->lean = NULL;
 	xs_free(&c->xs);
 	c->xs = h->xs;
 	c->flags |= h->flags;
@@ -162,6 +172,7 @@ void handoff_free(struct handoff *h)
 		close(h->fd);
 	if (h->ssl)
 		SSL_free(h->ssl);
+	tls_lean_free(h->lean);
 	xs_free(&h->xs);
 	connlimit_release(h->limits, h->peer);
 	buf_free(&h->out);

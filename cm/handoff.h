@@ -16,6 +16,7 @@
 
 #include "lib/buf.h"
 #include "lib/xstream.h"
+#include "tls/lean.h"
 
 struct worker;
 struct conn;
@@ -29,6 +30,7 @@ struct connlimit_addr;
 struct handoff {
 	int fd;		     /* -1 until taken from the source slot */
 	SSL *ssl;	     /* NULL on a plain connection */
+	struct tls_lean *lean; /* instead of ssl after a lean takeover */
 	struct xs_framer xs; /* inside the stream, between elements */
 	struct buf out;	     /* bytes still to send (ciphertext under TLS) */
 	struct buf in;	     /* bytes received after the request (ciphertext under TLS) */

@@ -84,6 +84,7 @@ static SSL_CTX *tls_load(const struct config *cfg, char *err, size_t errlen)
 				    .domains = domains,
 				    .ndomains = cfg->ntls_hosts,
 				    .session_tickets = cfg->tls_session_tickets,
+				    .lean_records = cfg->tls_lean_records,
 				    .client_ca = cfg->tls_client_ca[0] ? cfg->tls_client_ca : NULL};
 	return tls_server_new(&o, err, errlen);
 }

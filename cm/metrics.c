@@ -161,6 +161,9 @@ static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 	       n_tls_handshake_failed) ||
 	    PW("starling_cm_tls_errors_total", "counter", "TLS errors after the handshake",
 	       n_tls_errors) ||
+	    PW("starling_cm_tls_lean_connections", "gauge",
+	       "TLS 1.3 connections whose records the cm carries without OpenSSL ([tls] lean_records)",
+	       n_tls_lean) ||
 	    PW("starling_cm_auth_success_total", "counter", "SASL logins that succeeded",
 	       n_auth_ok) ||
 	    PW("starling_cm_auth_failures_total", "counter", "SASL <failure/>s sent",

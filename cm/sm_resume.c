@@ -218,9 +218,7 @@ int sm_hibernate(struct worker *w, struct conn *c)
 	c->fd = -1;
 	connlimit_release(w->connlimit, c->peer);
 	c->peer = NULL;
-	if (c->ssl)
-		SSL_free(c->ssl);
-	c->ssl = NULL;
+	conn_tls_free(w, c);
 	buf_free(&c->plain);
 	buf_free(&c->out);
 	buf_free(&c->sending);

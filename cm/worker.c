@@ -17,6 +17,7 @@
 
 #include "c2s.h"
 #include "lib/xmlctx.h"
+#include "tls/record.h"
 #include "connlog.h"
 #include "handoff.h"
 #include "relink.h"
@@ -460,6 +461,7 @@ void *worker_main(void *arg)
 	}
 	worker_shutdown(w);
 	xmlctx_thread_end();
+	rec_thread_done();
 	return NULL;
 }
 

@@ -120,6 +120,7 @@ struct worker {
 	uint64_t n_logins[AUTH_MECHS][2];   /* by mechanism: [0] failed, [1] succeeded */
 	uint64_t n_bytes_in, n_bytes_out;   /* socket bytes, TLS records included */
 	uint64_t n_tls_started, n_tls_handshake_failed, n_tls_errors;
+	uint64_t n_tls_lean; /* gauge: connections on tls/lean.h's records now */
 	uint64_t n_sqes, n_cqes, n_sq_full; /* submitted, reaped, worker_sqe found it full */
 	uint64_t cpu_ns;		    /* this thread's CPU time at the last tick */
 	uint64_t link_queued;		    /* bytes queued to the core at the last tick */

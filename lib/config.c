@@ -84,6 +84,7 @@ static const struct config_key config_keys[] = {
 	/* XEP-0178: SASL EXTERNAL for clients whose certificate these CAs signed. */
 	STR("tls", "client_ca", tls_client_ca, config_check_path, "a file name"),
 	BOOL("tls", "session_tickets", tls_session_tickets),
+	BOOL("tls", "lean_records", tls_lean_records),
 	STR("link", "address", link_address, config_check_link, "unix:PATH or HOST:PORT"),
 	STR("core", "database", database, config_check_path, "a file name"),
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
@@ -124,6 +125,7 @@ void config_defaults(struct config *c)
 	snprintf(c->tls_cert, sizeof c->tls_cert, "var/cert.pem");
 	snprintf(c->tls_key, sizeof c->tls_key, "var/key.pem");
 	c->tls_session_tickets = 1;
+	c->tls_lean_records = 1;
 	snprintf(c->link_address, sizeof c->link_address, "unix:var/core.sock");
 	snprintf(c->database, sizeof c->database, "var/starling.db");
 	c->scram_iterations = 4096;

@@ -57,6 +57,7 @@ struct config {
 	char tls_key[CONFIG_STR];	/* PEM private key */
 	char tls_client_ca[CONFIG_STR];	/* PEM CAs of client certificates, "" = none asked for */
 	int tls_session_tickets;	/* stateless resumption tickets (default 1) */
+	int tls_lean_records;		/* TLS 1.3 records without OpenSSL after the handshake (default 1) */
 	/* certificate.<domain> / key.<domain>: the pair SNI picks for one
 	 * hosted domain; both given, domain hosted (checked after the file). */
 	struct config_tls_host tls_hosts[CONFIG_MAX_HOSTS + 1];

@@ -151,10 +151,13 @@ static void rec_keylog(const SSL *ssl, const char *line)
 	uint8_t bit;
 	if (!st)
 		return;
+	/* A server writes with the server's secret and reads with the client's. */
+	int srv = SSL_is_server((SSL *)ssl);
+	st->is_server = (uint8_t)srv;
 	if (!strncmp(line, client, sizeof client - 1))
-		d = &st->wr, bit = 1;
+		d = srv ? &st->rd : &st->wr, bit = 1;
 	else if (!strncmp(line, server, sizeof server - 1))
-		d = &st->rd, bit = 2;
+		d = srv ? &st->wr : &st->rd, bit = 2;
 	else
 		return;
 	const char *hex = strchr(line + sizeof client - 1, ' ');
@@ -175,6 +178,8 @@ static void rec_keylog(const SSL *ssl, const char *line)
 }
 
 void rec_capture_secrets(SSL_CTX *ctx) { SSL_CTX_set_keylog_callback(ctx, rec_keylog); }
+
+int rec_captures_secrets(SSL_CTX *ctx) { return SSL_CTX_get_keylog_callback(ctx) == rec_keylog; }
 
 int rec_set_secrets(struct rec_state *st, unsigned suite_id, const uint8_t *write_secret,
 		    const uint8_t *read_secret, size_t hash_len)
@@ -283,6 +288,15 @@ int rec_close(struct rec_state *st, struct buf *out)
 	return rc;
 }
 
+int rec_alert(struct rec_state *st, uint8_t description, struct buf *out)
+{
+	const uint8_t alert[2] = { 2, description }; /* fatal */
+	if (st->closed)
+		return -EPIPE;
+	st->closed = 1;
+	return st->suite ? rec_seal(st, CT_ALERT, alert, sizeof alert, out) : -EPROTO;
+}
+
 /* ---- opening ---- */
 
 /* §4.6.3: rotate the read key; answer a request with our own KeyUpdate
@@ -316,7 +330,8 @@ static int rec_handshake(struct rec_state *st, const uint8_t *p, size_t n, struc
 				return -EPROTO;
 			return rec_key_update(st, p[4], out);
 		}
-		if (p[0] != HT_NEW_SESSION_TICKET)
+		/* Tickets come from servers only (§4.6.1). */
+		if (p[0] != HT_NEW_SESSION_TICKET || st->is_server)
 			return -EPROTO;
 		p += 4 + mlen;
 		n -= 4 + mlen;
@@ -365,10 +380,11 @@ static int rec_length(const uint8_t *h)
 	return (int)clen;
 }
 
-/* Add bytes to the partial record; open it once whole.  Returns the bytes
- * taken (> 0) or a negative error. */
+/* Add bytes to the partial record; open it once whole.  *took: the bytes
+ * taken (also when opening the record failed or stopped).  Returns 0 or
+ * what opening it returned. */
 static int rec_fill(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
-		    rec_deliver_fn deliver, void *arg)
+		    rec_deliver_fn deliver, void *arg, size_t *took)
 {
 	size_t want = REC_HDR;
 	int clen = 0;
@@ -379,46 +395,58 @@ static int rec_fill(struct rec_state *st, const uint8_t *in, size_t len, struct 
 	size_t take = want - st->part_len < len ? want - st->part_len : len;
 	memcpy(st->part + st->part_len, in, take);
 	st->part_len += (uint32_t)take;
+	*took = take;
 	if (st->part_len == REC_HDR && (clen = rec_length(st->part)) < 0)
 		return clen;
 	if (st->part_len < REC_HDR || st->part_len < REC_HDR + (size_t)clen)
-		return (int)take;
+		return 0;
 	int rc = rec_open(st, st->part, (size_t)clen, out, deliver, arg);
 	free(st->part);
 	st->part = NULL;
 	st->part_len = 0;
-	return rc ? rc : (int)take;
+	return rc;
+}
+
+int rec_read_n(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
+	       rec_deliver_fn deliver, void *arg, size_t *used)
+{
+	size_t done = 0;
+	int rc = 0;
+	if (!st->suite)
+		rc = -EPROTO;
+	while (!rc && done < len) {
+		const uint8_t *p = in + done;
+		size_t left = len - done;
+		if (!st->part_len) {
+			int clen = left >= REC_HDR ? rec_length(p) : 0;
+			if (clen < 0) {
+				rc = clen;
+				break;
+			}
+			if (left >= REC_HDR + (size_t)clen && clen) {
+				done += REC_HDR + (size_t)clen;
+				rc = rec_open(st, p, (size_t)clen, out, deliver, arg);
+				continue;
+			}
+			/* An incomplete record: hold it until the rest arrives. */
+			if (!(st->part = malloc(REC_HDR + REC_CIPHER_MAX))) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		size_t took = 0;
+		rc = rec_fill(st, p, left, out, deliver, arg, &took);
+		done += took;
+	}
+	if (used)
+		*used = done;
+	return rc;
 }
 
 int rec_read(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
 	     rec_deliver_fn deliver, void *arg)
 {
-	if (!st->suite)
-		return -EPROTO;
-	while (len) {
-		if (!st->part_len) {
-			int clen = len >= REC_HDR ? rec_length(in) : 0;
-			if (clen < 0)
-				return clen;
-			if (len >= REC_HDR + (size_t)clen && clen) {
-				int rc = rec_open(st, in, (size_t)clen, out, deliver, arg);
-				if (rc)
-					return rc;
-				in += REC_HDR + (size_t)clen;
-				len -= REC_HDR + (size_t)clen;
-				continue;
-			}
-			/* An incomplete record: hold it until the rest arrives. */
-			if (!(st->part = malloc(REC_HDR + REC_CIPHER_MAX)))
-				return -ENOMEM;
-		}
-		int took = rec_fill(st, in, len, out, deliver, arg);
-		if (took < 0)
-			return took;
-		in += took;
-		len -= (size_t)took;
-	}
-	return 0;
+	return rec_read_n(st, in, len, out, deliver, arg, NULL);
 }
 
 void rec_free(struct rec_state *st)

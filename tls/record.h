@@ -38,6 +38,7 @@ struct rec_state {
 	uint8_t hash_len;    /* 32 or 48 */
 	uint8_t have_secrets; /* bit 0: client secret seen, bit 1: server secret */
 	uint8_t closed;	     /* close_notify sent; nothing more may be written */
+	uint8_t is_server;   /* our side: the server (reads the client's secret) */
 	uint32_t part_len;   /* bytes of an incomplete record held in part */
 	uint8_t *part;	     /* malloc'd only while a record is incomplete */
 };
@@ -45,7 +46,11 @@ struct rec_state {
 /* Install the key log callback on a client context (once, before SSL_new). */
 void rec_capture_secrets(SSL_CTX *ctx);
 
-/* Take over from ssl after a completed TLS 1.3 client handshake: derive the
+/* Whether ctx has the key log callback rec_capture_secrets() installs. */
+int rec_captures_secrets(SSL_CTX *ctx);
+
+/* Take over from ssl after a completed TLS 1.3 handshake (client or
+ * server, whose directions the key log callback swaps): derive the
  * keys (RFC 8446 §7.3).  The caller then frees ssl.  Returns 0, -EPROTONOSUPPORT
  * when the connection is not TLS 1.3 or uses a cipher suite this module does
  * not implement (the caller keeps using OpenSSL), or -EPROTO when the secrets
@@ -68,9 +73,16 @@ typedef int (*rec_deliver_fn)(void *arg, const char *data, size_t len);
  * (NewSessionTicket ignored; KeyUpdate rotates the read key and, when
  * asked, answers into out, RFC 8446 §4.6.3).  Returns 0, -ECONNRESET on the
  * server's close_notify, -EPROTO on a bad record, an alert or an unsupported
- * message, -ENOMEM, or the deliver callback's non-zero result. */
+ * message, -ENOMEM, or the deliver callback's non-zero result.  With
+ * is_server set, the peer's close_notify is the client's and a ticket from
+ * it is an error. */
 int rec_read(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
 	     rec_deliver_fn deliver, void *arg);
+/* As rec_read, and *used (if not NULL) is set to the bytes consumed: all of
+ * len on 0, else through the record whose opening failed or stopped, so the
+ * bytes after it can be read later (or carried elsewhere) with this state. */
+int rec_read_n(struct rec_state *st, const uint8_t *in, size_t len, struct buf *out,
+	       rec_deliver_fn deliver, void *arg, size_t *used);
 /* Encrypt len bytes of application data into out, in records of at most
  * 16 KiB.  Returns 0, -EPIPE after rec_close(), -ENOMEM or -EPROTO. */
 int rec_write(struct rec_state *st, const void *data, size_t len, struct buf *out);
@@ -81,6 +93,9 @@ int rec_close(struct rec_state *st, struct buf *out);
  * client's state whose directions are swapped.  Returns 0, -EINVAL when it
  * does not fit one record, -ENOMEM or -EPROTO. */
 int rec_seal_inner(struct rec_state *st, const uint8_t *inner, size_t n, struct buf *out);
+/* Queue a fatal alert (RFC 8446 §6.2, e.g. 20 bad_record_mac) and write
+ * nothing more.  Returns as rec_write. */
+int rec_alert(struct rec_state *st, uint8_t description, struct buf *out);
 /* Free a partial record and wipe the keys. */
 void rec_free(struct rec_state *st);
 /* Free this thread's cipher contexts (call when a thread ends). */

@@ -7,6 +7,7 @@
 
 #include <idna.h>
 
+#include "record.h"
 #include "ticket.h"
 #include "tls.h"
 
@@ -91,6 +92,10 @@ static SSL_CTX *tls_server_one(const struct tls_server_opts *o, const char *cert
 	if (!ctx)
 		return NULL;
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
+	/* On every context: SNI moves a connection to its domain's before
+	 * the secrets are logged. */
+	if (o->lean_records)
+		rec_capture_secrets(ctx);
 	if (o->session_tickets && tls_ticket_use(ctx)) {
 		snprintf(err, errlen, "cannot enable session tickets");
 		SSL_CTX_free(ctx);

@@ -20,6 +20,9 @@ struct tls_server_opts {
 	const struct tls_domain_cert *domains;
 	unsigned ndomains;
 	int session_tickets; /* stateless tickets (tls/ticket.h), else none */
+	/* Capture TLS 1.3 traffic secrets, so that connections can leave
+	 * OpenSSL after the handshake (tls/lean.h). */
+	int lean_records;
 	/* CAs of client certificates for SASL EXTERNAL (XEP-0178), or NULL:
 	 * every context asks, so SNI's switch keeps the request. */
 	const char *client_ca;

@@ -6,6 +6,8 @@
  *   tls=TLSv1.3 (none with --no-tls)  mechanisms=A,B  cbind=x,y (or "cbind=" without XEP-0440)
  *   ssdp=ok|mismatch|absent   (XEP-0474 h= against the features seen)
  *   result=success|failure:<condition>   verify=ok|bad (server signature)
+ *   key_update=sent (--key-update: two KeyUpdates went out before the SASL exchange)
+ *   corrupt=closed (--corrupt: a record with a bad tag ended the connection)
  *
  * Exit 0 when the run reached a result, 1 on a connection or protocol error,
  * 2 on bad usage.  Blocking sockets: this is a test tool, not the bench. */
@@ -32,7 +34,7 @@ struct opts {
 	const char *authzid; /* EXTERNAL */
 	const char *drop; /* a mechanism a pretend MITM hid from us (XEP-0474 test) */
 	int tls_version;  /* 12, 13 or 0 for either */
-	int direct, tamper, features_only, no_tls;
+	int direct, tamper, features_only, no_tls, key_update, corrupt;
 };
 
 struct client {
@@ -348,12 +350,43 @@ static int run_external(struct client *c, const struct opts *o)
 	return 0;
 }
 
+/* RFC 8446 §4.6.3: a KeyUpdate asking for the server's, then one not
+ * asking, each carried out by a whitespace keepalive (RFC 6120 §4.6.1); the
+ * SASL exchange that follows runs under the new keys. */
+static void key_update(struct client *c)
+{
+	static const int types[] = {SSL_KEY_UPDATE_REQUESTED, SSL_KEY_UPDATE_NOT_REQUESTED};
+	for (int i = 0; i < 2; i++) {
+		if (SSL_key_update(c->ssl, types[i]) != 1)
+			die("SSL_key_update");
+		send_str(c, " ");
+		if (SSL_get_key_update_type(c->ssl) != SSL_KEY_UPDATE_NONE)
+			die("KeyUpdate not sent");
+	}
+	printf("key_update=sent\n");
+}
+
+/* A record under the right type and length whose tag cannot verify, written
+ * past OpenSSL: the server must end the connection (RFC 8446 §5.2). */
+static void corrupt(struct client *c)
+{
+	uint8_t rec[5 + 64] = {23, 3, 3, 0, 64};
+	memset(rec + 5, 0x5a, 64);
+	if (write(c->fd, rec, sizeof rec) != (ssize_t)sizeof rec)
+		die("write failed");
+	char b[256];
+	int r;
+	while ((r = SSL_read(c->ssl, b, sizeof b)) > 0)
+		;
+	printf("corrupt=closed\n");
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: sasl_client --port P [--host H] [--domain D] [--direct] "
 			"[--tls 12|13] [--mech M] [--user U --password PW] [--cb TYPE] "
 			"[--flag n|y|p] [--tamper] [--drop MECH] [--cert PEM [--key PEM]] "
-			"[--features-only] [--no-tls]\n");
+			"[--features-only] [--no-tls] [--key-update] [--corrupt]\n");
 	exit(2);
 }
 
@@ -365,7 +398,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	    {"cb", 1, 0, 'c'},	 {"flag", 1, 0, 'f'},	  {"tls", 1, 0, 't'},
 	    {"direct", 0, 0, 'D'}, {"tamper", 0, 0, 'T'}, {"drop", 1, 0, 'x'},
 	    {"cert", 1, 0, 'C'}, {"key", 1, 0, 'K'},	  {"features-only", 0, 0, 'F'},
-	    {"no-tls", 0, 0, 'N'}, {"authzid", 1, 0, 'a'},
+	    {"no-tls", 0, 0, 'N'}, {"authzid", 1, 0, 'a'}, {"key-update", 0, 0, 'U'},
+	    {"corrupt", 0, 0, 'X'},
 	    {0, 0, 0, 0}};
 	int ch;
 	*o = (struct opts){.host = "127.0.0.1", .domain = "localhost", .mech = "SCRAM-SHA-256-PLUS"};
@@ -388,6 +422,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'F': o->features_only = 1; break;
 		case 'N': o->no_tls = 1; break;
 		case 'a': o->authzid = optarg; break;
+		case 'U': o->key_update = 1; break;
+		case 'X': o->corrupt = 1; break;
 		default: usage();
 		}
 	}
@@ -411,7 +447,11 @@ int main(int argc, char **argv)
 	print_list("mechanisms", c.mechs, c.nmechs);
 	print_list("cbind", c.cbs, c.ncbs);
 	int rc = 0;
-	if (o.features_only)
+	if (o.key_update && c.ssl)
+		key_update(&c);
+	if (o.corrupt && c.ssl)
+		corrupt(&c);
+	else if (o.features_only)
 		;
 	else if (!strcmp(o.mech, "EXTERNAL"))
 		rc = run_external(&c, &o);

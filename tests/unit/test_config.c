@@ -340,12 +340,12 @@ static void tls_hosts(void)
 {
 	struct config c;
 	config_defaults(&c);
-	CHECK(c.ntls_hosts == 0 && c.tls_session_tickets == 1);
+	CHECK(c.ntls_hosts == 0 && c.tls_session_tickets == 1 && c.tls_lean_records == 1);
 	CHECK(load(&c, "[tls]\ncertificate.B.Example. = b/cert.pem\nkey.b.example = b/key.pem\n"
-		       "session_tickets = off\nkey.a.example = a/key.pem\n"
+		       "session_tickets = off\nlean_records = no\nkey.a.example = a/key.pem\n"
 		       "certificate.a.example = a/cert.pem\n"
 		       "[server]\nhosts = a.example, b.example\n") == 0);
-	CHECK(c.ntls_hosts == 2 && c.tls_session_tickets == 0);
+	CHECK(c.ntls_hosts == 2 && c.tls_session_tickets == 0 && c.tls_lean_records == 0);
 	CHECK_STR(c.tls_hosts[0].domain, "b.example");
 	CHECK_STR(c.tls_hosts[0].cert, "b/cert.pem");
 	CHECK_STR(c.tls_hosts[0].key, "b/key.pem");

@@ -1,7 +1,10 @@
 /* test_record: a client handshakes with OpenSSL, hands the connection to the
  * lean TLS 1.3 record layer (tls/record.c) and keeps talking to a real
  * OpenSSL server: every cipher suite, tickets, key updates both ways,
- * ciphertext cut at every size, tampering, close_notify.  Needs the openssl
+ * ciphertext cut at every size, tampering, close_notify.  Then the mirror
+ * image, starling-cm's side: a server taken over by tls/lean.c after its
+ * tickets, talking to an OpenSSL client that pipelines data after its
+ * Finished and sends KeyUpdates.  Needs the openssl
  * CLI (via scripts/mkcert.sh) and runs from the repository root. */
 #include "tls/record.h"
 
@@ -13,6 +16,7 @@
 
 #include "certs.h"
 #include "check.h"
+#include "tls/lean.h"
 #include "tls/tls.h"
 
 static unsigned rng = 4242;
@@ -284,6 +288,251 @@ static void unsupported(SSL_CTX *cctx, SSL_CTX *sctx, SSL_CTX *plain_cctx)
 	CHECK(rec_read(&st, (const uint8_t *)"x", 1, NULL, deliver, NULL) == -EPROTO);
 }
 
+/* ---- the server's side (tls/lean.c, starling-cm) ---- */
+
+struct spair {
+	SSL *c, *s; /* s is freed once lean takes over */
+	struct tls_io cio, sio;
+	struct buf cout, sout;
+	struct tls_lean *lean;
+	struct buf got; /* plaintext the server received */
+	size_t left;	/* client bytes the handshake left for the record layer */
+};
+
+/* Handshake an OpenSSL client with a server driven by tls_handshake(); the
+ * client sends `early` right behind its Finished.  Returns tls_lean_start's
+ * result (the server's SSL is freed on 0). */
+static int spair_open(struct spair *p, SSL_CTX *cctx, SSL_CTX *sctx, const char *early)
+{
+	memset(p, 0, sizeof *p);
+	p->cio.out = &p->cout;
+	p->sio.out = &p->sout;
+	p->c = tls_new(cctx, &p->cio, 0, "localhost");
+	p->s = tls_new(sctx, &p->sio, 1, NULL);
+	if (!p->c || !p->s || !(p->lean = tls_lean_new(p->s)))
+		return -ENOMEM;
+	if (tls_handshake(p->c) != 0)
+		return -EPROTO;
+	for (int i = 0; i < 10; i++) {
+		p->sio.in = (const uint8_t *)buf_head(&p->cout);
+		p->sio.in_len = buf_avail(&p->cout);
+		size_t before = buf_avail(&p->sout);
+		int done = tls_handshake(p->s);
+		if (done < 0)
+			return -EPROTO;
+		if (done == 1) {
+			/* What follows the Finished stays for the record layer. */
+			buf_consume(&p->cout, buf_avail(&p->cout) - p->sio.in_len);
+			p->left = buf_avail(&p->cout);
+			int rc = tls_lean_start(p->lean, p->s,
+						(const uint8_t *)buf_head(&p->sout) + before,
+						buf_avail(&p->sout) - before);
+			if (rc == 0) {
+				SSL_free(p->s);
+				p->s = NULL;
+			}
+			return rc;
+		}
+		buf_consume(&p->cout, buf_avail(&p->cout));
+		p->cio.in = (const uint8_t *)buf_head(&p->sout);
+		p->cio.in_len = buf_avail(&p->sout);
+		done = tls_handshake(p->c);
+		buf_consume(&p->sout, buf_avail(&p->sout) - p->cio.in_len);
+		if (done == 1 && early && tls_write(p->c, early, strlen(early)))
+			return -EPROTO;
+	}
+	return -EPROTO;
+}
+
+static void spair_close(struct spair *p)
+{
+	SSL_free(p->c);
+	SSL_free(p->s);
+	tls_lean_free(p->lean);
+	buf_free(&p->cout);
+	buf_free(&p->sout);
+	buf_free(&p->got);
+}
+
+/* The lean server reads all the client sent, in chunks of at most chunk. */
+static int lean_read_all(struct spair *p, size_t chunk)
+{
+	const uint8_t *in = (const uint8_t *)buf_head(&p->cout);
+	size_t len = buf_avail(&p->cout);
+	int rc = 0, all_used = 1;
+	while (len && !rc) {
+		size_t k = chunk ? 1 + rnd() % chunk : len, used = 0;
+		if (k > len)
+			k = len;
+		rc = rec_read_n(&p->lean->rec, in, k, &p->sout, deliver, &p->got, &used);
+		all_used &= rc || used == k;
+		in += k;
+		len -= k;
+	}
+	CHECK(all_used);
+	buf_consume(&p->cout, buf_avail(&p->cout));
+	return rc;
+}
+
+/* The client reads all the server sent; its plaintext into plain. */
+static int client_read_all(struct spair *p, struct buf *plain)
+{
+	char tmp[20000];
+	p->cio.in = (const uint8_t *)buf_head(&p->sout);
+	p->cio.in_len = buf_avail(&p->sout);
+	int r;
+	while ((r = tls_read(p->c, tmp, sizeof tmp)) > 0)
+		if (plain && buf_append(plain, tmp, (size_t)r))
+			return -ENOMEM;
+	buf_consume(&p->sout, buf_avail(&p->sout));
+	return r;
+}
+
+/* Pipelined data, the tickets' sequence numbers, big data both ways. */
+static void server_talk(SSL_CTX *cctx, SSL_CTX *sctx, size_t chunk)
+{
+	struct spair p;
+	CHECK(spair_open(&p, cctx, sctx, "<stream:stream>") == 0);
+	CHECK(p.left > 0);
+	CHECK(lean_read_all(&p, chunk) == 0);
+	CHECK(buf_avail(&p.got) == 15 && !memcmp(buf_head(&p.got), "<stream:stream>", 15));
+	struct buf plain = { 0 };
+	CHECK(rec_write(&p.lean->rec, big, sizeof big, &p.sout) == 0);
+	CHECK(client_read_all(&p, &plain) == 0);
+	CHECK(buf_avail(&plain) == sizeof big && !memcmp(buf_head(&plain), big, sizeof big));
+	buf_free(&plain);
+	buf_free(&p.got);
+	CHECK(tls_write(p.c, big, sizeof big) == 0);
+	CHECK(lean_read_all(&p, chunk) == 0);
+	CHECK(buf_avail(&p.got) == sizeof big && !memcmp(buf_head(&p.got), big, sizeof big));
+	CHECK(p.lean->rec.part == NULL);
+	spair_close(&p);
+}
+
+/* The client's KeyUpdates: the server follows, and answers a request with
+ * its own before anything else it writes. */
+static void server_key_updates(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	const int kinds[] = { SSL_KEY_UPDATE_NOT_REQUESTED, SSL_KEY_UPDATE_REQUESTED };
+	for (int i = 0; i < 2; i++) {
+		struct spair p;
+		CHECK(spair_open(&p, cctx, sctx, NULL) == 0);
+		CHECK(client_read_all(&p, NULL) == 0); /* the ticket */
+		CHECK(SSL_key_update(p.c, kinds[i]) == 1);
+		CHECK(tls_write(p.c, "ku", 2) == 0);
+		CHECK(lean_read_all(&p, 7) == 0);
+		CHECK(buf_avail(&p.got) == 2 && !memcmp(buf_head(&p.got), "ku", 2));
+		CHECK(buf_avail(&p.sout) == (i ? 5 + 5 + 1 + 16 : 0));
+		struct buf plain = { 0 };
+		CHECK(rec_write(&p.lean->rec, "reply", 5, &p.sout) == 0);
+		CHECK(client_read_all(&p, &plain) == 0);
+		CHECK(buf_avail(&plain) == 5 && !memcmp(buf_head(&plain), "reply", 5));
+		buf_free(&plain);
+		spair_close(&p);
+	}
+}
+
+static int stop_first(void *arg, const char *d, size_t n)
+{
+	return buf_append(arg, d, n) ? -ENOMEM : 1;
+}
+
+/* rec_read_n stops after the record whose delivery said so, and says where;
+ * a tampered record ends it; rec_alert goes out and closes the writer. */
+static void server_errors(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	struct spair p;
+	CHECK(spair_open(&p, cctx, sctx, NULL) == 0);
+	CHECK(tls_write(p.c, "one", 3) == 0);
+	size_t first = buf_avail(&p.cout);
+	CHECK(tls_write(p.c, "two", 3) == 0);
+	size_t used = 0;
+	CHECK(rec_read_n(&p.lean->rec, (const uint8_t *)buf_head(&p.cout), buf_avail(&p.cout),
+			 &p.sout, stop_first, &p.got, &used) == 1);
+	CHECK(used == first && buf_avail(&p.got) == 3);
+	buf_consume(&p.cout, used);
+	CHECK(lean_read_all(&p, 0) == 0);
+	CHECK(buf_avail(&p.got) == 6 && !memcmp(buf_head(&p.got), "onetwo", 6));
+
+	CHECK(tls_write(p.c, "bad", 3) == 0);
+	p.cout.data[p.cout.off + 6] ^= 1;
+	used = 0;
+	CHECK(rec_read_n(&p.lean->rec, (const uint8_t *)buf_head(&p.cout), buf_avail(&p.cout),
+			 &p.sout, deliver, &p.got, &used) == -EPROTO);
+	buf_consume(&p.cout, buf_avail(&p.cout));
+	CHECK(client_read_all(&p, NULL) == 0); /* the ticket */
+	CHECK(rec_alert(&p.lean->rec, 20, &p.sout) == 0);
+	CHECK(rec_write(&p.lean->rec, "x", 1, &p.sout) == -EPIPE);
+	CHECK(rec_alert(&p.lean->rec, 20, &p.sout) == -EPIPE);
+	CHECK(client_read_all(&p, NULL) == -EPROTO); /* bad_record_mac */
+	spair_close(&p);
+
+	/* The client's close_notify is the clean end. */
+	CHECK(spair_open(&p, cctx, sctx, NULL) == 0);
+	tls_shutdown(p.c);
+	CHECK(lean_read_all(&p, 0) == -ECONNRESET);
+	spair_close(&p);
+}
+
+/* What SASL needs later was captured: tls-exporter and tls-server-end-point
+ * as the client computes them. */
+static void server_captured(SSL_CTX *cctx, SSL_CTX *sctx)
+{
+	struct spair p;
+	CHECK(spair_open(&p, cctx, sctx, NULL) == 0);
+	CHECK(tls_lean_cb_available(p.lean) == (TLS_CB_EXPORTER | TLS_CB_SERVER_END_POINT));
+	uint8_t mine[TLS_CB_MAX_DATA], theirs[TLS_CB_MAX_DATA];
+	size_t n = 0, m = 0;
+	CHECK(tls_lean_cb_data(p.lean, TLS_CB_EXPORTER, mine, &n) == 0 && n == 32);
+	CHECK(tls_cb_data(p.c, 0, TLS_CB_EXPORTER, theirs, &m) == 0 && m == 32);
+	CHECK(!memcmp(mine, theirs, 32));
+	CHECK(tls_lean_cb_data(p.lean, TLS_CB_SERVER_END_POINT, mine, &n) == 0);
+	CHECK(tls_cb_data(p.c, 0, TLS_CB_SERVER_END_POINT, theirs, &m) == 0);
+	CHECK(n == m && !memcmp(mine, theirs, n));
+	CHECK(!p.lean->peer_verified && p.lean->n_ids == 0);
+	CHECK(p.lean->rec.is_server && strcmp(tls_lean_cipher_name(p.lean), "unknown"));
+	spair_close(&p);
+}
+
+/* TLS 1.2 stays on OpenSSL, unharmed; a context without the callback gives
+ * no lean state at all. */
+static void server_unsupported(SSL_CTX *cctx, SSL_CTX *sctx, SSL_CTX *plain_sctx)
+{
+	struct spair p;
+	SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+	CHECK(spair_open(&p, cctx, sctx, "hi") == -EPROTONOSUPPORT);
+	CHECK(p.s && tls_handshake_done(p.s));
+	SSL_CTX_set_max_proto_version(cctx, 0);
+	spair_close(&p);
+	SSL *s = tls_new(plain_sctx, &p.sio, 1, NULL);
+	CHECK(s && tls_lean_new(s) == NULL);
+	SSL_free(s);
+}
+
+/* A client may not send tickets (RFC 8446 §4.6.1): a server's state refuses
+ * one that a client's accepts. */
+static void server_refuses_tickets(void)
+{
+	uint8_t cs[32], ss[32];
+	memset(cs, 1, sizeof cs);
+	memset(ss, 2, sizeof ss);
+	static const uint8_t nst[] = { 4, 0, 0, 0, 22 }; /* empty NewSessionTicket, handshake */
+	for (int server = 0; server < 2; server++) {
+		struct rec_state peer = { 0 }, me = { 0 };
+		struct buf wire = { 0 }, got = { 0 };
+		CHECK(rec_set_secrets(&peer, 0x1301, cs, ss, 32) == 0);
+		CHECK(rec_set_secrets(&me, 0x1301, ss, cs, 32) == 0);
+		me.is_server = (uint8_t)server;
+		CHECK(rec_seal_inner(&peer, nst, sizeof nst, &wire) == 0);
+		CHECK(rec_read(&me, (const uint8_t *)buf_head(&wire), buf_avail(&wire), &got, deliver,
+			       &got) == (server ? -EPROTO : 0));
+		rec_free(&peer);
+		rec_free(&me);
+		buf_free(&wire);
+		buf_free(&got);
+	}
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/starling-test-record-XXXXXX", cert[300], key[300], err[512];
@@ -331,6 +580,31 @@ int main(void)
 	closing(cctx, sctx);
 	refused(cctx, sctx);
 	unsupported(cctx, sctx, plain_cctx);
+
+	/* The server's side: secrets captured on the server context. */
+	SSL_CTX *lsctx = tls_server_ctx(cert, key, err, sizeof err);
+	SSL_CTX *lcctx = tls_client_ctx(NULL, err, sizeof err);
+	CHECK(lsctx && lcctx);
+	rec_capture_secrets(lsctx);
+	for (size_t s = 0; s < 3; s++) {
+		CHECK(SSL_CTX_set_ciphersuites(lsctx, suites[s]) == 1);
+		CHECK(SSL_CTX_set_ciphersuites(lcctx, suites[s]) == 1);
+		for (int tickets = 0; tickets <= 2; tickets++) {
+			/* Tickets go out under the server's first application key. */
+			CHECK(SSL_CTX_set_num_tickets(lsctx, (size_t)tickets) == 1);
+			SSL_CTX_clear_options(lsctx, tickets ? SSL_OP_NO_TICKET : 0);
+			for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++)
+				server_talk(lcctx, lsctx, chunks[i]);
+		}
+		server_key_updates(lcctx, lsctx);
+	}
+	SSL_CTX_set_num_tickets(lsctx, 1);
+	server_errors(lcctx, lsctx);
+	server_captured(lcctx, lsctx);
+	server_unsupported(lcctx, lsctx, sctx);
+	server_refuses_tickets();
+	SSL_CTX_free(lsctx);
+	SSL_CTX_free(lcctx);
 	rec_thread_done();
 
 	SSL_CTX_free(sctx);
