@@ -65,14 +65,9 @@ say() {
 	echo "+ ${line% }" | tee -a "$OUT/commands.txt" >&3
 }
 
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
 . bench/starling.sh
+PIDS=()
+trap starling_stop_all EXIT
 say starling_start "$WORK" "$N" flamepw
 starling_start "$WORK" "$N" flamepw
 cm=$CM_PID core=$CORE_PID
@@ -97,7 +92,7 @@ for which in cm core; do
 	"${rec[@]}" 2> "$WORK/$which.perf.log"
 done
 wait "$bpid" || echo "flame.sh: starling-bench exited with $?" >&2
-cleanup
+starling_stop_all
 PIDS=()
 
 for which in cm core; do

@@ -17,8 +17,10 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import git_rev  # noqa: E402 (bench/results.py, beside this file)
 
 THRESHOLD = 0.20
 
@@ -160,14 +162,6 @@ def text(rows):
                                             _num(now), _pct(change), verdict)
         out.append(line.rstrip())
     return '\n'.join(out)
-
-
-def git_rev():
-    try:
-        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
 
 
 def measured_in(work):

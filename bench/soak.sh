@@ -31,14 +31,9 @@ WORK=${WORK:-$ROOT/var/soak/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 N=$((2 * PAIRS))
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
 . bench/starling.sh
+PIDS=()
+trap starling_stop_all EXIT
 starling_start "$WORK" "$N" soakpw "read_rate = 0"
 port=$PORT cm=$CM_PID core=$CORE_PID
 

@@ -9,20 +9,38 @@
 #   CORE_PID, CM_PID and appends both PIDs to the caller's PIDS array, for
 #   its cleanup to stop by PID.  Needs BIN (the binaries) and ROOT (the
 #   repository).
-starling_start() {
-	local work=$1 users=$2 password=$3
-	shift 3
-	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+#
+# starling_conf WORK PORT [C2S_LINE...]
+#   only writes WORK/starling.conf (and a certificate) as above, for a
+#   caller that starts the servers its own way (under valgrind, say).
+#
+# starling_stop_all: stops every PID in PIDS and waits for them; callers
+#   set PIDS=() and `trap starling_stop_all EXIT`.
+starling_stop_all() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
+starling_conf() {
+	local work=$1 port=$2
+	shift 2
 	sh "$ROOT/scripts/mkcert.sh" "$work" localhost >/dev/null
 	{
 		printf '[server]\ndomain = localhost\nlog_level = warn\n'
 		# No /metrics: its default ports would collide between runs.
-		printf '[c2s]\naddress = 127.0.0.1\nport = %s\ntls_port = 0\nmetrics = off\n' "$PORT"
+		printf '[c2s]\naddress = 127.0.0.1\nport = %s\ntls_port = 0\nmetrics = off\n' "$port"
 		for line in "$@"; do printf '%s\n' "$line"; done
 		printf '[tls]\ncertificate = %s/cert.pem\nkey = %s/key.pem\n' "$work" "$work"
 		printf '[link]\naddress = unix:%s/core.sock\n' "$work"
 		printf '[core]\ndatabase = %s/starling.db\nmetrics = off\n' "$work"
 	} > "$work/starling.conf"
+}
+
+starling_start() {
+	local work=$1 users=$2 password=$3
+	shift 3
+	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	starling_conf "$work" "$PORT" "$@"
 	"$BIN/starling-bench" provision --server starling -c "$work/starling.conf" -n "$users" \
 		--user 'user%d' --password "$password" --contacts 0 >&2
 	"$BIN/starling-core" -c "$work/starling.conf" > "$work/core.log" 2>&1 &

@@ -15,6 +15,7 @@ BIN=$(cd "${1:?usage: callgrind.sh BIN OUT login N | chat PAIRS SECONDS}" && pwd
 OUT=$(realpath -m "${2:?}")
 WHAT=${3:?}
 cd "$(dirname "$0")/../.."
+ROOT=$PWD
 D=$(mktemp -d /tmp/starling-cg.XXXXXX)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 case $WHAT in
@@ -22,40 +23,20 @@ login) USERS=${4:?}; ;;
 chat) PAIRS=${4:?} SECS=${5:?}; USERS=$((2 * PAIRS)) ;;
 *) echo "callgrind.sh: login or chat" >&2; exit 2 ;;
 esac
-sh scripts/mkcert.sh "$D" localhost >/dev/null
-cat >"$D/c.conf" <<CONF
-[server]
-domain = localhost
-log_level = warn
-[c2s]
-address = 127.0.0.1
-port = $PORT
-tls_port = 0
-workers = 1
-metrics = off
-read_rate = 0
-[tls]
-certificate = $D/cert.pem
-key = $D/key.pem
-[link]
-address = unix:$D/core.sock
-[core]
-database = $D/db
-metrics = off
-CONF
-bin/starling-bench provision --server starling -c "$D/c.conf" -n "$USERS" --user user%d \
+. bench/starling.sh
+starling_conf "$D" "$PORT" "workers = 1" "read_rate = 0"
+bin/starling-bench provision --server starling -c "$D/starling.conf" -n "$USERS" --user user%d \
 	--password benchpw --contacts 0 >/dev/null
 PIDS=()
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	starling_stop_all
 	rm -rf "$D"
 }
 trap cleanup EXIT
-valgrind --tool=callgrind --callgrind-out-file="$OUT.core" "$BIN/starling-core" -c "$D/c.conf" 2>/dev/null &
+valgrind --tool=callgrind --callgrind-out-file="$OUT.core" "$BIN/starling-core" -c "$D/starling.conf" 2>/dev/null &
 PIDS+=($!)
 while [ ! -S "$D/core.sock" ]; do sleep 0.2; done
-valgrind --tool=callgrind --callgrind-out-file="$OUT.cm" "$BIN/starling-cm" -c "$D/c.conf" 2>/dev/null &
+valgrind --tool=callgrind --callgrind-out-file="$OUT.cm" "$BIN/starling-cm" -c "$D/starling.conf" 2>/dev/null &
 PIDS=($! "${PIDS[@]}") # the cm stops first
 until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do sleep 0.5; done
 common=(--port "$PORT" --user user%d --password benchpw -n "$USERS" --timeout 120)
