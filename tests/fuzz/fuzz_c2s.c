@@ -519,6 +519,12 @@ static void fuzz_on_frame(struct fuzz *z, const struct wire_frame *f)
 		if (z->flags & FUZZ_F_ECHO)
 			fuzz_echo(z, &ws);
 		break;
+	case WIRE_TRACE: { /* a sampled stanza's times (cm/trace.h): two, for its session */
+		uint64_t t[WIRE_TRACE_MAX];
+		if (wire_get_trace(f, t) != 2 || t[1] < t[0])
+			fuzz_die("a malformed TRACE");
+		break;
+	}
 	case WIRE_SESSION_CLOSE:
 		if (!z->session || z->session_ended || f->plen != 1 ||
 		    f->payload[0] > WIRE_CLOSE_DISCONNECT)
