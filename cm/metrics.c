@@ -38,9 +38,10 @@ unsigned cm_metrics_auth_cond(const char *cond)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* A counter or gauge family with one sample per worker. */
-static int per_worker(struct buf *out, struct worker *all, unsigned n, const char *name,
-                      const char *type, const char *help, size_t off)
+/* A counter or gauge family with one sample per worker: the uint64_t at
+ * off in each struct worker, divided by div when div is not 0 (ns to s). */
+static int per_worker_div(struct buf *out, struct worker *all, unsigned n, const char *name,
+                          const char *type, const char *help, size_t off, double div)
 {
 	if (prom_family(out, name, type, help))
 		return -ENOMEM;
@@ -48,14 +49,17 @@ static int per_worker(struct buf *out, struct worker *all, unsigned n, const cha
 		char label[32];
 		snprintf(label, sizeof label, "worker=\"%u\"", i);
 		uint64_t v = LOAD(*(uint64_t *)((char *)&all[i] + off));
-		if (prom_sample(out, name, label, v))
+		if (div ? prom_sample_f(out, name, label, (double)v / div)
+		        : prom_sample(out, name, label, v))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
 #define PW(name, type, help, field)                                                                \
-	per_worker(out, all, n, name, type, help, offsetof(struct worker, field))
+	per_worker_div(out, all, n, name, type, help, offsetof(struct worker, field), 0)
+#define PW_SECONDS(name, type, help, field)                                                        \
+	per_worker_div(out, all, n, name, type, help, offsetof(struct worker, field), 1e9)
 
 static int connections(struct buf *out, struct worker *all, unsigned n)
 {
@@ -218,34 +222,13 @@ static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
 	    PW("starling_cm_uring_completions_total", "counter", "CQEs reaped", n_cqes) ||
 	    PW("starling_cm_uring_sq_full_total", "counter",
 	       "Times the submission queue was full and had to be submitted early", n_sq_full) ||
-	    prom_family(out, "starling_cm_worker_cpu_seconds_total", "counter",
-	                "CPU time of the worker thread, sampled each second"))
+	    PW_SECONDS("starling_cm_worker_cpu_seconds_total", "counter",
+	               "CPU time of the worker thread, sampled each second", cpu_ns) ||
+	    PW_SECONDS("starling_cm_link_rtt_seconds", "gauge",
+	               "Round trip of the last PING to the core (its loop included)", link.rtt_ns) ||
+	    PW("starling_cm_link_queue_bytes", "gauge", "Bytes queued to the core, sampled each second",
+	       link_queued))
 		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		char label[32];
-		snprintf(label, sizeof label, "worker=\"%u\"", i);
-		if (prom_sample_f(out, "starling_cm_worker_cpu_seconds_total", label,
-		                  (double)LOAD(all[i].cpu_ns) / 1e9))
-			return -ENOMEM;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		char label[32];
-		snprintf(label, sizeof label, "worker=\"%u\"", i);
-		if ((!i && prom_family(out, "starling_cm_link_rtt_seconds", "gauge",
-		                       "Round trip of the last PING to the core (its loop included)")) ||
-		    prom_sample_f(out, "starling_cm_link_rtt_seconds", label,
-		                  (double)LOAD(all[i].link.rtt_ns) / 1e9))
-			return -ENOMEM;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		char label[32];
-		snprintf(label, sizeof label, "worker=\"%u\"", i);
-		if ((!i && prom_family(out, "starling_cm_link_queue_bytes", "gauge",
-		                       "Bytes queued to the core, sampled each second")) ||
-		    prom_sample(out, "starling_cm_link_queue_bytes", label,
-		                LOAD(all[i].link_queued)))
-			return -ENOMEM;
-	}
 	return 0;
 }
 

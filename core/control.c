@@ -509,14 +509,7 @@ static void on_admin_req(struct core *c, struct link *l, const struct wire_frame
 void control_on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	switch (f->type) {
-	case WIRE_PING: {
-		struct wire_reader r;
-		wire_reader_init(&r, f);
-		uint32_t token = wire_get_u32(&r);
-		if (r.err || wire_put_u32_frame(&l->out, WIRE_PONG, f->sid, token))
-			link_fail(l, "bad PING");
-		break;
-	}
+	case WIRE_PING: link_on_ping(l, f); break;
 	case WIRE_REVOKE:
 		link_on_revoke(c, l, f);
 		break;

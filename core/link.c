@@ -244,6 +244,16 @@ static void on_return(struct core *c, struct link *l, const struct wire_frame *f
 	router_returned(c, &st);
 }
 
+/* PING, from a cm or starlingctl: the same token back in a PONG. */
+void link_on_ping(struct link *l, const struct wire_frame *f)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	uint32_t token = wire_get_u32(&r);
+	if (r.err || wire_put_u32_frame(&l->out, WIRE_PONG, f->sid, token))
+		link_fail(l, "bad PING");
+}
+
 /* A cm's sampled stanza (cm/trace.h): its two times and when we read it. */
 static void on_trace(struct core *c, const struct wire_frame *f)
 {
@@ -314,14 +324,7 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 		if (linkack_on_ack(&l->ack, f))
 			link_fail(l, "acknowledgement beyond what was sent");
 		break;
-	case WIRE_PING: {
-		struct wire_reader r;
-		wire_reader_init(&r, f);
-		uint32_t token = wire_get_u32(&r);
-		if (r.err || wire_put_u32_frame(&l->out, WIRE_PONG, f->sid, token))
-			link_fail(l, "bad PING");
-		break;
-	}
+	case WIRE_PING: link_on_ping(l, f); break;
 	case WIRE_PONG: break;
 	case WIRE_CRED_REQ: on_cred_req(c, l, f); break;
 	case WIRE_SESSION_OPEN: on_session_open(c, l, f); break;

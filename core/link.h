@@ -54,6 +54,8 @@ void link_close(struct core *c, struct link *l);
 void link_session_end(struct core *c, struct session *s, const char *how);
 /* Admin frames, control socket only (control.c dispatches them). */
 void link_on_revoke(struct core *c, struct link *l, const struct wire_frame *f);
+/* PING: answered with a PONG carrying its token; a malformed one ends the link. */
+void link_on_ping(struct link *l, const struct wire_frame *f);
 void link_on_stats_req(struct core *c, struct link *l, const struct wire_frame *f);
 /* Marks l for closing at the end of the turn, with a reason for the log. */
 void link_fail(struct link *l, const char *why);
