@@ -111,7 +111,7 @@ static int refuse(const struct req *q, struct buf *out, int *failed, const char 
 
 static int is_cm(const struct link *l)
 {
-	return l->hello_rx && !l->admin && !strncmp(l->name, "starling-cm/", 12);
+	return !l->admin && link_is_cm(l);
 }
 
 /* ---- status, stats ---- */

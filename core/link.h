@@ -4,6 +4,7 @@
 #ifndef STARLING_CORE_LINK_H
 #define STARLING_CORE_LINK_H
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/buf.h"
 #include "lib/linkack.h"
@@ -54,6 +55,11 @@ void link_close(struct core *c, struct link *l);
 void link_session_end(struct core *c, struct session *s, const char *how);
 /* Admin frames, control socket only (control.c dispatches them). */
 void link_on_revoke(struct core *c, struct link *l, const struct wire_frame *f);
+/* A cm worker's link: HELLO done under a cm's name ("starling-cm/PID/W"). */
+static inline int link_is_cm(const struct link *l)
+{
+	return l->hello_rx && !strncmp(l->name, "starling-cm/", 12);
+}
 /* PING: answered with a PONG carrying its token; a malformed one ends the link. */
 void link_on_ping(struct link *l, const struct wire_frame *f);
 void link_on_stats_req(struct core *c, struct link *l, const struct wire_frame *f);

@@ -15,30 +15,17 @@
 #include "router.h"
 #include "store.h"
 
-static int is_cm(const struct link *l)
-{
-	return !strncmp(l->name, "starling-cm/", 12);
-}
-
 static int gauges(struct core *c, struct buf *out)
 {
-	uint64_t links = 0, sessions = 0, available = 0;
-	for (struct link *l = c->links; l; l = l->next) {
-		if (!l->hello_rx || !is_cm(l))
-			continue; /* starlingctl's own link is no cm */
-		links++;
-		sessions += l->sids.n;
-		for (uint32_t i = 0; i < l->sids.nb; i++)
-			for (struct session *s = l->sids.b[i]; s; s = s->link_next)
-				available += (s->flags & SESSION_AVAILABLE) != 0;
-	}
+	struct stats_cm_counts k;
+	stats_cm_count(c, &k);
 	return prom_one(out, "starling_core_cm_links", "gauge",
-	                "Links from cm workers (HELLO done)", links) ||
+	                "Links from cm workers (HELLO done)", k.links) ||
 	       prom_one(out, "starling_core_users_online", "gauge", "Accounts with a session",
 	                c->users.n) ||
-	       prom_one(out, "starling_core_sessions", "gauge", "Bound resources", sessions) ||
+	       prom_one(out, "starling_core_sessions", "gauge", "Bound resources", k.sessions) ||
 	       prom_one(out, "starling_core_sessions_available", "gauge",
-	                "Sessions with available presence", available);
+	                "Sessions with available presence", k.available);
 }
 
 static int counters(struct core *c, struct buf *out)

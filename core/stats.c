@@ -59,7 +59,6 @@ static int line(struct buf *out, const char *name, uint64_t v)
 	return n > 0 && (size_t)n < sizeof s ? buf_append(out, s, (size_t)n) : -ENOMEM;
 }
 
-static int is_cm(const struct link *l) { return !strncmp(l->name, "starling-cm/", 12); }
 
 /* The cm's lines with the worker named: name{cm="starling-cm/PID/W"} value. */
 static int relay(struct buf *out, const struct link *l)
@@ -82,23 +81,29 @@ static int relay(struct buf *out, const struct link *l)
 	return 0;
 }
 
-int stats_render(struct core *c, struct buf *out)
+void stats_cm_count(const struct core *c, struct stats_cm_counts *k)
 {
-	uint64_t links = 0, sessions = 0, available = 0;
-	for (struct link *l = c->links; l; l = l->next) {
-		if (!l->hello_rx || !is_cm(l))
+	*k = (struct stats_cm_counts){0};
+	for (const struct link *l = c->links; l; l = l->next) {
+		if (!link_is_cm(l))
 			continue; /* starlingctl's own link is no cm */
-		links++;
-		sessions += l->sids.n;
+		k->links++;
+		k->sessions += l->sids.n;
 		for (uint32_t i = 0; i < l->sids.nb; i++)
 			for (struct session *s = l->sids.b[i]; s; s = s->link_next)
-				available += (s->flags & SESSION_AVAILABLE) != 0;
+				k->available += (s->flags & SESSION_AVAILABLE) != 0;
 	}
+}
+
+int stats_render(struct core *c, struct buf *out)
+{
+	struct stats_cm_counts k;
+	stats_cm_count(c, &k);
 	const struct core_stats *st = &c->stats;
-	int rc = line(out, "starling_core_cm_links", links) ||
+	int rc = line(out, "starling_core_cm_links", k.links) ||
 		 line(out, "starling_core_users_online", c->users.n) ||
-		 line(out, "starling_core_sessions", sessions) ||
-		 line(out, "starling_core_sessions_available", available) ||
+		 line(out, "starling_core_sessions", k.sessions) ||
+		 line(out, "starling_core_sessions_available", k.available) ||
 		 line(out, "starling_core_stanzas_total{kind=\"message\"}", st->stanzas[STANZA_MESSAGE]) ||
 		 line(out, "starling_core_stanzas_total{kind=\"presence\"}", st->stanzas[STANZA_PRESENCE]) ||
 		 line(out, "starling_core_stanzas_total{kind=\"iq\"}", st->stanzas[STANZA_IQ]) ||

@@ -32,6 +32,11 @@ struct core_stats {
  * one.  Only "name value" lines with a lowercase name are kept (the text
  * comes from a socket).  Returns 0 or -ENOMEM. */
 int stats_cm_report(struct link *l, const struct wire_frame *f);
+/* The cm worker links and the sessions on them (for status and /metrics). */
+struct stats_cm_counts {
+	uint64_t links, sessions, available;
+};
+void stats_cm_count(const struct core *c, struct stats_cm_counts *k);
 /* Appends the whole status text to out. Returns 0 or -ENOMEM. */
 int stats_render(struct core *c, struct buf *out);
 
