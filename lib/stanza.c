@@ -108,25 +108,17 @@ int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 	 * disagreeing; XML cannot contain one anyway. */
 	if (len > INT_MAX || memchr(bytes, 0, len))
 		return -EBADMSG;
-	xmlParserCtxtPtr ctxt = xmlctx_get();
-	if (!ctxt)
-		return -ENOMEM;
-	/* No encoding named: libxml2 then reads UTF-8 (the stream's only
-	 * encoding, RFC 6120 §11.6; NUL and other controls are refused before, so
-	 * no UTF-16 can be sniffed).  Naming "UTF-8" would route every byte
-	 * through a converter.  (libxml2 copies the input: it needs the NUL
-	 * terminator our buffers do not have.) */
-	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, STANZA_PARSE_OPTS);
+	/* Read as UTF-8, the stream's only encoding (RFC 6120 §11.6); NUL and
+	 * other controls are refused before, so no UTF-16 can be sniffed. */
+	struct xmlctx_status st;
+	xmlDocPtr doc = xmlctx_read(bytes, len, STANZA_PARSE_OPTS, &st);
 	/* A namespace error (e.g. a prefix bound only on the stream header) is
 	 * refused: the tree would carry the wrong namespace. */
-	int ok = doc && ctxt->wellFormed && ctxt->nsWellFormed;
-	int nomem = ctxt->errNo == XML_ERR_NO_MEMORY;
-	if (nomem)
-		xmlctx_thread_end(); /* start the next parse from a clean context */
+	int ok = doc && st.ns_well_formed;
 	/* RFC 6120 §11.1: no DTD, even one the framer never let through. */
 	if (!ok || doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
 		xmlFreeDoc(doc);
-		return nomem ? -ENOMEM : -EBADMSG;
+		return st.nomem ? -ENOMEM : -EBADMSG;
 	}
 	s->doc = doc;
 	s->root = xmlDocGetRootElement(doc);

@@ -629,16 +629,12 @@ int xs_parse_header(const char *bytes, size_t len, struct xs_header *h)
 	/* RFC 6120 §11.6 (UTF-8 only), §11.1 (no DTD, no entity expansion).
 	 * The thread's context, as for stanzas: a new one per header cost more
 	 * than the parse. */
-	xmlParserCtxtPtr ctxt = xmlctx_get();
-	xmlDocPtr doc = ctxt ? xmlCtxtReadMemory(ctxt, doc_text, (int)n, NULL, "UTF-8",
-						 XML_PARSE_NONET | XML_PARSE_NOERROR |
-							 XML_PARSE_NOWARNING)
-			     : NULL;
-	if (ctxt && ctxt->errNo == XML_ERR_NO_MEMORY)
-		xmlctx_thread_end(); /* start the next parse from a clean context */
+	struct xmlctx_status st;
+	xmlDocPtr doc = xmlctx_read(doc_text, n,
+				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING, &st);
 	free(doc_text);
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-	int err = XS_ERR_NOT_WELL_FORMED;
+	int err = st.nomem ? XS_ERR_NOMEM : XS_ERR_NOT_WELL_FORMED;
 	if (root && !doc->intSubset)
 		err = xs_header_fill(root, h);
 	xmlFreeDoc(doc);

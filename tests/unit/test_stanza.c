@@ -323,6 +323,44 @@ static void test_utf8(void)
 	stanza_free(&s);
 }
 
+/* Stanzas of every size up to many times libxml2's 250-byte input chunk:
+ * the tree holds every child and every byte of text, in order (a parse that
+ * shrank its input wrongly garbled those past 500 bytes). */
+static void test_large(void)
+{
+	struct buf x = {0};
+	for (unsigned n = 1; n <= 400; n += 13) {
+		buf_reset(&x);
+		int err = buf_append_str(&x, "<iq type='set' id='big'><query xmlns='jabber:iq:roster'>");
+		for (unsigned i = 0; i < n; i++) {
+			char item[96];
+			snprintf(item, sizeof item, "<item jid='c%u@example.org'><group>g%u</group></item>", i, i);
+			err |= buf_append_str(&x, item);
+		}
+		CHECK((err | buf_append_str(&x, "</query></iq>")) == 0);
+		struct stanza s;
+		int rc = stanza_parse(buf_head(&x), buf_avail(&x), &s);
+		CHECK(rc == 0);
+		if (rc)
+			continue;
+		xmlNodePtr q = stanza_child(s.root, "jabber:iq:roster", "query");
+		unsigned i = 0, ok = 1;
+		for (xmlNodePtr c = q ? q->children : NULL; c; c = c->next, i++) {
+			char want_jid[32], want_group[16];
+			snprintf(want_jid, sizeof want_jid, "c%u@example.org", i);
+			snprintf(want_group, sizeof want_group, "g%u", i);
+			xmlChar *jid = xmlGetProp(c, BAD_CAST "jid");
+			char *g = stanza_text(c);
+			ok &= jid && !strcmp((char *)jid, want_jid) && g && !strcmp(g, want_group);
+			xmlFree(jid);
+			free(g);
+		}
+		CHECK(ok && i == n);
+		stanza_free(&s);
+	}
+	buf_free(&x);
+}
+
 int main(void)
 {
 	test_utf8();
@@ -331,6 +369,7 @@ int main(void)
 	test_serialize();
 	test_bad();
 	test_nonza();
+	test_large();
 	xmlctx_thread_end();
 	xmlCleanupParser();
 	CHECK_DONE();

@@ -416,6 +416,21 @@ static void test_header(void)
 	xs_header_free(&h);
 	CHECK(h.to == NULL);
 
+	/* Longer than what libxml2 converts of a first line (180 bytes) and
+	 * than its 250-byte input chunk: every attribute is read. */
+	char id[400];
+	memset(id, 'i', sizeof id - 1);
+	id[sizeof id - 1] = 0;
+	char long_header[600];
+	snprintf(long_header, sizeof long_header,
+		 "<stream:stream xmlns='jabber:client' "
+		 "xmlns:stream='http://etherx.jabber.org/streams' to='example.com' id='%s' "
+		 "version='1.0' xml:lang='en'>", id);
+	CHECK(xs_parse_header(long_header, strlen(long_header), &h) == 0);
+	CHECK_STR(h.id, id);
+	CHECK_STR(h.lang, "en");
+	xs_header_free(&h);
+
 	const char *min = "<s:stream xmlns:s='http://etherx.jabber.org/streams'>";
 	CHECK(xs_parse_header(min, strlen(min), &h) == 0);
 	CHECK(h.name_ok && h.stream_ns_ok && !h.content_ns_ok);
