@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "c2s.h"
+#include "lib/batchwait.h"
 #include "lib/xmlctx.h"
 #include "tls/record.h"
 #include "connlog.h"
@@ -26,6 +27,8 @@
 #include "lib/log.h"
 
 #define WORKER_RING_ENTRIES 4096
+/* The longest a batching wait sleeps with nothing due (it needs a bound). */
+#define WORKER_IDLE_WAIT_MS 1000
 
 static uint64_t now_ms(void)
 {
@@ -76,11 +79,24 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct 
 	w->wake_fd = -1;
 	struct io_uring_params p = {.flags = IORING_SETUP_COOP_TASKRUN,
 				    .cq_entries = WORKER_RING_ENTRIES * 4};
+	if (cfg->batch_wait_us)
+		p.flags = batchwait_setup_flags();
 	p.flags |= IORING_SETUP_CQSIZE;
 	int rc = io_uring_queue_init_params(WORKER_RING_ENTRIES, &w->ring, &p);
 	if (rc) {
 		log_error("worker %u: io_uring setup: %s", id, strerror(-rc));
 		return rc;
+	}
+	if (cfg->batch_wait_us) {
+		w->batch_wait_us = cfg->batch_wait_us;
+		if (batchwait_supported(&p)) {
+			w->batch_wait_us = 0;
+			log_warn("worker %u: this kernel has no io_uring minimum wait (Linux 6.12): "
+				 "batch_wait_us is ignored", id);
+		} else {
+			log_info("worker %u: each wait gathers completions for up to %u us", id,
+				 w->batch_wait_us);
+		}
 	}
 	if ((rc = bufring_init(&w->rx, &w->ring, WORKER_BUF_GROUP))) {
 		log_error("worker %u: buffer ring: %s", id, strerror(-rc));
@@ -381,7 +397,10 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 	struct io_uring_cqe *cqe;
 	int rc;
 	w->n_sqes += io_uring_sq_ready(&w->ring);
-	if (timeout_ms) {
+	if (w->batch_wait_us) {
+		rc = batchwait_submit_and_wait(&w->ring, w->batch_wait_us,
+					       timeout_ms ? timeout_ms : WORKER_IDLE_WAIT_MS);
+	} else if (timeout_ms) {
 		struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
 					       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
 		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
@@ -437,6 +456,16 @@ void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	w->now_ms = now_ms();
+	/* A batching ring was made disabled: it belongs to the thread that
+	 * enables it (single issuer), which must be this one. */
+	if (w->ring.flags & IORING_SETUP_R_DISABLED) {
+		int rc = batchwait_enable(&w->ring);
+		if (rc) {
+			log_error("worker %u: io_uring enable: %s", w->id, strerror(-rc));
+			kill(getpid(), SIGUSR1);
+			return NULL;
+		}
+	}
 	__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < w->n_listeners; i++)
 		arm_accept(w, i);

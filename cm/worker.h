@@ -76,6 +76,7 @@ struct worker {
 	volatile int stop;
 	uint64_t now_ms;
 	uint64_t turn_ns; /* monotonic ns when this loop turn woke: its input's arrival */
+	unsigned batch_wait_us; /* [c2s] batch_wait_us when the kernel has it, else 0 */
 
 	/* connections */
 	struct conn *slots;

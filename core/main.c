@@ -20,6 +20,7 @@
 
 #include "core.h"
 #include "last.h"
+#include "lib/batchwait.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "control.h"
@@ -243,8 +244,40 @@ static void metrics_event(struct core *c, struct mhttp *m, uint64_t ev)
 	}
 }
 
-static int run(struct core *c, struct listener *ls, struct listener *ctl, int sfd,
-	       struct mhttp *m)
+/* epoll_wait; with [core] batch_wait_us, a poll that, when nothing is
+ * ready, first sleeps in the batching ring (lib/batchwait.h). */
+static int loop_wait(struct core *c, struct batchwait_epoll *bw, struct epoll_event *evs, int max,
+		     int wait_ms)
+{
+	if (bw->ring.ring_fd < 0 || wait_ms == 0)
+		return epoll_wait(c->epfd, evs, max, wait_ms);
+	int n = epoll_wait(c->epfd, evs, max, 0);
+	if (n)
+		return n;
+	int rc = batchwait_epoll_wait(bw, wait_ms);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return epoll_wait(c->epfd, evs, max, 0);
+}
+
+static void loop_batching(struct core *c, struct batchwait_epoll *bw)
+{
+	bw->ring.ring_fd = -1;
+	unsigned us = c->cfg->core_batch_wait_us;
+	int rc = us ? batchwait_epoll_init(bw, c->epfd, us) : 0;
+	if (rc == -EOPNOTSUPP)
+		log_warn("this kernel has no io_uring minimum wait (Linux 6.12): "
+			 "[core] batch_wait_us is ignored");
+	else if (rc)
+		log_warn("[core] batch_wait_us: io_uring: %s; not batching", strerror(-rc));
+	else if (us)
+		log_info("each wait gathers wake-ups for up to %u us", us);
+}
+
+static int run_loop(struct core *c, struct listener *ls, struct listener *ctl, int sfd,
+		    struct mhttp *m, struct batchwait_epoll *bw)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LISTEN};
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ls->fd, &ev))
@@ -271,7 +304,7 @@ static int run(struct core *c, struct listener *ls, struct listener *ctl, int sf
 		int ack_ms = ack_wait_ms(c);
 		if (ack_ms >= 0 && (wait_ms < 0 || ack_ms < wait_ms))
 			wait_ms = ack_ms;
-		int n = epoll_wait(c->epfd, evs, 64, wait_ms);
+		int n = loop_wait(c, bw, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		c->now_ms = mono_ms();
@@ -302,6 +335,16 @@ static int run(struct core *c, struct listener *ls, struct listener *ctl, int sf
 		end_of_turn(c);
 		mhttp_expire(m, mono_ms());
 	}
+}
+
+static int run(struct core *c, struct listener *ls, struct listener *ctl, int sfd,
+	       struct mhttp *m)
+{
+	struct batchwait_epoll bw;
+	loop_batching(c, &bw);
+	int rc = run_loop(c, ls, ctl, sfd, m, &bw);
+	batchwait_epoll_free(&bw);
+	return rc;
 }
 
 static int setup(const char *cfg_path, struct config *cfg)

@@ -71,6 +71,7 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "ping_timeout", CONFIG_T_UINT, ping_timeout, 1, 3600),
 	NUM("c2s", "resume_timeout", CONFIG_T_UINT, resume_timeout, 0, 86400),
 	NUM("c2s", "trace_sample", CONFIG_T_UINT, trace_sample, 0, 1000000),
+	NUM("c2s", "batch_wait_us", CONFIG_T_UINT, batch_wait_us, 0, 10000),
 	NUM("c2s", "auth_failures_per_address", CONFIG_T_UINT, auth_failures_per_address, 0, 1000000),
 	NUM("c2s", "auth_failure_window", CONFIG_T_UINT, auth_failure_window, 1, 86400),
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),
@@ -90,6 +91,7 @@ static const struct config_key config_keys[] = {
 	/* RFC 7677 §4: the iteration count should be at least 4096. */
 	NUM("core", "scram_iterations", CONFIG_T_U32, scram_iterations, 4096, 10000000),
 	NUM("core", "max_sessions_per_account", CONFIG_T_UINT, max_sessions, 1, 100000),
+	NUM("core", "batch_wait_us", CONFIG_T_UINT, core_batch_wait_us, 0, 10000),
 	STR("core", "control", control, config_check_path, "a file name"),
 	BOOL("core", "control_group", control_group),
 	STR("core", "metrics", core_metrics, config_check_metrics, "HOST:PORT, or off"),

@@ -43,6 +43,7 @@ struct config {
 	unsigned idle_timeout;		/* seconds of silence before we ping (default 300; 0 = off) */
 	unsigned ping_timeout;		/* seconds for any answer to that ping (default 60) */
 	unsigned resume_timeout;	/* XEP-0198 §5: seconds a lost session waits (300; 0 = off) */
+	unsigned batch_wait_us;	/* a worker gathers completions this long before waking (0 = off) */
 	unsigned trace_sample;	/* 1 client stanza in N carries its times through the core (64; 0 = off) */
 	unsigned auth_failures_per_address; /* wrong passwords per window (default 10; 0 = off) */
 	unsigned auth_failure_window;	/* seconds (default 60) */
@@ -68,6 +69,7 @@ struct config {
 	char database[CONFIG_STR];	/* SQLite file (default var/starling.db) */
 	uint32_t scram_iterations;	/* PBKDF2 iterations for new credentials (default 4096) */
 	unsigned max_sessions;		/* sessions (resources) per account (default 100) */
+	unsigned core_batch_wait_us; /* the core gathers wake-ups this long (0 = off) */
 	char control[CONFIG_STR];	/* starlingctl's Unix socket (default: core.ctl beside database) */
 	int control_group;		/* mode 0660 instead of 0600 (default 0) */
 	char core_metrics[CONFIG_STR];	/* /metrics HOST:PORT, "" = off (default 127.0.0.1:9523) */
