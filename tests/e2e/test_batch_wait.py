@@ -1,6 +1,7 @@
-"""[c2s] batch_wait_us: each worker's wait gathers completions for a while
-(io_uring's minimum wait, deferred task running, a ring enabled by its own
-thread).  Everything must work as without it: the resumption tests run here
+"""[c2s] and [core] batch_wait_us: each cm worker's wait and the core's
+gather completions for a while (io_uring's minimum wait, deferred task
+running; a worker's ring enabled by its own thread, the core's ring polling
+its epoll set).  Everything must work as without it: the resumption tests run here
 again with it on and two workers, whose rings then pass sessions to each
 other by message, and the chat between them must deliver every message in
 order.  (What it saves and costs is measured in docs/performance.md, not
@@ -10,15 +11,17 @@ from test_sm_resume import RESUME_TIMEOUT
 from conftest import connect, expect, run
 
 SERVER_OPTIONS = {'workers': 2,
-                  'c2s_extra': 'resume_timeout = %d\nbatch_wait_us = 2000' % RESUME_TIMEOUT}
+                  'c2s_extra': 'resume_timeout = %d\nbatch_wait_us = 2000' % RESUME_TIMEOUT,
+                  'core_extra': 'batch_wait_us = 2000'}
 
 
 def test_the_workers_batch(server):
-    """Both workers said so: the option reached the rings (the kernel has
-    the minimum wait), so the tests above ran with it."""
+    """Both workers and the core said so: the options reached the rings (the
+    kernel has the minimum wait), so the tests above ran with them."""
     log = server.log_text()
     for w in (0, 1):
         assert 'worker %d: each wait gathers completions for up to 2000 us' % w in log
+    assert 'each wait gathers wake-ups for up to 2000 us' in log
 
 
 def test_numbered_messages_arrive_in_order(server):
