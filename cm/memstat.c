@@ -1,5 +1,6 @@
 #include "memstat.h"
 
+#include <inttypes.h>
 #include <malloc.h>
 #include <openssl/crypto.h>
 #include <stdatomic.h>
@@ -7,10 +8,7 @@
 #include <string.h>
 
 #include "lib/log.h"
-
-/* jemalloc's control interface, when jemalloc is linked (not in ASan builds). */
-extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
-	__attribute__((weak));
+#include "lib/promtext.h"
 
 static atomic_llong openssl_bytes;
 static int counting;
@@ -56,24 +54,12 @@ void memstat_init(void)
 		log_warn("cannot count OpenSSL memory: OpenSSL already allocated");
 }
 
-static size_t jemalloc_stat(const char *name)
-{
-	if (!mallctl)
-		return 0;
-	uint64_t epoch = 1;
-	size_t v = 0, len = sizeof v, elen = sizeof epoch;
-	/* Stats are a snapshot refreshed by bumping the epoch. */
-	if (mallctl("epoch", &epoch, &elen, &epoch, elen) || mallctl(name, &v, &len, NULL, 0))
-		return 0;
-	return v;
-}
-
 void memstat_log(uint64_t conns)
 {
-	size_t allocated = jemalloc_stat("stats.allocated");
-	size_t resident = jemalloc_stat("stats.resident");
+	uint64_t allocated = prom_jemalloc_stat("stats.allocated");
+	uint64_t resident = prom_jemalloc_stat("stats.resident");
 	long long ossl = counting ? atomic_load(&openssl_bytes) : -1;
-	log_info("memory: %llu connections; heap allocated %zu B, resident %zu B; OpenSSL %lld B%s",
+	log_info("memory: %llu connections; heap allocated %" PRIu64 " B, resident %" PRIu64 " B; OpenSSL %lld B%s",
 		 (unsigned long long)conns, allocated, resident, ossl,
 		 counting ? "" : " (not counted: set STARLING_OPENSSL_STATS=1)");
 }

@@ -45,7 +45,7 @@ int prom_one(struct buf *out, const char *name, const char *type, const char *he
 	return prom_family(out, name, type, help) || prom_sample(out, name, "", v) ? -ENOMEM : 0;
 }
 
-static uint64_t jemalloc_stat(const char *name)
+uint64_t prom_jemalloc_stat(const char *name)
 {
 	if (!mallctl)
 		return 0;
@@ -83,10 +83,10 @@ int prom_process(struct buf *out)
 	                "Resident set size from /proc/self/statm", rss_bytes()) ||
 	               prom_one(out, "starling_heap_allocated_bytes", "gauge",
 	                        "jemalloc stats.allocated (0 when jemalloc is not linked)",
-	                        jemalloc_stat("stats.allocated")) ||
+	                        prom_jemalloc_stat("stats.allocated")) ||
 	               prom_one(out, "starling_heap_resident_bytes", "gauge",
 	                        "jemalloc stats.resident (0 when jemalloc is not linked)",
-	                        jemalloc_stat("stats.resident"))
+	                        prom_jemalloc_stat("stats.resident"))
 	           ? -ENOMEM
 	           : 0;
 }

@@ -13,6 +13,9 @@ int prom_sample(struct buf *out, const char *name, const char *labels, uint64_t 
 int prom_sample_f(struct buf *out, const char *name, const char *labels, double v);
 /* The family and its one unlabelled sample. */
 int prom_one(struct buf *out, const char *name, const char *type, const char *help, uint64_t v);
+/* One of jemalloc's statistics ("stats.allocated", ...), fresh; 0 when the
+ * process does not run on jemalloc. */
+uint64_t prom_jemalloc_stat(const char *name);
 /* Process CPU seconds, RSS, jemalloc's allocated and resident bytes. */
 int prom_process(struct buf *out);
 
