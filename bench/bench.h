@@ -67,6 +67,7 @@ struct bench_opts {
 	int openssl_records; /* keep the SSL object after the handshake */
 	int roster;	/* roster get in the login (default on) */
 	int ping;	/* idle: one XEP-0199 ping per session during the hold */
+	int faults;	/* chat: account for every message across server faults (faults.c) */
 	int pids[BENCH_MAX_PIDS];
 	unsigned npids;
 };
@@ -85,6 +86,11 @@ struct bench_conn {
 	uint8_t want_presence;
 	uint8_t start_tls; /* <proceed/> seen: start the handshake after this chunk */
 	uint8_t pinged;	   /* idle: the ping was sent */
+	uint8_t gen;	   /* bumped per connection attempt: completions of an older
+			    * socket of this slot are told apart (net.c) */
+	uint8_t again;	   /* --faults: this login takes a lost session up again */
+	uint32_t backoff_ms;	/* --faults: delay before the next attempt */
+	uint64_t retry_at;	/* --faults: when to log in again; 0: not due */
 	SSL *ssl;	/* during the handshake (and after it with --openssl-records
 			 * or a server without TLS 1.3); SSL_free() on close */
 	struct tls_io io;
@@ -97,6 +103,20 @@ struct bench_conn {
 	uint64_t next_send_ns;	/* senders: intended time of the next message/ping */
 	uint64_t seq;
 	uint64_t last_rx_stamp;	/* chat receivers: stamp of the last message (one sender) */
+	uint8_t *marks;	/* --faults, chat senders: what became of message k (faults.c) */
+	size_t marks_cap;
+};
+
+/* --faults: what became of every numbered chat message.  Each number is
+ * counted once, by its first fate; whatever arrives again is a duplicate. */
+struct bench_faults {
+	uint64_t delivered;	/* reached the receiver's live session */
+	uint64_t offline;	/* reached it from offline storage (XEP-0203 <delay/>) */
+	uint64_t bounced;	/* came back to the sender as <message type='error'/> */
+	uint64_t duplicates;	/* arrived (or bounced) again after its first fate */
+	uint64_t missing;	/* sent, and none of the above by the end */
+	uint64_t relogins;	/* lost sessions taken up again */
+	uint64_t relogin_failures; /* attempts that failed (and were tried again) */
 };
 
 /* CPU and memory read from /proc at one moment. */
@@ -203,6 +223,8 @@ struct bench_run {
 	unsigned ping_next;	/* next connection to ping */
 	uint64_t ping_start, ping_span;
 	struct hist ping_lat;
+	struct bench_faults fl;	/* --faults */
+	uint64_t fl_progress_ns; /* --faults: when a number was last accounted for */
 	/* usage at the phase marks: start, logins settled, end */
 	struct bench_usage u_start, u_login, u_end;
 	struct bench_sample *series; /* one per second; realloc'd, freed in teardown */
@@ -221,7 +243,7 @@ int xmpp_connected(struct bench_run *r, struct bench_conn *c);
  * (xmpp_fail already called). */
 int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size_t len);
 int xmpp_send(struct bench_run *r, struct bench_conn *c, const char *s, size_t len);
-int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct bench_conn *to,
+int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to,
 		   uint64_t intended_ns);
 /* A presence update stamped with its intended time (presence scenario). */
 int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns);
@@ -231,6 +253,23 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 /* Orderly close of the stream and TLS (bytes queued only). */
 void xmpp_close(struct bench_conn *c);
 void xmpp_free(struct bench_conn *c);
+
+/* faults.c: --faults (chat).  Senders number their messages; what arrives
+ * or bounces marks its number; a session that drops logs in again. */
+enum fault_fate { FATE_LIVE, FATE_OFFLINE, FATE_BOUNCED };
+/* Message a->seq from sender a to b's bare JID. */
+int faults_send_chat(struct bench_run *r, struct bench_conn *a, const struct bench_conn *b,
+		     uint64_t intended_ns);
+/* Message k of c's pair met its fate; 1 the first time, 0 again, -1 when
+ * k was never sent. */
+int faults_arrived(struct bench_run *r, struct bench_conn *c, uint64_t k, enum fault_fate fate);
+/* The session (or a later login) of c failed: the next attempt, with backoff. */
+void faults_lost(struct bench_run *r, struct bench_conn *c);
+/* A fresh login of c at time at (the final offline pass). */
+void faults_relogin(struct bench_conn *c, uint64_t at);
+/* The end: counts (and logs a few of) the numbers never accounted for. */
+void faults_count_missing(struct bench_run *r);
+void faults_free(struct bench_conn *c);
 
 /* net.c: the ring.  net_start() begins a connection; net_flush() sends c->out;
  * net_wait() waits up to timeout_ns for completions and handles them. */

@@ -45,6 +45,10 @@ void opts_usage(FILE *f)
 	      "  --openssl-records keep OpenSSL for the whole connection instead of the lean\n"
 	      "                   TLS 1.3 record layer after the handshake (+17 KB/conn)\n"
 	      "  --no-ping        idle: skip the XEP-0199 ping of each held session\n"
+	      "  --faults         chat: account for every message across server faults: a lost\n"
+	      "                   session logs in again (backoff), each message's number is\n"
+	      "                   checked (duplicates, bounces), receivers log in afresh at the\n"
+	      "                   end for offline storage; fails when a message is missing\n"
 	      "  --cafile F       verify the server certificate against F\n"
 	      "  --pids P,P       server PIDs: memory (idle) and CPU per login/message\n"
 	      "  --json FILE      write every figure, the settings and a per-second series\n"
@@ -168,6 +172,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'o': o->roster = 0; return 0;
 	case 'g': o->ping = 0; return 0;
 	case 'O': o->openssl_records = 1; return 0;
+	case 'F': o->faults = 1; return 0;
 	case 'c': o->ca_file = arg; return 0;
 	case 'i': return opts_pids(o, arg);
 	case 'j': o->json = arg; return 0;
@@ -180,6 +185,10 @@ static int check_opts(const struct bench_opts *o)
 {
 	if (o->scenario == BENCH_CHAT && (o->n < 2 || o->n % 2)) {
 		fprintf(stderr, "starling-bench: chat needs an even -n of at least 2\n");
+		return -EINVAL;
+	}
+	if (o->faults && o->scenario != BENCH_CHAT) {
+		fprintf(stderr, "starling-bench: --faults is for chat\n");
 		return -EINVAL;
 	}
 	if (o->scenario == BENCH_PRESENCE && (!o->contacts || o->contacts % 2 ||
@@ -204,7 +213,7 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "source-addrs", 1, 0, 'A' }, { "no-roster", 0, 0, 'o' },
 		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' },
 		{ "threads", 1, 0, 'N' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
-		{ "table", 1, 0, 'W' }, { "openssl-records", 0, 0, 'O' },
+		{ "table", 1, 0, 'W' }, { "openssl-records", 0, 0, 'O' }, { "faults", 0, 0, 'F' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:v", lo, NULL)) != -1) {
