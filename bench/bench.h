@@ -88,9 +88,6 @@ struct bench_conn {
 	uint8_t pinged;	   /* idle: the ping was sent */
 	uint8_t gen;	   /* bumped per connection attempt: completions of an older
 			    * socket of this slot are told apart (net.c) */
-	uint8_t again;	   /* --faults: this login takes a lost session up again */
-	uint32_t backoff_ms;	/* --faults: delay before the next attempt */
-	uint64_t retry_at;	/* --faults: when to log in again; 0: not due */
 	SSL *ssl;	/* during the handshake (and after it with --openssl-records
 			 * or a server without TLS 1.3); SSL_free() on close */
 	struct tls_io io;
@@ -103,8 +100,27 @@ struct bench_conn {
 	uint64_t next_send_ns;	/* senders: intended time of the next message/ping */
 	uint64_t seq;
 	uint64_t last_rx_stamp;	/* chat receivers: stamp of the last message (one sender) */
-	uint8_t *marks;	/* --faults, chat senders: what became of message k (faults.c) */
+	struct fault_conn *fl;	/* --faults only (faults.c), else NULL */
+};
+
+/* --faults: a slot's state across its sessions. */
+struct fault_conn {
+	uint8_t *marks;		/* senders: the fates of message k (bit per fate) */
 	size_t marks_cap;
+	uint64_t retry_at;	/* when to log in again; 0: not due */
+	uint32_t backoff_ms;	/* delay before the next attempt after a failure */
+	uint8_t again;		/* this login takes a lost session up again */
+	/* senders, XEP-0198 without resumption: what the server has not
+	 * acknowledged when a session dies is sent again in the next (§4,
+	 * duplicates allowed) */
+	uint8_t sm_on, sm_was_on; /* <enable/> sent (and not refused), this or last session */
+	uint8_t sm_enabled;	/* <enabled/> came: count what the server sends */
+	uint32_t sm_out;	/* stanzas sent since <enable/> */
+	uint32_t sm_in;		/* stanzas received since <enabled/> */
+	uint64_t sm_base;	/* number of this session's first message */
+	uint64_t acked;		/* messages 0 .. acked - 1 acknowledged */
+	uint32_t other[4];	/* places (in sm_out) of the session's non-messages */
+	unsigned nother;
 };
 
 /* --faults: what became of every numbered chat message.  Each number is
@@ -243,8 +259,12 @@ int xmpp_connected(struct bench_run *r, struct bench_conn *c);
  * (xmpp_fail already called). */
 int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size_t len);
 int xmpp_send(struct bench_run *r, struct bench_conn *c, const char *s, size_t len);
-int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to,
+/* Message k (its id m<k>) from from to to; 0 or a negative errno. */
+int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to, uint64_t k,
 		   uint64_t intended_ns);
+/* The value of attribute name in el's start tag (still XML escaped), its
+ * quote in *q; 0 when absent or longer than cap - 1. */
+int xmpp_attr(const char *el, size_t len, const char *name, char *out, size_t cap, char *q);
 /* A presence update stamped with its intended time (presence scenario). */
 int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns);
 /* XEP-0199 §4.2: client-to-server ping. */
@@ -257,19 +277,31 @@ void xmpp_free(struct bench_conn *c);
 /* faults.c: --faults (chat).  Senders number their messages; what arrives
  * or bounces marks its number; a session that drops logs in again. */
 enum fault_fate { FATE_LIVE, FATE_OFFLINE, FATE_BOUNCED };
+/* Every slot's struct fault_conn. */
+int faults_init(struct bench_run *r);
+void faults_free(struct bench_conn *c);
+/* Whether c's login takes a lost session up again. */
+int faults_again(const struct bench_conn *c);
 /* Message a->seq from sender a to b's bare JID. */
 int faults_send_chat(struct bench_run *r, struct bench_conn *a, const struct bench_conn *b,
 		     uint64_t intended_ns);
 /* Message k of c's pair met its fate; 1 the first time, 0 again, -1 when
  * k was never sent. */
 int faults_arrived(struct bench_run *r, struct bench_conn *c, uint64_t k, enum fault_fate fate);
+/* c's session is up (roster received): Stream Management for senders, the
+ * initial presence, and what the last session left unacknowledged. */
+void faults_online(struct bench_run *r, struct bench_conn *c);
+/* An XEP-0198 nonza from the server; 1 when it was one. */
+int faults_nonza(struct bench_run *r, struct bench_conn *c, const char *el, size_t len);
+/* A stanza received, and one sent that is not a chat message. */
+void faults_stanza_in(struct bench_conn *c);
+void faults_stanza_out(struct bench_conn *c);
 /* The session (or a later login) of c failed: the next attempt, with backoff. */
 void faults_lost(struct bench_run *r, struct bench_conn *c);
 /* A fresh login of c at time at (the final offline pass). */
 void faults_relogin(struct bench_conn *c, uint64_t at);
 /* The end: counts (and logs a few of) the numbers never accounted for. */
 void faults_count_missing(struct bench_run *r);
-void faults_free(struct bench_conn *c);
 
 /* net.c: the ring.  net_start() begins a connection; net_flush() sends c->out;
  * net_wait() waits up to timeout_ns for completions and handles them. */

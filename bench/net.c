@@ -121,7 +121,7 @@ static int bind_source(const struct bench_run *r, const struct bench_conn *c)
 
 void net_start(struct bench_run *r, struct bench_conn *c)
 {
-	if (!c->again)
+	if (!faults_again(c))
 		BENCH_COUNT(r, started, 1);
 	c->fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {

@@ -88,19 +88,19 @@ static uint64_t relogin_due(struct bench_run *r, uint64_t now)
 	uint64_t next = 0, limit = ns_of(r->opt.timeout);
 	for (unsigned i = 0; i < r->nconns; i++) {
 		struct bench_conn *c = &r->conns[i];
-		if (!c->again)
+		if (!faults_again(c))
 			continue;
 		if (c->state != CS_DEAD && c->state != CS_ONLINE && now - c->start_ns > limit) {
 			xmpp_fail(r, c, FAIL_TIMEOUT, "login timeout");
 			net_close(r, c);
 		}
-		if (!c->retry_at || c->fd >= 0)
+		if (!c->fl->retry_at || c->fd >= 0)
 			continue;
-		if (c->retry_at > now) {
-			next = !next || c->retry_at < next ? c->retry_at : next;
+		if (c->fl->retry_at > now) {
+			next = !next || c->fl->retry_at < next ? c->fl->retry_at : next;
 			continue;
 		}
-		c->retry_at = 0;
+		c->fl->retry_at = 0;
 		c->gen++;
 		c->recv_armed = c->poll_out = c->start_tls = c->pinged = 0;
 		c->state = CS_NEW;
@@ -117,7 +117,8 @@ static int relogin_pending(const struct bench_run *r)
 {
 	for (unsigned i = 0; i < r->nconns; i++) {
 		const struct bench_conn *c = &r->conns[i];
-		if (c->again && (c->retry_at || (c->state != CS_ONLINE && c->state != CS_DEAD)))
+		if (faults_again(c) &&
+		    (c->fl->retry_at || (c->state != CS_ONLINE && c->state != CS_DEAD)))
 			return 1;
 	}
 	return 0;
@@ -152,7 +153,7 @@ static int send_one(struct bench_run *r, unsigned i)
 		struct bench_conn *b = &r->conns[i + 1];
 		if (b->state != CS_ONLINE)
 			return -ENOTCONN;
-		rc = xmpp_send_chat(r, a, b->jid, a->next_send_ns);
+		rc = xmpp_send_chat(r, a, b->jid, a->seq++, a->next_send_ns);
 	} else {
 		rc = xmpp_send_presence(r, a, a->next_send_ns);
 		expect = online_contacts(r, i);
@@ -649,7 +650,7 @@ int bench_thread_setup(struct bench_run *r, unsigned t, unsigned nthreads)
 		return -ENOMEM;
 	slice(r->opt.n, t, nthreads, r->conns);
 	hists_init(r);
-	return 0;
+	return r->opt.faults ? faults_init(r) : 0;
 }
 
 int bench_setup(struct bench_run *r)

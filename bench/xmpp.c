@@ -103,7 +103,7 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 	if (c->state == CS_ONLINE) {
 		BENCH_COUNT(r, dropped, 1);
 		log_warn("conn %u: session lost: %s (%s)", c->idx, bench_fail_names[why], what);
-	} else if (c->again) {
+	} else if (faults_again(c)) {
 		r->fl.relogin_failures++;
 		log_debug("conn %u: login again failed: %s (%s)", c->idx, bench_fail_names[why],
 			  what);
@@ -243,12 +243,11 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 {
 	uint64_t now = bench_now();
 	c->state = CS_ONLINE;
-	if (c->again) { /* --faults: a session back, not a login of the run's */
+	if (faults_again(c)) { /* --faults: a session back, not a login of the run's */
 		r->fl.relogins++;
-		c->backoff_ms = 0;
+		c->fl->backoff_ms = 0;
 		r->fl_progress_ns = now;
-		if (c->want_presence)
-			send_str(r, c, "<presence/>");
+		faults_online(r, c);
 		return;
 	}
 	hist_record(&r->login_lat, now - c->start_ns);
@@ -257,7 +256,9 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 		r->first_login_ns = now;
 	r->last_login_ns = now;
 	BENCH_COUNT(r, online, 1);
-	if (c->want_presence)
+	if (c->fl)
+		faults_online(r, c);
+	else if (c->want_presence)
 		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
 }
 
@@ -394,10 +395,7 @@ static void pong_received(struct bench_run *r, struct bench_conn *c, const char 
 	hist_record(&r->ping_lat, now > c->next_send_ns ? now - c->next_send_ns : 0);
 }
 
-/* The value of attribute name in el's start tag, as written (still XML
- * escaped), with its quote in *q; 0 when absent or longer than cap - 1. */
-static int attr_of(const char *el, size_t len, const char *name, char *out, size_t cap,
-		   char *q)
+int xmpp_attr(const char *el, size_t len, const char *name, char *out, size_t cap, char *q)
 {
 	char pat[32];
 	snprintf(pat, sizeof pat, " %s=", name);
@@ -422,13 +420,13 @@ static void fault_message(struct bench_run *r, struct bench_conn *c, const char 
 			  size_t len)
 {
 	char id[32], type[16], q, *end;
-	if (!attr_of(el, len, "id", id, sizeof id, &q) || id[0] != 'm' || !id[1]) {
+	if (!xmpp_attr(el, len, "id", id, sizeof id, &q) || id[0] != 'm' || !id[1]) {
 		r->msgs_bad++;
 		return;
 	}
 	uint64_t k = strtoull(id + 1, &end, 10), sent;
 	enum fault_fate fate = FATE_LIVE;
-	if (attr_of(el, len, "type", type, sizeof type, &q) && !strcmp(type, "error"))
+	if (xmpp_attr(el, len, "type", type, sizeof type, &q) && !strcmp(type, "error"))
 		fate = FATE_BOUNCED;
 	else if (has(el, len, "urn:xmpp:delay"))
 		fate = FATE_OFFLINE;
@@ -445,19 +443,27 @@ static void fault_message(struct bench_run *r, struct bench_conn *c, const char 
 static void ping_answer(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
 {
 	char id[128], from[256], qi, qf, iq[512];
-	if (!attr_of(el, len, "id", id, sizeof id, &qi))
+	if (!xmpp_attr(el, len, "id", id, sizeof id, &qi))
 		return;
-	if (attr_of(el, len, "from", from, sizeof from, &qf))
+	if (xmpp_attr(el, len, "from", from, sizeof from, &qf))
 		snprintf(iq, sizeof iq, "<iq type='result' id=%c%s%c to=%c%s%c/>", qi, id, qi, qf,
 			 from, qf);
 	else
 		snprintf(iq, sizeof iq, "<iq type='result' id=%c%s%c/>", qi, id, qi);
+	faults_stanza_out(c);
 	send_str(r, c, iq);
 }
 
 static int online_element(struct bench_run *r, struct bench_conn *c, const char *el,
 			  size_t len)
 {
+	if (r->opt.faults) {
+		if (faults_nonza(r, c, el, len))
+			return XS_CB_CONTINUE;
+		if (starts(el, len, "<message") || starts(el, len, "<presence") ||
+		    starts(el, len, "<iq"))
+			faults_stanza_in(c); /* XEP-0198 counts every stanza */
+	}
 	if (starts(el, len, "<iq") && has(el, len, NS_PING) &&
 	    (has(el, len, "type='get'") || has(el, len, "type=\"get\""))) {
 		ping_answer(r, c, el, len);
@@ -650,20 +656,17 @@ int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size
 	return tls_on(c) ? feed_tls(r, c, data, len) : feed_plain(r, c, data, len);
 }
 
-int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to,
+int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to, uint64_t k,
 		   uint64_t intended_ns)
 {
 	char m[512];
 	int n = snprintf(m, sizeof m, "<message to='%s' type='chat' id='m%" PRIu64 "'>"
-			 "<body>t=%" PRIu64 "</body></message>", to, from->seq, intended_ns);
+			 "<body>t=%" PRIu64 "</body></message>", to, k, intended_ns);
 	if (n < 0 || (size_t)n >= sizeof m) {
 		xmpp_fail(r, from, FAIL_PROTOCOL, "JID too long");
 		return -ENAMETOOLONG;
 	}
-	int rc = send_str(r, from, m);
-	if (!rc)
-		from->seq++; /* --faults: numbers 0 .. seq - 1 were sent */
-	return rc;
+	return send_str(r, from, m);
 }
 
 int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns)
