@@ -297,7 +297,7 @@ int faults_nonza(struct bench_run *r, struct bench_conn *c, const char *el, size
 void faults_stanza_in(struct bench_conn *c);
 void faults_stanza_out(struct bench_conn *c);
 /* The session (or a later login) of c failed: the next attempt, with backoff. */
-void faults_lost(struct bench_run *r, struct bench_conn *c);
+void faults_lost(struct bench_conn *c);
 /* A fresh login of c at time at (the final offline pass). */
 void faults_relogin(struct bench_conn *c, uint64_t at);
 /* The end: counts (and logs a few of) the numbers never accounted for. */

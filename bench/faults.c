@@ -208,12 +208,11 @@ int faults_nonza(struct bench_run *r, struct bench_conn *c, const char *el, size
 	return 1;
 }
 
-void faults_lost(struct bench_run *r, struct bench_conn *c)
+void faults_lost(struct bench_conn *c)
 {
 	struct fault_conn *f = c->fl;
 	if (!f || (c->state != CS_ONLINE && !f->again))
 		return; /* a first login that fails is the run's failure */
-	(void)r;
 	f->sm_on = f->sm_enabled = 0;
 	f->again = 1;
 	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_FIRST_MS;

@@ -112,7 +112,7 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 		r->fail[why]++;
 		log_debug("conn %u: login failed: %s (%s)", c->idx, bench_fail_names[why], what);
 	}
-	faults_lost(r, c);
+	faults_lost(c);
 	c->state = CS_DEAD;
 }
 
