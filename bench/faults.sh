@@ -40,13 +40,9 @@ IFS=, read -r -a LIST <<< "$FAULTS"
 for f in "${LIST[@]}"; do
 	case $f in core|link|cm) ;; *) echo "faults.sh: unknown fault '$f'" >&2; exit 2 ;; esac
 done
-WORK=${WORK:-$ROOT/var/faults/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$WORK"
-WORK=$(cd "$WORK" && pwd)
 N=$((2 * PAIRS))
 . bench/starling.sh
-PIDS=()
-trap starling_stop_all EXIT
+starling_run faults
 if [[ ",$FAULTS," == *,link,* ]]; then
 	rm -f "$WORK/link.sock"
 	/usr/bin/python3 bench/tools/linkproxy.py "$WORK/link.sock" "$WORK/core.sock" &

@@ -22,10 +22,22 @@
 #   caller that starts the servers its own way (under valgrind, say).
 #
 # starling_stop_all: stops every PID in PIDS and waits for them; callers
-#   set PIDS=() and `trap starling_stop_all EXIT`.
+#   set PIDS=() and `trap starling_stop_all EXIT` (or call starling_run).
+#
+# starling_run NAME: a run's work directory and cleanup: WORK (if the
+#   caller left it empty: var/NAME/<UTC time>) created and made absolute,
+#   PIDS=() and the trap above.
 starling_stop_all() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
+starling_run() {
+	WORK=${WORK:-$ROOT/var/$1/$(date -u +%Y%m%dT%H%M%SZ)}
+	mkdir -p "$WORK"
+	WORK=$(cd "$WORK" && pwd)
+	PIDS=()
+	trap starling_stop_all EXIT
 }
 
 starling_conf() {
