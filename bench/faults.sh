@@ -18,7 +18,8 @@
 #   --pairs    chatting pairs (default 20)
 #   --rate     messages/s per pair (default 20)
 #   --seconds  how long to chat (default 20)
-#   --faults   comma-separated, in order, spread evenly over the chat
+#   --faults   comma-separated, in order, evenly spaced over the chat,
+#              the last about a fifth of it (or more) before its end
 #              (default core,link; a fault may repeat)
 #   --work     where the files go (default var/faults/<UTC time>)
 set -euo pipefail
@@ -53,15 +54,17 @@ if [[ ",$FAULTS," == *,link,* ]]; then
 fi
 starling_start "$WORK" "$N" faultpw
 
-# The logins take well under a second at this size; the faults are spread
-# over the chat that follows, the last one well before its end.
+# The logins take well under a second at this size.  The faults are spaced
+# over the chat that follows, the last one well before its end: the
+# sessions it takes down come back and chat on, and a slow restart does not
+# push it past the run (a fault after the bench's end is not made).
 "$BIN/starling-bench" chat --faults -n "$N" --rate "$RATE" --duration "$SECS" --port "$PORT" \
 	--user 'user%d' --password faultpw --login-rate 1000 --concurrency 100 --p99-bound 1000 \
 	--timeout 30 --json "$WORK/chat.json" > "$WORK/chat.txt" 2>&1 &
 bench=$!
 start=$(date +%s.%N)
 since() { /usr/bin/python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$start"; }
-gap=$(/usr/bin/python3 -c "print(max(1.0, $SECS / (${#LIST[@]} + 1)))")
+gap=$(/usr/bin/python3 -c "print(max(1.0, $SECS / (${#LIST[@]} + 2)))")
 : > "$WORK/faults.log"
 sleep 1
 for f in "${LIST[@]}"; do
