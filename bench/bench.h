@@ -43,11 +43,14 @@ enum bench_fail {
 
 #define BENCH_MAX_PIDS 16
 #define BENCH_MAX_STEPS 64
+#define BENCH_MAX_PORTS 8
 
 struct bench_opts {
 	enum bench_scenario scenario;
 	const char *host, *domain, *user_pat, *password, *resource, *json, *ca_file;
 	int port, first;     /* first: number substituted for the first account */
+	int ports[BENCH_MAX_PORTS]; /* --port P,P..: connection i goes to ports[i % nports] */
+	unsigned nports;	    /* 0: port alone */
 	unsigned n;	     /* connections (users) */
 	double rate;	     /* logins/s (login, idle); msgs/s per pair (chat) or
 				presence updates/s per user (presence) */
@@ -210,7 +213,8 @@ struct bench_run {
 	SSL_CTX *ctx;
 	struct io_uring ring;
 	struct bufring rx;		/* provided receive buffers (net.c) */
-	struct sockaddr_storage addr; /* the server; kept alive for in-flight connects */
+	struct sockaddr_storage addr[BENCH_MAX_PORTS]; /* the server, one per port; kept
+							  * alive for in-flight connects */
 	socklen_t addr_len;
 	struct sockaddr_in *src; /* opt.src_addrs source addresses, or NULL */
 	struct bench_conn *conns; /* opt.n of them, calloc'd */

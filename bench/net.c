@@ -123,7 +123,8 @@ void net_start(struct bench_run *r, struct bench_conn *c)
 {
 	if (!faults_again(c))
 		BENCH_COUNT(r, started, 1);
-	c->fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const struct sockaddr_storage *to = &r->addr[r->opt.nports ? c->idx % r->opt.nports : 0];
+	c->fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		c->state = CS_CONNECTING;
 		xmpp_fail(r, c, FAIL_CONNECT, strerror(errno));
@@ -145,7 +146,7 @@ void net_start(struct bench_run *r, struct bench_conn *c)
 		net_close(r, c);
 		return;
 	}
-	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&r->addr, r->addr_len);
+	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)to, r->addr_len);
 	io_uring_sqe_set_data64(sqe, tag(r, c, OP_CONNECT));
 }
 

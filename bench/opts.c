@@ -33,6 +33,7 @@ void opts_usage(FILE *f)
 	      "  --contacts K     presence: mutual contacts per user, as provisioned\n"
 	      "  --timeout S      seconds for one login, and the final drain wait (default 30)\n"
 	      "  --host H --port P  server: address or name, IPv4 or IPv6 (default 127.0.0.1:5222)\n"
+	      "  --port P,P,..    several ports (cms): connection i goes to the (i mod k)-th\n"
 	      "  --source-addrs K spread connections over source addresses 127.0.0.1..K\n"
 	      "  --threads T      T worker threads, one io_uring each (default 1)\n"
 	      "  --domain D       XMPP domain (default localhost)\n"
@@ -133,6 +134,27 @@ static int parse_uint(const char *s, double lo, double hi, unsigned *out)
 	return 0;
 }
 
+/* --port P or P,P,..: with several, connection i goes to the (i mod k)-th
+ * (chat with two: senders to the first, receivers to the second, as when
+ * each side has its own cm). */
+static int parse_ports(struct bench_opts *o, const char *s)
+{
+	char *end;
+	o->nports = 0;
+	do {
+		long v = strtol(s, &end, 10);
+		if (end == s || v < 1 || v > 65535 || o->nports >= BENCH_MAX_PORTS ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		o->ports[o->nports++] = (int)v;
+		s = end + (*end == ',');
+	} while (*end);
+	o->port = o->ports[0];
+	if (o->nports == 1)
+		o->nports = 0; /* one port: as before */
+	return 0;
+}
+
 static int parse_mech(const char *s, enum bench_mech *m)
 {
 	for (int i = BENCH_PLAIN; i <= BENCH_SCRAM_SHA256; i++) {
@@ -162,7 +184,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'C': return parse_uint(arg, 1, 1000000, &o->concurrency);
 	case 'N': return parse_uint(arg, 1, 64, &o->threads);
 	case 'h': o->host = arg; return 0;
-	case 'p': if (parse_uint(arg, 1, 65535, &u)) return -EINVAL; o->port = (int)u; return 0;
+	case 'p': return parse_ports(o, arg);
 	case 'd': o->domain = arg; return 0;
 	case 'u': o->user_pat = arg; return check_pattern(arg);
 	case 'f': if (parse_uint(arg, 0, 1e9, &u)) return -EINVAL; o->first = (int)u; return 0;

@@ -259,7 +259,10 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 	report_json_str(f, o->domain);
 	fputs(", \"user\": ", f);
 	report_json_str(f, o->user_pat);
-	fputs(", \"pids\": [", f);
+	fputs(", \"ports\": [", f);
+	for (unsigned i = 0; i < o->nports; i++)
+		fprintf(f, "%s%d", i ? ", " : "", o->ports[i]);
+	fputs("], \"pids\": [", f);
 	for (unsigned i = 0; i < o->npids; i++)
 		fprintf(f, "%s%d", i ? ", " : "", o->pids[i]);
 	fputs("]},\n", f);

@@ -566,20 +566,22 @@ int bench_run(struct bench_run *r)
 }
 
 /* --host: an address literal or a name (IPv4 or IPv6, the first the resolver
- * gives), resolved once before any connection. */
+ * gives), resolved once before any connection, for each --port. */
 static int resolve(struct bench_run *r)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
-	char port[8];
-	snprintf(port, sizeof port, "%d", r->opt.port);
-	int rc = getaddrinfo(r->opt.host, port, &hints, &res);
-	if (rc) {
-		log_error("--host %s: %s", r->opt.host, gai_strerror(rc));
-		return -EINVAL;
+	for (unsigned i = 0; i < (r->opt.nports ? r->opt.nports : 1); i++) {
+		char port[8];
+		snprintf(port, sizeof port, "%d", r->opt.nports ? r->opt.ports[i] : r->opt.port);
+		int rc = getaddrinfo(r->opt.host, port, &hints, &res);
+		if (rc) {
+			log_error("--host %s: %s", r->opt.host, gai_strerror(rc));
+			return -EINVAL;
+		}
+		memcpy(&r->addr[i], res->ai_addr, res->ai_addrlen);
+		r->addr_len = res->ai_addrlen;
+		freeaddrinfo(res);
 	}
-	memcpy(&r->addr, res->ai_addr, res->ai_addrlen);
-	r->addr_len = res->ai_addrlen;
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -588,7 +590,7 @@ static int setup_addrs(struct bench_run *r)
 	int rc = resolve(r);
 	if (rc)
 		return rc;
-	if (r->opt.src_addrs > 1 && r->addr.ss_family != AF_INET) {
+	if (r->opt.src_addrs > 1 && r->addr[0].ss_family != AF_INET) {
 		log_error("--source-addrs: 127.0.0.x source addresses need an IPv4 server address");
 		return -EINVAL;
 	}

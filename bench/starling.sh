@@ -9,8 +9,14 @@
 #   CORE_PID, CM_PID and appends both PIDs to the caller's PIDS array, for
 #   its cleanup to stop by PID.  Needs BIN (the binaries) and ROOT (the
 #   repository).  With CM_LINK set (unix:PATH) the cm dials that instead of
-#   the core's socket (WORK/cm.conf), for a relay on the link
-#   (bench/faults.sh).
+#   the core's socket, for a relay on the link (bench/faults.sh).
+#
+# starling_cm WORK: one more cm in front of the same core, on PORT (set it
+#   first, with starling_free_port say) and CM_LINK as above; a cm whose
+#   port or link differs from starling.conf's gets WORK/cm-PORT.conf.  Sets
+#   CM_PID, appends to PIDS; all cms log to WORK/cm.log.
+#
+# starling_free_port: PORT = a free TCP port on 127.0.0.1.
 #
 # starling_kill_core WORK, starling_kill_cm WORK (bench/faults.sh)
 #   kill -9 the process and start it again as before (the core as
@@ -67,12 +73,17 @@ starling_core() {
 	return 1
 }
 
-# Starts starling-cm and waits for its port.
+starling_free_port() {
+	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+}
+
 starling_cm() {
 	local work=$1 conf=$1/starling.conf
-	if [ -n "${CM_LINK:-}" ]; then
-		conf=$work/cm.conf
-		sed "s|^address = unix:$work/core.sock\$|address = $CM_LINK|" "$work/starling.conf" > "$conf"
+	if [ -n "${CM_LINK:-}" ] || [ "$PORT" != "$CONF_PORT" ]; then
+		conf=$work/cm-$PORT.conf
+		sed -e "s|^port = $CONF_PORT\$|port = $PORT|" \
+			-e "s|^address = unix:$work/core.sock\$|address = ${CM_LINK:-unix:$work/core.sock}|" \
+			"$work/starling.conf" > "$conf"
 	fi
 	"$BIN/starling-cm" -c "$conf" >> "$work/cm.log" 2>&1 &
 	CM_PID=$!
@@ -88,7 +99,8 @@ starling_cm() {
 starling_start() {
 	local work=$1 users=$2 password=$3
 	shift 3
-	PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	starling_free_port
+	CONF_PORT=$PORT
 	starling_conf "$work" "$PORT" "$@"
 	"$BIN/starling-bench" provision --server starling -c "$work/starling.conf" -n "$users" \
 		--user 'user%d' --password "$password" --contacts 0 >&2
