@@ -23,9 +23,10 @@
 #   --pairs    chatting pairs (default 20)
 #   --rate     messages/s per pair (default 20)
 #   --seconds  how long to chat (default 20)
-#   --faults   comma-separated, in order, evenly spaced over the chat,
-#              the last about a fifth of it (or more) before its end
-#              (default core,link; a fault may repeat)
+#   --faults   comma-separated, in order, one every S / (K + 2) seconds
+#              (K faults, at least 1 s apart) after the first second, so
+#              the last comes well before the end (default core,link; a
+#              fault may repeat)
 #   --cms      1 (default) or 2 cms in front of the core (see above)
 #   --work     where the files go (default var/faults/<UTC time>)
 set -euo pipefail
