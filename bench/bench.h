@@ -43,11 +43,14 @@ enum bench_fail {
 
 #define BENCH_MAX_PIDS 16
 #define BENCH_MAX_STEPS 64
+#define BENCH_MAX_PORTS 8
 
 struct bench_opts {
 	enum bench_scenario scenario;
 	const char *host, *domain, *user_pat, *password, *resource, *json, *ca_file;
 	int port, first;     /* first: number substituted for the first account */
+	int ports[BENCH_MAX_PORTS]; /* --port P,P..: connection i goes to ports[i % nports] */
+	unsigned nports;	    /* 0: port alone */
 	unsigned n;	     /* connections (users) */
 	double rate;	     /* logins/s (login, idle); msgs/s per pair (chat) or
 				presence updates/s per user (presence) */
@@ -67,6 +70,7 @@ struct bench_opts {
 	int openssl_records; /* keep the SSL object after the handshake */
 	int roster;	/* roster get in the login (default on) */
 	int ping;	/* idle: one XEP-0199 ping per session during the hold */
+	int faults;	/* chat: account for every message across server faults (faults.c) */
 	int pids[BENCH_MAX_PIDS];
 	unsigned npids;
 };
@@ -85,6 +89,8 @@ struct bench_conn {
 	uint8_t want_presence;
 	uint8_t start_tls; /* <proceed/> seen: start the handshake after this chunk */
 	uint8_t pinged;	   /* idle: the ping was sent */
+	uint8_t gen;	   /* bumped per connection attempt: completions of an older
+			    * socket of this slot are told apart (net.c) */
 	SSL *ssl;	/* during the handshake (and after it with --openssl-records
 			 * or a server without TLS 1.3); SSL_free() on close */
 	struct tls_io io;
@@ -97,6 +103,39 @@ struct bench_conn {
 	uint64_t next_send_ns;	/* senders: intended time of the next message/ping */
 	uint64_t seq;
 	uint64_t last_rx_stamp;	/* chat receivers: stamp of the last message (one sender) */
+	struct fault_conn *fl;	/* --faults only (faults.c), else NULL */
+};
+
+/* --faults: a slot's state across its sessions. */
+struct fault_conn {
+	uint8_t *marks;		/* senders: the fates of message k (bit per fate) */
+	size_t marks_cap;
+	uint64_t retry_at;	/* when to log in again; 0: not due */
+	uint32_t backoff_ms;	/* delay before the next attempt after a failure */
+	uint8_t again;		/* this login takes a lost session up again */
+	/* senders, XEP-0198 without resumption: what the server has not
+	 * acknowledged when a session dies is sent again in the next (§4,
+	 * duplicates allowed) */
+	uint8_t sm_on, sm_was_on; /* <enable/> sent (and not refused), this or last session */
+	uint8_t sm_enabled;	/* <enabled/> came: count what the server sends */
+	uint32_t sm_out;	/* stanzas sent since <enable/> */
+	uint32_t sm_in;		/* stanzas received since <enabled/> */
+	uint64_t sm_base;	/* number of this session's first message */
+	uint64_t acked;		/* messages 0 .. acked - 1 acknowledged */
+	uint32_t other[4];	/* places (in sm_out) of the session's non-messages */
+	unsigned nother;
+};
+
+/* --faults: what became of every numbered chat message.  Each number is
+ * counted once, by its first fate; whatever arrives again is a duplicate. */
+struct bench_faults {
+	uint64_t delivered;	/* reached the receiver's live session */
+	uint64_t offline;	/* reached it from offline storage (XEP-0203 <delay/>) */
+	uint64_t bounced;	/* came back to the sender as <message type='error'/> */
+	uint64_t duplicates;	/* arrived (or bounced) again after its first fate */
+	uint64_t missing;	/* sent, and none of the above by the end */
+	uint64_t relogins;	/* lost sessions taken up again */
+	uint64_t relogin_failures; /* attempts that failed (and were tried again) */
 };
 
 /* CPU and memory read from /proc at one moment. */
@@ -174,7 +213,8 @@ struct bench_run {
 	SSL_CTX *ctx;
 	struct io_uring ring;
 	struct bufring rx;		/* provided receive buffers (net.c) */
-	struct sockaddr_storage addr; /* the server; kept alive for in-flight connects */
+	struct sockaddr_storage addr[BENCH_MAX_PORTS]; /* the server, one per port; kept
+							  * alive for in-flight connects */
 	socklen_t addr_len;
 	struct sockaddr_in *src; /* opt.src_addrs source addresses, or NULL */
 	struct bench_conn *conns; /* opt.n of them, calloc'd */
@@ -203,6 +243,8 @@ struct bench_run {
 	unsigned ping_next;	/* next connection to ping */
 	uint64_t ping_start, ping_span;
 	struct hist ping_lat;
+	struct bench_faults fl;	/* --faults */
+	uint64_t fl_progress_ns; /* --faults: when a number was last accounted for */
 	/* usage at the phase marks: start, logins settled, end */
 	struct bench_usage u_start, u_login, u_end;
 	struct bench_sample *series; /* one per second; realloc'd, freed in teardown */
@@ -221,8 +263,12 @@ int xmpp_connected(struct bench_run *r, struct bench_conn *c);
  * (xmpp_fail already called). */
 int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size_t len);
 int xmpp_send(struct bench_run *r, struct bench_conn *c, const char *s, size_t len);
-int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct bench_conn *to,
+/* Message k (its id m<k>) from from to to; 0 or a negative errno. */
+int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to, uint64_t k,
 		   uint64_t intended_ns);
+/* The value of attribute name in el's start tag (still XML escaped), its
+ * quote in *q; 0 when absent or longer than cap - 1. */
+int xmpp_attr(const char *el, size_t len, const char *name, char *out, size_t cap, char *q);
 /* A presence update stamped with its intended time (presence scenario). */
 int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns);
 /* XEP-0199 §4.2: client-to-server ping. */
@@ -231,6 +277,35 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 /* Orderly close of the stream and TLS (bytes queued only). */
 void xmpp_close(struct bench_conn *c);
 void xmpp_free(struct bench_conn *c);
+
+/* faults.c: --faults (chat).  Senders number their messages; what arrives
+ * or bounces marks its number; a session that drops logs in again. */
+enum fault_fate { FATE_LIVE, FATE_OFFLINE, FATE_BOUNCED };
+/* Every slot's struct fault_conn. */
+int faults_init(struct bench_run *r);
+void faults_free(struct bench_conn *c);
+/* Whether c's login takes a lost session up again. */
+int faults_again(const struct bench_conn *c);
+/* Message a->seq from sender a to b's bare JID. */
+int faults_send_chat(struct bench_run *r, struct bench_conn *a, const struct bench_conn *b,
+		     uint64_t intended_ns);
+/* Message k of c's pair met its fate; 1 the first time, 0 again, -1 when
+ * k was never sent. */
+int faults_arrived(struct bench_run *r, struct bench_conn *c, uint64_t k, enum fault_fate fate);
+/* c's session is up (roster received): Stream Management for senders, the
+ * initial presence, and what the last session left unacknowledged. */
+void faults_online(struct bench_run *r, struct bench_conn *c);
+/* An XEP-0198 nonza from the server; 1 when it was one. */
+int faults_nonza(struct bench_run *r, struct bench_conn *c, const char *el, size_t len);
+/* A stanza received, and one sent that is not a chat message. */
+void faults_stanza_in(struct bench_conn *c);
+void faults_stanza_out(struct bench_conn *c);
+/* The session (or a later login) of c failed: the next attempt, with backoff. */
+void faults_lost(struct bench_conn *c);
+/* A fresh login of c at time at (the final offline pass). */
+void faults_relogin(struct bench_conn *c, uint64_t at);
+/* The end: counts (and logs a few of) the numbers never accounted for. */
+void faults_count_missing(struct bench_run *r);
 
 /* net.c: the ring.  net_start() begins a connection; net_flush() sends c->out;
  * net_wait() waits up to timeout_ns for completions and handles them. */

@@ -3,7 +3,8 @@
  * by all connections, so an idle session holds no receive buffer and a busy
  * one costs one completion per arrival (no poll, no recv call, no re-arm).
  * Sends are plain send() on the non-blocking socket, with a one-shot POLLOUT
- * when the socket is full.  user_data = connection index << 8 | op. */
+ * when the socket is full.  user_data = connection index << 16 | attempt
+ * (bench_conn.gen) << 8 | op. */
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -48,10 +49,12 @@ void net_exit(struct bench_run *r)
 	bufring_free(&r->rx);
 }
 
-/* user_data names a connection by its place in this thread's array. */
-static uint64_t local(const struct bench_run *r, const struct bench_conn *c)
+/* user_data names a connection by its place in this thread's array and the
+ * attempt: a slot that logs in again (--faults) still gets the completions
+ * of its old, closed socket. */
+static uint64_t tag(const struct bench_run *r, const struct bench_conn *c, unsigned op)
 {
-	return (uint64_t)(c - r->conns);
+	return (uint64_t)(c - r->conns) << 16 | (uint64_t)c->gen << 8 | op;
 }
 
 static struct io_uring_sqe *get_sqe(struct bench_run *r)
@@ -70,7 +73,7 @@ static int arm_pollout(struct bench_run *r, struct bench_conn *c)
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_POLLOUT);
+	io_uring_sqe_set_data64(sqe, tag(r, c, OP_POLLOUT));
 	c->poll_out = 1;
 	return 0;
 }
@@ -83,7 +86,7 @@ static int arm_recv(struct bench_run *r, struct bench_conn *c)
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUF_GROUP;
-	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_RECV);
+	io_uring_sqe_set_data64(sqe, tag(r, c, OP_RECV));
 	c->recv_armed = 1;
 	return 0;
 }
@@ -118,8 +121,10 @@ static int bind_source(const struct bench_run *r, const struct bench_conn *c)
 
 void net_start(struct bench_run *r, struct bench_conn *c)
 {
-	BENCH_COUNT(r, started, 1);
-	c->fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (!faults_again(c))
+		BENCH_COUNT(r, started, 1);
+	const struct sockaddr_storage *to = &r->addr[r->opt.nports ? c->idx % r->opt.nports : 0];
+	c->fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		c->state = CS_CONNECTING;
 		xmpp_fail(r, c, FAIL_CONNECT, strerror(errno));
@@ -141,8 +146,8 @@ void net_start(struct bench_run *r, struct bench_conn *c)
 		net_close(r, c);
 		return;
 	}
-	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&r->addr, r->addr_len);
-	io_uring_sqe_set_data64(sqe, local(r, c) << 8 | OP_CONNECT);
+	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)to, r->addr_len);
+	io_uring_sqe_set_data64(sqe, tag(r, c, OP_CONNECT));
 }
 
 void net_flush(struct bench_run *r, struct bench_conn *c)
@@ -209,10 +214,15 @@ static void on_recv(struct bench_run *r, struct bench_conn *c, const struct io_u
 
 static void handle(struct bench_run *r, const struct io_uring_cqe *cqe)
 {
-	uint64_t idx = cqe->user_data >> 8;
+	uint64_t idx = cqe->user_data >> 16;
 	if (idx >= r->nconns)
 		return;
 	struct bench_conn *c = &r->conns[idx];
+	if ((uint8_t)(cqe->user_data >> 8) != c->gen) {
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			bufring_recycle(&r->rx, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		return;
+	}
 	switch (cqe->user_data & 0xff) {
 	case OP_CONNECT:
 		if (c->fd >= 0)

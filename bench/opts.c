@@ -33,6 +33,7 @@ void opts_usage(FILE *f)
 	      "  --contacts K     presence: mutual contacts per user, as provisioned\n"
 	      "  --timeout S      seconds for one login, and the final drain wait (default 30)\n"
 	      "  --host H --port P  server: address or name, IPv4 or IPv6 (default 127.0.0.1:5222)\n"
+	      "  --port P,P,..    several ports (cms): connection i goes to the (i mod k)-th\n"
 	      "  --source-addrs K spread connections over source addresses 127.0.0.1..K\n"
 	      "  --threads T      T worker threads, one io_uring each (default 1)\n"
 	      "  --domain D       XMPP domain (default localhost)\n"
@@ -45,6 +46,10 @@ void opts_usage(FILE *f)
 	      "  --openssl-records keep OpenSSL for the whole connection instead of the lean\n"
 	      "                   TLS 1.3 record layer after the handshake (+17 KB/conn)\n"
 	      "  --no-ping        idle: skip the XEP-0199 ping of each held session\n"
+	      "  --faults         chat: account for every message across server faults: a lost\n"
+	      "                   session logs in again (backoff), each message's number is\n"
+	      "                   checked (duplicates, bounces), receivers log in afresh at the\n"
+	      "                   end for offline storage; fails when a message is missing\n"
 	      "  --cafile F       verify the server certificate against F\n"
 	      "  --pids P,P       server PIDs: memory (idle) and CPU per login/message\n"
 	      "  --json FILE      write every figure, the settings and a per-second series\n"
@@ -129,6 +134,27 @@ static int parse_uint(const char *s, double lo, double hi, unsigned *out)
 	return 0;
 }
 
+/* --port P or P,P,..: with several, connection i goes to the (i mod k)-th
+ * (chat with two: senders to the first, receivers to the second, as when
+ * each side has its own cm). */
+static int parse_ports(struct bench_opts *o, const char *s)
+{
+	char *end;
+	o->nports = 0;
+	do {
+		long v = strtol(s, &end, 10);
+		if (end == s || v < 1 || v > 65535 || o->nports >= BENCH_MAX_PORTS ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		o->ports[o->nports++] = (int)v;
+		s = end + (*end == ',');
+	} while (*end);
+	o->port = o->ports[0];
+	if (o->nports == 1)
+		o->nports = 0; /* one port: as before */
+	return 0;
+}
+
 static int parse_mech(const char *s, enum bench_mech *m)
 {
 	for (int i = BENCH_PLAIN; i <= BENCH_SCRAM_SHA256; i++) {
@@ -158,7 +184,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'C': return parse_uint(arg, 1, 1000000, &o->concurrency);
 	case 'N': return parse_uint(arg, 1, 64, &o->threads);
 	case 'h': o->host = arg; return 0;
-	case 'p': if (parse_uint(arg, 1, 65535, &u)) return -EINVAL; o->port = (int)u; return 0;
+	case 'p': return parse_ports(o, arg);
 	case 'd': o->domain = arg; return 0;
 	case 'u': o->user_pat = arg; return check_pattern(arg);
 	case 'f': if (parse_uint(arg, 0, 1e9, &u)) return -EINVAL; o->first = (int)u; return 0;
@@ -168,6 +194,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'o': o->roster = 0; return 0;
 	case 'g': o->ping = 0; return 0;
 	case 'O': o->openssl_records = 1; return 0;
+	case 'F': o->faults = 1; return 0;
 	case 'c': o->ca_file = arg; return 0;
 	case 'i': return opts_pids(o, arg);
 	case 'j': o->json = arg; return 0;
@@ -180,6 +207,10 @@ static int check_opts(const struct bench_opts *o)
 {
 	if (o->scenario == BENCH_CHAT && (o->n < 2 || o->n % 2)) {
 		fprintf(stderr, "starling-bench: chat needs an even -n of at least 2\n");
+		return -EINVAL;
+	}
+	if (o->faults && o->scenario != BENCH_CHAT) {
+		fprintf(stderr, "starling-bench: --faults is for chat\n");
 		return -EINVAL;
 	}
 	if (o->scenario == BENCH_PRESENCE && (!o->contacts || o->contacts % 2 ||
@@ -204,7 +235,7 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "source-addrs", 1, 0, 'A' }, { "no-roster", 0, 0, 'o' },
 		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' },
 		{ "threads", 1, 0, 'N' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
-		{ "table", 1, 0, 'W' }, { "openssl-records", 0, 0, 'O' },
+		{ "table", 1, 0, 'W' }, { "openssl-records", 0, 0, 'O' }, { "faults", 0, 0, 'F' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:v", lo, NULL)) != -1) {

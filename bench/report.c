@@ -151,6 +151,14 @@ static void table_traffic(const struct bench_run *r)
 	printf("%-22s sent %" PRIu64 " expected %" PRIu64 " delivered %" PRIu64 " lost %" PRIu64
 	       " malformed %" PRIu64 " out of order %" PRIu64 "\n", "deliveries", r->msgs_sent,
 	       r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->msgs_reordered);
+	if (o->faults) {
+		printf("%-22s sent %" PRIu64 " delivered %" PRIu64 " offline %" PRIu64 " bounced %"
+		       PRIu64 " duplicates %" PRIu64 " missing %" PRIu64 "\n", "fault accounting",
+		       r->msgs_sent, r->fl.delivered, r->fl.offline, r->fl.bounced,
+		       r->fl.duplicates, r->fl.missing);
+		printf("%-22s %u lost, %" PRIu64 " taken up again (%" PRIu64 " failed attempts)\n",
+		       "sessions", r->dropped, r->fl.relogins, r->fl.relogin_failures);
+	}
 	table_steps(r);
 	printf("%-22s %.1f/s (p99 bound %.3f ms)\n", "highest sustained",
 	       report_sustained_rate(r), o->p99_bound_ms);
@@ -238,19 +246,23 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 		"\"concurrency\": %u, "
 		"\"source_addrs\": %u, \"roster\": %s, \"ping\": %s, "
 		"\"mech\": \"%s\", \"direct_tls\": %s, \"openssl_records\": %s, \"port\": %d, "
-		"\"first\": %d, \"host\": ",
+		"\"first\": %d, \"faults\": %s, \"host\": ",
 		bench_scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold,
 		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->contacts,
 		o->concurrency,
 		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
 		bench_mech_names[o->mech], o->direct_tls ? "true" : "false",
-		o->openssl_records ? "true" : "false", o->port, o->first);
+		o->openssl_records ? "true" : "false", o->port, o->first,
+		o->faults ? "true" : "false");
 	report_json_str(f, o->host);
 	fputs(", \"domain\": ", f);
 	report_json_str(f, o->domain);
 	fputs(", \"user\": ", f);
 	report_json_str(f, o->user_pat);
-	fputs(", \"pids\": [", f);
+	fputs(", \"ports\": [", f);
+	for (unsigned i = 0; i < o->nports; i++)
+		fprintf(f, "%s%d", i ? ", " : "", o->ports[i]);
+	fputs("], \"pids\": [", f);
 	for (unsigned i = 0; i < o->npids; i++)
 		fprintf(f, "%s%d", i ? ", " : "", o->pids[i]);
 	fputs("]},\n", f);
@@ -334,6 +346,13 @@ static void json_traffic(FILE *f, const struct bench_run *r)
 		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : 0, r->opt.contacts, r->msgs_sent,
 		r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->msgs_reordered, r->chat_s,
 		report_traffic_rate(r), report_sustained_rate(r));
+	if (r->opt.faults)
+		fprintf(f, "  \"faults\": {\"sent\": %" PRIu64 ", \"delivered\": %" PRIu64
+			", \"offline\": %" PRIu64 ", \"bounced\": %" PRIu64 ", \"duplicates\": %"
+			PRIu64 ", \"missing\": %" PRIu64 ", \"sessions_lost\": %u, \"relogins\": %"
+			PRIu64 ", \"relogin_failures\": %" PRIu64 "},\n", r->msgs_sent,
+			r->fl.delivered, r->fl.offline, r->fl.bounced, r->fl.duplicates,
+			r->fl.missing, r->dropped, r->fl.relogins, r->fl.relogin_failures);
 	json_hist(f, "message_latency", &r->msg_lat);
 	json_steps(f, r);
 }
@@ -365,6 +384,11 @@ static void json_series(FILE *f, const struct bench_run *r)
 
 int report_errors(const struct bench_run *r)
 {
+	/* --faults: sessions are meant to drop, and the accounting replaces
+	 * the delivered count (a message stored offline is not lost) */
+	if (r->opt.faults)
+		return r->failed + (r->online < r->opt.n) + (r->fl.missing > 0) +
+		       (r->msgs_bad > 0) + r->aborted ? 1 : 0;
 	return r->failed + r->dropped + (r->online < r->opt.n) + (lost(r) > 0) +
 	       (r->msgs_bad > 0) + r->aborted + (r->ping_errors > 0) +
 	       (r->pongs < r->pings_sent) ? 1 : 0;

@@ -17,10 +17,13 @@
 #define MAX_WAIT_NS (50ull * 1000000) /* loop wakes at least this often */
 #define GRACE_NS NS		      /* a step's messages must arrive within this */
 #define SETTLE_NS NS		      /* presence: initial fan-out dies down */
+#define QUIET_NS (2 * NS)	      /* --faults: nothing new this long: nothing more comes */
+#define RELOGIN_DELAY_NS (NS / 5)   /* --faults: the closed sessions' ends reach the core */
 
 volatile int bench_interrupted;
 
-enum phase { PH_LOGIN, PH_HOLD, PH_SETTLE, PH_TRAFFIC, PH_GRACE, PH_DRAIN, PH_WAIT, PH_DONE };
+enum phase { PH_LOGIN, PH_HOLD, PH_SETTLE, PH_TRAFFIC, PH_GRACE, PH_DRAIN, PH_OFFLINE, PH_WAIT,
+	     PH_DONE };
 /* What the threads wait for together (struct bench_sync). */
 enum barrier { B_LOGIN, B_SETTLE, B_STEP, B_FINAL };
 
@@ -77,6 +80,50 @@ static void expire_logins(struct bench_run *r, uint64_t now)
 	}
 }
 
+/* --faults: a session that dropped logs in again once its backoff is over;
+ * an attempt that hangs is given up after --timeout and tried again.
+ * Returns the next due time, or 0. */
+static uint64_t relogin_due(struct bench_run *r, uint64_t now)
+{
+	uint64_t next = 0, limit = ns_of(r->opt.timeout);
+	for (unsigned i = 0; i < r->nconns; i++) {
+		struct bench_conn *c = &r->conns[i];
+		if (!faults_again(c))
+			continue;
+		if (c->state != CS_DEAD && c->state != CS_ONLINE && now - c->start_ns > limit) {
+			xmpp_fail(r, c, FAIL_TIMEOUT, "login timeout");
+			net_close(r, c);
+		}
+		if (!c->fl->retry_at || c->fd >= 0)
+			continue;
+		if (c->fl->retry_at > now) {
+			next = !next || c->fl->retry_at < next ? c->fl->retry_at : next;
+			continue;
+		}
+		c->fl->retry_at = 0;
+		c->gen++;
+		c->recv_armed = c->poll_out = c->start_tls = c->pinged = 0;
+		c->state = CS_NEW;
+		c->start_ns = now;
+		c->want_presence = 1;
+		net_start(r, c);
+		net_flush(r, c);
+	}
+	return next;
+}
+
+/* --faults: a login after the first is due or under way. */
+static int relogin_pending(const struct bench_run *r)
+{
+	for (unsigned i = 0; i < r->nconns; i++) {
+		const struct bench_conn *c = &r->conns[i];
+		if (faults_again(c) &&
+		    (c->fl->retry_at || (c->state != CS_ONLINE && c->state != CS_DEAD)))
+			return 1;
+	}
+	return 0;
+}
+
 /* Presence: contacts of user i are (i + d) mod n, d = ±1 .. ±K/2, as
  * `starlingctl provision` and bench/peers create them.  With one thread the
  * update is expected at each contact online now; with several, a contact
@@ -100,11 +147,13 @@ static int send_one(struct bench_run *r, unsigned i)
 	struct bench_conn *a = &r->conns[i];
 	unsigned expect = 1;
 	int rc;
-	if (r->opt.scenario == BENCH_CHAT) {
+	if (r->opt.scenario == BENCH_CHAT && r->opt.faults) {
+		rc = faults_send_chat(r, a, &r->conns[i + 1], a->next_send_ns);
+	} else if (r->opt.scenario == BENCH_CHAT) {
 		struct bench_conn *b = &r->conns[i + 1];
 		if (b->state != CS_ONLINE)
 			return -ENOTCONN;
-		rc = xmpp_send_chat(r, a, b, a->next_send_ns);
+		rc = xmpp_send_chat(r, a, b->jid, a->seq++, a->next_send_ns);
 	} else {
 		rc = xmpp_send_presence(r, a, a->next_send_ns);
 		expect = online_contacts(r, i);
@@ -329,6 +378,34 @@ static int all_delivered(const struct bench_run *r)
 	return shared(&r->sync->msgs_recv) >= shared(&r->sync->msgs_expected);
 }
 
+/* --faults: what is still missing may sit in offline storage, where no
+ * wait brings it: the wait ends when this thread's sessions are back and
+ * nothing new has come for a while. */
+static int quiet(const struct bench_run *r, uint64_t now, uint64_t since)
+{
+	uint64_t last = r->fl_progress_ns > since ? r->fl_progress_ns : since;
+	return r->opt.faults && now - last >= QUIET_NS && !relogin_pending(r);
+}
+
+/* --faults, the drain over: every receiver ends its session and logs in
+ * afresh, and takes what offline storage kept for it (RFC 6121 §8.5.2.1.1
+ * leaves storage to the server; Starling delivers it at initial presence). */
+static enum phase offline_pass(struct bench_run *r, uint64_t now, uint64_t *phase_end)
+{
+	for (unsigned i = 1; i < r->nconns; i += 2) {
+		struct bench_conn *c = &r->conns[i];
+		if (c->fd >= 0) {
+			xmpp_close(c);
+			net_flush(r, c);
+			net_close(r, c);
+		}
+		faults_relogin(c, now + RELOGIN_DELAY_NS);
+	}
+	r->fl_progress_ns = now;
+	*phase_end = now + ns_of(r->opt.timeout);
+	return PH_OFFLINE;
+}
+
 static enum phase step(struct bench_run *r, enum phase ph, uint64_t now, uint64_t *next,
 		       uint64_t *phase_end)
 {
@@ -363,7 +440,15 @@ static enum phase step(struct bench_run *r, enum phase ph, uint64_t now, uint64_
 		arrive(r, B_STEP, mark_step);
 		return PH_WAIT;
 	case PH_DRAIN:
-		if (!all_delivered(r) && now < *phase_end)
+		if (!all_delivered(r) && now < *phase_end &&
+		    !quiet(r, now, *phase_end - ns_of(r->opt.timeout)))
+			return ph;
+		if (r->opt.faults && !all_delivered(r))
+			return offline_pass(r, now, phase_end);
+		arrive(r, B_FINAL, mark_end);
+		return PH_WAIT;
+	case PH_OFFLINE:
+		if (!all_delivered(r) && now < *phase_end && !quiet(r, now, 0))
 			return ph;
 		arrive(r, B_FINAL, mark_end);
 		return PH_WAIT;
@@ -421,6 +506,11 @@ int bench_loop(struct bench_run *r)
 		}
 		uint64_t now = bench_now(), next = now + MAX_WAIT_NS;
 		enum phase was = ph;
+		if (r->opt.faults) {
+			uint64_t d = relogin_due(r, now);
+			if (d && d < next)
+				next = d;
+		}
 		ph = step(r, ph, now, &next, &phase_end);
 		if (ph != was)
 			next = now; /* the new phase may have work due right away */
@@ -439,6 +529,8 @@ int bench_loop(struct bench_run *r)
 		}
 	}
 	take_sample(r, bench_now());
+	if (r->opt.faults)
+		faults_count_missing(r);
 	return 0;
 }
 
@@ -474,20 +566,22 @@ int bench_run(struct bench_run *r)
 }
 
 /* --host: an address literal or a name (IPv4 or IPv6, the first the resolver
- * gives), resolved once before any connection. */
+ * gives), resolved once before any connection, for each --port. */
 static int resolve(struct bench_run *r)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
-	char port[8];
-	snprintf(port, sizeof port, "%d", r->opt.port);
-	int rc = getaddrinfo(r->opt.host, port, &hints, &res);
-	if (rc) {
-		log_error("--host %s: %s", r->opt.host, gai_strerror(rc));
-		return -EINVAL;
+	for (unsigned i = 0; i < (r->opt.nports ? r->opt.nports : 1); i++) {
+		char port[8];
+		snprintf(port, sizeof port, "%d", r->opt.nports ? r->opt.ports[i] : r->opt.port);
+		int rc = getaddrinfo(r->opt.host, port, &hints, &res);
+		if (rc) {
+			log_error("--host %s: %s", r->opt.host, gai_strerror(rc));
+			return -EINVAL;
+		}
+		memcpy(&r->addr[i], res->ai_addr, res->ai_addrlen);
+		r->addr_len = res->ai_addrlen;
+		freeaddrinfo(res);
 	}
-	memcpy(&r->addr, res->ai_addr, res->ai_addrlen);
-	r->addr_len = res->ai_addrlen;
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -496,7 +590,7 @@ static int setup_addrs(struct bench_run *r)
 	int rc = resolve(r);
 	if (rc)
 		return rc;
-	if (r->opt.src_addrs > 1 && r->addr.ss_family != AF_INET) {
+	if (r->opt.src_addrs > 1 && r->addr[0].ss_family != AF_INET) {
 		log_error("--source-addrs: 127.0.0.x source addresses need an IPv4 server address");
 		return -EINVAL;
 	}
@@ -558,7 +652,7 @@ int bench_thread_setup(struct bench_run *r, unsigned t, unsigned nthreads)
 		return -ENOMEM;
 	slice(r->opt.n, t, nthreads, r->conns);
 	hists_init(r);
-	return 0;
+	return r->opt.faults ? faults_init(r) : 0;
 }
 
 int bench_setup(struct bench_run *r)
@@ -581,6 +675,7 @@ void bench_teardown(struct bench_run *r)
 			net_close(r, c);
 		}
 		xmpp_free(c);
+		faults_free(c);
 	}
 	free(r->conns);
 	r->conns = NULL;

@@ -27,13 +27,9 @@ while [ $# -gt 0 ]; do
 	*) echo "soak.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-WORK=${WORK:-$ROOT/var/soak/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$WORK"
-WORK=$(cd "$WORK" && pwd)
 N=$((2 * PAIRS))
 . bench/starling.sh
-PIDS=()
-trap starling_stop_all EXIT
+starling_run soak
 starling_start "$WORK" "$N" soakpw "read_rate = 0"
 port=$PORT cm=$CM_PID core=$CORE_PID
 

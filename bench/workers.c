@@ -96,6 +96,13 @@ static void merge_one(struct bench_run *t, const struct bench_run *r)
 	t->msgs_bad += r->msgs_bad;
 	t->msgs_expected += r->msgs_expected;
 	t->msgs_reordered += r->msgs_reordered;
+	t->fl.delivered += r->fl.delivered;
+	t->fl.offline += r->fl.offline;
+	t->fl.bounced += r->fl.bounced;
+	t->fl.duplicates += r->fl.duplicates;
+	t->fl.missing += r->fl.missing;
+	t->fl.relogins += r->fl.relogins;
+	t->fl.relogin_failures += r->fl.relogin_failures;
 	t->pings_sent += r->pings_sent;
 	t->pongs += r->pongs;
 	t->ping_errors += r->ping_errors;

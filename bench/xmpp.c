@@ -103,11 +103,16 @@ void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, c
 	if (c->state == CS_ONLINE) {
 		BENCH_COUNT(r, dropped, 1);
 		log_warn("conn %u: session lost: %s (%s)", c->idx, bench_fail_names[why], what);
+	} else if (faults_again(c)) {
+		r->fl.relogin_failures++;
+		log_debug("conn %u: login again failed: %s (%s)", c->idx, bench_fail_names[why],
+			  what);
 	} else {
 		BENCH_COUNT(r, failed, 1);
 		r->fail[why]++;
 		log_debug("conn %u: login failed: %s (%s)", c->idx, bench_fail_names[why], what);
 	}
+	faults_lost(c);
 	c->state = CS_DEAD;
 }
 
@@ -237,14 +242,23 @@ static int send_bind(struct bench_run *r, struct bench_conn *c)
 static void logged_in(struct bench_run *r, struct bench_conn *c)
 {
 	uint64_t now = bench_now();
+	c->state = CS_ONLINE;
+	if (faults_again(c)) { /* --faults: a session back, not a login of the run's */
+		r->fl.relogins++;
+		c->fl->backoff_ms = 0;
+		r->fl_progress_ns = now;
+		faults_online(r, c);
+		return;
+	}
 	hist_record(&r->login_lat, now - c->start_ns);
 	hist_record(&r->sec_lat, now - c->start_ns); /* logins end before traffic starts */
 	if (!r->first_login_ns)
 		r->first_login_ns = now;
 	r->last_login_ns = now;
 	BENCH_COUNT(r, online, 1);
-	c->state = CS_ONLINE;
-	if (c->want_presence)
+	if (c->fl)
+		faults_online(r, c);
+	else if (c->want_presence)
 		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
 }
 
@@ -306,9 +320,16 @@ static int stamp_of(const char *el, size_t len, const char *tag, uint64_t *sent)
 
 /* A stamped chat message or presence update arrived: latency from its
  * intended send time to now. */
-static void delivered(struct bench_run *r, struct bench_conn *c, uint64_t sent)
+static void latency(struct bench_run *r, uint64_t sent)
 {
 	uint64_t now = bench_now(), lat = now > sent ? now - sent : 0;
+	hist_record(&r->msg_lat, lat);
+	hist_record(&r->step_lat, lat);
+	hist_record(&r->sec_lat, lat);
+}
+
+static void delivered(struct bench_run *r, struct bench_conn *c, uint64_t sent)
+{
 	if (r->opt.scenario == BENCH_CHAT) { /* RFC 6120 §10.1: in order, once */
 		if (sent <= c->last_rx_stamp) {
 			r->msgs_reordered++;
@@ -317,9 +338,7 @@ static void delivered(struct bench_run *r, struct bench_conn *c, uint64_t sent)
 		}
 		c->last_rx_stamp = sent;
 	}
-	hist_record(&r->msg_lat, lat);
-	hist_record(&r->step_lat, lat);
-	hist_record(&r->sec_lat, lat);
+	latency(r, sent);
 	BENCH_COUNT(r, msgs_recv, 1);
 }
 
@@ -376,10 +395,7 @@ static void pong_received(struct bench_run *r, struct bench_conn *c, const char 
 	hist_record(&r->ping_lat, now > c->next_send_ns ? now - c->next_send_ns : 0);
 }
 
-/* The value of attribute name in el's start tag, as written (still XML
- * escaped), with its quote in *q; 0 when absent or longer than cap - 1. */
-static int attr_of(const char *el, size_t len, const char *name, char *out, size_t cap,
-		   char *q)
+int xmpp_attr(const char *el, size_t len, const char *name, char *out, size_t cap, char *q)
 {
 	char pat[32];
 	snprintf(pat, sizeof pat, " %s=", name);
@@ -396,31 +412,66 @@ static int attr_of(const char *el, size_t len, const char *name, char *out, size
 	return 1;
 }
 
+/* --faults: the number in the id (m<k>) decides; a bounce (RFC 6120
+ * §8.3: the stanza back with type='error', id kept) comes to the sender,
+ * and a message from offline storage carries XEP-0203 <delay/>.  Order is
+ * not checked: a message routed again after a fault overtakes nothing. */
+static void fault_message(struct bench_run *r, struct bench_conn *c, const char *el,
+			  size_t len)
+{
+	char id[32], type[16], q, *end;
+	if (!xmpp_attr(el, len, "id", id, sizeof id, &q) || id[0] != 'm' || !id[1]) {
+		r->msgs_bad++;
+		return;
+	}
+	uint64_t k = strtoull(id + 1, &end, 10), sent;
+	enum fault_fate fate = FATE_LIVE;
+	if (xmpp_attr(el, len, "type", type, sizeof type, &q) && !strcmp(type, "error"))
+		fate = FATE_BOUNCED;
+	else if (has(el, len, "urn:xmpp:delay"))
+		fate = FATE_OFFLINE;
+	int first = *end ? -1 : faults_arrived(r, c, k, fate);
+	if (first < 0)
+		r->msgs_bad++;
+	else if (first && fate == FATE_LIVE && stamp_of(el, len, "<body>t=", &sent))
+		latency(r, sent);
+}
+
 /* XEP-0199 §4.1: a server checking that we are alive; a client that does
  * not answer is cut after the server's ping timeout (Starling: idle_timeout
  * + ping_timeout), as a real one would be. */
 static void ping_answer(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
 {
 	char id[128], from[256], qi, qf, iq[512];
-	if (!attr_of(el, len, "id", id, sizeof id, &qi))
+	if (!xmpp_attr(el, len, "id", id, sizeof id, &qi))
 		return;
-	if (attr_of(el, len, "from", from, sizeof from, &qf))
+	if (xmpp_attr(el, len, "from", from, sizeof from, &qf))
 		snprintf(iq, sizeof iq, "<iq type='result' id=%c%s%c to=%c%s%c/>", qi, id, qi, qf,
 			 from, qf);
 	else
 		snprintf(iq, sizeof iq, "<iq type='result' id=%c%s%c/>", qi, id, qi);
+	faults_stanza_out(c);
 	send_str(r, c, iq);
 }
 
 static int online_element(struct bench_run *r, struct bench_conn *c, const char *el,
 			  size_t len)
 {
+	if (r->opt.faults) {
+		if (faults_nonza(r, c, el, len))
+			return XS_CB_CONTINUE;
+		if (starts(el, len, "<message") || starts(el, len, "<presence") ||
+		    starts(el, len, "<iq"))
+			faults_stanza_in(c); /* XEP-0198 counts every stanza */
+	}
 	if (starts(el, len, "<iq") && has(el, len, NS_PING) &&
 	    (has(el, len, "type='get'") || has(el, len, "type=\"get\""))) {
 		ping_answer(r, c, el, len);
 		return XS_CB_CONTINUE;
 	}
-	if (starts(el, len, "<message"))
+	if (starts(el, len, "<message") && r->opt.faults)
+		fault_message(r, c, el, len);
+	else if (starts(el, len, "<message"))
 		message_received(r, c, el, len);
 	else if (starts(el, len, "<presence"))
 		presence_received(r, c, el, len);
@@ -605,12 +656,12 @@ int xmpp_input(struct bench_run *r, struct bench_conn *c, const char *data, size
 	return tls_on(c) ? feed_tls(r, c, data, len) : feed_plain(r, c, data, len);
 }
 
-int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const struct bench_conn *to,
+int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to, uint64_t k,
 		   uint64_t intended_ns)
 {
 	char m[512];
 	int n = snprintf(m, sizeof m, "<message to='%s' type='chat' id='m%" PRIu64 "'>"
-			 "<body>t=%" PRIu64 "</body></message>", to->jid, from->seq++, intended_ns);
+			 "<body>t=%" PRIu64 "</body></message>", to, k, intended_ns);
 	if (n < 0 || (size_t)n >= sizeof m) {
 		xmpp_fail(r, from, FAIL_PROTOCOL, "JID too long");
 		return -ENAMETOOLONG;

@@ -2,79 +2,17 @@
 core ends that cm's sessions, the cm reconnects and announces them again,
 and its clients chat on over the same connections.  The cut is made by a
 proxy on the link's Unix socket."""
-import socket
-import threading
+import sys
 import time
 
 import pytest
 
-from conftest import START_TIMEOUT
+from conftest import REPO, START_TIMEOUT
 from test_multi_cm import SecondCm
 from xmpp_raw import NS_CLIENT, body_of, q
 
-
-class LinkProxy:
-    """Listens on path, relays each connection to the core's socket; stall()
-    holds what either side sends (it is lost if a cut follows), cut() closes
-    every relayed connection (new ones are relayed again)."""
-
-    def __init__(self, path, target):
-        self.target, self.conns, self.lock = str(target), [], threading.Lock()
-        self.flowing = threading.Event()
-        self.flowing.set()
-        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.srv.bind(str(path))
-        self.srv.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                a, _ = self.srv.accept()
-            except OSError:
-                return
-            b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            b.connect(self.target)
-            with self.lock:
-                self.conns += [a, b]
-            for x, y in ((a, b), (b, a)):
-                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                self.flowing.wait()
-                if src.fileno() < 0:
-                    break  # cut while held: what was held is lost
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stall(self):
-        self.flowing.clear()
-
-    def cut(self):
-        with self.lock:
-            conns, self.conns = self.conns, []
-        for s in conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
-        self.flowing.set()
-
-    def close(self):
-        self.cut()
-        self.srv.close()
+sys.path.insert(0, str(REPO / 'bench' / 'tools'))
+from linkproxy import LinkProxy  # noqa: E402  (bench/tools is not a package)
 
 
 @pytest.fixture

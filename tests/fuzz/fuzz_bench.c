@@ -2,8 +2,9 @@
  * A load generator meets broken servers too: whatever arrives, it must fail
  * the connection with a cause and never crash or leak.
  *
- * Input: byte 0 picks the scenario (low 2 bits) and SASL mechanism (next
- * 2 bits); byte 1 the state the connection starts in (stream features for
+ * Input: byte 0 picks the scenario (low 2 bits), SASL mechanism (next
+ * 2 bits) and --faults (bit 4: numbered messages, bounces, XEP-0198 acks
+ * and requests are read too); byte 1 the state the connection starts in (stream features for
  * TLS, SASL or bind; the bind or roster answer; online); the rest is the
  * server's bytes, cut into reads at each 0xfe byte. */
 #include <stdint.h>
@@ -37,10 +38,22 @@ static struct bench_run *new_run(uint8_t sel)
 	r->opt.mech = (enum bench_mech)((sel >> 2) % 3);
 	r->opt.n = 4;
 	r->opt.contacts = 2;
+	r->opt.faults = (sel >> 4) & 1;
 	r->ctx = ctx;
+	r->nconns = r->opt.n;
 	r->conns = calloc(r->opt.n, sizeof *r->conns);
-	if (!r->conns)
+	if (!r->conns || (r->opt.faults && faults_init(r)))
 		abort();
+	if (r->opt.faults) { /* messages m0..m7 sent, acknowledgements counted */
+		struct fault_conn *f = r->conns[0].fl;
+		r->conns[0].seq = 8;
+		f->marks = calloc(8, 1);
+		f->marks_cap = 8;
+		f->sm_on = f->sm_enabled = 1;
+		f->sm_out = 9;
+		if (!f->marks)
+			abort();
+	}
 	hist_init(&r->login_lat);
 	hist_init(&r->msg_lat);
 	hist_init(&r->step_lat);
@@ -73,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	xmpp_close(c);
 	xmpp_free(c);
+	for (unsigned i = 0; i < r->nconns; i++)
+		faults_free(&r->conns[i]);
 	free(r->conns);
 	free(r);
 	return 0;
