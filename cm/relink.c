@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "c2s.h"
+#include "sm.h"
 #include "lib/linkaddr.h"
 #include "lib/log.h"
 #include "worker.h"
@@ -83,6 +84,7 @@ static unsigned announce(struct worker *w)
 	keep_frames(w, &old);
 	buf_free(&old);
 	linkack_reset(&l->ack);
+	sm_link_new(w);
 	l->ping_sent_ns = 0; /* that PING went with the old link */
 	return n;
 }

@@ -109,11 +109,9 @@ int sm_nonza(struct worker *w, struct conn *c, const struct stanza *s)
 		sm_resume_request(w, c, s->root);
 	else if (!c->sm)
 		return 0; /* r and a before enable: not a nonza we know */
-	else if (!strcmp(s->name, "r")) {
-		char a[80];
-		snprintf(a, sizeof a, "<a xmlns='" SM_NS "' h='%u'/>", c->sm->h_in);
-		conn_send_str(w, c, a);
-	} else if (!strcmp(s->name, "a"))
+	else if (!strcmp(s->name, "r"))
+		sm_reply_request(w, c);
+	else if (!strcmp(s->name, "a"))
 		on_ack(w, c, s);
 	else
 		return 0;

@@ -40,6 +40,14 @@ void sm_give_back(struct worker *w, const struct wire_stanza *s);
 void sm_return_unacked(struct worker *w, struct conn *c);
 void sm_free(struct conn *c);
 
+/* Answers to <r/> wait until the core has counted the stanzas they cover
+ * (sm_reply.c).  The link's ACK came: answer those it covers. */
+void sm_link_acked(struct worker *w);
+/* A new link to a (maybe new) core, after what was kept was queued again:
+ * the waiting answers wait for all of it. */
+void sm_link_new(struct worker *w);
+void sm_replies_free(struct worker *w);
+
 struct handoff;
 /* conn.c, releasing c's slot: when c's session may be resumed, detaches it
  * from its transport (the slot stays, CONN_DETACHED, stanzas queue) and

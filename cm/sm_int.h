@@ -28,6 +28,9 @@ struct sm_state {
 	struct handoff *pending;
 };
 
+/* <r/>: answered with the 'h' of now once the core has counted every
+ * stanza frame queued on the link so far (sm_reply.c). */
+void sm_reply_request(struct worker *w, struct conn *c);
 /* The length of the oldest queued frame, which is parsed into f. */
 size_t sm_head_len(struct sm_state *m, struct wire_frame *f);
 /* Drops the k oldest entries. */

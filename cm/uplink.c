@@ -280,6 +280,8 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 	if (f->type == WIRE_ACK) {
 		if (linkack_on_ack(&w->link.ack, f))
 			uplink_lost(w, "acknowledgement beyond what was sent");
+		else
+			sm_link_acked(w);
 		return;
 	}
 	if (f->type == WIRE_HELLO) {

@@ -529,6 +529,7 @@ void worker_free(struct worker *w)
 	free(w->paused);
 	free(w->shaped);
 	throttle_free(w);
+	sm_replies_free(w);
 	while (w->handoffs) {
 		struct handoff *h = w->handoffs;
 		w->handoffs = h->next;

@@ -51,6 +51,15 @@ struct connlimit;
 struct acctlimit;
 struct mhttp;
 
+/* Answers to <r/> waiting for the core's acknowledgement (cm/sm_reply.c). */
+struct sm_reply {
+	uint32_t sid, need, h;
+};
+struct sm_replies {
+	struct sm_reply *v; /* owned; v[head..n) wait, oldest first */
+	uint32_t head, n, cap;
+};
+
 struct worker {
 	unsigned id;
 	pthread_t thread;
@@ -77,6 +86,7 @@ struct worker {
 	uint64_t now_ms;
 	uint64_t turn_ns; /* monotonic ns when this loop turn woke: its input's arrival */
 	unsigned batch_wait_us; /* [c2s] batch_wait_us when the kernel has it, else 0 */
+	struct sm_replies sm_replies;
 
 	/* connections */
 	struct conn *slots;

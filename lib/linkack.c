@@ -25,6 +25,21 @@ int linkack_keep(struct linkack *a, const void *frames, size_t len)
 	return 0;
 }
 
+uint32_t linkack_queued(const struct linkack *a, const struct buf *out)
+{
+	uint32_t n = a->tx_acked + a->kept_n;
+	const uint8_t *p = (const uint8_t *)buf_head(out);
+	size_t len = buf_avail(out);
+	struct wire_frame f;
+	long k;
+	while (len && (k = wire_parse(p, len, &f)) > 0) {
+		n += (uint32_t)linkack_counted(f.type);
+		p += k;
+		len -= (size_t)k;
+	}
+	return n;
+}
+
 int linkack_put_ack(struct linkack *a, struct buf *out, uint64_t now_ms)
 {
 	if (a->rx == a->rx_told)

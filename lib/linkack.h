@@ -58,6 +58,15 @@ static inline uint64_t linkack_due(const struct linkack *a)
 /* The peer's ACK: drops the copies it covers.  0, or -EPROTO when it is
  * malformed or counts more than was sent. */
 int linkack_on_ack(struct linkack *a, const struct wire_frame *f);
+/* Stanza frames this end has queued on the link since HELLO (mod 2^32):
+ * those the peer counted, those kept, and those still in out (not yet
+ * handed to linkack_keep). */
+uint32_t linkack_queued(const struct linkack *a, const struct buf *out);
+/* Whether the peer has counted the first n stanza frames of the link. */
+static inline int linkack_covers(const struct linkack *a, uint32_t n)
+{
+	return (int32_t)(a->tx_acked - n) >= 0;
+}
 /* A new link: counts start from zero and nothing is kept. */
 void linkack_reset(struct linkack *a);
 void linkack_free(struct linkack *a);

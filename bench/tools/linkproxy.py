@@ -20,7 +20,7 @@ import threading
 
 class LinkProxy:
     """Listens on path, relays each connection to target; stall() holds what
-    either side sends (it is lost if a cut follows), cut() closes every
+    either side sends (resume() lets it go on; it is lost if a cut follows), cut() closes every
     relayed connection (new ones are relayed again).  While the target is
     away (a core restarting) a new connection is closed at once, as the
     target itself would refuse it."""
@@ -72,6 +72,10 @@ class LinkProxy:
 
     def stall(self):
         self.flowing.clear()
+
+    def resume(self):
+        """What was held goes on, in order."""
+        self.flowing.set()
 
     def cut(self):
         with self.lock:

@@ -2,6 +2,7 @@
 core ends that cm's sessions, the cm reconnects and announces them again,
 and its clients chat on over the same connections.  The cut is made by a
 proxy on the link's Unix socket."""
+import socket
 import sys
 import time
 
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import REPO, START_TIMEOUT
 from test_multi_cm import SecondCm
+from test_sm import NS_SM
 from xmpp_raw import NS_CLIENT, body_of, q
 
 sys.path.insert(0, str(REPO / 'bench' / 'tools'))
@@ -111,5 +113,37 @@ def test_nothing_lost_across_a_cut(server, proxied_cm):
         assert set(_numbers(b, set(range(N)))) == set(range(N))
         assert set(_numbers(a, set(range(N)))) == set(range(N))
     finally:
+        a.close()
+        b.close()
+
+
+def test_an_ack_waits_for_the_core(server, proxied_cm):
+    """XEP-0198 §4: the cm gives a client's stanza in 'h' only once the core
+    has counted its link frame, so a cm killed after answering cannot lose
+    what the client then forgot.  While the link is stalled, <r/> gets no
+    answer; once it flows, <a h='1'/> comes and the message is delivered."""
+    cm, proxy = proxied_cm
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    a = cm.raw_login(aj, apw, 'pc')
+    b = server.raw_login(bj, bpw, 'pc')  # on the module's cm: its link flows
+    try:
+        a.send("<enable xmlns='%s'/>" % NS_SM)
+        a.next_element(lambda e: e.tag == q(NS_SM, 'enabled'))
+        proxy.stall()
+        a.message(bj + '/pc', 'held')
+        a.send("<r xmlns='%s'/>" % NS_SM)
+        a.sock.settimeout(1.0)
+        try:
+            early = a.next_element(lambda e: e.tag == q(NS_SM, 'a'))
+        except socket.timeout:
+            early = None
+        assert early is None, 'answered before the core had the stanza: h=%s' % early.get('h')
+        a.sock.settimeout(a.timeout)
+        proxy.resume()
+        assert a.next_element(lambda e: e.tag == q(NS_SM, 'a')).get('h') == '1'
+        assert body_of(b.next_message()) == 'held'
+    finally:
+        proxy.resume()
         a.close()
         b.close()

@@ -81,6 +81,21 @@ int main(void)
 	/* A new link starts from zero. */
 	CHECK(linkack_keep(&a, buf_head(&batch), buf_avail(&batch)) == 0 && a.kept_n == 3);
 	linkack_reset(&a);
+	/* Queued: counted by the peer, kept, and still in out (stanza frames
+	 * only); covered once the peer's count reaches it. */
+	buf_free(&out);
+	CHECK(linkack_queued(&a, &out) == 0 && linkack_covers(&a, 0));
+	CHECK(linkack_keep(&a, buf_head(&batch), buf_avail(&batch)) == 0);
+	CHECK(buf_append(&out, buf_head(&batch), buf_avail(&batch)) == 0);
+	uint32_t need = linkack_queued(&a, &out);
+	CHECK(need == 6 && !linkack_covers(&a, need) && !linkack_covers(&a, 1));
+	f = ack_frame(&frame, 3);
+	CHECK(linkack_on_ack(&a, &f) == 0 && linkack_covers(&a, 3) && !linkack_covers(&a, need));
+	CHECK(linkack_queued(&a, &out) == need);
+	CHECK(linkack_keep(&a, buf_head(&out), buf_avail(&out)) == 0);
+	f = ack_frame(&frame, 6);
+	CHECK(linkack_on_ack(&a, &f) == 0 && linkack_covers(&a, need));
+	linkack_reset(&a);
 	CHECK(!a.rx && !a.rx_told && !a.tx_acked && !a.kept_n && !a.kept.data);
 	buf_free(&batch);
 	buf_free(&frame);
