@@ -69,6 +69,7 @@
 
 #include "cm/c2s.h"
 #include "cm/conn.h"
+#include "cm/sm.h"
 #include "cm/worker.h"
 #include "lib/config.h"
 #include "lib/jid.h"
@@ -928,6 +929,7 @@ static void fuzz_teardown(struct fuzz *z)
 	buf_free(&z->tls_out);
 	uplink_free(&z->w->link);
 	free(z->w->paused);
+	sm_replies_free(z->w);
 	free(z->w);
 	ERR_clear_error();
 }
