@@ -26,6 +26,11 @@ struct sm_state {
 	char token[HANDOFF_TOKEN_HEX + 1]; /* the secret part of the SM-ID */
 	/* A resumption that waits for this connection's old transport to go. */
 	struct handoff *pending;
+	/* Waiting for the core's answer to SESSION_UNPARK (sm_resume.c): the
+	 * client's 'h' and where its SM-ID said the session was, to echo it. */
+	uint8_t unparking;
+	uint32_t ask_h, ask_sid;
+	unsigned ask_worker;
 };
 
 /* The length of the oldest queued frame, which is parsed into f. */

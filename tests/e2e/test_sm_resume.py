@@ -17,11 +17,11 @@ SERVER_OPTIONS = {'workers': 2, 'c2s_extra': 'resume_timeout = %d' % RESUME_TIME
 PING = "<ping xmlns='urn:xmpp:ping'/>"
 
 
-def _enable_resume(s):
+def _enable_resume(s, timeout=RESUME_TIMEOUT):
     s.send("<enable xmlns='%s' resume='true'/>" % NS_SM)
     el = s.next_element(lambda e: e.tag in (q(NS_SM, 'enabled'), q(NS_SM, 'failed')))
     assert el.tag == q(NS_SM, 'enabled') and el.get('resume') == 'true', el.attrib
-    assert el.get('id') and el.get('max') == str(RESUME_TIMEOUT)
+    assert el.get('id') and el.get('max') == str(timeout)
     return el.get('id')
 
 

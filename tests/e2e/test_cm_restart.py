@@ -1,0 +1,182 @@
+"""A cm restart (issue 13): on SIGTERM the cm parks every session whose
+client may resume it (XEP-0198 §5) on the core, which keeps it registered
+and available and queues what is sent to it; the client reconnects to the
+restarted cm, or to another, and resumes: what it had not acknowledged and
+what came meanwhile arrive, and its contacts never see it go unavailable.
+Not taken up within resume_timeout, the session ends as any other: its
+messages are stored offline.  Raw XML, so every counted stanza is visible."""
+import time
+
+from conftest import WAIT
+from test_multi_cm import SecondCm
+from test_sm import NS_SM
+from test_sm_resume import _bodies_until_r, _enable_resume, _failed, _ping_ok, _resume
+from test_subscription_rules import _roster, subscribe
+from xmpp_raw import NS_CLIENT, RawStream, body_of, q, stream_error
+
+RESUME_TIMEOUT = 8
+SERVER_OPTIONS = {'workers': 2, 'c2s_extra': 'resume_timeout = %d' % RESUME_TIMEOUT}
+
+
+def _stop_cm(server):
+    server._stop_one('starling-cm', server.cm)
+    server.cm = None
+
+
+def _start_cm(server):
+    server.cm = server._spawn('starling-cm')
+    server._wait('starling-cm', server._port_open, server.cm)
+
+
+def _alice_resumable_bob_watching(server, cm2):
+    """alice on the cm under test with resumable SM; bob on cm2, subscribed
+    to her presence, so he would see her go unavailable."""
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    a = server.raw_login(aj, apw, 'phone')
+    b = cm2.raw_login(bj, bpw, 'pc')
+    for s in (a, b):
+        _roster(s)
+        s.presence()
+    subscribe(b, a, bj, aj)
+    assert _presence_seen(b, aj) == ['available']  # RFC 6121 §3.1.5
+    previd = _enable_resume(a, RESUME_TIMEOUT)
+    return a, b, aj, apw, bj, previd
+
+
+def _presence_seen(b, aj):
+    """The presence types bob got from alice, up to a ping's answer."""
+    seen, rid = [], 'sync-presence'
+    b.send("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>"
+           % (rid, b.domain))
+    b.next_element(lambda e: e.get('id') == rid or (
+        e.tag == q(NS_CLIENT, 'presence') and e.get('from', '').startswith(aj + '/')
+        and seen.append(e.get('type', 'available'))))
+    return seen
+
+
+def _raw(server, cm2, jid, pw):
+    """Authenticated on cm2, not bound: ready for <resume/> or a bind."""
+    s = RawStream(server.host, cm2.port, jid.split('@')[1], cafile=str(server.cert))
+    s.authenticate(jid.split('@')[0], pw)
+    s.open()
+    return s
+
+
+def _wait_log(server, name, text):
+    deadline = time.monotonic() + WAIT
+    while text not in server._log(name):
+        assert time.monotonic() < deadline, 'no %r in the %s log' % (text, name)
+        time.sleep(0.05)
+
+
+def _park(server, a, aj):
+    """SIGTERM of the cm: alice's connection drops (no stream error, as a
+    lost network) and the core has her session."""
+    _stop_cm(server)
+    got = a.read_to_close()
+    assert a.eof and stream_error(got) is None and not a.root_closed, got
+    _wait_log(server, 'starling-core', aj + '/phone parked')
+
+
+def test_resume_on_the_restarted_cm(server):
+    cm2 = SecondCm(server)
+    a, b, aj, apw, bj, previd = _alice_resumable_bob_watching(server, cm2)
+    try:
+        b.message(aj + '/phone', 'm1')
+        b.message(aj + '/phone', 'm2')
+        assert _bodies_until_r(a) == ['m1']
+        assert body_of(a.next_message()) == 'm2'
+        a.send("<a xmlns='%s' h='1'/>" % NS_SM)  # m1 acknowledged, m2 not
+        _ping_ok(a)  # alice handled one stanza after enabling: her ping
+        _park(server, a, aj)
+        b.message(aj + '/phone', 'm3')  # while no cm holds her
+        b.message(aj, 'm4')  # to the bare JID: she is still available
+        _start_cm(server)
+        # As if only m1 had reached her: m2 and the ping's answer come again.
+        a, el = _resume(server, aj, apw, previd, 1)
+        assert el.tag == q(NS_SM, 'resumed'), el
+        assert el.get('h') == '1' and el.get('previd') == previd
+        # §5: in order, what she never acknowledged, then what queued on the core.
+        assert _bodies_until_r(a) == ['m2', 'm3', 'm4']
+        a.send("<a xmlns='%s' h='5'/>" % NS_SM)
+        a.message(bj + '/pc', 'back')
+        assert body_of(b.next_message()) == 'back'
+        assert _presence_seen(b, aj) == []  # bob never saw her go
+        # The counters carry on: ping after ping, the server's 'h' counts.
+        _ping_ok(a)
+        a.send("<r xmlns='%s'/>" % NS_SM)
+        assert a.next_element(lambda e: e.tag == q(NS_SM, 'a')).get('h') == '3'
+    finally:
+        a.close()
+        b.close()
+        cm2.stop()
+        if server.cm is None:
+            _start_cm(server)
+
+
+def test_resume_on_another_cm(server):
+    """Any cm may take the session up: the core hands it to the asker."""
+    cm2 = SecondCm(server)
+    a, b, aj, apw, bj, previd = _alice_resumable_bob_watching(server, cm2)
+    s = None
+    try:
+        b.message(aj + '/phone', 'unacked')
+        assert body_of(a.next_message()) == 'unacked'
+        _park(server, a, aj)
+        # Neither another account nor a forged token gets it.
+        w, sid, token = previd.split('.')
+        forged = '%s.%s.%s' % (w, sid, ('0' if token[0] != '0' else '1') + token[1:])
+        mj, mpw = server.new_user('mallory')
+        for jid, pw, pv in ((aj, apw, forged), (mj, mpw, previd)):
+            t = _raw(server, cm2, jid, pw)
+            t.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, pv))
+            assert _failed(t.next_element(lambda e: e.tag == q(NS_SM, 'failed'))) == \
+                'item-not-found'
+            assert t.bind('other')  # §5: the stream may bind instead
+            t.close()
+        s = _raw(server, cm2, aj, apw)
+        s.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, previd))
+        el = s.next_element(lambda e: e.tag in (q(NS_SM, 'resumed'), q(NS_SM, 'failed')))
+        assert el.tag == q(NS_SM, 'resumed'), el
+        assert _bodies_until_r(s) == ['unacked']
+        s.send("<a xmlns='%s' h='1'/>" % NS_SM)
+        s.message(bj + '/pc', 'from cm2')
+        assert body_of(b.next_message()) == 'from cm2'
+        b.message(aj + '/phone', 'to cm2')
+        assert body_of(s.next_message()) == 'to cm2'
+        assert _presence_seen(b, aj) == []
+    finally:
+        a.close()
+        b.close()
+        if s:
+            s.close()
+        cm2.stop()
+        if server.cm is None:
+            _start_cm(server)
+
+
+def test_not_taken_up_in_time_goes_offline(server):
+    cm2 = SecondCm(server)
+    a, b, aj, apw, bj, previd = _alice_resumable_bob_watching(server, cm2)
+    try:
+        b.message(aj + '/phone', 'seen, not acked')
+        assert body_of(a.next_message()) == 'seen, not acked'
+        _park(server, a, aj)
+        _start_cm(server)
+        b.message(aj + '/phone', 'while away')
+        _wait_log(server, 'starling-core', 'session close: %s/phone (not taken up in time)' % aj)
+        assert _presence_seen(b, aj) == ['unavailable']  # now she is gone
+        s, el = _resume(server, aj, apw, previd, 0)
+        assert _failed(el) == 'item-not-found'
+        s.close()
+        a = server.raw_login(aj, apw, 'phone')
+        a.presence()
+        got = {body_of(a.next_message()), body_of(a.next_message())}
+        assert got == {'seen, not acked', 'while away'}
+    finally:
+        a.close()
+        b.close()
+        cm2.stop()
+        if server.cm is None:
+            _start_cm(server)
