@@ -9,6 +9,7 @@
 #include "c2s.h"
 #include "connlog.h"
 #include "lib/log.h"
+#include "smid.h"
 #include "worker.h"
 
 size_t sm_head_len(struct sm_state *m, struct wire_frame *f)
@@ -21,6 +22,8 @@ void sm_free(struct conn *c)
 {
 	if (!c->sm)
 		return;
+	if (c->sm->moved)
+		smid_del(c->sm->token);
 	buf_free(&c->sm->q);
 	handoff_free(c->sm->pending);
 	free(c->sm);

@@ -27,8 +27,10 @@ struct sm_state {
 	/* A resumption that waits for this connection's old transport to go. */
 	struct handoff *pending;
 	/* Waiting for the core's answer to SESSION_UNPARK (sm_resume.c): the
-	 * client's 'h' and where its SM-ID said the session was, to echo it. */
-	uint8_t unparking;
+	 * client's 'h' and where its SM-ID said the session was.  Once taken
+	 * up (from_core), the SM-ID stays that one: its client keeps it. */
+	uint8_t unparking, from_core;
+	uint8_t moved; /* the SM-ID leads here through smid.c */
 	uint32_t ask_h, ask_sid;
 	unsigned ask_worker;
 };

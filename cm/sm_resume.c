@@ -20,6 +20,7 @@
 #include "connlog.h"
 #include "csi.h"
 #include "lib/log.h"
+#include "smid.h"
 #include "worker.h"
 
 /* The SM-ID: "<worker>.<sid>.<token>", where the session lives and a secret
@@ -30,7 +31,9 @@
 
 static void previd_of(struct worker *w, struct conn *c, char *out)
 {
-	snprintf(out, PREVID_MAX, "%u.%u.%s", w->id, c->sid, c->sm->token);
+	struct sm_state *m = c->sm;
+	snprintf(out, PREVID_MAX, "%u.%u.%s", m->from_core ? m->ask_worker : w->id,
+		 m->from_core ? m->ask_sid : c->sid, m->token);
 }
 
 static int parse_previd(const char *s, unsigned *worker, uint32_t *sid, char *token)
@@ -116,6 +119,8 @@ void sm_resume_request(struct worker *w, struct conn *c, xmlNodePtr resume)
 	int bad = !h || !pv || sm_get_h(resume, &h->h) ||
 		  parse_previd((const char *)pv, &h->target, &h->sid, h->token);
 	xmlFree(pv);
+	if (!bad)
+		smid_find(h->token, &h->target, &h->sid); /* taken up from the core since */
 	if (!bad && h->target >= w->n_all) {
 		/* Given out by a cm with more workers: only the core may know it. */
 		ask_core(w, c, h);
@@ -385,6 +390,8 @@ int sm_on_unparked(struct worker *w, const struct wire_frame *f)
 	c->flags |= CONN_BOUND;
 	m->unparking = 0;
 	m->resumable = 1;
+	m->from_core = 1;
+	m->moved = !smid_add(m->token, w->id, c->sid);
 	m->h_in = p.h_in;
 	m->acked = p.acked;
 	m->n = p.n;
@@ -399,9 +406,9 @@ int sm_on_unparked(struct worker *w, const struct wire_frame *f)
 	conn_timer_clear(w, c);
 	if (w->cfg->idle_timeout)
 		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
-	char x[PREVID_MAX + 100];
-	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%u.%u.%s'/>", m->h_in,
-		 m->ask_worker, m->ask_sid, m->token);
+	char id[PREVID_MAX], x[PREVID_MAX + 100];
+	previd_of(w, c, id);
+	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", m->h_in, id);
 	conn_send_str(w, c, x);
 	conn_log(LOG_LEVEL_INFO, c, "%s resumed from the core on worker %u, %u stanza(s) sent again",
 		 c->jid, w->id, m->n);

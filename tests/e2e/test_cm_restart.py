@@ -107,6 +107,14 @@ def test_resume_on_the_restarted_cm(server):
         _ping_ok(a)
         a.send("<r xmlns='%s'/>" % NS_SM)
         assert a.next_element(lambda e: e.tag == q(NS_SM, 'a')).get('h') == '3'
+        # Her client keeps the SM-ID of <enabled/>: it still finds the
+        # session, now in another slot of another cm process.
+        a.close()
+        b.message(aj + '/phone', 'm5')
+        a, el = _resume(server, aj, apw, previd, 6)
+        assert el.tag == q(NS_SM, 'resumed'), el
+        assert el.get('h') == '3' and el.get('previd') == previd
+        assert _bodies_until_r(a) == ['m5']
     finally:
         a.close()
         b.close()

@@ -491,10 +491,7 @@ static void fuzz_on_return(struct fuzz *z, const struct wire_frame *f)
 	struct wire_stanza ws;
 	if (f->sid || wire_get_stanza(f, &ws) || !z->session || !wire_str_eq(ws.to, z->session))
 		fuzz_die("STANZA_RETURN without a session or not for it");
-	int msg = ws.kind == STANZA_MESSAGE && (ws.type == STANZA_T_NONE ||
-						ws.type == STANZA_T_NORMAL || ws.type == STANZA_T_CHAT);
-	int req = ws.kind == STANZA_IQ && (ws.type == STANZA_T_GET || ws.type == STANZA_T_SET);
-	if (!msg && !req)
+	if (!wire_stanza_returnable(&ws))
 		fuzz_die("STANZA_RETURN of a stanza the core cannot use");
 }
 
