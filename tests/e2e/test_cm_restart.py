@@ -5,6 +5,7 @@ restarted cm, or to another, and resumes: what it had not acknowledged and
 what came meanwhile arrive, and its contacts never see it go unavailable.
 Not taken up within resume_timeout, the session ends as any other: its
 messages are stored offline.  Raw XML, so every counted stanza is visible."""
+import re
 import time
 
 from conftest import WAIT
@@ -72,11 +73,20 @@ def _wait_log(server, name, text):
 
 def _park(server, a, aj):
     """SIGTERM of the cm: alice's connection drops (no stream error, as a
-    lost network) and the core has her session."""
+    lost network) and the core has her session (and any other session
+    an earlier test left waiting on that cm)."""
+    before = _parked(server)
     _stop_cm(server)
     got = a.read_to_close()
     assert a.eof and stream_error(got) is None and not a.root_closed, got
     _wait_log(server, 'starling-core', aj + '/phone parked')
+    assert _parked(server) >= before + 1
+
+
+def _parked(server):
+    """The core's count of parked sessions (starlingctl status)."""
+    out = server.ctl('status').stdout
+    return int(re.search(r'(?m)^starling_core_sessions_parked (\d+)$', out).group(1))
 
 
 def test_resume_on_the_restarted_cm(server):
@@ -99,6 +109,7 @@ def test_resume_on_the_restarted_cm(server):
         assert el.get('h') == '1' and el.get('previd') == previd
         # §5: in order, what she never acknowledged, then what queued on the core.
         assert _bodies_until_r(a) == ['m2', 'm3', 'm4']
+        assert _parked(server) == 0  # the first test: nothing else waits
         a.send("<a xmlns='%s' h='5'/>" % NS_SM)
         a.message(bj + '/pc', 'back')
         assert body_of(b.next_message()) == 'back'
