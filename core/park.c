@@ -235,8 +235,8 @@ void park_tick(struct core *c)
 		t->next_ms = next;
 	if (buf_avail(&t->gone))
 		route_gone(c);
-	if (!t->n && c->parked)
-		buf_free(&c->parked->out); /* SESSION_CLOSEs others wrote to parked sessions */
+	if (c->parked)
+		buf_free(&c->parked->out); /* closes others wrote to parked sessions: no cm reads them */
 }
 
 int park_wait_ms(const struct core *c)

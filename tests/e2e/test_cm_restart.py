@@ -5,10 +5,11 @@ restarted cm, or to another, and resumes: what it had not acknowledged and
 what came meanwhile arrive, and its contacts never see it go unavailable.
 Not taken up within resume_timeout, the session ends as any other: its
 messages are stored offline.  Raw XML, so every counted stanza is visible."""
+import asyncio
 import re
 import time
 
-from conftest import WAIT
+from conftest import WAIT, Client, _clients, expect, run
 from test_multi_cm import SecondCm
 from test_sm import NS_SM
 from test_sm_resume import _bodies_until_r, _enable_resume, _failed, _ping_ok, _resume
@@ -199,3 +200,49 @@ def test_not_taken_up_in_time_goes_offline(server):
         cm2.stop()
         if server.cm is None:
             _start_cm(server)
+
+
+def test_slixmpp_resumes_on_the_restarted_cm(server):
+    """A real client: slixmpp's XEP-0198 plugin sees its connection drop when
+    the cm stops, reconnects to the restarted cm and resumes."""
+    (aj, apw), (bj, bpw) = server.new_user('alice'), server.new_user('bob')
+    cm2 = SecondCm(server)
+    try:
+        run(_slixmpp_resume(server, cm2, aj, apw, bj, bpw))
+    finally:
+        cm2.stop()
+        if server.cm is None:
+            _start_cm(server)
+
+
+async def _slixmpp_resume(server, cm2, aj, apw, bj, bpw):
+    loop = asyncio.get_running_loop()
+    a = Client(server, aj, apw, resource='phone')
+    a.register_plugin('xep_0198')
+    enabled, resumed, dropped = loop.create_future(), loop.create_future(), asyncio.Event()
+    a.add_event_handler('sm_enabled', lambda _: enabled.done() or enabled.set_result(True))
+    a.add_event_handler('session_resumed', lambda _: resumed.done() or resumed.set_result(True))
+    a.add_event_handler('disconnected', lambda _: dropped.set())
+    b = Client(server, bj, bpw, resource='pc')
+    _clients.extend((a, b))
+    a.connect((server.host, server.port))
+    b.connect((server.host, cm2.port))
+    assert await asyncio.wait_for(a.outcome, WAIT) == 'session'
+    assert await asyncio.wait_for(b.outcome, WAIT) == 'session'
+    assert await asyncio.wait_for(enabled, WAIT) is True
+    b.send_message(mto=aj + '/phone', mbody='before the restart')
+    await expect(a.messages, lambda m: m['body'] == 'before the restart', 'first message')
+    _stop_cm(server)
+    await asyncio.wait_for(dropped.wait(), WAIT)
+    b.send_message(mto=aj + '/phone', mbody='while the cm was down')
+    _start_cm(server)
+    a.connect((server.host, server.port))
+    assert await asyncio.wait_for(resumed, WAIT) is True
+    got = []
+    await expect(a.messages, lambda m: got.append(m['body']) or
+                 m['body'] == 'while the cm was down', 'the message sent while the cm was down')
+    # Its ack of the first may not have reached the cm before it stopped:
+    # XEP-0198 then sends it again, at most once.
+    assert got[-1:] == ['while the cm was down'] and set(got[:-1]) <= {'before the restart'}, got
+    a.send_message(mto=bj + '/pc', mbody='back again')
+    await expect(b.messages, lambda m: m['body'] == 'back again', 'alice chats again')
