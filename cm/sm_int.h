@@ -55,8 +55,9 @@ void sm_resume_request(struct worker *w, struct conn *c, xmlNodePtr resume);
 #define SM_PREVID_MAX (10 + 1 + 10 + 1 + HANDOFF_TOKEN_HEX + 1)
 /* c's SM-ID, as its client knows it, into out[SM_PREVID_MAX]. */
 void sm_previd(struct worker *w, struct conn *c, char *out);
-/* §5: everything unacknowledged again, in order, as one batch. */
-void sm_retransmit(struct worker *w, struct conn *c);
+/* c has its session back on a transport: <resumed/> and everything still
+ * unacknowledged again, in order (§5). */
+void sm_resumed(struct worker *w, struct conn *c);
 /* sm_park.c: c (authenticated, not bound) asks the core for the session of
  * h's SM-ID, which this cm does not hold; the answer comes to sm_on_unparked. */
 void sm_ask_core(struct worker *w, struct conn *c, const struct handoff *h);

@@ -7,7 +7,6 @@
  * the asking connection's sid. */
 #include "sm_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +123,8 @@ int sm_on_unparked(struct worker *w, const struct wire_frame *f)
 		return 0;
 	if (status) {
 		sm_free(c);
-		sm_failed(w, c, "item-not-found"); /* the stream may bind instead (§5) */
+		if (!(c->flags & CONN_DEAD))
+			sm_failed(w, c, "item-not-found"); /* the stream may bind instead (§5) */
 		return 0;
 	}
 	free(c->jid);
@@ -141,19 +141,13 @@ int sm_on_unparked(struct worker *w, const struct wire_frame *f)
 	if (buf_append(&m->q, p.q.p, p.q.len)) {
 		conn_log(LOG_LEVEL_WARN, c, "out of memory: %u stanza(s) to send again lost", m->n);
 		m->n = 0;
-		newly = 0;
+		m->sent = m->acked = m->ask_h;
+	} else {
+		sm_ack_to(m, m->ask_h); /* checked above: not more than was sent */
 	}
-	sm_pop(m, newly);
-	m->acked = m->ask_h;
 	conn_timer_clear(w, c);
-	if (w->cfg->idle_timeout)
-		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
-	char id[SM_PREVID_MAX], x[SM_PREVID_MAX + 100];
-	sm_previd(w, c, id);
-	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", m->h_in, id);
-	conn_send_str(w, c, x);
 	conn_log(LOG_LEVEL_INFO, c, "%s resumed from the core on worker %u, %u stanza(s) sent again",
 		 c->jid, w->id, m->n);
-	sm_retransmit(w, c);
+	sm_resumed(w, c);
 	return 0;
 }

@@ -117,7 +117,8 @@ static struct conn *session_for(struct worker *w, struct handoff *h)
 	return !strncmp(c->jid, h->jid, n) && c->jid[n] == '/' ? c : NULL;
 }
 
-void sm_retransmit(struct worker *w, struct conn *c)
+/* §5: everything unacknowledged again, in order, as one batch. */
+static void retransmit(struct worker *w, struct conn *c)
 {
 	struct sm_state *m = c->sm;
 	struct buf out = {0};
@@ -144,6 +145,17 @@ void sm_retransmit(struct worker *w, struct conn *c)
 	}
 }
 
+void sm_resumed(struct worker *w, struct conn *c)
+{
+	if (w->cfg->idle_timeout)
+		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
+	char id[SM_PREVID_MAX], x[SM_PREVID_MAX + 100];
+	sm_previd(w, c, id);
+	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", c->sm->h_in, id);
+	conn_send_str(w, c, x);
+	retransmit(w, c);
+}
+
 /* The detached session c takes h's transport. */
 static void resume(struct worker *w, struct conn *c, struct handoff *h)
 {
@@ -158,16 +170,10 @@ static void resume(struct worker *w, struct conn *c, struct handoff *h)
 	conn_timer_clear(w, c);
 	c->flags &= (uint32_t)~CONN_DETACHED;
 	handoff_attach(w, c, h);
-	if (w->cfg->idle_timeout)
-		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
-	char id[SM_PREVID_MAX], x[SM_PREVID_MAX + 100];
-	sm_previd(w, c, id);
-	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", m->h_in, id);
-	conn_send_str(w, c, x);
 	conn_log(LOG_LEVEL_INFO, c,
 		 "%s resumed on worker %u (connection from worker %u), %u stanza(s) sent again",
 		 c->jid, w->id, h->source, m->n);
-	sm_retransmit(w, c);
+	sm_resumed(w, c);
 	handoff_finish(w, c, h);
 }
 

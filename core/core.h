@@ -38,6 +38,7 @@ struct core {
 	struct park_table {
 		struct park **v; /* by the parked session's sid; NULL = free */
 		uint32_t cap, n;
+		uint32_t low;	  /* every sid below it is taken */
 		uint64_t next_ms; /* no deadline before this (0: look now) */
 		struct buf gone; /* queues of parked sessions that ended, to route */
 	} parks;

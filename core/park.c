@@ -48,15 +48,15 @@ static struct link *parking(struct core *c)
 static int64_t free_sid(struct core *c)
 {
 	struct park_table *t = &c->parks;
-	for (uint32_t i = 0; i < t->cap; i++)
+	for (uint32_t i = t->low; i < t->cap; i++)
 		if (!t->v[i])
-			return i;
+			return t->low = i;
 	uint32_t cap = t->cap ? t->cap * 2 : 16;
 	struct park **v = realloc(t->v, cap * sizeof *v);
 	if (!v)
 		return -1;
 	memset(v + t->cap, 0, (cap - t->cap) * sizeof *v);
-	int64_t sid = t->cap;
+	int64_t sid = t->low = t->cap;
 	t->v = v;
 	t->cap = cap;
 	return sid;
@@ -73,6 +73,8 @@ static void drop(struct core *c, struct park *p, int route)
 		c->parks.next_ms = 0;
 	c->parks.v[p->sid] = NULL;
 	c->parks.n--;
+	if (p->sid < c->parks.low)
+		c->parks.low = p->sid;
 	buf_free(&p->q);
 	free(p);
 }
@@ -131,7 +133,7 @@ void park_on_park(struct core *c, struct link *l, const struct wire_frame *f)
 	p->deadline_ms = c->now_ms + (uint64_t)secs * 1000;
 	c->parks.v[sid] = p;
 	c->parks.n++;
-	if (p->deadline_ms < c->parks.next_ms || c->parks.n == 1)
+	if (p->deadline_ms < c->parks.next_ms)
 		c->parks.next_ms = p->deadline_ms;
 	char jid[CORE_JID_MAX];
 	if (session_full_jid(c, s, jid, sizeof jid) > 0)

@@ -4,16 +4,20 @@ and available and queues what is sent to it; the client reconnects to the
 restarted cm, or to another, and resumes: what it had not acknowledged and
 what came meanwhile arrive, and its contacts never see it go unavailable.
 Not taken up within resume_timeout, the session ends as any other: its
-messages are stored offline.  Raw XML, so every counted stanza is visible."""
+messages are stored offline.  Raw XML, so every counted stanza is visible;
+and slixmpp, a real client."""
 import asyncio
 import re
 import time
 
+import pytest
+
 from conftest import WAIT, Client, _clients, expect, run
 from test_multi_cm import SecondCm
 from test_sm import NS_SM
-from test_sm_resume import _bodies_until_r, _enable_resume, _failed, _ping_ok, _resume
-from test_subscription_rules import _roster, subscribe
+from test_sm_resume import (_bodies_until_r, _enable_resume, _ended_with_offline, _failed,
+                            _ping_ok, _resume, sm_client)
+from test_subscription_rules import friends
 from xmpp_raw import NS_CLIENT, RawStream, body_of, q, stream_error
 
 RESUME_TIMEOUT = 8
@@ -30,20 +34,23 @@ def _start_cm(server):
     server._wait('starling-cm', server._port_open, server.cm)
 
 
+@pytest.fixture
+def cm2(server):
+    """Another cm for bob (who must stay connected) and for resuming on;
+    the module's cm runs again after the test whatever happened."""
+    cm = SecondCm(server)
+    yield cm
+    cm.stop()
+    if server.cm is None:
+        _start_cm(server)
+
+
 def _alice_resumable_bob_watching(server, cm2):
     """alice on the cm under test with resumable SM; bob on cm2, subscribed
     to her presence, so he would see her go unavailable."""
-    aj, apw = server.new_user('alice')
-    bj, bpw = server.new_user('bob')
-    a = server.raw_login(aj, apw, 'phone')
-    b = cm2.raw_login(bj, bpw, 'pc')
-    for s in (a, b):
-        _roster(s)
-        s.presence()
-    subscribe(b, a, bj, aj)
-    assert _presence_seen(b, aj) == ['available']  # RFC 6121 §3.1.5
-    previd = _enable_resume(a, RESUME_TIMEOUT)
-    return a, b, aj, apw, bj, previd
+    (a, aj, apw), (b, bj, _) = friends(server, bob_on=cm2)
+    _presence_seen(b, aj)  # what the subscriptions brought
+    return a, b, aj, apw, bj, _enable_resume(a, RESUME_TIMEOUT)
 
 
 def _presence_seen(b, aj):
@@ -72,6 +79,12 @@ def _wait_log(server, name, text):
         time.sleep(0.05)
 
 
+def _parked(server):
+    """The core's count of parked sessions (starlingctl status)."""
+    out = server.ctl('status').stdout
+    return int(re.search(r'(?m)^starling_core_sessions_parked (\d+)$', out).group(1))
+
+
 def _park(server, a, aj):
     """SIGTERM of the cm: alice's connection drops (no stream error, as a
     lost network) and the core has her session (and any other session
@@ -84,14 +97,7 @@ def _park(server, a, aj):
     assert _parked(server) >= before + 1
 
 
-def _parked(server):
-    """The core's count of parked sessions (starlingctl status)."""
-    out = server.ctl('status').stdout
-    return int(re.search(r'(?m)^starling_core_sessions_parked (\d+)$', out).group(1))
-
-
-def test_resume_on_the_restarted_cm(server):
-    cm2 = SecondCm(server)
+def test_resume_on_the_restarted_cm(server, cm2):
     a, b, aj, apw, bj, previd = _alice_resumable_bob_watching(server, cm2)
     try:
         b.message(aj + '/phone', 'm1')
@@ -130,14 +136,10 @@ def test_resume_on_the_restarted_cm(server):
     finally:
         a.close()
         b.close()
-        cm2.stop()
-        if server.cm is None:
-            _start_cm(server)
 
 
-def test_resume_on_another_cm(server):
+def test_resume_on_another_cm(server, cm2):
     """Any cm may take the session up: the core hands it to the asker."""
-    cm2 = SecondCm(server)
     a, b, aj, apw, bj, previd = _alice_resumable_bob_watching(server, cm2)
     s = None
     try:
@@ -171,13 +173,9 @@ def test_resume_on_another_cm(server):
         b.close()
         if s:
             s.close()
-        cm2.stop()
-        if server.cm is None:
-            _start_cm(server)
 
 
-def test_not_taken_up_in_time_goes_offline(server):
-    cm2 = SecondCm(server)
+def test_not_taken_up_in_time_goes_offline(server, cm2):
     a, b, aj, apw, bj, previd = _alice_resumable_bob_watching(server, cm2)
     try:
         b.message(aj + '/phone', 'seen, not acked')
@@ -187,44 +185,23 @@ def test_not_taken_up_in_time_goes_offline(server):
         b.message(aj + '/phone', 'while away')
         _wait_log(server, 'starling-core', 'session close: %s/phone (not taken up in time)' % aj)
         assert _presence_seen(b, aj) == ['unavailable']  # now she is gone
-        s, el = _resume(server, aj, apw, previd, 0)
-        assert _failed(el) == 'item-not-found'
-        s.close()
-        a = server.raw_login(aj, apw, 'phone')
-        a.presence()
-        got = {body_of(a.next_message()), body_of(a.next_message())}
-        assert got == {'seen, not acked', 'while away'}
+        a = _ended_with_offline(server, aj, apw, previd, {'seen, not acked', 'while away'})
     finally:
         a.close()
         b.close()
-        cm2.stop()
-        if server.cm is None:
-            _start_cm(server)
 
 
-def test_slixmpp_resumes_on_the_restarted_cm(server):
+def test_slixmpp_resumes_on_the_restarted_cm(server, cm2):
     """A real client: slixmpp's XEP-0198 plugin sees its connection drop when
     the cm stops, reconnects to the restarted cm and resumes."""
     (aj, apw), (bj, bpw) = server.new_user('alice'), server.new_user('bob')
-    cm2 = SecondCm(server)
-    try:
-        run(_slixmpp_resume(server, cm2, aj, apw, bj, bpw))
-    finally:
-        cm2.stop()
-        if server.cm is None:
-            _start_cm(server)
+    run(_slixmpp_resume(server, cm2, aj, apw, bj, bpw))
 
 
 async def _slixmpp_resume(server, cm2, aj, apw, bj, bpw):
-    loop = asyncio.get_running_loop()
-    a = Client(server, aj, apw, resource='phone')
-    a.register_plugin('xep_0198')
-    enabled, resumed, dropped = loop.create_future(), loop.create_future(), asyncio.Event()
-    a.add_event_handler('sm_enabled', lambda _: enabled.done() or enabled.set_result(True))
-    a.add_event_handler('session_resumed', lambda _: resumed.done() or resumed.set_result(True))
-    a.add_event_handler('disconnected', lambda _: dropped.set())
+    a, enabled, resumed, dropped = sm_client(server, aj, apw)
     b = Client(server, bj, bpw, resource='pc')
-    _clients.extend((a, b))
+    _clients.append(b)
     a.connect((server.host, server.port))
     b.connect((server.host, cm2.port))
     assert await asyncio.wait_for(a.outcome, WAIT) == 'session'
