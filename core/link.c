@@ -472,6 +472,8 @@ static void link_reroute(struct core *c, struct link *l)
 		if (f.type == WIRE_STANZA && !wire_get_stanza(&f, &st)) {
 			router_returned(c, &st);
 			n++;
+		} else if (f.type == WIRE_SESSION_UNPARKED) {
+			park_unparked_lost(c, &f);
 		}
 		p += k;
 		left -= (size_t)k;

@@ -151,6 +151,17 @@ static int token_eq(const struct park *p, struct wire_str t)
 	return !d;
 }
 
+/* SESSION_UNPARKED: the session p, or "unknown" when NULL.  Counted by the
+ * cm like a stanza frame, so kept until it is (park_unparked_lost). */
+static int answer(struct link *l, uint32_t sid, const struct wire_park *p)
+{
+	size_t before = buf_avail(&l->out);
+	int rc = wire_put_unparked(&l->out, sid, p ? 0 : 1, p);
+	if (!rc)
+		link_keep(l, before);
+	return rc;
+}
+
 void park_on_unpark(struct core *c, struct link *l, const struct wire_frame *f)
 {
 	struct wire_reader r;
@@ -171,13 +182,13 @@ void park_on_unpark(struct core *c, struct link *l, const struct wire_frame *f)
 	int jl = p ? session_full_jid(c, p->s, jid, sizeof jid) : -1;
 	struct wire_park wp = {.jid = {jid, (uint32_t)(jl > 0 ? jl : 0)}};
 	if (!p || jl <= 0 || buf_avail(&p->q) > WIRE_PARK_MAX_Q || session_by_sid(l, f->sid)) {
-		if (wire_put_unparked(&l->out, f->sid, 1, NULL))
+		if (answer(l, f->sid, NULL))
 			link_fail(l, "out of memory");
 		return;
 	}
 	struct session *s = p->s;
 	if (session_move(l, f->sid, s)) {
-		if (wire_put_unparked(&l->out, f->sid, 1, NULL))
+		if (answer(l, f->sid, NULL))
 			link_fail(l, "out of memory");
 		return;
 	}
@@ -185,13 +196,24 @@ void park_on_unpark(struct core *c, struct link *l, const struct wire_frame *f)
 	wp.acked = p->acked;
 	wp.n = p->n;
 	wp.q = (struct wire_str){buf_head(&p->q), (uint32_t)buf_avail(&p->q)};
-	int rc = wire_put_unparked(&l->out, f->sid, 0, &wp);
+	int rc = answer(l, f->sid, &wp);
 	if (rc) /* the link ends, and the session with it: its queue is routed */
 		link_fail(l, "out of memory");
 	else
 		log_info("link %s: %s taken up with %u stanza(s) to send again", l->peer, jid,
 			 p->n);
 	drop(c, p, rc != 0);
+}
+
+void park_unparked_lost(struct core *c, const struct wire_frame *f)
+{
+	uint8_t status;
+	struct wire_park p;
+	if (wire_get_unparked(f, &status, &p) || status)
+		return;
+	if (buf_append(&c->parks.gone, p.q.p, p.q.len))
+		log_warn("%u stanza(s) of a session taken up lost (out of memory)", p.n);
+	c->parks.next_ms = 0;
 }
 
 int park_queue(struct core *c, struct session *s, const struct wire_stanza *st)

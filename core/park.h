@@ -29,6 +29,10 @@ void park_on_unpark(struct core *c, struct link *l, const struct wire_frame *f);
 int park_queue(struct core *c, struct session *s, const struct wire_stanza *st);
 /* session_free of a parked session: its queue is routed at the next park_tick. */
 void park_session_gone(struct core *c, struct session *s);
+/* link.c: a link lost before its cm counted this SESSION_UNPARKED (kept
+ * like a stanza frame): the session ended with the link, and its queue is
+ * routed at the next park_tick. */
+void park_unparked_lost(struct core *c, const struct wire_frame *f);
 /* Each loop turn: ends the sessions whose time is up and routes the queues
  * of those that ended. */
 void park_tick(struct core *c);

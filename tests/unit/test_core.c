@@ -493,10 +493,12 @@ static void test_park(struct core *c)
 	park_tick(c);
 	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == offline);
 	struct wire_park p;
+	uint32_t kept = l2->ack.kept_n; /* answers are counted by the cm: kept till then */
 	CHECK(unpark(c, l2, 7, "alice@" DOMAIN, "0123456789abcdef0123456789abcdee", &p, &keep) == 1);
 	CHECK(unpark(c, l2, 8, "alice@" DOMAIN, "0123", &p, &keep) == 1);
 	CHECK(unpark(c, l2, 8, "bob@" DOMAIN, TOKEN, &p, &keep) == 1);
 	CHECK(c->parks.n == 1 && !session_by_sid(l2, 7) && !session_by_sid(l2, 8));
+	CHECK(l2->ack.kept_n == kept + 3);
 	CHECK(unpark(c, l2, 9, "alice@" DOMAIN, TOKEN, &p, &keep) == 0);
 	CHECK(wire_str_eq(p.jid, "alice@" DOMAIN "/phone") && p.h_in == 3 && p.acked == 1 &&
 	      p.n == 2 && has_str(p.q, "m1") && has_str(p.q, "m2"));
@@ -510,7 +512,19 @@ static void test_park(struct core *c)
 	park_tick(c);
 	CHECK(c->parks.n == 0 && !c->parks.gone.len);
 	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == offline + 2);
+	/* Taken up by a link lost before its cm counted the answer: the queue
+	 * it carried is stored, not lost with the link. */
+	struct link *l3 = hello_link(c);
+	send_park(c, l2, 2, 60, &q, 1); /* bob's, for a change */
+	CHECK(unpark(c, l3, 5, "bob@" DOMAIN, TOKEN, &p, &keep) == 0 && l3->ack.kept_n == 1);
+	int bob = store_offline_count(c->store, "bob@" DOMAIN);
+	link_close(c, l3);
+	park_tick(c);
+	/* m1 was addressed to alice: routed to her bare JID, offline */
+	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == offline + 3);
+	CHECK(store_offline_count(c->store, "bob@" DOMAIN) == bob);
 	/* A queue that is not n frames is a broken peer. */
+	send_open(c, l2, 2, "bob@" DOMAIN "/pc");
 	send_park(c, l2, 2, 60, &q, 2);
 	CHECK(l2->dead);
 	buf_free(&q);
