@@ -59,6 +59,9 @@ int sm_park(struct worker *w, struct conn *c);
 /* SESSION_UNPARKED: the core's answer to a resumption it was asked for.
  * Returns -1 for a malformed frame. */
 int sm_on_unparked(struct worker *w, const struct wire_frame *f);
+/* The link is lost: a resumption c asked of the core will not be answered
+ * (the core ends that session with the link); <failed/>, and c may bind. */
+void sm_unpark_lost(struct worker *w, struct conn *c);
 /* A transport handed to this worker to resume one of its sessions. */
 void sm_resume_arrive(struct worker *w, struct handoff *h);
 /* The transport of a resumption that cannot be: <failed/>, and it goes on

@@ -151,3 +151,11 @@ int sm_on_unparked(struct worker *w, const struct wire_frame *f)
 	sm_resumed(w, c);
 	return 0;
 }
+
+void sm_unpark_lost(struct worker *w, struct conn *c)
+{
+	if (!c->sm || !c->sm->unparking)
+		return;
+	sm_free(c);
+	sm_failed(w, c, "item-not-found");
+}

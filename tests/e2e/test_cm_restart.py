@@ -95,6 +95,8 @@ def _park(server, a, aj):
     assert a.eof and stream_error(got) is None and not a.root_closed, got
     _wait_log(server, 'starling-core', aj + '/phone parked')
     assert _parked(server) >= before + 1
+    line = [ln for ln in server.ctl('sessions', aj).stdout.splitlines() if ln.startswith(aj)]
+    assert len(line) == 1 and line[0].split('\t')[3] == 'parked', line
 
 
 def test_resume_on_the_restarted_cm(server, cm2):
