@@ -242,6 +242,12 @@ void park_session_gone(struct core *c, struct session *s)
 void park_tick(struct core *c)
 {
 	struct park_table *t = &c->parks;
+	if (c->parked) {
+		/* What others wrote to parked sessions (closes) no cm reads, and a
+		 * failure to write it is no reason to stop queueing for them. */
+		buf_free(&c->parked->out);
+		c->parked->dead = 0;
+	}
 	if (t->next_ms > c->now_ms)
 		return;
 	uint64_t next = UINT64_MAX;
@@ -259,8 +265,6 @@ void park_tick(struct core *c)
 		t->next_ms = next;
 	if (buf_avail(&t->gone))
 		route_gone(c);
-	if (c->parked)
-		buf_free(&c->parked->out); /* closes others wrote to parked sessions: no cm reads them */
 }
 
 int park_wait_ms(const struct core *c)
