@@ -486,7 +486,9 @@ static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
 	xmlNodePtr child = s->kind == STANZA_IQ ? stanza_child(s->root, NULL, NULL) : NULL;
 	int iq_set = s->kind == STANZA_IQ && s->type == STANZA_T_SET;
 	if (iq_set && child && stanza_child(s->root, NS_BIND, "bind")) {
-		if (c->flags & CONN_BOUND)
+		/* Unbound with an SM state: the core is asked for a session that
+		 * would take this connection's sid (sm_resume.c). */
+		if ((c->flags & CONN_BOUND) || c->sm)
 			stanza_error(w, c, s, "cancel", "not-allowed");
 		else
 			on_bind(w, c, s, stanza_child(s->root, NS_BIND, "bind"));

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "sm.h"
 #include "c2s.h"
 #include "sm.h"
 #include "lib/linkaddr.h"
@@ -35,8 +36,10 @@ void uplink_lost(struct worker *w, const char *why)
 	l->retry_at_ms = w->now_ms;
 	for (uint32_t i = 0; i < w->max_slots; i++) {
 		struct conn *c = &w->slots[i];
-		if (c->fd >= 0 && !(c->flags & CONN_DEAD))
+		if (c->fd >= 0 && !(c->flags & CONN_DEAD)) {
 			auth_link_lost(w, c);
+			sm_unpark_lost(w, c);
+		}
 	}
 }
 

@@ -9,6 +9,7 @@
 #include "c2s.h"
 #include "connlog.h"
 #include "lib/log.h"
+#include "smid.h"
 #include "worker.h"
 
 size_t sm_head_len(struct sm_state *m, struct wire_frame *f)
@@ -21,6 +22,8 @@ void sm_free(struct conn *c)
 {
 	if (!c->sm)
 		return;
+	if (c->sm->moved)
+		smid_del(c->sm->token);
 	buf_free(&c->sm->q);
 	handoff_free(c->sm->pending);
 	free(c->sm);
@@ -124,20 +127,10 @@ void sm_inbound(struct conn *c)
 		c->sm->h_in++;
 }
 
-/* What the core can still do something with: messages it can store or give
- * to another resource, and requests it must answer (RFC 6120 §8.2.3). */
-static int returnable(const struct wire_stanza *s)
-{
-	if (s->kind == STANZA_MESSAGE)
-		return s->type == STANZA_T_NONE || s->type == STANZA_T_NORMAL ||
-		       s->type == STANZA_T_CHAT;
-	return s->kind == STANZA_IQ && (s->type == STANZA_T_GET || s->type == STANZA_T_SET);
-}
-
 /* Queues the entry for a stanza sent as data (s: the core's, or NULL). */
 static int keep(struct sm_state *m, const char *data, size_t len, const struct wire_stanza *s)
 {
-	if (s && returnable(s))
+	if (s && wire_stanza_returnable(s))
 		return wire_put_stanza_return(&m->q, s);
 	if (m->resumable && len) {
 		/* The bytes themselves, to send again after a resumption. */
@@ -174,7 +167,7 @@ static void sent(struct worker *w, struct conn *c, const char *data, size_t len,
 
 void sm_give_back(struct worker *w, const struct wire_stanza *s)
 {
-	if (returnable(s) && wire_put_stanza_return(&w->link.out, s))
+	if (wire_stanza_returnable(s) && wire_put_stanza_return(&w->link.out, s))
 		log_error("worker %u: cannot return a stanza to the core", w->id);
 }
 
@@ -186,7 +179,7 @@ void sm_return_unacked(struct worker *w, struct conn *c)
 		struct wire_frame f;
 		struct wire_stanza s;
 		size_t len = sm_head_len(m, &f);
-		if (f.plen && !wire_get_stanza(&f, &s) && returnable(&s) &&
+		if (f.plen && !wire_get_stanza(&f, &s) && wire_stanza_returnable(&s) &&
 		    !buf_append(&w->link.out, buf_head(&m->q), len))
 			returned++;
 		buf_consume(&m->q, len);

@@ -59,6 +59,17 @@ int sm_may_hibernate(struct worker *w, struct conn *c);
 void sm_no_resume(struct conn *c);
 /* A detached session ends now (timeout, or the core closed it). */
 void sm_expire(struct worker *w, struct conn *c);
+/* Graceful stop: a session its client may resume goes to the core
+ * (SESSION_PARK), which keeps it for a cm to take up; the connection is
+ * cut without a stream error, as a lost one, so the client resumes.
+ * Returns 1 when parked (the slot is then only to be released). */
+int sm_park(struct worker *w, struct conn *c);
+/* SESSION_UNPARKED: the core's answer to a resumption it was asked for.
+ * Returns -1 for a malformed frame. */
+int sm_on_unparked(struct worker *w, const struct wire_frame *f);
+/* The link is lost: a resumption c asked of the core will not be answered
+ * (the core ends that session with the link); <failed/>, and c may bind. */
+void sm_unpark_lost(struct worker *w, struct conn *c);
 /* A transport handed to this worker to resume one of its sessions. */
 void sm_resume_arrive(struct worker *w, struct handoff *h);
 /* The transport of a resumption that cannot be: <failed/>, and it goes on

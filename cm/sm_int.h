@@ -26,6 +26,13 @@ struct sm_state {
 	char token[HANDOFF_TOKEN_HEX + 1]; /* the secret part of the SM-ID */
 	/* A resumption that waits for this connection's old transport to go. */
 	struct handoff *pending;
+	/* Waiting for the core's answer to SESSION_UNPARK (sm_resume.c): the
+	 * client's 'h' and where its SM-ID said the session was.  Once taken
+	 * up (from_core), the SM-ID stays that one: its client keeps it. */
+	uint8_t unparking, from_core;
+	uint8_t moved; /* the SM-ID leads here through smid.c */
+	uint32_t ask_h, ask_sid;
+	unsigned ask_worker;
 };
 
 /* <r/>: answered with the 'h' of now once the core has counted every
@@ -45,5 +52,17 @@ int sm_ack_to(struct sm_state *m, uint32_t h);
  * caller sends the plain <enabled/> otherwise). */
 int sm_resume_enable(struct worker *w, struct conn *c, xmlNodePtr enable);
 void sm_resume_request(struct worker *w, struct conn *c, xmlNodePtr resume);
+
+/* The SM-ID: "<worker>.<sid>.<token>", where the session lives and a secret
+ * (§5 lets the server encode what it likes; the client treats it as opaque). */
+#define SM_PREVID_MAX (10 + 1 + 10 + 1 + HANDOFF_TOKEN_HEX + 1)
+/* c's SM-ID, as its client knows it, into out[SM_PREVID_MAX]. */
+void sm_previd(struct worker *w, struct conn *c, char *out);
+/* c has its session back on a transport: <resumed/> and everything still
+ * unacknowledged again, in order (§5). */
+void sm_resumed(struct worker *w, struct conn *c);
+/* sm_park.c: c (authenticated, not bound) asks the core for the session of
+ * h's SM-ID, which this cm does not hold; the answer comes to sm_on_unparked. */
+void sm_ask_core(struct worker *w, struct conn *c, const struct handoff *h);
 
 #endif

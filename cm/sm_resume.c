@@ -5,7 +5,8 @@
  * A new connection that authenticates as the same account and presents the
  * SM-ID gets the session back: its transport moves into the session's slot
  * (handoff.c, across workers when needed), the client's 'h' acknowledges
- * what it got, and the rest is sent again. */
+ * what it got, and the rest is sent again.  An SM-ID this cm does not hold
+ * may be a session the core keeps for a cm that stopped (sm_park.c). */
 #include "sm_int.h"
 
 #include <openssl/crypto.h>
@@ -20,17 +21,16 @@
 #include "connlog.h"
 #include "csi.h"
 #include "lib/log.h"
+#include "smid.h"
 #include "worker.h"
 
-/* The SM-ID: "<worker>.<sid>.<token>", where the session lives and a secret
- * (§5 lets the server encode what it likes; the client treats it as opaque).
- * The sid changes with every use of a slot, so an ID is never reused while
- * the process runs. */
-#define PREVID_MAX (10 + 1 + 10 + 1 + HANDOFF_TOKEN_HEX + 1)
-
-static void previd_of(struct worker *w, struct conn *c, char *out)
+/* The sid changes with every use of a slot, so an ID is never reused while
+ * the process runs; one taken up from the core stays its client's. */
+void sm_previd(struct worker *w, struct conn *c, char *out)
 {
-	snprintf(out, PREVID_MAX, "%u.%u.%s", w->id, c->sid, c->sm->token);
+	struct sm_state *m = c->sm;
+	snprintf(out, SM_PREVID_MAX, "%u.%u.%s", m->from_core ? m->ask_worker : w->id,
+		 m->from_core ? m->ask_sid : c->sid, m->token);
 }
 
 static int parse_previd(const char *s, unsigned *worker, uint32_t *sid, char *token)
@@ -62,8 +62,8 @@ int sm_resume_enable(struct worker *w, struct conn *c, xmlNodePtr enable)
 	struct sm_state *m = c->sm;
 	c2s_random_hex(m->token, HANDOFF_TOKEN_HEX / 2);
 	m->resumable = 1;
-	char id[PREVID_MAX], x[PREVID_MAX + 120];
-	previd_of(w, c, id);
+	char id[SM_PREVID_MAX], x[SM_PREVID_MAX + 120];
+	sm_previd(w, c, id);
 	/* 'max': the longest we keep the session (§5, a preference we honour). */
 	snprintf(x, sizeof x, "<enabled xmlns='" SM_NS "' id='%s' resume='true' max='%u'/>", id,
 		 w->cfg->resume_timeout);
@@ -86,9 +86,16 @@ void sm_resume_request(struct worker *w, struct conn *c, xmlNodePtr resume)
 	struct handoff *h = calloc(1, sizeof *h);
 	xmlChar *pv = xmlGetProp(resume, (const xmlChar *)"previd");
 	int bad = !h || !pv || sm_get_h(resume, &h->h) ||
-		  parse_previd((const char *)pv, &h->target, &h->sid, h->token) ||
-		  h->target >= w->n_all;
+		  parse_previd((const char *)pv, &h->target, &h->sid, h->token);
 	xmlFree(pv);
+	if (!bad)
+		smid_find(h->token, &h->target, &h->sid); /* taken up from the core since */
+	if (!bad && h->target >= w->n_all) {
+		/* Given out by a cm with more workers: only the core may know it. */
+		sm_ask_core(w, c, h);
+		free(h);
+		return;
+	}
 	if (bad || !(h->jid = strdup(c->jid))) {
 		/* Not an ID we gave out: the client may bind instead (§5). */
 		free(h);
@@ -138,6 +145,17 @@ static void retransmit(struct worker *w, struct conn *c)
 	}
 }
 
+void sm_resumed(struct worker *w, struct conn *c)
+{
+	if (w->cfg->idle_timeout)
+		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
+	char id[SM_PREVID_MAX], x[SM_PREVID_MAX + 100];
+	sm_previd(w, c, id);
+	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", c->sm->h_in, id);
+	conn_send_str(w, c, x);
+	retransmit(w, c);
+}
+
 /* The detached session c takes h's transport. */
 static void resume(struct worker *w, struct conn *c, struct handoff *h)
 {
@@ -152,16 +170,10 @@ static void resume(struct worker *w, struct conn *c, struct handoff *h)
 	conn_timer_clear(w, c);
 	c->flags &= (uint32_t)~CONN_DETACHED;
 	handoff_attach(w, c, h);
-	if (w->cfg->idle_timeout)
-		conn_timer_set(w, c, CONN_TIMER_IDLE, (uint64_t)w->cfg->idle_timeout * 1000);
-	char id[PREVID_MAX], x[PREVID_MAX + 100];
-	previd_of(w, c, id);
-	snprintf(x, sizeof x, "<resumed xmlns='" SM_NS "' h='%u' previd='%s'/>", m->h_in, id);
-	conn_send_str(w, c, x);
 	conn_log(LOG_LEVEL_INFO, c,
 		 "%s resumed on worker %u (connection from worker %u), %u stanza(s) sent again",
 		 c->jid, w->id, h->source, m->n);
-	retransmit(w, c);
+	sm_resumed(w, c);
 	handoff_finish(w, c, h);
 }
 
@@ -181,7 +193,13 @@ void sm_resume_arrive(struct worker *w, struct handoff *h)
 		return;
 	}
 	struct conn *c = session_for(w, h);
-	if (!c || c->sm->pending) {
+	if (!c) {
+		struct conn *n = handoff_new_conn(w, h);
+		if (n) {
+			sm_ask_core(w, n, h);
+			handoff_finish(w, n, h);
+		}
+	} else if (c->sm->pending) {
 		sm_resume_refuse(w, h);
 	} else if (c->flags & CONN_DETACHED) {
 		resume(w, c, h);
@@ -259,3 +277,4 @@ void sm_expire(struct worker *w, struct conn *c)
 	conn_timer_clear(w, c);
 	conn_schedule_flush(w, c);
 }
+

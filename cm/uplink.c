@@ -322,6 +322,11 @@ static void uplink_dispatch(struct worker *w, const struct wire_frame *f)
 		uplink_multi(w, f);
 		return;
 	}
+	if (f->type == WIRE_SESSION_UNPARKED) {
+		if (sm_on_unparked(w, f))
+			uplink_lost(w, "malformed SESSION_UNPARKED");
+		return;
+	}
 	struct conn *c = conn_by_sid(w, f->sid);
 	struct wire_stanza st;
 	if (!c && f->type == WIRE_STANZA && !wire_get_stanza(f, &st))

@@ -428,13 +428,16 @@ static int worker_busy(struct worker *w)
 	return worker_live(w) || (!w->link.down && (w->link.send_busy || buf_avail(&w->link.out)));
 }
 
-/* Tell every client (<system-shutdown/>), let the ring deliver that and the
+/* Tell every client (<system-shutdown/>) but those whose sessions the core
+ * keeps for them to resume, let the ring deliver that and the
  * sessions' ends to the core for up to a second, then cancel whatever is
  * still in flight so no operation outlives the memory it names. */
 static void worker_shutdown(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->max_slots; i++) {
 		struct conn *c = &w->slots[i];
+		if (sm_park(w, c))
+			continue; /* the core keeps it for a cm to take up */
 		if (c->flags & CONN_DETACHED)
 			sm_expire(w, c); /* its session ends with the others */
 		else if (c->fd >= 0 && !(c->flags & CONN_DEAD) && c->state != C2S_CLOSING)

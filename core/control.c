@@ -255,18 +255,29 @@ static int session_line(struct buf *out, const struct session *s, int json, int 
 	           avail ? "true" : "false");
 }
 
+static int link_sessions(struct link *l, const struct req *q, struct buf *out, int *first)
+{
+	int rc = 0;
+	for (uint32_t i = 0; !rc && i < l->sids.nb; i++)
+		for (struct session *s = l->sids.b[i]; !rc && s; s = s->link_next)
+			if (matches(s, q->a1)) {
+				rc = session_line(out, s, q->json, *first);
+				*first = 0;
+			}
+	return rc;
+}
+
 static int cmd_sessions(struct core *c, const struct req *q, struct buf *out)
 {
 	int rc = q->json ? add(out, "{\"sessions\":[")
 	                 : add(out, "JID\tADDRESS\tSINCE\tCM\tPRIORITY\tPRESENCE\n");
 	int first = 1;
 	for (struct link *l = c->links; !rc && l; l = l->next)
-		for (uint32_t i = 0; is_cm(l) && !rc && i < l->sids.nb; i++)
-			for (struct session *s = l->sids.b[i]; !rc && s; s = s->link_next)
-				if (matches(s, q->a1)) {
-					rc = session_line(out, s, q->json, first);
-					first = 0;
-				}
+		if (is_cm(l))
+			rc = link_sessions(l, q, out, &first);
+	/* Those a stopped cm parked (park.c), under the cm name "parked". */
+	if (!rc && c->parked)
+		rc = link_sessions(c->parked, q, out, &first);
 	return rc || (q->json && add(out, "]}\n")) ? -ENOMEM : 0;
 }
 

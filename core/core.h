@@ -20,6 +20,7 @@
 
 struct link;
 struct config;
+struct park;
 
 struct core {
 	const char *domain; /* the primary hosted domain, prepared */
@@ -31,6 +32,16 @@ struct core {
 	struct store *store;
 	struct user_table users;
 	struct link *links;  /* every open link */
+	/* XEP-0198 sessions waiting for a cm to take them up (park.c): on a
+	 * link of their own, never in links; NULL until the first. */
+	struct link *parked;
+	struct park_table {
+		struct park **v; /* by the parked session's sid; NULL = free */
+		uint32_t cap, n;
+		uint32_t low;	  /* every sid below it is taken */
+		uint64_t next_ms; /* no deadline before this (0: look now) */
+		struct buf gone; /* queues of parked sessions that ended, to route */
+	} parks;
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
 	int epfd;	     /* -1 in unit tests: no epoll */
 	uint64_t now_ms;     /* monotonic ms, read once per loop turn */

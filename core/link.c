@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/wire.h"
 #include "control.h"
+#include "park.h"
 #include "presence.h"
 #include "router.h"
 
@@ -329,6 +330,8 @@ static void on_frame(struct core *c, struct link *l, const struct wire_frame *f)
 	case WIRE_CRED_REQ: on_cred_req(c, l, f); break;
 	case WIRE_SESSION_OPEN: on_session_open(c, l, f); break;
 	case WIRE_SESSION_CLOSE: on_session_close(c, l, f); break;
+	case WIRE_SESSION_PARK: park_on_park(c, l, f); break;
+	case WIRE_SESSION_UNPARK: park_on_unpark(c, l, f); break;
 	case WIRE_STANZA:
 		if (c->trace.sid != f->sid)
 			c->trace.armed = 0; /* a trace belongs to the frame right after it */
@@ -447,6 +450,8 @@ void link_flush(struct core *c, struct link *l)
 
 void link_keep(struct link *l, size_t before)
 {
+	if (l->parking)
+		return; /* no peer will ever count them */
 	if (linkack_keep(&l->ack, buf_head(&l->out) + before, buf_avail(&l->out) - before))
 		link_fail(l, "out of memory keeping stanzas");
 }
@@ -467,6 +472,8 @@ static void link_reroute(struct core *c, struct link *l)
 		if (f.type == WIRE_STANZA && !wire_get_stanza(&f, &st)) {
 			router_returned(c, &st);
 			n++;
+		} else if (f.type == WIRE_SESSION_UNPARKED) {
+			park_unparked_lost(c, &f);
 		}
 		p += k;
 		left -= (size_t)k;

@@ -23,6 +23,7 @@ struct link {
 	uint8_t dead;	   /* close at the end of this loop turn */
 	uint8_t out_armed; /* EPOLLOUT is registered */
 	uint8_t admin;	   /* accepted on the control socket: starlingctl, no cm */
+	uint8_t parking;   /* the core's own link of parked sessions (park.c): no peer */
 	struct buf in, out;
 	/* Destinations of the multicast being built (router_mcast_*): the
 	 * encoded (sid, to) pairs of the STANZA_MULTI frame this link gets. */

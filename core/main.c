@@ -28,6 +28,7 @@
 #include "lib/notify.h"
 #include "link.h"
 #include "metrics.h"
+#include "park.h"
 
 #define EV_LISTEN 1u
 #define EV_SIGNAL 2u
@@ -141,6 +142,7 @@ static void accept_links(struct core *c, struct listener *ls, int admin)
 /* After the events of a turn: close what failed, then write every batch. */
 static void end_of_turn(struct core *c)
 {
+	park_tick(c);
 	for (int again = 1; again;) {
 		again = 0;
 		for (struct link *l = c->links, *nx; l; l = nx) {
@@ -190,6 +192,7 @@ static void shutdown_links(struct core *c)
 			}
 		link_close(c, c->links);
 	}
+	park_free(c);
 	if (batch && store_commit(c->store))
 		log_warn("last activity at shutdown not recorded");
 }
@@ -301,9 +304,11 @@ static int run_loop(struct core *c, struct listener *ls, struct listener *ctl, i
 		int wait_ms = mhttp_busy(m) ? 500 : -1;
 		if (wd_ms && (wait_ms < 0 || (int)wd_ms < wait_ms))
 			wait_ms = (int)wd_ms;
-		int ack_ms = ack_wait_ms(c);
+		int ack_ms = ack_wait_ms(c), park_ms = park_wait_ms(c);
 		if (ack_ms >= 0 && (wait_ms < 0 || ack_ms < wait_ms))
 			wait_ms = ack_ms;
+		if (park_ms >= 0 && (wait_ms < 0 || park_ms < wait_ms))
+			wait_ms = park_ms;
 		int n = loop_wait(c, bw, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;

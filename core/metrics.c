@@ -25,7 +25,9 @@ static int gauges(struct core *c, struct buf *out)
 	                c->users.n) ||
 	       prom_one(out, "starling_core_sessions", "gauge", "Bound resources", k.sessions) ||
 	       prom_one(out, "starling_core_sessions_available", "gauge",
-	                "Sessions with available presence", k.available);
+	                "Sessions with available presence", k.available) ||
+	       prom_one(out, "starling_core_sessions_parked", "gauge",
+	                "XEP-0198 sessions of stopped cms waiting to be resumed", c->parks.n);
 }
 
 static int counters(struct core *c, struct buf *out)

@@ -13,6 +13,7 @@
 #include "lib/lathist.h"
 #include "lib/log.h"
 #include "link.h"
+#include "park.h"
 #include "presence.h"
 
 void core_jid_split(struct wire_str jid, struct jid_view *v)
@@ -69,6 +70,8 @@ int router_deliver(struct core *c, struct session *target, const struct wire_sta
 	 * routed again when the link closes and its sessions are gone
 	 * (link_close), instead of being dropped. */
 	struct link *l = target->link;
+	if (l->parking)
+		return park_queue(c, target, s);
 	if (c->trace.armed) {
 		c->trace.t[3] = lathist_now_ns();
 		if (wire_put_trace(&l->out, target->sid, c->trace.t, WIRE_TRACE_MAX))
@@ -98,6 +101,14 @@ void router_mcast_add(struct core *c, struct session *target, const char *to)
 	struct link *l = target->link;
 	if (l->dead)
 		return;
+	if (l->parking) {
+		struct wire_stanza st = *c->mcast;
+		if (to)
+			st.to = core_wstr(to);
+		if (park_queue(c, target, &st))
+			log_warn("a parked session's presence not queued");
+		return;
+	}
 	if (wire_put_dest(&l->mc, target->sid, to ? to : "", to ? strlen(to) : 0)) {
 		log_warn("link %s: cannot queue a multicast destination", l->peer);
 		return;

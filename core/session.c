@@ -10,6 +10,7 @@
 #include "core.h"
 #include "fanout.h"
 #include "link.h"
+#include "park.h"
 
 static uint32_t hash_bytes(const char *p, size_t n)
 {
@@ -62,6 +63,23 @@ static int sids_grow(struct sid_table *t)
 	t->b = b;
 	t->nb = nb;
 	return 0;
+}
+
+static void sid_insert(struct link *l, struct session *s)
+{
+	uint32_t k = hash_sid(s->sid) & (l->sids.nb - 1);
+	s->link_next = l->sids.b[k];
+	l->sids.b[k] = s;
+	l->sids.n++;
+}
+
+static void sid_remove(struct link *l, struct session *s)
+{
+	struct session **pp = &l->sids.b[hash_sid(s->sid) & (l->sids.nb - 1)];
+	while (*pp != s)
+		pp = &(*pp)->link_next;
+	*pp = s->link_next;
+	l->sids.n--;
 }
 
 struct core_user *session_user(struct core *c, const char *bare, size_t len)
@@ -153,12 +171,22 @@ int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
 	s->user = u;
 	s->user_next = u->sessions;
 	u->sessions = s;
-	uint32_t k = hash_sid(sid) & (l->sids.nb - 1);
-	s->link_next = l->sids.b[k];
-	l->sids.b[k] = s;
-	l->sids.n++;
+	sid_insert(l, s);
 	c->stats.sessions_opened++;
 	*out = s;
+	return 0;
+}
+
+int session_move(struct link *to, uint32_t sid, struct session *s)
+{
+	if (session_by_sid(to, sid))
+		return -EEXIST;
+	if (to->sids.n >= to->sids.nb / 2 * 3 && sids_grow(&to->sids))
+		return -ENOMEM;
+	sid_remove(s->link, s);
+	s->link = to;
+	s->sid = sid;
+	sid_insert(to, s);
 	return 0;
 }
 
@@ -166,12 +194,11 @@ void session_free(struct core *c, struct session *s)
 {
 	c->stats.sessions_closed++;
 	struct link *l = s->link;
-	struct session **pp = &l->sids.b[hash_sid(s->sid) & (l->sids.nb - 1)];
-	while (*pp != s)
-		pp = &(*pp)->link_next;
-	*pp = s->link_next;
-	l->sids.n--;
+	if (l->parking)
+		park_session_gone(c, s);
+	sid_remove(l, s);
 	struct core_user *u = s->user;
+	struct session **pp;
 	for (pp = &u->sessions; *pp != s; pp = &(*pp)->user_next)
 		;
 	*pp = s->user_next;

@@ -86,6 +86,9 @@ struct sid_table {
  * the sid is taken on that link, -ENOMEM, -ENAMETOOLONG. */
 int session_open(struct core *c, struct link *l, uint32_t sid, const char *bare,
 		 const char *resource, const char *addr, struct session **out);
+/* Moves s to sid on link `to` (a cm's or the parking one, park.c): 0,
+ * -EEXIST when the sid is taken there, -ENOMEM; s is unchanged on error. */
+int session_move(struct link *to, uint32_t sid, struct session *s);
 /* Unlinks and frees s (and its user entry when it was the last session).
  * Presence side effects are the caller's business (presence_session_end). */
 void session_free(struct core *c, struct session *s);

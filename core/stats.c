@@ -104,6 +104,7 @@ int stats_render(struct core *c, struct buf *out)
 		 line(out, "starling_core_users_online", c->users.n) ||
 		 line(out, "starling_core_sessions", k.sessions) ||
 		 line(out, "starling_core_sessions_available", k.available) ||
+		 line(out, "starling_core_sessions_parked", c->parks.n) ||
 		 line(out, "starling_core_stanzas_total{kind=\"message\"}", st->stanzas[STANZA_MESSAGE]) ||
 		 line(out, "starling_core_stanzas_total{kind=\"presence\"}", st->stanzas[STANZA_PRESENCE]) ||
 		 line(out, "starling_core_stanzas_total{kind=\"iq\"}", st->stanzas[STANZA_IQ]) ||

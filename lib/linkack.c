@@ -5,7 +5,9 @@
 
 int linkack_counted(uint8_t type)
 {
-	return type == WIRE_STANZA || type == WIRE_STANZA_MULTI || type == WIRE_STANZA_RETURN;
+	/* SESSION_UNPARKED carries a session's queued stanzas (core/park.c). */
+	return type == WIRE_STANZA || type == WIRE_STANZA_MULTI || type == WIRE_STANZA_RETURN ||
+	       type == WIRE_SESSION_UNPARKED;
 }
 
 int linkack_keep(struct linkack *a, const void *frames, size_t len)

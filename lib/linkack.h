@@ -1,6 +1,7 @@
 /* linkack: what each end of a backend link promises about stanzas
  * (docs/link-protocol.md, "Acknowledgements").  Each end counts the stanza
- * frames it receives (STANZA, STANZA_MULTI, STANZA_RETURN) and says the
+ * frames it receives (STANZA, STANZA_MULTI, STANZA_RETURN, and
+ * SESSION_UNPARKED, which holds stanzas too) and says the
  * count back in ACK frames; the sender keeps a
  * copy of every stanza frame until a count covers it.  When a link is lost,
  * what it kept is what may not have arrived: the cm sends it again on its

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stanza.h"
+
 static uint32_t get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -417,4 +419,89 @@ int wire_condition(const char *n, size_t len)
 		if (strlen(wire_conditions[i]) == len && !memcmp(wire_conditions[i], n, len))
 			return i;
 	return -1;
+}
+
+int wire_stanza_returnable(const struct wire_stanza *s)
+{
+	if (s->kind == STANZA_MESSAGE)
+		return s->type == STANZA_T_NONE || s->type == STANZA_T_NORMAL ||
+		       s->type == STANZA_T_CHAT;
+	return s->kind == STANZA_IQ && (s->type == STANZA_T_GET || s->type == STANZA_T_SET);
+}
+
+static void put_park_state(struct wire_writer *w, const struct wire_park *p)
+{
+	wire_put_u32(w, p->h_in);
+	wire_put_u32(w, p->acked);
+	wire_put_u32(w, p->n);
+	wire_put_str(w, p->q.p, p->q.len);
+}
+
+/* The queue must be exactly n well-formed STANZA_RETURN frames: the
+ * receiver walks it without checking again. */
+static void get_park_state(struct wire_reader *r, struct wire_park *p)
+{
+	p->h_in = wire_get_u32(r);
+	p->acked = wire_get_u32(r);
+	p->n = wire_get_u32(r);
+	p->q = wire_get_str(r);
+	const uint8_t *q = (const uint8_t *)p->q.p;
+	size_t left = r->err ? 0 : p->q.len;
+	uint32_t k = 0;
+	struct wire_frame f;
+	struct wire_stanza s;
+	long len;
+	for (; left && k <= p->n; k++, q += len, left -= (size_t)len)
+		if ((len = wire_parse(q, left, &f)) <= 0 || f.type != WIRE_STANZA_RETURN ||
+		    wire_get_stanza(&f, &s))
+			break;
+	if (!r->err && (left || k != p->n || p->q.len > WIRE_PARK_MAX_Q))
+		r->err = -EPROTO;
+}
+
+int wire_put_park(struct buf *b, uint32_t sid, const struct wire_park *p)
+{
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_SESSION_PARK, sid);
+	wire_put_str(&w, p->token.p, p->token.len);
+	wire_put_u32(&w, p->secs);
+	put_park_state(&w, p);
+	return wire_end(&w);
+}
+
+int wire_get_park(const struct wire_frame *f, struct wire_park *p)
+{
+	struct wire_reader r;
+	memset(p, 0, sizeof *p);
+	wire_reader_init(&r, f);
+	p->token = wire_get_str(&r);
+	p->secs = wire_get_u32(&r);
+	get_park_state(&r, p);
+	return r.err || r.p != r.end ? -EPROTO : 0;
+}
+
+int wire_put_unparked(struct buf *b, uint32_t sid, uint8_t status, const struct wire_park *p)
+{
+	static const struct wire_park none;
+	struct wire_writer w;
+	wire_begin(&w, b, WIRE_SESSION_UNPARKED, sid);
+	wire_put_u8(&w, status);
+	if (status)
+		p = &none;
+	wire_put_str(&w, p->jid.p, p->jid.len);
+	put_park_state(&w, p);
+	return wire_end(&w);
+}
+
+int wire_get_unparked(const struct wire_frame *f, uint8_t *status, struct wire_park *p)
+{
+	struct wire_reader r;
+	memset(p, 0, sizeof *p);
+	wire_reader_init(&r, f);
+	*status = wire_get_u8(&r);
+	p->jid = wire_get_str(&r);
+	get_park_state(&r, p);
+	if (!r.err && has_nul(p->jid))
+		r.err = -EPROTO;
+	return r.err || r.p != r.end ? -EPROTO : 0;
 }

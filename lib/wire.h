@@ -12,10 +12,11 @@
 
 #include "buf.h"
 
-#define WIRE_VERSION 8 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
+#define WIRE_VERSION 9 /* 2: STANZA_MULTI; 3: CRED_REQ and REVOKE name bare JIDs; 4: STANZA_RETURN;
                           5: CRED may carry a third entry, WIRE_HASH_DIGEST_MD5;
                           6: control socket (ADMIN_REQ/REPLY, LOG_LEVEL, RELOAD), client
-                          address in SESSION_OPEN, KICK close reason; 7: ACK; 8: TRACE */
+                          address in SESSION_OPEN, KICK close reason; 7: ACK; 8: TRACE;
+                          9: SESSION_PARK, SESSION_UNPARK, SESSION_UNPARKED */
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_FRAME (1u << 20) /* larger than any stanza we accept */
 
@@ -28,6 +29,9 @@ enum wire_type {
 	WIRE_SESSION_OPEN = 20,	 /* cm->core: str full JID, str client address ("" unknown) */
 	WIRE_SESSION_OPENED = 21, /* core->cm: u8 status (0 ok) */
 	WIRE_SESSION_CLOSE = 22, /* both ways: u8 reason (KICK: then u8 condition) */
+	WIRE_SESSION_PARK = 23,	 /* cm->core: str token, u32 seconds, XEP-0198 state (wire_park) */
+	WIRE_SESSION_UNPARK = 24, /* cm->core: str bare JID, str token; sid: the asking connection */
+	WIRE_SESSION_UNPARKED = 25, /* core->cm: u8 status, str full JID, XEP-0198 state */
 	WIRE_STANZA = 30,	 /* both ways: routing header + stanza */
 	WIRE_STANZA_MULTI = 31,	 /* core->cm (sid 0): one stanza, u32 n, n x (u32 sid, str to) */
 	WIRE_STANZA_RETURN = 32, /* cm->core (sid 0): a stanza the client never acknowledged */
@@ -150,6 +154,27 @@ int wire_put_dest(struct buf *dests, uint32_t sid, const char *to, size_t len);
 int wire_get_stanza_multi(const struct wire_frame *f, struct wire_stanza *s, uint32_t *n,
 			  struct wire_reader *r);
 void wire_get_dest(struct wire_reader *r, uint32_t *sid, struct wire_str *to);
+/* A resumable XEP-0198 session kept by the core while no cm holds it
+ * (SESSION_PARK, SESSION_UNPARKED).  q holds n STANZA_RETURN frames, the
+ * stanzas sent and not acknowledged, oldest first; a decoder checks each. */
+struct wire_park {
+	struct wire_str jid;   /* UNPARKED: the session's full JID */
+	struct wire_str token; /* PARK: the secret of the SM-ID */
+	uint32_t secs;	       /* PARK: how long it may wait for its client */
+	uint32_t h_in, acked, n; /* the cm's counters (cm/sm_int.h) */
+	struct wire_str q;
+};
+/* Room a park's queue may take: the rest of a frame is a JID and numbers. */
+#define WIRE_PARK_MAX_Q (WIRE_MAX_FRAME - 8192)
+int wire_put_park(struct buf *b, uint32_t sid, const struct wire_park *p);
+int wire_get_park(const struct wire_frame *f, struct wire_park *p);
+/* status 0: p is the session; else p is ignored (it is unknown or expired). */
+int wire_put_unparked(struct buf *b, uint32_t sid, uint8_t status, const struct wire_park *p);
+int wire_get_unparked(const struct wire_frame *f, uint8_t *status, struct wire_park *p);
+/* What a receiver can still do something with when its client never
+ * acknowledged it: a message to store or give to another resource, a
+ * request to answer (RFC 6120 §8.2.3). */
+int wire_stanza_returnable(const struct wire_stanza *s);
 int wire_put_hello(struct buf *b, const char *name);
 int wire_get_hello(const struct wire_frame *f, uint32_t *version, struct wire_str *name);
 /* TRACE: the times a sampled stanza passed each point so far (1..WIRE_TRACE_MAX). */

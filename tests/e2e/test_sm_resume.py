@@ -17,11 +17,11 @@ SERVER_OPTIONS = {'workers': 2, 'c2s_extra': 'resume_timeout = %d' % RESUME_TIME
 PING = "<ping xmlns='urn:xmpp:ping'/>"
 
 
-def _enable_resume(s):
+def _enable_resume(s, timeout=RESUME_TIMEOUT):
     s.send("<enable xmlns='%s' resume='true'/>" % NS_SM)
     el = s.next_element(lambda e: e.tag in (q(NS_SM, 'enabled'), q(NS_SM, 'failed')))
     assert el.tag == q(NS_SM, 'enabled') and el.get('resume') == 'true', el.attrib
-    assert el.get('id') and el.get('max') == str(RESUME_TIMEOUT)
+    assert el.get('id') and el.get('max') == str(timeout)
     return el.get('id')
 
 
@@ -231,6 +231,18 @@ def test_clean_close_ends_the_session(server):
     s.close()
 
 
+def _ended_with_offline(server, aj, apw, previd, bodies):
+    """The session of previd is over: <resume/> fails, and a new login on
+    'phone' gets these message bodies from offline storage.  Returns it."""
+    s, el = _resume(server, aj, apw, previd, 0)
+    assert _failed(el) == 'item-not-found'
+    s.close()
+    a = server.raw_login(aj, apw, 'phone')
+    a.presence()
+    assert {body_of(a.next_message()) for _ in bodies} == bodies
+    return a
+
+
 def test_timeout_returns_what_was_not_acknowledged(server):
     """Online while it waits (messages queue, requests wait); at the timeout
     the session ends: messages go offline, the request gets its error."""
@@ -250,13 +262,7 @@ def test_timeout_returns_what_was_not_acknowledged(server):
         assert first.get('id') == rid
         r = b.next_element(lambda e: e.get('id') == 'q1')
         assert r.get('type') == 'error' and stanza_error(r) == 'service-unavailable'
-        s, el = _resume(server, aj, apw, previd, 0)
-        assert _failed(el) == 'item-not-found'
-        s.close()
-        a = server.raw_login(aj, apw, 'phone')
-        a.presence()
-        got = {body_of(a.next_message()), body_of(a.next_message())}
-        assert got == {'seen, not acked', 'while away'}
+        a = _ended_with_offline(server, aj, apw, previd, {'seen, not acked', 'while away'})
     finally:
         a.close()
         b.close()
@@ -270,15 +276,23 @@ def test_slixmpp_resumes_after_a_dropped_connection(server):
     run(_slixmpp_resume(server, aj, apw, bj, bpw))
 
 
-async def _slixmpp_resume(server, aj, apw, bj, bpw):
+def sm_client(server, jid, password):
+    """A slixmpp client on 'phone' with the XEP-0198 plugin, not connected
+    yet; with the future of its <enabled/>, that of its <resumed/> and the
+    event of its connection's loss."""
     loop = asyncio.get_running_loop()
-    a = Client(server, aj, apw, resource='phone')
+    a = Client(server, jid, password, resource='phone')
     a.register_plugin('xep_0198')
     enabled, resumed, dropped = loop.create_future(), loop.create_future(), asyncio.Event()
     a.add_event_handler('sm_enabled', lambda _: enabled.done() or enabled.set_result(True))
     a.add_event_handler('session_resumed', lambda _: resumed.done() or resumed.set_result(True))
     a.add_event_handler('disconnected', lambda _: dropped.set())
     _clients.append(a)
+    return a, enabled, resumed, dropped
+
+
+async def _slixmpp_resume(server, aj, apw, bj, bpw):
+    a, enabled, resumed, dropped = sm_client(server, aj, apw)
     a.connect((server.host, server.port))
     assert await asyncio.wait_for(a.outcome, WAIT) == 'session'
     assert await asyncio.wait_for(enabled, WAIT) is True

@@ -37,6 +37,23 @@ def subscribe(x, y, xj, yj):
     _presence(x, 'subscribed', yj)
 
 
+def friends(server, bob_on=None):
+    """alice on 'phone' and bob on 'pc' (through bob_on, another cm, when
+    given), each subscribed to the other, both available; returns
+    (a, aj, apw), (b, bj, bpw)."""
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    a = server.raw_login(aj, apw, 'phone')
+    b = (bob_on or server).raw_login(bj, bpw, 'pc')
+    for s in (a, b):
+        _roster(s)
+        s.presence()
+    subscribe(a, b, aj, bj)
+    subscribe(b, a, bj, aj)
+    _sync(a, b)
+    return (a, aj, apw), (b, bj, bpw)
+
+
 def _sync(*streams):
     """Answered pings: the core has handled everything each stream sent."""
     for s in streams:

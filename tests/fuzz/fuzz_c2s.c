@@ -40,6 +40,11 @@
  *      client-first-message, 1 answers the last <challenge/> with the
  *      client-final-message; a bit 1 = SHA-1; a bit 2 = wrong password
  *
+ * The "core" also answers SESSION_UNPARK (a resumption of an SM-ID the cm
+ * does not hold, cm/sm_park.c): it has a parked session alice@localhost/parked
+ * with one unacknowledged message for a token whose first character has an
+ * even code, and none for the others.
+ *
  * The only account is alice, password "secret".  Oracles (abort on failure):
  * every byte we send the client must be a well-formed XML stream (elements
  * re-parsed with libxml2 in the stream's namespace context), nothing may
@@ -242,8 +247,9 @@ struct fuzz {
 	/* the core's view */
 	char *pending[FUZZ_MAX_PENDING]; /* usernames of unanswered CRED_REQs */
 	unsigned n_pending;
-	char *session;	   /* full JID of SESSION_OPEN */
+	char *session;	   /* full JID of SESSION_OPEN (or of SESSION_UNPARKED) */
 	int session_ended; /* closed by either side, or refused */
+	int unparked;	   /* the session came from the core: the stream may bind after it */
 	/* the client's view */
 	struct xs_framer xs;
 	int closed;	  /* our </stream:stream> was seen */
@@ -468,8 +474,10 @@ static void fuzz_on_session_open(struct fuzz *z, const struct wire_frame *f)
 	wire_reader_init(&r, f);
 	struct wire_str j = wire_get_str(&r);
 	wire_get_str(&r); /* the client's address (link version 5) */
-	if (r.err || r.p != r.end || z->session)
+	if (r.err || r.p != r.end || (z->session && !(z->unparked && z->session_ended)))
 		fuzz_die("bad or second SESSION_OPEN");
+	free(z->session);
+	z->session_ended = z->unparked = 0;
 	z->session = wire_strdup(j);
 	struct jid jid = {0};
 	if (!z->session || jid_parse(z->session, &jid))
@@ -492,11 +500,46 @@ static void fuzz_on_return(struct fuzz *z, const struct wire_frame *f)
 	struct wire_stanza ws;
 	if (f->sid || wire_get_stanza(f, &ws) || !z->session || !wire_str_eq(ws.to, z->session))
 		fuzz_die("STANZA_RETURN without a session or not for it");
-	int msg = ws.kind == STANZA_MESSAGE && (ws.type == STANZA_T_NONE ||
-						ws.type == STANZA_T_NORMAL || ws.type == STANZA_T_CHAT);
-	int req = ws.kind == STANZA_IQ && (ws.type == STANZA_T_GET || ws.type == STANZA_T_SET);
-	if (!msg && !req)
+	if (!wire_stanza_returnable(&ws))
 		fuzz_die("STANZA_RETURN of a stanza the core cannot use");
+}
+
+/* SESSION_UNPARK: alice asks for a session this cm does not hold.  The
+ * answer goes straight to the cm, as uplink_dispatch() would hand it. */
+static void fuzz_on_unpark(struct fuzz *z, const struct wire_frame *f)
+{
+	static const char jid[] = FUZZ_USER "@localhost/parked";
+	static const char xml[] = "<message type='chat'><body>parked</body></message>";
+	struct wire_reader r;
+	wire_reader_init(&r, f);
+	struct wire_str bare = wire_get_str(&r), token = wire_get_str(&r);
+	struct conn *c = fuzz_conn(z);
+	if (r.err || r.p != r.end || !wire_str_eq(bare, FUZZ_USER "@localhost") || token.len != 32 ||
+	    (z->session && !z->session_ended) || !c || (c->flags & CONN_BOUND))
+		fuzz_die("SESSION_UNPARK not from alice's unbound stream");
+	int found = !(token.p[0] & 1);
+	struct wire_stanza st = {STANZA_MESSAGE, STANZA_T_CHAT, {"p", 1},
+				 {"bob@localhost/x", 15}, {jid, sizeof jid - 1}, {xml, sizeof xml - 1}};
+	struct buf q = {0}, b = {0};
+	struct wire_park p = {.jid = {jid, sizeof jid - 1}, .h_in = 7, .n = 1};
+	struct wire_frame g;
+	if (wire_put_stanza_return(&q, &st))
+		fuzz_die("out of memory");
+	p.q = (struct wire_str){buf_head(&q), (uint32_t)buf_avail(&q)};
+	if (wire_put_unparked(&b, f->sid, found ? 0 : 1, &p) ||
+	    wire_parse((const uint8_t *)buf_head(&b), buf_avail(&b), &g) <= 0)
+		fuzz_die("out of memory");
+	if (found) {
+		free(z->session);
+		if (!(z->session = strdup(jid)))
+			fuzz_die("out of memory");
+		z->session_ended = 0;
+		z->unparked = 1;
+	}
+	if (sm_on_unparked(z->w, &g))
+		fuzz_die("the cm refused a well-formed SESSION_UNPARKED");
+	buf_free(&q);
+	buf_free(&b);
 }
 
 static void fuzz_on_frame(struct fuzz *z, const struct wire_frame *f)
@@ -514,6 +557,9 @@ static void fuzz_on_frame(struct fuzz *z, const struct wire_frame *f)
 		break;
 	case WIRE_SESSION_OPEN:
 		fuzz_on_session_open(z, f);
+		break;
+	case WIRE_SESSION_UNPARK:
+		fuzz_on_unpark(z, f);
 		break;
 	case WIRE_STANZA:
 		fuzz_check_stanza(z, f, &ws);
@@ -882,6 +928,7 @@ static void fuzz_setup(struct fuzz *z, uint8_t flags)
 	z->w->tls_ctx = fuzz_server_ctx;
 	z->w->tls_gen = 0;
 	z->w->link.fd = -1;
+	z->w->link.up = 1; /* resumptions may be asked of the core */
 	z->w->now_ms = 1000;
 	/* worker_sqe() takes entries from this queue with io_uring_get_sqe(),
 	 * which reads only these fields (liburing 2.x); no ring is ever set up,

@@ -24,6 +24,7 @@
 
 #include "core/core.h"
 #include "core/link.h"
+#include "core/park.h"
 #include "core/store.h"
 #include "lib/log.h"
 #include "lib/stanza.h"
@@ -176,6 +177,7 @@ static void fuzz_drain(struct link *l)
  * their sessions (and broadcasts unavailable to the other link). */
 static void fuzz_end_turn(struct core *c, struct link *links[FUZZ_LINKS])
 {
+	park_tick(c);
 	for (unsigned i = 0; i < FUZZ_LINKS; i++)
 		if (links[i] && links[i]->dead) {
 			link_close(c, links[i]);
@@ -292,6 +294,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (links[j])
 					fuzz_drain(links[j]);
 		}
+	park_free(&c);
 	if (c.users.n || c.links)
 		fuzz_die("sessions or links left after every link closed");
 	session_user_table_free(&c.users);

@@ -29,6 +29,38 @@ static void stanza_roundtrip(const struct wire_frame *f, const struct wire_stanz
 	buf_free(&b);
 }
 
+/* A park that decodes holds n whole stanzas, and encodes back the same. */
+static void park_roundtrip(const struct wire_frame *f)
+{
+	struct wire_park p, g;
+	uint8_t st = 0, st2 = 0;
+	int park = f->type == WIRE_SESSION_PARK;
+	if (park ? wire_get_park(f, &p) : wire_get_unparked(f, &st, &p))
+		return;
+	const uint8_t *q = (const uint8_t *)p.q.p;
+	size_t left = p.q.len;
+	struct wire_frame e;
+	struct wire_stanza s;
+	long len;
+	uint32_t k = 0;
+	for (; left && (len = wire_parse(q, left, &e)) > 0; q += len, left -= (size_t)len, k++)
+		if (e.type != WIRE_STANZA_RETURN || wire_get_stanza(&e, &s))
+			abort();
+		else
+			stanza_roundtrip(&e, &s);
+	if (left || k != p.n)
+		abort();
+	struct buf b = {0};
+	struct wire_frame h;
+	if ((park ? wire_put_park(&b, f->sid, &p) : wire_put_unparked(&b, f->sid, st, &p)) ||
+	    wire_parse((const uint8_t *)buf_head(&b), buf_avail(&b), &h) <= 0 ||
+	    (park ? wire_get_park(&h, &g) : wire_get_unparked(&h, &st2, &g)) || st2 != st ||
+	    g.n != (st ? 0 : p.n) || (!st && (!same(g.q, p.q) || !same(g.jid, p.jid))) ||
+	    (park && (!same(g.token, p.token) || g.secs != p.secs)))
+		abort();
+	buf_free(&b);
+}
+
 static void decode(const struct wire_frame *f)
 {
 	struct wire_reader r;
@@ -81,6 +113,16 @@ static void decode(const struct wire_frame *f)
 		buf_free(&b);
 		break;
 	}
+	case WIRE_SESSION_UNPARK:
+		str = wire_get_str(&r);
+		u = wire_get_str(&r);
+		if (!r.err)
+			(void)wire_str_eq(u, "token");
+		break;
+	case WIRE_SESSION_PARK:
+	case WIRE_SESSION_UNPARKED:
+		park_roundtrip(f);
+		break;
 	case WIRE_STANZA_MULTI: {
 		uint32_t cnt, sid;
 		struct wire_str to;

@@ -168,6 +168,19 @@ SEEDS = {
     b"<resume xmlns='urn:xmpp:sm:3' previd='0.1.0123456789abcdef0123456789abcdef' h='0'/>" +
     b"<resume xmlns='urn:xmpp:sm:3' previd='0.1.01' h='x'/>" + BIND +
     b"<enable xmlns='urn:xmpp:sm:3' resume='1'/>" + MSG + cmd(STANZA, 0) + CLOSE_STREAM,
+    # A resumption of an SM-ID this cm does not hold, asked of the core: taken
+    # up (token starting '0'), unknown ('1': the stream binds instead), or
+    # with an 'h' above what was sent (the session ends, the stream binds).
+    "sm_unpark": bytes([FAKE_TLS | ECHO]) + HDR + PLAIN + cmd(NONE) + HDR +
+    b"<resume xmlns='urn:xmpp:sm:3' previd='9.1.0123456789abcdef0123456789abcdef' h='0'/>" +
+    cmd(NONE) + MSG + b"<r xmlns='urn:xmpp:sm:3'/><a xmlns='urn:xmpp:sm:3' h='1'/>" + cmd(STANZA, 0) +
+    CLOSE_STREAM,
+    "sm_unpark_unknown": bytes([FAKE_TLS | ECHO]) + HDR + PLAIN + cmd(NONE) + HDR +
+    b"<resume xmlns='urn:xmpp:sm:3' previd='9.1.1123456789abcdef0123456789abcdef' h='0'/>" +
+    cmd(NONE) + BIND + MSG + CLOSE_STREAM,
+    "sm_unpark_too_high": bytes([FAKE_TLS | ECHO]) + HDR + PLAIN + cmd(NONE) + HDR +
+    b"<resume xmlns='urn:xmpp:sm:3' previd='9.1.0123456789abcdef0123456789abcdef' h='5'/>" +
+    cmd(NONE) + BIND + MSG + CLOSE_STREAM,
     "sm_eof_unacked": bytes([FAKE_TLS | ECHO]) + HDR + LOGIN + SM_ENABLE + MSG + cmd(STANZA, 0) +
     cmd(EOF),
     # XEP-0352: inactive holds presence, a message flushes it, active flushes.

@@ -14,6 +14,7 @@ import os
 import struct
 
 HELLO, PING, PONG, CRED_REQ, SESSION_OPEN, SESSION_CLOSE, STANZA, FLOW = 1, 2, 3, 10, 20, 22, 30, 40
+SESSION_PARK, SESSION_UNPARK, STANZA_RETURN = 23, 24, 32
 STATS_REQ, CM_STATS = 60, 62
 MESSAGE, PRESENCE, IQ = 1, 2, 3
 (T_NONE, T_NORMAL, T_CHAT, T_GROUPCHAT, T_HEADLINE, T_ERROR, T_UNAVAILABLE, T_SUBSCRIBE,
@@ -34,6 +35,16 @@ def frame(ftype, sid, payload, flags=0):
 def stanza(sid, kind, stype, xml, to="", sid_id="", frm="", flags=FIX):
     payload = bytes([kind, stype]) + s(sid_id) + s(frm) + s(to) + s(xml)
     return frame(STANZA, sid, payload, flags)
+
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def park(n, secs):
+    """SESSION_PARK's payload: the token, the time, the counters, n returns."""
+    ret = frame(STANZA_RETURN, 0, bytes([MESSAGE, T_CHAT]) + s("m") + s("bob@" + D + "/b") +
+                s("alice@" + D + "/a") + s("<message><body>unacked</body></message>"))
+    return s(TOKEN) + struct.pack(">IIII", secs, 3, 1, n) + s(ret * n)
 
 
 def roster_set(item):
@@ -169,6 +180,19 @@ SEEDS = {
         stanza(1, IQ, T_SET, '<iq type="set"><unblock xmlns="urn:xmpp:blocking"/></iq>'),
         stanza(2, IQ, T_GET, '<iq type="get"><query xmlns="http://jabber.org/protocol/'
                'disco#info"/></iq>', to="alice@" + D),
+    ],
+    # Issue 13: alice/a parked with a message she never acknowledged, bob
+    # writes to her meanwhile, another link takes her up (a wrong token
+    # first), she is parked again and her time is up at once.
+    "park": [
+        frame(SESSION_PARK, 1, park(1, 60)),
+        stanza(2, MESSAGE, T_CHAT, "<message><body>queued</body></message>",
+               to="alice@" + D + "/a", flags=FIX | B),
+        stanza(2, PRESENCE, T_NONE, "<presence/>", flags=FIX | B),
+        frame(SESSION_UNPARK, 9, s("alice@" + D) + s("f" * 32), B),
+        frame(SESSION_UNPARK, 9, s("alice@" + D) + s(TOKEN), B),
+        frame(SESSION_PARK, 9, park(1, 0), B),
+        frame(SESSION_PARK, 7, park(1, 60), B),
     ],
     "split_partial": [
         stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",

@@ -8,6 +8,7 @@
 #include "core/fanout.h"
 #include "core/core.h"
 #include "core/link.h"
+#include "core/park.h"
 #include "lib/stanza.h"
 #include "tests/unit/check.h"
 
@@ -438,6 +439,102 @@ static void test_link_acks(struct core *c)
 	store_offline_del(c->store, "bob@" DOMAIN, INT64_MAX);
 }
 
+#define TOKEN "0123456789abcdef0123456789abcdef"
+
+static void send_park(struct core *c, struct link *l, uint32_t sid, uint32_t secs,
+		      const struct buf *q, uint32_t n)
+{
+	struct buf b = {0};
+	struct wire_park p = {.token = core_wstr(TOKEN), .secs = secs, .h_in = 3, .acked = 1,
+			      .n = n, .q = {buf_head(q), (uint32_t)buf_avail(q)}};
+	CHECK(wire_put_park(&b, sid, &p) == 0);
+	feed(c, l, &b);
+}
+
+/* The core's answer to SESSION_UNPARK: its status, p pointing into *keep. */
+static int unpark(struct core *c, struct link *l, uint32_t sid, const char *bare,
+		  const char *token, struct wire_park *p, struct buf *keep)
+{
+	struct buf b = {0};
+	struct wire_writer w;
+	wire_begin(&w, &b, WIRE_SESSION_UNPARK, sid);
+	wire_put_cstr(&w, bare);
+	wire_put_cstr(&w, token);
+	CHECK(wire_end(&w) == 0);
+	feed(c, l, &b);
+	struct wire_frame f;
+	uint8_t status = 9;
+	CHECK(next_frame(l, WIRE_SESSION_UNPARKED, &f, keep) == 0 && f.sid == sid);
+	CHECK(wire_get_unparked(&f, &status, p) == 0);
+	return status;
+}
+
+/* XEP-0198 between cms (core/park.c): a parked session stays online and
+ * queues what it is sent; its account with its token takes it up on any
+ * link, queue and counts included, and no one else does; one left waiting
+ * ends, and its messages go offline. */
+static void test_park(struct core *c)
+{
+	struct link *l = hello_link(c), *l2 = hello_link(c);
+	send_open(c, l, 1, "alice@" DOMAIN "/phone");
+	send_open(c, l2, 2, "bob@" DOMAIN "/pc");
+	const char *msg = "<message type='chat'><body>x</body></message>";
+	struct wire_stanza m = {STANZA_MESSAGE, STANZA_T_CHAT, core_wstr("m1"),
+				core_wstr("bob@" DOMAIN "/pc"), core_wstr("alice@" DOMAIN "/phone"),
+				core_wstr(msg)};
+	struct buf q = {0}, keep = {0};
+	CHECK(wire_put_stanza_return(&q, &m) == 0);
+	int offline = store_offline_count(c->store, "alice@" DOMAIN);
+	send_park(c, l, 1, 60, &q, 1);
+	CHECK(!l->dead && c->parks.n == 1 && !session_by_sid(l, 1));
+	/* Still hers: m2 queues instead of going offline. */
+	send_stanza(c, l2, 2, STANZA_MESSAGE, STANZA_T_CHAT, "m2", "bob@" DOMAIN "/pc",
+		    "alice@" DOMAIN "/phone", msg);
+	park_tick(c);
+	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == offline);
+	struct wire_park p;
+	uint32_t kept = l2->ack.kept_n; /* answers are counted by the cm: kept till then */
+	CHECK(unpark(c, l2, 7, "alice@" DOMAIN, "0123456789abcdef0123456789abcdee", &p, &keep) == 1);
+	CHECK(unpark(c, l2, 8, "alice@" DOMAIN, "0123", &p, &keep) == 1);
+	CHECK(unpark(c, l2, 8, "bob@" DOMAIN, TOKEN, &p, &keep) == 1);
+	CHECK(c->parks.n == 1 && !session_by_sid(l2, 7) && !session_by_sid(l2, 8));
+	CHECK(l2->ack.kept_n == kept + 3);
+	CHECK(unpark(c, l2, 9, "alice@" DOMAIN, TOKEN, &p, &keep) == 0);
+	CHECK(wire_str_eq(p.jid, "alice@" DOMAIN "/phone") && p.h_in == 3 && p.acked == 1 &&
+	      p.n == 2 && has_str(p.q, "m1") && has_str(p.q, "m2"));
+	CHECK(session_by_sid(l2, 9) && c->parks.n == 0);
+	CHECK(unpark(c, l2, 10, "alice@" DOMAIN, TOKEN, &p, &keep) == 1); /* once */
+	/* Parked again and not taken up in time: m1 goes offline, and so does
+	 * the queue of a session that ended before its park arrived. */
+	send_park(c, l2, 9, 0, &q, 1);
+	send_park(c, l2, 99, 60, &q, 1);
+	CHECK(!l2->dead && c->parks.n == 1);
+	park_tick(c);
+	CHECK(c->parks.n == 0 && !c->parks.gone.len);
+	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == offline + 2);
+	/* Taken up by a link lost before its cm counted the answer: the queue
+	 * it carried is stored, not lost with the link. */
+	struct link *l3 = hello_link(c);
+	send_park(c, l2, 2, 60, &q, 1); /* bob's, for a change */
+	CHECK(unpark(c, l3, 5, "bob@" DOMAIN, TOKEN, &p, &keep) == 0 && l3->ack.kept_n == 1);
+	int bob = store_offline_count(c->store, "bob@" DOMAIN);
+	link_close(c, l3);
+	park_tick(c);
+	/* m1 was addressed to alice: routed to her bare JID, offline */
+	CHECK(store_offline_count(c->store, "alice@" DOMAIN) == offline + 3);
+	CHECK(store_offline_count(c->store, "bob@" DOMAIN) == bob);
+	/* A queue that is not n frames is a broken peer. */
+	send_open(c, l2, 2, "bob@" DOMAIN "/pc");
+	send_park(c, l2, 2, 60, &q, 2);
+	CHECK(l2->dead);
+	buf_free(&q);
+	buf_free(&keep);
+	close_link(c, l);
+	close_link(c, l2);
+	park_free(c);
+	store_offline_del(c->store, "alice@" DOMAIN, INT64_MAX);
+}
+
 /* A presence broadcast reaches every subscribed resource with one frame per
  * link (STANZA_MULTI), each destination with its full JID. */
 static void test_presence_multicast(struct core *c)
@@ -810,6 +907,7 @@ int main(void)
 	test_carbons(&c);
 	test_presence_multicast(&c);
 	test_link_acks(&c);
+	test_park(&c);
 	test_fanout_follows_roster(&c);
 
 	test_last_logout(&c);

@@ -25,7 +25,8 @@ int main(void)
 	struct buf batch = {0}, frame = {0}, out = {0};
 	/* Only stanza frames are counted and kept. */
 	CHECK(linkack_counted(WIRE_STANZA) && linkack_counted(WIRE_STANZA_MULTI) &&
-	      linkack_counted(WIRE_STANZA_RETURN) && !linkack_counted(WIRE_SESSION_OPEN) &&
+	      linkack_counted(WIRE_STANZA_RETURN) && linkack_counted(WIRE_SESSION_UNPARKED) &&
+	      !linkack_counted(WIRE_SESSION_OPEN) && !linkack_counted(WIRE_SESSION_PARK) &&
 	      !linkack_counted(WIRE_ACK) && !linkack_counted(WIRE_HELLO));
 	put_stanza(&batch, 1);
 	CHECK(wire_put_str_frame(&batch, WIRE_SESSION_OPEN, 2, "a@b/c") == 0);

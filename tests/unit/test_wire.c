@@ -526,6 +526,57 @@ static void test_trace(void)
 	buf_free(&b);
 }
 
+/* SESSION_PARK and SESSION_UNPARKED: the counters and the queue both ways;
+ * a queue that is not exactly n STANZA_RETURN frames is refused. */
+static void test_park(void)
+{
+	struct wire_stanza st = {STANZA_MESSAGE, STANZA_T_CHAT, ws("i"), ws("a@x/r"), ws("b@x/s"),
+				 ws("<message><body>hi</body></message>")};
+	struct buf q = {0}, b = {0};
+	CHECK(wire_put_stanza_return(&q, &st) == 0 && wire_put_stanza_return(&q, &st) == 0);
+	struct wire_park p = {.token = ws("secret"), .secs = 300, .h_in = 7, .acked = UINT32_MAX,
+			      .n = 2, .q = {buf_head(&q), (uint32_t)buf_avail(&q)}}, g;
+	struct wire_frame f;
+	uint8_t status;
+	CHECK(wire_put_park(&b, 5, &p) == 0 && parse_head(&b, &f) > 0);
+	CHECK(f.type == WIRE_SESSION_PARK && f.sid == 5 && wire_get_park(&f, &g) == 0);
+	CHECK(str_is(g.token, "secret") && g.secs == 300 && g.h_in == 7 && g.acked == UINT32_MAX &&
+	      g.n == 2 && g.q.len == buf_avail(&q) && !memcmp(g.q.p, buf_head(&q), g.q.len));
+	buf_free(&b);
+	p.jid = ws("b@x/s");
+	CHECK(wire_put_unparked(&b, 6, 0, &p) == 0 && parse_head(&b, &f) > 0);
+	CHECK(wire_get_unparked(&f, &status, &g) == 0 && status == 0 && str_is(g.jid, "b@x/s") &&
+	      g.n == 2 && g.h_in == 7 && g.q.len == buf_avail(&q));
+	buf_free(&b);
+	CHECK(wire_put_unparked(&b, 6, 1, &p) == 0 && parse_head(&b, &f) > 0);
+	CHECK(wire_get_unparked(&f, &status, &g) == 0 && status == 1 && !g.jid.len && !g.n);
+	buf_free(&b);
+	static const uint32_t wrong[] = {1, 3}; /* one frame short, one too many */
+	for (unsigned i = 0; i < 2; i++) {
+		p.n = wrong[i];
+		CHECK(wire_put_park(&b, 5, &p) == 0 && parse_head(&b, &f) > 0);
+		CHECK(wire_get_park(&f, &g) == -EPROTO);
+		buf_free(&b);
+	}
+	p.n = 2;
+	p.q.len--; /* a torn last frame */
+	CHECK(wire_put_park(&b, 5, &p) == 0 && parse_head(&b, &f) > 0);
+	CHECK(wire_get_park(&f, &g) == -EPROTO);
+	buf_free(&b);
+	struct buf other = {0}; /* a frame of another type in the queue */
+	CHECK(wire_put_stanza(&other, 1, &st) == 0);
+	p.n = 1;
+	p.q = (struct wire_str){buf_head(&other), (uint32_t)buf_avail(&other)};
+	CHECK(wire_put_park(&b, 5, &p) == 0 && parse_head(&b, &f) > 0);
+	CHECK(wire_get_park(&f, &g) == -EPROTO);
+	CHECK(wire_stanza_returnable(&st));
+	st.kind = STANZA_PRESENCE;
+	CHECK(!wire_stanza_returnable(&st));
+	buf_free(&b);
+	buf_free(&q);
+	buf_free(&other);
+}
+
 int main(void)
 {
 	test_conditions();
@@ -542,5 +593,6 @@ int main(void)
 	test_after_consume();
 	test_strs();
 	test_trace();
+	test_park();
 	CHECK_DONE();
 }
