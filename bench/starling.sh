@@ -101,6 +101,9 @@ starling_start() {
 	shift 3
 	starling_free_port
 	CONF_PORT=$PORT
+	# A fresh server: a database left in a reused WORK would hand the new
+	# run's receivers the old run's offline messages.
+	rm -f "$work/starling.db" "$work/starling.db-wal" "$work/starling.db-shm"
 	starling_conf "$work" "$PORT" "$@"
 	"$BIN/starling-bench" provision --server starling -c "$work/starling.conf" -n "$users" \
 		--user 'user%d' --password "$password" --contacts 0 >&2
