@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import WAIT, Client, _clients, expect, run
+from test_link_cut import proxied_cm  # noqa: F401  (a fixture)
 from test_multi_cm import SecondCm
 from test_sm import NS_SM
 from test_sm_resume import (_bodies_until_r, _enable_resume, _ended_with_offline, _failed,
@@ -225,3 +226,42 @@ async def _slixmpp_resume(server, cm2, aj, apw, bj, bpw):
     assert got[-1:] == ['while the cm was down'] and set(got[:-1]) <= {'before the restart'}, got
     a.send_message(mto=bj + '/pc', mbody='back again')
     await expect(b.messages, lambda m: m['body'] == 'back again', 'alice chats again')
+
+
+def test_link_lost_while_the_core_is_asked(server, proxied_cm):
+    """The link of the cm asked to take a parked session up dies before the
+    core answers: the waiting stream gets <failed/> and may bind; the
+    request died with the link, so the core still holds the session, and a
+    later <resume/> on the relinked cm takes it up."""
+    cm, proxy = proxied_cm
+    aj, apw = server.new_user('alice')
+    a = server.raw_login(aj, apw, 'phone')  # on the module's cm
+    s = t = None
+    try:
+        previd = _enable_resume(a, RESUME_TIMEOUT)
+        _park(server, a, aj)
+        back = cm.log().count('link to the core is back')
+        s = _raw(server, cm, aj, apw)  # authenticated while the link flows
+        proxy.stall()
+        s.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, previd))
+        time.sleep(0.3)  # the request is held in the stalled link
+        proxy.cut()
+        assert _failed(s.next_element(lambda e: e.tag in (
+            q(NS_SM, 'resumed'), q(NS_SM, 'failed')))) == 'item-not-found'
+        deadline = time.monotonic() + WAIT
+        while cm.log().count('link to the core is back') <= back:
+            assert time.monotonic() < deadline, cm.log()[-2000:]
+            time.sleep(0.05)
+        assert s.bind('other')  # §5: the stream may bind instead
+        assert _parked(server) >= 1
+        t = _raw(server, cm, aj, apw)
+        t.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, previd))
+        el = t.next_element(lambda e: e.tag in (q(NS_SM, 'resumed'), q(NS_SM, 'failed')))
+        assert el.tag == q(NS_SM, 'resumed'), el
+    finally:
+        proxy.resume()
+        for x in (a, s, t):
+            if x:
+                x.close()
+        if server.cm is None:
+            _start_cm(server)
