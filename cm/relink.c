@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "sm.h"
 #include "c2s.h"
 #include "sm.h"
 #include "lib/linkaddr.h"

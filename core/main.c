@@ -231,6 +231,12 @@ static int ack_wait_ms(const struct core *c)
 	return first > c->now_ms ? (int)(first - c->now_ms) : 0;
 }
 
+/* The sooner of two waits in ms, -1 meaning none. */
+static int sooner(int a, int b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 /* Scrapes: edge-triggered, since mhttp_step reads and writes until EAGAIN. */
 static void metrics_event(struct core *c, struct mhttp *m, uint64_t ev)
 {
@@ -302,13 +308,8 @@ static int run_loop(struct core *c, struct listener *ls, struct listener *ctl, i
 		struct epoll_event evs[64];
 		/* A scrape in progress wakes us to enforce its deadline. */
 		int wait_ms = mhttp_busy(m) ? 500 : -1;
-		if (wd_ms && (wait_ms < 0 || (int)wd_ms < wait_ms))
-			wait_ms = (int)wd_ms;
-		int ack_ms = ack_wait_ms(c), park_ms = park_wait_ms(c);
-		if (ack_ms >= 0 && (wait_ms < 0 || ack_ms < wait_ms))
-			wait_ms = ack_ms;
-		if (park_ms >= 0 && (wait_ms < 0 || park_ms < wait_ms))
-			wait_ms = park_ms;
+		wait_ms = sooner(wait_ms, wd_ms ? (int)wd_ms : -1);
+		wait_ms = sooner(sooner(wait_ms, ack_wait_ms(c)), park_wait_ms(c));
 		int n = loop_wait(c, bw, evs, 64, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;

@@ -76,10 +76,8 @@ int batchwait_epoll_wait(struct batchwait_epoll *b, int timeout_ms)
 		io_uring_prep_poll_multishot(sqe, b->epfd, POLLIN);
 		b->armed = 1;
 	}
-	int rc = io_uring_submit(&b->ring);
-	if (rc >= 0)
-		rc = batchwait_enter(&b->ring, b->min_wait_us,
-				     timeout_ms < 0 ? 3600 * 1000u : (unsigned)timeout_ms);
+	int rc = batchwait_submit_and_wait(&b->ring, b->min_wait_us,
+					   timeout_ms < 0 ? 3600 * 1000u : (unsigned)timeout_ms);
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	io_uring_for_each_cqe(&b->ring, head, cqe) {
