@@ -509,10 +509,31 @@ static int on_stanza(struct worker *w, struct conn *c, const struct stanza *s)
 	return XS_CB_CONTINUE;
 }
 
+/* Does the element open with <name (unprefixed)? */
+static int opens_with(const char *bytes, size_t len, const char *name, size_t n)
+{
+	return len > n + 1 && bytes[0] == '<' && !memcmp(bytes + 1, name, n) &&
+	       bytes[n + 1] && strchr(" \t\r\n/>", bytes[n + 1]);
+}
+
+/* Messages and presence go to the core by their header and bytes alone
+ * (route()): their parse builds no tree.  Anything else, or what turns out
+ * not to be a stanza, is read into a tree for the code that looks inside. */
+static int parse_element(const char *bytes, size_t len, struct stanza *s)
+{
+	if (opens_with(bytes, len, "message", 7) || opens_with(bytes, len, "presence", 8)) {
+		int rc = stanza_parse_head(bytes, len, s);
+		if (rc || s->kind != STANZA_OTHER)
+			return rc;
+		stanza_free(s);
+	}
+	return stanza_parse(bytes, len, s);
+}
+
 static int on_element(struct worker *w, struct conn *c, const char *bytes, size_t len)
 {
 	struct stanza s;
-	if (stanza_parse(bytes, len, &s)) {
+	if (parse_element(bytes, len, &s)) {
 		stanza_free(&s);
 		c2s_stream_error(w, c, SE_NOT_WELL_FORMED);
 		return XS_CB_STOP;

@@ -23,6 +23,8 @@
 #include "worker.h"
 
 #define UPLINK_RECV_CHUNK 65536
+/* The link's buffers are kept between batches up to this size (buf_drop). */
+#define UPLINK_KEEP (4 * UPLINK_RECV_CHUNK)
 /* Backpressure watermarks on frames queued for the core.  Clients stop being
  * read above HIGH and resume below LOW; frames are never dropped, so the
  * queue can pass HIGH only by what paused clients had already sent. */
@@ -381,7 +383,7 @@ void uplink_on_recv(struct worker *w, int res)
 			return;
 		}
 		uplink_dispatch(w, &f);
-		buf_consume(&l->in, (size_t)n);
+		buf_drop(&l->in, (size_t)n, UPLINK_KEEP);
 	}
 	uplink_arm_recv(w);
 }
@@ -421,7 +423,7 @@ void uplink_on_send(struct worker *w, int res)
 		uplink_lost(w, strerror(-res));
 		return;
 	}
-	buf_consume(&l->sending, (size_t)res);
+	buf_drop(&l->sending, (size_t)res, UPLINK_KEEP);
 	if (w->link_paused && uplink_queued(l) < UPLINK_LOW)
 		worker_resume_reading(w);
 }

@@ -18,6 +18,10 @@
 #include "router.h"
 
 #define LINK_READ_CHUNK 65536
+/* A link's buffers are kept between batches up to this size: a cm worker's
+ * link is busy whenever its clients are, and allocating 64 KiB for every
+ * read cost a fifth of a routed message (docs/performance.md). */
+#define LINK_KEEP (4 * LINK_READ_CHUNK)
 #define LINK_READ_TURN (4 * LINK_READ_CHUNK) /* per turn, so one link cannot starve others */
 
 struct link *link_new(struct core *c, int fd, const char *peer)
@@ -364,7 +368,7 @@ static void link_process(struct core *c, struct link *l)
 			return;
 		on_frame(c, l, &f);
 		l->frames_in++;
-		buf_consume(&l->in, (size_t)n);
+		buf_drop(&l->in, (size_t)n, LINK_KEEP);
 	}
 }
 
@@ -412,8 +416,6 @@ void link_on_readable(struct core *c, struct link *l)
 		}
 		break;
 	}
-	if (!buf_avail(&l->in))
-		buf_free(&l->in); /* idle links keep no buffer */
 }
 
 static void link_arm(struct core *c, struct link *l, int want_out)
@@ -432,7 +434,7 @@ void link_flush(struct core *c, struct link *l)
 	while (!l->dead && l->fd >= 0 && buf_avail(&l->out)) {
 		ssize_t n = send(l->fd, buf_head(&l->out), buf_avail(&l->out), MSG_NOSIGNAL);
 		if (n > 0) {
-			buf_consume(&l->out, (size_t)n);
+			buf_drop(&l->out, (size_t)n, LINK_KEEP);
 			l->bytes_out += (uint64_t)n;
 			continue;
 		}

@@ -223,8 +223,14 @@ int session_bare_jid(const struct core *c, const struct core_user *u, char *out,
 int session_full_jid(const struct core *c, const struct session *s, char *out, size_t cap)
 {
 	(void)c;
-	int n = snprintf(out, cap, "%s/%s", s->user->bare, s->resource);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+	/* Once per routed stanza: no format string to interpret. */
+	size_t b = strlen(s->user->bare), r = strlen(s->resource);
+	if (b + 1 + r >= cap)
+		return -ENAMETOOLONG;
+	memcpy(out, s->user->bare, b);
+	out[b] = '/';
+	memcpy(out + b + 1, s->resource, r + 1);
+	return (int)(b + 1 + r);
 }
 
 void session_sid_table_free(struct sid_table *t)

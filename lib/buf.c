@@ -74,6 +74,17 @@ void buf_consume(struct buf *b, size_t n)
 		buf_free(b);
 }
 
+void buf_drop(struct buf *b, size_t n, size_t keep_max)
+{
+	b->off += (uint32_t)n;
+	if (b->off < b->len)
+		return;
+	if (b->cap > keep_max)
+		buf_free(b);
+	else
+		b->off = b->len = 0;
+}
+
 void buf_reset(struct buf *b) { buf_free(b); }
 
 void buf_free(struct buf *b)

@@ -32,6 +32,10 @@ char *buf_reserve(struct buf *b, size_t n);
 void buf_commit(struct buf *b, size_t n);
 /* Drop n bytes from the front; frees the storage when the buffer empties. */
 void buf_consume(struct buf *b, size_t n);
+/* The same for a buffer that lives as long as its owner and is used all the
+ * time (a worker's link): the storage is kept when it empties, unless it
+ * grew past keep_max bytes. */
+void buf_drop(struct buf *b, size_t n, size_t keep_max);
 void buf_reset(struct buf *b); /* empty, keep nothing */
 void buf_free(struct buf *b);
 

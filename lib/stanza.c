@@ -8,13 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stanza_priv.h"
 #include "xmlctx.h"
-
-/* RFC 6120 §11.1, §11.6: UTF-8 only, no network, no entity expansion (no
- * XML_PARSE_NOENT), no DTD loading; CDATA becomes plain text so that the
- * serialised form is canonical. */
-#define STANZA_PARSE_OPTS                                                                          \
-	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
 
 static const char *const stanza_kinds[] = {
 	[STANZA_MESSAGE] = "message", [STANZA_PRESENCE] = "presence", [STANZA_IQ] = "iq"};
@@ -39,6 +34,16 @@ const char *stanza_kind_name(enum stanza_kind k)
 const char *stanza_type_name(enum stanza_type t)
 {
 	return t >= STANZA_T_NORMAL && t <= STANZA_T_RESULT ? stanza_types[t] : NULL;
+}
+
+enum stanza_kind stanza_kind_of(const char *ns, const char *name)
+{
+	/* A stanza cut from the stream has no xmlns: it inherits jabber:client. */
+	if (!ns || !strcmp(ns, STANZA_NS_CLIENT))
+		for (int k = STANZA_MESSAGE; k <= STANZA_IQ; k++)
+			if (!strcmp(name, stanza_kinds[k]))
+				return (enum stanza_kind)k;
+	return STANZA_OTHER;
 }
 
 /* Is type t allowed on kind k?  RFC 6121 §5.2.2 (message), §4.7.1 (presence),
@@ -85,11 +90,7 @@ static int stanza_fill(struct stanza *s)
 
 	s->ns = r->ns ? (const char *)r->ns->href : NULL;
 	s->name = (const char *)r->name;
-	/* A stanza cut from the stream has no xmlns: it inherits jabber:client. */
-	if (!s->ns || !strcmp(s->ns, STANZA_NS_CLIENT))
-		for (int k = STANZA_MESSAGE; k <= STANZA_IQ; k++)
-			if (!strcmp(s->name, stanza_kinds[k]))
-				s->kind = (enum stanza_kind)k;
+	s->kind = stanza_kind_of(s->ns, s->name);
 	if (s->kind != STANZA_OTHER) {
 		xmlChar *t = xmlGetNoNsProp(r, BAD_CAST "type");
 		s->type = stanza_type_parse(s->kind, (const char *)t);
@@ -137,14 +138,16 @@ void stanza_free(struct stanza *s)
 	free(s->id);
 	free(s->from);
 	free(s->to);
+	free(s->names);
+	buf_free(&s->head);
 	memset(s, 0, sizeof(*s));
 }
 
 /* Attribute-value escaping that also keeps TAB/LF/CR, which attribute-value
  * normalisation (XML 1.0 §3.3.3) would turn into spaces on reparse. */
-static int stanza_put_attr_value(struct buf *out, const char *v)
+static int stanza_put_attr_value(struct buf *out, const char *v, size_t n)
 {
-	size_t n = strlen(v), start = 0;
+	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *rep;
 		switch (v[i]) {
@@ -160,16 +163,15 @@ static int stanza_put_attr_value(struct buf *out, const char *v)
 	return buf_append_xml_escaped(out, v + start, n - start);
 }
 
-/* ' prefix:name="value"' (prefix may be NULL). */
-static int stanza_put_attr(struct buf *out, const xmlChar *prefix, const char *name,
-			   const char *value)
+int stanza_put_attr(struct buf *out, const xmlChar *prefix, const char *name, const char *value,
+		    size_t value_len)
 {
 	int err = buf_append_str(out, " ");
 	if (!err && prefix)
 		err = buf_append_str(out, (const char *)prefix) || buf_append_str(out, ":");
 	if (!err)
 		err = buf_append_str(out, name) || buf_append_str(out, "=\"") ||
-		      stanza_put_attr_value(out, value) || buf_append_str(out, "\"");
+		      stanza_put_attr_value(out, value, value_len) || buf_append_str(out, "\"");
 	return err ? -ENOMEM : 0;
 }
 
@@ -189,7 +191,7 @@ static int stanza_put_nsdefs(const xmlNode *r, struct buf *out)
 			continue;
 		}
 		if (stanza_put_attr(out, ns->prefix ? BAD_CAST "xmlns" : NULL,
-				    ns->prefix ? (const char *)ns->prefix : "xmlns", href))
+				    ns->prefix ? (const char *)ns->prefix : "xmlns", href, strlen(href)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -204,7 +206,7 @@ static int stanza_put_attrs(const xmlNode *r, struct buf *out)
 		if (!v)
 			return -ENOMEM;
 		int err = stanza_put_attr(out, a->ns ? a->ns->prefix : NULL, (const char *)a->name,
-					  (const char *)v);
+					  (const char *)v, strlen((const char *)v));
 		xmlFree(v);
 		if (err)
 			return err;
@@ -293,12 +295,41 @@ static int stanza_put(const struct stanza *s, struct buf *out)
 	return 0;
 }
 
+/* A stanza_parse_head() stanza: the start tag written at parse time, the
+ * content as the client wrote it.  Content not in the shape libxml2
+ * accepted (never seen) is written from a tree after all. */
+static int stanza_put_head(const struct stanza *s, struct buf *out)
+{
+	if (s->head_err)
+		return s->head_err;
+	uint32_t start = out->len;
+	if (buf_append(out, buf_head(&s->head), buf_avail(&s->head)))
+		return -ENOMEM;
+	if (!s->head_content)
+		return buf_append_str(out, "/>");
+	if (buf_append_str(out, ">"))
+		return -ENOMEM;
+	int err = stanza_put_raw_content(s, out);
+	if (err == -EINVAL) {
+		out->len = start;
+		struct stanza t;
+		if (!(err = stanza_parse(s->raw, s->raw_len, &t)))
+			err = stanza_serialize(&t, out);
+		stanza_free(&t);
+		return err;
+	}
+	if (err || buf_append_str(out, "</") ||
+	    buf_append(out, buf_head(&s->head) + 1, s->head_qname_len) || buf_append_str(out, ">"))
+		return -ENOMEM;
+	return 0;
+}
+
 int stanza_serialize(const struct stanza *s, struct buf *out)
 {
-	if (!s->doc || !s->root)
+	if (buf_avail(&s->head) == 0 && (!s->doc || !s->root))
 		return -EINVAL;
 	uint32_t mark = out->len;
-	int err = stanza_put(s, out);
+	int err = buf_avail(&s->head) ? stanza_put_head(s, out) : stanza_put(s, out);
 	if (err && out->len > mark)
 		out->len = mark; /* leave no partial stanza behind */
 	return err;

@@ -2,7 +2,8 @@
  *
  * stanza_parse() turns the bytes of an element cut by the framer into a
  * libxml2 tree (no DTD loading, no entity substitution, no network) and pulls
- * out the routing header: kind, type, id, from, to.  The cm uses the tree for
+ * out the routing header: kind, type, id, from, to; stanza_parse_head() does
+ * the same without the tree.  The cm uses the tree for
  * stream negotiation and stamps `from`; stanza_serialize() writes the form the
  * link carries (from/to removed; see wire.h). */
 #ifndef STARLING_STANZA_H
@@ -56,10 +57,26 @@ struct stanza {
 	 * root's content from here instead of re-serialising the tree. */
 	const char *raw;
 	size_t raw_len;
+	/* stanza_parse_head() only (doc and root stay NULL): the root's start
+	 * tag as stanza_serialize() writes it, less its closing '>' or "/>"
+	 * (owned), the length of its qualified name, whether the root has
+	 * content, what serialising it must answer instead (-EBADMSG), and
+	 * the storage ns and name point into (owned). */
+	struct buf head;
+	uint32_t head_qname_len;
+	int head_content;
+	int head_err;
+	char *names;
 };
 
 /* Parse one element.  Returns 0, -EBADMSG (not well-formed), -ENOMEM. */
 int stanza_parse(const char *bytes, size_t len, struct stanza *s);
+/* The same checks and header with no tree: libxml2 reads the element
+ * through SAX callbacks that keep only the root's start tag.  For what is
+ * routed by its header (messages, presence): doc and root stay NULL, and
+ * stanza_child()/stanza_text() have nothing to look at.  Agrees with
+ * stanza_parse() on every input (tests/fuzz/fuzz_stanza.c). */
+int stanza_parse_head(const char *bytes, size_t len, struct stanza *s);
 void stanza_free(struct stanza *s);
 
 /* Type name <-> enum for a kind; returns STANZA_T_INVALID when not allowed. */

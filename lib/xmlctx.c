@@ -1,6 +1,7 @@
 /* xmlctx: the per-thread parser context. */
 #include "xmlctx.h"
 
+#include <errno.h>
 #include <libxml/parserInternals.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -62,7 +63,8 @@ static void xmlctx_trim(void)
  * grows it, which it no longer does (an XML declaration naming another
  * encoding leaves the rest unread: not well-formed, as RFC 6120 §11.6 wants
  * anyway). */
-static xmlDocPtr xmlctx_parse(xmlParserCtxtPtr ctxt, const char *text, size_t len, int options)
+static int xmlctx_parse(xmlParserCtxtPtr ctxt, const char *text, size_t len, int options,
+			xmlSAXHandler *sax, void *user)
 {
 	xmlCtxtReset(ctxt);
 	xmlParserInputBufferPtr in =
@@ -72,24 +74,30 @@ static xmlDocPtr xmlctx_parse(xmlParserCtxtPtr ctxt, const char *text, size_t le
 	if (!stream) {
 		if (in)
 			xmlFreeParserInputBuffer(in);
-		return NULL;
+		return -ENOMEM;
 	}
 	inputPush(ctxt, stream);
 	xmlCtxtUseOptions(ctxt, options);
 #if LIBXML_VERSION < 21100
 	ctxt->progressive = 1; /* see above; later versions shrink static inputs right */
 #endif
-	xmlParseDocument(ctxt);
-	xmlDocPtr doc = ctxt->myDoc;
-	ctxt->myDoc = NULL;
-	if (doc && !ctxt->wellFormed) {
-		xmlFreeDoc(doc);
-		doc = NULL;
+	/* Options edit the context's own handler, so the caller's is put in
+	 * only now, and only for this parse. */
+	xmlSAXHandlerPtr tree = ctxt->sax;
+	if (sax) {
+		ctxt->sax = sax;
+		ctxt->userData = user;
 	}
-	return doc;
+	xmlParseDocument(ctxt);
+	ctxt->sax = tree;
+	ctxt->userData = ctxt;
+	return 0;
 }
 
-xmlDocPtr xmlctx_read(const char *bytes, size_t len, int options, struct xmlctx_status *st)
+/* The parse with the thread's context and scratch copy.  Returns the tree
+ * the context's own handler built (sax NULL) or NULL; *st says how it went. */
+static xmlDocPtr xmlctx_run(const char *bytes, size_t len, int options, xmlSAXHandler *sax,
+			    void *user, struct xmlctx_status *st)
 {
 	*st = (struct xmlctx_status){0};
 	xmlParserCtxtPtr ctxt = len < INT_MAX ? xmlctx_get() : NULL;
@@ -98,16 +106,34 @@ xmlDocPtr xmlctx_read(const char *bytes, size_t len, int options, struct xmlctx_
 		st->nomem = len < INT_MAX;
 		return NULL;
 	}
-	xmlDocPtr doc = xmlctx_parse(ctxt, text, len, options);
+	int rc = xmlctx_parse(ctxt, text, len, options, sax, user);
+	xmlDocPtr doc = ctxt->myDoc; /* caller frees */
+	ctxt->myDoc = NULL;
 	xmlctx_trim();
+	st->well_formed = !rc && ctxt->wellFormed;
 	st->ns_well_formed = ctxt->nsWellFormed;
-	if (ctxt->errNo == XML_ERR_NO_MEMORY) {
+	if (rc || ctxt->errNo == XML_ERR_NO_MEMORY) {
 		st->nomem = 1;
-		xmlFreeDoc(doc);
 		xmlctx_thread_end(); /* start the next parse from a clean context */
-		return NULL;
+	}
+	if (doc && (st->nomem || !st->well_formed)) {
+		xmlFreeDoc(doc);
+		doc = NULL;
 	}
 	return doc;
+}
+
+xmlDocPtr xmlctx_read(const char *bytes, size_t len, int options, struct xmlctx_status *st)
+{
+	return xmlctx_run(bytes, len, options, NULL, NULL, st);
+}
+
+int xmlctx_sax(const char *bytes, size_t len, int options, xmlSAXHandler *sax, void *user,
+	       struct xmlctx_status *st)
+{
+	xmlDocPtr doc = xmlctx_run(bytes, len, options, sax, user, st);
+	xmlFreeDoc(doc); /* none unless the handler builds one */
+	return st->nomem ? -ENOMEM : st->well_formed ? 0 : -EBADMSG;
 }
 
 void xmlctx_thread_end(void)

@@ -13,6 +13,7 @@ xmlParserCtxtPtr xmlctx_get(void);
 
 struct xmlctx_status {
 	int nomem;	      /* memory ran out (the context is already replaced) */
+	int well_formed;    /* XML 1.0 well-formed */
 	int ns_well_formed; /* no namespace error (e.g. an undeclared prefix) */
 };
 
@@ -22,6 +23,12 @@ struct xmlctx_status {
  * memory ran out.  The bytes need no NUL terminator and are not referenced
  * once it returns. */
 xmlDocPtr xmlctx_read(const char *bytes, size_t len, int options, struct xmlctx_status *st);
+
+/* The same parse with `sax` in place of the tree builder, `user` its
+ * callbacks' context, for the length of this call.  Returns 0 when the
+ * bytes are well-formed, -EBADMSG, or -ENOMEM. */
+int xmlctx_sax(const char *bytes, size_t len, int options, xmlSAXHandler *sax, void *user,
+	       struct xmlctx_status *st);
 
 /* Frees the thread's context and scratch copy: at thread end, or to start
  * the next parse afresh after an out-of-memory.  Documents keep their own
