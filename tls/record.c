@@ -123,8 +123,8 @@ static struct rec_slot *rec_slot(struct rec_cache *c, unsigned suite, const stru
 }
 
 /* §5.3: the nonce is the IV XORed with the big-endian record number.  For
- * AES-GCM it is set as the whole "fixed" IV (what EVP_CTRL_GCM_SET_IV_FIXED
- * with length -1 does, and OpenSSL's TLS 1.2 records use): unlike
+ * AES-GCM it is set as the whole "fixed" IV (the parameter that
+ * EVP_CTRL_GCM_SET_IV_FIXED with length -1 becomes): unlike
  * EVP_CipherInit_ex, which queries the key and IV lengths through OSSL_PARAMs
  * on every call, that is one parameter.  ChaCha20-Poly1305 has no such
  * parameter for a whole nonce. */
@@ -196,7 +196,7 @@ static EVP_MAC_CTX *rec_mac_key(const uint8_t *secret, size_t hash_len)
  * secret (rec_mac_key).  Every len here is at most the hash's length, so
  * HKDF-Expand is its first block alone: T(1) = HMAC(secret, HkdfLabel ||
  * 0x01) (RFC 5869 §2.3).  One HMAC instead of an EVP_KDF context with its
- * parameters: a tenth of the instructions.  m can go on to the next label. */
+ * parameters: half the instructions.  m can go on to the next label. */
 static int rec_expand(EVP_MAC_CTX *m, const char *label, uint8_t *out, size_t len)
 {
 	uint8_t info[2 + 1 + 255 + 1 + 1], t[EVP_MAX_MD_SIZE];
