@@ -6,7 +6,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,61 +27,180 @@ enum { /* RFC 8446 §5.1 content types, §4 handshake types */
 
 static pthread_once_t rec_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *rec_ciphers[REC_NSUITES];
-static EVP_KDF *rec_hkdf;
+static EVP_MAC *rec_hmac;
 
 static void rec_fetch(void)
 {
 	rec_ciphers[REC_AES_128_GCM] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
 	rec_ciphers[REC_AES_256_GCM] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	rec_ciphers[REC_CHACHA20_POLY1305] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
-	rec_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	rec_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-/* ---- per-thread cipher contexts, re-keyed for every record so that a
- * connection keeps keys (44 bytes a direction), not contexts (1.1 KB) ---- */
+/* ---- per-thread keyed cipher contexts ----
+ * A connection keeps keys (44 bytes a direction), never a context (1.2 KB):
+ * idle sessions must stay small.  Keying a context costs about 2,000
+ * instructions (OpenSSL 3.0 queries the key and IV lengths through
+ * OSSL_PARAMs, then runs the key schedule), so each thread keeps the
+ * contexts of the keys it used last, per direction: a two-way set-associative
+ * cache addressed by the key itself.  A hit is the very same key and suite,
+ * so a freed, re-keyed (KeyUpdate) or migrated connection can never meet a
+ * context keyed for another; a record on a hit only sets its nonce. */
 
-struct rec_crypt {
-	EVP_CIPHER_CTX *ctx;
-	const EVP_CIPHER *cipher; /* what ctx was last set up with */
+#define REC_SETS 64 /* x 2 ways: 128 contexts a direction and thread at most */
+
+struct rec_slot {
+	EVP_CIPHER_CTX *ctx; /* owned here, until rec_thread_done() */
+	uint8_t suite;	     /* the cipher ctx is set up for; 0: none yet */
+	uint8_t keyed;	     /* key[] is ctx's key */
+	uint8_t key[32];
 };
 
-static _Thread_local struct rec_crypt rec_enc, rec_dec;
+struct rec_cache {
+	struct rec_slot way[REC_SETS][2];
+	uint8_t next[REC_SETS]; /* the way to replace: the one used less recently */
+};
+
+static _Thread_local struct rec_cache rec_enc, rec_dec;
 static _Thread_local uint8_t rec_plain[REC_CIPHER_MAX];
+/* HMAC-SHA256 and HMAC-SHA384 for the key schedule; the last secret's padded
+ * key stays in them, as the last keys stay in the cipher contexts. */
+static _Thread_local EVP_MAC_CTX *rec_mac[2];
+
+static void rec_cache_free(struct rec_cache *c)
+{
+	for (int i = 0; i < REC_SETS; i++)
+		for (int w = 0; w < 2; w++)
+			EVP_CIPHER_CTX_free(c->way[i][w].ctx);
+	OPENSSL_cleanse(c, sizeof *c);
+}
 
 void rec_thread_done(void)
 {
-	EVP_CIPHER_CTX_free(rec_enc.ctx);
-	EVP_CIPHER_CTX_free(rec_dec.ctx);
-	rec_enc = (struct rec_crypt){ 0 };
-	rec_dec = (struct rec_crypt){ 0 };
+	rec_cache_free(&rec_enc);
+	rec_cache_free(&rec_dec);
+	EVP_MAC_CTX_free(rec_mac[0]);
+	EVP_MAC_CTX_free(rec_mac[1]);
+	rec_mac[0] = rec_mac[1] = NULL;
 }
 
-/* §5.3: the nonce is the IV XORed with the big-endian record number. */
-static EVP_CIPHER_CTX *rec_init(struct rec_crypt *c, unsigned suite, const struct rec_dir *d,
-				int enc)
+static size_t rec_key_len(unsigned suite) { return suite == REC_AES_128_GCM ? 16 : 32; }
+
+/* Key a slot's context; on failure the slot is left unkeyed. */
+static int rec_slot_key(struct rec_slot *s, unsigned suite, const uint8_t *key, int enc)
 {
-	if (!c->ctx && !(c->ctx = EVP_CIPHER_CTX_new()))
-		return NULL;
+	size_t n = rec_key_len(suite);
+	s->keyed = 0;
+	if (!s->ctx && !(s->ctx = EVP_CIPHER_CTX_new()))
+		return -ENOMEM;
+	/* Passing the cipher again would rebuild the provider context. */
+	const EVP_CIPHER *cipher = s->suite == suite ? NULL : rec_ciphers[suite];
+	s->suite = 0;
+	if (EVP_CipherInit_ex(s->ctx, cipher, NULL, key, NULL, enc) != 1)
+		return -EPROTO;
+	s->suite = (uint8_t)suite;
+	memcpy(s->key, key, n);
+	s->keyed = 1;
+	return 0;
+}
+
+/* The slot keyed with d's key, keying the least recently used way of its set
+ * on a miss.  The key is random, so its first bytes spread the sets. */
+static struct rec_slot *rec_slot(struct rec_cache *c, unsigned suite, const struct rec_dir *d,
+				 int enc)
+{
+	unsigned set = (d->key[0] | (unsigned)d->key[1] << 8) % REC_SETS;
+	struct rec_slot *way = c->way[set];
+	for (int w = 0; w < 2; w++)
+		if (way[w].keyed && way[w].suite == suite &&
+		    !memcmp(way[w].key, d->key, rec_key_len(suite))) {
+			c->next[set] = (uint8_t)!w;
+			return &way[w];
+		}
+	struct rec_slot *s = &way[c->next[set]];
+	c->next[set] ^= 1;
+	return rec_slot_key(s, suite, d->key, enc) ? NULL : s;
+}
+
+/* §5.3: the nonce is the IV XORed with the big-endian record number.  For
+ * AES-GCM it is set as the whole "fixed" IV (the parameter that
+ * EVP_CTRL_GCM_SET_IV_FIXED with length -1 becomes): unlike
+ * EVP_CipherInit_ex, which queries the key and IV lengths through OSSL_PARAMs
+ * on every call, that is one parameter.  ChaCha20-Poly1305 has no such
+ * parameter for a whole nonce. */
+static int rec_nonce(EVP_CIPHER_CTX *ctx, unsigned suite, const struct rec_dir *d, int enc)
+{
 	uint8_t nonce[12];
 	memcpy(nonce, d->iv, sizeof nonce);
 	for (int i = 0; i < 8; i++)
 		nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
-	const EVP_CIPHER *cipher = rec_ciphers[suite];
-	/* Passing the cipher again would rebuild the provider context. */
-	int ok = EVP_CipherInit_ex(c->ctx, c->cipher == cipher ? NULL : cipher, NULL, d->key,
-				   nonce, enc);
-	c->cipher = ok ? cipher : NULL;
-	return ok ? c->ctx : NULL;
+	if (suite == REC_CHACHA20_POLY1305)
+		return EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, enc) == 1 ? 0 : -EPROTO;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nonce,
+						  (size_t)-1),
+		OSSL_PARAM_construct_end(),
+	};
+	return EVP_CIPHER_CTX_set_params(ctx, p) == 1 ? 0 : -EPROTO;
+}
+
+/* The slot whose context is ready for d's next record, or NULL.  A caller
+ * whose record then fails clears the slot's keyed: the context's state is
+ * unknown, and keying it afresh costs only that once. */
+static struct rec_slot *rec_init(struct rec_cache *c, unsigned suite, const struct rec_dir *d,
+				 int enc)
+{
+	struct rec_slot *s = rec_slot(c, suite, d, enc);
+	if (s && rec_nonce(s->ctx, suite, d, enc)) {
+		s->keyed = 0;
+		return NULL;
+	}
+	return s;
+}
+
+/* The AEAD tag, read (seal) or set (open) as a parameter: EVP_CIPHER_CTX_ctrl
+ * would translate the same request into one, at twice the cost. */
+static int rec_tag(EVP_CIPHER_CTX *ctx, uint8_t *tag, int get)
+{
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, REC_TAG),
+		OSSL_PARAM_construct_end(),
+	};
+	return (get ? EVP_CIPHER_CTX_get_params(ctx, p) : EVP_CIPHER_CTX_set_params(ctx, p)) == 1;
 }
 
 /* ---- key schedule ---- */
 
-/* §7.1 HKDF-Expand-Label(secret, label, "", len). */
-static int rec_expand(const uint8_t *secret, size_t hash_len, const char *label, uint8_t *out,
-		      size_t len)
+/* This thread's HMAC context for the hash of hash_len bytes, keyed with
+ * secret.  NULL on failure. */
+static EVP_MAC_CTX *rec_mac_key(const uint8_t *secret, size_t hash_len)
 {
-	uint8_t info[2 + 1 + 255 + 1];
-	size_t ll = strlen(label), n = 0;
+	EVP_MAC_CTX **m = &rec_mac[hash_len == 48];
+	if (!*m) {
+		OSSL_PARAM p[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+							 hash_len == 48 ? "SHA384" : "SHA256", 0),
+			OSSL_PARAM_construct_end(),
+		};
+		if (!(*m = EVP_MAC_CTX_new(rec_hmac)))
+			return NULL;
+		if (EVP_MAC_CTX_set_params(*m, p) != 1) {
+			EVP_MAC_CTX_free(*m);
+			return *m = NULL;
+		}
+	}
+	return EVP_MAC_init(*m, secret, hash_len, NULL) == 1 ? *m : NULL;
+}
+
+/* §7.1 HKDF-Expand-Label(secret, label, "", len) with m keyed with the
+ * secret (rec_mac_key).  Every len here is at most the hash's length, so
+ * HKDF-Expand is its first block alone: T(1) = HMAC(secret, HkdfLabel ||
+ * 0x01) (RFC 5869 §2.3).  One HMAC instead of an EVP_KDF context with its
+ * parameters: half the instructions.  m can go on to the next label. */
+static int rec_expand(EVP_MAC_CTX *m, const char *label, uint8_t *out, size_t len)
+{
+	uint8_t info[2 + 1 + 255 + 1 + 1], t[EVP_MAX_MD_SIZE];
+	size_t ll = strlen(label), n = 0, tl = 0;
 	info[n++] = (uint8_t)(len >> 8);
 	info[n++] = (uint8_t)len;
 	info[n++] = (uint8_t)(6 + ll);
@@ -90,31 +208,23 @@ static int rec_expand(const uint8_t *secret, size_t hash_len, const char *label,
 	memcpy(info + n + 6, label, ll);
 	n += 6 + ll;
 	info[n++] = 0; /* empty context */
-
-	EVP_KDF_CTX *k = EVP_KDF_CTX_new(rec_hkdf);
-	if (!k)
-		return -ENOMEM;
-	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-	OSSL_PARAM p[] = {
-		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-						 hash_len == 48 ? "SHA384" : "SHA256", 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, hash_len),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n),
-		OSSL_PARAM_construct_end(),
-	};
-	int ok = EVP_KDF_derive(k, out, len, p);
-	EVP_KDF_CTX_free(k);
-	return ok == 1 ? 0 : -EPROTO;
+	info[n++] = 1; /* RFC 5869's block counter */
+	/* init without a key restarts from the key's padded states */
+	int ok = EVP_MAC_init(m, NULL, 0, NULL) == 1 && EVP_MAC_update(m, info, n) == 1 &&
+		 EVP_MAC_final(m, t, &tl, sizeof t) == 1 && tl >= len;
+	if (ok)
+		memcpy(out, t, len);
+	OPENSSL_cleanse(t, sizeof t);
+	return ok ? 0 : -EPROTO;
 }
 
 /* §7.3: write key and IV from a traffic secret; the record counter restarts. */
 static int rec_keys(struct rec_dir *d, unsigned suite, size_t hash_len)
 {
-	size_t key_len = suite == REC_AES_128_GCM ? 16 : 32;
+	EVP_MAC_CTX *m = rec_mac_key(d->secret, hash_len);
 	d->seq = 0;
-	if (rec_expand(d->secret, hash_len, "key", d->key, key_len) ||
-	    rec_expand(d->secret, hash_len, "iv", d->iv, sizeof d->iv))
+	if (!m || rec_expand(m, "key", d->key, rec_key_len(suite)) ||
+	    rec_expand(m, "iv", d->iv, sizeof d->iv))
 		return -EPROTO;
 	return 0;
 }
@@ -123,7 +233,8 @@ static int rec_keys(struct rec_dir *d, unsigned suite, size_t hash_len)
 static int rec_update(struct rec_dir *d, unsigned suite, size_t hash_len)
 {
 	uint8_t next[REC_SECRET_MAX];
-	if (rec_expand(d->secret, hash_len, "traffic upd", next, hash_len))
+	EVP_MAC_CTX *m = rec_mac_key(d->secret, hash_len);
+	if (!m || rec_expand(m, "traffic upd", next, hash_len))
 		return -EPROTO;
 	memcpy(d->secret, next, hash_len);
 	OPENSSL_cleanse(next, sizeof next);
@@ -194,7 +305,7 @@ int rec_set_secrets(struct rec_state *st, unsigned suite_id, const uint8_t *writ
 	case 0x1303: suite = REC_CHACHA20_POLY1305; break;
 	default: return -EPROTONOSUPPORT;
 	}
-	if (!rec_ciphers[suite] || !rec_hkdf)
+	if (!rec_ciphers[suite] || !rec_hmac)
 		return -EPROTONOSUPPORT;
 	if (hash_len != want)
 		return -EPROTO;
@@ -237,14 +348,22 @@ static int rec_encrypt(struct rec_state *st, const uint8_t *a, size_t an, const 
 	r[0] = CT_APPLICATION_DATA, r[1] = 3, r[2] = 3;
 	r[3] = (uint8_t)(clen >> 8), r[4] = (uint8_t)clen;
 	uint8_t *c = r + REC_HDR;
-	EVP_CIPHER_CTX *ctx = rec_init(&rec_enc, st->suite, &st->wr, 1);
-	int l1, l2, l3, l4;
-	if (!ctx || !EVP_CipherUpdate(ctx, NULL, &l1, r, REC_HDR) ||
-	    (an && !EVP_CipherUpdate(ctx, c, &l2, a, (int)an)) ||
-	    (bn && !EVP_CipherUpdate(ctx, c + an, &l3, b, (int)bn)) ||
-	    !EVP_CipherFinal_ex(ctx, c + an + bn, &l4) ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, REC_TAG, c + an + bn) != 1)
+	/* In place, one update: a separate one for the type byte costs more
+	 * than copying the content. */
+	if (an)
+		memmove(c, a, an);
+	if (bn)
+		memmove(c + an, b, bn);
+	struct rec_slot *s = rec_init(&rec_enc, st->suite, &st->wr, 1);
+	int l1, l2, l3;
+	if (!s)
 		return -EPROTO;
+	if (!EVP_CipherUpdate(s->ctx, NULL, &l1, r, REC_HDR) ||
+	    !EVP_CipherUpdate(s->ctx, c, &l2, c, (int)(an + bn)) ||
+	    !EVP_CipherFinal_ex(s->ctx, c + an + bn, &l3) || !rec_tag(s->ctx, c + an + bn, 1)) {
+		s->keyed = 0;
+		return -EPROTO;
+	}
 	st->wr.seq++;
 	buf_commit(out, REC_HDR + clen);
 	return 0;
@@ -344,13 +463,17 @@ static int rec_open(struct rec_state *st, const uint8_t *r, size_t clen, struct 
 		    rec_deliver_fn deliver, void *arg)
 {
 	size_t n = clen - REC_TAG;
-	EVP_CIPHER_CTX *ctx = rec_init(&rec_dec, st->suite, &st->rd, 0);
+	struct rec_slot *s = rec_init(&rec_dec, st->suite, &st->rd, 0);
 	int l1, l2, l3;
-	if (!ctx || !EVP_CipherUpdate(ctx, NULL, &l1, r, REC_HDR) ||
-	    !EVP_CipherUpdate(ctx, rec_plain, &l2, r + REC_HDR, (int)n) ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, REC_TAG, (void *)(r + REC_HDR + n)) != 1 ||
-	    EVP_CipherFinal_ex(ctx, rec_plain + n, &l3) != 1)
-		return -EPROTO; /* bad_record_mac */
+	if (!s)
+		return -EPROTO;
+	if (!EVP_CipherUpdate(s->ctx, NULL, &l1, r, REC_HDR) ||
+	    !EVP_CipherUpdate(s->ctx, rec_plain, &l2, r + REC_HDR, (int)n) ||
+	    !rec_tag(s->ctx, (uint8_t *)(r + REC_HDR + n), 0) ||
+	    EVP_CipherFinal_ex(s->ctx, rec_plain + n, &l3) != 1) {
+		s->keyed = 0; /* bad_record_mac; or the context failed */
+		return -EPROTO;
+	}
 	st->rd.seq++;
 	while (n && !rec_plain[n - 1]) /* §5.4: padding */
 		n--;

@@ -7,7 +7,8 @@
  * the servers it measures (issue 3): OpenSSL still does the handshake and
  * all cryptography; this module only frames records and keeps the traffic
  * keys, about 200 bytes, with no heap while a connection is idle.  Cipher
- * contexts are per thread and re-keyed for each record.
+ * contexts are per thread: a bounded cache of contexts keyed for the keys
+ * the thread used last (128 a direction), found by the key itself.
  *
  * The traffic secrets come from OpenSSL's key log callback (the interface
  * SSLKEYLOGFILE uses): rec_capture_secrets() installs it on a client
@@ -98,7 +99,7 @@ int rec_seal_inner(struct rec_state *st, const uint8_t *inner, size_t n, struct 
 int rec_alert(struct rec_state *st, uint8_t description, struct buf *out);
 /* Free a partial record and wipe the keys. */
 void rec_free(struct rec_state *st);
-/* Free this thread's cipher contexts (call when a thread ends). */
+/* Free this thread's cipher and HMAC contexts (call when a thread ends). */
 void rec_thread_done(void);
 
 #endif

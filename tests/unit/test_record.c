@@ -533,6 +533,168 @@ static void server_refuses_tickets(void)
 	}
 }
 
+
+/* ---- known answers and the per-thread context cache ---- */
+
+static size_t unhex(const char *h, uint8_t *out)
+{
+	size_t n = 0;
+	for (; h[0] && h[1]; h += 2) {
+		unsigned v;
+		sscanf(h, "%2x", &v);
+		out[n++] = (uint8_t)v;
+	}
+	return n;
+}
+
+/* RFC 8448 §3 (TLS_AES_128_GCM_SHA256): the application traffic keys
+ * derived from the client's and the server's secrets (§7.3), the client's
+ * first record and the server's second (its first carried the ticket), both
+ * the 50 bytes 00..31. */
+static void rfc8448(void)
+{
+	uint8_t cs[32], ss[32], want[80], rec[80], plain[50];
+	unhex("9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5", cs);
+	unhex("a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643", ss);
+	for (int i = 0; i < 50; i++)
+		plain[i] = (uint8_t)i;
+	struct rec_state st = { 0 };
+	CHECK(rec_set_secrets(&st, 0x1301, cs, ss, 32) == 0);
+	CHECK(unhex("17422dda596ed5d9acd890e3c63f5051", want) == 16 && !memcmp(st.wr.key, want, 16));
+	CHECK(unhex("5b78923dee08579033e523d9", want) == 12 && !memcmp(st.wr.iv, want, 12));
+	CHECK(unhex("9f02283b6c9c07efc26bb9f2ac92e356", want) == 16 && !memcmp(st.rd.key, want, 16));
+	CHECK(unhex("cf782b88dd83549aadf1e984", want) == 12 && !memcmp(st.rd.iv, want, 12));
+
+	struct buf out = { 0 }, got = { 0 };
+	size_t n = unhex("17030300"
+			 "43a23f7054b62c94d0affafe8228ba55cbefacea42f914aa66bcab3f2b9819a8a5b46b395bd5"
+			 "4a9a20441e2b62974e1f5a6292a2977014bd1e3deae63aeebb21694915e4",
+			 want);
+	CHECK(rec_write(&st, plain, sizeof plain, &out) == 0);
+	CHECK(buf_avail(&out) == n && !memcmp(buf_head(&out), want, n));
+	n = unhex("17030300"
+		  "432e937e11ef4ac740e538ad36005fc4a46932fc3225d05f82aa1b36e30efaf97d90e6dffc602d"
+		  "cb501a59a8fcc49c4bf2e5f0a21c0047c2abf332540dd032e167c2955d",
+		  rec);
+	st.rd.seq = 1;
+	CHECK(rec_read(&st, rec, n, &out, deliver, &got) == 0);
+	CHECK(buf_avail(&got) == sizeof plain && !memcmp(buf_head(&got), plain, sizeof plain));
+	rec_free(&st);
+	buf_free(&out);
+	buf_free(&got);
+}
+
+/* A record sealed by OpenSSL alone, with a context of its own: what the peer
+ * of d would send, or what d must write. */
+static size_t ref_seal(unsigned suite_id, const struct rec_dir *d, const uint8_t *inner,
+		       size_t n, uint8_t *out)
+{
+	const char *name = suite_id == 0x1301 ? "AES-128-GCM"
+			   : suite_id == 0x1302 ? "AES-256-GCM" : "ChaCha20-Poly1305";
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, name, NULL);
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	uint8_t nonce[12];
+	memcpy(nonce, d->iv, 12);
+	for (int i = 0; i < 8; i++)
+		nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+	size_t clen = n + 16;
+	uint8_t hdr[5] = { 23, 3, 3, (uint8_t)(clen >> 8), (uint8_t)clen };
+	int l, ok = c && x && EVP_EncryptInit_ex(x, c, NULL, d->key, nonce) &&
+		    EVP_EncryptUpdate(x, NULL, &l, hdr, 5) &&
+		    EVP_EncryptUpdate(x, out + 5, &l, inner, (int)n) &&
+		    EVP_EncryptFinal_ex(x, out + 5 + n, &l) &&
+		    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, out + 5 + n) == 1;
+	memcpy(out, hdr, 5);
+	EVP_CIPHER_CTX_free(x);
+	EVP_CIPHER_free(c);
+	return ok ? 5 + clen : 0;
+}
+
+#define NCONN 300 /* more than the 2 x 128 contexts a thread keeps */
+
+static const unsigned cache_suites[] = { 0x1301, 0x1302, 0x1303 };
+
+/* Connection i's own secrets, suite i % 3.  Each ChaCha20 connection takes
+ * the keys and IVs of the AES-256-GCM one before it: only the suite tells
+ * their contexts apart. */
+static void cache_open(struct rec_state *c, int i)
+{
+	unsigned suite = cache_suites[i % 3];
+	size_t hl = suite == 0x1302 ? 48 : 32;
+	uint8_t ws[48], rs[48];
+	for (size_t k = 0; k < hl; k++)
+		ws[k] = (uint8_t)(i * 7 + k), rs[k] = (uint8_t)(i * 13 + k + 1);
+	CHECK(rec_set_secrets(&c[i], suite, ws, rs, hl) == 0);
+	if (i % 3 == 2) {
+		memcpy(c[i].wr.key, c[i - 1].wr.key, 32);
+		memcpy(c[i].wr.iv, c[i - 1].wr.iv, 12);
+		memcpy(c[i].rd.key, c[i - 1].rd.key, 32);
+		memcpy(c[i].rd.iv, c[i - 1].rd.iv, 12);
+	}
+}
+
+/* One round of connection i: a record each way, checked against OpenSSL;
+ * then, now and again, the peer's KeyUpdate (RFC 8446 §4.6.3), requested or
+ * not, whose answer must be sealed under the old write key.  Returns the
+ * number of mistakes. */
+static int cache_round(struct rec_state *st, unsigned suite, int i, int r)
+{
+	uint8_t msg[64], want[128];
+	struct buf out = { 0 }, got = { 0 };
+	int n = snprintf((char *)msg, sizeof msg - 1, "connection %d, round %d", i, r), bad = 0;
+	msg[n] = 23;
+	size_t w = ref_seal(suite, &st->wr, msg, (size_t)n + 1, want);
+	bad += rec_write(st, msg, (size_t)n, &out) || buf_avail(&out) != w ||
+	       memcmp(buf_head(&out), want, w);
+	buf_reset(&out);
+	w = ref_seal(suite, &st->rd, msg, (size_t)n + 1, want);
+	bad += rec_read(st, want, w, &out, deliver, &got) || buf_avail(&got) != (size_t)n ||
+	       memcmp(buf_head(&got), msg, (size_t)n);
+	if ((i + r) % 5 == 0) {
+		uint8_t ku[6] = { 24, 0, 0, 1, (uint8_t)((i + r) & 1), 22 };
+		uint8_t answer[6] = { 24, 0, 0, 1, 0, 22 };
+		struct rec_dir old_wr = st->wr, old_rd = st->rd;
+		w = ref_seal(suite, &st->rd, ku, sizeof ku, want);
+		bad += rec_read(st, want, w, &out, deliver, &got) != 0;
+		bad += !memcmp(st->rd.key, old_rd.key, sizeof old_rd.key) || st->rd.seq;
+		w = ku[4] ? ref_seal(suite, &old_wr, answer, sizeof answer, want) : 0;
+		bad += buf_avail(&out) != w || (w && memcmp(buf_head(&out), want, w));
+		bad += ku[4] == !memcmp(st->wr.key, old_wr.key, sizeof old_wr.key);
+	}
+	buf_free(&out);
+	buf_free(&got);
+	return bad;
+}
+
+/* The cache may only ever hand out a context keyed with the record's own key
+ * and suite: connections interleaved beyond its size, both directions, all
+ * suites, key updates between records, states freed and made anew.  Fails
+ * when the cache compares neither key nor suite, or not the suite. */
+static void cache_interleaved(void)
+{
+	static struct rec_state c[NCONN];
+	int bad = 0;
+	for (int i = 0; i < NCONN; i++)
+		cache_open(c, i);
+	for (int r = 0; r < 6; r++)
+		for (int k = 0; k < NCONN; k++) {
+			int i = (k * 7 + r * 13) % NCONN; /* 7 is prime to NCONN: each once */
+			bad += cache_round(&c[i], cache_suites[i % 3], i, r);
+		}
+	CHECK(bad == 0);
+	/* A connection closed and another opened with the same secrets: the new
+	 * one starts at record 0 again and must read and write as the old did. */
+	for (int i = 0; i < NCONN; i += 37) {
+		rec_free(&c[i]);
+		memset(&c[i], 0, sizeof c[i]);
+		cache_open(c, i);
+		bad += cache_round(&c[i], cache_suites[i % 3], i, 1);
+	}
+	CHECK(bad == 0);
+	for (int i = 0; i < NCONN; i++)
+		rec_free(&c[i]);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/starling-test-record-XXXXXX", cert[300], key[300], err[512];
@@ -603,6 +765,8 @@ int main(void)
 	server_captured(lcctx, lsctx);
 	server_unsupported(lcctx, lsctx, sctx);
 	server_refuses_tickets();
+	rfc8448();
+	cache_interleaved();
 	SSL_CTX_free(lsctx);
 	SSL_CTX_free(lcctx);
 	rec_thread_done();
