@@ -1,8 +1,8 @@
 /* cut: a quick cut of one whole top-level element off the front of a
  * server's bytes, for the bench's busy path (issue 12).  lib/xstream scans
  * every byte through a state machine (about 19 instructions a byte, a
- * quarter of the bench's cost per chat message); here memchr() jumps from
- * one '<' or quote to the next.  It takes only what it can check this way
+ * quarter of the bench's cost per chat message); here each byte is looked up
+ * once in a class table by a run that ends only where the syntax does.  It takes only what it can check this way
  * and leaves everything else, unchanged, to xstream: an element split across
  * reads, comments, CDATA, processing instructions, entity or character
  * references, whitespace around '=', nesting past CUT_DEPTH.  What it takes
@@ -10,42 +10,66 @@
  * quoted attribute values without '<', matching end tags: XML 1.0 §3,
  * RFC 6120 §11.1), so the bench reads a server's stream no more loosely
  * than before; what a stanza means is still checked by xmpp.c. */
-#include <stdint.h>
 #include <string.h>
 
 #include "cut.h"
 
 #define CUT_DEPTH 8
 
-/* Loose XML name classes, as lib/xstream's: non-ASCII bytes pass. */
-static int name_start(unsigned char c)
-{
-	return (unsigned)((c | 0x20) - 'a') < 26 || c == '_' || c == ':' || c >= 0x80;
-}
+/* Byte classes, one table lookup a byte.  Name classes are loose as
+ * lib/xstream's (non-ASCII bytes pass); a C0 control other than TAB, LF and
+ * CR (XML 1.0 [2]) stops every run, so each byte of an element the cut
+ * takes is checked by the run or the tag syntax that covers it. */
+enum { C_NAME_START = 1, C_NAME = 2, C_WS = 4, C_TEXT_STOP = 8, C_VAL_STOP = 16 };
+#define C0_STOP C_TEXT_STOP | C_VAL_STOP
+#define LETTER C_NAME_START | C_NAME
+static const unsigned char cls[256] = {
+	[0 ... 8] = C0_STOP, [0xb ... 0xc] = C0_STOP, [0xe ... 0x1f] = C0_STOP,
+	['\t'] = C_WS, ['\n'] = C_WS, ['\r'] = C_WS, [' '] = C_WS,
+	['a' ... 'z'] = LETTER, ['A' ... 'Z'] = LETTER, ['_'] = LETTER, [':'] = LETTER,
+	[0x80 ... 0xff] = LETTER,
+	['0' ... '9'] = C_NAME, ['-'] = C_NAME, ['.'] = C_NAME,
+	['<'] = C_TEXT_STOP | C_VAL_STOP, ['&'] = C_TEXT_STOP | C_VAL_STOP,
+	['"'] = C_VAL_STOP, ['\''] = C_VAL_STOP,
+};
 
-static int name_char(unsigned char c)
-{
-	return name_start(c) || (unsigned)(c - '0') < 10 || c == '-' || c == '.';
-}
-
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static unsigned class_of(const char *s) { return cls[(unsigned char)*s]; }
 
 /* The end of the name at s, or s when none starts there. */
 static const char *name_end(const char *s, const char *end)
 {
-	if (s >= end || !name_start((unsigned char)*s))
+	if (s >= end || !(class_of(s) & C_NAME_START))
 		return s;
-	while (++s < end && name_char((unsigned char)*s))
+	while (++s < end && (class_of(s) & C_NAME))
 		;
 	return s;
 }
 
-/* Text without markup or references up to the next '<' (what xstream would
- * take as plain character data), or NULL. */
+/* The first byte from s of class stop, or NULL when none is before end. */
+static const char *run_to(const char *s, const char *end, unsigned stop)
+{
+	while (s < end && !(class_of(s) & stop))
+		s++;
+	return s < end ? s : NULL;
+}
+
+/* Text without markup, references or controls up to the next '<' (what
+ * xstream would take as plain character data), or NULL. */
 static const char *text_end(const char *s, const char *end)
 {
-	const char *lt = memchr(s, '<', (size_t)(end - s));
-	return lt && !memchr(s, '&', (size_t)(lt - s)) ? lt : NULL;
+	s = run_to(s, end, C_TEXT_STOP);
+	return s && *s == '<' ? s : NULL;
+}
+
+/* An attribute value from its opening quote at s: just past the closing
+ * quote, or NULL (XML 1.0 [10] AttValue: no '<'; references left). */
+static const char *value_end(const char *s, const char *end)
+{
+	char q = *s;
+	for (s++; (s = run_to(s, end, C_VAL_STOP)) && *s != q; s++)
+		if (*s != '"' && *s != '\'')
+			return NULL;
+	return s ? s + 1 : NULL;
 }
 
 /* The attributes of a start tag from s (just after its name): at the '>'
@@ -55,7 +79,7 @@ static const char *attrs_end(const char *s, const char *end)
 {
 	for (;;) {
 		const char *a = s;
-		while (s < end && is_ws(*s))
+		while (s < end && (class_of(s) & C_WS))
 			s++;
 		if (s < end && (*s == '>' || *s == '/'))
 			return s;
@@ -63,34 +87,12 @@ static const char *attrs_end(const char *s, const char *end)
 		s = name_end(s, end);
 		if (s == n || a == n || end - s < 2 || s[0] != '=' || (s[1] != '"' && s[1] != '\''))
 			return NULL;
-		const char *v = s + 2, *q = memchr(v, s[1], (size_t)(end - v));
-		if (!q || memchr(v, '<', (size_t)(q - v)) || memchr(v, '&', (size_t)(q - v)))
+		if (!(s = value_end(s + 1, end)))
 			return NULL;
-		s = q + 1;
 	}
 }
 
-/* XML 1.0 [2]: no C0 control but TAB, LF and CR, checked eight bytes at a
- * time (a word with no byte below 0x20 passes at once). */
-static int chars_ok(const char *p, size_t n)
-{
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		if (!((w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull))
-			continue;
-		for (size_t j = i; j < i + 8; j++)
-			if ((unsigned char)p[j] < 0x20 && !is_ws(p[j]))
-				return 0;
-	}
-	for (; i < n; i++)
-		if ((unsigned char)p[i] < 0x20 && !is_ws(p[i]))
-			return 0;
-	return 1;
-}
-
-static size_t cut_tags(const char *p, size_t len)
+size_t cut_element(const char *p, size_t len)
 {
 	const char *s = p, *end = p + len, *open[CUT_DEPTH];
 	size_t olen[CUT_DEPTH];
@@ -120,10 +122,4 @@ static size_t cut_tags(const char *p, size_t len)
 			return 0;
 	}
 	return 0;
-}
-
-size_t cut_element(const char *p, size_t len)
-{
-	size_t n = cut_tags(p, len);
-	return n && chars_ok(p, n) ? n : 0;
 }

@@ -328,7 +328,8 @@ static int stamp_of(const char *el, size_t len, const char *tag, uint64_t *sent)
 	uint64_t v = 0;
 	for (t = t ? t + tl : end; t + i < end && i < 23 && (unsigned)(t[i] - '0') < 10; i++) {
 		unsigned d = (unsigned)(t[i] - '0');
-		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+		/* 19 digits never pass 2^64 - 1: no check (a division) before */
+		v = i < 19 || v <= (UINT64_MAX - d) / 10 ? v * 10 + d : UINT64_MAX;
 	}
 	if (i)
 		*sent = v;
