@@ -593,9 +593,10 @@ static size_t quick_elements(struct bench_run *r, struct bench_conn *c, const ch
 	size_t done = 0, n;
 	while (c->state == CS_ONLINE && xs_between(&c->xs) &&
 	       (n = cut_element(data + done, len - done))) {
-		if (on_element(r, c, data + done, n) != XS_CB_CONTINUE)
-			break;
+		int rc = on_element(r, c, data + done, n);
 		done += n;
+		if (rc != XS_CB_CONTINUE)
+			break; /* online, only a failed connection stops */
 	}
 	return done;
 }
