@@ -120,7 +120,7 @@ build/fuzz/fuzz_core: tests/fuzz/fuzz_core.c $(LIB_SRC) $(CORE_SRC) $(HDRS) | pk
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(CORE_SRC) $(LDLIBS)
 # fuzz_bench reads a server's stream the way starling-bench does.
-BENCH_FUZZ_SRC := bench/xmpp.c bench/faults.c bench/hist.c bench/opts.c
+BENCH_FUZZ_SRC := bench/xmpp.c bench/cut.c bench/faults.c bench/hist.c bench/opts.c
 build/fuzz/fuzz_bench: tests/fuzz/fuzz_bench.c $(LIB_SRC) $(BENCH_FUZZ_SRC) $(HDRS) | pkgcheck clangcheck
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(BENCH_FUZZ_SRC) $(LDLIBS)

@@ -91,6 +91,7 @@ struct bench_conn {
 	uint8_t pinged;	   /* idle: the ping was sent */
 	uint8_t gen;	   /* bumped per connection attempt: completions of an older
 			    * socket of this slot are told apart (net.c) */
+	uint8_t parked;	   /* senders: out of the send schedule until online (run.c) */
 	SSL *ssl;	/* during the handshake (and after it with --openssl-records
 			 * or a server without TLS 1.3); SSL_free() on close */
 	struct tls_io io;
@@ -229,6 +230,9 @@ struct bench_run {
 	struct hist login_lat;
 	/* traffic: chat messages or presence broadcasts, in steps */
 	double cur_rate;
+	unsigned *sched;		/* senders' places in conns, a min-heap by
+					 * next_send_ns (run.c); calloc'd, freed in teardown */
+	unsigned nsched, nparked;
 	uint64_t chat_end;		/* the current step's sending ends */
 	uint64_t step_sent0, step_recv0, step_expected0;
 	uint64_t msgs_sent, msgs_recv, msgs_bad, msgs_expected;

@@ -165,26 +165,139 @@ static int send_one(struct bench_run *r, unsigned i)
 	return rc;
 }
 
+/* --- the send schedule ---------------------------------------------------
+ * The senders of a step, soonest first: a binary min-heap of their places in
+ * conns keyed by next_send_ns, so that a loop turn visits the senders that
+ * are due and no others (walking all of them every turn cost the bench more
+ * than a message at 50 pairs).  A sender that is not online, or whose send
+ * failed, when its turn comes is parked and looked at again every turn
+ * until it can send (--faults logs lost sessions in again). */
+
+static uint64_t sched_key(const struct bench_run *r, unsigned j)
+{
+	return r->conns[r->sched[j]].next_send_ns;
+}
+
+static void sched_swap(struct bench_run *r, unsigned a, unsigned b)
+{
+	unsigned t = r->sched[a];
+	r->sched[a] = r->sched[b];
+	r->sched[b] = t;
+}
+
+static void sched_down(struct bench_run *r, unsigned j)
+{
+	for (;;) {
+		unsigned m = j, l = 2 * j + 1;
+		if (l < r->nsched && sched_key(r, l) < sched_key(r, m))
+			m = l;
+		if (l + 1 < r->nsched && sched_key(r, l + 1) < sched_key(r, m))
+			m = l + 1;
+		if (m == j)
+			return;
+		sched_swap(r, j, m);
+		j = m;
+	}
+}
+
+static void sched_push(struct bench_run *r, unsigned i)
+{
+	unsigned j = r->nsched++;
+	r->sched[j] = i;
+	while (j && sched_key(r, (j - 1) / 2) > sched_key(r, j)) {
+		sched_swap(r, j, (j - 1) / 2);
+		j = (j - 1) / 2;
+	}
+}
+
+static unsigned sched_pop(struct bench_run *r)
+{
+	unsigned i = r->sched[0];
+	r->sched[0] = r->sched[--r->nsched];
+	sched_down(r, 0);
+	return i;
+}
+
+static unsigned stride_of(const struct bench_opts *o)
+{
+	return o->scenario == BENCH_CHAT ? 2 : 1;
+}
+
+/* A step begins: every sender of this thread in the heap (r->sched holds
+ * them all; allocated here once, freed in bench_teardown). */
+static int sched_fill(struct bench_run *r)
+{
+	unsigned stride = stride_of(&r->opt);
+	if (!r->sched)
+		r->sched = calloc(r->nconns / stride + 1, sizeof *r->sched);
+	if (!r->sched)
+		return -ENOMEM;
+	r->nsched = r->nparked = 0;
+	for (unsigned i = 0; i + stride - 1 < r->nconns; i += stride) {
+		r->conns[i].parked = 0;
+		r->sched[r->nsched++] = i;
+	}
+	for (unsigned j = r->nsched / 2; j-- > 0;)
+		sched_down(r, j);
+	return 0;
+}
+
+static void park(struct bench_run *r, struct bench_conn *a)
+{
+	a->parked = 1;
+	r->nparked++;
+}
+
+/* Parked senders that can send again go back into the heap. */
+static void unpark(struct bench_run *r)
+{
+	unsigned stride = stride_of(&r->opt);
+	for (unsigned i = 0; r->nparked && i + stride - 1 < r->nconns; i += stride) {
+		struct bench_conn *a = &r->conns[i];
+		if (!a->parked || (a->state != CS_ONLINE && a->next_send_ns < r->chat_end))
+			continue;
+		a->parked = 0;
+		r->nparked--;
+		if (a->next_send_ns < r->chat_end)
+			sched_push(r, i);
+	}
+}
+
+/* Sender i is due: everything whose intended time has passed, in one send(). */
+static void send_sender(struct bench_run *r, unsigned i, uint64_t now, uint64_t interval)
+{
+	struct bench_conn *a = &r->conns[i];
+	int rc = 0;
+	while (a->next_send_ns <= now && a->next_send_ns < r->chat_end && !(rc = send_one(r, i)))
+		a->next_send_ns += interval;
+	net_flush(r, a);
+	if (a->next_send_ns >= r->chat_end)
+		return; /* done for this step */
+	if (rc || a->state != CS_ONLINE)
+		park(r, a);
+	else
+		sched_push(r, i);
+}
+
 /* Chat: pair k is conns[2k] -> conns[2k+1]; presence: every user sends.
  * Sends everything whose intended time has passed; returns the next time. */
 static uint64_t send_due(struct bench_run *r, uint64_t now)
 {
-	uint64_t next = 0, interval = (uint64_t)((double)NS / r->cur_rate);
-	unsigned stride = r->opt.scenario == BENCH_CHAT ? 2 : 1;
-	for (unsigned i = 0; i + stride - 1 < r->nconns; i += stride) {
-		struct bench_conn *a = &r->conns[i];
-		while (a->state == CS_ONLINE && a->next_send_ns <= now &&
-		       a->next_send_ns < r->chat_end) {
-			if (send_one(r, i))
-				break;
-			a->next_send_ns += interval;
-		}
-		net_flush(r, a);
-		if (a->state == CS_ONLINE && a->next_send_ns < r->chat_end &&
-		    (!next || a->next_send_ns < next))
-			next = a->next_send_ns;
+	uint64_t interval = (uint64_t)((double)NS / r->cur_rate);
+	if (r->nparked)
+		unpark(r);
+	while (r->nsched) {
+		struct bench_conn *a = &r->conns[r->sched[0]];
+		int live = a->state == CS_ONLINE && a->next_send_ns < r->chat_end;
+		if (live && a->next_send_ns > now)
+			return a->next_send_ns;
+		unsigned i = sched_pop(r);
+		if (live)
+			send_sender(r, i, now, interval);
+		else if (a->next_send_ns < r->chat_end)
+			park(r, a);
 	}
-	return next;
+	return 0;
 }
 
 static unsigned senders(const struct bench_opts *o)
@@ -195,7 +308,7 @@ static unsigned senders(const struct bench_opts *o)
 static void step_begin(struct bench_run *r, uint64_t now)
 {
 	uint64_t interval = (uint64_t)((double)NS / r->cur_rate), k = senders(&r->opt);
-	unsigned stride = r->opt.scenario == BENCH_CHAT ? 2 : 1;
+	unsigned stride = stride_of(&r->opt);
 	r->chat_end = now + ns_of(r->opt.duration);
 	r->step_sent0 = r->msgs_sent;
 	r->step_recv0 = r->msgs_recv;
@@ -204,6 +317,8 @@ static void step_begin(struct bench_run *r, uint64_t now)
 	/* spread all the run's senders over one interval so the load is smooth */
 	for (unsigned i = 0; i < r->nconns; i += stride)
 		r->conns[i].next_send_ns = now + interval * (r->conns[i].idx / stride) / k;
+	if (sched_fill(r))
+		log_error("no memory for the send schedule: this thread sends nothing");
 }
 
 /* --- barriers ------------------------------------------------------------ */
@@ -683,6 +798,8 @@ void bench_teardown(struct bench_run *r)
 	r->src = NULL;
 	free(r->series);
 	r->series = NULL;
+	free(r->sched);
+	r->sched = NULL;
 	SSL_CTX_free(r->ctx);
 	r->ctx = NULL;
 	rec_thread_done();

@@ -119,6 +119,11 @@ void xs_free(struct xs_framer *f)
 	xs_names_free(f);
 }
 
+int xs_between(const struct xs_framer *f)
+{
+	return f->state == S_CONTENT && f->depth == 1 && !buf_avail(&f->pending);
+}
+
 /* Push name_hash for an element opened at depth + 1 >= 2.  The stack is
  * allocated here (freed by xs_tag_close when the top-level element ends, or by
  * xs_fail, xs_reset, xs_free) and grows by doubling; XS_MAX_DEPTH bounds it. */

@@ -69,6 +69,10 @@ void xs_init(struct xs_framer *f, uint32_t max_size);
 /* Forget everything (stream restart); frees pending. */
 void xs_reset(struct xs_framer *f);
 void xs_free(struct xs_framer *f);
+/* Whether the stream is open and no element is in flight, so that a reader
+ * may take whole elements off the front of its bytes itself (the bench's
+ * quick cut) and feed the framer the rest. */
+int xs_between(const struct xs_framer *f);
 
 /* Scan len bytes, calling cb for every event completed.  Returns 0 when all
  * bytes were consumed, or a negative enum xs_error; after an error the

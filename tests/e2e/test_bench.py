@@ -159,7 +159,9 @@ def test_chat(server, accounts, tmp_path):
     check_logins(data, 4)
     chat = data['chat']
     assert chat['pairs'] == 2
-    assert chat['sent'] > 0 and chat['delivered'] == chat['sent'] == chat['expected']
+    # every sender at every one of its intended times (the send schedule)
+    assert chat['sent'] == 2 * 50 * 2
+    assert chat['delivered'] == chat['sent'] == chat['expected']
     assert chat['lost'] == 0 and chat['malformed'] == 0 and chat['out_of_order'] == 0
     assert chat['delivered_per_s'] > 0
     check_hist(data['message_latency'], chat['sent'])
@@ -188,6 +190,7 @@ def test_chat_steps_up_the_rate(server, accounts, tmp_path):
     steps = data['steps']
     assert [s['rate'] for s in steps] == [20, 40, 80]
     assert [s['offered_per_s'] for s in steps] == [40, 80, 160]
+    assert [s['sent'] for s in steps] == [40, 80, 160]  # 1 s each
     for s in steps:
         assert s['delivered'] == s['expected'] == s['sent'] > 0
         assert not s['behind'] and not s['over_bound']

@@ -6,13 +6,16 @@
  * 2 bits) and --faults (bit 4: numbered messages, bounces, XEP-0198 acks
  * and requests are read too); byte 1 the state the connection starts in (stream features for
  * TLS, SASL or bind; the bind or roster answer; online); the rest is the
- * server's bytes, cut into reads at each 0xfe byte. */
+ * server's bytes, cut into reads at each 0xfe byte.  Online, reads that
+ * start a stanza go through the quick cut (bench/cut.c); whatever it takes
+ * of a read, lib/xstream must take as the same one element. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench/bench.h"
+#include "tests/unit/cut_agree.h"
 
 uint64_t bench_now(void)
 {
@@ -79,6 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (p < end && c->state != CS_DEAD) {
 			const uint8_t *cut = memchr(p, 0xfe, (size_t)(end - p));
 			size_t n = cut ? (size_t)(cut - p) : (size_t)(end - p);
+			if (cut_agree((const char *)p, n) < 0)
+				abort();
 			if (xmpp_input(r, c, (const char *)p, n))
 				break;
 			p += n + (cut != NULL);
