@@ -689,8 +689,9 @@ static int lean_handshake(struct worker *w, struct conn *c)
 	}
 	/* The session ticket OpenSSL just sealed is the one thing written under
 	 * the application key so far. */
+	unsigned cb = w->cfg->channel_binding ? TLS_CB_EXPORTER | TLS_CB_SERVER_END_POINT : 0;
 	int rc = tls_lean_start(c->lean, c->ssl, (const uint8_t *)buf_head(&c->out) + before,
-				buf_avail(&c->out) - before);
+				buf_avail(&c->out) - before, cb);
 	if (rc) {
 		if (rc != -EPROTONOSUPPORT)
 			conn_log(LOG_LEVEL_INFO, c, "TLS stays on OpenSSL: %s", strerror(-rc));

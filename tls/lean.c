@@ -57,7 +57,8 @@ static int capture_peer(struct tls_lean *l, SSL *ssl)
 	return 0;
 }
 
-int tls_lean_start(struct tls_lean *l, SSL *ssl, const uint8_t *written, size_t n)
+int tls_lean_start(struct tls_lean *l, SSL *ssl, const uint8_t *written, size_t n,
+		   unsigned cb_want)
 {
 	/* The callback has nothing more to capture; l may be freed before ssl. */
 	SSL_set_app_data(ssl, NULL);
@@ -72,7 +73,9 @@ int tls_lean_start(struct tls_lean *l, SSL *ssl, const uint8_t *written, size_t 
 	l->rec.is_server = 1;
 	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
 	l->cipher = c ? (uint16_t)SSL_CIPHER_get_protocol_id(c) : 0;
-	unsigned cb = tls_cb_available(ssl, 1);
+	/* The exporter and the certificate's hash cost a tenth of the takeover:
+	 * only what SASL may ask for. */
+	unsigned cb = tls_cb_available(ssl, 1) & cb_want;
 	size_t len = 0;
 	if ((cb & TLS_CB_EXPORTER) && tls_cb_data(ssl, 1, TLS_CB_EXPORTER, l->exporter, &len))
 		cb &= ~(unsigned)TLS_CB_EXPORTER;

@@ -40,7 +40,8 @@ struct tls_lean *tls_lean_new(SSL *ssl);
  * 0: the caller frees ssl and uses l.  -EPROTONOSUPPORT (TLS 1.2, a suite
  * record.c lacks) or another negative errno: the caller frees l and keeps
  * ssl, which is unharmed. */
-int tls_lean_start(struct tls_lean *l, SSL *ssl, const uint8_t *written, size_t n);
+int tls_lean_start(struct tls_lean *l, SSL *ssl, const uint8_t *written, size_t n,
+		   unsigned cb_want);
 /* "TLS_AES_128_GCM_SHA256" etc., for logs. */
 const char *tls_lean_cipher_name(const struct tls_lean *l);
 /* As tls_cb_available() / tls_cb_data() for the captured connection. */

@@ -299,6 +299,9 @@ struct spair {
 	size_t left;	/* client bytes the handshake left for the record layer */
 };
 
+/* The channel bindings spair_open() asks the takeover to keep. */
+static unsigned spair_cb_want = TLS_CB_EXPORTER | TLS_CB_SERVER_END_POINT;
+
 /* Handshake an OpenSSL client with a server driven by tls_handshake(); the
  * client sends `early` right behind its Finished.  Returns tls_lean_start's
  * result (the server's SSL is freed on 0). */
@@ -326,7 +329,7 @@ static int spair_open(struct spair *p, SSL_CTX *cctx, SSL_CTX *sctx, const char 
 			p->left = buf_avail(&p->cout);
 			int rc = tls_lean_start(p->lean, p->s,
 						(const uint8_t *)buf_head(&p->sout) + before,
-						buf_avail(&p->sout) - before);
+						buf_avail(&p->sout) - before, spair_cb_want);
 			if (rc == 0) {
 				SSL_free(p->s);
 				p->s = NULL;
@@ -492,6 +495,13 @@ static void server_captured(SSL_CTX *cctx, SSL_CTX *sctx)
 	CHECK(!p.lean->peer_verified && p.lean->n_ids == 0);
 	CHECK(p.lean->rec.is_server && strcmp(tls_lean_cipher_name(p.lean), "unknown"));
 	spair_close(&p);
+	/* Channel binding off: nothing computed, nothing to offer. */
+	spair_cb_want = 0;
+	CHECK(spair_open(&p, cctx, sctx, NULL) == 0);
+	CHECK(tls_lean_cb_available(p.lean) == 0);
+	CHECK(tls_lean_cb_data(p.lean, TLS_CB_EXPORTER, mine, &n) != 0);
+	spair_close(&p);
+	spair_cb_want = TLS_CB_EXPORTER | TLS_CB_SERVER_END_POINT;
 }
 
 /* TLS 1.2 stays on OpenSSL, unharmed; a context without the callback gives
