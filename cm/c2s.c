@@ -1,7 +1,6 @@
 #include "c2s.h"
 
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "throttle.h"
 #include "lib/jid.h"
 #include "lib/log.h"
+#include "lib/randpool.h"
 #include "lib/stanza.h"
 #include "lib/xstream.h"
 #include "worker.h"
@@ -55,13 +55,8 @@ static int ns_is(const struct stanza *s, const char *ns) { return s->ns && !strc
 
 void c2s_random_hex(char *out, size_t bytes)
 {
-	unsigned char r[32];
-	if (bytes > sizeof r)
-		bytes = sizeof r;
-	if (RAND_bytes(r, (int)bytes) != 1)
+	if (randpool_hex(out, bytes))
 		abort(); /* no randomness: nothing we generate would be safe */
-	for (size_t i = 0; i < bytes; i++)
-		sprintf(out + 2 * i, "%02x", r[i]);
 }
 
 const char *c2s_domain(const struct worker *w, const struct conn *c)

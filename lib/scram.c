@@ -1,4 +1,5 @@
 #include "scram.h"
+#include "randpool.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -580,7 +581,7 @@ int scram_server_first(struct scram_server *s, const struct scram_creds *c, cons
 {
 	uint8_t r[SERVER_NONCE_BYTES];
 	*out = NULL;
-	if (RAND_bytes(r, sizeof r) != 1)
+	if (randpool_bytes(r, sizeof r))
 		return -ENOMEM;
 	char *nonce = base64_encode(r, sizeof r);
 	if (!nonce)
@@ -744,7 +745,7 @@ static char *client_nonce(const char *given)
 	uint8_t r[CLIENT_NONCE_BYTES];
 	if (given)
 		return nonce_valid(given, strlen(given)) ? strdup(given) : NULL;
-	if (RAND_bytes(r, sizeof r) != 1)
+	if (randpool_bytes(r, sizeof r))
 		return NULL;
 	return base64_encode(r, sizeof r);
 }
