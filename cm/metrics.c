@@ -220,6 +220,8 @@ static int ring_and_cpu(struct buf *out, struct worker *all, unsigned n)
 {
 	if (PW("starling_cm_uring_submissions_total", "counter", "SQEs submitted", n_sqes) ||
 	    PW("starling_cm_uring_completions_total", "counter", "CQEs reaped", n_cqes) ||
+	    PW("starling_cm_batched_waits_total", "counter",
+	       "Waits that gathered completions for [c2s] batch_wait_us", n_batched_waits) ||
 	    PW("starling_cm_uring_sq_full_total", "counter",
 	       "Times the submission queue was full and had to be submitted early", n_sq_full) ||
 	    PW_SECONDS("starling_cm_worker_cpu_seconds_total", "counter",

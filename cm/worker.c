@@ -94,8 +94,9 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct 
 			log_warn("worker %u: this kernel has no io_uring minimum wait (Linux 6.12): "
 				 "batch_wait_us is ignored", id);
 		} else {
-			log_info("worker %u: each wait gathers completions for up to %u us", id,
-				 w->batch_wait_us);
+			log_info("worker %u: each wait gathers completions for up to %u us "
+				 "after a turn that handled >= %u", id, w->batch_wait_us,
+				 cfg->batch_wait_busy);
 		}
 	}
 	if ((rc = bufring_init(&w->rx, &w->ring, WORKER_BUF_GROUP))) {
@@ -397,7 +398,8 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 	struct io_uring_cqe *cqe;
 	int rc;
 	w->n_sqes += io_uring_sq_ready(&w->ring);
-	if (w->batch_wait_us) {
+	if (w->batch_wait_us && w->last_cqes >= w->cfg->batch_wait_busy) {
+		w->n_batched_waits++;
 		rc = batchwait_submit_and_wait(&w->ring, w->batch_wait_us,
 					       timeout_ms ? timeout_ms : WORKER_IDLE_WAIT_MS);
 	} else if (timeout_ms) {
@@ -419,6 +421,7 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 	}
 	io_uring_cq_advance(&w->ring, n);
 	w->n_cqes += n;
+	w->last_cqes = n;
 	return (int)n;
 }
 

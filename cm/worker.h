@@ -86,6 +86,7 @@ struct worker {
 	uint64_t now_ms;
 	uint64_t turn_ns; /* monotonic ns when this loop turn woke: its input's arrival */
 	unsigned batch_wait_us; /* [c2s] batch_wait_us when the kernel has it, else 0 */
+	unsigned last_cqes;	/* completions the previous turn handled */
 	struct sm_replies sm_replies;
 
 	/* connections */
@@ -133,6 +134,7 @@ struct worker {
 	uint64_t n_tls_started, n_tls_handshake_failed, n_tls_errors;
 	uint64_t n_tls_lean; /* gauge: connections on tls/lean.h's records now */
 	uint64_t n_sqes, n_cqes, n_sq_full; /* submitted, reaped, worker_sqe found it full */
+	uint64_t n_batched_waits;	/* waits that gathered completions (batch_wait_us) */
 	uint64_t cpu_ns;		    /* this thread's CPU time at the last tick */
 	uint64_t link_queued;		    /* bytes queued to the core at the last tick */
 	struct mhttp *metrics;		    /* worker 0's /metrics server, or NULL */

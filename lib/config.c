@@ -72,6 +72,7 @@ static const struct config_key config_keys[] = {
 	NUM("c2s", "resume_timeout", CONFIG_T_UINT, resume_timeout, 0, 86400),
 	NUM("c2s", "trace_sample", CONFIG_T_UINT, trace_sample, 0, 1000000),
 	NUM("c2s", "batch_wait_us", CONFIG_T_UINT, batch_wait_us, 0, 10000),
+	NUM("c2s", "batch_wait_busy", CONFIG_T_UINT, batch_wait_busy, 0, 4096),
 	NUM("c2s", "auth_failures_per_address", CONFIG_T_UINT, auth_failures_per_address, 0, 1000000),
 	NUM("c2s", "auth_failure_window", CONFIG_T_UINT, auth_failure_window, 1, 86400),
 	NUM("c2s", "max_connections", CONFIG_T_UINT, max_connections, 1, 16777216),

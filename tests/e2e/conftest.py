@@ -9,12 +9,14 @@ import asyncio
 import atexit
 import itertools
 import os
+import re
 import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -226,6 +228,15 @@ class Server:
     def _log(self, name):
         f = self.dir / (name + '.log')
         return f.read_text(errors='replace') if f.exists() else ''
+
+    def cm_metric(self, name):
+        """The sum of a cm family's samples over its workers, from /metrics."""
+        url = 'http://127.0.0.1:%d/metrics' % self.cm_metrics_port
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        values = [float(m.group(1)) for m in
+                  re.finditer(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)]
+        assert values, '%s not on /metrics' % name
+        return sum(values)
 
     def log_text(self):
         """Both processes' stderr, every run since the fixture was created."""

@@ -52,3 +52,9 @@ def test_numbered_messages_arrive_in_order(server):
             await a.stop()
             await b.stop()
     run(go())
+
+
+def test_waits_were_batched(server):
+    """With batch_wait_busy at 0 (the default) every wait gathers: the
+    counter moved while the tests above ran."""
+    assert server.cm_metric('starling_cm_batched_waits_total') > 0

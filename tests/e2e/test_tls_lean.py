@@ -5,10 +5,8 @@ record that does not verify ends it as a TLS error, TLS 1.2 stays on
 OpenSSL, and lean_records = false keeps every connection there.  The rest
 (slixmpp over both ports, SCRAM-PLUS, EXTERNAL, resumption) is the rest of
 the suite, which runs with the default (on)."""
-import re
 import ssl
 import time
-import urllib.request
 
 import pytest
 
@@ -20,18 +18,8 @@ SERVER_OPTIONS = {'tls_port': True}
 WAIT = 15.0  # hang guard for a gauge that follows a close, not a pass/fail timing
 
 
-def metric(server, name):
-    """The sum of a cm family's samples over its workers."""
-    url = 'http://127.0.0.1:%d/metrics' % server.cm_metrics_port
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    values = [float(m.group(1)) for m in
-              re.finditer(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)]
-    assert values, '%s not on /metrics' % name
-    return sum(values)
-
-
 def lean(server):
-    return metric(server, 'starling_cm_tls_lean_connections')
+    return server.cm_metric('starling_cm_tls_lean_connections')
 
 
 def settle(server, want):
@@ -120,10 +108,10 @@ def test_key_update_then_scram_plus(server, direct):
 
 
 def test_corrupt_record_is_a_tls_error(server):
-    before = metric(server, 'starling_cm_tls_errors_total')
+    before = server.cm_metric('starling_cm_tls_errors_total')
     out = sasl_client(server, '--tls', '13', '--corrupt')
     assert out['corrupt'] == 'closed'
-    assert metric(server, 'starling_cm_tls_errors_total') == before + 1
+    assert server.cm_metric('starling_cm_tls_errors_total') == before + 1
     assert 'TLS error: bad record' in server.log_text()
 
 
