@@ -70,6 +70,37 @@ static int listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
+/* The worker's ring, with the flags of [c2s] batch_wait_us when it is set and
+ * the kernel has io_uring's minimum wait (Linux 6.12).  Without it the window
+ * is off and the ring is the plain one: a kernel before 6.1 would refuse
+ * DEFER_TASKRUN, and one before 6.12 would gain nothing from it. */
+static int worker_ring_init(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+				    .cq_entries = WORKER_RING_ENTRIES * 4};
+	if (cfg->batch_wait_us) {
+		struct io_uring_params b = {.flags = IORING_SETUP_CQSIZE | batchwait_setup_flags(),
+					    .cq_entries = p.cq_entries};
+		int rc = io_uring_queue_init_params(WORKER_RING_ENTRIES, &w->ring, &b);
+		if (!rc && !batchwait_supported(&b)) {
+			w->batch_wait_us = cfg->batch_wait_us;
+			log_info("worker %u: each wait gathers completions for up to %u us "
+				 "after a turn that handled >= %u", w->id, w->batch_wait_us,
+				 cfg->batch_wait_busy);
+			return 0;
+		}
+		if (!rc)
+			io_uring_queue_exit(&w->ring);
+		log_info("worker %u: this kernel has no io_uring minimum wait (Linux 6.12): "
+			 "batch_wait_us is off", w->id);
+	}
+	int rc = io_uring_queue_init_params(WORKER_RING_ENTRIES, &w->ring, &p);
+	if (rc)
+		log_error("worker %u: io_uring setup: %s", w->id, strerror(-rc));
+	return rc;
+}
+
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct tls_current *tls)
 {
 	w->id = id;
@@ -77,28 +108,9 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, struct 
 	w->tls = tls;
 	w->link.fd = -1;
 	w->wake_fd = -1;
-	struct io_uring_params p = {.flags = IORING_SETUP_COOP_TASKRUN,
-				    .cq_entries = WORKER_RING_ENTRIES * 4};
-	if (cfg->batch_wait_us)
-		p.flags = batchwait_setup_flags();
-	p.flags |= IORING_SETUP_CQSIZE;
-	int rc = io_uring_queue_init_params(WORKER_RING_ENTRIES, &w->ring, &p);
-	if (rc) {
-		log_error("worker %u: io_uring setup: %s", id, strerror(-rc));
+	int rc = worker_ring_init(w);
+	if (rc)
 		return rc;
-	}
-	if (cfg->batch_wait_us) {
-		w->batch_wait_us = cfg->batch_wait_us;
-		if (batchwait_supported(&p)) {
-			w->batch_wait_us = 0;
-			log_warn("worker %u: this kernel has no io_uring minimum wait (Linux 6.12): "
-				 "batch_wait_us is ignored", id);
-		} else {
-			log_info("worker %u: each wait gathers completions for up to %u us "
-				 "after a turn that handled >= %u", id, w->batch_wait_us,
-				 cfg->batch_wait_busy);
-		}
-	}
 	if ((rc = bufring_init(&w->rx, &w->ring, WORKER_BUF_GROUP))) {
 		log_error("worker %u: buffer ring: %s", id, strerror(-rc));
 		return rc;

@@ -118,6 +118,8 @@ void config_defaults(struct config *c)
 	c->ping_timeout = 60;
 	c->resume_timeout = 300;
 	c->trace_sample = 64;
+	c->batch_wait_us = 200;	/* docs/performance.md, "Only when busy" */
+	c->batch_wait_busy = 16;
 	c->auth_failures_per_address = 10;
 	c->auth_failure_window = 60;
 	c->max_connections = 65536;

@@ -43,8 +43,8 @@ struct config {
 	unsigned idle_timeout;		/* seconds of silence before we ping (default 300; 0 = off) */
 	unsigned ping_timeout;		/* seconds for any answer to that ping (default 60) */
 	unsigned resume_timeout;	/* XEP-0198 §5: seconds a lost session waits (300; 0 = off) */
-	unsigned batch_wait_us;	/* a worker gathers completions this long before waking (0 = off) */
-	unsigned batch_wait_busy; /* ... only after a turn that handled this many (0 = always) */
+	unsigned batch_wait_us;	/* a worker gathers completions this long before waking (200; 0 = off) */
+	unsigned batch_wait_busy; /* ... only after a turn that handled this many (16; 0 = always) */
 	unsigned trace_sample;	/* 1 client stanza in N carries its times through the core (64; 0 = off) */
 	unsigned auth_failures_per_address; /* wrong passwords per window (default 10; 0 = off) */
 	unsigned auth_failure_window;	/* seconds (default 60) */

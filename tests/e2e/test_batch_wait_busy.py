@@ -2,7 +2,7 @@
 that handled at least that many, so a calm worker keeps waking for each.
 Set beyond anything a turn handles here, no wait gathers
 (starling_cm_batched_waits_total stays 0, where test_batch_wait.py shows it
-moving with the default), and the chat still delivers every message in
+moving with 0), and the chat still delivers every message in
 order."""
 from test_batch_wait import test_numbered_messages_arrive_in_order  # noqa: F401
 

@@ -58,6 +58,7 @@ static void defaults(void)
 	CHECK(c.auth_failures_per_address == 10 && c.auth_failure_window == 60);
 	CHECK(c.max_connections_per_address == 0 && c.auth_failures_per_account == 10);
 	CHECK(c.read_rate == 262144 && c.read_burst == 1048576);
+	CHECK(c.batch_wait_us == 200 && c.batch_wait_busy == 16); /* only after busy turns */
 	CHECK_STR(c.tls_cert, "var/cert.pem");
 	CHECK_STR(c.tls_key, "var/key.pem");
 	CHECK(c.tls_client_ca[0] == '\0'); /* no client certificates asked for */
@@ -96,6 +97,8 @@ static void overrides(void)
 		       "auth_failures_per_account = 0\n"
 		       "read_rate = 0\n"
 		       "read_burst = 1024\n"
+		       "batch_wait_us = 0\n"
+		       "batch_wait_busy = 4096\n"
 		       "[tls]\n"
 		       "certificate = /etc/ssl/xmpp/fullchain.pem\n"
 		       "key = /etc/ssl/xmpp/privkey.pem\n"
@@ -115,6 +118,7 @@ static void overrides(void)
 	CHECK(c.max_connections == 1 && c.scram_iterations == 10000);
 	CHECK(c.max_connections_per_address == 50 && c.auth_failures_per_account == 0);
 	CHECK(c.read_rate == 0 && c.read_burst == 1024);
+	CHECK(c.batch_wait_us == 0 && c.batch_wait_busy == 4096);
 	CHECK_STR(c.tls_cert, "/etc/ssl/xmpp/fullchain.pem");
 	CHECK_STR(c.tls_key, "/etc/ssl/xmpp/privkey.pem");
 	CHECK_STR(c.tls_client_ca, "/etc/ssl/xmpp/clients.pem");
