@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/log.h"
 #include "worker.h"
@@ -34,6 +35,13 @@ static int push(struct sm_replies *q, uint32_t sid, uint32_t need, uint32_t h)
 		q->v[q->n - 1].need = need;
 		q->v[q->n - 1].h = h;
 		return 0;
+	}
+	if (q->n == q->cap && q->head) {
+		/* Under steady load the FIFO may never empty: reuse what was
+		 * answered before growing, or it would grow for ever. */
+		memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
+		q->n -= q->head;
+		q->head = 0;
 	}
 	if (q->n == q->cap) {
 		uint32_t cap = q->cap ? 2 * q->cap : 16;

@@ -415,8 +415,7 @@ static int worker_turn(struct worker *w, unsigned timeout_ms)
 		rc = batchwait_submit_and_wait(&w->ring, w->batch_wait_us,
 					       timeout_ms ? timeout_ms : WORKER_IDLE_WAIT_MS);
 	} else if (timeout_ms) {
-		struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
-					       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+		struct __kernel_timespec ts = batchwait_timespec(timeout_ms);
 		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 	} else {
 		rc = io_uring_submit_and_wait(&w->ring, 1);

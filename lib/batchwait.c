@@ -26,8 +26,7 @@ int batchwait_supported(const struct io_uring_params *p)
 /* Wait with the window; the raw call: liburing 2.3 has no way to pass it. */
 static int batchwait_enter(struct io_uring *ring, unsigned min_wait_us, unsigned timeout_ms)
 {
-	struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
-				       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+	struct __kernel_timespec ts = batchwait_timespec(timeout_ms);
 	/* A general timeout is always given: without one the kernel ends the
 	 * wait when the window closes even if nothing came, waking an idle
 	 * worker every window. */

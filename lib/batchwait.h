@@ -1,6 +1,7 @@
 /* batchwait: a loop's wait that gathers completions for a while before it
- * wakes (the cm's workers: [c2s] batch_wait_us; the core: [core]
- * batch_wait_us; both off by default).
+ * wakes (the cm's workers: [c2s] batch_wait_us, by default after a busy
+ * turn only, [c2s] batch_wait_busy; the core: [core] batch_wait_us, off by
+ * default).
  *
  * At an ordinary load each message wakes a sleeping worker on its own, and a
  * wake-up costs more than the message's work (docs/performance.md,
@@ -15,6 +16,13 @@
 #include <liburing.h>
 
 #define BATCHWAIT_NR 64
+
+/* A wait's limit in milliseconds as io_uring takes it. */
+static inline struct __kernel_timespec batchwait_timespec(unsigned ms)
+{
+	return (struct __kernel_timespec){.tv_sec = ms / 1000,
+					  .tv_nsec = (long long)(ms % 1000) * 1000000};
+}
 
 /* Setup flags for a ring that waits this way: it must be created
  * disabled and enabled by the thread that will use it (single issuer). */
