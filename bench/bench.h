@@ -61,6 +61,7 @@ struct bench_opts {
 	double step;	     /* > 1: multiply the rate by this after each passing step */
 	double max_rate;     /* stepping stops above this rate (same unit as rate) */
 	double p99_bound_ms; /* a step whose p99 passes this fails */
+	unsigned retries;    /* a step failed on its p99 alone runs again up to this often */
 	unsigned contacts;   /* presence: K mutual contacts per user (as provisioned) */
 	unsigned src_addrs;  /* > 1: spread connections over 127.0.0.1 .. 127.0.0.K */
 	unsigned concurrency; /* login: > 0 caps the logins in progress (closed loop) */
@@ -188,6 +189,7 @@ struct bench_sync {
 	uint64_t step_sent, step_recv, step_expected;
 	double rate, duration_s;	/* the current step's rate per sender */
 	int go_on;			/* after the last step's end: another step */
+	unsigned retries_left;		/* --retry left for the current rate */
 	struct bench_step steps[BENCH_MAX_STEPS];
 	unsigned nsteps;
 	/* logins of all threads, for the progress line; dropped also stops stepping */

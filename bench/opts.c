@@ -30,6 +30,9 @@ void opts_usage(FILE *f)
 	      "  --step F         chat/presence: after a passing step multiply the rate by F\n"
 	      "  --max-rate R     stop stepping above this rate (default 1e6)\n"
 	      "  --p99-bound MS   a step whose p99 latency passes MS fails (default 5)\n"
+	      "  --retry N        run a step that failed on its p99 alone (all delivered) up to\n"
+	      "                   N more times before stepping stops (default 0): one stall\n"
+	      "                   of a shared host should not decide the sustained rate\n"
 	      "  --contacts K     presence: mutual contacts per user, as provisioned\n"
 	      "  --timeout S      seconds for one login, and the final drain wait (default 30)\n"
 	      "  --host H --port P  server: address or name, IPv4 or IPv6 (default 127.0.0.1:5222)\n"
@@ -179,6 +182,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'S': return parse_num(arg, 1.01, 100, &o->step);
 	case 'M': return parse_num(arg, 0.001, 1e9, &o->max_rate);
 	case 'B': return parse_num(arg, 0.001, 1e6, &o->p99_bound_ms);
+	case 'Y': return parse_uint(arg, 0, 10, &o->retries);
 	case 'K': return parse_uint(arg, 0, 100000, &o->contacts);
 	case 'A': return parse_uint(arg, 1, 254, &o->src_addrs);
 	case 'C': return parse_uint(arg, 1, 1000000, &o->concurrency);
@@ -231,7 +235,7 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "first", 1, 0, 'f' }, { "password", 1, 0, 'P' }, { "mech", 1, 0, 'm' },
 		{ "direct-tls", 0, 0, 't' }, { "cafile", 1, 0, 'c' }, { "pids", 1, 0, 'i' },
 		{ "json", 1, 0, 'j' }, { "step", 1, 0, 'S' }, { "max-rate", 1, 0, 'M' },
-		{ "p99-bound", 1, 0, 'B' }, { "contacts", 1, 0, 'K' },
+		{ "p99-bound", 1, 0, 'B' }, { "retry", 1, 0, 'Y' }, { "contacts", 1, 0, 'K' },
 		{ "source-addrs", 1, 0, 'A' }, { "no-roster", 0, 0, 'o' },
 		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' },
 		{ "threads", 1, 0, 'N' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },

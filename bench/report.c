@@ -242,13 +242,13 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 {
 	fprintf(f, "  \"settings\": {\"scenario\": \"%s\", \"n\": %u, \"rate\": %g, "
 		"\"login_rate\": %g, \"hold_s\": %g, \"duration_s\": %g, \"timeout_s\": %g, "
-		"\"step\": %g, \"max_rate\": %g, \"p99_bound_ms\": %g, \"contacts\": %u, "
+		"\"step\": %g, \"max_rate\": %g, \"p99_bound_ms\": %g, \"retries\": %u, \"contacts\": %u, "
 		"\"concurrency\": %u, "
 		"\"source_addrs\": %u, \"roster\": %s, \"ping\": %s, "
 		"\"mech\": \"%s\", \"direct_tls\": %s, \"openssl_records\": %s, \"port\": %d, "
 		"\"first\": %d, \"faults\": %s, \"host\": ",
 		bench_scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold,
-		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->contacts,
+		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->retries, o->contacts,
 		o->concurrency,
 		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
 		bench_mech_names[o->mech], o->direct_tls ? "true" : "false",

@@ -385,9 +385,14 @@ static void mark_step(struct bench_sync *s)
 	st->max_ns = s->step_lat.count ? s->step_lat.max : 0;
 	st->behind = st->delivered < st->expected;
 	st->over_bound = (double)st->p99_ns > o->p99_bound_ms * 1e6;
-	double next = s->rate * o->step;
-	s->go_on = o->step > 1 && !st->behind && !st->over_bound && next <= o->max_rate &&
-		   s->nsteps < BENCH_MAX_STEPS && !__atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+	/* A step that delivered everything but missed the bound may be a stall
+	 * of the host rather than the server's limit: --retry runs it again. */
+	int again = !st->behind && st->over_bound && s->retries_left > 0;
+	double next = again ? s->rate : s->rate * o->step;
+	s->go_on = o->step > 1 && !st->behind && (!st->over_bound || again) &&
+		   next <= o->max_rate && s->nsteps < BENCH_MAX_STEPS &&
+		   !__atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+	s->retries_left = again ? s->retries_left - 1 : o->retries;
 	if (s->go_on)
 		s->rate = next;
 	s->u_step = u;

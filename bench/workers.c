@@ -17,6 +17,7 @@ void sync_init(struct bench_sync *s, unsigned nthreads, const struct bench_opts 
 	s->nthreads = nthreads;
 	s->opt = o;
 	s->rate = o->rate;
+	s->retries_left = o->retries;
 	hist_init(&s->step_lat);
 }
 

@@ -208,6 +208,19 @@ def test_chat_step_over_bound_stops(server, accounts, tmp_path):
     assert data['chat']['lost'] == 0 and data['chat']['sustained_per_s'] == 0
 
 
+def test_chat_retry_runs_a_failed_step_again(server, accounts, tmp_path):
+    """--retry 2: a step that delivered everything but missed the p99 bound
+    runs again at the same rate, twice, before stepping stops; a step that
+    passes never repeats (test_chat_steps_up_the_rate)."""
+    data = run_bench(server, accounts, tmp_path, 'chat', '-n', '4', '--rate', '20',
+                     '--duration', '1', '--step', '2', '--p99-bound', '0.001', '--retry', '2')
+    steps = data['steps']
+    assert [s['rate'] for s in steps] == [20, 20, 20]
+    assert all(s['over_bound'] and not s['behind'] for s in steps)
+    assert data['settings']['retries'] == 2
+    assert data['chat']['lost'] == 0 and data['chat']['sustained_per_s'] == 0
+
+
 def test_presence(server, tmp_path):
     """Users with K mutual contacts (starlingctl provision) broadcast stamped
     presence; every online contact must get each update, once."""
