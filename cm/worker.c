@@ -80,8 +80,8 @@ static int worker_ring_init(struct worker *w)
 	struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
 				    .cq_entries = WORKER_RING_ENTRIES * 4};
 	if (cfg->batch_wait_us) {
-		struct io_uring_params b = {.flags = IORING_SETUP_CQSIZE | batchwait_setup_flags(),
-					    .cq_entries = p.cq_entries};
+		struct io_uring_params b = p;
+		b.flags = IORING_SETUP_CQSIZE | batchwait_setup_flags();
 		int rc = io_uring_queue_init_params(WORKER_RING_ENTRIES, &w->ring, &b);
 		if (!rc && !batchwait_supported(&b)) {
 			w->batch_wait_us = cfg->batch_wait_us;
@@ -90,10 +90,14 @@ static int worker_ring_init(struct worker *w)
 				 cfg->batch_wait_busy);
 			return 0;
 		}
-		if (!rc)
+		if (rc) {
+			log_info("worker %u: io_uring refused a batching ring (%s): "
+				 "batch_wait_us is off", w->id, strerror(-rc));
+		} else {
 			io_uring_queue_exit(&w->ring);
-		log_info("worker %u: this kernel has no io_uring minimum wait (Linux 6.12): "
-			 "batch_wait_us is off", w->id);
+			log_info("worker %u: this kernel has no io_uring minimum wait "
+				 "(Linux 6.12): batch_wait_us is off", w->id);
+		}
 	}
 	int rc = io_uring_queue_init_params(WORKER_RING_ENTRIES, &w->ring, &p);
 	if (rc)
