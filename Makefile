@@ -133,11 +133,13 @@ fuzz-build: $(FUZZ_BIN)
 # Every target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=3600 for a
 # night), one after the other, over its seeds and what earlier runs found
 # (build/fuzz/work/).  A crash stops the run; its input is kept in
-# build/fuzz/findings/ (never in the tree) to become a seed and a test.
+# build/fuzz/findings/ (never in the tree) to become a seed and a test.  A
+# target's tests/fuzz/<name>.dict, if there is one, gives the mutator its tokens.
 FUZZ_SECONDS ?= 60
 FUZZ_RUN = n=$$(basename $$f); c=tests/fuzz/corpus/$$n; \
+	  d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
 	  mkdir -p build/fuzz/work/$$n build/fuzz/findings/$$n; \
-	  echo "fuzz $$n"; $$f -max_len=4096 -artifact_prefix=build/fuzz/findings/$$n/
+	  echo "fuzz $$n"; $$f $$d -max_len=4096 -artifact_prefix=build/fuzz/findings/$$n/
 fuzz: fuzz-build
 	@for f in $(FUZZ_BIN); do $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) \
 	  build/fuzz/work/$$n $$c >build/fuzz/$$n.log 2>&1 \

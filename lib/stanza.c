@@ -102,12 +102,20 @@ static int stanza_fill(struct stanza *s)
 	return err;
 }
 
+int stanza_prolog_ok(const char *bytes, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r'))
+		i++;
+	return len - i >= 2 && bytes[i] == '<' && bytes[i + 1] != '?' && bytes[i + 1] != '!';
+}
+
 int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 {
 	memset(s, 0, sizeof(*s));
 	/* libxml2 stops at a NUL, which would leave the tree and the bytes
 	 * disagreeing; XML cannot contain one anyway. */
-	if (len > INT_MAX || memchr(bytes, 0, len))
+	if (len > INT_MAX || memchr(bytes, 0, len) || !stanza_prolog_ok(bytes, len))
 		return -EBADMSG;
 	/* Read as UTF-8, the stream's only encoding (RFC 6120 §11.6); NUL and
 	 * other controls are refused before, so no UTF-16 can be sniffed. */
@@ -117,7 +125,8 @@ int stanza_parse(const char *bytes, size_t len, struct stanza *s)
 	 * refused: the tree would carry the wrong namespace. */
 	int ok = doc && st.ns_well_formed;
 	/* RFC 6120 §11.1: no DTD, even one the framer never let through. */
-	if (!ok || doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
+	if (!ok || doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc) ||
+	    xmlDocGetRootElement(doc)->next) { /* a comment or PI after it */
 		xmlFreeDoc(doc);
 		return st.nomem ? -ENOMEM : -EBADMSG;
 	}
@@ -175,6 +184,24 @@ int stanza_put_attr(struct buf *out, const xmlChar *prefix, const char *name, co
 	return err ? -ENOMEM : 0;
 }
 
+/* libxml2 keeps an '&' of a namespace name as "&#38;": it leaves
+ * references in attribute values for the tree builder to decode, and
+ * nothing decodes a namespace name.  Each stands for one '&' here, or the
+ * name would change at every hop (tests/fuzz/fuzz_stanza.c found it). */
+int stanza_put_ns(struct buf *out, const xmlChar *prefix, const char *href)
+{
+	int err = buf_append_str(out, prefix ? " xmlns:" : " xmlns") ||
+		  (prefix && buf_append_str(out, (const char *)prefix)) || buf_append_str(out, "=\"");
+	const char *amp;
+	while (!err && (amp = strstr(href, "&#38;"))) {
+		err = stanza_put_attr_value(out, href, (size_t)(amp - href)) ||
+		      buf_append_str(out, "&amp;");
+		href = amp + 5;
+	}
+	err = err || stanza_put_attr_value(out, href, strlen(href)) || buf_append_str(out, "\"");
+	return err ? -ENOMEM : 0;
+}
+
 /* Namespace declarations of the root, less the default one: the root goes
  * out in the stream's default namespace (jabber:client).  A default
  * declaration that cannot be dropped without changing meaning (root bound to
@@ -190,8 +217,7 @@ static int stanza_put_nsdefs(const xmlNode *r, struct buf *out)
 				return -EBADMSG;
 			continue;
 		}
-		if (stanza_put_attr(out, ns->prefix ? BAD_CAST "xmlns" : NULL,
-				    ns->prefix ? (const char *)ns->prefix : "xmlns", href, strlen(href)))
+		if (stanza_put_ns(out, ns->prefix, href))
 			return -ENOMEM;
 	}
 	return 0;

@@ -69,10 +69,13 @@ struct stanza {
 	char *names;
 };
 
-/* Parse one element.  Returns 0, -EBADMSG (not well-formed), -ENOMEM. */
+/* Parse one element, with nothing before it but white space and nothing
+ * after it but white space.  Returns 0, -EBADMSG (not well-formed, or more
+ * than one element), -ENOMEM. */
 int stanza_parse(const char *bytes, size_t len, struct stanza *s);
-/* The same checks and header with no tree: libxml2 reads the element
- * through SAX callbacks that keep only the root's start tag.  For what is
+/* The same checks and header with no tree: the plain shape of a stanza is
+ * read in one pass of lib/stanza_fast.c, anything else by libxml2 through
+ * SAX callbacks; both keep only the root's start tag.  For what is
  * routed by its header (messages, presence): doc and root stay NULL, and
  * stanza_child()/stanza_text() have nothing to look at.  Agrees with
  * stanza_parse() on every input (tests/fuzz/fuzz_stanza.c). */

@@ -74,8 +74,7 @@ static int head_open(struct stanza *s, const xmlChar *prefix, const xmlChar *uri
 				s->head_err = -EBADMSG;
 			continue;
 		}
-		if (stanza_put_attr(h, pre ? BAD_CAST "xmlns" : NULL, pre ? (const char *)pre : "xmlns",
-				    href, strlen(href)))
+		if (stanza_put_ns(h, pre, href))
 			return -ENOMEM;
 	}
 	return 0;
@@ -114,7 +113,7 @@ static int head_attr(struct stanza *s, const xmlChar **a, const char **type)
 	return err;
 }
 
-static int head_root(struct stanza *s, const xmlChar *local, const xmlChar *prefix,
+int stanza_head_root(struct stanza *s, const xmlChar *local, const xmlChar *prefix,
 		     const xmlChar *uri, int nb_ns, const xmlChar **ns, int nb_attrs,
 		     const xmlChar **attrs)
 {
@@ -143,7 +142,7 @@ static void head_start(void *ctx, const xmlChar *local, const xmlChar *prefix, c
 	if (h->depth > 1)
 		return;
 	if (h->roots++ == 0 && !h->err)
-		h->err = head_root(h->s, local, prefix, uri, nb_ns, ns, nb_attrs, attrs);
+		h->err = stanza_head_root(h->s, local, prefix, uri, nb_ns, ns, nb_attrs, attrs);
 }
 
 static void head_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const xmlChar *uri)
@@ -153,11 +152,14 @@ static void head_end(void *ctx, const xmlChar *local, const xmlChar *prefix, con
 }
 
 /* Text, CDATA, a comment or a PI inside the root: the root has content (what
- * a tree would hold as children). */
+ * a tree would hold as children).  A comment or PI after the root is not
+ * part of one element (stanza_prolog_ok() in stanza.h). */
 static void head_content(struct head_sax *h)
 {
 	if (h->depth == 1)
 		h->s->head_content = 1;
+	else if (!h->depth && h->roots)
+		h->err = -EBADMSG;
 }
 
 static void head_chars(void *ctx, const xmlChar *ch, int len)
@@ -208,8 +210,24 @@ static xmlSAXHandler head_handler = {
 int stanza_parse_head(const char *bytes, size_t len, struct stanza *s)
 {
 	memset(s, 0, sizeof(*s));
+	int rc = stanza_head_fast(bytes, len, s); /* leaves a NUL to libxml2's path */
+	if (rc < 0) {
+		stanza_free(s);
+		return rc;
+	}
+	if (rc) {
+		s->raw = bytes;
+		s->raw_len = len;
+		return 0;
+	}
+	return stanza_head_libxml(bytes, len, s);
+}
+
+int stanza_head_libxml(const char *bytes, size_t len, struct stanza *s)
+{
+	memset(s, 0, sizeof(*s));
 	/* As stanza_parse(): XML holds no NUL, and libxml2 would stop at one. */
-	if (len > INT_MAX || memchr(bytes, 0, len))
+	if (len > INT_MAX || memchr(bytes, 0, len) || !stanza_prolog_ok(bytes, len))
 		return -EBADMSG;
 	struct head_sax h = {.s = s};
 	struct xmlctx_status st;

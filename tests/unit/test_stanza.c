@@ -6,17 +6,21 @@
 #include <string.h>
 
 #include "lib/stanza.h"
+#include "lib/stanza_priv.h"
 #include "lib/xmlctx.h"
 #include "tests/unit/check.h"
 
-/* Every test runs twice: on stanza_parse() (a tree) and on
- * stanza_parse_head() (none); what only a tree can answer is asked of the
- * first alone. */
+/* Every test runs three times: on stanza_parse() (a tree), on
+ * stanza_parse_head() (none; its fast path where it applies) and on
+ * stanza_head_libxml() (none, libxml2 alone); what only a tree can answer is
+ * asked of the first alone. */
 static int head_mode;
 
 static int parse_n(const char *xml, size_t n, struct stanza *s)
 {
-	int rc = head_mode ? stanza_parse_head(xml, n, s) : stanza_parse(xml, n, s);
+	int rc = head_mode == 2	  ? stanza_head_libxml(xml, n, s)
+		 : head_mode == 1 ? stanza_parse_head(xml, n, s)
+				  : stanza_parse(xml, n, s);
 	if (rc == 0)
 		CHECK((s->root != NULL) == !head_mode && (s->doc != NULL) == !head_mode);
 	return rc;
@@ -272,6 +276,13 @@ static void test_bad(void)
 		"<message>x</message>trailing",
 		"<message to='a<b'/>",
 		"text",
+		/* one element and nothing else (RFC 6120 §11.1; found by fuzz_stanza) */
+		"<?m?><message a='1'>x</message>",
+		"\t<?m?><auth>x</auth>",
+		"<?xml version='1.0'?><message>x</message>",
+		"<!-- c --><message>x</message>",
+		"<message>x</message><?p </x>?>",
+		"<message>x</message><!-- </x> -->",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&s, 0x5a, sizeof(s));
@@ -414,6 +425,10 @@ static void test_head_values(void)
 		{"<presence><show>away</show></presence>", "<presence><show>away</show></presence>"},
 		{"<x:message xmlns:x='urn:x' xmlns='urn:y'><x:y/></x:message>",
 		 "<x:message xmlns:x=\"urn:x\" xmlns=\"urn:y\"><x:y/></x:message>"},
+		/* libxml2 hands an '&' of a namespace name over as "&#38;" */
+		{"<auth xmlns='urn:a&amp;b' m='x'/>", "<auth xmlns=\"urn:a&amp;b\" m=\"x\"/>"},
+		{"<x:message xmlns:x='urn:x&amp;1' xmlns='urn:y&#38;2'/>",
+		 "<x:message xmlns:x=\"urn:x&amp;1\" xmlns=\"urn:y&amp;2\"/>"},
 	};
 	for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
 		CHECK(parse(shapes[i][0], &s) == 0);
@@ -422,6 +437,112 @@ static void test_head_values(void)
 		free(out);
 		stanza_free(&s);
 	}
+}
+
+static int same(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* The fast path against libxml2's: the same answer, header and bytes. */
+static int fast_agrees(const char *xml, struct stanza *f)
+{
+	struct stanza l;
+	int rc = stanza_head_libxml(xml, strlen(xml), &l), ok = rc == 0;
+	char *a = ser(f), *b = ok ? ser(&l) : NULL;
+	ok = ok && f->kind == l.kind && f->type == l.type && same(f->id, l.id) &&
+	     same(f->from, l.from) && same(f->to, l.to) && same(f->ns, l.ns) &&
+	     same(f->name, l.name) && f->head_content == l.head_content &&
+	     f->head_err == l.head_err && same(a, b);
+	if (!ok)
+		fprintf(stderr, "fast path differs from libxml2 on %s: %s / %s\n", xml, a, b);
+	free(a);
+	free(b);
+	stanza_free(&l);
+	return ok;
+}
+
+/* The shapes clients send take the fast path and come out as libxml2's
+ * parse has them; what it is not sure of it leaves to libxml2, whose
+ * verdict stanza_parse_head() then gives. */
+static void test_fast(void)
+{
+	const char *plain[] = {
+		"<message to='user2@localhost' type='chat' id='m1'><body>hello</body></message>",
+		"<message xmlns='jabber:client' to='juliet@example.com/balcony' from='romeo@example.net' "
+		"type='chat' id='purple4dac25f4' xml:lang='en'><body>Wherefore art thou?</body>"
+		"<active xmlns='http://jabber.org/protocol/chatstates'/>"
+		"<request xmlns='urn:xmpp:receipts'/><markable xmlns='urn:xmpp:chat-markers:0'/>"
+		"<origin-id xmlns='urn:xmpp:sid:0' id='de305d54'/></message>",
+		"<presence><show>away</show><status>caf\xc3\xa9 \xf0\x9f\x90\xa6 &lt;3 &amp; "
+		"&quot;x&apos; a>b ]] ]></status><c xmlns=\"http://jabber.org/protocol/caps\" "
+		"hash=\"sha-1\" node=\"http://gajim.org\" ver=\"q07IKJEyjvHSyhy//CH0CxmKi8w=\"/>"
+		"</presence>",
+		"<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>",
+		"<message\n  to = \"a@b\"\tid='x\"y' ><body>line\r\nnext\ttab</body ></message >",
+		"<presence/>",
+		"<message></message>",
+		"<message><body/></message>",
+		"<r xmlns='urn:xmpp:sm:3'/>",
+		"<message xmlns='jabber:server' to='a@b'/>",
+		"<message><x xmlns=''/></message>",
+	};
+	for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+		struct stanza f;
+		memset(&f, 0, sizeof f);
+		int rc = stanza_head_fast(plain[i], strlen(plain[i]), &f);
+		CHECK(rc == 1);
+		if (rc == 1) {
+			f.raw = plain[i];
+			f.raw_len = strlen(plain[i]);
+			CHECK(fast_agrees(plain[i], &f));
+		}
+		stanza_free(&f);
+	}
+	const char *left[] = {
+		"<message><![CDATA[x]]></message>", "<message><!-- c --></message>",
+		"<message><?pi x?></message>", "<message>&#65;</message>", "<message>&nbsp;</message>",
+		"<message>a]]>b</message>", "<x:message xmlns:x='jabber:client'/>",
+		"<message><x:y xmlns:x='urn:x'/></message>", "<message xmlns:x='urn:x'/>",
+		"<message a='1' a='2'/>", "<message xmlns='jabber:client' xmlns='jabber:client'/>",
+		"<message><body></bodx></message>", "<message><body>x</message>",
+		"<message>\x01</message>", "<message>\xc3\x28</message>",
+		"<message>\xef\xbf\xbe</message>", "<message>\xed\xa0\x80</message>",
+		"<message>\xc0\xaf</message>", "<message to='a\tb'/>", "<message to='a<b'/>",
+		"<message to='a'id='b'/>", "<message/> ", " <message/>", "<message xmlns=''/>",
+		"<message><x xmlns='http://www.w3.org/XML/1998/namespace'/></message>",
+		"<message><x xmlns='http://www.w3.org/2000/xmlns/'/></message>",
+		"<message><x xmlns='://x'/></message>", "<message><x xmlns='relative'/></message>",
+		"<message xml:space='preserve'/>", "<message xml:lang='en' xml:lang='de'/>",
+		"<message to='a&amp;b'/>", "<message", "<message>", "<message/><message/>",
+		"<\xc3\xa9/>", "<message a:b:c='1'/>", "<message\x7f/>", "<message>\x7f</message>",
+		"<message / >", "<message to=a/>", "<?xml version='1.0'?><message/>",
+	};
+	for (size_t i = 0; i < sizeof left / sizeof *left; i++) {
+		struct stanza f, h, t;
+		memset(&f, 0, sizeof f);
+		int rc = stanza_head_fast(left[i], strlen(left[i]), &f);
+		CHECK(rc == 0 && !f.names && !f.id && !buf_avail(&f.head));
+		if (rc)
+			fprintf(stderr, "fast path took %s\n", left[i]);
+		stanza_free(&f);
+		CHECK(stanza_parse_head(left[i], strlen(left[i]), &h) ==
+		      stanza_parse(left[i], strlen(left[i]), &t));
+		stanza_free(&h);
+		stanza_free(&t);
+	}
+	/* Nesting as deep as the fast path goes, and one more. */
+	struct buf x = {0};
+	for (int depth = 32; depth <= 33; depth++) {
+		buf_reset(&x);
+		int err = 0;
+		for (int i = 0; i < depth; i++)
+			err |= buf_append_str(&x, "<a>");
+		for (int i = 0; i < depth; i++)
+			err |= buf_append_str(&x, "</a>");
+		struct stanza f;
+		memset(&f, 0, sizeof f);
+		CHECK(!err && stanza_head_fast(buf_head(&x), buf_avail(&x), &f) == (depth <= 32));
+		stanza_free(&f);
+	}
+	buf_free(&x);
 }
 
 static void run_all(void)
@@ -441,6 +562,9 @@ int main(void)
 	run_all();
 	head_mode = 1;
 	run_all();
+	head_mode = 2;
+	run_all();
+	test_fast();
 	xmlctx_thread_end();
 	xmlCleanupParser();
 	CHECK_DONE();
