@@ -16,12 +16,24 @@ static __thread xmlParserCtxtPtr xmlctx;
 static __thread char *xmlctx_scratch; /* freed by xmlctx_thread_end() */
 static __thread size_t xmlctx_scratch_cap;
 
+/* libxml2 reports some errors through the thread's generic error function
+ * whatever the parse options say (a validity error for an xml:id that is no
+ * NCName, from the tree builder): by default that prints to stderr, where a
+ * client could write three lines of the server's log with every stanza. */
+static void xmlctx_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 xmlParserCtxtPtr xmlctx_get(void)
 {
 	if (xmlctx && xmlDictSize(xmlctx->dict) > XMLCTX_DICT_MAX)
 		xmlctx_thread_end();
-	if (!xmlctx)
+	if (!xmlctx) {
+		xmlSetGenericErrorFunc(NULL, xmlctx_quiet); /* per thread in libxml2 */
 		xmlctx = xmlNewParserCtxt(); /* freed by xmlctx_thread_end() */
+	}
 	return xmlctx;
 }
 
