@@ -22,21 +22,22 @@ struct head_sax {
 
 /* An attribute value as SAX hands it over without entity substitution:
  * every '&' of the document arrives as "&#38;" (libxml2 leaves it for the
- * tree builder to decode), everything else decoded.  Malloc'd, caller frees. */
-static char *head_value(const xmlChar *v, const xmlChar *end, size_t *n)
+ * tree builder to decode), everything else decoded.  Into d, which holds
+ * end - v + 1 bytes; returns the length written before the NUL. */
+static size_t head_value(const xmlChar *v, const xmlChar *end, char *d)
 {
-	size_t len = (size_t)(end - v);
-	char *d = malloc(len + 1);
-	if (!d)
-		return NULL;
-	size_t o = 0;
+	size_t len = (size_t)(end - v), o = 0;
+	if (!memchr(v, '&', len)) {
+		memcpy(d, v, len);
+		d[len] = 0;
+		return len;
+	}
 	for (size_t i = 0; i < len; o++) {
 		d[o] = (char)v[i];
 		i += v[i] == '&' && len - i >= 5 && !memcmp(v + i, "&#38;", 5) ? 5 : 1;
 	}
 	d[o] = 0;
-	*n = o;
-	return d;
+	return o;
 }
 
 static int head_names(struct stanza *s, const xmlChar *uri, const xmlChar *local)
@@ -81,15 +82,13 @@ static int head_open(struct stanza *s, const xmlChar *prefix, const xmlChar *uri
 }
 
 /* One attribute (SAX2's five pointers: local name, prefix, URI, value,
- * value end): into the start tag, and into the header when it is one. */
-static int head_attr(struct stanza *s, const xmlChar **a, const char **type)
+ * value end): into the start tag, and into the header when it is one.  Only
+ * what the header keeps is allocated. */
+static int head_attr(struct stanza *s, const xmlChar **a, int *typed)
 {
-	size_t n;
-	char *v = head_value(a[3], a[4], &n);
-	if (!v)
-		return -ENOMEM;
 	const char *name = (const char *)a[0];
 	char **keep = NULL;
+	int type = 0;
 	if (!a[2]) {
 		if (!strcmp(name, "id"))
 			keep = &s->id;
@@ -97,19 +96,27 @@ static int head_attr(struct stanza *s, const xmlChar **a, const char **type)
 			keep = &s->from;
 		else if (!strcmp(name, "to"))
 			keep = &s->to;
-		else if (!strcmp(name, "type") && !*type)
-			*type = v;
+		else if (!strcmp(name, "type") && !*typed)
+			type = *typed = 1;
 	}
+	char scratch[256];
+	size_t len = (size_t)(a[4] - a[3]);
+	char *v = keep || len >= sizeof scratch ? malloc(len + 1) : scratch;
+	if (!v)
+		return -ENOMEM;
+	size_t n = head_value(a[3], a[4], v);
 	int err = 0;
 	/* from and to go in the link's routing header (wire.h). */
 	if (keep != &s->from && keep != &s->to)
 		err = stanza_put_attr(&s->head, a[1], name, v, n);
+	if (type && s->kind != STANZA_OTHER)
+		s->type = stanza_type_parse(s->kind, v);
 	if (keep) {
 		free(*keep); /* an attribute twice is not well-formed anyway */
 		*keep = v;
-	}
-	else if (*type != v)
+	} else if (v != scratch) {
 		free(v);
+	}
 	return err;
 }
 
@@ -117,17 +124,16 @@ int stanza_head_root(struct stanza *s, const xmlChar *local, const xmlChar *pref
 		     const xmlChar *uri, int nb_ns, const xmlChar **ns, int nb_attrs,
 		     const xmlChar **attrs)
 {
-	const char *type = NULL;
+	int typed = 0;
 	int err = head_names(s, uri, local);
 	if (err)
 		return err;
+	s->kind = stanza_kind_of(s->ns, s->name);
 	err = head_open(s, prefix, uri, nb_ns, ns);
 	for (int i = 0; !err && i < nb_attrs; i++)
-		err = head_attr(s, attrs + 5 * i, &type);
-	s->kind = stanza_kind_of(s->ns, s->name);
-	if (s->kind != STANZA_OTHER)
-		s->type = stanza_type_parse(s->kind, type);
-	free((char *)type);
+		err = head_attr(s, attrs + 5 * i, &typed);
+	if (!typed && s->kind != STANZA_OTHER)
+		s->type = stanza_type_parse(s->kind, NULL);
 	return err;
 }
 
