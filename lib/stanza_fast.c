@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "stanza_priv.h"
+#include "utf8.h"
 
 #define FAST_DEPTH 32	     /* elements open; libxml2 allows 256 */
 #define FAST_ATTRS 16	     /* per element */
@@ -76,37 +77,14 @@ struct fast_tag {
 	int empty;		 /* "/>" */
 };
 
-/* One UTF-8 character that XML 1.0 §2.2 allows (Char): its length, or 0.
- * libxml2 refuses the same ones (overlong forms, surrogates, U+FFFE/F). */
-static size_t fast_utf8(const unsigned char *p, const unsigned char *e)
+/* A character at p that is not ASCII (the byte classes handle those) and
+ * that XML 1.0 §2.2 allows: its length, or 0 to defer.  libxml2 refuses the
+ * same ones (ill-formed UTF-8, surrogates, U+FFFE/F). */
+static size_t fast_utf8(const char *p, const char *e)
 {
-	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t n;
 	uint32_t v;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, v = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, v = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, v = p[0] & 0x07;
-	else
-		return 0;
-	if ((size_t)(e - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (p[i] & 0x3f);
-	}
-	if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || v == 0xfffe ||
-	    v == 0xffff)
-		return 0;
-	return n;
-}
-
-static size_t fast_utf8_at(const char *p, const char *e)
-{
-	return fast_utf8((const unsigned char *)p, (const unsigned char *)e);
+	size_t n = (unsigned char)*p >= 0x80 ? utf8_next(p, e, &v) : 0;
+	return n && utf8_xml_char(v) ? n : 0;
 }
 
 static const char *fast_space(const char *p, const char *e)
@@ -150,7 +128,10 @@ static int fast_qname(const char **pp, const char *e, struct fast_name *n)
 /* Character data up to the next '<' (or the end); NULL to defer. */
 static const char *fast_text(const char *p, const char *e)
 {
-	static const char *const ent[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
+	static const struct {
+		char s[7];
+		size_t n;
+	} ent[] = {{"&amp;", 5}, {"&lt;", 4}, {"&gt;", 4}, {"&quot;", 6}, {"&apos;", 6}};
 	for (;;) {
 		while (p < e && cls(p, F_TEXT))
 			p++;
@@ -165,10 +146,10 @@ static const char *fast_text(const char *p, const char *e)
 		size_t n = 0;
 		if (*p == '&') {
 			for (size_t i = 0; i < sizeof ent / sizeof *ent && !n; i++)
-				if ((size_t)(e - p) >= strlen(ent[i]) && !memcmp(p, ent[i], strlen(ent[i])))
-					n = strlen(ent[i]);
+				if ((size_t)(e - p) >= ent[i].n && !memcmp(p, ent[i].s, ent[i].n))
+					n = ent[i].n;
 		} else {
-			n = fast_utf8_at(p, e);
+			n = fast_utf8(p, e);
 		}
 		if (!n)
 			return NULL;
@@ -187,7 +168,7 @@ static const char *fast_value(const char *p, const char *e, char quote)
 			return NULL;
 		if (*p == quote)
 			return p;
-		size_t n = *p == '"' || *p == '\'' ? 1 : fast_utf8_at(p, e);
+		size_t n = *p == '"' || *p == '\'' ? 1 : fast_utf8(p, e);
 		if (!n)
 			return NULL;
 		p += n;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "xmlctx.h"
 
 enum xs_state {
@@ -378,13 +379,6 @@ static int xs_etag(struct xs_framer *f, unsigned c)
 	return 0;
 }
 
-/* XML 1.0 [2] Char. */
-static int xs_char_ok(uint32_t v)
-{
-	return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
-	       (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF);
-}
-
 /* ent[] holds "#", "#x" or a name; char refs keep no leading zeros, so any
  * valid one fits. */
 static int xs_ent_end(struct xs_framer *f)
@@ -411,7 +405,7 @@ static int xs_ent_end(struct xs_framer *f)
 		d = d <= '9' ? d - '0' : (d | 0x20) - 'a' + 10;
 		v = v * (hex ? 16 : 10) + d;
 	}
-	return xs_char_ok(v) ? 0 : XS_ERR_NOT_WELL_FORMED;
+	return utf8_xml_char(v) ? 0 : XS_ERR_NOT_WELL_FORMED;
 }
 
 static int xs_ent_push(struct xs_framer *f, unsigned c)
