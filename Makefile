@@ -51,6 +51,8 @@ PROGS  := $(BIN)/starling-cm $(BIN)/starling-core $(BIN)/starlingctl
 TOOLS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 ifneq ($(BENCH_SRC),)
 PROGS  += $(BIN)/starling-bench $(BIN)/starling-hostile
+# Measuring tools that link the library (docs/performance.md says how each is run).
+TOOLS  += $(BUILD)/bench/tls_floor
 endif
 
 .PHONY: all install asan test unit e2e fuzz fuzz-build fuzz-smoke deps deps-peers run clean bench bench-compare pkgcheck clangcheck
@@ -87,6 +89,10 @@ $(BIN)/starlingctl: $(call obj,$(CTL_SRC)) $(CORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BIN)/starling-bench: $(call obj,$(BENCH_SRC)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/tls_floor: $(call obj,bench/tools/tls_floor.c) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

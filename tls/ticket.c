@@ -81,13 +81,13 @@ static int tls_ticket_key(const unsigned char *name, int enc, struct tls_ticket_
 	return which;
 }
 
-/* SSL_CTX_set_tlsext_ticket_key_evp_cb: 1 = use this key, 2 = opened with
- * the previous key (OpenSSL then sends a fresh ticket under the current
- * one), 0 = unknown key (full handshake), -1 = failure. */
+/* SSL_CTX_set_tlsext_ticket_key_evp_cb: 1 = use this key, 2 = opened, and
+ * send a fresh ticket under the current key (the previous key's tickets,
+ * and every TLS 1.3 ticket), 0 = unknown key (full handshake), -1 =
+ * failure. */
 static int tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			 EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-	(void)ssl;
 	struct tls_ticket_key k;
 	if (enc && RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
 		return -1;
@@ -107,6 +107,12 @@ static int tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 		ok = ok && EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) == 1;
 	}
 	tls_ticket_forget(&k);
+	/* RFC 8446 §4.6.1, §C.4: a TLS 1.3 client uses a ticket once, so one
+	 * that resumed can resume again only with a ticket from this
+	 * connection; OpenSSL sends one after a resumption only when told the
+	 * ticket needs renewing. */
+	if (ok && !enc && SSL_version(ssl) == TLS1_3_VERSION)
+		which = 2;
 	return ok ? which : -1;
 }
 

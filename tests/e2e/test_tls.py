@@ -166,6 +166,25 @@ def test_session_ticket_resumes(server, direct, version):
     assert resumed(server, direct, version, sni=None) is True  # the default context's
 
 
+@pytest.mark.parametrize('direct', PORTS)
+def test_every_resumption_brings_a_new_ticket(server, direct):
+    # RFC 8446 §C.4: a TLS 1.3 client offers a ticket only once (OpenSSL's
+    # with a session cache, BoringSSL's on Android), so a connection that
+    # resumed must hand out the ticket for the next one.
+    ctx = client_ctx()
+    session, ids = None, []
+    for i in range(4):
+        s = tls_connect(server, direct, HOSTS[0], ctx=ctx, session=session)
+        try:
+            assert s.session_reused is (i > 0), i
+            session = s.session
+            assert session.has_ticket, i
+            ids.append(session.id)
+        finally:
+            s.close()
+    assert len(set(ids)) == 4, 'a resumed connection got no ticket of its own'
+
+
 def test_no_resumption_with_session_tickets_off(tmp_path_factory):
     srv = start_server(tmp_path_factory, 'notickets',
                        lambda d: domain_lines(d) + 'session_tickets = false\n')

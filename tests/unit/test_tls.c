@@ -619,6 +619,55 @@ static int resumes(SSL_CTX *cctx, SSL_CTX *sctx, time_t later)
 	return r;
 }
 
+/* One connection of a chain: offers sess (if any), reads the ticket the
+ * server sends, and returns it (NULL if none came); *reused as the server saw it. */
+static SSL_SESSION *chain_link(SSL_CTX *cctx, SSL_CTX *sctx, SSL_SESSION *sess, int *reused)
+{
+	struct end c, s;
+	max_chunk = 0;
+	CHECK(!end_init(&c, cctx, 0, "localhost") && !end_init(&s, sctx, 1, NULL));
+	CHECK(!sess || SSL_set_session(c.ssl, sess) == 1);
+	CHECK(!handshake(&c, &s));
+	CHECK(!send_and_check(&s, &c, "x", 1)); /* the client reads TLS 1.3's ticket */
+	*reused = SSL_session_reused(s.ssl);
+	SSL_SESSION *next = SSL_get1_session(c.ssl);
+	if (next && !SSL_SESSION_is_resumable(next)) {
+		SSL_SESSION_free(next);
+		next = NULL;
+	}
+	tls_shutdown(c.ssl);
+	end_free(&c);
+	end_free(&s);
+	return next;
+}
+
+/* RFC 8446 §C.4: a TLS 1.3 client offers a ticket once, so every resumed
+ * connection must bring a new one, or a returning client would resume only
+ * every other time. */
+static void ticket_chain(SSL_CTX *sctx)
+{
+	/* A client with a session cache, as OpenSSL's own (and BoringSSL's, in
+	 * Android) keep one: it then offers a TLS 1.3 ticket only once. */
+	char err[256];
+	SSL_CTX *cctx = tls_client_ctx(NULL, err, sizeof err);
+	CHECK(cctx != NULL);
+	if (!cctx)
+		return;
+	SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT);
+	int reused;
+	SSL_SESSION *sess = chain_link(cctx, sctx, NULL, &reused);
+	CHECK(sess != NULL && !reused);
+	for (int i = 0; i < 3 && sess; i++) {
+		SSL_SESSION *next = chain_link(cctx, sctx, sess, &reused);
+		CHECK(reused);
+		CHECK(next != NULL && next != sess); /* a new ticket */
+		SSL_SESSION_free(sess);
+		sess = next;
+	}
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+}
+
 /* The ticket keys rotate every TLS_TICKET_PERIOD: the previous key still
  * opens tickets for one period, then it is gone. */
 static void tickets(SSL_CTX *cctx, SSL_CTX *plain, const char *cert, const char *key)
@@ -635,6 +684,7 @@ static void tickets(SSL_CTX *cctx, SSL_CTX *plain, const char *cert, const char 
 	CHECK(resumes(cctx, sctx, 2 * TLS_TICKET_PERIOD) == 0); /* that key is gone */
 	CHECK(resumes(cctx, sctx, 0) == 1);
 	CHECK(resumes(cctx, plain, 0) == 0); /* tls_server_ctx: no tickets */
+	ticket_chain(sctx);
 	tls_ticket_clock(NULL);
 	SSL_CTX_free(sctx);
 }
