@@ -13,6 +13,7 @@
 #include "lib/jid.h"
 #include "lib/log.h"
 #include "acctlimit.h"
+#include "sasl2.h"
 #include "throttle.h"
 #include "tls/cbind.h"
 #include "tls/peercert.h"
@@ -116,6 +117,9 @@ void auth_features(struct worker *w, struct conn *c)
 		conn_send_str(w, c, el);
 	}
 	conn_send_str(w, c, "</mechanisms>");
+	/* XEP-0388 §3: SASL2 only over TLS. */
+	if (c->flags & CONN_TLS)
+		sasl2_features(w, c, names, n);
 }
 
 void auth_free(struct conn *c)
@@ -125,6 +129,7 @@ void auth_free(struct conn *c)
 		return;
 	scram_server_free(&a->scram);
 	digest_md5_resp_free(&a->digest);
+	free(a->bind_tag);
 	free(a->username);
 	if (a->password) {
 		OPENSSL_cleanse(a->password, strlen(a->password));
@@ -134,15 +139,24 @@ void auth_free(struct conn *c)
 	c->auth = NULL;
 }
 
+void auth_send_failure(struct worker *w, struct conn *c, const char *cond, const char *text)
+{
+	if (c->flags & CONN_SASL2) {
+		sasl2_failure(w, c, cond, text);
+		return;
+	}
+	char msg[320];
+	snprintf(msg, sizeof msg, "<failure xmlns='" NS_SASL "'><%s/>%s%s%s</failure>", cond,
+		 text ? "<text xml:lang='en'>" : "", text ? text : "", text ? "</text>" : "");
+	conn_send_str(w, c, msg);
+}
+
 /* RFC 6120 §6.4.5: <failure/> with a defined condition and optional
  * <text/> (§6.5); the client may retry. */
 static enum auth_result refuse(struct worker *w, struct conn *c, const char *cond,
 			       const char *text)
 {
-	char msg[320];
-	snprintf(msg, sizeof msg, "<failure xmlns='" NS_SASL "'><%s/>%s%s%s</failure>", cond,
-		 text ? "<text xml:lang='en'>" : "", text ? text : "", text ? "</text>" : "");
-	conn_send_str(w, c, msg);
+	auth_send_failure(w, c, cond, text);
 	w->n_auth_failed++;
 	w->n_auth_failures[cm_metrics_auth_cond(cond)]++;
 	if (c->auth) /* a mechanism was chosen */
@@ -178,7 +192,8 @@ static enum auth_result send_b64(struct worker *w, struct conn *c, const char *e
 	if (!b64)
 		return fail(w, c, "temporary-auth-failure");
 	char head[96];
-	snprintf(head, sizeof head, "<%s xmlns='" NS_SASL "'>", el);
+	snprintf(head, sizeof head, "<%s xmlns='%s'>", el,
+		 c->flags & CONN_SASL2 ? NS_SASL2 : NS_SASL);
 	conn_send_str(w, c, head);
 	conn_send_str(w, c, b64);
 	snprintf(head, sizeof head, "</%s>", el);
@@ -187,24 +202,46 @@ static enum auth_result send_b64(struct worker *w, struct conn *c, const char *e
 	return AUTH_CONTINUE;
 }
 
+/* XEP-0388 §2.6.1, XEP-0386 §3.2: the resource is bound before <success/>
+ * names it; the features of the authenticated stream follow, and no
+ * restart.  A bind that fails leaves the bare JID and <bind/> offered. */
+static enum auth_result succeed_sasl2(struct worker *w, struct conn *c, const char *final)
+{
+	int bound = 0;
+	if (c->auth->bind2) {
+		char res[JID_PART_MAX + 1];
+		sasl2_resource(c->auth->bind_tag, res, sizeof res);
+		bound = c2s_bind(w, c, res) == 0;
+	}
+	sasl2_success(w, c, final, final ? strlen(final) : 0, c->jid, bound);
+	c2s_send_features(w, c);
+	auth_free(c);
+	return AUTH_SUCCESS_INLINE;
+}
+
 static enum auth_result succeed(struct worker *w, struct conn *c, const char *final)
 {
 	char *jid = strdup(c->auth->username); /* the bare JID; owned by c from here */
 	if (!jid)
 		return fail(w, c, "temporary-auth-failure");
-	if (final && send_b64(w, c, "success", final, strlen(final)) != AUTH_CONTINUE) {
+	int sasl2 = !!(c->flags & CONN_SASL2);
+	if (!sasl2 && final && send_b64(w, c, "success", final, strlen(final)) != AUTH_CONTINUE) {
 		free(jid);
 		return AUTH_FAILED; /* send_b64 answered <failure/> */
 	}
-	if (!final)
+	if (!sasl2 && !final)
 		conn_send_str(w, c, "<success xmlns='" NS_SASL "'/>");
 	w->n_auth_ok++;
+	w->n_auth_sasl2 += (uint64_t)sasl2;
 	w->n_logins[c->auth->mech][1]++;
 	free(c->jid);
 	c->jid = jid;
-	conn_log(LOG_LEVEL_INFO, c, "authenticated %s", jid); /* with its jid field */
+	conn_log(LOG_LEVEL_INFO, c, "authenticated %s%s", jid, /* with its jid field */
+		 sasl2 ? " (SASL2)" : "");
 	c->flags |= CONN_AUTHED;
 	c->state = C2S_OPEN;
+	if (sasl2)
+		return succeed_sasl2(w, c, final);
 	auth_free(c);
 	return AUTH_SUCCESS;
 }
@@ -246,7 +283,8 @@ static int decode_payload(const struct stanza *s, char **out, size_t *len)
 static int decode_or_fail(struct worker *w, struct conn *c, const struct stanza *s, char **msg,
 			  size_t *len, enum auth_result *r)
 {
-	int rc = decode_payload(s, msg, len);
+	int rc = c->flags & CONN_SASL2 ? sasl2_decode(s->root, SASL_MAX_PAYLOAD, msg, len)
+				       : decode_payload(s, msg, len);
 	if (!rc)
 		return 0;
 	*r = fail(w, c, rc == -EINVAL ? "incorrect-encoding" : "malformed-request");
@@ -498,14 +536,35 @@ static enum auth_result on_initial(struct worker *w, struct conn *c, const char 
 	return start_scram(w, c, msg, len);
 }
 
+/* The mechanism named, if this connection is offered it; else AUTH_MECHS. */
+static enum auth_mech mech_by_name(struct worker *w, struct conn *c, const char *name)
+{
+	for (int i = 0; name && i < AUTH_MECHS; i++)
+		if (!strcmp(name, mechs[i].name) && mech_offered(w, c, (enum auth_mech)i))
+			return (enum auth_mech)i;
+	return AUTH_MECHS;
+}
+
+/* The exchange once the mechanism is chosen: msg is the initial response,
+ * NULL for none (RFC 6120 §6.4.2; XEP-0388 §2.3). */
+static enum auth_result start(struct worker *w, struct conn *c, const char *msg, size_t len)
+{
+	if (c->auth->mech == AUTH_DIGEST_MD5)
+		return start_digest(w, c, msg, len);
+	if (msg)
+		return on_initial(w, c, msg, len);
+	/* No initial response: ask for it with an empty challenge. */
+	c->auth->step = 2;
+	conn_send_str(w, c, c->flags & CONN_SASL2 ? "<challenge xmlns='" NS_SASL2 "'/>"
+						   : "<challenge xmlns='" NS_SASL "'/>");
+	return AUTH_CONTINUE;
+}
+
 static enum auth_result on_auth(struct worker *w, struct conn *c, const struct stanza *s)
 {
 	auth_free(c); /* a new <auth/> aborts any exchange in progress */
 	char *mech = (char *)xmlGetProp(s->root, (const xmlChar *)"mechanism");
-	enum auth_mech m = AUTH_MECHS;
-	for (int i = 0; mech && i < AUTH_MECHS && m == AUTH_MECHS; i++)
-		if (!strcmp(mech, mechs[i].name) && mech_offered(w, c, (enum auth_mech)i))
-			m = (enum auth_mech)i;
+	enum auth_mech m = mech_by_name(w, c, mech);
 	int known = m != AUTH_MECHS;
 	xmlFree(mech);
 	if (!(c->flags & CONN_TLS) && w->cfg->require_tls)
@@ -521,17 +580,40 @@ static enum auth_result on_auth(struct worker *w, struct conn *c, const struct s
 	enum auth_result r;
 	if (decode_or_fail(w, c, s, &msg, &len, &r))
 		return r;
-	if (m == AUTH_DIGEST_MD5) {
-		r = start_digest(w, c, msg, len);
-	} else if (!msg) {
-		/* No initial response: ask for it with an empty challenge. */
-		c->auth->step = 2;
-		conn_send_str(w, c, "<challenge xmlns='" NS_SASL "'/>");
-		r = AUTH_CONTINUE;
-	} else {
-		r = on_initial(w, c, msg, len);
-	}
+	r = start(w, c, msg, len);
 	free(msg);
+	return r;
+}
+
+/* XEP-0388 §2.3: the mechanism and its initial response, and what the
+ * stream should become (Bind 2), in one element. */
+static enum auth_result on_authenticate(struct worker *w, struct conn *c, const struct stanza *s)
+{
+	auth_free(c); /* a new <authenticate/> aborts any exchange in progress */
+	if (!(c->flags & CONN_TLS))
+		return fail(w, c, "encryption-required"); /* §3: SASL2 only over TLS */
+	struct sasl2_request q;
+	int rc = sasl2_parse_authenticate(s, SASL_MAX_PAYLOAD, &q);
+	if (rc)
+		return fail(w, c, rc == -ENOENT	  ? "invalid-mechanism"
+				  : rc == -EINVAL ? "incorrect-encoding"
+						  : "malformed-request");
+	enum auth_mech m = mech_by_name(w, c, q.mech);
+	if (m == AUTH_MECHS) { /* §2.3: one not offered MUST fail */
+		sasl2_request_free(&q);
+		return fail(w, c, "invalid-mechanism");
+	}
+	c->auth = calloc(1, sizeof *c->auth);
+	if (!c->auth) {
+		sasl2_request_free(&q);
+		return fail(w, c, "temporary-auth-failure");
+	}
+	c->auth->mech = m;
+	c->auth->bind2 = q.bind;
+	c->auth->bind_tag = q.tag; /* the state owns it now */
+	q.tag = NULL;
+	enum auth_result r = start(w, c, q.initial, q.initial_len);
+	sasl2_request_free(&q);
 	return r;
 }
 
@@ -568,8 +650,11 @@ static enum auth_result on_response(struct worker *w, struct conn *c, const stru
 
 enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct stanza *s)
 {
-	if (!strcmp(s->name, "auth"))
-		return on_auth(w, c, s);
+	int v2 = s->ns && !strcmp(s->ns, NS_SASL2);
+	if (!strcmp(s->name, v2 ? "authenticate" : "auth"))
+		return v2 ? on_authenticate(w, c, s) : on_auth(w, c, s);
+	if (v2 != !!(c->flags & CONN_SASL2))
+		return fail(w, c, "malformed-request"); /* the other profile's, mid-exchange */
 	if (!strcmp(s->name, "response"))
 		return on_response(w, c, s);
 	if (!strcmp(s->name, "abort"))

@@ -38,22 +38,29 @@ struct auth_state {
 	struct scram_server scram;
 	char nonce[DIGEST_MD5_HEX_LEN + 1]; /* DIGEST-MD5: the one our challenge sent */
 	struct digest_md5_resp digest;	    /* DIGEST-MD5: the client's digest-response */
+	int bind2;	/* SASL2 asked for Bind 2 (XEP-0386): bind before <success/> */
+	char *bind_tag; /* its <tag/>, or NULL */
 };
 
 enum auth_result {
 	AUTH_CONTINUE, /* waiting for the client or the core */
 	AUTH_SUCCESS,  /* <success/> sent: restart the stream */
+	AUTH_SUCCESS_INLINE, /* SASL2's <success/> and features sent: no restart */
 	AUTH_FAILED,   /* <failure/> sent; the client may try again */
 };
 
 /* Appends the <mechanisms/> feature for this connection, after XEP-0440's
  * <sasl-channel-binding/> when it can bind. */
 void auth_features(struct worker *w, struct conn *c);
-/* Handle <auth/>, <response/> or <abort/> in the SASL namespace. */
+/* Handle <auth/>, <response/> or <abort/> in the SASL namespace, or
+ * <authenticate/>, <response/> or <abort/> in SASL2's (XEP-0388; the
+ * caller sets CONN_SASL2 for the attempt's answers). */
 enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct stanza *s);
 /* The core answered our credential request. */
 enum auth_result auth_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
 void auth_free(struct conn *c);
+/* A <failure/> in the attempt's profile, without counting it (throttling). */
+void auth_send_failure(struct worker *w, struct conn *c, const char *cond, const char *text);
 /* The link to the core is gone with c's credential request: the client is
  * told to try again (RFC 6120 §6.5.12). */
 void auth_link_lost(struct worker *w, struct conn *c);

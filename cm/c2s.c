@@ -10,6 +10,7 @@
 #include "connlog.h"
 #include "csi.h"
 #include "handoff.h"
+#include "sasl2.h"
 #include "sm.h"
 #include "throttle.h"
 #include "lib/jid.h"
@@ -108,7 +109,7 @@ void c2s_stream_error(struct worker *w, struct conn *c, enum c2s_stream_error e)
 	c2s_stream_error_app(w, c, e, NULL);
 }
 
-static void send_features(struct worker *w, struct conn *c)
+void c2s_send_features(struct worker *w, struct conn *c)
 {
 	conn_send_str(w, c, "<stream:features>");
 	if (!(c->flags & CONN_TLS)) {
@@ -125,9 +126,12 @@ static void send_features(struct worker *w, struct conn *c)
 		 * optional for old clients (draft-cridland-xmpp-session); RFC 6121
 		 * §2.6.1 and §3.4.1: the core versions rosters and takes
 		 * pre-approvals. */
+		/* Bound already by Bind 2 inside SASL2 (XEP-0386 §3.2): no bind. */
+		if (!(c->flags & CONN_BOUND))
+			conn_send_str(w, c,
+				      "<bind xmlns='" NS_BIND "'/>"
+				      "<session xmlns='" NS_SESSION "'><optional/></session>");
 		conn_send_str(w, c,
-			      "<bind xmlns='" NS_BIND "'/>"
-			      "<session xmlns='" NS_SESSION "'><optional/></session>"
 			      "<ver xmlns='" NS_ROSTERVER "'/>"
 			      "<sub xmlns='" NS_PREAPPROVAL "'/>"
 			      "<csi xmlns='" CSI_NS "'/>"
@@ -199,7 +203,7 @@ static int on_header(struct worker *w, struct conn *c, const char *bytes, size_t
 		return XS_CB_STOP;
 	}
 	c->state = C2S_OPEN;
-	send_features(w, c);
+	c2s_send_features(w, c);
 	return XS_CB_CONTINUE;
 }
 
@@ -261,20 +265,24 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION); /* §6.4.8: once only */
 		return XS_CB_STOP;
 	}
-	if (!strcmp(s->name, "auth") && c->sasl_attempts++ >= SASL_MAX_ATTEMPTS) {
+	int start = !strcmp(s->name, ns_is(s, NS_SASL2) ? "authenticate" : "auth");
+	if (start) /* the profile of this attempt, for its answers (auth.c) */
+		c->flags = ns_is(s, NS_SASL2) ? c->flags | CONN_SASL2 : c->flags & ~CONN_SASL2;
+	if (start && c->sasl_attempts++ >= SASL_MAX_ATTEMPTS) {
 		/* Every <auth/> counts, so aborting and restarting cannot loop. */
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
 		return XS_CB_STOP;
 	}
-	if (!strcmp(s->name, "auth") && throttle_blocked(w, c)) {
+	if (start && throttle_blocked(w, c)) {
 		/* RFC 6120 §6.5.12: try again later; the password is not looked at. */
 		w->n_auth_throttled_address++;
-		conn_send_str(w, c, "<failure xmlns='" NS_SASL "'><temporary-auth-failure/>"
-				    "<text xml:lang='en'>too many failed logins from this address; "
-				    "try again later</text></failure>");
+		auth_send_failure(w, c, "temporary-auth-failure",
+				  "too many failed logins from this address; try again later");
 		return sasl_exhausted(w, c, AUTH_FAILED) ? XS_CB_STOP : XS_CB_CONTINUE;
 	}
 	enum auth_result r = auth_on_element(w, c, s);
+	if (r == AUTH_SUCCESS_INLINE)
+		return XS_CB_CONTINUE; /* XEP-0388 §2.6.1: no restart */
 	if (r == AUTH_SUCCESS) {
 		restart_stream(c);
 		return XS_CB_RESTART;
@@ -362,6 +370,27 @@ void c2s_ping(struct worker *w, struct conn *c)
 	conn_timer_set(w, c, CONN_TIMER_PING, (uint64_t)w->cfg->ping_timeout * 1000);
 }
 
+int c2s_bind(struct worker *w, struct conn *c, const char *res)
+{
+	size_t n = strlen(c->jid) + 1 + strlen(res) + 1;
+	char *full = malloc(n);
+	if (!full)
+		return -ENOMEM;
+	snprintf(full, n, "%s/%s", c->jid, res);
+	/* The core answers a conflict by closing the older session (§7.7.2.2),
+	 * so the bind can be confirmed at once: frames on the link keep order. */
+	if (uplink_session_open(w, c, full)) {
+		free(full);
+		return -ENOBUFS;
+	}
+	free(c->jid);
+	c->jid = full;
+	c->flags |= CONN_BOUND;
+	conn_timer_clear(w, c); /* logged in: the login timeout no longer applies */
+	idle_restart(w, c);
+	return 0;
+}
+
 static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xmlNodePtr bind)
 {
 	char res[JID_PART_MAX + 1];
@@ -377,27 +406,14 @@ static void on_bind(struct worker *w, struct conn *c, const struct stanza *s, xm
 		stanza_error(w, c, s, "modify", "bad-request"); /* §7.7.2.1 */
 		return;
 	}
-	size_t n = strlen(c->jid) + 1 + strlen(res) + 1;
-	char *full = malloc(n);
-	if (!full) {
+	if (c2s_bind(w, c, res)) {
 		stanza_error(w, c, s, "wait", "resource-constraint");
 		return;
 	}
-	snprintf(full, n, "%s/%s", c->jid, res);
-	free(c->jid);
-	c->jid = full;
-	/* The core answers a conflict by closing the older session (§7.7.2.2),
-	 * so the bind can be confirmed at once: frames on the link keep order. */
-	if (uplink_session_open(w, c, full)) {
-		stanza_error(w, c, s, "wait", "resource-constraint");
-		return;
-	}
-	c->flags |= CONN_BOUND;
-	conn_timer_clear(w, c); /* logged in: the login timeout no longer applies */
-	idle_restart(w, c);
 	struct buf b = {0};
 	if (!buf_append_str(&b, "<bind xmlns='" NS_BIND "'><jid>") &&
-	    !buf_append_xml_escaped(&b, full, strlen(full)) && !buf_append_str(&b, "</jid></bind>"))
+	    !buf_append_xml_escaped(&b, c->jid, strlen(c->jid)) &&
+	    !buf_append_str(&b, "</jid></bind>"))
 		send_iq_result(w, c, s, buf_head(&b), buf_avail(&b));
 	buf_free(&b);
 }
@@ -538,7 +554,7 @@ static int on_element(struct worker *w, struct conn *c, const char *bytes, size_
 		r = on_stanza(w, c, &s);
 	else if (ns_is(&s, NS_TLS) && !strcmp(s.name, "starttls"))
 		r = on_starttls(w, c);
-	else if (ns_is(&s, NS_SASL))
+	else if (ns_is(&s, NS_SASL) || ns_is(&s, NS_SASL2))
 		r = on_sasl(w, c, &s);
 	else if (sm_nonza(w, c, &s))
 		r = (c->flags & CONN_DEAD) || c->state == C2S_CLOSING ? XS_CB_STOP : XS_CB_CONTINUE;
@@ -557,8 +573,8 @@ static int on_element(struct worker *w, struct conn *c, const char *bytes, size_
 static int is_sasl_abort(const char *bytes, size_t len)
 {
 	struct stanza s;
-	int yes = stanza_parse(bytes, len, &s) == 0 && ns_is(&s, NS_SASL) &&
-		  !strcmp(s.name, "abort");
+	int yes = stanza_parse(bytes, len, &s) == 0 &&
+		  (ns_is(&s, NS_SASL) || ns_is(&s, NS_SASL2)) && !strcmp(s.name, "abort");
 	stanza_free(&s);
 	return yes;
 }
@@ -875,6 +891,8 @@ void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f)
 	if (c->state != C2S_AUTH_WAIT || (c->flags & CONN_DEAD))
 		return;
 	enum auth_result r = auth_on_cred(w, c, f);
+	if (r == AUTH_SUCCESS_INLINE)
+		return; /* XEP-0388 §2.6.1: the stream goes on */
 	if (r == AUTH_SUCCESS) {
 		/* Not inside the framer here, so the restart resets it directly. */
 		xs_reset(&c->xs);

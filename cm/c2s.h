@@ -76,5 +76,11 @@ unsigned c2s_stanza_error_index(const char *cond);
 /* 2 * bytes random hex digits and a NUL into out. */
 void c2s_random_hex(char *out, size_t bytes);
 void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
+/* RFC 6120 §7: binds resource res to c (c->jid, the bare JID, becomes the
+ * full one) and tells the core.  0, or -ENOMEM / -ENOBUFS with c unchanged. */
+int c2s_bind(struct worker *w, struct conn *c, const char *res);
+/* RFC 6120 §4.3.2: the features for c's state (before TLS, before SASL,
+ * after SASL: bind unless Bind 2 bound it). */
+void c2s_send_features(struct worker *w, struct conn *c);
 
 #endif

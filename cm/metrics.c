@@ -170,6 +170,8 @@ static int tls_and_auth(struct buf *out, struct worker *all, unsigned n)
 	       n_tls_lean) ||
 	    PW("starling_cm_auth_success_total", "counter", "SASL logins that succeeded",
 	       n_auth_ok) ||
+	    PW("starling_cm_auth_sasl2_total", "counter",
+	       "SASL logins that succeeded through SASL2 (XEP-0388)", n_auth_sasl2) ||
 	    PW("starling_cm_auth_failures_total", "counter", "SASL <failure/>s sent",
 	       n_auth_failed) ||
 	    PW("starling_cm_auth_throttled_address_total", "counter",

@@ -111,6 +111,7 @@ struct worker {
 	uint64_t n_closed_by[CONN_CLOSE_REASONS]; /* enum conn_close_reason */
 	uint64_t n_stanza_errors[C2S_STANZA_ERRS]; /* by c2s_stanza_error_index() */
 	uint64_t n_auth_ok, n_auth_failed;
+	uint64_t n_auth_sasl2; /* of n_auth_ok, through SASL2 (XEP-0388) */
 	/* client -> core, core -> client; by enum stanza_kind (0 never counted) */
 	uint64_t n_stanzas_in[4], n_stanzas_out[4];
 	uint64_t n_refused; /* since the last tick: the table was full */

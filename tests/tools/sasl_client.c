@@ -132,7 +132,10 @@ static void read_features(struct client *c, const struct opts *o)
 		free(c->mechs[i]);
 	for (size_t i = 0; i < c->ncbs; i++)
 		free(c->cbs[i]);
-	c->nmechs = collect(f, e, "<mechanism>", "</mechanism>", c->mechs);
+	/* RFC 6120's list only: SASL2's <authentication/> (XEP-0388) repeats
+	 * the names, and XEP-0474's hash covers one list. */
+	const char *ms = strstr(f, "<mechanisms"), *me = ms ? strstr(ms, "</mechanisms>") : NULL;
+	c->nmechs = ms && me && me < e ? collect(ms, me, "<mechanism>", "</mechanism>", c->mechs) : 0;
 	c->ncbs = collect(f, e, "<channel-binding type='", "'", c->cbs);
 	c->have_cb_feature = strstr(f, "<sasl-channel-binding") != NULL;
 	consume(c, e);

@@ -1,0 +1,153 @@
+#include "sasl2.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "c2s.h"
+#include "conn.h"
+#include "lib/buf.h"
+#include "lib/jid.h"
+#include "lib/scram.h"
+
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+/* Random hex digits after a Bind 2 tag: 64 bits, as RFC 6120 §7.6 binds. */
+#define SASL2_RANDOM_BYTES 8
+
+int sasl2_decode(xmlNodePtr n, size_t max, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	char *text = stanza_text(n);
+	if (!text)
+		return -ENOMEM;
+	size_t tl = strlen(text);
+	int rc = 0;
+	if (tl > max) {
+		rc = -EMSGSIZE;
+	} else if (tl == 0) {
+		*out = calloc(1, 1);
+		rc = *out ? 0 : -ENOMEM;
+	} else {
+		uint8_t *d = base64_decode(text, tl, len);
+		char *s = d ? realloc(d, *len + 1) : NULL;
+		if (!s) {
+			free(d);
+			rc = d ? -ENOMEM : -EINVAL;
+		} else {
+			s[*len] = 0;
+			*out = s;
+		}
+	}
+	free(text);
+	return rc;
+}
+
+void sasl2_request_free(struct sasl2_request *r)
+{
+	xmlFree(r->mech);
+	free(r->initial);
+	free(r->tag);
+	memset(r, 0, sizeof *r);
+}
+
+/* XEP-0386 §3.2: <bind/> with an optional <tag/>. */
+static int read_bind(xmlNodePtr auth, struct sasl2_request *r)
+{
+	xmlNodePtr b = stanza_child(auth, NS_BIND2, "bind");
+	if (!b)
+		return 0;
+	r->bind = 1;
+	xmlNodePtr t = stanza_child(b, NS_BIND2, "tag");
+	if (t && !(r->tag = stanza_text(t)))
+		return -ENOMEM;
+	return 0;
+}
+
+int sasl2_parse_authenticate(const struct stanza *s, size_t max, struct sasl2_request *r)
+{
+	memset(r, 0, sizeof *r);
+	r->mech = (char *)xmlGetProp(s->root, (const xmlChar *)"mechanism");
+	int rc = r->mech && *r->mech ? 0 : -ENOENT;
+	/* §2.2: no <initial-response/> means none, not an empty one. */
+	xmlNodePtr ir = rc ? NULL : stanza_child(s->root, NS_SASL2, "initial-response");
+	if (ir)
+		rc = sasl2_decode(ir, max, &r->initial, &r->initial_len);
+	if (!rc)
+		rc = read_bind(s->root, r);
+	/* <user-agent/> (§2.3) names the client; nothing here depends on it. */
+	if (rc)
+		sasl2_request_free(r);
+	return rc;
+}
+
+void sasl2_features(struct worker *w, struct conn *c, const char *const *names, size_t n)
+{
+	if (!n)
+		return;
+	conn_send_str(w, c, "<authentication xmlns='" NS_SASL2 "'>");
+	for (size_t i = 0; i < n; i++) {
+		conn_send_str(w, c, "<mechanism>");
+		conn_send_str(w, c, names[i]);
+		conn_send_str(w, c, "</mechanism>");
+	}
+	conn_send_str(w, c, "<inline><bind xmlns='" NS_BIND2 "'/></inline></authentication>");
+}
+
+void sasl2_resource(const char *tag, char *out, size_t cap)
+{
+	if (cap > JID_PART_MAX + 1)
+		cap = JID_PART_MAX + 1; /* RFC 7622 §3.4: a resourcepart's bound */
+	char rnd[2 * SASL2_RANDOM_BYTES + 1];
+	c2s_random_hex(rnd, SASL2_RANDOM_BYTES);
+	char t[JID_PART_MAX + 1];
+	/* The tag is the client's; one that is no resourcepart, or that leaves
+	 * no room for the random part, is dropped rather than failing a login
+	 * that succeeded. */
+	if (tag && *tag && !jid_prep_resource(tag, t, sizeof t) &&
+	    strlen(t) + 1 + sizeof rnd <= cap) {
+		snprintf(out, cap, "%s/%s", t, rnd);
+		return;
+	}
+	snprintf(out, cap, "%s", rnd);
+}
+
+void sasl2_success(struct worker *w, struct conn *c, const char *final, size_t final_len,
+		   const char *authzid, int bound)
+{
+	struct buf b = {0};
+	char *b64 = final ? base64_encode((const uint8_t *)final, final_len) : NULL;
+	int rc = buf_append_str(&b, "<success xmlns='" NS_SASL2 "'>");
+	if (!rc && b64)
+		rc = buf_append_str(&b, "<additional-data>") || buf_append_str(&b, b64) ||
+		     buf_append_str(&b, "</additional-data>");
+	if (!rc)
+		rc = buf_append_str(&b, "<authorization-identifier>") ||
+		     buf_append_xml_escaped(&b, authzid, strlen(authzid)) ||
+		     buf_append_str(&b, "</authorization-identifier>");
+	if (!rc && bound)
+		rc = buf_append_str(&b, "<bound xmlns='" NS_BIND2 "'/>");
+	if (!rc)
+		rc = buf_append_str(&b, "</success>");
+	/* Out of memory here would leave the client waiting; the connection's
+	 * own send path reports the same shortage by closing it. */
+	if (rc || (final && !b64))
+		conn_close(w, c);
+	else
+		conn_send(w, c, buf_head(&b), buf_avail(&b));
+	free(b64);
+	buf_free(&b);
+}
+
+void sasl2_failure(struct worker *w, struct conn *c, const char *cond, const char *text)
+{
+	conn_send_str(w, c, "<failure xmlns='" NS_SASL2 "'><");
+	conn_send_str(w, c, cond);
+	conn_send_str(w, c, " xmlns='" NS_SASL "'/>");
+	if (text) {
+		conn_send_str(w, c, "<text xml:lang='en'>");
+		conn_send_str(w, c, text);
+		conn_send_str(w, c, "</text>");
+	}
+	conn_send_str(w, c, "</failure>");
+}
