@@ -68,6 +68,7 @@ struct bench_opts {
 	unsigned threads;     /* worker threads, one ring each (default 1) */
 	enum bench_mech mech;
 	int direct_tls;
+	int sasl2;	/* XEP-0388 SASL2 with XEP-0386 Bind 2 inline: no restart, no bind iq */
 	int openssl_records; /* keep the SSL object after the handshake */
 	int roster;	/* roster get in the login (default on) */
 	int ping;	/* idle: one XEP-0199 ping per session during the hold */
@@ -78,7 +79,9 @@ struct bench_opts {
 
 enum conn_state {
 	CS_NEW, CS_CONNECTING, CS_FEATURES_TLS, CS_STARTTLS, CS_HANDSHAKE, CS_FEATURES_SASL,
-	CS_AUTH, CS_FEATURES_BIND, CS_BIND, CS_ROSTER, CS_ONLINE, CS_DEAD,
+	CS_AUTH,
+	CS_AUTH2, /* --sasl2: <authenticate/> sent; its <success/> ends the bind too */
+	CS_FEATURES_BIND, CS_BIND, CS_ROSTER, CS_ONLINE, CS_DEAD,
 };
 
 struct bench_conn {

@@ -45,6 +45,8 @@ void opts_usage(FILE *f)
 	      "  --password PW    password of every account (default secret)\n"
 	      "  --mech M         PLAIN, SCRAM-SHA-1 or SCRAM-SHA-256 (default)\n"
 	      "  --direct-tls     TLS from the first byte (XEP-0368) instead of STARTTLS\n"
+	      "  --sasl2          log in with SASL2 and Bind 2 inline (XEP-0388, XEP-0386): no\n"
+	      "                   stream restart, no bind round trip\n"
 	      "  --no-roster      skip the roster get in the login\n"
 	      "  --openssl-records keep OpenSSL for the whole connection instead of the lean\n"
 	      "                   TLS 1.3 record layer after the handshake (+17 KB/conn)\n"
@@ -195,6 +197,7 @@ static int parse_opt(struct bench_opts *o, int ch, const char *arg)
 	case 'P': o->password = arg; return 0;
 	case 'm': return parse_mech(arg, &o->mech);
 	case 't': o->direct_tls = 1; return 0;
+	case '2': o->sasl2 = 1; return 0;
 	case 'o': o->roster = 0; return 0;
 	case 'g': o->ping = 0; return 0;
 	case 'O': o->openssl_records = 1; return 0;
@@ -240,6 +243,7 @@ int opts_parse(struct bench_opts *o, int argc, char **argv,
 		{ "no-ping", 0, 0, 'g' }, { "concurrency", 1, 0, 'C' },
 		{ "threads", 1, 0, 'N' }, { "target", 1, 0, 'X' }, { "rounds", 1, 0, 'R' },
 		{ "table", 1, 0, 'W' }, { "openssl-records", 0, 0, 'O' }, { "faults", 0, 0, 'F' },
+		{ "sasl2", 0, 0, '2' },
 		{ 0, 0, 0, 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:v", lo, NULL)) != -1) {

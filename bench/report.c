@@ -184,9 +184,9 @@ static void table_idle(const struct bench_run *r)
 void report_table(const struct bench_run *r)
 {
 	const struct bench_opts *o = &r->opt;
-	printf("scenario %s: n=%u mech=%s %s%s %s:%d\n", bench_scenario_names[o->scenario], o->n,
+	printf("scenario %s: n=%u mech=%s %s%s%s %s:%d\n", bench_scenario_names[o->scenario], o->n,
 	       bench_mech_names[o->mech], o->direct_tls ? "direct-tls" : "starttls",
-	       o->roster ? " +roster" : "", o->host, o->port);
+	       o->sasl2 ? " +sasl2" : "", o->roster ? " +roster" : "", o->host, o->port);
 	printf("%-22s %u of %u (failed %u, dropped later %u)\n", "logins", r->online, o->n,
 	       r->failed, r->dropped);
 	printf("%-22s %u connection(s) on the lean TLS 1.3 layer (tls/record)%s\n", "TLS records",
@@ -245,13 +245,15 @@ static void json_settings(FILE *f, const struct bench_opts *o)
 		"\"step\": %g, \"max_rate\": %g, \"p99_bound_ms\": %g, \"retries\": %u, \"contacts\": %u, "
 		"\"concurrency\": %u, "
 		"\"source_addrs\": %u, \"roster\": %s, \"ping\": %s, "
-		"\"mech\": \"%s\", \"direct_tls\": %s, \"openssl_records\": %s, \"port\": %d, "
+		"\"mech\": \"%s\", \"direct_tls\": %s, \"sasl2\": %s, \"openssl_records\": %s, "
+		"\"port\": %d, "
 		"\"first\": %d, \"faults\": %s, \"host\": ",
 		bench_scenario_names[o->scenario], o->n, o->rate, o->login_rate, o->hold,
 		o->duration, o->timeout, o->step, o->max_rate, o->p99_bound_ms, o->retries, o->contacts,
 		o->concurrency,
 		o->src_addrs, o->roster ? "true" : "false", o->ping ? "true" : "false",
 		bench_mech_names[o->mech], o->direct_tls ? "true" : "false",
+		o->sasl2 ? "true" : "false",
 		o->openssl_records ? "true" : "false", o->port, o->first,
 		o->faults ? "true" : "false");
 	report_json_str(f, o->host);

@@ -1,8 +1,10 @@
 /* xmpp: the client side of RFC 6120/6121 that the bench needs: stream
  * header, STARTTLS, SASL (PLAIN, SCRAM-SHA-1/256), bind, presence and chat
- * messages.  The server's stream is cut into whole elements by lib/xstream;
- * each element is recognised by a few byte checks, not parsed, to keep the
- * client far cheaper per stanza than the server it measures. */
+ * messages; with --sasl2, XEP-0388 SASL2 with XEP-0386 Bind 2 inline in
+ * place of SASL, the stream restart and bind.  The server's stream is cut
+ * into whole elements by lib/xstream; each element is recognised by a few
+ * byte checks, not parsed, to keep the client far cheaper per stanza than
+ * the server it measures. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,12 +12,15 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/randpool.h"
 #include "bench.h"
 #include "cut.h"
 
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SASL2 "urn:xmpp:sasl:2"
+#define NS_BIND2 "urn:xmpp:bind:0"
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PING "urn:xmpp:ping"
 #define BENCH_MAX_ELEMENT (1u << 20)
@@ -137,17 +142,49 @@ static const char *el_text(const char *el, size_t len, size_t *tlen)
 	return gt + 1;
 }
 
-static int sasl_start(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+/* The text of the first element name inside el (a whole element), as
+ * <name ...>TEXT</name>; its length in *tlen: 0 for <name/>, up to the
+ * first markup for an element with children.  NULL when there is none.
+ * For the children of a SASL2 <success/>, read once a login: no parser (no
+ * comments, CDATA or '>' in attribute values there). */
+static const char *child_text(const char *el, size_t len, const char *name, size_t *tlen)
 {
-	static const char *const names[] = { [BENCH_PLAIN] = "PLAIN",
-		[BENCH_SCRAM_SHA1] = "SCRAM-SHA-1", [BENCH_SCRAM_SHA256] = "SCRAM-SHA-256" };
-	char user[128], want[64];
-	snprintf(user, sizeof user, r->opt.user_pat, r->opt.first + (int)c->idx);
-	snprintf(want, sizeof want, ">%s<", names[r->opt.mech]);
-	if (!has(el, len, want)) {
-		xmpp_fail(r, c, FAIL_AUTH, "mechanism not offered");
-		return -ENOTSUP;
+	size_t nl = strlen(name);
+	const char *end = el + len, *p = el + 1; /* past el's own start tag's '<' */
+	*tlen = 0;
+	for (; (p = memchr(p, '<', (size_t)(end - p))); p++) {
+		if ((size_t)(end - p) > nl + 1 && !memcmp(p + 1, name, nl) &&
+		    memchr(" \t\r\n/>", p[nl + 1], 6))
+			break; /* <name, and the name ends there */
 	}
+	const char *gt = p ? memchr(p + nl + 1, '>', (size_t)(end - p - nl - 1)) : NULL;
+	if (!gt || gt[-1] == '/')
+		return gt;
+	const char *lt = memchr(gt, '<', (size_t)(end - gt));
+	if (!lt)
+		return NULL;
+	*tlen = (size_t)(lt - gt - 1);
+	return gt + 1;
+}
+
+/* Whether the mechanism (want: ">NAME<") is offered: in the legacy
+ * <mechanisms/> (RFC 6120 §6.4.1), or with --sasl2 in <authentication/>
+ * (XEP-0388 §2.1), whose list may differ from the legacy one. */
+static int offered(const struct bench_run *r, const char *el, size_t len, const char *want)
+{
+	if (!r->opt.sasl2)
+		return has(el, len, want);
+	const char *a = memmem(el, len, "<authentication", 15);
+	const char *e = a ? memmem(a, (size_t)(el + len - a), "</authentication>", 17) : NULL;
+	return e && has(a, (size_t)(e - a), want);
+}
+
+/* The mechanism's initial response in base64, malloc'd; NULL when out of
+ * memory.  <auth/> and SASL2's <initial-response/> carry the same. */
+static char *initial_response(struct bench_run *r, struct bench_conn *c)
+{
+	char user[128];
+	snprintf(user, sizeof user, r->opt.user_pat, r->opt.first + (int)c->idx);
 	char *payload, *b64;
 	size_t plen;
 	if (r->opt.mech == BENCH_PLAIN) { /* RFC 4616 §2: authzid NUL authcid NUL passwd */
@@ -166,21 +203,101 @@ static int sasl_start(struct bench_run *r, struct bench_conn *c, const char *el,
 	}
 	b64 = payload ? base64_encode((const uint8_t *)payload, plen) : NULL;
 	free(payload); /* ours (malloc here or in scram_client_first) */
-	if (!b64) {
-		xmpp_fail(r, c, FAIL_AUTH, "out of memory");
-		return -ENOMEM;
-	}
+	return b64;
+}
+
+/* RFC 6120 §6.4.2 */
+static int send_auth(struct bench_run *r, struct bench_conn *c, const char *mech,
+		     const char *b64)
+{
 	char head[128];
-	snprintf(head, sizeof head, "<auth xmlns='" NS_SASL "' mechanism='%s'>",
-		 names[r->opt.mech]);
+	snprintf(head, sizeof head, "<auth xmlns='" NS_SASL "' mechanism='%s'>", mech);
 	int rc = send_str(r, c, head);
 	if (!rc)
 		rc = send_str(r, c, b64);
 	if (!rc)
 		rc = send_str(r, c, "</auth>");
-	free(b64);
 	c->state = CS_AUTH;
 	return rc;
+}
+
+/* A UUID version 4 (RFC 9562 §5.4): 122 random bits, the version and the
+ * variant set. */
+static int uuid_v4(char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t b[16];
+	if (randpool_bytes(b, sizeof b))
+		return -EIO;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*out++ = '-';
+		*out++ = hex[b[i] >> 4];
+		*out++ = hex[b[i] & 15];
+	}
+	*out = 0;
+	return 0;
+}
+
+/* XEP-0388 §2.3: mechanism and initial response in one element, with a
+ * Bind 2 request (XEP-0386 §3.2) so that <success/> comes with the resource
+ * bound.  The <user-agent/> id must be a UUID v4 (§2.3); it is this
+ * login's, not a stable one: the server SHOULD end earlier sessions with
+ * the same id (XEP-0386 §3.2), and each connection is a client of its own.
+ * The tag is the resource legacy bind asks for: the full JIDs stay
+ * distinct. */
+static int send_authenticate(struct bench_run *r, struct bench_conn *c, const char *mech,
+			     const char *b64)
+{
+	char uuid[37], *a;
+	if (uuid_v4(uuid)) {
+		xmpp_fail(r, c, FAIL_AUTH, "no random bytes");
+		return -EIO;
+	}
+	if (asprintf(&a, "<authenticate xmlns='" NS_SASL2 "' mechanism='%s'>"
+		     "<initial-response>%s</initial-response>"
+		     "<user-agent id='%s'><software>starling-bench</software></user-agent>"
+		     "<bind xmlns='" NS_BIND2 "'><tag>%s%u</tag></bind></authenticate>",
+		     mech, b64, uuid, r->opt.resource, c->idx) < 0) {
+		xmpp_fail(r, c, FAIL_AUTH, "out of memory");
+		return -ENOMEM;
+	}
+	c->state = CS_AUTH2; /* before the send: a failed one leaves CS_DEAD */
+	int rc = send_str(r, c, a);
+	free(a);
+	return rc;
+}
+
+static int sasl_start(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	static const char *const names[] = { [BENCH_PLAIN] = "PLAIN",
+		[BENCH_SCRAM_SHA1] = "SCRAM-SHA-1", [BENCH_SCRAM_SHA256] = "SCRAM-SHA-256" };
+	char want[64];
+	snprintf(want, sizeof want, ">%s<", names[r->opt.mech]);
+	if (!offered(r, el, len, want)) {
+		xmpp_fail(r, c, FAIL_AUTH, "mechanism not offered");
+		return -ENOTSUP;
+	}
+	char *b64 = initial_response(r, c);
+	if (!b64) {
+		xmpp_fail(r, c, FAIL_AUTH, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = r->opt.sasl2 ? send_authenticate(r, c, names[r->opt.mech], b64)
+			      : send_auth(r, c, names[r->opt.mech], b64);
+	free(b64);
+	return rc;
+}
+
+/* Decoded SASL data of base64 text t; malloc'd, NUL-terminated. */
+static char *sasl_data(const char *t, size_t tl, size_t *out_len)
+{
+	if (!tl || tl > SCRAM_MAX_MSG * 2)
+		return NULL;
+	uint8_t *d = base64_decode(t, tl, out_len);
+	return (char *)d;
 }
 
 /* Decoded payload of <challenge/> or <success/>; malloc'd, NUL-terminated. */
@@ -188,13 +305,13 @@ static char *sasl_payload(const char *el, size_t len, size_t *out_len)
 {
 	size_t tl;
 	const char *t = el_text(el, len, &tl);
-	if (!tl || tl > SCRAM_MAX_MSG * 2)
-		return NULL;
-	uint8_t *d = base64_decode(t, tl, out_len);
-	return (char *)d;
+	return sasl_data(t, tl, out_len);
 }
 
-static int sasl_challenge(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+/* A challenge (SASL or SASL2, whose payloads are the same): the answer
+ * opens with open, the <response/> start tag of the challenge's namespace. */
+static int sasl_challenge(struct bench_run *r, struct bench_conn *c, const char *el, size_t len,
+			  const char *open)
 {
 	size_t dl;
 	char *d = r->opt.mech == BENCH_PLAIN ? NULL : sasl_payload(el, len, &dl);
@@ -206,7 +323,7 @@ static int sasl_challenge(struct bench_run *r, struct bench_conn *c, const char 
 		xmpp_fail(r, c, FAIL_AUTH, "bad challenge");
 		return -EINVAL;
 	}
-	int rc = send_str(r, c, "<response xmlns='" NS_SASL "'>");
+	int rc = send_str(r, c, open);
 	if (!rc)
 		rc = send_str(r, c, b64);
 	if (!rc)
@@ -215,21 +332,31 @@ static int sasl_challenge(struct bench_run *r, struct bench_conn *c, const char 
 	return rc;
 }
 
-/* <success/>: for SCRAM the server's proof must be there and match
- * (RFC 5802 §5.1, RFC 6120 §6.3.10 additional data with success). */
+/* The server's SCRAM proof, base64 text t (tl bytes), must be there and
+ * match (RFC 5802 §5.1). */
+static int server_proof(struct bench_run *r, struct bench_conn *c, const char *t, size_t tl)
+{
+	size_t dl;
+	char *d = sasl_data(t, tl, &dl);
+	int rc = d ? scram_client_verify(&c->scram, d, dl) : -EINVAL;
+	free(d);
+	scram_client_free(&c->scram);
+	memset(&c->scram, 0, sizeof c->scram);
+	if (rc)
+		xmpp_fail(r, c, FAIL_AUTH, "server signature");
+	return rc;
+}
+
+/* <success/>: for SCRAM the server's proof is its text (RFC 6120 §6.3.10
+ * additional data with success). */
 static int sasl_success(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
 {
 	if (r->opt.mech != BENCH_PLAIN) {
-		size_t dl;
-		char *d = sasl_payload(el, len, &dl);
-		int rc = d ? scram_client_verify(&c->scram, d, dl) : -EINVAL;
-		free(d);
-		scram_client_free(&c->scram);
-		memset(&c->scram, 0, sizeof c->scram);
-		if (rc) {
-			xmpp_fail(r, c, FAIL_AUTH, "server signature");
+		size_t tl;
+		const char *t = el_text(el, len, &tl);
+		int rc = server_proof(r, c, t, tl);
+		if (rc)
 			return rc;
-		}
 	}
 	c->state = CS_FEATURES_BIND;
 	return send_header(r, c); /* RFC 6120 §6.4.6: restart the stream */
@@ -268,8 +395,20 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
 }
 
-/* Bind result: keep the full JID (chat partners address it), then fetch the
- * roster as clients do before initial presence (RFC 6121 §2.2). */
+/* The resource is bound: fetch the roster as clients do before initial
+ * presence (RFC 6121 §2.2), or be online. */
+static void after_bind(struct bench_run *r, struct bench_conn *c)
+{
+	if (!r->opt.roster) {
+		logged_in(r, c);
+		return;
+	}
+	c->state = CS_ROSTER;
+	send_str(r, c, "<iq type='get' id='roster1'><query xmlns='" NS_ROSTER "'/></iq>");
+}
+
+/* Bind result: keep the full JID (chat partners address it), then go on
+ * (after_bind). */
 static void bound(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
 {
 	const char *j = memmem(el, len, "<jid>", 5);
@@ -283,12 +422,40 @@ static void bound(struct bench_run *r, struct bench_conn *c, const char *el, siz
 		xmpp_fail(r, c, FAIL_BIND, "out of memory");
 		return;
 	}
-	if (!r->opt.roster) {
-		logged_in(r, c);
-		return;
+	after_bind(r, c);
+}
+
+/* XEP-0388 §2.6.1 <success/> of an <authenticate/> with Bind 2: for SCRAM
+ * the server's proof in <additional-data/>; <bound/> (XEP-0386 §3.2) and
+ * the full JID in <authorization-identifier/> (bare without a bind).  There
+ * is no stream restart: the features of the authenticated stream follow,
+ * and are let pass in the states after this one (on_element). */
+static int sasl2_success(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	size_t tl;
+	const char *t;
+	if (r->opt.mech != BENCH_PLAIN) {
+		t = child_text(el, len, "additional-data", &tl);
+		int rc = server_proof(r, c, t, tl);
+		if (rc)
+			return rc;
 	}
-	c->state = CS_ROSTER;
-	send_str(r, c, "<iq type='get' id='roster1'><query xmlns='" NS_ROSTER "'/></iq>");
+	if (!child_text(el, len, "bound", &tl)) {
+		xmpp_fail(r, c, FAIL_BIND, "no bind2");
+		return -EPROTO;
+	}
+	t = child_text(el, len, "authorization-identifier", &tl);
+	if (!t || !tl || tl > 3071 || !memchr(t, '/', tl)) {
+		xmpp_fail(r, c, FAIL_BIND, "no full JID in <authorization-identifier/>");
+		return -EPROTO;
+	}
+	c->jid = strndup(t, tl);
+	if (!c->jid) {
+		xmpp_fail(r, c, FAIL_BIND, "out of memory");
+		return -ENOMEM;
+	}
+	after_bind(r, c);
+	return c->state == CS_DEAD ? -EPROTO : 0;
 }
 
 /* Servers quote attributes either way. */
@@ -495,7 +662,9 @@ static int online_element(struct bench_run *r, struct bench_conn *c, const char 
 		presence_received(r, c, el, len);
 	else if (starts(el, len, "<iq") && has_id(el, len, "ping1"))
 		pong_received(r, c, el, len);
-	return XS_CB_CONTINUE; /* roster pushes and the like: not measured */
+	/* roster pushes, with --sasl2 and --no-roster the stream's features
+	 * after <success/> (XEP-0388 §2.6.1), and the like: not measured */
+	return XS_CB_CONTINUE;
 }
 
 static int on_element(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
@@ -521,11 +690,29 @@ static int on_element(struct bench_run *r, struct bench_conn *c, const char *el,
 		return sasl_start(r, c, el, len) ? XS_CB_STOP : XS_CB_CONTINUE;
 	case CS_AUTH:
 		if (starts(el, len, "<challenge"))
-			return sasl_challenge(r, c, el, len) ? XS_CB_STOP : XS_CB_CONTINUE;
+			return sasl_challenge(r, c, el, len, "<response xmlns='" NS_SASL "'>")
+				       ? XS_CB_STOP
+				       : XS_CB_CONTINUE;
 		if (starts(el, len, "<success"))
 			return sasl_success(r, c, el, len) ? XS_CB_STOP : XS_CB_RESTART;
 		if (starts(el, len, "<failure")) {
 			xmpp_fail(r, c, FAIL_AUTH, "SASL failure");
+			return XS_CB_STOP;
+		}
+		break;
+	case CS_AUTH2: /* XEP-0388 §2.5, §2.6 */
+		if (starts(el, len, "<challenge"))
+			return sasl_challenge(r, c, el, len, "<response xmlns='" NS_SASL2 "'>")
+				       ? XS_CB_STOP
+				       : XS_CB_CONTINUE;
+		if (starts(el, len, "<success")) /* no restart: the stream goes on */
+			return sasl2_success(r, c, el, len) ? XS_CB_STOP : XS_CB_CONTINUE;
+		if (starts(el, len, "<failure")) {
+			xmpp_fail(r, c, FAIL_AUTH, "SASL failure");
+			return XS_CB_STOP;
+		}
+		if (starts(el, len, "<continue")) { /* §2.6.3: tasks, the bench knows none */
+			xmpp_fail(r, c, FAIL_AUTH, "SASL2 <continue/>");
 			return XS_CB_STOP;
 		}
 		break;
@@ -545,6 +732,8 @@ static int on_element(struct bench_run *r, struct bench_conn *c, const char *el,
 	case CS_ROSTER:
 		if (starts(el, len, "<presence") || starts(el, len, "<message"))
 			return XS_CB_CONTINUE; /* subscription requests, offline messages */
+		if (r->opt.sasl2 && starts(el, len, "<stream:features"))
+			return XS_CB_CONTINUE; /* XEP-0388 §2.6.1: those after <success/> */
 		if (!starts(el, len, "<iq") || !has_id(el, len, "roster1"))
 			break;
 		if (!is_result(el, len)) {

@@ -100,6 +100,15 @@ def test_login(server, accounts, tmp_path, mech):
     check_logins(data, N)
 
 
+@pytest.mark.parametrize('mech', ['SCRAM-SHA-256', 'PLAIN'])
+def test_login_sasl2(server, accounts, tmp_path, mech):
+    """--sasl2: XEP-0388 with Bind 2 inline; the login counts the same."""
+    data = run_bench(server, accounts, tmp_path, 'login', '-n', str(N), '--rate', '50',
+                     '--mech', mech, '--sasl2')
+    assert data['settings']['sasl2'] is True
+    check_logins(data, N)
+
+
 def test_login_concurrency_cap(server, accounts, tmp_path):
     """--concurrency C: closed loop, never more than C logins under way."""
     data = run_bench(server, accounts, tmp_path, 'login', '-n', str(N), '--rate', '100000',
@@ -168,6 +177,15 @@ def test_chat(server, accounts, tmp_path):
     assert len(data['steps']) == 1 and data['steps'][0]['delivered'] == chat['sent']
     check_cpu(data, deliveries=True)
     check_series(data)
+
+
+def test_chat_sasl2(server, accounts, tmp_path):
+    """Receivers addressed by the full JIDs Bind 2 gave them: all delivered."""
+    data = run_bench(server, accounts, tmp_path, 'chat', '-n', '4', '--rate', '50',
+                     '--duration', '2', '--sasl2')
+    chat = data['chat']
+    assert chat['delivered'] == chat['sent'] == chat['expected'] == 2 * 50 * 2
+    assert chat['lost'] == 0 and chat['out_of_order'] == 0
 
 
 def test_chat_openssl_records(server, accounts, tmp_path):

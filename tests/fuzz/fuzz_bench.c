@@ -3,8 +3,9 @@
  * the connection with a cause and never crash or leak.
  *
  * Input: byte 0 picks the scenario (low 2 bits), SASL mechanism (next
- * 2 bits) and --faults (bit 4: numbered messages, bounces, XEP-0198 acks
- * and requests are read too); byte 1 the state the connection starts in (stream features for
+ * 2 bits), --faults (bit 4: numbered messages, bounces, XEP-0198 acks
+ * and requests are read too) and --sasl2 (bit 5: XEP-0388 with Bind 2
+ * from the SASL features on); byte 1 the state the connection starts in (stream features for
  * TLS, SASL or bind; the bind or roster answer; online); the rest is the
  * server's bytes, cut into reads at each 0xfe byte.  Online, reads that
  * start a stanza go through the quick cut (bench/cut.c); whatever it takes
@@ -42,6 +43,7 @@ static struct bench_run *new_run(uint8_t sel)
 	r->opt.n = 4;
 	r->opt.contacts = 2;
 	r->opt.faults = (sel >> 4) & 1;
+	r->opt.sasl2 = (sel >> 5) & 1;
 	r->ctx = ctx;
 	r->nconns = r->opt.n;
 	r->conns = calloc(r->opt.n, sizeof *r->conns);
