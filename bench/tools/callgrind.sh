@@ -9,6 +9,7 @@
 # Writes OUT.cm and OUT.core (callgrind files) and OUT.txt (the bench's
 # report) and prints the instructions per login or per delivered message.
 # Subtract a `login 2P` run from a `chat P S` run for the messages alone.
+# BENCH_ARGS: more starling-bench options for the load (e.g. --sasl2).
 # Binds 127.0.0.1 on a free port; servers are stopped by PID.
 set -euo pipefail
 BIN=$(cd "${1:?usage: callgrind.sh BIN OUT login N | chat PAIRS SECONDS}" && pwd)
@@ -41,7 +42,8 @@ PIDS=($! "${PIDS[@]}") # the cm stops first
 until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do sleep 0.5; done
 common=(--port "$PORT" --user user%d --password benchpw -n "$USERS" --timeout 120)
 if [ "$WHAT" = login ]; then
-	bin/starling-bench login "${common[@]}" --rate 100000 --concurrency 5 >"$OUT.txt" 2>&1 || true
+	bin/starling-bench login "${common[@]}" --rate 100000 --concurrency 5 ${BENCH_ARGS:-} \
+		>"$OUT.txt" 2>&1 || true
 	n=$USERS unit=login
 else
 	bin/starling-bench chat "${common[@]}" --login-rate 20 --concurrency 5 --rate 20 \
