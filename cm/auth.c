@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "acctlimit.h"
 #include "sasl2.h"
+#include "sm.h"
 #include "throttle.h"
 #include "tls/cbind.h"
 #include "tls/peercert.h"
@@ -130,6 +131,7 @@ void auth_free(struct conn *c)
 	scram_server_free(&a->scram);
 	digest_md5_resp_free(&a->digest);
 	free(a->bind_tag);
+	xmlFreeNode(a->sm_enable);
 	free(a->username);
 	if (a->password) {
 		OPENSSL_cleanse(a->password, strlen(a->password));
@@ -207,13 +209,24 @@ static enum auth_result send_b64(struct worker *w, struct conn *c, const char *e
  * restart.  A bind that fails leaves the bare JID and <bind/> offered. */
 static enum auth_result succeed_sasl2(struct worker *w, struct conn *c, const char *final)
 {
+	struct auth_state *a = c->auth;
 	int bound = 0;
-	if (c->auth->bind2) {
+	if (a->bind2) {
 		char res[JID_PART_MAX + 1];
-		sasl2_resource(c->auth->bind_tag, res, sizeof res);
+		sasl2_resource(a->bind_tag, res, sizeof res);
 		bound = c2s_bind(w, c, res) == 0;
 	}
-	sasl2_success(w, c, final, final ? strlen(final) : 0, c->jid, bound);
+	sasl2_success_head(w, c, final, final ? strlen(final) : 0, c->jid);
+	if (bound) {
+		/* What the session starts with, and the answers inside <bound/>. */
+		if (a->inactive)
+			c->flags |= CONN_INACTIVE;
+		conn_send_str(w, c, "<bound xmlns='" NS_BIND2 "'>");
+		if (a->sm_enable)
+			sm_enable(w, c, a->sm_enable);
+		conn_send_str(w, c, "</bound>");
+	}
+	conn_send_str(w, c, "</success>");
 	c2s_send_features(w, c);
 	auth_free(c);
 	return AUTH_SUCCESS_INLINE;
@@ -610,8 +623,11 @@ static enum auth_result on_authenticate(struct worker *w, struct conn *c, const 
 	}
 	c->auth->mech = m;
 	c->auth->bind2 = q.bind;
-	c->auth->bind_tag = q.tag; /* the state owns it now */
+	c->auth->bind_tag = q.tag; /* the state owns them now */
+	c->auth->sm_enable = q.sm_enable;
+	c->auth->inactive = q.inactive;
 	q.tag = NULL;
+	q.sm_enable = NULL;
 	enum auth_result r = start(w, c, q.initial, q.initial_len);
 	sasl2_request_free(&q);
 	return r;

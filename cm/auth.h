@@ -40,6 +40,8 @@ struct auth_state {
 	struct digest_md5_resp digest;	    /* DIGEST-MD5: the client's digest-response */
 	int bind2;	/* SASL2 asked for Bind 2 (XEP-0386): bind before <success/> */
 	char *bind_tag; /* its <tag/>, or NULL */
+	xmlNodePtr sm_enable; /* XEP-0198 <enable/> inside it (owned), or NULL */
+	int inactive;	      /* XEP-0352 <inactive/> inside it */
 };
 
 enum auth_result {

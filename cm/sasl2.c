@@ -9,6 +9,8 @@
 #include "lib/buf.h"
 #include "lib/jid.h"
 #include "lib/scram.h"
+#include "sm.h"
+#include "csi.h"
 
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 /* Random hex digits after a Bind 2 tag: 64 bits, as RFC 6120 §7.6 binds. */
@@ -48,6 +50,7 @@ void sasl2_request_free(struct sasl2_request *r)
 	xmlFree(r->mech);
 	free(r->initial);
 	free(r->tag);
+	xmlFreeNode(r->sm_enable);
 	memset(r, 0, sizeof *r);
 }
 
@@ -61,6 +64,10 @@ static int read_bind(xmlNodePtr auth, struct sasl2_request *r)
 	xmlNodePtr t = stanza_child(b, NS_BIND2, "tag");
 	if (t && !(r->tag = stanza_text(t)))
 		return -ENOMEM;
+	xmlNodePtr sm = stanza_child(b, SM_NS, "enable");
+	if (sm && !(r->sm_enable = xmlCopyNode(sm, 1)))
+		return -ENOMEM;
+	r->inactive = stanza_child(b, CSI_NS, "inactive") != NULL;
 	return 0;
 }
 
@@ -91,7 +98,9 @@ void sasl2_features(struct worker *w, struct conn *c, const char *const *names, 
 		conn_send_str(w, c, names[i]);
 		conn_send_str(w, c, "</mechanism>");
 	}
-	conn_send_str(w, c, "<inline><bind xmlns='" NS_BIND2 "'/></inline></authentication>");
+	conn_send_str(w, c, "<inline><bind xmlns='" NS_BIND2 "'><inline>"
+			    "<feature var='" SM_NS "'/><feature var='" CSI_NS "'/>"
+			    "</inline></bind></inline></authentication>");
 }
 
 void sasl2_resource(const char *tag, char *out, size_t cap)
@@ -112,8 +121,8 @@ void sasl2_resource(const char *tag, char *out, size_t cap)
 	snprintf(out, cap, "%s", rnd);
 }
 
-void sasl2_success(struct worker *w, struct conn *c, const char *final, size_t final_len,
-		   const char *authzid, int bound)
+void sasl2_success_head(struct worker *w, struct conn *c, const char *final, size_t final_len,
+			const char *authzid)
 {
 	struct buf b = {0};
 	char *b64 = final ? base64_encode((const uint8_t *)final, final_len) : NULL;
@@ -125,10 +134,6 @@ void sasl2_success(struct worker *w, struct conn *c, const char *final, size_t f
 		rc = buf_append_str(&b, "<authorization-identifier>") ||
 		     buf_append_xml_escaped(&b, authzid, strlen(authzid)) ||
 		     buf_append_str(&b, "</authorization-identifier>");
-	if (!rc && bound)
-		rc = buf_append_str(&b, "<bound xmlns='" NS_BIND2 "'/>");
-	if (!rc)
-		rc = buf_append_str(&b, "</success>");
 	/* Out of memory here would leave the client waiting; the connection's
 	 * own send path reports the same shortage by closing it. */
 	if (rc || (final && !b64))

@@ -22,6 +22,10 @@ struct sasl2_request {
 	size_t initial_len;
 	int bind;	/* a Bind 2 <bind/> was included (XEP-0386 §3.2) */
 	char *tag;	/* its <tag/> text, or NULL */
+	/* Features to start the session with (XEP-0386 §3.2), inside <bind/>:
+	 * XEP-0198's <enable/> (a copy, freed with r) and XEP-0352's state. */
+	xmlNodePtr sm_enable;
+	int inactive;
 };
 
 /* XEP-0388 §2.3: reads s (<authenticate/> in NS_SASL2).  0; -ENOENT
@@ -35,7 +39,8 @@ void sasl2_request_free(struct sasl2_request *r);
 int sasl2_decode(xmlNodePtr n, size_t max, char **out, size_t *len);
 
 /* The <authentication/> feature (§2.1) offering names[0..n), with Bind 2
- * inline (XEP-0386 §3.1).  Nothing when n is 0 (§2.1: never without one). */
+ * inline (XEP-0386 §3.1) and what Bind 2 can start: stream management and
+ * client state.  Nothing when n is 0 (§2.1: never without one). */
 void sasl2_features(struct worker *w, struct conn *c, const char *const *names, size_t n);
 
 /* XEP-0386 §3.2.1: the resource of a Bind 2 session, "<tag>/<random>" (the tag
@@ -43,10 +48,11 @@ void sasl2_features(struct worker *w, struct conn *c, const char *const *names, 
  * the random part alone.  out holds JID_PART_MAX + 1 bytes. */
 void sasl2_resource(const char *tag, char *out, size_t cap);
 
-/* §2.6.1: <success/> with the mechanism's final data (or NULL), the
- * authorization identifier (full JID once bound) and Bind 2's <bound/>. */
-void sasl2_success(struct worker *w, struct conn *c, const char *final, size_t final_len,
-		   const char *authzid, int bound);
+/* §2.6.1: <success/> with the mechanism's final data (or NULL) and the
+ * authorization identifier (full JID once bound); the caller adds Bind 2's
+ * <bound/> and closes it with "</success>". */
+void sasl2_success_head(struct worker *w, struct conn *c, const char *final, size_t final_len,
+			const char *authzid);
 
 /* §2.6.2: <failure/> carries an RFC 6120 §6.5 condition in the SASL namespace. */
 void sasl2_failure(struct worker *w, struct conn *c, const char *cond, const char *text);

@@ -39,7 +39,7 @@ void sm_failed(struct worker *w, struct conn *c, const char *cond)
 }
 
 /* §3: after binding, once. */
-static void enable(struct worker *w, struct conn *c, xmlNodePtr node)
+void sm_enable(struct worker *w, struct conn *c, xmlNodePtr node)
 {
 	if (!(c->flags & CONN_BOUND) || c->sm) {
 		sm_failed(w, c, "unexpected-request");
@@ -107,7 +107,7 @@ int sm_nonza(struct worker *w, struct conn *c, const struct stanza *s)
 	if (!s->ns || strcmp(s->ns, SM_NS) || !(c->flags & CONN_AUTHED))
 		return 0;
 	if (!strcmp(s->name, "enable"))
-		enable(w, c, s->root);
+		sm_enable(w, c, s->root);
 	else if (!strcmp(s->name, "resume"))
 		sm_resume_request(w, c, s->root);
 	else if (!c->sm)

@@ -22,6 +22,9 @@
 /* An element in the SM namespace.  Returns 1 when handled (the stream may
  * have been closed by an error), 0 when s is not SM's. */
 int sm_nonza(struct worker *w, struct conn *c, const struct stanza *s);
+/* §3: <enable/> (node) from a bound client, answered <enabled/> or
+ * <failed/>; also inside Bind 2's <bound/> (XEP-0386 §3.2). */
+void sm_enable(struct worker *w, struct conn *c, xmlNodePtr node);
 /* A stanza from the client was handled (§4: 'h' counts it). */
 void sm_inbound(struct conn *c);
 /* Queues a stanza for the client (conn_send) and counts it, as the client

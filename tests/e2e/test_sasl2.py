@@ -17,6 +17,7 @@ from xmpp_raw import NS_BIND, NS_CLIENT, NS_SASL, NS_STREAM, RawStream, expect_s
 NS_SASL2 = 'urn:xmpp:sasl:2'
 NS_BIND2 = 'urn:xmpp:bind:0'
 NS_SM = 'urn:xmpp:sm:3'
+NS_CSI = 'urn:xmpp:csi:0'
 
 SERVER_OPTIONS = {'tls_port': True}
 
@@ -67,21 +68,24 @@ def tls_stream(server, direct=False):
     return s, s.starttls()
 
 
-def authenticate(s, mech, payload=None, bind=None, tag=None, extra=''):
-    """Send <authenticate/>; bind: include Bind 2's <bind/> (with tag)."""
+def authenticate(s, mech, payload=None, bind=None, tag=None, extra='', inline=''):
+    """Send <authenticate/>; bind: include Bind 2's <bind/> (with tag and
+    the inline features)."""
     ir = '' if payload is None else '<initial-response>%s</initial-response>' % b64(payload)
     bnd = ''
     if bind:
-        bnd = "<bind xmlns='%s'>%s</bind>" % (NS_BIND2, '' if tag is None else '<tag>%s</tag>' % tag)
+        bnd = "<bind xmlns='%s'>%s%s</bind>" % (
+            NS_BIND2, '' if tag is None else '<tag>%s</tag>' % tag, inline)
     s.send("<authenticate xmlns='%s' mechanism='%s'>%s<user-agent id='%s'>"
            "<software>starling tests</software></user-agent>%s%s</authenticate>"
            % (NS_SASL2, mech, ir, 'd4565fa7-4d72-4749-b3d3-740edbf87770', bnd, extra))
 
 
-def scram_login(s, user, password, bind=True, tag='Tests'):
-    """SCRAM-SHA-256 through SASL2; returns the <success/> element."""
+def scram_login(s, user, password, bind=True, tag='Tests', inline=''):
+    """SCRAM-SHA-256 through SASL2; returns the <success/> element.
+    inline: features to start inside Bind 2's <bind/> (XEP-0386 §3.2)."""
     sc = Scram(user, password)
-    authenticate(s, 'SCRAM-SHA-256', sc.first(), bind=bind, tag=tag)
+    authenticate(s, 'SCRAM-SHA-256', sc.first(), bind=bind, tag=tag, inline=inline)
     ch = s.next_element()
     assert ch.tag == q(NS_SASL2, 'challenge'), ET.tostring(ch)
     s.send("<response xmlns='%s'>%s</response>"
@@ -106,7 +110,10 @@ def test_offered_after_tls_only_with_bind2_inline(server):
     assert sasl2 is not None, ET.tostring(feats)
     # The same mechanisms as RFC 6120's list, and Bind 2 (XEP-0386 §3).
     assert mechanisms(feats, NS_SASL2, 'authentication') == mechanisms(feats, NS_SASL, 'mechanisms')
-    assert sasl2.find('%s/%s' % (q(NS_SASL2, 'inline'), q(NS_BIND2, 'bind'))) is not None
+    bind2 = sasl2.find('%s/%s' % (q(NS_SASL2, 'inline'), q(NS_BIND2, 'bind')))
+    assert bind2 is not None
+    # What Bind 2 can start with the session (XEP-0386 §3.1).
+    assert {f.get('var') for f in bind2.iter(q(NS_BIND2, 'feature'))} == {NS_SM, NS_CSI}
     s.close()
 
 
@@ -236,3 +243,57 @@ def test_legacy_response_inside_a_sasl2_exchange_fails(server):
     assert fail.tag == q(NS_SASL2, 'failure'), ET.tostring(fail)
     assert fail.find(q(NS_SASL, 'malformed-request')) is not None
     s.close()
+
+
+def test_bind2_starts_stream_management_and_it_resumes(server):
+    jid, pw = server.new_user('sasl2')
+    user = jid.split('@')[0]
+    s, _ = tls_stream(server)
+    ok = scram_login(s, user, pw, inline="<enable xmlns='%s' resume='true'/>" % NS_SM)
+    full = ok.find(q(NS_SASL2, 'authorization-identifier')).text
+    # XEP-0386 §3.2: the <enabled/> answer inside <bound/>.
+    enabled = ok.find('%s/%s' % (q(NS_BIND2, 'bound'), q(NS_SM, 'enabled')))
+    assert enabled is not None and enabled.get('resume') == 'true' and enabled.get('id'), \
+        ET.tostring(ok)
+    s.next_element()  # features
+    s.send("<message to='%s' type='chat'><body>counted</body></message>" % full)
+    assert s.next_message().find(q(NS_CLIENT, 'body')).text == 'counted'
+    s.send("<r xmlns='%s'/>" % NS_SM)  # XEP-0198 §4: one stanza handled
+    a = s.next_element(lambda e: e.tag == q(NS_SM, 'a'))
+    assert a.get('h') == '1'
+    s.sock.close()  # lost, not closed: the session waits for a resumption
+    # A new connection: SASL2 without Bind 2, then XEP-0198 §5's <resume/>.
+    t, _ = tls_stream(server)
+    authenticate(t, 'PLAIN', b'\0' + user.encode() + b'\0' + pw.encode())
+    assert t.next_element().tag == q(NS_SASL2, 'success')
+    assert t.next_element().find(q(NS_SM, 'sm')) is not None
+    t.send("<resume xmlns='%s' previd='%s' h='1'/>" % (NS_SM, enabled.get('id')))
+    resumed = t.next_element()
+    assert resumed.tag == q(NS_SM, 'resumed') and resumed.get('h') == '1', ET.tostring(resumed)
+    t.close()
+
+
+def test_bind2_starts_the_session_inactive(server):
+    from test_subscription_rules import _sync, friends
+    (a, aj, apw), (b, bj, _) = friends(server)
+    s, _ = tls_stream(server)
+    try:
+        ok = scram_login(s, aj.split('@')[0], apw, inline="<inactive xmlns='%s'/>" % NS_CSI)
+        full = ok.find(q(NS_SASL2, 'authorization-identifier')).text
+        s.next_element()  # features
+        s.send('<presence/>')
+        _sync(s)
+        for n in ('one', 'two', 'three'):
+            b.send("<presence><status>%s</status></presence>" % n)
+        _sync(b)
+        # XEP-0352 from the first stanza: bob's updates were held and only
+        # the latest comes, just before the message.
+        b.message(full, 'wake up')
+        seen = []
+        s.next_element(lambda e: e.tag == q(NS_CLIENT, 'message') or seen.append(e))
+        st = [e.findtext(q(NS_CLIENT, 'status')) for e in seen
+              if e.tag == q(NS_CLIENT, 'presence') and e.get('from') == bj + '/pc']
+        assert st == ['three'], st
+    finally:
+        for x in (s, a, b):
+            x.close()

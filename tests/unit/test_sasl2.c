@@ -45,7 +45,22 @@ static void test_authenticate(void)
 	CHECK(r.bind && r.tag && !strcmp(r.tag, "Gajim"));
 	sasl2_request_free(&r);
 	CHECK(parse(A " mechanism='X'><bind xmlns='urn:xmpp:bind:0'/></authenticate>", 100, &r) == 0);
-	CHECK(r.bind && !r.tag);
+	CHECK(r.bind && !r.tag && !r.sm_enable && !r.inactive);
+	sasl2_request_free(&r);
+	/* §3.2: features to start with, inside <bind/> and nowhere else. */
+	CHECK(parse(A " mechanism='X'><bind xmlns='urn:xmpp:bind:0'><enable xmlns='urn:xmpp:sm:3' "
+		      "resume='true'/><inactive xmlns='urn:xmpp:csi:0'/></bind></authenticate>",
+		    100, &r) == 0);
+	CHECK(r.sm_enable && !strcmp((const char *)r.sm_enable->name, "enable"));
+	xmlChar *res = r.sm_enable ? xmlGetProp(r.sm_enable, (const xmlChar *)"resume") : NULL;
+	CHECK(res && !strcmp((const char *)res, "true"));
+	xmlFree(res);
+	CHECK(r.inactive);
+	sasl2_request_free(&r);
+	CHECK(parse(A " mechanism='X'><enable xmlns='urn:xmpp:sm:3'/><inactive xmlns='urn:xmpp:csi:0'/>"
+		      "<bind xmlns='urn:xmpp:bind:0'><active xmlns='urn:xmpp:csi:0'/></bind>"
+		      "</authenticate>", 100, &r) == 0);
+	CHECK(r.bind && !r.sm_enable && !r.inactive);
 	sasl2_request_free(&r);
 	CHECK(parse(A " mechanism='X'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
 		      "</authenticate>", 100, &r) == 0);
