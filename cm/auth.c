@@ -259,45 +259,11 @@ static enum auth_result succeed(struct worker *w, struct conn *c, const char *fi
 	return AUTH_SUCCESS;
 }
 
-/* Decode the base64 payload of <auth/> or <response/>.  RFC 6120 §6.4.2: no
- * text means no data (*out = NULL), "=" means data of length zero.  *out is
- * malloc'd and NUL-terminated. */
-static int decode_payload(const struct stanza *s, char **out, size_t *len)
-{
-	char *text = stanza_text(s->root);
-	if (!text)
-		return -ENOMEM;
-	size_t tl = strlen(text);
-	int rc = 0;
-	*out = NULL;
-	*len = 0;
-	if (tl > SASL_MAX_PAYLOAD) {
-		rc = -EMSGSIZE;
-	} else if (tl == 0) {
-		rc = 0;
-	} else if (!strcmp(text, "=")) {
-		*out = calloc(1, 1);
-		rc = *out ? 0 : -ENOMEM;
-	} else {
-		uint8_t *d = base64_decode(text, tl, len);
-		*out = d ? realloc(d, *len + 1) : NULL;
-		if (!*out) {
-			free(d);
-			rc = -EINVAL;
-		} else {
-			(*out)[*len] = 0;
-		}
-	}
-	free(text);
-	return rc;
-}
-
 /* Decode the payload, or answer <failure/> (RFC 6120 §6.4.5) and return 1. */
 static int decode_or_fail(struct worker *w, struct conn *c, const struct stanza *s, char **msg,
 			  size_t *len, enum auth_result *r)
 {
-	int rc = c->flags & CONN_SASL2 ? sasl2_decode(s->root, SASL_MAX_PAYLOAD, msg, len)
-				       : decode_payload(s, msg, len);
+	int rc = sasl_decode(s->root, SASL_MAX_PAYLOAD, !!(c->flags & CONN_SASL2), msg, len);
 	if (!rc)
 		return 0;
 	*r = fail(w, c, rc == -EINVAL ? "incorrect-encoding" : "malformed-request");

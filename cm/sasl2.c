@@ -16,7 +16,7 @@
 /* Random hex digits after a Bind 2 tag: 64 bits, as RFC 6120 §7.6 binds. */
 #define SASL2_RANDOM_BYTES 8
 
-int sasl2_decode(xmlNodePtr n, size_t max, char **out, size_t *len)
+int sasl_decode(xmlNodePtr n, size_t max, int sasl2, char **out, size_t *len)
 {
 	*out = NULL;
 	*len = 0;
@@ -27,10 +27,10 @@ int sasl2_decode(xmlNodePtr n, size_t max, char **out, size_t *len)
 	int rc = 0;
 	if (tl > max) {
 		rc = -EMSGSIZE;
-	} else if (tl == 0) {
-		*out = calloc(1, 1);
+	} else if (tl == 0 ? sasl2 : !sasl2 && !strcmp(text, "=")) {
+		*out = calloc(1, 1); /* data of length zero */
 		rc = *out ? 0 : -ENOMEM;
-	} else {
+	} else if (tl) {
 		uint8_t *d = base64_decode(text, tl, len);
 		char *s = d ? realloc(d, *len + 1) : NULL;
 		if (!s) {
@@ -79,7 +79,7 @@ int sasl2_parse_authenticate(const struct stanza *s, size_t max, struct sasl2_re
 	/* §2.2: no <initial-response/> means none, not an empty one. */
 	xmlNodePtr ir = rc ? NULL : stanza_child(s->root, NS_SASL2, "initial-response");
 	if (ir)
-		rc = sasl2_decode(ir, max, &r->initial, &r->initial_len);
+		rc = sasl_decode(ir, max, 1, &r->initial, &r->initial_len);
 	if (!rc)
 		rc = read_bind(s->root, r);
 	/* <user-agent/> (§2.3) names the client; nothing here depends on it. */

@@ -34,9 +34,12 @@ struct sasl2_request {
 int sasl2_parse_authenticate(const struct stanza *s, size_t max, struct sasl2_request *r);
 void sasl2_request_free(struct sasl2_request *r);
 
-/* A SASL2 payload (<response/>): the element's text decoded; empty text is
- * the empty string (§2.2: no "=" convention).  Same returns as above. */
-int sasl2_decode(xmlNodePtr n, size_t max, char **out, size_t *len);
+/* The base64 payload of a SASL element (<auth/>, <response/>,
+ * <initial-response/>), decoded into *out (malloc'd, NUL-terminated).  RFC
+ * 6120 §6.4.2 (sasl2 = 0): no text is no data (*out = NULL) and "=" the
+ * empty string; XEP-0388 §2.2: no text is the empty string.  Same returns
+ * as above. */
+int sasl_decode(xmlNodePtr n, size_t max, int sasl2, char **out, size_t *len);
 
 /* The <authentication/> feature (§2.1) offering names[0..n), with Bind 2
  * inline (XEP-0386 §3.1) and what Bind 2 can start: stream management and

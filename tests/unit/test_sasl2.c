@@ -76,6 +76,37 @@ static void test_authenticate(void)
 		    7, &r) == -EMSGSIZE);
 }
 
+/* RFC 6120 §6.4.2 against XEP-0388 §2.2: what no text and "=" mean. */
+static void test_decode(void)
+{
+	static const struct {
+		const char *xml;
+		int sasl2, rc;
+		const char *out; /* NULL: no data */
+		size_t len;
+	} t[] = {
+		{"<response/>", 0, 0, NULL, 0},
+		{"<response>=</response>", 0, 0, "", 0},
+		{"<response>YWI=</response>", 0, 0, "ab", 2},
+		{"<response>*</response>", 0, -EINVAL, NULL, 0},
+		{"<response/>", 1, 0, "", 0},
+		{"<response>=</response>", 1, -EINVAL, NULL, 0},
+		{"<response>YWI=</response>", 1, 0, "ab", 2},
+		{"<response>YWJjZA==</response>", 1, -EMSGSIZE, NULL, 0}, /* over 6 bytes */
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct stanza s;
+		char *out = (char *)1;
+		size_t len = 99;
+		CHECK(stanza_parse(t[i].xml, strlen(t[i].xml), &s) == 0);
+		CHECK(sasl_decode(s.root, 6, t[i].sasl2, &out, &len) == t[i].rc);
+		CHECK(t[i].out ? out && len == t[i].len && !memcmp(out, t[i].out, len + 1)
+			       : out == NULL && len == 0);
+		free(out);
+		stanza_free(&s);
+	}
+}
+
 static int hex16(const char *s)
 {
 	if (strlen(s) != 16)
@@ -118,6 +149,7 @@ static void test_resource(void)
 int main(void)
 {
 	test_authenticate();
+	test_decode();
 	test_resource();
 	CHECK_DONE();
 }
