@@ -212,12 +212,12 @@ static int send_auth(struct bench_run *r, struct bench_conn *c, const char *mech
 {
 	char head[128];
 	snprintf(head, sizeof head, "<auth xmlns='" NS_SASL "' mechanism='%s'>", mech);
+	c->state = CS_AUTH; /* before the send: a failed one leaves CS_DEAD */
 	int rc = send_str(r, c, head);
 	if (!rc)
 		rc = send_str(r, c, b64);
 	if (!rc)
 		rc = send_str(r, c, "</auth>");
-	c->state = CS_AUTH;
 	return rc;
 }
 
