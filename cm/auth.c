@@ -221,6 +221,9 @@ static enum auth_result succeed_sasl2(struct worker *w, struct conn *c, const ch
 		/* What the session starts with, and the answers inside <bound/>. */
 		if (a->inactive)
 			c->flags |= CONN_INACTIVE;
+		/* XEP-0386 §3.2: carbons MUST be on; nothing to answer. */
+		if (a->carbons && c2s_enable_carbons(w, c))
+			conn_log(LOG_LEVEL_WARN, c, "cannot ask the core for carbons");
 		conn_send_str(w, c, "<bound xmlns='" NS_BIND2 "'>");
 		if (a->sm_enable)
 			sm_enable(w, c, a->sm_enable);
@@ -592,6 +595,7 @@ static enum auth_result on_authenticate(struct worker *w, struct conn *c, const 
 	c->auth->bind_tag = q.tag; /* the state owns them now */
 	c->auth->sm_enable = q.sm_enable;
 	c->auth->inactive = q.inactive;
+	c->auth->carbons = q.carbons;
 	q.tag = NULL;
 	q.sm_enable = NULL;
 	enum auth_result r = start(w, c, q.initial, q.initial_len);

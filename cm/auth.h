@@ -42,6 +42,7 @@ struct auth_state {
 	char *bind_tag; /* its <tag/>, or NULL */
 	xmlNodePtr sm_enable; /* XEP-0198 <enable/> inside it (owned), or NULL */
 	int inactive;	      /* XEP-0352 <inactive/> inside it */
+	int carbons;	      /* XEP-0280 <enable/> inside it */
 };
 
 enum auth_result {

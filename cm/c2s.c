@@ -469,6 +469,32 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 	free(to_s);
 }
 
+/* The id of the carbons request c2s_enable_carbons makes, reserved as
+ * C2S_PING_ID is: an answer with it is ours. */
+#define C2S_CARBONS_ID "starling-bind2-carbons"
+
+int c2s_enable_carbons(struct worker *w, struct conn *c)
+{
+	static const char xml[] =
+		"<iq type=\"set\" id=\"" C2S_CARBONS_ID "\"><enable xmlns=\"urn:xmpp:carbons:2\"/></iq>";
+	struct wire_stanza ws = {
+		.kind = STANZA_IQ,
+		.type = STANZA_T_SET,
+		.id = {C2S_CARBONS_ID, sizeof C2S_CARBONS_ID - 1},
+		.from = {c->jid, (uint32_t)strlen(c->jid)},
+		.xml = {xml, sizeof xml - 1},
+	};
+	return wire_put_stanza(&w->link.out, c->sid, &ws) ? -ENOBUFS : 0;
+}
+
+/* The core's answer to c2s_enable_carbons: the client never asked. */
+static int carbons_answer(const struct wire_stanza *s)
+{
+	return s->kind == STANZA_IQ && (s->type == STANZA_T_RESULT || s->type == STANZA_T_ERROR) &&
+	       s->id.len == sizeof C2S_CARBONS_ID - 1 &&
+	       !memcmp(s->id.p, C2S_CARBONS_ID, s->id.len);
+}
+
 void c2s_announce(struct worker *w, struct conn *c)
 {
 	if (uplink_session_open(w, c, c->jid)) {
@@ -827,6 +853,11 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 	}
 	/* Still bound while going, the session may be resumed: the stanza waits
 	 * in its XEP-0198 queue. */
+	if (carbons_answer(s)) {
+		if (s->type == STANZA_T_ERROR)
+			conn_log(LOG_LEVEL_WARN, c, "the core refused carbons for Bind 2");
+		return;
+	}
 	int going = c->state == C2S_CLOSING || (c->flags & CONN_DEAD);
 	w->n_stanzas_out[s->kind & 3]++;
 	if (!going && csi_filter(w, c, s))

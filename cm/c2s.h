@@ -79,6 +79,10 @@ void c2s_on_cred(struct worker *w, struct conn *c, const struct wire_frame *f);
 /* RFC 6120 §7: binds resource res to c (c->jid, the bare JID, becomes the
  * full one) and tells the core.  0, or -ENOMEM / -ENOBUFS with c unchanged. */
 int c2s_bind(struct worker *w, struct conn *c, const char *res);
+/* XEP-0280 enabled for c's session on the client's behalf (Bind 2 inline):
+ * an <enable/> IQ to the core, whose answer c2s_on_stanza keeps from the
+ * client.  0, or -ENOBUFS when the link cannot take it. */
+int c2s_enable_carbons(struct worker *w, struct conn *c);
 /* RFC 6120 §4.3.2: the features for c's state (before TLS, before SASL,
  * after SASL: bind unless Bind 2 bound it). */
 void c2s_send_features(struct worker *w, struct conn *c);

@@ -68,6 +68,7 @@ static int read_bind(xmlNodePtr auth, struct sasl2_request *r)
 	if (sm && !(r->sm_enable = xmlCopyNode(sm, 1)))
 		return -ENOMEM;
 	r->inactive = stanza_child(b, CSI_NS, "inactive") != NULL;
+	r->carbons = stanza_child(b, NS_CARBONS, "enable") != NULL;
 	return 0;
 }
 
@@ -100,6 +101,7 @@ void sasl2_features(struct worker *w, struct conn *c, const char *const *names, 
 	}
 	conn_send_str(w, c, "<inline><bind xmlns='" NS_BIND2 "'><inline>"
 			    "<feature var='" SM_NS "'/><feature var='" CSI_NS "'/>"
+			    "<feature var='" NS_CARBONS "'/>"
 			    "</inline></bind></inline></authentication>");
 }
 

@@ -11,6 +11,7 @@
 
 #define NS_SASL2 "urn:xmpp:sasl:2"
 #define NS_BIND2 "urn:xmpp:bind:0"
+#define NS_CARBONS "urn:xmpp:carbons:2"
 
 struct worker;
 struct conn;
@@ -26,6 +27,7 @@ struct sasl2_request {
 	 * XEP-0198's <enable/> (a copy, freed with r) and XEP-0352's state. */
 	xmlNodePtr sm_enable;
 	int inactive;
+	int carbons; /* XEP-0280 <enable/> */
 };
 
 /* XEP-0388 §2.3: reads s (<authenticate/> in NS_SASL2).  0; -ENOENT
@@ -42,8 +44,8 @@ void sasl2_request_free(struct sasl2_request *r);
 int sasl_decode(xmlNodePtr n, size_t max, int sasl2, char **out, size_t *len);
 
 /* The <authentication/> feature (§2.1) offering names[0..n), with Bind 2
- * inline (XEP-0386 §3.1) and what Bind 2 can start: stream management and
- * client state.  Nothing when n is 0 (§2.1: never without one). */
+ * inline (XEP-0386 §3.1) and what Bind 2 can start: stream management,
+ * client state and carbons.  Nothing when n is 0 (§2.1: never without one). */
 void sasl2_features(struct worker *w, struct conn *c, const char *const *names, size_t n);
 
 /* XEP-0386 §3.2.1: the resource of a Bind 2 session, "<tag>/<random>" (the tag

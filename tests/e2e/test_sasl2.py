@@ -18,6 +18,8 @@ NS_SASL2 = 'urn:xmpp:sasl:2'
 NS_BIND2 = 'urn:xmpp:bind:0'
 NS_SM = 'urn:xmpp:sm:3'
 NS_CSI = 'urn:xmpp:csi:0'
+NS_CARBONS = 'urn:xmpp:carbons:2'
+NS_FORWARD = 'urn:xmpp:forward:0'
 
 SERVER_OPTIONS = {'tls_port': True}
 
@@ -113,7 +115,8 @@ def test_offered_after_tls_only_with_bind2_inline(server):
     bind2 = sasl2.find('%s/%s' % (q(NS_SASL2, 'inline'), q(NS_BIND2, 'bind')))
     assert bind2 is not None
     # What Bind 2 can start with the session (XEP-0386 §3.1).
-    assert {f.get('var') for f in bind2.iter(q(NS_BIND2, 'feature'))} == {NS_SM, NS_CSI}
+    assert {f.get('var') for f in bind2.iter(q(NS_BIND2, 'feature'))} == {NS_SM, NS_CSI,
+                                                                          NS_CARBONS}
     s.close()
 
 
@@ -296,4 +299,28 @@ def test_bind2_starts_the_session_inactive(server):
         assert st == ['three'], st
     finally:
         for x in (s, a, b):
+            x.close()
+
+
+def test_bind2_enables_carbons_without_an_answer(server):
+    aj, apw = server.new_user('alice')
+    bj, bpw = server.new_user('bob')
+    other = server.raw_login(aj, apw, 'desk')
+    bob = server.raw_login(bj, bpw, 'pc')
+    s, _ = tls_stream(server)
+    try:
+        scram_login(s, aj.split('@')[0], apw, inline="<enable xmlns='%s'/>" % NS_CARBONS)
+        s.next_element()  # features
+        # XEP-0386 §3.2: on at once, and nothing to answer: the first thing
+        # this stream gets is the copy of what the account's other resource
+        # sent, no IQ before it.
+        other.message(bj + '/pc', 'from the desk')
+        assert bob.next_message().find(q(NS_CLIENT, 'body')).text == 'from the desk'
+        m = s.next_element()
+        assert m.tag == q(NS_CLIENT, 'message'), ET.tostring(m)
+        inner = m.find('%s/%s/%s' % (q(NS_CARBONS, 'sent'), q(NS_FORWARD, 'forwarded'),
+                                     q(NS_CLIENT, 'message')))
+        assert inner is not None and inner.get('from') == aj + '/desk', ET.tostring(m)
+    finally:
+        for x in (s, other, bob):
             x.close()

@@ -55,7 +55,11 @@ static void test_authenticate(void)
 	xmlChar *res = r.sm_enable ? xmlGetProp(r.sm_enable, (const xmlChar *)"resume") : NULL;
 	CHECK(res && !strcmp((const char *)res, "true"));
 	xmlFree(res);
-	CHECK(r.inactive);
+	CHECK(r.inactive && !r.carbons);
+	sasl2_request_free(&r);
+	CHECK(parse(A " mechanism='X'><bind xmlns='urn:xmpp:bind:0'><enable xmlns='urn:xmpp:carbons:2'/>"
+		      "</bind></authenticate>", 100, &r) == 0);
+	CHECK(r.carbons && !r.sm_enable && !r.inactive);
 	sasl2_request_free(&r);
 	CHECK(parse(A " mechanism='X'><enable xmlns='urn:xmpp:sm:3'/><inactive xmlns='urn:xmpp:csi:0'/>"
 		      "<bind xmlns='urn:xmpp:bind:0'><active xmlns='urn:xmpp:csi:0'/></bind>"
