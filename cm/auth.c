@@ -216,7 +216,10 @@ static enum auth_result succeed_sasl2(struct worker *w, struct conn *c, const ch
 		sasl2_resource(a->bind_tag, res, sizeof res);
 		bound = c2s_bind(w, c, res) == 0;
 	}
-	sasl2_success_head(w, c, final, final ? strlen(final) : 0, c->jid);
+	if (sasl2_success_head(w, c, final, final ? strlen(final) : 0, c->jid)) {
+		auth_free(c);
+		return AUTH_FAILED; /* the connection is closed */
+	}
 	if (bound) {
 		/* What the session starts with, and the answers inside <bound/>. */
 		if (a->inactive)
@@ -639,8 +642,6 @@ enum auth_result auth_on_element(struct worker *w, struct conn *c, const struct 
 	int v2 = s->ns && !strcmp(s->ns, NS_SASL2);
 	if (!strcmp(s->name, v2 ? "authenticate" : "auth"))
 		return v2 ? on_authenticate(w, c, s) : on_auth(w, c, s);
-	if (v2 != !!(c->flags & CONN_SASL2))
-		return fail(w, c, "malformed-request"); /* the other profile's, mid-exchange */
 	if (!strcmp(s->name, "response"))
 		return on_response(w, c, s);
 	if (!strcmp(s->name, "abort"))

@@ -134,8 +134,9 @@ void c2s_send_features(struct worker *w, struct conn *c)
 		conn_send_str(w, c,
 			      "<ver xmlns='" NS_ROSTERVER "'/>"
 			      "<sub xmlns='" NS_PREAPPROVAL "'/>"
-			      "<csi xmlns='" CSI_NS "'/>"
-			      "<sm xmlns='" SM_NS "'/>");
+			      "<csi xmlns='" CSI_NS "'/>");
+		if (!c->sm) /* enabled already inside Bind 2's <bound/> */
+			conn_send_str(w, c, "<sm xmlns='" SM_NS "'/>");
 	}
 	conn_send_str(w, c, "</stream:features>");
 }
@@ -265,9 +266,17 @@ static int on_sasl(struct worker *w, struct conn *c, const struct stanza *s)
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION); /* §6.4.8: once only */
 		return XS_CB_STOP;
 	}
-	int start = !strcmp(s->name, ns_is(s, NS_SASL2) ? "authenticate" : "auth");
-	if (start) /* the profile of this attempt, for its answers (auth.c) */
-		c->flags = ns_is(s, NS_SASL2) ? c->flags | CONN_SASL2 : c->flags & ~CONN_SASL2;
+	int v2 = ns_is(s, NS_SASL2);
+	int start = !strcmp(s->name, v2 ? "authenticate" : "auth");
+	if (c->auth && (v2 != !!(c->flags & CONN_SASL2) || (v2 && start))) {
+		/* XEP-0388 §2.4: in a SASL2 exchange only <response/> and
+		 * <abort/>, or the stream ends; nor does an exchange change
+		 * profile half way. */
+		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
+		return XS_CB_STOP;
+	}
+	if (!c->auth) /* the profile of this attempt, for its answers (auth.c) */
+		c->flags = v2 ? c->flags | CONN_SASL2 : c->flags & ~CONN_SASL2;
 	if (start && c->sasl_attempts++ >= SASL_MAX_ATTEMPTS) {
 		/* Every <auth/> counts, so aborting and restarting cannot loop. */
 		c2s_stream_error(w, c, SE_POLICY_VIOLATION);
@@ -484,15 +493,24 @@ int c2s_enable_carbons(struct worker *w, struct conn *c)
 		.from = {c->jid, (uint32_t)strlen(c->jid)},
 		.xml = {xml, sizeof xml - 1},
 	};
-	return wire_put_stanza(&w->link.out, c->sid, &ws) ? -ENOBUFS : 0;
+	if (wire_put_stanza(&w->link.out, c->sid, &ws))
+		return -ENOBUFS;
+	c->flags |= CONN_CARBONS_ASKED;
+	return 0;
 }
 
-/* The core's answer to c2s_enable_carbons: the client never asked. */
-static int carbons_answer(const struct wire_stanza *s)
+/* The core's answer to c2s_enable_carbons, which the client never asked
+ * for: the first answer with its id while one is due, and only that one
+ * (anyone may send an IQ with that id; after the answer it is the
+ * client's). */
+static int carbons_answer(struct conn *c, const struct wire_stanza *s)
 {
-	return s->kind == STANZA_IQ && (s->type == STANZA_T_RESULT || s->type == STANZA_T_ERROR) &&
-	       s->id.len == sizeof C2S_CARBONS_ID - 1 &&
-	       !memcmp(s->id.p, C2S_CARBONS_ID, s->id.len);
+	if (!(c->flags & CONN_CARBONS_ASKED) || s->kind != STANZA_IQ ||
+	    (s->type != STANZA_T_RESULT && s->type != STANZA_T_ERROR) ||
+	    s->id.len != sizeof C2S_CARBONS_ID - 1 || memcmp(s->id.p, C2S_CARBONS_ID, s->id.len))
+		return 0;
+	c->flags &= (uint32_t)~CONN_CARBONS_ASKED;
+	return 1;
 }
 
 void c2s_announce(struct worker *w, struct conn *c)
@@ -853,7 +871,7 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 	}
 	/* Still bound while going, the session may be resumed: the stanza waits
 	 * in its XEP-0198 queue. */
-	if (carbons_answer(s)) {
+	if (carbons_answer(c, s)) {
 		if (s->type == STANZA_T_ERROR)
 			conn_log(LOG_LEVEL_WARN, c, "the core refused carbons for Bind 2");
 		return;

@@ -44,6 +44,7 @@ enum conn_flags {
 	CONN_SHAPED = 1 << 15,	   /* not reading: over [c2s] read_rate until refilled */
 	CONN_WR_SHUT = 1 << 16,	   /* closing: our half is shut, reading until the client's */
 	CONN_SASL2 = 1 << 17,	   /* SASL runs in XEP-0388's elements (sasl2.h) */
+	CONN_CARBONS_ASKED = 1 << 18, /* c2s_enable_carbons' answer is due from the core */
 };
 
 /* Timer lists.  Every member of one list has the same timeout, so appending

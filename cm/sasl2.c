@@ -123,8 +123,8 @@ void sasl2_resource(const char *tag, char *out, size_t cap)
 	snprintf(out, cap, "%s", rnd);
 }
 
-void sasl2_success_head(struct worker *w, struct conn *c, const char *final, size_t final_len,
-			const char *authzid)
+int sasl2_success_head(struct worker *w, struct conn *c, const char *final, size_t final_len,
+		       const char *authzid)
 {
 	struct buf b = {0};
 	char *b64 = final ? base64_encode((const uint8_t *)final, final_len) : NULL;
@@ -138,12 +138,14 @@ void sasl2_success_head(struct worker *w, struct conn *c, const char *final, siz
 		     buf_append_str(&b, "</authorization-identifier>");
 	/* Out of memory here would leave the client waiting; the connection's
 	 * own send path reports the same shortage by closing it. */
-	if (rc || (final && !b64))
+	rc = rc || (final && !b64) ? -ENOMEM : 0;
+	if (rc)
 		conn_close(w, c);
 	else
 		conn_send(w, c, buf_head(&b), buf_avail(&b));
 	free(b64);
 	buf_free(&b);
+	return rc;
 }
 
 void sasl2_failure(struct worker *w, struct conn *c, const char *cond, const char *text)
@@ -151,10 +153,12 @@ void sasl2_failure(struct worker *w, struct conn *c, const char *cond, const cha
 	conn_send_str(w, c, "<failure xmlns='" NS_SASL2 "'><");
 	conn_send_str(w, c, cond);
 	conn_send_str(w, c, " xmlns='" NS_SASL "'/>");
-	if (text) {
+	struct buf t = {0};
+	if (text && buf_append_xml_escaped(&t, text, strlen(text)) == 0) {
 		conn_send_str(w, c, "<text xml:lang='en'>");
-		conn_send_str(w, c, text);
+		conn_send(w, c, buf_head(&t), buf_avail(&t));
 		conn_send_str(w, c, "</text>");
 	}
+	buf_free(&t);
 	conn_send_str(w, c, "</failure>");
 }

@@ -55,8 +55,9 @@ void sasl2_resource(const char *tag, char *out, size_t cap);
 
 /* §2.6.1: <success/> with the mechanism's final data (or NULL) and the
  * authorization identifier (full JID once bound); the caller adds Bind 2's
- * <bound/> and closes it with "</success>". */
-void sasl2_success_head(struct worker *w, struct conn *c, const char *final, size_t final_len,
+ * <bound/> and closes it with "</success>".  0, or -ENOMEM with the
+ * connection closed. */
+int sasl2_success_head(struct worker *w, struct conn *c, const char *final, size_t final_len,
 			const char *authzid);
 
 /* §2.6.2: <failure/> carries an RFC 6120 §6.5 condition in the SASL namespace. */

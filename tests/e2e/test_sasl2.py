@@ -237,14 +237,32 @@ def test_authenticate_again_after_success_is_a_stream_error(server):
     expect_stream_error(s, 'policy-violation')
 
 
-def test_legacy_response_inside_a_sasl2_exchange_fails(server):
+def test_the_other_profile_mid_exchange_ends_the_stream(server):
     s, _ = tls_stream(server)
     authenticate(s, 'SCRAM-SHA-256')
     assert s.next_element().tag == q(NS_SASL2, 'challenge')
     s.send("<response xmlns='%s'>%s</response>" % (NS_SASL, b64(b'n,,n=x,r=abc')))
+    expect_stream_error(s, 'policy-violation')
+
+
+def test_authenticate_again_mid_exchange_ends_the_stream(server):
+    # XEP-0388 §2.4: only <response/> or <abort/> while an exchange runs.
+    s, _ = tls_stream(server)
+    authenticate(s, 'SCRAM-SHA-256')
+    assert s.next_element().tag == q(NS_SASL2, 'challenge')
+    authenticate(s, 'SCRAM-SHA-256')
+    expect_stream_error(s, 'policy-violation')
+
+
+def test_a_stray_response_is_answered_in_its_own_profile(server):
+    s, _ = tls_stream(server)
+    s.send("<response xmlns='%s'>AAAA</response>" % NS_SASL2)
     fail = s.next_element()
     assert fail.tag == q(NS_SASL2, 'failure'), ET.tostring(fail)
     assert fail.find(q(NS_SASL, 'malformed-request')) is not None
+    s.send("<abort xmlns='%s'/>" % NS_SASL)
+    fail = s.next_element()
+    assert fail.tag == q(NS_SASL, 'failure') and fail.find(q(NS_SASL, 'aborted')) is not None
     s.close()
 
 
@@ -258,7 +276,8 @@ def test_bind2_starts_stream_management_and_it_resumes(server):
     enabled = ok.find('%s/%s' % (q(NS_BIND2, 'bound'), q(NS_SM, 'enabled')))
     assert enabled is not None and enabled.get('resume') == 'true' and enabled.get('id'), \
         ET.tostring(ok)
-    s.next_element()  # features
+    # Enabled already: not offered again (XEP-0198 §3: once).
+    assert s.next_element().find(q(NS_SM, 'sm')) is None
     s.send("<message to='%s' type='chat'><body>counted</body></message>" % full)
     assert s.next_message().find(q(NS_CLIENT, 'body')).text == 'counted'
     s.send("<r xmlns='%s'/>" % NS_SM)  # XEP-0198 §4: one stanza handled
@@ -321,6 +340,13 @@ def test_bind2_enables_carbons_without_an_answer(server):
         inner = m.find('%s/%s/%s' % (q(NS_CARBONS, 'sent'), q(NS_FORWARD, 'forwarded'),
                                      q(NS_CLIENT, 'message')))
         assert inner is not None and inner.get('from') == aj + '/desk', ET.tostring(m)
+        # The id was the cm's for one answer only: the same id from anyone
+        # later reaches the client.
+        full = m.get('to')
+        bob.send("<iq type='result' id='starling-bind2-carbons' to='%s'/>" % full)
+        iq = s.next_element()
+        assert iq.tag == q(NS_CLIENT, 'iq') and iq.get('id') == 'starling-bind2-carbons', \
+            ET.tostring(iq)
     finally:
         for x in (s, other, bob):
             x.close()
