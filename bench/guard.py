@@ -56,6 +56,7 @@ FIGURES = {
     'idle': [('server_kib_per_session', 'server KiB/idle session', 'higher', _kib_per_session)],
     'login-scram': [_LOGIN],
     'login-plain': [_LOGIN],
+    'login-sasl2': [_LOGIN],
     'chat-small': [_CPU],
     'chat-big': [_CPU],
     'presence': [_CPU],

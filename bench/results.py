@@ -20,8 +20,8 @@ import platform
 import shutil
 import subprocess
 
-SCENARIOS = ['idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence',
-             'chat-5k-small', 'chat-5k-big']
+SCENARIOS = ['idle', 'login-scram', 'login-plain', 'login-sasl2', 'chat-small', 'chat-big',
+             'presence', 'chat-5k-small', 'chat-5k-big']
 
 
 def machine():
@@ -83,7 +83,8 @@ def row(name, d):
                                                 by_process(cpu['ms_per_login_by_pid']),
                                                 fmt(d['bench_self']['ms_per_login']))]
     if st['scenario'] == 'login':
-        what += ', %s, %d concurrent' % (st['mech'], st['concurrency'])
+        what += ', %s%s, %d concurrent' % (st['mech'], ' over SASL2' if st.get('sasl2') else '',
+                                            st['concurrency'])
     if st['scenario'] == 'idle':
         figs.insert(0, '**%s KiB per idle session** (server RSS %s → %s KiB); bench %s KiB/conn'
                     % (fmt(d['idle']['kib_per_conn']), fmt(d['idle']['rss_before_kib']),

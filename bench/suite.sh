@@ -268,6 +268,10 @@ scenario login-scram "$LOGIN_N" 0 login -n "$LOGIN_N" --rate 100000 \
 	--concurrency "$LOGIN_C" --mech "$SCRAM"
 scenario login-plain "$LOGIN_N" 0 login -n "$LOGIN_N" --rate 100000 \
 	--concurrency "$LOGIN_C" --mech PLAIN
+# SASL2 with Bind 2 (XEP-0388, XEP-0386): Starling's alone, as neither
+# Prosody 0.12 nor ejabberd 23.01 speaks it.
+[ "$SERVERS" != starling ] || scenario login-sasl2 "$LOGIN_N" 0 login -n "$LOGIN_N" \
+	--rate 100000 --concurrency "$LOGIN_C" --mech SCRAM-SHA-256 --sasl2
 scenario chat-small "$CHAT_SMALL" 0 chat -n "$CHAT_SMALL" --login-rate 1000 "${SETUP[@]}" \
 	--rate "$CHAT_RATE" "${STEPS[@]}" --max-rate "$MAX_RATE"
 scenario chat-big "$CHAT_BIG" 0 chat -n "$CHAT_BIG" --login-rate 1000 "${SETUP[@]}" \

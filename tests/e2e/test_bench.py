@@ -348,8 +348,8 @@ def test_suite_quick(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     text = out.read_text()
     assert 'stale-section' not in text and text.rstrip().endswith('kept')
-    runs = ('idle', 'login-scram', 'login-plain', 'chat-small', 'chat-big', 'presence',
-            'chat-5k-small', 'chat-5k-big')
+    runs = ('idle', 'login-scram', 'login-plain', 'login-sasl2', 'chat-small', 'chat-big',
+            'presence', 'chat-5k-small', 'chat-5k-big')
     for run in runs:
         line = next((l for l in text.splitlines() if l.startswith('| %s |' % run)), None)
         assert line and line.endswith('| yes |'), (run, line)
