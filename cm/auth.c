@@ -20,7 +20,6 @@
 #include "tls/peercert.h"
 #include "worker.h"
 
-#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 #define SASL_MAX_PAYLOAD 8192
 /* Iteration counts come from the database; a bound keeps one bad row from

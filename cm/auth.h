@@ -12,6 +12,9 @@
 #include "lib/stanza.h"
 #include "lib/wire.h"
 
+/* RFC 6120 §6.4: the SASL namespace (SASL2's failures carry its conditions). */
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+
 struct worker;
 struct conn;
 

@@ -24,7 +24,6 @@
 #define NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 #define NS_STANZA_ERRORS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
-#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_ROSTERVER "urn:xmpp:features:rosterver"
@@ -485,7 +484,7 @@ static void route(struct worker *w, struct conn *c, const struct stanza *s)
 int c2s_enable_carbons(struct worker *w, struct conn *c)
 {
 	static const char xml[] =
-		"<iq type=\"set\" id=\"" C2S_CARBONS_ID "\"><enable xmlns=\"urn:xmpp:carbons:2\"/></iq>";
+		"<iq type=\"set\" id=\"" C2S_CARBONS_ID "\"><enable xmlns=\"" NS_CARBONS "\"/></iq>";
 	struct wire_stanza ws = {
 		.kind = STANZA_IQ,
 		.type = STANZA_T_SET,
@@ -869,13 +868,13 @@ void c2s_on_stanza(struct worker *w, struct conn *c, const struct wire_stanza *s
 			sm_give_back(w, s);
 		return;
 	}
-	/* Still bound while going, the session may be resumed: the stanza waits
-	 * in its XEP-0198 queue. */
 	if (carbons_answer(c, s)) {
 		if (s->type == STANZA_T_ERROR)
 			conn_log(LOG_LEVEL_WARN, c, "the core refused carbons for Bind 2");
 		return;
 	}
+	/* Still bound while going, the session may be resumed: the stanza waits
+	 * in its XEP-0198 queue. */
 	int going = c->state == C2S_CLOSING || (c->flags & CONN_DEAD);
 	w->n_stanzas_out[s->kind & 3]++;
 	if (!going && csi_filter(w, c, s))

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "c2s.h"
 #include "conn.h"
 #include "lib/buf.h"
@@ -12,7 +13,6 @@
 #include "sm.h"
 #include "csi.h"
 
-#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 /* Random hex digits after a Bind 2 tag: 64 bits, as RFC 6120 §7.6 binds. */
 #define SASL2_RANDOM_BYTES 8
 
