@@ -11,7 +11,7 @@
 
 #include "lib/log.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STR_(x) #x
 #define STR(x) STR_(x) /* a new file's version, in SQL */
 
@@ -49,7 +49,16 @@ static const char store_schema[] =
 	" status TEXT);"
 	/* Schema 5: RFC 2831 §2.1.2.1 H(username:realm:password) for DIGEST-MD5,
 	 * only for accounts whose password was set while [c2s] digest_md5 was on. */
-	"CREATE TABLE IF NOT EXISTS digest_md5(user TEXT PRIMARY KEY, urp BLOB NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS digest_md5(user TEXT PRIMARY KEY, urp BLOB NOT NULL);"
+	/* Schema 6: PEP (XEP-0163) nodes with their configuration, and their
+	 * items in publication order (seq) per node (store_pep.c). */
+	"CREATE TABLE IF NOT EXISTS pep_node(user TEXT NOT NULL, node TEXT NOT NULL,"
+	" access INTEGER NOT NULL, max_items INTEGER NOT NULL, send_last INTEGER NOT NULL,"
+	" notify_retract INTEGER NOT NULL, PRIMARY KEY(user, node));"
+	"CREATE TABLE IF NOT EXISTS pep_item(user TEXT NOT NULL, node TEXT NOT NULL,"
+	" item_id TEXT NOT NULL, seq INTEGER NOT NULL, xml TEXT NOT NULL,"
+	" PRIMARY KEY(user, node, item_id));"
+	"CREATE INDEX IF NOT EXISTS pep_item_seq ON pep_item(user, node, seq);";
 
 
 static const char *const store_sql[Q_COUNT] = {
@@ -64,6 +73,8 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_DEL_XML] = "DELETE FROM xmldata WHERE user=?1",
 	[Q_USER_DEL_LAST] = "DELETE FROM last_seen WHERE user=?1",
 	[Q_USER_DEL_DIGEST] = "DELETE FROM digest_md5 WHERE user=?1",
+	[Q_USER_DEL_PEP_NODE] = "DELETE FROM pep_node WHERE user=?1",
+	[Q_USER_DEL_PEP_ITEM] = "DELETE FROM pep_item WHERE user=?1",
 	/* Only for an account that exists (no rows outliving their account). */
 	[Q_DIGEST_SET] = "INSERT OR REPLACE INTO digest_md5 SELECT username, ?2 FROM users"
 			 " WHERE username=?1",
@@ -98,6 +109,35 @@ static const char *const store_sql[Q_COUNT] = {
 			" AND substr(key, 1, length(?2))=?2 AND key IS NOT ?3",
 	[Q_LAST_SET] = "INSERT OR REPLACE INTO last_seen VALUES(?1,?2,?3)",
 	[Q_LAST_GET] = "SELECT stamp, status FROM last_seen WHERE user=?1",
+	[Q_PEP_NODE_GET] = "SELECT access, max_items, send_last, notify_retract FROM pep_node"
+			   " WHERE user=?1 AND node=?2",
+	[Q_PEP_NODE_PUT] = "INSERT OR REPLACE INTO pep_node VALUES(?1,?2,?3,?4,?5,?6)",
+	[Q_PEP_NODE_DEL] = "DELETE FROM pep_node WHERE user=?1 AND node=?2",
+	[Q_PEP_NODE_COUNT] = "SELECT count(*) FROM pep_node WHERE user=?1",
+	[Q_PEP_NODE_LIST] = "SELECT node FROM pep_node WHERE user=?1 ORDER BY node",
+	[Q_PEP_ITEM_PUT] = "INSERT OR REPLACE INTO pep_item VALUES(?1,?2,?3,"
+			   " (SELECT coalesce(max(seq), 0) + 1 FROM pep_item WHERE user=?1 AND node=?2),"
+			   " ?4)",
+	/* Keeps the newest ?3 items of the node (XEP-0060 §7.1.2: max_items). */
+	[Q_PEP_ITEM_TRIM] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND seq <="
+			    " (SELECT seq FROM pep_item WHERE user=?1 AND node=?2"
+			    " ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+	[Q_PEP_ITEM_DEL] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND item_id=?3",
+	[Q_PEP_ITEM_PURGE] = "DELETE FROM pep_item WHERE user=?1 AND node=?2",
+	/* The newest ?3, returned oldest first. */
+	[Q_PEP_ITEM_LOAD] = "SELECT item_id, xml FROM (SELECT item_id, xml, seq FROM pep_item"
+			    " WHERE user=?1 AND node=?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
+	[Q_PEP_ITEM_GET] = "SELECT item_id, xml FROM pep_item WHERE user=?1 AND node=?2"
+			   " AND item_id=?3",
+	/* XEP-0163 §4.3.2: the last item of every node the account may be sent
+	 * on becoming available: its own, and those of the contacts it is
+	 * subscribed to, unless whitelisted or configured never to be sent. */
+	[Q_PEP_LAST] = "SELECT i.user, i.node, i.item_id, i.xml FROM pep_node n"
+		       " JOIN pep_item i ON i.user = n.user AND i.node = n.node"
+		       " WHERE n.send_last != 0 AND (n.user = ?1 OR (n.access != 2 AND n.user IN"
+		       " (SELECT contact FROM roster WHERE user = ?1 AND subscription & 1)))"
+		       " AND i.seq = (SELECT max(seq) FROM pep_item"
+		       " WHERE user = i.user AND node = i.node)",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
@@ -135,13 +175,14 @@ static int schema_version(struct store *st, int *version)
 /* Upgrade steps, store_upgrade[v] taking version v to v + 1; each sets its
  * own target.  The schema above has already added every missing table (and
  * the triggers), so a step only alters what exists.  Version 1 lacked
- * roster.approved; versions 2 and 4 lacked only new tables. */
+ * roster.approved; versions 2, 4 and 5 lacked only new tables. */
 static const char *const store_upgrade[STORE_SCHEMA_VERSION] = {
 	[1] = "ALTER TABLE roster ADD COLUMN approved INTEGER NOT NULL DEFAULT 0;"
 	      "UPDATE schema_version SET version = 2;",
 	[2] = "UPDATE schema_version SET version = 3;",
 	[3] = NULL, /* store_upgrade_keys: needs the primary domain */
 	[4] = "UPDATE schema_version SET version = 5;", /* digest_md5: no account has one yet */
+	[5] = "UPDATE schema_version SET version = 6;", /* pep_node, pep_item: new tables */
 };
 
 /* Version 4 keys every account by its bare JID (virtual hosts): a version-3
@@ -427,7 +468,7 @@ int store_user_del(struct store *st, const char *user)
 		return rc;
 	static const enum store_stmt qs[] = {Q_USER_DEL,       Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE,
 					     Q_USER_DEL_BLOCK, Q_USER_DEL_XML,	  Q_USER_DEL_LAST,
-					     Q_USER_DEL_DIGEST};
+					     Q_USER_DEL_DIGEST, Q_USER_DEL_PEP_NODE, Q_USER_DEL_PEP_ITEM};
 	int found = 0;
 	for (size_t i = 0; !rc && i < sizeof qs / sizeof qs[0]; i++) {
 		sqlite3_stmt *s = store_stmt(st, qs[i]);

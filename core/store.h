@@ -124,4 +124,45 @@ int store_xml_count(struct store *st, const char *user, const char *prefix, cons
 int store_last_set(struct store *st, const char *user, int64_t stamp, const char *status);
 int store_last_get(struct store *st, const char *user, int64_t *stamp, char **status);
 
+/* PEP (XEP-0163): an account's nodes, their configuration (XEP-0060 §16.4.3
+ * fields the service honours) and their items, newest last. */
+enum store_pep_access { STORE_PEP_PRESENCE, STORE_PEP_OPEN, STORE_PEP_WHITELIST };
+enum store_pep_send_last { STORE_PEP_NEVER, STORE_PEP_ON_SUB, STORE_PEP_ON_SUB_AND_PRESENCE };
+struct store_pep_config {
+	uint8_t access;	   /* enum store_pep_access */
+	uint8_t send_last; /* enum store_pep_send_last */
+	uint8_t notify_retract;
+	uint16_t max_items;
+};
+/* get: 0, -ENOENT.  put creates or reconfigures (items kept, trimmed to
+ * max_items).  del removes the node with its items: 0, -ENOENT. */
+int store_pep_node_get(struct store *st, const char *user, const char *node,
+		       struct store_pep_config *cfg);
+int store_pep_node_put(struct store *st, const char *user, const char *node,
+		       const struct store_pep_config *cfg);
+int store_pep_node_del(struct store *st, const char *user, const char *node);
+int store_pep_node_count(struct store *st, const char *user); /* >= 0 or errno */
+/* Calls cb for each node name of the account, in order; stops at non-zero. */
+int store_pep_node_list(struct store *st, const char *user,
+			int (*cb)(void *ctx, const char *node), void *ctx);
+/* Stores the item as the node's newest (replacing one with its id) and keeps
+ * the newest max items.  The node must exist. */
+int store_pep_item_put(struct store *st, const char *user, const char *node, const char *id,
+		       const char *xml, unsigned max);
+int store_pep_item_del(struct store *st, const char *user, const char *node,
+		       const char *id); /* 0, -ENOENT */
+int store_pep_item_purge(struct store *st, const char *user, const char *node);
+/* Calls cb(ctx, id, xml) for the newest max items oldest first, or for the
+ * one with id when id is not NULL (none: 0 and no call). */
+int store_pep_item_load(struct store *st, const char *user, const char *node, const char *id,
+			unsigned max, int (*cb)(void *ctx, const char *id, const char *xml),
+			void *ctx);
+/* The last item of each node user may be sent on becoming available
+ * (XEP-0163 §4.3.2): its own nodes and those of the contacts it is
+ * subscribed to that are not whitelisted and do send their last item. */
+int store_pep_last(struct store *st, const char *user,
+		   int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
+			     const char *xml),
+		   void *ctx);
+
 #endif
