@@ -43,6 +43,12 @@ struct core {
 		struct buf gone; /* queues of parked sessions that ended, to route */
 	} parks;
 	uint32_t push_seq;   /* ids of roster pushes ("push<n>") */
+	/* XEP-0115 feature sets by ver (caps.c). */
+	struct caps_table {
+		struct caps **b; /* hash chains, NULL until the first */
+		uint32_t n;	 /* entries */
+		uint32_t seq;	 /* ids of the queries ("caps<n>") */
+	} caps;
 	int epfd;	     /* -1 in unit tests: no epoll */
 	uint64_t now_ms;     /* monotonic ms, read once per loop turn */
 	uint64_t read_ns;    /* monotonic ns of the link read being processed */

@@ -13,6 +13,7 @@
 #include "entity_time.h"
 #include "last.h"
 #include "lib/version.h"
+#include "pep.h"
 #include "private.h"
 #include "router.h"
 #include "vcard.h"
@@ -42,6 +43,7 @@ static const char disco_server_info[] =
 static const char disco_account_info[] =
 	"<query xmlns=\"" DISCO_INFO_NS "\">"
 	"<identity category=\"account\" type=\"registered\"/>"
+	PEP_DISCO_INFO
 	"<feature var=\"" DISCO_INFO_NS "\"/>"
 	"<feature var=\"" DISCO_ITEMS_NS "\"/>"
 	"<feature var=\"" LAST_NS "\"/>"

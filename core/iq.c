@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "blocking.h"
+#include "caps.h"
 #include "carbons.h"
 #include "disco.h"
 #include "entity_time.h"
 #include "last.h"
 #include "lib/version.h"
+#include "pep.h"
 #include "private.h"
 #include "roster.h"
 #include "router.h"
@@ -131,7 +133,8 @@ static void dispatch(const struct iq_req *r)
 	}
 	if (server_iq(r) || disco_iq(r) || (r->target != IQ_TO_OTHER && carbons_iq(r->c, r->origin, r->s, p)) ||
 	    (r->target != IQ_TO_OTHER && blocking_iq(r->c, r->origin, r->s, p)) ||
-	    version_iq(r) || entity_time_iq(r) || last_iq(r) || vcard_iq(r) || private_iq(r))
+	    version_iq(r) || entity_time_iq(r) || last_iq(r) || vcard_iq(r) || private_iq(r) ||
+	    pep_iq(r))
 		return; /* answered */
 	router_error(r->c, r->s, ROUTER_ERR_SERVICE_UNAVAILABLE); /* RFC 6120 §8.3.3.19 */
 }
@@ -139,8 +142,13 @@ static void dispatch(const struct iq_req *r)
 void iq_handle(struct core *c, struct session *origin, const struct wire_stanza *s,
 	       enum iq_target target)
 {
-	if (s->type != STANZA_T_GET && s->type != STANZA_T_SET)
-		return; /* results and errors addressed to the server: nothing to do */
+	if (s->type != STANZA_T_GET && s->type != STANZA_T_SET) {
+		/* Results and errors to the server answer what it asked: only
+		 * entity caps queries (caps.c); anything else is dropped. */
+		if (origin && target == IQ_TO_SERVER)
+			caps_iq_answer(c, origin, s);
+		return;
+	}
 	/* The router hands on requests to another account without the origin. */
 	struct iq_req r = {.c = c, .origin = origin ? origin : router_sender(c, s), .s = s,
 			   .target = target};

@@ -23,6 +23,7 @@
 #include "lib/batchwait.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "caps.h"
 #include "control.h"
 #include "lib/mhttp.h"
 #include "lib/notify.h"
@@ -437,6 +438,7 @@ int main(int argc, char **argv)
 	close(ctl.fd);
 	unlink(ctl.path);
 	session_user_table_free(&c.users);
+	caps_table_free(&c.caps);
 	store_close(c.store);
 	close(c.epfd);
 	close(sfd);

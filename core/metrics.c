@@ -27,7 +27,9 @@ static int gauges(struct core *c, struct buf *out)
 	       prom_one(out, "starling_core_sessions_available", "gauge",
 	                "Sessions with available presence", k.available) ||
 	       prom_one(out, "starling_core_sessions_parked", "gauge",
-	                "XEP-0198 sessions of stopped cms waiting to be resumed", c->parks.n);
+	                "XEP-0198 sessions of stopped cms waiting to be resumed", c->parks.n) ||
+	       prom_one(out, "starling_core_caps_sets", "gauge",
+	                "Client feature sets known by their XEP-0115 ver", c->caps.n);
 }
 
 static int counters(struct core *c, struct buf *out)
@@ -49,7 +51,15 @@ static int counters(struct core *c, struct buf *out)
 	       prom_one(out, "starling_core_sessions_closed_total", "counter", "Sessions closed",
 	                st->sessions_closed) ||
 	       prom_one(out, "starling_core_credential_lookups_total", "counter",
-	                "SASL credential requests from cms", st->cred_lookups);
+	                "SASL credential requests from cms", st->cred_lookups) ||
+	       prom_one(out, "starling_core_pep_published_total", "counter",
+	                "PEP items published (XEP-0163)", st->pep_published) ||
+	       prom_one(out, "starling_core_caps_queries_total", "counter",
+	                "Clients asked for the features behind their caps (XEP-0115)",
+	                st->caps_queries) ||
+	       prom_one(out, "starling_core_caps_unverified_total", "counter",
+	                "Caps answers that did not hash to their ver, kept for their session only",
+	                st->caps_unverified);
 }
 
 /* One family per link figure, a sample per link labelled with its name. */

@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "blocking.h"
+#include "caps.h"
 #include "fanout.h"
 #include "last.h"
 #include "lib/log.h"
+#include "pep.h"
 #include "router.h"
 #include "store.h"
 #include "subscribe.h"
@@ -21,28 +23,54 @@
 static const char presence_unavailable_xml[] = "<presence type=\"unavailable\"/>";
 
 /* RFC 6121 §4.7.2.3: an integer -128..127, 0 when absent or invalid. */
-static int8_t parse_priority(struct wire_str xml)
+static int8_t read_priority(xmlNodePtr n)
 {
-	int prio = 0;
+	xmlChar *t = xmlNodeGetContent(n);
+	char *end;
+	long v = t ? strtol((const char *)t, &end, 10) : 0;
+	int ok = t && end != (char *)t && !*end && v >= -128 && v <= 127;
+	xmlFree(t);
+	return (int8_t)(ok ? v : 0);
+}
+
+static int is_child(xmlNodePtr n, const char *name, const char *ns, int ns_optional)
+{
+	return n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name) &&
+	       (n->ns ? !strcmp((const char *)n->ns->href, ns) : ns_optional);
+}
+
+/* XEP-0115 §4: the <c/> of an available presence goes to caps.c. */
+static int read_caps(struct core *c, struct session *s, xmlNodePtr n)
+{
+	xmlChar *h = n ? xmlGetProp(n, (const xmlChar *)"hash") : NULL;
+	xmlChar *node = n ? xmlGetProp(n, (const xmlChar *)"node") : NULL;
+	xmlChar *ver = n ? xmlGetProp(n, (const xmlChar *)"ver") : NULL;
+	int learnt = caps_presence(c, s, (const char *)h, (const char *)node, (const char *)ver);
+	xmlFree(h);
+	xmlFree(node);
+	xmlFree(ver);
+	return learnt;
+}
+
+/* What the core keeps of an available presence: the priority, and the
+ * client's entity caps.  Returns caps_presence()'s answer. */
+static int read_presence(struct core *c, struct session *s, struct wire_str xml)
+{
 	xmlDocPtr d = xmlReadMemory(xml.p, (int)xml.len, NULL, NULL,
 				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!d)
-		return 0;
-	xmlNodePtr root = xmlDocGetRootElement(d);
+	xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL, caps = NULL;
+	int prio_seen = 0;
+	s->priority = 0;
 	for (xmlNodePtr n = root ? root->children : NULL; n; n = n->next) {
-		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "priority") ||
-		    (n->ns && strcmp((const char *)n->ns->href, "jabber:client")))
-			continue;
-		xmlChar *t = xmlNodeGetContent(n);
-		char *end;
-		long v = t ? strtol((const char *)t, &end, 10) : 0;
-		if (t && end != (char *)t && !*end && v >= -128 && v <= 127)
-			prio = (int)v;
-		xmlFree(t);
-		break;
+		if (!prio_seen && is_child(n, "priority", "jabber:client", 1)) {
+			s->priority = read_priority(n);
+			prio_seen = 1;
+		} else if (!caps && is_child(n, "c", CAPS_NS, 0))
+			caps = n;
 	}
+	int learnt = read_caps(c, s, caps);
 	xmlFreeDoc(d);
-	return (int8_t)prio;
+	return learnt;
 }
 
 void presence_to_available(struct core *c, struct core_user *u, const struct wire_stanza *st,
@@ -260,14 +288,17 @@ static void available(struct core *c, struct session *s, const struct wire_stanz
 	free(s->presence);
 	s->presence = copy;
 	s->presence_len = st->xml.len;
-	s->priority = parse_priority(st->xml);
+	int learnt = read_presence(c, s, st->xml);
 	s->flags |= SESSION_AVAILABLE;
 	broadcast(c, s, STANZA_T_NONE, st->xml, st->id, NULL);
-	if (!initial)
-		return;
-	initial_extras(c, s);
-	if (s->priority >= 0)
-		deliver_offline(c, s);
+	if (initial) {
+		initial_extras(c, s);
+		if (s->priority >= 0)
+			deliver_offline(c, s);
+	}
+	/* XEP-0163 §4.3.2: the last items, once its interests are known */
+	if (initial || learnt)
+		pep_send_last(c, s);
 }
 
 static void directed_flush(struct core *c, struct session *s, int broadcast_done);

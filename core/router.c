@@ -157,6 +157,9 @@ static const struct {
 	[ROUTER_ERR_JID_MALFORMED] = {"jid-malformed", "modify"},
 	/* §8.3.3.12: "modify" when the sender can comply by changing its request */
 	[ROUTER_ERR_POLICY_VIOLATION] = {"policy-violation", "modify"},
+	[ROUTER_ERR_CONFLICT] = {"conflict", "cancel"},
+	[ROUTER_ERR_NOT_AUTHORIZED] = {"not-authorized", "auth"},
+	[ROUTER_ERR_FEATURE_NOT_IMPLEMENTED] = {"feature-not-implemented", "cancel"},
 };
 
 _Static_assert(ROUTER_ERRS <= CORE_STANZA_ERRS, "core_stats.stanza_errors too small");
@@ -221,6 +224,12 @@ static void send_error(struct core *c, struct session *origin, const struct wire
 void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond)
 {
 	send_error(c, NULL, orig, cond, NULL);
+}
+
+void router_error_app(struct core *c, const struct wire_stanza *orig, enum router_err cond,
+		      const char *app)
+{
+	send_error(c, NULL, orig, cond, app);
 }
 
 void router_error_blocked(struct core *c, struct session *origin,

@@ -19,6 +19,9 @@ enum router_err {
 	ROUTER_ERR_RESOURCE_CONSTRAINT,
 	ROUTER_ERR_JID_MALFORMED,
 	ROUTER_ERR_POLICY_VIOLATION,
+	ROUTER_ERR_CONFLICT,
+	ROUTER_ERR_NOT_AUTHORIZED,
+	ROUTER_ERR_FEATURE_NOT_IMPLEMENTED,
 	ROUTER_ERRS
 };
 /* The RFC 6120 §8.3.3 name of a condition ("bad-request"). */
@@ -44,6 +47,10 @@ void router_mcast_end(struct core *c);
 void router_returned(struct core *c, const struct wire_stanza *s);
 /* Bounces orig back to its sender; never answers an error with an error. */
 void router_error(struct core *c, const struct wire_stanza *orig, enum router_err cond);
+/* The same with an application-specific condition element (RFC 6120
+ * §8.3.2), e.g. XEP-0060's pubsub#errors; app NULL for none. */
+void router_error_app(struct core *c, const struct wire_stanza *orig, enum router_err cond,
+		      const char *app);
 /* XEP-0191 §3.3: orig went to an entity its sender blocks: <not-acceptable/>
  * with <blocked/>, straight back to origin. */
 void router_error_blocked(struct core *c, struct session *origin,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "blocking.h"
+#include "caps.h"
 #include "core.h"
 #include "fanout.h"
 #include "link.h"
@@ -202,6 +203,7 @@ void session_free(struct core *c, struct session *s)
 	for (pp = &u->sessions; *pp != s; pp = &(*pp)->user_next)
 		;
 	*pp = s->user_next;
+	caps_session_end(c, s); /* while s->user is still there */
 	if (!u->sessions)
 		user_remove(c, u);
 	free(s->presence);

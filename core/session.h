@@ -11,6 +11,7 @@ struct link;
 struct core_user;
 struct blocklist;
 struct fanout;
+struct caps;
 
 enum session_flag {
 	SESSION_AVAILABLE = 1,	/* sent available presence, not yet unavailable */
@@ -44,6 +45,7 @@ struct session {
 	 * malloc'd, owned. */
 	char *presence;
 	struct directed *directed; /* RFC 6121 §4.6.3; owned */
+	struct caps *caps; /* XEP-0115 feature set (caps.c), shared; NULL none */
 	uint32_t presence_len;
 	uint32_t sid;
 	int8_t priority; /* RFC 6121 §4.7.2.3 */

@@ -21,6 +21,9 @@ struct core_stats {
 	uint64_t returned;	  /* stanzas a cm gave back unacknowledged (XEP-0198) */
 	uint64_t sessions_opened, sessions_closed;
 	uint64_t cred_lookups;	  /* SASL credential requests from cms */
+	uint64_t pep_published;	  /* PEP items stored (XEP-0163) */
+	uint64_t caps_queries;	  /* disco#info queries for entity caps (XEP-0115) */
+	uint64_t caps_unverified; /* answers not matching their ver */
 	/* Stanza errors the core sent, by enum router_err (RFC 6120 §8.3.3). */
 #define CORE_STANZA_ERRS 16
 	uint64_t stanza_errors[CORE_STANZA_ERRS];

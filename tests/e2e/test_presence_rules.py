@@ -82,8 +82,10 @@ def test_disco_of_server_and_accounts(server):
         assert _identities(a.iq('get', info, to='localhost')) == [('server', 'im')]
         items = a.iq('get', "<query xmlns='%s'/>" % NS_ITEMS, to='localhost')
         assert items.get('type') == 'result' and len(items.find(q(NS_ITEMS, 'query'))) == 0
-        assert _identities(a.iq('get', info)) == [('account', 'registered')]
-        assert _identities(a.iq('get', info, to=aj)) == [('account', 'registered')]
+        # XEP-0163 §6: an account is also its PEP service.
+        account = [('account', 'registered'), ('pubsub', 'pep')]
+        assert _identities(a.iq('get', info)) == account
+        assert _identities(a.iq('get', info, to=aj)) == account
         # Not subscribed: the same answer as for an account that does not exist.
         assert stanza_error(b.iq('get', info, to=aj)) == 'service-unavailable'
         assert stanza_error(b.iq('get', info, to='nobody@localhost')) == 'service-unavailable'
@@ -91,7 +93,7 @@ def test_disco_of_server_and_accounts(server):
             _roster(s)
             s.presence()
         subscribe(b, a, bj, aj)
-        assert _identities(b.iq('get', info, to=aj)) == [('account', 'registered')]
+        assert _identities(b.iq('get', info, to=aj)) == account
         assert stanza_error(c.iq('get', info, to=aj)) == 'service-unavailable'
         # No nodes; only get is defined.
         r = a.iq('get', "<query xmlns='%s' node='x'/>" % NS_INFO, to='localhost')

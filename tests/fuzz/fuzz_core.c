@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/caps.h"
 #include "core/core.h"
 #include "core/link.h"
 #include "core/park.h"
@@ -111,7 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void fuzz_reset_store(void)
 {
 	if (sqlite3_exec(fuzz_db, "DELETE FROM roster; DELETE FROM offline; DELETE FROM xmldata;"
-			 " DELETE FROM last_seen; DELETE FROM blocklist;", NULL, NULL, NULL))
+			 " DELETE FROM last_seen; DELETE FROM blocklist; DELETE FROM pep_node;"
+			 " DELETE FROM pep_item;", NULL, NULL, NULL))
 		fuzz_die(sqlite3_errmsg(fuzz_db));
 	for (size_t i = 0; i < sizeof fuzz_rosters / sizeof fuzz_rosters[0]; i++) {
 		const struct fuzz_roster *r = &fuzz_rosters[i];
@@ -298,5 +300,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c.users.n || c.links)
 		fuzz_die("sessions or links left after every link closed");
 	session_user_table_free(&c.users);
+	caps_table_free(&c.caps);
 	return 0;
 }

@@ -194,6 +194,40 @@ SEEDS = {
         frame(SESSION_PARK, 9, park(1, 0), B),
         frame(SESSION_PARK, 7, park(1, 60), B),
     ],
+    # PEP (XEP-0163): bob's client has caps (and answers the query, from
+    # both links), alice publishes, reads, configures, retracts, deletes.
+    "pep": [
+        stanza(2, PRESENCE, T_NONE, '<presence><c xmlns="http://jabber.org/protocol/caps"'
+               ' hash="sha-1" node="n" ver="QgayPKawpkPSDYmwT/WM94uAlu0="/></presence>'),
+        stanza(2, IQ, T_RESULT, '<iq type="result" id="caps1"><query xmlns="http://jabber.org/'
+               'protocol/disco#info" node="n#QgayPKawpkPSDYmwT/WM94uAlu0="><identity'
+               ' category="client" name="Exodus 0.9.1" type="pc"/><feature var="http://jabber.org'
+               '/protocol/caps"/><feature var="http://jabber.org/protocol/disco#info"/><feature'
+               ' var="http://jabber.org/protocol/disco#items"/><feature var="http://jabber.org/'
+               'protocol/muc"/></query></iq>', to=D),
+        stanza(2, PRESENCE, T_NONE, '<presence><c xmlns="http://jabber.org/protocol/caps"'
+               ' hash="sha-1" node="n" ver="x"/></presence>', flags=FIX | B),
+        stanza(2, IQ, T_RESULT, '<iq type="result" id="caps2"><query xmlns="http://jabber.org/'
+               'protocol/disco#info"><feature var="t+notify"/></query></iq>', to=D,
+               flags=FIX | B),
+        stanza(1, IQ, T_SET, '<iq type="set"><pubsub xmlns="http://jabber.org/protocol/pubsub">'
+               '<publish node="t"><item id="1"><tune xmlns="t"/></item></publish>'
+               '<publish-options><x xmlns="jabber:x:data" type="submit"><field var="FORM_TYPE">'
+               '<value>http://jabber.org/protocol/pubsub#publish-options</value></field>'
+               '<field var="pubsub#access_model"><value>open</value></field><field'
+               ' var="pubsub#max_items"><value>max</value></field></x></publish-options>'
+               '</pubsub></iq>'),
+        stanza(2, IQ, T_GET, '<iq type="get"><pubsub xmlns="http://jabber.org/protocol/pubsub">'
+               '<items node="t" max_items="2"><item id="1"/></items></pubsub></iq>',
+               to="alice@" + D),
+        stanza(1, IQ, T_GET, '<iq type="get"><pubsub xmlns="http://jabber.org/protocol/pubsub'
+               '#owner"><configure node="t"/></pubsub></iq>'),
+        stanza(1, IQ, T_SET, '<iq type="set"><pubsub xmlns="http://jabber.org/protocol/pubsub">'
+               '<retract node="t" notify="1"><item id="1"/></retract></pubsub></iq>'),
+        stanza(1, IQ, T_SET, '<iq type="set"><pubsub xmlns="http://jabber.org/protocol/pubsub'
+               '#owner"><delete node="t"/></pubsub></iq>'),
+        frame(SESSION_CLOSE, 2, bytes([0]), B),
+    ],
     "split_partial": [
         stanza(1, PRESENCE, T_NONE, "<presence><priority>1</priority></presence>",
                flags=FIX | SPLIT | (9 << 3)),

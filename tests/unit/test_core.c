@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/caps.h"
+#include "core/caps_ver.h"
 #include "core/fanout.h"
 #include "core/core.h"
 #include "core/link.h"
@@ -889,6 +891,134 @@ static void test_control(struct core *c)
 	CHECK(c->users.n == 0);
 }
 
+/* The next IQ get to sid on l (skipping presence and the rest): its id in
+ * id, 0; -1 when there is none. */
+static int next_query(struct link *l, uint32_t want, char *id, size_t cap)
+{
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	int rc = -1;
+	while (rc && !next_stanza(l, &s, &sid, &keep))
+		if (s.kind == STANZA_IQ && s.type == STANZA_T_GET && sid == want &&
+		    s.id.len < cap && has_str(s.xml, "disco#info")) {
+			memcpy(id, s.id.p, s.id.len);
+			id[s.id.len] = 0;
+			rc = 0;
+		}
+	buf_free(&keep);
+	return rc;
+}
+
+/* How many PEP headlines carrying needle went to sid (the rest skipped). */
+static int count_events(struct link *l, uint32_t want, const char *needle)
+{
+	struct wire_stanza s;
+	struct buf keep = {0};
+	uint32_t sid;
+	int n = 0;
+	while (!next_stanza(l, &s, &sid, &keep))
+		n += s.kind == STANZA_MESSAGE && s.type == STANZA_T_HEADLINE && sid == want &&
+		     has_str(s.xml, needle);
+	buf_free(&keep);
+	return n;
+}
+
+#define CAPS_QUERY_NS "http://jabber.org/protocol/disco#info"
+#define CAPS_FEATURES                                                                              \
+	"<identity category=\"client\" type=\"pc\"/><feature var=\"" CAPS_QUERY_NS "\"/>"        \
+	"<feature var=\"t+notify\"/>"
+
+static void caps_presence_of(struct core *c, struct link *l, uint32_t sid, const char *jid,
+			     const char *ver)
+{
+	char xml[256];
+	snprintf(xml, sizeof xml,
+		 "<presence><c xmlns=\"http://jabber.org/protocol/caps\" hash=\"sha-1\""
+		 " node=\"n\" ver=\"%s\"/></presence>", ver);
+	send_stanza(c, l, sid, STANZA_PRESENCE, STANZA_T_NONE, "", jid, "", xml);
+}
+
+static void caps_answer(struct core *c, struct link *l, uint32_t sid, const char *jid,
+			const char *id, uint8_t type)
+{
+	send_stanza(c, l, sid, STANZA_IQ, type, id, jid, DOMAIN,
+		    "<iq type=\"result\"><query xmlns=\"" CAPS_QUERY_NS "\">" CAPS_FEATURES
+		    "</query></iq>");
+}
+
+static void close_sid(struct core *c, struct link *l, uint32_t sid)
+{
+	struct buf b = {0};
+	wire_put_u8_frame(&b, WIRE_SESSION_CLOSE, sid, 0);
+	feed(c, l, &b);
+}
+
+/* XEP-0115 as caps.c uses it: one client per ver asked; while it has not
+ * answered, others with that ver wait and get the last items when it does;
+ * when it leaves, the next one is asked; an answer that does not hash to its
+ * ver serves its sender only; an error asks nobody else for nothing. */
+static void test_caps(struct core *c)
+{
+	char ver[CAPS_VER_LEN + 1], id[32];
+	xmlDocPtr d = xmlReadMemory("<query xmlns=\"" CAPS_QUERY_NS "\">" CAPS_FEATURES "</query>",
+				    (int)strlen("<query xmlns=\"" CAPS_QUERY_NS "\">" CAPS_FEATURES
+						"</query>"),
+				    NULL, NULL, 0);
+	CHECK(d && caps_ver_sha1(xmlDocGetRootElement(d), ver) == 0);
+	xmlFreeDoc(d);
+	struct link *l = hello_link(c);
+	const char *jid[] = {"", "alice@" DOMAIN "/c1", "alice@" DOMAIN "/c2", "alice@" DOMAIN "/c3",
+			     "alice@" DOMAIN "/c4", "alice@" DOMAIN "/c5", "alice@" DOMAIN "/c6"};
+	for (uint32_t i = 1; i <= 6; i++)
+		send_open(c, l, i, jid[i]);
+	send_stanza(c, l, 6, STANZA_IQ, STANZA_T_SET, "p", jid[6], "",
+		    "<iq type=\"set\"><pubsub xmlns=\"http://jabber.org/protocol/pubsub\">"
+		    "<publish node=\"t\"><item id=\"i1\"><tune xmlns=\"t\"/></item></publish>"
+		    "</pubsub></iq>");
+	buf_free(&l->out);
+	caps_presence_of(c, l, 1, jid[1], ver);
+	CHECK(next_query(l, 1, id, sizeof id) == 0);
+	caps_presence_of(c, l, 2, jid[2], ver);
+	CHECK(next_query(l, 2, id, sizeof id) == -1); /* waits for c1's answer */
+	close_sid(c, l, 1);			      /* c1 leaves without one */
+	CHECK(next_query(l, 2, id, sizeof id) == 0);
+	caps_answer(c, l, 2, jid[2], "wrong", STANZA_T_RESULT);
+	CHECK(count_events(l, 2, "i1") == 0); /* not the query's id */
+	caps_answer(c, l, 2, jid[2], id, STANZA_T_RESULT);
+	CHECK(count_events(l, 2, "i1") == 1); /* the last item, once known */
+	caps_presence_of(c, l, 3, jid[3], ver);
+	CHECK(count_events(l, 3, "i1") == 1); /* known: no query, item at once */
+	/* Not matching its ver: kept for c4 alone, so c5 is asked again. */
+	caps_presence_of(c, l, 4, jid[4], "bogus");
+	CHECK(next_query(l, 4, id, sizeof id) == 0);
+	caps_answer(c, l, 4, jid[4], id, STANZA_T_RESULT);
+	CHECK(count_events(l, 4, "i1") == 1);
+	caps_presence_of(c, l, 4, jid[4], "bogus");
+	CHECK(next_query(l, 4, id, sizeof id) == -1); /* the same presence asks nothing */
+	caps_presence_of(c, l, 5, jid[5], "bogus");
+	CHECK(next_query(l, 5, id, sizeof id) == 0);
+	caps_answer(c, l, 5, jid[5], id, STANZA_T_ERROR);
+	caps_presence_of(c, l, 5, jid[5], "other");
+	CHECK(next_query(l, 5, id, sizeof id) == 0);
+	/* A publication reaches the three that want it, not c5 (unanswered). */
+	send_stanza(c, l, 6, STANZA_IQ, STANZA_T_SET, "p2", jid[6], "",
+		    "<iq type=\"set\"><pubsub xmlns=\"http://jabber.org/protocol/pubsub\">"
+		    "<publish node=\"t\"><item id=\"i2\"><tune xmlns=\"t\"/></item></publish>"
+		    "</pubsub></iq>");
+	expand_multi(l);
+	struct buf copy = {0};
+	buf_append(&copy, buf_head(&l->out), buf_avail(&l->out));
+	int n = count_events(l, 2, "i2");
+	for (uint32_t i = 3; i <= 5; i++) {
+		buf_append(&l->out, buf_head(&copy), buf_avail(&copy));
+		n += count_events(l, i, "i2") * (i == 5 ? 100 : 1);
+	}
+	buf_free(&copy);
+	CHECK(n == 3);
+	close_link(c, l);
+}
+
 int main(void)
 {
 	char path[] = "/tmp/starling_test_core_XXXXXX";
@@ -909,6 +1039,7 @@ int main(void)
 	test_link_acks(&c);
 	test_park(&c);
 	test_fanout_follows_roster(&c);
+	test_caps(&c);
 
 	test_last_logout(&c);
 	test_bad_hello(&c);
@@ -917,6 +1048,7 @@ int main(void)
 	CHECK(store_user_add(c.store, "bob@" OTHER, cr) == 0);
 	test_vhosts(&c);
 	session_user_table_free(&c.users);
+	caps_table_free(&c.caps);
 	store_close(c.store);
 	unlink(path);
 	char side[sizeof path + 8];
