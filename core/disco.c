@@ -50,7 +50,8 @@ static const char disco_account_info[] =
 	"<feature var=\"" VCARD_NS "\"/>"
 	"</query>";
 
-/* No components and no published items yet: an empty list (§4). */
+/* The server has no components: an empty list (§4); an account lists its
+ * PEP nodes (pep.c). */
 static const char disco_no_items[] = "<query xmlns=\"" DISCO_ITEMS_NS "\"/>";
 
 /* 1 when the requester may discover the addressed account. */
@@ -76,8 +77,10 @@ int disco_iq(const struct iq_req *r)
 		router_error(r->c, r->s, ROUTER_ERR_SERVICE_UNAVAILABLE);
 	else if (node) /* §3.2: no nodes are served */
 		router_error(r->c, r->s, ROUTER_ERR_ITEM_NOT_FOUND);
-	else if (!info)
+	else if (!info && server)
 		iq_result(r, disco_no_items, sizeof disco_no_items - 1);
+	else if (!info)
+		pep_disco_items(r);
 	else if (server)
 		iq_result(r, disco_server_info, sizeof disco_server_info - 1);
 	else

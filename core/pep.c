@@ -11,6 +11,7 @@
 
 #include "blocking.h"
 #include "caps.h"
+#include "disco.h"
 #include "fanout.h"
 #include "lib/log.h"
 #include "pep_config.h"
@@ -526,6 +527,42 @@ int pep_iq(const struct iq_req *r)
 	dispatch(&o, owner_ns);
 	xmlFree(o.node);
 	return 1;
+}
+
+struct disco_ctx {
+	struct buf *x;
+	const char *owner;
+	int all; /* the owner asks: whitelisted nodes too */
+};
+
+static int disco_item(void *arg, const char *node, uint8_t access)
+{
+	struct disco_ctx *k = arg;
+	if (!k->all && access == STORE_PEP_WHITELIST)
+		return 0;
+	return buf_append_str(k->x, "<item jid=\"") ||
+			       buf_append_xml_escaped(k->x, k->owner, strlen(k->owner)) ||
+			       buf_append_str(k->x, "\" node=\"") ||
+			       buf_append_xml_escaped(k->x, node, strlen(node)) ||
+			       buf_append_str(k->x, "\"/>")
+		       ? -ENOMEM
+		       : 0;
+}
+
+void pep_disco_items(const struct iq_req *r)
+{
+	char owner[CORE_JID_MAX];
+	struct buf x = {0};
+	struct disco_ctx k = {&x, owner, r->target != IQ_TO_OTHER};
+	int rc = iq_account(r, owner, sizeof owner) ||
+		 buf_append_str(&x, "<query xmlns=\"" DISCO_ITEMS_NS "\">") ||
+		 store_pep_node_list(r->c->store, owner, disco_item, &k) ||
+		 buf_append_str(&x, "</query>");
+	if (rc)
+		router_error(r->c, r->s, ROUTER_ERR_INTERNAL);
+	else
+		iq_result(r, buf_head(&x), buf_avail(&x));
+	buf_free(&x);
 }
 
 struct last_ctx {

@@ -39,6 +39,10 @@
 /* Answers <pubsub/> in the pubsub and pubsub#owner namespaces addressed to
  * an account (its own, or another's for reading); 1 when it did. */
 int pep_iq(const struct iq_req *r);
+/* XEP-0060 §5.2: an account's disco#items, its nodes as items, answered
+ * to r; for another account (allowed to discover it: a subscriber) those
+ * not whitelisted. */
+void pep_disco_items(const struct iq_req *r);
 /* s became available, or learnt what it wants (caps.c): it gets the last
  * item of each node it asks for, of its own account and of every contact it
  * is subscribed to (XEP-0163 §4.3.2). */

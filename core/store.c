@@ -114,7 +114,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_PEP_NODE_PUT] = "INSERT OR REPLACE INTO pep_node VALUES(?1,?2,?3,?4,?5,?6)",
 	[Q_PEP_NODE_DEL] = "DELETE FROM pep_node WHERE user=?1 AND node=?2",
 	[Q_PEP_NODE_COUNT] = "SELECT count(*) FROM pep_node WHERE user=?1",
-	[Q_PEP_NODE_LIST] = "SELECT node FROM pep_node WHERE user=?1 ORDER BY node",
+	[Q_PEP_NODE_LIST] = "SELECT node, access FROM pep_node WHERE user=?1 ORDER BY node",
 	[Q_PEP_ITEM_PUT] = "INSERT OR REPLACE INTO pep_item VALUES(?1,?2,?3,"
 			   " (SELECT coalesce(max(seq), 0) + 1 FROM pep_item WHERE user=?1 AND node=?2),"
 			   " ?4)",

@@ -142,9 +142,10 @@ int store_pep_node_put(struct store *st, const char *user, const char *node,
 		       const struct store_pep_config *cfg);
 int store_pep_node_del(struct store *st, const char *user, const char *node);
 int store_pep_node_count(struct store *st, const char *user); /* >= 0 or errno */
-/* Calls cb for each node name of the account, in order; stops at non-zero. */
+/* Calls cb with each node of the account and its access model, in order of
+ * name; stops at non-zero. */
 int store_pep_node_list(struct store *st, const char *user,
-			int (*cb)(void *ctx, const char *node), void *ctx);
+			int (*cb)(void *ctx, const char *node, uint8_t access), void *ctx);
 /* Stores the item as the node's newest (replacing one with its id) and keeps
  * the newest max items.  The node must exist. */
 int store_pep_item_put(struct store *st, const char *user, const char *node, const char *id,

@@ -113,11 +113,12 @@ static const char *col(sqlite3_stmt *s, int i)
 
 static int node_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	return ((int (*)(void *, const char *))cb)(ctx, col(s, 0));
+	return ((int (*)(void *, const char *, uint8_t))cb)(ctx, col(s, 0),
+							    (uint8_t)sqlite3_column_int(s, 1));
 }
 
 int store_pep_node_list(struct store *st, const char *user,
-			int (*cb)(void *ctx, const char *node), void *ctx)
+			int (*cb)(void *ctx, const char *node, uint8_t access), void *ctx)
 {
 	sqlite3_stmt *s = store_stmt(st, Q_PEP_NODE_LIST);
 	store_bind_text(s, 1, user);

@@ -556,6 +556,34 @@ def test_access_models(server):
         _close(a, b, c, d)
 
 
+def test_disco_items_lists_the_nodes(server):
+    """XEP-0060 §5.2: an account's disco#items lists its nodes, all of them
+    to the owner, those not whitelisted to a subscriber; a stranger cannot
+    discover the account at all (XEP-0030 as for a missing account)."""
+    (aj, apw), (bj, bpw), (cj, cpw) = _users(server, 'alice', 'bob', 'carol')
+    _subscribe(server, (bj, bpw), (aj, apw))
+    shared, white = _node('shared'), _node('white')
+    a = Peer(server, aj, apw, 'pc')
+    b = Peer(server, bj, bpw, 'pc')
+    c = Peer(server, cj, cpw, 'pc')
+    query = "<query xmlns='http://jabber.org/protocol/disco#items'/>"
+
+    def nodes(r):
+        _ok(r)
+        return sorted((i.get('jid'), i.get('node'))
+                      for i in r.iter(q('http://jabber.org/protocol/disco#items', 'item')))
+    try:
+        assert nodes(a.iq('get', query)) == []
+        _ok_publish(a, shared, 'i')
+        _ok_publish(a, white, 'i', options=_options(access_model='whitelist'))
+        assert nodes(a.iq('get', query)) == sorted([(aj, shared), (aj, white)])
+        assert nodes(a.iq('get', query, to=aj)) == sorted([(aj, shared), (aj, white)])
+        assert nodes(b.iq('get', query, to=aj)) == [(aj, shared)]
+        _err(c.iq('get', query, to=aj), 'cancel', 'service-unavailable')
+    finally:
+        _close(a, b, c)
+
+
 # -- publish-options --------------------------------------------------------
 
 def test_publish_options_are_preconditions(server):
