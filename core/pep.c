@@ -317,20 +317,25 @@ static int max_asked(xmlNodePtr el, unsigned *max)
 	return ok ? 0 : -EINVAL;
 }
 
-/* §6.5: all items (the newest max), or those asked for by id (§6.5.8). */
+/* §6.5: all items (the newest max), or those asked for by id (§6.5.8);
+ * either way no more than PEP_RESULT_MAX bytes of them. */
 static int load_items(const struct pep_op *o, unsigned max, struct buf *x)
 {
 	struct store *st = o->r->c->store;
+	size_t start = buf_avail(x);
 	int asked = 0, rc = 0;
 	for (xmlNodePtr k = o->el->children; k && !rc; k = k->next) {
 		if (!is_el(k, "item"))
 			continue;
 		xmlChar *id = xmlGetProp(k, (const xmlChar *)"id");
-		if (id && *id && ++asked)
-			rc = store_pep_item_load(st, o->owner, o->node, (const char *)id, 0, add_item, x);
+		if (id && *id && ++asked && buf_avail(x) - start < PEP_RESULT_MAX)
+			rc = store_pep_item_load(st, o->owner, o->node, (const char *)id, 0, 0,
+						 add_item, x);
 		xmlFree(id);
 	}
-	return rc || asked ? rc : store_pep_item_load(st, o->owner, o->node, NULL, max, add_item, x);
+	return rc || asked ? rc
+			   : store_pep_item_load(st, o->owner, o->node, NULL, max, PEP_RESULT_MAX,
+						 add_item, x);
 }
 
 static void items_get(const struct pep_op *o)
@@ -569,6 +574,7 @@ struct last_ctx {
 	struct core *c;
 	struct session *s;
 	const char *to;
+	size_t bytes; /* of payload sent so far, up to PEP_LAST_MAX */
 };
 
 /* One last item, unless either side blocks the other (XEP-0191 §3.3). */
@@ -585,6 +591,11 @@ static int send_last_one(void *arg, const char *owner, const char *node, const c
 	     blocking_blocks(c, session_user(c, owner, strlen(owner)), core_wstr(owner),
 			     core_wstr(s->user->bare))))
 		return 0;
+	if ((l->bytes += strlen(xml)) > PEP_LAST_MAX) {
+		log_debug("pep: last items for %s over %u bytes; the rest not sent", l->to,
+			  PEP_LAST_MAX);
+		return 1;
+	}
 	struct buf ev = {0}, x = {0};
 	if (!items_xml(&ev, node, id, xml) && !event_message(&x, buf_head(&ev), buf_avail(&ev))) {
 		struct wire_stanza st = {.kind = STANZA_MESSAGE, .type = STANZA_T_HEADLINE,
@@ -602,7 +613,7 @@ void pep_send_last(struct core *c, struct session *s)
 	char to[CORE_JID_MAX];
 	if (!caps_interested(s) || session_full_jid(c, s, to, sizeof to) < 0)
 		return;
-	struct last_ctx l = {c, s, to};
+	struct last_ctx l = {c, s, to, 0};
 	if (store_pep_last(c->store, s->user->bare, send_last_one, &l))
 		log_warn("pep: last items for %s not sent", to);
 }

@@ -15,6 +15,12 @@
 #define PEP_NODES_MAX 256
 #define PEP_ITEMS_MAX 256
 #define PEP_NAME_MAX 1023
+/* Payload bytes in one items result (more are left out, newest kept:
+ * XEP-0060 §6.5.7 lets a service return fewer), and in the last items a
+ * session gets when it comes online: a login or a request never makes the
+ * core queue more than this for one client. */
+#define PEP_RESULT_MAX (2 * PEP_PAYLOAD_MAX)
+#define PEP_LAST_MAX (1u << 20)
 
 /* What an account's disco#info adds for PEP (XEP-0163 §6, XEP-0060 §10). */
 #define PEP_DISCO_INFO                                                                             \

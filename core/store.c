@@ -124,9 +124,11 @@ static const char *const store_sql[Q_COUNT] = {
 			    " ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
 	[Q_PEP_ITEM_DEL] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND item_id=?3",
 	[Q_PEP_ITEM_PURGE] = "DELETE FROM pep_item WHERE user=?1 AND node=?2",
-	/* The newest ?3, returned oldest first. */
-	[Q_PEP_ITEM_LOAD] = "SELECT item_id, xml FROM (SELECT item_id, xml, seq FROM pep_item"
-			    " WHERE user=?1 AND node=?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
+	/* The newest ?3 that fit in ?4 bytes together, returned oldest first. */
+	[Q_PEP_ITEM_LOAD] = "SELECT item_id, xml FROM (SELECT item_id, xml, seq,"
+			    " sum(length(CAST(xml AS BLOB))) OVER (ORDER BY seq DESC) AS total"
+			    " FROM pep_item WHERE user=?1 AND node=?2 ORDER BY seq DESC LIMIT ?3)"
+			    " WHERE total <= ?4 ORDER BY seq",
 	[Q_PEP_ITEM_GET] = "SELECT item_id, xml FROM pep_item WHERE user=?1 AND node=?2"
 			   " AND item_id=?3",
 	/* XEP-0163 §4.3.2: the last item of every node the account may be sent

@@ -153,11 +153,12 @@ int store_pep_item_put(struct store *st, const char *user, const char *node, con
 int store_pep_item_del(struct store *st, const char *user, const char *node,
 		       const char *id); /* 0, -ENOENT */
 int store_pep_item_purge(struct store *st, const char *user, const char *node);
-/* Calls cb(ctx, id, xml) for the newest max items oldest first, or for the
- * one with id when id is not NULL (none: 0 and no call). */
+/* Calls cb(ctx, id, xml) for the newest items, at most max of them and
+ * bytes of payload together, oldest first; or for the one with id when id is
+ * not NULL (none: 0 and no call). */
 int store_pep_item_load(struct store *st, const char *user, const char *node, const char *id,
-			unsigned max, int (*cb)(void *ctx, const char *id, const char *xml),
-			void *ctx);
+			unsigned max, size_t bytes,
+			int (*cb)(void *ctx, const char *id, const char *xml), void *ctx);
 /* The last item of each node user may be sent on becoming available
  * (XEP-0163 §4.3.2): its own nodes and those of the contacts it is
  * subscribed to that are not whitelisted and do send their last item. */

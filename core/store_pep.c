@@ -167,16 +167,18 @@ static int item_row(sqlite3_stmt *s, void *cb, void *ctx)
 }
 
 int store_pep_item_load(struct store *st, const char *user, const char *node, const char *id,
-			unsigned max, int (*cb)(void *ctx, const char *id, const char *xml),
-			void *ctx)
+			unsigned max, size_t bytes,
+			int (*cb)(void *ctx, const char *id, const char *xml), void *ctx)
 {
 	sqlite3_stmt *s = store_stmt(st, id ? Q_PEP_ITEM_GET : Q_PEP_ITEM_LOAD);
 	store_bind_text(s, 1, user);
 	store_bind_text(s, 2, node);
 	if (id)
 		store_bind_text(s, 3, id);
-	else
+	else {
 		sqlite3_bind_int(s, 3, (int)max);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)bytes);
+	}
 	return each_row(st, s, "pep item load", item_row, (void *)cb, ctx);
 }
 

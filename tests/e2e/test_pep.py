@@ -913,6 +913,35 @@ def test_last_published_item_on_initial_presence(server):
         b.close()
 
 
+def test_big_items_are_bounded_per_answer_and_per_login(server):
+    """Whatever users publish, one items answer carries at most 256 KiB of
+    payload (the newest that fit, XEP-0060 §6.5.7 lets a service return
+    fewer), asking for one item many times included, and the last items a
+    resource gets when it comes online at most 1 MiB: no client can make
+    the core queue megabytes for one request or one login."""
+    (aj, apw), (bj, bpw) = _users(server, 'alice', 'bob')
+    _subscribe(server, (bj, bpw), (aj, apw))
+    node, nodes = _node('big'), [_node('n%d' % i) for i in range(10)]
+    a = Peer(server, aj, apw, 'pc')
+    try:
+        for i in ('1', '2', '3'):  # ~100 KB each
+            _ok_publish(a, node, i, text='x' * 100000 + i, options=_options(max_items='max'))
+        assert [i for i, _ in _items(a, node)] == ['2', '3']
+        assert [i for i, _ in _items(a, node, max_items=1)] == ['3']
+        assert [i for i, _ in _items(a, node, ids=['1'] * 5)] == ['1'] * 3
+        for n in nodes:  # ~120 KB each: eight fit in 1 MiB
+            _ok_publish(a, n, 'i', text='y' * 120000)
+    finally:
+        a.close()
+    b = Peer(server, bj, bpw, 'pc')
+    try:
+        _asked(b, [n + '+notify' for n in nodes])
+        got = [m for m in _events(b.drain())]
+        assert len(got) == 8, len(got)
+    finally:
+        b.close()
+
+
 def test_nodes_survive_restart(server):
     """Nodes, their configuration and their items are stored, not held in
     memory: a restart of the server keeps them."""

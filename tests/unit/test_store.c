@@ -486,22 +486,29 @@ static void test_pep(struct store *st)
 	CHECK(store_pep_item_put(st, "pa@example.com", "n", "1", "<a/>", 2) == 0);
 	CHECK(store_pep_item_put(st, "pa@example.com", "n", "2", "<b/>", 2) == 0);
 	CHECK(store_pep_item_put(st, "pa@example.com", "n", "1", "<c/>", 2) == 0);
-	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, pep_collect, out) == 0);
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, "2=<b/>;1=<c/>;");
+	/* A byte budget keeps the newest that fit together. */
+	out[0] = 0;
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 7, pep_collect, out) == 0);
+	CHECK_STR(out, "1=<c/>;");
+	out[0] = 0;
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 3, pep_collect, out) == 0);
+	CHECK_STR(out, "");
 	CHECK(store_pep_item_put(st, "pa@example.com", "n", "3", "<d/>", 2) == 0);
 	out[0] = 0;
-	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 1, pep_collect, out) == 0);
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 1, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, "3=<d/>;");
 	out[0] = 0;
-	CHECK(store_pep_item_load(st, "pa@example.com", "n", "2", 0, pep_collect, out) == 0);
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", "2", 0, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, ""); /* pushed out by the third */
-	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, pep_stop, &calls) == -ECANCELED &&
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_stop, &calls) == -ECANCELED &&
 	      calls == 1);
 	/* Reconfigured to one item: trimmed at once. */
 	cfg.max_items = 1;
 	CHECK(store_pep_node_put(st, "pa@example.com", "n", &cfg) == 0);
 	out[0] = 0;
-	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, pep_collect, out) == 0);
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, "3=<d/>;");
 	/* Last items: own nodes, and a contact's unless whitelisted or never sent. */
 	struct store_item it = {.contact = "pa@example.com", .sub = STORE_SUB_TO};
@@ -529,7 +536,7 @@ static void test_pep(struct store *st)
 	CHECK(store_pep_node_del(st, "pa@example.com", "n") == 0);
 	CHECK(store_pep_node_del(st, "pa@example.com", "n") == -ENOENT);
 	out[0] = 0;
-	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, pep_collect, out) == 0);
+	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, ""); /* the node's items went with it */
 	CHECK(store_pep_item_purge(st, "pb@example.com", "m") == 0);
 	out[0] = 0;
