@@ -34,6 +34,7 @@ enum pep_err {
 	PEP_PRESENCE_REQUIRED,
 	PEP_CLOSED_NODE,
 	PEP_MAX_NODES,
+	PEP_QUOTA,
 	PEP_UNSUPPORTED,
 };
 
@@ -51,6 +52,8 @@ static const struct {
 				   PUBSUB_ERR("presence-subscription-required")},
 	[PEP_CLOSED_NODE] = {ROUTER_ERR_NOT_ALLOWED, PUBSUB_ERR("closed-node")},
 	[PEP_MAX_NODES] = {ROUTER_ERR_NOT_ALLOWED, PUBSUB_ERR("max-nodes-exceeded")},
+	/* RFC 6120 §8.3.3.10: a smaller item, or fewer kept, would do */
+	[PEP_QUOTA] = {ROUTER_ERR_NOT_ACCEPTABLE, NULL},
 	[PEP_UNSUPPORTED] = {ROUTER_ERR_FEATURE_NOT_IMPLEMENTED, NULL},
 };
 
@@ -200,6 +203,14 @@ static enum pep_err room_for_node(const struct pep_op *o)
 	return n < 0 ? PEP_INTERNAL : n >= PEP_NODES_MAX ? PEP_MAX_NODES : PEP_OK;
 }
 
+/* Room for the item in what the account keeps (PEP_ACCOUNT_MAX). */
+static enum pep_err room_for_item(const struct pep_op *o, const char *id, const char *xml)
+{
+	int64_t n = store_pep_bytes(o->r->c->store, o->owner, o->node, id);
+	return n < 0 ? PEP_INTERNAL
+	       : (uint64_t)n + strlen(xml) > PEP_ACCOUNT_MAX ? PEP_QUOTA : PEP_OK;
+}
+
 /* Creates the node when missing (auto-create, XEP-0163 §3), then stores
  * the item, in one transaction. */
 static enum pep_err store_item(const struct pep_op *o, const char *id, const char *xml,
@@ -213,7 +224,8 @@ static enum pep_err store_item(const struct pep_op *o, const char *id, const cha
 		return PEP_INTERNAL;
 	if (!exists)
 		*cfg = pep_config_default;
-	if ((e = publish_options(o, exists, cfg)) || (!exists && (e = room_for_node(o))))
+	if ((e = publish_options(o, exists, cfg)) || (!exists && (e = room_for_node(o))) ||
+	    (e = room_for_item(o, id, xml)))
 		return e;
 	if (store_begin(st))
 		return PEP_INTERNAL;

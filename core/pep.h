@@ -15,6 +15,9 @@
 #define PEP_NODES_MAX 256
 #define PEP_ITEMS_MAX 256
 #define PEP_NAME_MAX 1023
+/* Payload bytes an account keeps in all its nodes together: the disk a
+ * user can fill (256 nodes of 256 items of 128 KiB would be 8 GiB). */
+#define PEP_ACCOUNT_MAX (8u << 20)
 /* Payload bytes in one items result (more are left out, newest kept:
  * XEP-0060 §6.5.7 lets a service return fewer), and in the last items a
  * session gets when it comes online: a login or a request never makes the

@@ -55,8 +55,9 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS pep_node(user TEXT NOT NULL, node TEXT NOT NULL,"
 	" access INTEGER NOT NULL, max_items INTEGER NOT NULL, send_last INTEGER NOT NULL,"
 	" notify_retract INTEGER NOT NULL, PRIMARY KEY(user, node));"
+	/* size (bytes of xml) before xml: summing it reads no overflow page. */
 	"CREATE TABLE IF NOT EXISTS pep_item(user TEXT NOT NULL, node TEXT NOT NULL,"
-	" item_id TEXT NOT NULL, seq INTEGER NOT NULL, xml TEXT NOT NULL,"
+	" item_id TEXT NOT NULL, seq INTEGER NOT NULL, size INTEGER NOT NULL, xml TEXT NOT NULL,"
 	" PRIMARY KEY(user, node, item_id));"
 	"CREATE INDEX IF NOT EXISTS pep_item_seq ON pep_item(user, node, seq);";
 
@@ -117,7 +118,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_PEP_NODE_LIST] = "SELECT node, access FROM pep_node WHERE user=?1 ORDER BY node",
 	[Q_PEP_ITEM_PUT] = "INSERT OR REPLACE INTO pep_item VALUES(?1,?2,?3,"
 			   " (SELECT coalesce(max(seq), 0) + 1 FROM pep_item WHERE user=?1 AND node=?2),"
-			   " ?4)",
+			   " length(CAST(?4 AS BLOB)), ?4)",
 	/* Keeps the newest ?3 items of the node (XEP-0060 §7.1.2: max_items). */
 	[Q_PEP_ITEM_TRIM] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND seq <="
 			    " (SELECT seq FROM pep_item WHERE user=?1 AND node=?2"
@@ -126,7 +127,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_PEP_ITEM_PURGE] = "DELETE FROM pep_item WHERE user=?1 AND node=?2",
 	/* The newest ?3 that fit in ?4 bytes together, returned oldest first. */
 	[Q_PEP_ITEM_LOAD] = "SELECT item_id, xml FROM (SELECT item_id, xml, seq,"
-			    " sum(length(CAST(xml AS BLOB))) OVER (ORDER BY seq DESC) AS total"
+			    " sum(size) OVER (ORDER BY seq DESC) AS total"
 			    " FROM pep_item WHERE user=?1 AND node=?2 ORDER BY seq DESC LIMIT ?3)"
 			    " WHERE total <= ?4 ORDER BY seq",
 	[Q_PEP_ITEM_GET] = "SELECT item_id, xml FROM pep_item WHERE user=?1 AND node=?2"
@@ -140,6 +141,10 @@ static const char *const store_sql[Q_COUNT] = {
 		       " (SELECT contact FROM roster WHERE user = ?1 AND subscription & 1)))"
 		       " AND i.seq = (SELECT max(seq) FROM pep_item"
 		       " WHERE user = i.user AND node = i.node)",
+	/* Payload bytes the account keeps, but for one item (the one a publish
+	 * replaces). */
+	[Q_PEP_BYTES] = "SELECT coalesce(sum(size), 0) FROM pep_item"
+			" WHERE user=?1 AND NOT (node=?2 AND item_id=?3)",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",

@@ -150,6 +150,8 @@ int store_pep_node_list(struct store *st, const char *user,
  * the newest max items.  The node must exist. */
 int store_pep_item_put(struct store *st, const char *user, const char *node, const char *id,
 		       const char *xml, unsigned max);
+/* Payload bytes of all the account's items but node/id: >= 0 or -errno. */
+int64_t store_pep_bytes(struct store *st, const char *user, const char *node, const char *id);
 int store_pep_item_del(struct store *st, const char *user, const char *node,
 		       const char *id); /* 0, -ENOENT */
 int store_pep_item_purge(struct store *st, const char *user, const char *node);

@@ -57,6 +57,7 @@ enum store_stmt {
 	Q_PEP_ITEM_LOAD,
 	Q_PEP_ITEM_GET,
 	Q_PEP_LAST,
+	Q_PEP_BYTES,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,

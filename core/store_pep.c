@@ -146,6 +146,18 @@ int store_pep_item_put(struct store *st, const char *user, const char *node, con
 	return store_commit(st);
 }
 
+int64_t store_pep_bytes(struct store *st, const char *user, const char *node, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, Q_PEP_BYTES);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, node);
+	store_bind_text(s, 3, id);
+	int64_t rc = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0)
+						  : store_fail(st, "pep bytes");
+	sqlite3_reset(s);
+	return rc;
+}
+
 int store_pep_item_del(struct store *st, const char *user, const char *node, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_DEL);

@@ -36,8 +36,9 @@ from conftest import WAIT, connect, run
 from test_subscription_rules import _roster, subscribe
 from xmpp_raw import NS_CLIENT, NS_STANZA_ERR, new_id, q, stanza_error
 
-# The payload-too-big case needs a stanza over 128 KiB through the cm.
-SERVER_OPTIONS = {'max_stanza_size': 524288}
+# The payload-too-big case needs a stanza over 128 KiB through the cm, and the
+# storage bound 8 MiB from one client: above [c2s] read_rate's 256 KiB/s.
+SERVER_OPTIONS = {'max_stanza_size': 524288, 'c2s_extra': 'read_rate = 67108864\n'}
 
 NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
 NS_ERRORS = NS_PUBSUB + '#errors'
@@ -940,6 +941,30 @@ def test_big_items_are_bounded_per_answer_and_per_login(server):
         assert len(got) == 8, len(got)
     finally:
         b.close()
+
+
+def test_account_storage_is_bounded(server):
+    """All of an account's items together keep at most 8 MiB of payload: a
+    publish beyond it gets not-acceptable and stores nothing, in any node;
+    republishing an item counts only its new size."""
+    ((aj, apw),) = _users(server, 'alice')
+    node, opts, big = _node('fill'), _options(max_items='max'), 'z' * 120000
+    a = Peer(server, aj, apw, 'pc')
+    try:
+        n = 0
+        while True:
+            r = _publish(a, node, str(n), text=big, options=opts)
+            if r.get('type') == 'error':
+                break
+            n += 1
+            assert n < 100, 'no limit'
+        _err(r, 'modify', 'not-acceptable')
+        assert n == (8 << 20) // len(_entry(big).encode()), n  # as many as fit
+        assert _items(a, node, ids=[str(n)]) == []
+        _err(_publish(a, _node('other'), 'x', text=big), 'modify', 'not-acceptable')
+        _ok_publish(a, node, '0', text=big, options=opts)
+    finally:
+        a.close()
 
 
 def test_nodes_survive_restart(server):

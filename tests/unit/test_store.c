@@ -538,6 +538,10 @@ static void test_pep(struct store *st)
 	out[0] = 0;
 	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, ""); /* the node's items went with it */
+	/* What the account keeps, but for the item a publish would replace. */
+	CHECK(store_pep_bytes(st, "pb@example.com", "x", "y") == 4);
+	CHECK(store_pep_bytes(st, "pb@example.com", "m", "z") == 0);
+	CHECK(store_pep_bytes(st, "nobody@example.com", "m", "z") == 0);
 	CHECK(store_pep_item_purge(st, "pb@example.com", "m") == 0);
 	out[0] = 0;
 	CHECK(store_pep_last(st, "pb@example.com", pep_last_collect, out) == 0);
