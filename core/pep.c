@@ -587,7 +587,25 @@ struct last_ctx {
 	struct session *s;
 	const char *to;
 	size_t bytes; /* of payload sent so far, up to PEP_LAST_MAX */
+	char owner[CORE_JID_MAX]; /* the owner of the rows before, and */
+	int blocked;		  /* whether it and s->user block each other */
 };
+
+/* Rows come grouped by owner: one blocklist look-up each (XEP-0191 §3.3),
+ * which for an offline contact is a store read. */
+static int blocked(struct last_ctx *l, const char *owner)
+{
+	struct core *c = l->c;
+	struct core_user *u = l->s->user;
+	if (!strcmp(owner, l->owner))
+		return l->blocked;
+	snprintf(l->owner, sizeof l->owner, "%s", owner);
+	l->blocked = strcmp(owner, u->bare) &&
+		     (blocking_blocks(c, u, core_wstr(NULL), core_wstr(owner)) ||
+		      blocking_blocks(c, session_user(c, owner, strlen(owner)), core_wstr(owner),
+				      core_wstr(u->bare)));
+	return l->blocked;
+}
 
 /* One last item, unless either side blocks the other (XEP-0191 §3.3). */
 static int send_last_one(void *arg, const char *owner, const char *node, const char *id,
@@ -596,12 +614,7 @@ static int send_last_one(void *arg, const char *owner, const char *node, const c
 	struct last_ctx *l = arg;
 	struct core *c = l->c;
 	struct session *s = l->s;
-	if (!caps_wants(s, node))
-		return 0;
-	if (strcmp(owner, s->user->bare) &&
-	    (blocking_blocks(c, s->user, core_wstr(NULL), core_wstr(owner)) ||
-	     blocking_blocks(c, session_user(c, owner, strlen(owner)), core_wstr(owner),
-			     core_wstr(s->user->bare))))
+	if (!caps_wants(s, node) || blocked(l, owner))
 		return 0;
 	if ((l->bytes += strlen(xml)) > PEP_LAST_MAX) {
 		log_debug("pep: last items for %s over %u bytes; the rest not sent", l->to,
@@ -625,7 +638,7 @@ void pep_send_last(struct core *c, struct session *s)
 	char to[CORE_JID_MAX];
 	if (!caps_interested(s) || session_full_jid(c, s, to, sizeof to) < 0)
 		return;
-	struct last_ctx l = {c, s, to, 0};
+	struct last_ctx l = {.c = c, .s = s, .to = to};
 	if (store_pep_last(c->store, s->user->bare, send_last_one, &l))
 		log_warn("pep: last items for %s not sent", to);
 }

@@ -140,7 +140,7 @@ static const char *const store_sql[Q_COUNT] = {
 		       " WHERE n.send_last != 0 AND (n.user = ?1 OR (n.access != 2 AND n.user IN"
 		       " (SELECT contact FROM roster WHERE user = ?1 AND subscription & 1)))"
 		       " AND i.seq = (SELECT max(seq) FROM pep_item"
-		       " WHERE user = i.user AND node = i.node)",
+		       " WHERE user = i.user AND node = i.node) ORDER BY i.user",
 	/* Payload bytes the account keeps, but for one item (the one a publish
 	 * replaces). */
 	[Q_PEP_BYTES] = "SELECT coalesce(sum(size), 0) FROM pep_item"

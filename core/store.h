@@ -163,7 +163,8 @@ int store_pep_item_load(struct store *st, const char *user, const char *node, co
 			int (*cb)(void *ctx, const char *id, const char *xml), void *ctx);
 /* The last item of each node user may be sent on becoming available
  * (XEP-0163 §4.3.2): its own nodes and those of the contacts it is
- * subscribed to that are not whitelisted and do send their last item. */
+ * subscribed to that are not whitelisted and do send their last item;
+ * grouped by owner. */
 int store_pep_last(struct store *st, const char *user,
 		   int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
 			     const char *xml),

@@ -873,20 +873,26 @@ def test_last_published_item_on_initial_presence(server):
     """XEP-0163 §4.3.4: a resource that becomes available wanting node+notify
     gets the newest item of that node of its own account and of each contact
     it is subscribed to whose node is presence or open and does not say
-    send_last_published_item never; a later presence does not send it again."""
-    users = _users(server, 'bob', 'alice', 'carol', 'dave', 'eve', 'frank')
-    (bj, bpw), (aj, apw), (cj, cpw), (dj, dpw), (ej, epw), (fj, fpw) = users
-    for contact in users[1:5]:
-        _subscribe(server, (bj, bpw), contact)  # bob subscribed to alice..eve
+    send_last_published_item never, and that neither blocks the other
+    (XEP-0191); a later presence does not send it again."""
+    users = _users(server, 'bob', 'alice', 'carol', 'dave', 'eve', 'frank', 'gina', 'hank')
+    (bj, bpw), (aj, apw), (cj, cpw), (dj, dpw), (ej, epw), (fj, fpw), (gj, gpw), (hj, hpw) = users
+    for contact in users[1:5] + users[6:]:
+        _subscribe(server, (bj, bpw), contact)  # bob subscribed to all but frank
     node = _node()
     opts = {'alice': _options(max_items='3'),
             'carol': _options(access_model='open'),
             'dave': _options(send_last_published_item='never'),
             'eve': _options(access_model='whitelist'),
-            'frank': _options(access_model='open')}  # not a contact of bob
-    for (j, pw), name in zip(users[1:], ('alice', 'carol', 'dave', 'eve', 'frank')):
+            'frank': _options(access_model='open'),  # not a contact of bob
+            'gina': _options(access_model='open'),  # bob blocks her
+            'hank': _options(access_model='open')}  # he blocks bob
+    names = ('alice', 'carol', 'dave', 'eve', 'frank', 'gina', 'hank')
+    for (j, pw), name in zip(users[1:], names):
         p = Peer(server, j, pw, 'pub')
         try:
+            if name == 'hank':
+                _ok(p.iq('set', "<block xmlns='%s'><item jid='%s'/></block>" % (NS_BLOCK, bj)))
             for i in ('1', '2', '3') if name == 'alice' else ('1',):
                 _ok_publish(p, node, '%s-%s' % (name, i), text=name + i, options=opts[name])
         finally:
@@ -894,6 +900,7 @@ def test_last_published_item_on_initial_presence(server):
     own = Peer(server, bj, bpw, 'pub')
     try:
         _ok_publish(own, node, 'bob-1', text='bob1')
+        _ok(own.iq('set', "<block xmlns='%s'><item jid='%s'/></block>" % (NS_BLOCK, gj)))
     finally:
         own.close()
 
