@@ -1041,3 +1041,49 @@ def test_user_tune_with_slixmpp(server):
         tune = msg['pubsub_event']['items']['item']['tune']
         assert (tune['artist'], tune['title']) == ('Finzi', 'Nocturne')
     run(scenario())
+
+
+def test_avatar_with_slixmpp(server):
+    """XEP-0084 with slixmpp's own plugin: alice publishes an avatar's data
+    and its metadata; bob, a contact whose caps name the metadata's +notify,
+    gets the metadata (as the last item when he comes online, then live when
+    it changes) and fetches the data by the id it names, byte for byte."""
+    (aj, apw), (bj, bpw) = _users(server, 'alice', 'bob')
+    _subscribe(server, (bj, bpw), (aj, apw))
+    png = bytes(range(256)) * 80  # 20 KiB standing in for an image
+
+    async def publish(c, data):
+        av = c.plugin['xep_0084']
+        await av.publish_avatar(data, timeout=30)
+        ident = av.generate_id(data)
+        await av.publish_avatar_metadata(
+            {'id': ident, 'type': 'image/png', 'bytes': len(data)}, timeout=30)
+        return ident
+
+    async def scenario():
+        a = await connect(server, aj, apw, resource='desk')
+        a.register_plugin('xep_0084')
+        first = await publish(a, png)
+
+        b = await connect(server, bj, bpw, resource='phone')
+        metas = asyncio.Queue()
+        b.add_event_handler('avatar_metadata_publish', metas.put_nowait)
+        b.register_plugin('xep_0115')
+        b.register_plugin('xep_0084')
+        b.plugin['xep_0084'].session_bind(b.boundjid)  # registered after bind
+        await b.plugin['xep_0115'].update_caps(broadcast=False)
+        b.send_presence()
+
+        async def next_id():
+            msg = await asyncio.wait_for(metas.get(), WAIT)
+            assert str(msg['from']) == aj
+            return msg['pubsub_event']['items']['item']['id']
+
+        assert await next_id() == first
+        got = await b.plugin['xep_0084'].retrieve_avatar(aj, first, timeout=30)
+        assert got['pubsub']['items']['item']['avatar_data']['value'] == png
+        second = await publish(a, png[::-1])
+        assert second != first and await next_id() == second
+        got = await b.plugin['xep_0084'].retrieve_avatar(aj, second, timeout=30)
+        assert got['pubsub']['items']['item']['avatar_data']['value'] == png[::-1]
+    run(scenario())
