@@ -29,6 +29,7 @@ struct caps {
 	char *notify;		  /* "node\0node\0\0"; malloc'd, NULL for none */
 	uint32_t refs;		  /* sessions whose caps this is */
 	uint32_t nwaiting, capwaiting, query, hash;
+	uint64_t asked_ms; /* when the query went out (core.now_ms) */
 	uint8_t state, shared;
 	char ver[]; /* NUL-terminated, then the query's node "node#ver" */
 };
@@ -140,6 +141,7 @@ static int ask(struct core *c, struct caps *e, struct session *s)
 	buf_free(&x);
 	if (!rc) {
 		e->asked = s;
+		e->asked_ms = c->now_ms;
 		e->query = c->caps.seq;
 		c->stats.caps_queries++;
 	}
@@ -335,6 +337,8 @@ int caps_presence(struct core *c, struct session *s, const char *hash, const cha
 		return e->notify != NULL;
 	if (!e->asked)
 		ask_next(c, e);
+	else if (c->now_ms - e->asked_ms > CAPS_ANSWER_MS && ask(c, e, s))
+		log_debug("caps %s: asking %s/%s failed", ver, s->user->bare, s->resource);
 	return 0;
 }
 

@@ -18,6 +18,10 @@
 /* +notify nodes kept per feature set, and their total bytes. */
 #define CAPS_NOTIFY_MAX 128
 #define CAPS_NOTIFY_BYTES 8192
+/* A client that has not answered in this long is taken for one that never
+ * will: the next session naming the ver is asked instead (checked when one
+ * comes, so no timer runs for it). */
+#define CAPS_ANSWER_MS 30000
 
 /* s sent available presence with <c hash node ver/> (any NULL: none).
  * Returns 1 when s's +notify set is known now and was not before (the

@@ -1016,6 +1016,19 @@ static void test_caps(struct core *c)
 	}
 	buf_free(&copy);
 	CHECK(n == 3);
+	/* A client that never answers holds the others up for CAPS_ANSWER_MS
+	 * at most: the next one with that ver after it is asked instead. */
+	const char *late[] = {"alice@" DOMAIN "/c7", "alice@" DOMAIN "/c8", "alice@" DOMAIN "/c9"};
+	for (uint32_t i = 0; i < 3; i++)
+		send_open(c, l, 7 + i, late[i]);
+	buf_free(&l->out);
+	caps_presence_of(c, l, 7, late[0], "silent");
+	CHECK(next_query(l, 7, id, sizeof id) == 0);
+	caps_presence_of(c, l, 8, late[1], "silent");
+	CHECK(next_query(l, 8, id, sizeof id) == -1);
+	c->now_ms += CAPS_ANSWER_MS + 1;
+	caps_presence_of(c, l, 9, late[2], "silent");
+	CHECK(next_query(l, 9, id, sizeof id) == 0);
 	close_link(c, l);
 }
 
