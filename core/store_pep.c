@@ -43,12 +43,27 @@ static int trim(struct store *st, const char *user, const char *node, unsigned m
 	return store_step_done(st, s, "pep item trim");
 }
 
-int store_pep_node_put(struct store *st, const char *user, const char *node,
-		       const struct store_pep_config *cfg)
+/* Runs the bound statement s, then keeps the node's newest max items, in
+ * one transaction. */
+static int step_and_trim(struct store *st, sqlite3_stmt *s, const char *what, const char *user,
+			 const char *node, unsigned max)
 {
 	int rc = store_begin(st);
 	if (rc)
 		return rc;
+	rc = store_step_done(st, s, what);
+	if (!rc)
+		rc = trim(st, user, node, max);
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st);
+}
+
+int store_pep_node_put(struct store *st, const char *user, const char *node,
+		       const struct store_pep_config *cfg)
+{
 	sqlite3_stmt *s = store_stmt(st, Q_PEP_NODE_PUT);
 	store_bind_text(s, 1, user);
 	store_bind_text(s, 2, node);
@@ -56,14 +71,7 @@ int store_pep_node_put(struct store *st, const char *user, const char *node,
 	sqlite3_bind_int(s, 4, cfg->max_items);
 	sqlite3_bind_int(s, 5, cfg->send_last);
 	sqlite3_bind_int(s, 6, cfg->notify_retract);
-	rc = store_step_done(st, s, "pep node put");
-	if (!rc)
-		rc = trim(st, user, node, cfg->max_items);
-	if (rc) {
-		store_rollback(st);
-		return rc;
-	}
-	return store_commit(st);
+	return step_and_trim(st, s, "pep node put", user, node, cfg->max_items);
 }
 
 int store_pep_node_del(struct store *st, const char *user, const char *node)
@@ -128,22 +136,12 @@ int store_pep_node_list(struct store *st, const char *user,
 int store_pep_item_put(struct store *st, const char *user, const char *node, const char *id,
 		       const char *xml, unsigned max)
 {
-	int rc = store_begin(st);
-	if (rc)
-		return rc;
 	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_PUT);
 	store_bind_text(s, 1, user);
 	store_bind_text(s, 2, node);
 	store_bind_text(s, 3, id);
 	store_bind_text(s, 4, xml);
-	rc = store_step_done(st, s, "pep item put");
-	if (!rc)
-		rc = trim(st, user, node, max);
-	if (rc) {
-		store_rollback(st);
-		return rc;
-	}
-	return store_commit(st);
+	return step_and_trim(st, s, "pep item put", user, node, max);
 }
 
 int64_t store_pep_bytes(struct store *st, const char *user, const char *node, const char *id)

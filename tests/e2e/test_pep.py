@@ -299,10 +299,16 @@ def _items(s, node, to=None, max_items=None, ids=()):
     assert r.get('type') == 'result', _xml(r)
     items = r.find('%s/%s' % (q(NS_PUBSUB, 'pubsub'), q(NS_PUBSUB, 'items')))
     assert items is not None and items.get('node') == node, _xml(r)
+    return _entries(items, NS_PUBSUB, r)
+
+
+def _entries(items, ns, whole):
+    """[(id, entry text)] of an <items/> (in namespace ns) whose every item
+    holds one test entry; whole is what an assertion shows."""
     out = []
     for it in items:
-        assert it.tag == q(NS_PUBSUB, 'item') and len(it) == 1, _xml(r)
-        assert it[0].tag == q(NS_ENTRY, 'entry'), _xml(r)
+        assert it.tag == q(ns, 'item') and len(it) == 1, _xml(whole)
+        assert it[0].tag == q(NS_ENTRY, 'entry'), _xml(whole)
         out.append((it.get('id'), it[0].text))
     return out
 
@@ -377,12 +383,7 @@ def _notified_items(msg, owner, to, node, headline=True):
         assert msg.get('type') == 'headline', _xml(msg)
     items = _event_of(msg, owner, to)[0]
     assert items.tag == q(NS_EVENT, 'items') and items.get('node') == node, _xml(msg)
-    out = []
-    for it in items:
-        assert it.tag == q(NS_EVENT, 'item') and len(it) == 1, _xml(msg)
-        assert it[0].tag == q(NS_ENTRY, 'entry'), _xml(msg)
-        out.append((it.get('id'), it[0].text))
-    return out
+    return _entries(items, NS_EVENT, msg)
 
 
 def _close(*peers):
