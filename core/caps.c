@@ -11,6 +11,7 @@
 #include "caps_ver.h"
 #include "disco.h"
 #include "lib/log.h"
+#include "link.h"
 #include "pep.h"
 #include "router.h"
 
@@ -117,11 +118,14 @@ static const char *query_node(const struct caps *e)
 }
 
 /* XEP-0115 §6.3: the server asks the client, from the account's domain,
- * for the features behind node#ver. */
+ * for the features behind node#ver.  Not one on a link that is going or a
+ * parked one (-EAGAIN): it could not answer. */
 static int ask(struct core *c, struct caps *e, struct session *s)
 {
 	char to[CORE_JID_MAX], id[24];
 	struct buf x = {0};
+	if (s->link->dead || s->link->parking)
+		return -EAGAIN;
 	int n = snprintf(id, sizeof id, "caps%u", ++c->caps.seq);
 	if (session_full_jid(c, s, to, sizeof to) < 0)
 		return -ENAMETOOLONG;
@@ -148,20 +152,14 @@ static int ask(struct core *c, struct caps *e, struct session *s)
 	return rc ? -EIO : 0;
 }
 
-/* The session asked is gone or failed: ask the next one waiting (one that
- * cannot be asked goes without); with none left, the entry is dropped and a
- * later presence asks again. */
+/* The session asked is gone or failed: ask the next one waiting that can
+ * be asked (one parked stays waiting, unasked); with none, the next session
+ * to name the ver is; with no session left, the entry is dropped. */
 static void ask_next(struct core *c, struct caps *e)
 {
 	e->asked = NULL;
-	while (e->nwaiting && !e->asked) {
-		struct session *s = e->waiting[0];
-		if (ask(c, e, s)) {
-			e->waiting[0] = e->waiting[--e->nwaiting];
-			s->caps = NULL;
-			e->refs--;
-		}
-	}
+	for (uint32_t i = 0; i < e->nwaiting && !e->asked; i++)
+		ask(c, e, e->waiting[i]);
 	if (!e->asked && !e->refs) {
 		if (e->shared)
 			unlink_entry(&c->caps, e);
@@ -312,9 +310,10 @@ int caps_iq_answer(struct core *c, struct session *origin, const struct wire_sta
 int caps_presence(struct core *c, struct session *s, const char *hash, const char *node,
 		  const char *ver)
 {
-	/* §5: SHA-1 is the hash every client uses; a legacy <c/> without one, or
-	 * another algorithm, is not learnt. */
-	if (!hash || !node || !ver || strcmp(hash, "sha-1") || !*ver) {
+	/* §5: SHA-1 is the hash every client uses; a legacy <c/> without one,
+	 * another algorithm, or a ver that no SHA-1 can hash to is not learnt. */
+	if (!hash || !node || !ver || strcmp(hash, "sha-1") || strlen(ver) != CAPS_VER_LEN ||
+	    strlen(node) > CAPS_NODE_MAX) {
 		release(c, s);
 		return 0;
 	}
@@ -337,8 +336,8 @@ int caps_presence(struct core *c, struct session *s, const char *hash, const cha
 		return e->notify != NULL;
 	if (!e->asked)
 		ask_next(c, e);
-	else if (c->now_ms - e->asked_ms > CAPS_ANSWER_MS && ask(c, e, s))
-		log_debug("caps %s: asking %s/%s failed", ver, s->user->bare, s->resource);
+	else if (c->now_ms - e->asked_ms > CAPS_ANSWER_MS)
+		ask(c, e, s); /* on failure the one asked before stays asked */
 	return 0;
 }
 

@@ -22,6 +22,8 @@
  * will: the next session naming the ver is asked instead (checked when one
  * comes, so no timer runs for it). */
 #define CAPS_ANSWER_MS 30000
+/* The longest caps node kept (it is echoed in every query). */
+#define CAPS_NODE_MAX 1024
 
 /* s sent available presence with <c hash node ver/> (any NULL: none).
  * Returns 1 when s's +notify set is known now and was not before (the

@@ -35,7 +35,6 @@ enum pep_err {
 	PEP_CLOSED_NODE,
 	PEP_MAX_NODES,
 	PEP_QUOTA,
-	PEP_UNSUPPORTED,
 };
 
 static const struct {
@@ -54,7 +53,6 @@ static const struct {
 	[PEP_MAX_NODES] = {ROUTER_ERR_NOT_ALLOWED, PUBSUB_ERR("max-nodes-exceeded")},
 	/* RFC 6120 §8.3.3.10: a smaller item, or fewer kept, would do */
 	[PEP_QUOTA] = {ROUTER_ERR_NOT_ACCEPTABLE, NULL},
-	[PEP_UNSUPPORTED] = {ROUTER_ERR_FEATURE_NOT_IMPLEMENTED, NULL},
 };
 
 /* A request in the pubsub namespaces: the operation element, its node, and
@@ -372,15 +370,16 @@ static void items_get(const struct pep_op *o)
 	buf_free(&x);
 }
 
-static int attr_true(xmlNodePtr el, const char *name)
+/* A boolean attribute (XEP-0060 §7.2.2.1's notify): 1, 0, or dflt when absent. */
+static int attr_bool(xmlNodePtr el, const char *name, int dflt)
 {
 	xmlChar *v = xmlGetProp(el, (const xmlChar *)name);
-	int yes = v && (!strcmp((const char *)v, "true") || !strcmp((const char *)v, "1"));
+	int yes = v ? !strcmp((const char *)v, "true") || !strcmp((const char *)v, "1") : dflt;
 	xmlFree(v);
 	return yes;
 }
 
-/* §7.2: one item by id; notified with <retract/> when notify is true. */
+/* §7.2: one item by id, notified with <retract/>. */
 static void retract(const struct pep_op *o)
 {
 	int n;
@@ -397,7 +396,10 @@ static void retract(const struct pep_op *o)
 		err(o, rc == -ENOENT ? ROUTER_ERR_ITEM_NOT_FOUND : ROUTER_ERR_INTERNAL);
 	else {
 		iq_result(o->r, NULL, 0);
-		if (attr_true(o->el, "notify") && !items_xml(&ev, o->node, (const char *)id, NULL))
+		/* §7.2.2.1: as the publisher asks; when it does not say, as the
+		 * node's pubsub#notify_retract says */
+		if (attr_bool(o->el, "notify", cfg.notify_retract) &&
+		    !items_xml(&ev, o->node, (const char *)id, NULL))
 			notify(o->r->c, o->r->origin->user, o->node, cfg.access, &ev);
 	}
 	buf_free(&ev);
@@ -502,12 +504,40 @@ static const struct pep_opdef *opdef(xmlNodePtr el, int owner_ns)
 	return NULL;
 }
 
+/* XEP-0060 §6, §8: what PEP needs none of (interest comes from caps), with
+ * the feature its <unsupported/> names. */
+static const char *unsupported_feature(xmlNodePtr el)
+{
+	static const char *const map[][2] = {
+		{"subscribe", "subscribe"},
+		{"unsubscribe", "subscribe"},
+		{"subscriptions", "retrieve-subscriptions"},
+		{"affiliations", "retrieve-affiliations"},
+		{"options", "subscription-options"},
+		{"default", "retrieve-default"},
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (is_el(el, map[i][0]))
+			return map[i][1];
+	return NULL;
+}
+
+static void unsupported(const struct pep_op *o)
+{
+	char app[128];
+	const char *f = unsupported_feature(o->el);
+	if (f)
+		snprintf(app, sizeof app, "<unsupported xmlns=\"" PUBSUB_NS "#errors\" feature=\"%s\"/>",
+			 f);
+	router_error_app(o->r->c, o->r->s, ROUTER_ERR_FEATURE_NOT_IMPLEMENTED, f ? app : NULL);
+}
+
 static void dispatch(const struct pep_op *o, int owner_ns)
 {
 	const struct pep_opdef *d = opdef(o->el, owner_ns);
 	int get = o->r->s->type == STANZA_T_GET;
-	if (!d) /* subscriptions, affiliations, options: XEP-0163 needs none */
-		pep_error(o, PEP_UNSUPPORTED);
+	if (!d)
+		unsupported(o);
 	else if (!(get ? d->get : d->set))
 		err(o, ROUTER_ERR_BAD_REQUEST);
 	else if (o->r->target == IQ_TO_OTHER && !d->others)
@@ -607,18 +637,21 @@ static int blocked(struct last_ctx *l, const char *owner)
 	return l->blocked;
 }
 
-/* One last item, unless either side blocks the other (XEP-0191 §3.3). */
+/* One last item the session wants, unless either side blocks the other
+ * (XEP-0191 §3.3); only then is its payload read. */
 static int send_last_one(void *arg, const char *owner, const char *node, const char *id,
-			 const char *xml)
+			 int64_t item)
 {
 	struct last_ctx *l = arg;
 	struct core *c = l->c;
 	struct session *s = l->s;
-	if (!caps_wants(s, node) || blocked(l, owner))
+	char *xml = NULL;
+	if (!caps_wants(s, node) || blocked(l, owner) || store_pep_item_xml(c->store, item, &xml))
 		return 0;
 	if ((l->bytes += strlen(xml)) > PEP_LAST_MAX) {
 		log_debug("pep: last items for %s over %u bytes; the rest not sent", l->to,
 			  PEP_LAST_MAX);
+		free(xml);
 		return 1;
 	}
 	struct buf ev = {0}, x = {0};
@@ -630,14 +663,19 @@ static int send_last_one(void *arg, const char *owner, const char *node, const c
 	}
 	buf_free(&ev);
 	buf_free(&x);
+	free(xml);
 	return 0;
 }
 
 void pep_send_last(struct core *c, struct session *s)
 {
 	char to[CORE_JID_MAX];
-	if (!caps_interested(s) || session_full_jid(c, s, to, sizeof to) < 0)
+	/* §4.3.2: once per available period; a later presence, even with
+	 * other caps, MUST NOT send them again. */
+	if ((s->flags & SESSION_PEP_LAST) || !caps_interested(s) ||
+	    session_full_jid(c, s, to, sizeof to) < 0)
 		return;
+	s->flags |= SESSION_PEP_LAST;
 	struct last_ctx l = {.c = c, .s = s, .to = to};
 	if (store_pep_last(c->store, s->user->bare, send_last_one, &l))
 		log_warn("pep: last items for %s not sent", to);

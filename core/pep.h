@@ -14,7 +14,7 @@
 #define PEP_PAYLOAD_MAX 131072
 #define PEP_NODES_MAX 256
 #define PEP_ITEMS_MAX 256
-#define PEP_NAME_MAX 1023
+#define PEP_NAME_MAX 256
 /* Payload bytes an account keeps in all its nodes together: the disk a
  * user can fill (256 nodes of 256 items of 128 KiB would be 8 GiB). */
 #define PEP_ACCOUNT_MAX (8u << 20)

@@ -309,7 +309,7 @@ static void unavailable(struct core *c, struct session *s, struct wire_str xml,
 	int was_available = s->flags & SESSION_AVAILABLE;
 	if (was_available) {
 		broadcast(c, s, STANZA_T_UNAVAILABLE, xml, id, skip);
-		s->flags &= (uint8_t)~SESSION_AVAILABLE;
+		s->flags &= (uint8_t)~(SESSION_AVAILABLE | SESSION_PEP_LAST);
 		free(s->presence);
 		s->presence = NULL;
 		s->presence_len = 0;

@@ -19,6 +19,7 @@ enum session_flag {
 	SESSION_CARBONS = 4,	/* enabled Message Carbons (XEP-0280) */
 	SESSION_GOT = 8,	/* got the message being routed (carbons.c; cleared after) */
 	SESSION_BLOCKLIST = 16, /* requested the blocklist: gets its pushes (XEP-0191 §3.3) */
+	SESSION_PEP_LAST = 32,	/* got the PEP last items since it became available (pep.c) */
 };
 
 /* An entity the session sent directed available presence to and that gets

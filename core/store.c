@@ -55,11 +55,21 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS pep_node(user TEXT NOT NULL, node TEXT NOT NULL,"
 	" access INTEGER NOT NULL, max_items INTEGER NOT NULL, send_last INTEGER NOT NULL,"
 	" notify_retract INTEGER NOT NULL, PRIMARY KEY(user, node));"
-	/* size (bytes of xml) before xml: summing it reads no overflow page. */
+	/* size: the bytes the row stores (payload, node name and id), before
+	 * xml so that reading it reads no overflow page. */
 	"CREATE TABLE IF NOT EXISTS pep_item(user TEXT NOT NULL, node TEXT NOT NULL,"
 	" item_id TEXT NOT NULL, seq INTEGER NOT NULL, size INTEGER NOT NULL, xml TEXT NOT NULL,"
 	" PRIMARY KEY(user, node, item_id));"
-	"CREATE INDEX IF NOT EXISTS pep_item_seq ON pep_item(user, node, seq);";
+	"CREATE INDEX IF NOT EXISTS pep_item_seq ON pep_item(user, node, seq);"
+	/* What each account's items take, kept by triggers so that a publish
+	 * checks its quota with one read (items are deleted before they are
+	 * replaced: REPLACE would not fire the delete trigger). */
+	"CREATE TABLE IF NOT EXISTS pep_usage(user TEXT PRIMARY KEY, bytes INTEGER NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS pep_usage_ins AFTER INSERT ON pep_item BEGIN"
+	" INSERT INTO pep_usage VALUES(NEW.user, NEW.size)"
+	" ON CONFLICT(user) DO UPDATE SET bytes = bytes + NEW.size; END;"
+	"CREATE TRIGGER IF NOT EXISTS pep_usage_del AFTER DELETE ON pep_item BEGIN"
+	" UPDATE pep_usage SET bytes = bytes - OLD.size WHERE user = OLD.user; END;";
 
 
 static const char *const store_sql[Q_COUNT] = {
@@ -76,6 +86,7 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_DEL_DIGEST] = "DELETE FROM digest_md5 WHERE user=?1",
 	[Q_USER_DEL_PEP_NODE] = "DELETE FROM pep_node WHERE user=?1",
 	[Q_USER_DEL_PEP_ITEM] = "DELETE FROM pep_item WHERE user=?1",
+	[Q_USER_DEL_PEP_USAGE] = "DELETE FROM pep_usage WHERE user=?1",
 	/* Only for an account that exists (no rows outliving their account). */
 	[Q_DIGEST_SET] = "INSERT OR REPLACE INTO digest_md5 SELECT username, ?2 FROM users"
 			 " WHERE username=?1",
@@ -116,35 +127,43 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_PEP_NODE_DEL] = "DELETE FROM pep_node WHERE user=?1 AND node=?2",
 	[Q_PEP_NODE_COUNT] = "SELECT count(*) FROM pep_node WHERE user=?1",
 	[Q_PEP_NODE_LIST] = "SELECT node, access FROM pep_node WHERE user=?1 ORDER BY node",
-	[Q_PEP_ITEM_PUT] = "INSERT OR REPLACE INTO pep_item VALUES(?1,?2,?3,"
+	[Q_PEP_ITEM_PUT] = "INSERT INTO pep_item VALUES(?1,?2,?3,"
 			   " (SELECT coalesce(max(seq), 0) + 1 FROM pep_item WHERE user=?1 AND node=?2),"
-			   " length(CAST(?4 AS BLOB)), ?4)",
+			   " length(CAST(?4 AS BLOB)) + length(CAST(?2 AS BLOB)) +"
+			   " length(CAST(?3 AS BLOB)), ?4)",
 	/* Keeps the newest ?3 items of the node (XEP-0060 §7.1.2: max_items). */
 	[Q_PEP_ITEM_TRIM] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND seq <="
 			    " (SELECT seq FROM pep_item WHERE user=?1 AND node=?2"
 			    " ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
 	[Q_PEP_ITEM_DEL] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND item_id=?3",
 	[Q_PEP_ITEM_PURGE] = "DELETE FROM pep_item WHERE user=?1 AND node=?2",
-	/* The newest ?3 that fit in ?4 bytes together, returned oldest first. */
-	[Q_PEP_ITEM_LOAD] = "SELECT item_id, xml FROM (SELECT item_id, xml, seq,"
+	/* The newest ?3 that fit in ?4 bytes together, returned oldest first;
+	 * the window reads the index and sizes, only the rows kept their xml. */
+	[Q_PEP_ITEM_LOAD] = "SELECT p.item_id, p.xml FROM (SELECT rowid AS r, seq,"
 			    " sum(size) OVER (ORDER BY seq DESC) AS total"
-			    " FROM pep_item WHERE user=?1 AND node=?2 ORDER BY seq DESC LIMIT ?3)"
-			    " WHERE total <= ?4 ORDER BY seq",
+			    " FROM pep_item WHERE user=?1 AND node=?2 ORDER BY seq DESC LIMIT ?3) w"
+			    " JOIN pep_item p ON p.rowid = w.r WHERE w.total <= ?4 ORDER BY w.seq",
 	[Q_PEP_ITEM_GET] = "SELECT item_id, xml FROM pep_item WHERE user=?1 AND node=?2"
 			   " AND item_id=?3",
 	/* XEP-0163 §4.3.2: the last item of every node the account may be sent
 	 * on becoming available: its own, and those of the contacts it is
 	 * subscribed to, unless whitelisted or configured never to be sent. */
-	[Q_PEP_LAST] = "SELECT i.user, i.node, i.item_id, i.xml FROM pep_node n"
-		       " JOIN pep_item i ON i.user = n.user AND i.node = n.node"
-		       " WHERE n.send_last != 0 AND (n.user = ?1 OR (n.access != 2 AND n.user IN"
-		       " (SELECT contact FROM roster WHERE user = ?1 AND subscription & 1)))"
-		       " AND i.seq = (SELECT max(seq) FROM pep_item"
-		       " WHERE user = i.user AND node = i.node) ORDER BY i.user",
+	/* Without the payloads: the caller fetches those it wants by rowid.
+	 * A contact's node needs the contact's roster to say "from" (the same
+	 * rule as reading it, XEP-0163 §4.1), not only the user's "to". */
+	[Q_PEP_LAST] = "SELECT n.user, n.node, i.item_id, i.rowid FROM pep_node n"
+		       " JOIN pep_item i ON i.rowid = (SELECT rowid FROM pep_item"
+		       " WHERE user = n.user AND node = n.node ORDER BY seq DESC LIMIT 1)"
+		       " WHERE n.send_last = 2 AND (n.user = ?1 OR (n.access != 2 AND n.user IN"
+		       " (SELECT r.contact FROM roster r JOIN roster o ON o.user = r.contact"
+		       " AND o.contact = ?1 AND o.subscription & 2"
+		       " WHERE r.user = ?1 AND r.subscription & 1))) ORDER BY n.user",
+	[Q_PEP_ITEM_XML] = "SELECT xml FROM pep_item WHERE rowid=?1",
 	/* Payload bytes the account keeps, but for one item (the one a publish
 	 * replaces). */
-	[Q_PEP_BYTES] = "SELECT coalesce(sum(size), 0) FROM pep_item"
-			" WHERE user=?1 AND NOT (node=?2 AND item_id=?3)",
+	[Q_PEP_BYTES] = "SELECT coalesce((SELECT bytes FROM pep_usage WHERE user=?1), 0) -"
+			" coalesce((SELECT size FROM pep_item WHERE user=?1 AND node=?2"
+			" AND item_id=?3), 0)",
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
@@ -475,7 +494,8 @@ int store_user_del(struct store *st, const char *user)
 		return rc;
 	static const enum store_stmt qs[] = {Q_USER_DEL,       Q_USER_DEL_ROSTER, Q_USER_DEL_OFFLINE,
 					     Q_USER_DEL_BLOCK, Q_USER_DEL_XML,	  Q_USER_DEL_LAST,
-					     Q_USER_DEL_DIGEST, Q_USER_DEL_PEP_NODE, Q_USER_DEL_PEP_ITEM};
+					     Q_USER_DEL_DIGEST, Q_USER_DEL_PEP_NODE, Q_USER_DEL_PEP_ITEM,
+					     Q_USER_DEL_PEP_USAGE};
 	int found = 0;
 	for (size_t i = 0; !rc && i < sizeof qs / sizeof qs[0]; i++) {
 		sqlite3_stmt *s = store_stmt(st, qs[i]);

@@ -150,7 +150,8 @@ int store_pep_node_list(struct store *st, const char *user,
  * the newest max items.  The node must exist. */
 int store_pep_item_put(struct store *st, const char *user, const char *node, const char *id,
 		       const char *xml, unsigned max);
-/* Payload bytes of all the account's items but node/id: >= 0 or -errno. */
+/* Bytes all the account's items take (payloads, node names and ids) but
+ * node/id's: >= 0 or -errno. */
 int64_t store_pep_bytes(struct store *st, const char *user, const char *node, const char *id);
 int store_pep_item_del(struct store *st, const char *user, const char *node,
 		       const char *id); /* 0, -ENOENT */
@@ -162,12 +163,16 @@ int store_pep_item_load(struct store *st, const char *user, const char *node, co
 			unsigned max, size_t bytes,
 			int (*cb)(void *ctx, const char *id, const char *xml), void *ctx);
 /* The last item of each node user may be sent on becoming available
- * (XEP-0163 §4.3.2): its own nodes and those of the contacts it is
- * subscribed to that are not whitelisted and do send their last item;
- * grouped by owner. */
+ * (XEP-0163 §4.3.2): its own nodes and those of the contacts that share
+ * their presence with it (a subscription both ways round as each roster
+ * says), not whitelisted, configured to send it on presence; grouped by
+ * owner.  item is the row to fetch the payload with, store_pep_item_xml. */
 int store_pep_last(struct store *st, const char *user,
 		   int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
-			     const char *xml),
+			     int64_t item),
 		   void *ctx);
+/* The payload of an item store_pep_last named: 0 with *xml malloc'd (the
+ * caller frees), -ENOENT, -EIO. */
+int store_pep_item_xml(struct store *st, int64_t item, char **xml);
 
 #endif

@@ -4,7 +4,8 @@
 #include "store_int.h"
 
 /* Q_PEP_LAST names these two values in SQL. */
-_Static_assert(STORE_PEP_WHITELIST == 2 && STORE_PEP_NEVER == 0, "store.c's Q_PEP_LAST");
+_Static_assert(STORE_PEP_WHITELIST == 2 && STORE_PEP_ON_SUB_AND_PRESENCE == 2,
+	       "store.c's Q_PEP_LAST");
 
 int store_pep_node_get(struct store *st, const char *user, const char *node,
 		       struct store_pep_config *cfg)
@@ -43,15 +44,26 @@ static int trim(struct store *st, const char *user, const char *node, unsigned m
 	return store_step_done(st, s, "pep item trim");
 }
 
+static int item_del(struct store *st, const char *user, const char *node, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_DEL);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, node);
+	store_bind_text(s, 3, id);
+	return store_step_done(st, s, "pep item delete");
+}
+
 /* Runs the bound statement s, then keeps the node's newest max items, in
- * one transaction. */
+ * one transaction; with id, the item of that id goes first (replaced). */
 static int step_and_trim(struct store *st, sqlite3_stmt *s, const char *what, const char *user,
-			 const char *node, unsigned max)
+			 const char *node, const char *id, unsigned max)
 {
 	int rc = store_begin(st);
 	if (rc)
 		return rc;
-	rc = store_step_done(st, s, what);
+	if (id)
+		rc = item_del(st, user, node, id);
+	rc = rc ? rc : store_step_done(st, s, what);
 	if (!rc)
 		rc = trim(st, user, node, max);
 	if (rc) {
@@ -71,7 +83,7 @@ int store_pep_node_put(struct store *st, const char *user, const char *node,
 	sqlite3_bind_int(s, 4, cfg->max_items);
 	sqlite3_bind_int(s, 5, cfg->send_last);
 	sqlite3_bind_int(s, 6, cfg->notify_retract);
-	return step_and_trim(st, s, "pep node put", user, node, cfg->max_items);
+	return step_and_trim(st, s, "pep node put", user, node, NULL, cfg->max_items);
 }
 
 int store_pep_node_del(struct store *st, const char *user, const char *node)
@@ -141,7 +153,7 @@ int store_pep_item_put(struct store *st, const char *user, const char *node, con
 	store_bind_text(s, 2, node);
 	store_bind_text(s, 3, id);
 	store_bind_text(s, 4, xml);
-	return step_and_trim(st, s, "pep item put", user, node, max);
+	return step_and_trim(st, s, "pep item put", user, node, id, max);
 }
 
 int64_t store_pep_bytes(struct store *st, const char *user, const char *node, const char *id)
@@ -158,11 +170,7 @@ int64_t store_pep_bytes(struct store *st, const char *user, const char *node, co
 
 int store_pep_item_del(struct store *st, const char *user, const char *node, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_DEL);
-	store_bind_text(s, 1, user);
-	store_bind_text(s, 2, node);
-	store_bind_text(s, 3, id);
-	int rc = store_step_done(st, s, "pep item delete");
+	int rc = item_del(st, user, node, id);
 	return rc ? rc : sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
 }
 
@@ -194,13 +202,26 @@ int store_pep_item_load(struct store *st, const char *user, const char *node, co
 
 static int last_row(sqlite3_stmt *s, void *cb, void *ctx)
 {
-	return ((int (*)(void *, const char *, const char *, const char *, const char *))cb)(
-		ctx, col(s, 0), col(s, 1), col(s, 2), col(s, 3));
+	return ((int (*)(void *, const char *, const char *, const char *, int64_t))cb)(
+		ctx, col(s, 0), col(s, 1), col(s, 2), sqlite3_column_int64(s, 3));
+}
+
+int store_pep_item_xml(struct store *st, int64_t item, char **xml)
+{
+	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_XML);
+	sqlite3_bind_int64(s, 1, item);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = (*xml = store_col_strdup(s, 0)) ? 0 : -ENOMEM;
+	else
+		rc = rc == SQLITE_DONE ? -ENOENT : store_fail(st, "pep item xml");
+	sqlite3_reset(s);
+	return rc;
 }
 
 int store_pep_last(struct store *st, const char *user,
 		   int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
-			     const char *xml),
+			     int64_t item),
 		   void *ctx)
 {
 	sqlite3_stmt *s = store_stmt(st, Q_PEP_LAST);

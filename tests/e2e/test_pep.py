@@ -922,6 +922,52 @@ def test_last_published_item_on_initial_presence(server):
         b.close()
 
 
+def test_subscriptions_are_not_implemented(server):
+    """PEP needs no explicit subscriptions (interest comes from caps):
+    XEP-0060's subscribe, subscriptions and affiliations are answered
+    feature-not-implemented with the <unsupported/> feature they name."""
+    ((aj, apw),) = _users(server, 'alice')
+    a = Peer(server, aj, apw, 'pc')
+    try:
+        for op, feature in (("<subscribe node='n' jid='%s'/>" % aj, 'subscribe'),
+                            ('<subscriptions/>', 'retrieve-subscriptions'),
+                            ('<affiliations/>', 'retrieve-affiliations')):
+            r = a.iq('set' if 'subscribe ' in op else 'get',
+                     "<pubsub xmlns='%s'>%s</pubsub>" % (NS_PUBSUB, op))
+            _err(r, 'cancel', 'feature-not-implemented')
+            u = r.find(q(NS_CLIENT, 'error')).find(q(NS_ERRORS, 'unsupported'))
+            assert u is not None and u.get('feature') == feature, _xml(r)
+    finally:
+        a.close()
+
+
+def test_last_items_once_per_available_period(server):
+    """XEP-0163 §4.3.2: presence after the initial one MUST NOT bring the
+    last items again, even with caps that name other features; after an
+    unavailable presence the next available one is initial again."""
+    (aj, apw), (bj, bpw) = _users(server, 'alice', 'bob')
+    _subscribe(server, (bj, bpw), (aj, apw))
+    node = _node()
+    a = Peer(server, aj, apw, 'pc')
+    try:
+        _ok_publish(a, node, 'i', text='once')
+    finally:
+        a.close()
+    b = Peer(server, bj, bpw, 'pc')
+    try:
+        _asked(b, [node + '+notify'])
+        assert len(list(_events(b.drain()))) == 1
+        _asked(b, [node + '+notify', 'urn:starling:test:other'])  # a new ver
+        assert [_xml(m) for m in _events(b.drain())] == []
+        b.send("<presence type='unavailable'/>")
+        b.sync()
+        assert b.online([node + '+notify']) is None  # known ver: not asked
+        got = [_notified_items(m, aj, b.full, node, headline=False) for m in _events(b.drain())]
+        assert got == [[('i', 'once')]], got
+    finally:
+        b.close()
+
+
 def test_big_items_are_bounded_per_answer_and_per_login(server):
     """Whatever users publish, one items answer carries at most 256 KiB of
     payload (the newest that fit, XEP-0060 §6.5.7 lets a service return

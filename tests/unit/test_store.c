@@ -454,9 +454,9 @@ static int pep_collect(void *ctx, const char *id, const char *xml)
 }
 
 static int pep_last_collect(void *ctx, const char *owner, const char *node, const char *id,
-			    const char *xml)
+			    int64_t item)
 {
-	(void)xml;
+	(void)item;
 	char *out = ctx;
 	size_t n = strlen(out);
 	snprintf(out + n, 256 - n, "%s %s %s;", owner, node, id);
@@ -511,8 +511,14 @@ static void test_pep(struct store *st)
 	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, "3=<d/>;");
 	/* Last items: own nodes, and a contact's unless whitelisted or never sent. */
-	struct store_item it = {.contact = "pa@example.com", .sub = STORE_SUB_TO};
+	struct store_item it = {.contact = "pa@example.com", .sub = STORE_SUB_TO},
+			  back = {.contact = "pb@example.com", .sub = STORE_SUB_FROM};
 	CHECK(store_roster_put(st, "pb@example.com", &it) == 0);
+	/* pb's "to" alone is not enough: pa's roster must say "from" too. */
+	out[0] = 0;
+	CHECK(store_pep_last(st, "pb@example.com", pep_last_collect, out) == 0);
+	CHECK(!strstr(out, "pa@example.com"));
+	CHECK(store_roster_put(st, "pa@example.com", &back) == 0);
 	struct store_pep_config wl = cfg, never = cfg;
 	wl.access = STORE_PEP_WHITELIST;
 	never.send_last = STORE_PEP_NEVER;
@@ -539,7 +545,7 @@ static void test_pep(struct store *st)
 	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, ""); /* the node's items went with it */
 	/* What the account keeps, but for the item a publish would replace. */
-	CHECK(store_pep_bytes(st, "pb@example.com", "x", "y") == 4);
+	CHECK(store_pep_bytes(st, "pb@example.com", "x", "y") == 6); /* <m/>, m, z */
 	CHECK(store_pep_bytes(st, "pb@example.com", "m", "z") == 0);
 	CHECK(store_pep_bytes(st, "nobody@example.com", "m", "z") == 0);
 	CHECK(store_pep_item_purge(st, "pb@example.com", "m") == 0);
