@@ -24,7 +24,7 @@
 
 #include "hist.h"
 
-enum bench_scenario { BENCH_LOGIN, BENCH_IDLE, BENCH_CHAT, BENCH_PRESENCE };
+enum bench_scenario { BENCH_LOGIN, BENCH_IDLE, BENCH_CHAT, BENCH_PRESENCE, BENCH_PEP };
 enum bench_mech { BENCH_PLAIN, BENCH_SCRAM_SHA1, BENCH_SCRAM_SHA256 };
 
 /* Why a login (or an established session) failed; the report counts each. */
@@ -52,17 +52,18 @@ struct bench_opts {
 	int ports[BENCH_MAX_PORTS]; /* --port P,P..: connection i goes to ports[i % nports] */
 	unsigned nports;	    /* 0: port alone */
 	unsigned n;	     /* connections (users) */
-	double rate;	     /* logins/s (login, idle); msgs/s per pair (chat) or
-				presence updates/s per user (presence) */
-	double login_rate;   /* logins/s for the setup phase of chat and presence */
+	double rate;	     /* logins/s (login, idle); msgs/s per pair (chat),
+				presence updates/s per user (presence) or items
+				published/s per user (pep) */
+	double login_rate;   /* logins/s for the setup phase of chat, presence, pep */
 	double hold;	     /* idle: seconds to hold N sessions */
-	double duration;     /* chat, presence: seconds of sending (per step) */
+	double duration;     /* chat, presence, pep: seconds of sending (per step) */
 	double timeout;	     /* seconds for one login; also the final drain wait */
 	double step;	     /* > 1: multiply the rate by this after each passing step */
 	double max_rate;     /* stepping stops above this rate (same unit as rate) */
 	double p99_bound_ms; /* a step whose p99 passes this fails */
 	unsigned retries;    /* a step failed on its p99 alone runs again up to this often */
-	unsigned contacts;   /* presence: K mutual contacts per user (as provisioned) */
+	unsigned contacts;   /* presence, pep: K mutual contacts per user (as provisioned) */
 	unsigned src_addrs;  /* > 1: spread connections over 127.0.0.1 .. 127.0.0.K */
 	unsigned concurrency; /* login: > 0 caps the logins in progress (closed loop) */
 	unsigned threads;     /* worker threads, one ring each (default 1) */
@@ -242,6 +243,9 @@ struct bench_run {
 	uint64_t step_sent0, step_recv0, step_expected0;
 	uint64_t msgs_sent, msgs_recv, msgs_bad, msgs_expected;
 	uint64_t msgs_reordered; /* chat: a stamp not after the previous one from the same sender */
+	/* pep: publishes the server refused, last items of an earlier run sent
+	 * at login (not counted as deliveries), disco#info queries answered */
+	uint64_t pub_errors, pep_last, disco_answers;
 	struct hist msg_lat, step_lat, sec_lat;
 	struct bench_step steps[BENCH_MAX_STEPS];
 	unsigned nsteps;
@@ -280,6 +284,9 @@ int xmpp_send_chat(struct bench_run *r, struct bench_conn *from, const char *to,
 int xmpp_attr(const char *el, size_t len, const char *name, char *out, size_t cap, char *q);
 /* A presence update stamped with its intended time (presence scenario). */
 int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns);
+/* An item stamped with its intended time, published to the bench's PEP node
+ * (pep scenario). */
+int xmpp_send_publish(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns);
 /* XEP-0199 §4.2: client-to-server ping. */
 int xmpp_send_ping(struct bench_run *r, struct bench_conn *c);
 void xmpp_fail(struct bench_run *r, struct bench_conn *c, enum bench_fail why, const char *what);

@@ -133,7 +133,7 @@ static int fig_applies(enum bench_scenario s, int f)
 	if (f == F_KIB_CONN)
 		return s == BENCH_IDLE;
 	if (f >= F_DELIVERED && f <= F_BENCH_US_MSG)
-		return s == BENCH_CHAT || s == BENCH_PRESENCE;
+		return s >= BENCH_CHAT; /* chat, presence, pep */
 	return 1;
 }
 

@@ -1,5 +1,5 @@
 /* starling-bench: open-loop XMPP load generator (issue 3).
- * Scenarios login, idle, chat, presence; compare and provision subcommands;
+ * Scenarios login, idle, chat, presence, pep; compare and provision subcommands;
  * see docs/bench.md. */
 #include <errno.h>
 #include <signal.h>

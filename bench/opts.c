@@ -9,31 +9,32 @@
 #include "bench.h"
 
 const char *const bench_scenario_names[] = { [BENCH_LOGIN] = "login", [BENCH_IDLE] = "idle",
-	[BENCH_CHAT] = "chat", [BENCH_PRESENCE] = "presence" };
+	[BENCH_CHAT] = "chat", [BENCH_PRESENCE] = "presence", [BENCH_PEP] = "pep" };
 const char *const bench_mech_names[] = { [BENCH_PLAIN] = "PLAIN",
 	[BENCH_SCRAM_SHA1] = "SCRAM-SHA-1", [BENCH_SCRAM_SHA256] = "SCRAM-SHA-256" };
 
 void opts_usage(FILE *f)
 {
-	fputs("usage: starling-bench login|idle|chat|presence [options]\n"
+	fputs("usage: starling-bench login|idle|chat|presence|pep [options]\n"
 	      "       starling-bench compare SCENARIO --target NAME=HOST:PORT[:PID+PID..] ...\n"
 	      "                      [--rounds R] [--table FILE.md] [options]\n"
 	      "       starling-bench provision (see docs/bench.md)\n"
 	      "  -n N             connections (users), default 100 (chat: even)\n"
 	      "  --rate R         login/idle: logins/s; chat: msgs/s per pair (default 10);\n"
-	      "                   presence: presence updates/s per user (default 1)\n"
-	      "  --login-rate R   chat/presence: logins/s while setting up (default 200)\n"
+	      "                   presence: presence updates/s per user (default 1);\n"
+	      "                   pep: items published/s per user (default 1)\n"
+	      "  --login-rate R   chat/presence/pep: logins/s while setting up (default 200)\n"
 	      "  --concurrency C  at most C logins in progress; a finished login starts the next\n"
 	      "                   (closed loop: latency from the actual start; --rate still caps)\n"
 	      "  --hold S         idle: seconds to hold the sessions (default 5)\n"
-	      "  --duration S     chat/presence: seconds of sending, per step (default 10)\n"
-	      "  --step F         chat/presence: after a passing step multiply the rate by F\n"
+	      "  --duration S     chat/presence/pep: seconds of sending, per step (default 10)\n"
+	      "  --step F         chat/presence/pep: after a passing step multiply the rate by F\n"
 	      "  --max-rate R     stop stepping above this rate (default 1e6)\n"
 	      "  --p99-bound MS   a step whose p99 latency passes MS fails (default 5)\n"
 	      "  --retry N        run a step that failed on its p99 alone (all delivered) up to\n"
 	      "                   N more times before stepping stops (default 0): one stall\n"
 	      "                   of a shared host should not decide the sustained rate\n"
-	      "  --contacts K     presence: mutual contacts per user, as provisioned\n"
+	      "  --contacts K     presence/pep: mutual contacts per user, as provisioned\n"
 	      "  --timeout S      seconds for one login, and the final drain wait (default 30)\n"
 	      "  --host H --port P  server: address or name, IPv4 or IPv6 (default 127.0.0.1:5222)\n"
 	      "  --port P,P,..    several ports (cms): connection i goes to the (i mod k)-th\n"
@@ -72,13 +73,13 @@ void opts_defaults(struct bench_opts *o)
 
 int opts_scenario(const char *name, struct bench_opts *o)
 {
-	for (int s = BENCH_LOGIN; s <= BENCH_PRESENCE; s++) {
+	for (int s = BENCH_LOGIN; s <= BENCH_PEP; s++) {
 		if (strcmp(name, bench_scenario_names[s]))
 			continue;
 		o->scenario = (enum bench_scenario)s;
 		if (s == BENCH_CHAT)
 			o->rate = 10;
-		if (s == BENCH_PRESENCE)
+		if (s == BENCH_PRESENCE || s == BENCH_PEP)
 			o->rate = 1;
 		return 0;
 	}
@@ -220,9 +221,12 @@ static int check_opts(const struct bench_opts *o)
 		fprintf(stderr, "starling-bench: --faults is for chat\n");
 		return -EINVAL;
 	}
-	if (o->scenario == BENCH_PRESENCE && (!o->contacts || o->contacts % 2 ||
-					      o->contacts >= o->n)) {
-		fprintf(stderr, "starling-bench: presence needs an even --contacts K < n\n");
+	/* pep without contacts still notifies the publisher's own session */
+	if ((o->scenario == BENCH_PRESENCE && !o->contacts) ||
+	    (o->scenario >= BENCH_PRESENCE && (o->contacts % 2 || o->contacts >= o->n))) {
+		fprintf(stderr, "starling-bench: %s needs an even --contacts K < n%s\n",
+			bench_scenario_names[o->scenario],
+			o->scenario == BENCH_PEP ? "" : ", K > 0");
 		return -EINVAL;
 	}
 	return 0;

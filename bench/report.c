@@ -18,7 +18,7 @@ static double secs(uint64_t ns)
 
 static int traffic(const struct bench_run *r)
 {
-	return r->opt.scenario == BENCH_CHAT || r->opt.scenario == BENCH_PRESENCE;
+	return r->opt.scenario >= BENCH_CHAT; /* chat, presence, pep */
 }
 
 static uint64_t lost(const struct bench_run *r)
@@ -35,6 +35,12 @@ double report_login_rate(const struct bench_run *r)
 double report_traffic_rate(const struct bench_run *r)
 {
 	return r->chat_s > 0 ? (double)r->msgs_recv / r->chat_s : 0.0;
+}
+
+/* pep: items published per second of sending */
+static double publish_rate(const struct bench_run *r)
+{
+	return r->chat_s > 0 ? (double)r->msgs_sent / r->chat_s : 0.0;
 }
 
 double report_kib_per_conn(const struct bench_run *r)
@@ -146,8 +152,8 @@ static void table_traffic(const struct bench_run *r)
 	if (o->scenario == BENCH_CHAT)
 		printf("%-22s %u pairs, %.1f s per step\n", "chat", o->n / 2, o->duration);
 	else
-		printf("%-22s %u users, %u contacts each, %.1f s per step\n", "presence", o->n,
-		       o->contacts, o->duration);
+		printf("%-22s %u users, %u contacts each, %.1f s per step\n",
+		       bench_scenario_names[o->scenario], o->n, o->contacts, o->duration);
 	printf("%-22s sent %" PRIu64 " expected %" PRIu64 " delivered %" PRIu64 " lost %" PRIu64
 	       " malformed %" PRIu64 " out of order %" PRIu64 "\n", "deliveries", r->msgs_sent,
 	       r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->msgs_reordered);
@@ -158,6 +164,12 @@ static void table_traffic(const struct bench_run *r)
 		       r->fl.duplicates, r->fl.missing);
 		printf("%-22s %u lost, %" PRIu64 " taken up again (%" PRIu64 " failed attempts)\n",
 		       "sessions", r->dropped, r->fl.relogins, r->fl.relogin_failures);
+	}
+	if (o->scenario == BENCH_PEP) {
+		printf("%-22s %.1f/s published, %.1f/s delivered; %" PRIu64 " refused\n",
+		       "publishes", publish_rate(r), report_traffic_rate(r), r->pub_errors);
+		printf("%-22s disco#info answered %" PRIu64 ", last items of earlier runs %" PRIu64
+		       " (not counted)\n", "caps", r->disco_answers, r->pep_last);
 	}
 	table_steps(r);
 	printf("%-22s %.1f/s (p99 bound %.3f ms)\n", "highest sustained",
@@ -337,17 +349,28 @@ static void json_steps(FILE *f, const struct bench_run *r)
 	fputs("],\n", f);
 }
 
+/* pep: the figures only it has, inside its object. */
+static void json_pep(FILE *f, const struct bench_run *r)
+{
+	if (r->opt.scenario == BENCH_PEP)
+		fprintf(f, ", \"published_per_s\": %.3f, \"publish_errors\": %" PRIu64
+			", \"disco_answers\": %" PRIu64 ", \"last_items\": %" PRIu64,
+			publish_rate(r), r->pub_errors, r->disco_answers, r->pep_last);
+}
+
 static void json_traffic(FILE *f, const struct bench_run *r)
 {
-	const char *kind = r->opt.scenario == BENCH_CHAT ? "chat" : "presence";
 	fprintf(f, "  \"%s\": {\"senders\": %u, \"pairs\": %u, \"contacts\": %u, \"sent\": %"
 		PRIu64 ", \"expected\": %" PRIu64 ", \"delivered\": %" PRIu64 ", \"lost\": %"
 		PRIu64 ", \"malformed\": %" PRIu64 ", \"out_of_order\": %" PRIu64 ", "
-		"\"duration_s\": %.3f, \"delivered_per_s\": %.3f, \"sustained_per_s\": %.3f},\n",
-		kind, r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : r->opt.n,
+		"\"duration_s\": %.3f, \"delivered_per_s\": %.3f, \"sustained_per_s\": %.3f",
+		bench_scenario_names[r->opt.scenario],
+		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : r->opt.n,
 		r->opt.scenario == BENCH_CHAT ? r->opt.n / 2 : 0, r->opt.contacts, r->msgs_sent,
 		r->msgs_expected, r->msgs_recv, lost(r), r->msgs_bad, r->msgs_reordered, r->chat_s,
 		report_traffic_rate(r), report_sustained_rate(r));
+	json_pep(f, r);
+	fputs("},\n", f);
 	if (r->opt.faults)
 		fprintf(f, "  \"faults\": {\"sent\": %" PRIu64 ", \"delivered\": %" PRIu64
 			", \"offline\": %" PRIu64 ", \"bounced\": %" PRIu64 ", \"duplicates\": %"
@@ -393,7 +416,7 @@ int report_errors(const struct bench_run *r)
 		       (r->msgs_bad > 0) + r->aborted ? 1 : 0;
 	return r->failed + r->dropped + (r->online < r->opt.n) + (lost(r) > 0) +
 	       (r->msgs_bad > 0) + r->aborted + (r->ping_errors > 0) +
-	       (r->pongs < r->pings_sent) ? 1 : 0;
+	       (r->pongs < r->pings_sent) + (r->pub_errors > 0) ? 1 : 0;
 }
 
 int report_json(const struct bench_run *r, const char *path)

@@ -16,7 +16,7 @@
 #define NS 1000000000ull
 #define MAX_WAIT_NS (50ull * 1000000) /* loop wakes at least this often */
 #define GRACE_NS NS		      /* a step's messages must arrive within this */
-#define SETTLE_NS NS		      /* presence: initial fan-out dies down */
+#define SETTLE_NS NS		      /* presence, pep: initial fan-out (and caps) dies down */
 #define QUIET_NS (2 * NS)	      /* --faults: nothing new this long: nothing more comes */
 #define RELOGIN_DELAY_NS (NS / 5)   /* --faults: the closed sessions' ends reach the core */
 
@@ -124,7 +124,7 @@ static int relogin_pending(const struct bench_run *r)
 	return 0;
 }
 
-/* Presence: contacts of user i are (i + d) mod n, d = ±1 .. ±K/2, as
+/* Presence and pep: contacts of user i are (i + d) mod n, d = ±1 .. ±K/2, as
  * `starlingctl provision` and bench/peers create them.  With one thread the
  * update is expected at each contact online now; with several, a contact
  * may be another thread's, and every contact is expected (a session lost
@@ -154,6 +154,11 @@ static int send_one(struct bench_run *r, unsigned i)
 		if (b->state != CS_ONLINE)
 			return -ENOTCONN;
 		rc = xmpp_send_chat(r, a, b->jid, a->seq++, a->next_send_ns);
+	} else if (r->opt.scenario == BENCH_PEP) {
+		/* the publisher's own session names +notify too, and XEP-0163
+		 * notifies the owner's resources as well as the contacts' */
+		rc = xmpp_send_publish(r, a, a->next_send_ns);
+		expect = online_contacts(r, i) + 1;
 	} else {
 		rc = xmpp_send_presence(r, a, a->next_send_ns);
 		expect = online_contacts(r, i);
@@ -279,7 +284,7 @@ static void send_sender(struct bench_run *r, unsigned i, uint64_t now, uint64_t 
 		sched_push(r, i);
 }
 
-/* Chat: pair k is conns[2k] -> conns[2k+1]; presence: every user sends.
+/* Chat: pair k is conns[2k] -> conns[2k+1]; presence, pep: every user sends.
  * Sends everything whose intended time has passed; returns the next time. */
 static uint64_t send_due(struct bench_run *r, uint64_t now)
 {
@@ -354,7 +359,7 @@ static void mark_login(struct bench_sync *s)
 	s->u_step = s->u_login;
 }
 
-/* Presence: the initial fan-out is over, the first step starts now. */
+/* Presence, pep: the initial fan-out is over, the first step starts now. */
 static void mark_settle(struct bench_sync *s)
 {
 	sample_usage(s->opt, &s->u_step);
@@ -427,6 +432,7 @@ static enum phase after_login(struct bench_run *r, uint64_t now, uint64_t *phase
 		step_begin(r, now);
 		return PH_TRAFFIC;
 	case BENCH_PRESENCE:
+	case BENCH_PEP: /* the caps query too: notifications need it answered */
 		*phase_end = now + SETTLE_NS;
 		return PH_SETTLE;
 	default:

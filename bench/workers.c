@@ -97,6 +97,9 @@ static void merge_one(struct bench_run *t, const struct bench_run *r)
 	t->msgs_bad += r->msgs_bad;
 	t->msgs_expected += r->msgs_expected;
 	t->msgs_reordered += r->msgs_reordered;
+	t->pub_errors += r->pub_errors;
+	t->pep_last += r->pep_last;
+	t->disco_answers += r->disco_answers;
 	t->fl.delivered += r->fl.delivered;
 	t->fl.offline += r->fl.offline;
 	t->fl.bounced += r->fl.bounced;

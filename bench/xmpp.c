@@ -1,10 +1,11 @@
 /* xmpp: the client side of RFC 6120/6121 that the bench needs: stream
  * header, STARTTLS, SASL (PLAIN, SCRAM-SHA-1/256), bind, presence and chat
- * messages; with --sasl2, XEP-0388 SASL2 with XEP-0386 Bind 2 inline in
- * place of SASL, the stream restart and bind.  The server's stream is cut
- * into whole elements by lib/xstream; each element is recognised by a few
- * byte checks, not parsed, to keep the client far cheaper per stanza than
- * the server it measures. */
+ * messages, and for pep XEP-0163 publications with the XEP-0115 entity caps
+ * that ask for their notifications; with --sasl2, XEP-0388 SASL2 with
+ * XEP-0386 Bind 2 inline in place of SASL, the stream restart and bind.
+ * The server's stream is cut into whole elements by lib/xstream; each
+ * element is recognised by a few byte checks, not parsed, to keep the
+ * client far cheaper per stanza than the server it measures. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,7 +24,33 @@
 #define NS_BIND2 "urn:xmpp:bind:0"
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_CAPS "http://jabber.org/protocol/caps"
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define PEP_NODE "urn:starling:bench" /* the node published to, and the payload's namespace */
 #define BENCH_MAX_ELEMENT (1u << 20)
+
+/* pep: what the bench says it is (XEP-0030 §3.1) and the XEP-0115 ver of
+ * exactly that, side by side: the server checks that the answer hashes to
+ * the ver (§5.4) before it trusts it, so changing one means computing the
+ * other again.  §5.1: "category/type/lang/name<" per identity, then
+ * "var<" per feature, each list in byte order (as the features are here):
+ *   python3 -c 'import hashlib, base64; print(base64.b64encode(hashlib.sha1(
+ *     b"client/bot//starling-bench<http://jabber.org/protocol/caps<"
+ *     b"http://jabber.org/protocol/disco#info<urn:starling:bench+notify<"
+ *     b"urn:xmpp:ping<").digest()).decode())'
+ * PEP_NODE "+notify" is the filter that asks for the node's notifications
+ * (XEP-0163 §4.2). */
+#define CAPS_NODE "https://starling.bench"
+#define CAPS_VER "luamlLkwA/IHSZwgXPCOOXnyCN4="
+#define CAPS_DISCO                                                                  \
+	"<identity category='client' type='bot' name='starling-bench'/>"           \
+	"<feature var='" NS_CAPS "'/><feature var='" NS_DISCO_INFO "'/>"            \
+	"<feature var='" PEP_NODE "+notify'/><feature var='" NS_PING "'/>"
+/* XEP-0115 §4: initial presence naming them; the server asks once per ver */
+#define CAPS_PRESENCE                                                               \
+	"<presence><c xmlns='" NS_CAPS "' hash='sha-1' node='" CAPS_NODE "' ver='"  \
+	CAPS_VER "'/></presence>"
 #define PLAIN_CAP 65536
 
 const char *const bench_fail_names[FAIL_NCAUSES] = {
@@ -391,8 +418,8 @@ static void logged_in(struct bench_run *r, struct bench_conn *c)
 	BENCH_COUNT(r, online, 1);
 	if (c->fl)
 		faults_online(r, c);
-	else if (c->want_presence)
-		send_str(r, c, "<presence/>"); /* RFC 6121 §4.2 initial presence */
+	else if (c->want_presence) /* RFC 6121 §4.2 initial presence */
+		send_str(r, c, r->opt.scenario == BENCH_PEP ? CAPS_PRESENCE : "<presence/>");
 }
 
 /* The resource is bound: fetch the roster as clients do before initial
@@ -485,15 +512,13 @@ static const char *find_tag(const char *el, size_t len, const char *tag, size_t 
 	return NULL;
 }
 
-/* The stamp after tag (t=<intended send time, ns>) in *sent; 0 when the
- * element carries none.  Up to 23 digits are read, a value past 2^64 - 1
- * saturating (as strtoull() did). */
-static int stamp_of(const char *el, size_t len, const char *tag, uint64_t *sent)
+/* The number at t (before end) in *sent; 0 when there is none.  Up to 23
+ * digits are read, a value past 2^64 - 1 saturating (as strtoull() did). */
+static int stamp_at(const char *t, const char *end, uint64_t *sent)
 {
-	size_t tl = strlen(tag), i = 0;
-	const char *t = find_tag(el, len, tag, tl), *end = el + len;
+	size_t i = 0;
 	uint64_t v = 0;
-	for (t = t ? t + tl : end; t + i < end && i < 23 && (unsigned)(t[i] - '0') < 10; i++) {
+	for (; t + i < end && i < 23 && (unsigned)(t[i] - '0') < 10; i++) {
 		unsigned d = (unsigned)(t[i] - '0');
 		/* 19 digits never pass 2^64 - 1: no check (a division) before */
 		v = i < 19 || v <= (UINT64_MAX - d) / 10 ? v * 10 + d : UINT64_MAX;
@@ -501,6 +526,25 @@ static int stamp_of(const char *el, size_t len, const char *tag, uint64_t *sent)
 	if (i)
 		*sent = v;
 	return i > 0;
+}
+
+/* The stamp after tag (t=<intended send time, ns>) in *sent; 0 when the
+ * element carries none. */
+static int stamp_of(const char *el, size_t len, const char *tag, uint64_t *sent)
+{
+	size_t tl = strlen(tag);
+	const char *t = find_tag(el, len, tag, tl);
+	return t && stamp_at(t + tl, el + len, sent);
+}
+
+/* The stamp of a published item, <stamp xmlns='urn:starling:bench'>t=…:
+ * the server writes the payload out again, in its own quotes, so only the
+ * name and the text are looked at. */
+static int item_stamp(const char *el, size_t len, uint64_t *sent)
+{
+	const char *t = find_tag(el, len, "<stamp", 6), *end = el + len;
+	const char *gt = t ? memchr(t, '>', (size_t)(end - t)) : NULL;
+	return gt && end - gt > 3 && gt[1] == 't' && gt[2] == '=' && stamp_at(gt + 3, end, sent);
 }
 
 /* A stamped chat message or presence update arrived: latency from its
@@ -562,6 +606,36 @@ static void presence_received(struct bench_run *r, struct bench_conn *c, const c
 	if (r->opt.scenario == BENCH_PRESENCE && stamp_of(el, len, "<status>t=", &sent) &&
 	    !from_is(el, len, c->jid))
 		delivered(r, c, sent);
+}
+
+/* pep: an item's notification (XEP-0163), at the publisher's own session
+ * and at each contact's.  One stamped before this run began (the clock is
+ * CLOCK_MONOTONIC, the machine's) is the node's last item from an earlier
+ * run, which the server sends when a session's caps are known: not a
+ * delivery of this run. */
+static void event_received(struct bench_run *r, struct bench_conn *c, const char *el,
+			   size_t len)
+{
+	uint64_t sent;
+	if (!item_stamp(el, len, &sent))
+		r->msgs_bad++;
+	else if (sent < r->t0)
+		r->pep_last++;
+	else
+		delivered(r, c, sent);
+}
+
+/* The answer to a publish: a result tells nothing the notifications do
+ * not; an error means deliveries that will never come, so it is counted
+ * (and the first one shown). */
+static void publish_answered(struct bench_run *r, struct bench_conn *c, const char *el,
+			     size_t len)
+{
+	if (is_result(el, len))
+		return;
+	if (!r->pub_errors++)
+		log_warn("conn %u: publish refused: %.*s", c->idx, (int)(len > 300 ? 300 : len),
+			 el);
 }
 
 /* XEP-0199 §4.2: the server answers a result (or an error if it does not
@@ -639,9 +713,43 @@ static void ping_answer(struct bench_run *r, struct bench_conn *c, const char *e
 	send_str(r, c, iq);
 }
 
+static int is_get(const char *el, size_t len)
+{
+	return has(el, len, "type='get'") || has(el, len, "type=\"get\"");
+}
+
+/* XEP-0030 §3.1: the bench's identity and features (CAPS_DISCO) to whoever
+ * asks; a server checking a ver asks with node#ver, which goes back as it
+ * came.  Attribute values are echoed still escaped, in their own quotes. */
+static void disco_answer(struct bench_run *r, struct bench_conn *c, const char *el, size_t len)
+{
+	char id[128], v[320], to[336] = "", node[336] = "", qi, q, *iq;
+	const char *query = find_tag(el, len, "<query", 6);
+	if (!xmpp_attr(el, len, "id", id, sizeof id, &qi))
+		return;
+	if (xmpp_attr(el, len, "from", v, sizeof v, &q))
+		snprintf(to, sizeof to, " to=%c%s%c", q, v, q);
+	if (query && xmpp_attr(query, len - (size_t)(query - el), "node", v, sizeof v, &q))
+		snprintf(node, sizeof node, " node=%c%s%c", q, v, q);
+	if (asprintf(&iq, "<iq type='result' id=%c%s%c%s><query xmlns='" NS_DISCO_INFO "'%s>"
+		     CAPS_DISCO "</query></iq>", qi, id, qi, to, node) < 0)
+		return;
+	if (!send_str(r, c, iq))
+		r->disco_answers++;
+	free(iq);
+}
+
+/* A publish's answer: its id is pub<k> (xmpp_send_publish). */
+static int is_publish_answer(const char *el, size_t len)
+{
+	char id[32], q;
+	return xmpp_attr(el, len, "id", id, sizeof id, &q) && !strncmp(id, "pub", 3);
+}
+
 static int online_element(struct bench_run *r, struct bench_conn *c, const char *el,
 			  size_t len)
 {
+	int pep = r->opt.scenario == BENCH_PEP;
 	if (r->opt.faults) {
 		if (faults_nonza(r, c, el, len))
 			return XS_CB_CONTINUE;
@@ -649,19 +757,26 @@ static int online_element(struct bench_run *r, struct bench_conn *c, const char 
 		    starts(el, len, "<iq"))
 			faults_stanza_in(c); /* XEP-0198 counts every stanza */
 	}
-	if (starts(el, len, "<iq") && has(el, len, NS_PING) &&
-	    (has(el, len, "type='get'") || has(el, len, "type=\"get\""))) {
+	if (starts(el, len, "<iq") && has(el, len, NS_PING) && is_get(el, len)) {
 		ping_answer(r, c, el, len);
+		return XS_CB_CONTINUE;
+	}
+	if (pep && starts(el, len, "<iq") && has(el, len, NS_DISCO_INFO) && is_get(el, len)) {
+		disco_answer(r, c, el, len);
 		return XS_CB_CONTINUE;
 	}
 	if (starts(el, len, "<message") && r->opt.faults)
 		fault_message(r, c, el, len);
+	else if (starts(el, len, "<message") && pep)
+		event_received(r, c, el, len);
 	else if (starts(el, len, "<message"))
 		message_received(r, c, el, len);
 	else if (starts(el, len, "<presence"))
 		presence_received(r, c, el, len);
 	else if (starts(el, len, "<iq") && has_id(el, len, "ping1"))
 		pong_received(r, c, el, len);
+	else if (pep && starts(el, len, "<iq") && is_publish_answer(el, len))
+		publish_answered(r, c, el, len);
 	/* roster pushes, with --sasl2 and --no-roster the stream's features
 	 * after <success/> (XEP-0388 §2.6.1), and the like: not measured */
 	return XS_CB_CONTINUE;
@@ -931,6 +1046,26 @@ int xmpp_send_presence(struct bench_run *r, struct bench_conn *c, uint64_t inten
 	char m[64 + U64_DIGITS], *p = PUT_LIT(m, "<presence><status>t=");
 	p = put_u64(p, intended_ns);
 	p = PUT_LIT(p, "</status></presence>");
+	return send_n(r, c, m, (size_t)(p - m));
+}
+
+/* XEP-0163 §3: to one's own PEP service (no 'to'), the node created on the
+ * first publish.  The item id is 'current', as singleton nodes (tune, mood,
+ * nick) have it: the node keeps one item whatever its max_items.  The
+ * iq's id is pub<k>, k counted per session. */
+#define PUBLISH_HEAD                                                                \
+	"' type='set'><pubsub xmlns='" NS_PUBSUB "'><publish node='" PEP_NODE      \
+	"'><item id='current'><stamp xmlns='" PEP_NODE "'>t="
+#define PUBLISH_TAIL "</stamp></item></publish></pubsub></iq>"
+
+int xmpp_send_publish(struct bench_run *r, struct bench_conn *c, uint64_t intended_ns)
+{
+	char m[sizeof "<iq id='pub" + sizeof PUBLISH_HEAD + sizeof PUBLISH_TAIL + 2 * U64_DIGITS];
+	char *p = PUT_LIT(m, "<iq id='pub");
+	p = put_u64(p, c->seq++);
+	p = PUT_LIT(p, PUBLISH_HEAD);
+	p = put_u64(p, intended_ns);
+	p = PUT_LIT(p, PUBLISH_TAIL);
 	return send_n(r, c, m, (size_t)(p - m));
 }
 

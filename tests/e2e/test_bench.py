@@ -272,6 +272,57 @@ def test_presence_without_roster_fails(server, tmp_path):
     assert data['ok'] is False and data['presence']['lost'] == data['presence']['expected'] > 0
 
 
+def run_pep(server, tmp_path, pattern, n, k, *args):
+    return run_bench(server, (pattern, 'peppw'), tmp_path, 'pep', '-n', str(n),
+                     '--contacts', str(k), '--rate', '2', '--duration', '1', *args)
+
+
+def test_pep(server, tmp_path):
+    """Users with K mutual contacts publish stamped PEP items (XEP-0163);
+    their entity caps (XEP-0115) ask for the node, so every item must reach
+    the publisher's own session and each contact's: K + 1 notifications a
+    publish, once each.  The server learns the caps by one disco#info query
+    for all the sessions that name the ver, and checks its hash."""
+    n, k = 8, 4
+    server.ctl('provision', 'pep%d', str(n), 'peppw', '--contacts', str(k))
+    data = run_pep(server, tmp_path, 'pep%d', n, k, '--pids', pids_of(server))
+    check_logins(data, n)
+    pep = data['pep']
+    assert pep['senders'] == n and pep['contacts'] == k
+    assert pep['sent'] == n * 2
+    assert pep['expected'] == pep['sent'] * (k + 1) == pep['delivered']
+    assert pep['lost'] == 0 and pep['malformed'] == 0 and pep['publish_errors'] == 0
+    assert pep['published_per_s'] > 0 and pep['delivered_per_s'] > 0
+    assert pep['disco_answers'] <= 1  # once per ver (none if this server knows it already)
+    assert pep['last_items'] == 0  # nothing was published to these accounts before
+    check_hist(data['message_latency'], pep['delivered'])
+    check_cpu(data, deliveries=True)
+    check_series(data)
+    # Again, on two threads: each session first gets the last item of its
+    # own node and of each contact's, stamped by the run before (not counted),
+    # and the ver is known: no query.
+    data = run_pep(server, tmp_path, 'pep%d', n, k, '--threads', '2')
+    pep = data['pep']
+    assert pep['last_items'] == n * (k + 1) and pep['disco_answers'] == 0
+    assert pep['expected'] == pep['sent'] * (k + 1) == pep['delivered'] > 0
+
+
+def test_pep_without_roster_fails(server, tmp_path):
+    """Accounts with no contacts get only their own notifications: the
+    contacts' share is lost, and the run must say so and exit non-zero."""
+    server.ctl('provision', 'pepl%d', '4', 'peppw')
+    out = tmp_path / 'pepl.json'
+    r = subprocess.run([str(_bench()), 'pep', '--port', str(server.port), '-n', '4',
+                        '--user', 'pepl%d', '--password', 'peppw', '--contacts', '2',
+                        '--rate', '2', '--duration', '1', '--timeout', '2',
+                        '--json', str(out)], capture_output=True, text=True,
+                       timeout=BENCH_TIMEOUT)
+    assert r.returncode == 1
+    pep = json.loads(out.read_text())['pep']
+    assert pep['sent'] == 8 and pep['expected'] == 8 * 3
+    assert pep['delivered'] == 8 and pep['lost'] == 8 * 2
+
+
 def test_plot(server, accounts, tmp_path):
     data_path = tmp_path / 'chat.json'
     run_bench(server, accounts, tmp_path, 'chat', '-n', '2', '--rate', '20', '--duration', '2')
