@@ -62,14 +62,16 @@ static const char store_schema[] =
 	" PRIMARY KEY(user, node, item_id));"
 	"CREATE INDEX IF NOT EXISTS pep_item_seq ON pep_item(user, node, seq);"
 	/* What each account's items take, kept by triggers so that a publish
-	 * checks its quota with one read (items are deleted before they are
-	 * replaced: REPLACE would not fire the delete trigger). */
+	 * checks its quota with one read (a republished id is an upsert, which
+	 * fires the update trigger; REPLACE would fire neither). */
 	"CREATE TABLE IF NOT EXISTS pep_usage(user TEXT PRIMARY KEY, bytes INTEGER NOT NULL);"
 	"CREATE TRIGGER IF NOT EXISTS pep_usage_ins AFTER INSERT ON pep_item BEGIN"
 	" INSERT INTO pep_usage VALUES(NEW.user, NEW.size)"
 	" ON CONFLICT(user) DO UPDATE SET bytes = bytes + NEW.size; END;"
 	"CREATE TRIGGER IF NOT EXISTS pep_usage_del AFTER DELETE ON pep_item BEGIN"
-	" UPDATE pep_usage SET bytes = bytes - OLD.size WHERE user = OLD.user; END;";
+	" UPDATE pep_usage SET bytes = bytes - OLD.size WHERE user = OLD.user; END;"
+	"CREATE TRIGGER IF NOT EXISTS pep_usage_upd AFTER UPDATE OF size ON pep_item BEGIN"
+	" UPDATE pep_usage SET bytes = bytes - OLD.size + NEW.size WHERE user = NEW.user; END;";
 
 
 static const char *const store_sql[Q_COUNT] = {
@@ -130,7 +132,8 @@ static const char *const store_sql[Q_COUNT] = {
 	[Q_PEP_ITEM_PUT] = "INSERT INTO pep_item VALUES(?1,?2,?3,"
 			   " (SELECT coalesce(max(seq), 0) + 1 FROM pep_item WHERE user=?1 AND node=?2),"
 			   " length(CAST(?4 AS BLOB)) + length(CAST(?2 AS BLOB)) +"
-			   " length(CAST(?3 AS BLOB)), ?4)",
+			   " length(CAST(?3 AS BLOB)), ?4) ON CONFLICT(user, node, item_id) DO UPDATE"
+			   " SET seq = excluded.seq, size = excluded.size, xml = excluded.xml",
 	/* Keeps the newest ?3 items of the node (XEP-0060 §7.1.2: max_items). */
 	[Q_PEP_ITEM_TRIM] = "DELETE FROM pep_item WHERE user=?1 AND node=?2 AND seq <="
 			    " (SELECT seq FROM pep_item WHERE user=?1 AND node=?2"

@@ -54,16 +54,14 @@ static int item_del(struct store *st, const char *user, const char *node, const 
 }
 
 /* Runs the bound statement s, then keeps the node's newest max items, in
- * one transaction; with id, the item of that id goes first (replaced). */
+ * one transaction. */
 static int step_and_trim(struct store *st, sqlite3_stmt *s, const char *what, const char *user,
-			 const char *node, const char *id, unsigned max)
+			 const char *node, unsigned max)
 {
 	int rc = store_begin(st);
 	if (rc)
 		return rc;
-	if (id)
-		rc = item_del(st, user, node, id);
-	rc = rc ? rc : store_step_done(st, s, what);
+	rc = store_step_done(st, s, what);
 	if (!rc)
 		rc = trim(st, user, node, max);
 	if (rc) {
@@ -83,7 +81,7 @@ int store_pep_node_put(struct store *st, const char *user, const char *node,
 	sqlite3_bind_int(s, 4, cfg->max_items);
 	sqlite3_bind_int(s, 5, cfg->send_last);
 	sqlite3_bind_int(s, 6, cfg->notify_retract);
-	return step_and_trim(st, s, "pep node put", user, node, NULL, cfg->max_items);
+	return step_and_trim(st, s, "pep node put", user, node, cfg->max_items);
 }
 
 int store_pep_node_del(struct store *st, const char *user, const char *node)
@@ -153,7 +151,7 @@ int store_pep_item_put(struct store *st, const char *user, const char *node, con
 	store_bind_text(s, 2, node);
 	store_bind_text(s, 3, id);
 	store_bind_text(s, 4, xml);
-	return step_and_trim(st, s, "pep item put", user, node, id, max);
+	return step_and_trim(st, s, "pep item put", user, node, max);
 }
 
 int64_t store_pep_bytes(struct store *st, const char *user, const char *node, const char *id)

@@ -5,6 +5,7 @@
 # database with 100 users x 20 mutual contacts), then 500 presence updates
 # from bin/starling-bench; writes OUT.core, OUT.cm (callgrind) and OUT.txt
 # (the bench's report).  Port 5422 on 127.0.0.1; servers stopped by PID.
+# SCENARIO=pep runs 500 PEP publishes instead (the same users and contacts).
 set -euo pipefail
 BIN=$(cd "${1:?usage: presence_callgrind.sh BIN OUT}" && pwd)
 OUT=$(realpath -m "${2:?usage: presence_callgrind.sh BIN OUT}")
@@ -22,7 +23,7 @@ while [ ! -S "$D/core.sock" ]; do sleep 0.2; done
 valgrind --tool=callgrind --callgrind-out-file="$OUT.cm" "$BIN/starling-cm" -c "$D/c.conf" 2>/dev/null &
 cm=$!
 sleep 4 # the cm under valgrind takes a while to listen
-bin/starling-bench presence --port 5422 --user user%d --password benchpw -n 100 --contacts 20 \
+bin/starling-bench "${SCENARIO:-presence}" --port 5422 --user user%d --password benchpw -n 100 --contacts 20 \
 	--login-rate 50 --concurrency 10 --rate 1 --duration 5 --timeout 60 --p99-bound 100000 \
 	>"$OUT.txt" 2>&1 || true
 kill -TERM "$cm"

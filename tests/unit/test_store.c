@@ -488,6 +488,11 @@ static void test_pep(struct store *st)
 	CHECK(store_pep_item_put(st, "pa@example.com", "n", "1", "<c/>", 2) == 0);
 	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 1000, pep_collect, out) == 0);
 	CHECK_STR(out, "2=<b/>;1=<c/>;");
+	/* Republishing counts the new size only: 2 x (4 + node 1 + id 1). */
+	CHECK(store_pep_bytes(st, "pa@example.com", "x", "y") == 12);
+	CHECK(store_pep_item_put(st, "pa@example.com", "n", "1", "<cc/>", 2) == 0);
+	CHECK(store_pep_bytes(st, "pa@example.com", "x", "y") == 13);
+	CHECK(store_pep_item_put(st, "pa@example.com", "n", "1", "<c/>", 2) == 0);
 	/* A byte budget keeps the newest that fit together. */
 	out[0] = 0;
 	CHECK(store_pep_item_load(st, "pa@example.com", "n", NULL, 10, 7, pep_collect, out) == 0);
