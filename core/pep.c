@@ -667,6 +667,19 @@ static int send_last_one(void *arg, const char *owner, const char *node, const c
 	return 0;
 }
 
+void pep_send_subscribed(struct core *c, struct core_user *owner, struct core_user *subscriber)
+{
+	char to[CORE_JID_MAX];
+	for (struct session *s = subscriber->sessions; s; s = s->user_next) {
+		if (!(s->flags & SESSION_AVAILABLE) || !caps_interested(s) ||
+		    session_full_jid(c, s, to, sizeof to) < 0)
+			continue;
+		struct last_ctx l = {.c = c, .s = s, .to = to};
+		if (store_pep_last_of(c->store, owner->bare, send_last_one, &l))
+			log_warn("pep: last items of %s for %s not sent", owner->bare, to);
+	}
+}
+
 void pep_send_last(struct core *c, struct session *s)
 {
 	char to[CORE_JID_MAX];

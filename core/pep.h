@@ -57,4 +57,9 @@ void pep_disco_items(const struct iq_req *r);
  * is subscribed to (XEP-0163 §4.3.2). */
 void pep_send_last(struct core *c, struct session *s);
 
+/* The owner has just let subscriber see its presence (RFC 6121 §3.1.5):
+ * the subscriber's available resources that ask for the owner's nodes get
+ * their last items (XEP-0163 §4.3.2). */
+void pep_send_subscribed(struct core *c, struct core_user *owner, struct core_user *subscriber);
+
 #endif

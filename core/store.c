@@ -161,6 +161,12 @@ static const char *const store_sql[Q_COUNT] = {
 		       " (SELECT r.contact FROM roster r JOIN roster o ON o.user = r.contact"
 		       " AND o.contact = ?1 AND o.subscription & 2"
 		       " WHERE r.user = ?1 AND r.subscription & 1))) ORDER BY n.user",
+	/* XEP-0163 §4.3.2 on subscription: the last items of one owner's
+	 * nodes that are not whitelisted and not configured never to send. */
+	[Q_PEP_LAST_OF] = "SELECT n.user, n.node, i.item_id, i.rowid FROM pep_node n"
+			  " JOIN pep_item i ON i.rowid = (SELECT rowid FROM pep_item"
+			  " WHERE user = n.user AND node = n.node ORDER BY seq DESC LIMIT 1)"
+			  " WHERE n.user = ?1 AND n.access != 2 AND n.send_last != 0",
 	[Q_PEP_ITEM_XML] = "SELECT xml FROM pep_item WHERE rowid=?1",
 	/* Payload bytes the account keeps, but for one item (the one a publish
 	 * replaces). */

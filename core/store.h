@@ -171,6 +171,13 @@ int store_pep_last(struct store *st, const char *user,
 		   int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
 			     int64_t item),
 		   void *ctx);
+/* The same for one owner's nodes, for a contact that has just been allowed
+ * to see its presence (XEP-0163 §4.3.2, send_last_published_item on_sub
+ * or on_sub_and_presence). */
+int store_pep_last_of(struct store *st, const char *owner,
+		      int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
+				int64_t item),
+		      void *ctx);
 /* The payload of an item store_pep_last named: 0 with *xml malloc'd (the
  * caller frees), -ENOENT, -EIO. */
 int store_pep_item_xml(struct store *st, int64_t item, char **xml);

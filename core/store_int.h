@@ -58,6 +58,7 @@ enum store_stmt {
 	Q_PEP_ITEM_LOAD,
 	Q_PEP_ITEM_GET,
 	Q_PEP_LAST,
+	Q_PEP_LAST_OF,
 	Q_PEP_BYTES,
 	Q_PEP_ITEM_XML,
 	Q_BEGIN,

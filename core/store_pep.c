@@ -4,8 +4,9 @@
 #include "store_int.h"
 
 /* Q_PEP_LAST names these two values in SQL. */
-_Static_assert(STORE_PEP_WHITELIST == 2 && STORE_PEP_ON_SUB_AND_PRESENCE == 2,
-	       "store.c's Q_PEP_LAST");
+_Static_assert(STORE_PEP_WHITELIST == 2 && STORE_PEP_ON_SUB_AND_PRESENCE == 2 &&
+		       STORE_PEP_NEVER == 0,
+	       "store.c's Q_PEP_LAST and Q_PEP_LAST_OF");
 
 int store_pep_node_get(struct store *st, const char *user, const char *node,
 		       struct store_pep_config *cfg)
@@ -215,6 +216,16 @@ int store_pep_item_xml(struct store *st, int64_t item, char **xml)
 		rc = rc == SQLITE_DONE ? -ENOENT : store_fail(st, "pep item xml");
 	sqlite3_reset(s);
 	return rc;
+}
+
+int store_pep_last_of(struct store *st, const char *owner,
+		      int (*cb)(void *ctx, const char *owner, const char *node, const char *id,
+				int64_t item),
+		      void *ctx)
+{
+	sqlite3_stmt *s = store_stmt(st, Q_PEP_LAST_OF);
+	store_bind_text(s, 1, owner);
+	return each_row(st, s, "pep last items of", last_row, (void *)cb, ctx);
 }
 
 int store_pep_last(struct store *st, const char *user,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "pep.h"
 #include "presence.h"
 #include "roster.h"
 #include "router.h"
@@ -112,8 +113,10 @@ static void auto_reply(struct core *c, const char *user, const char *ubare,
 	core_jid_split(core_wstr(contact), &v);
 	if (v.has_local && !v.has_resource)
 		cu = session_user(c, contact, strlen(contact));
-	if (type == STANZA_T_SUBSCRIBED && cu && uu)
+	if (type == STANZA_T_SUBSCRIBED && cu && uu) {
 		presence_send_current(c, cu, uu, 0);
+		pep_send_subscribed(c, cu, uu);
+	}
 	store_item_free(&it);
 }
 
@@ -123,9 +126,10 @@ static void after_inbound(struct core *c, struct core_user *uu, struct core_user
 {
 	if (!uu || !cu)
 		return;
-	if (type == STANZA_T_SUBSCRIBED)
+	if (type == STANZA_T_SUBSCRIBED) {
 		presence_send_current(c, uu, cu, 0); /* §3.1.5 */
-	else if (type == STANZA_T_UNSUBSCRIBED)
+		pep_send_subscribed(c, uu, cu);	     /* XEP-0163 §4.3.2 */
+	} else if (type == STANZA_T_UNSUBSCRIBED)
 		presence_send_current(c, uu, cu, 1); /* §3.2.2 */
 	else if (type == STANZA_T_UNSUBSCRIBE)
 		presence_send_current(c, cu, uu, 1); /* §3.3.3 */

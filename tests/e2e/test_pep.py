@@ -968,6 +968,33 @@ def test_last_items_once_per_available_period(server):
         b.close()
 
 
+def test_new_subscriber_gets_the_last_items(server):
+    """XEP-0163 §4.3.2: when alice approves bob's subscription, bob's
+    resources that ask for her nodes get their last items at once (not the
+    whitelisted ones, not one configured never to send)."""
+    (aj, apw), (bj, bpw) = _users(server, 'alice', 'bob')
+    node, white, never = _node('shared'), _node('white'), _node('never')
+    a = Peer(server, aj, apw, 'pc')
+    b = Peer(server, bj, bpw, 'pc')
+    try:
+        _ok_publish(a, node, 'i', text='hello')
+        _ok_publish(a, white, 'w', options=_options(access_model='whitelist'))
+        _ok_publish(a, never, 'n', options=_options(send_last_published_item='never'))
+        a.online()
+        _asked(b, [n + '+notify' for n in (node, white, never)])
+        assert [_xml(m) for m in _events(b.drain())] == []  # not a contact yet
+        b.send("<presence type='subscribe' to='%s'/>" % aj)
+        a.take(lambda e: _is(e, 'presence') and e.get('type') == 'subscribe')
+        a.send("<presence type='subscribed' to='%s'/>" % bj)
+        a.sync()
+        b.sync()
+        got = [_notified_items(m, aj, b.full, node, headline=False)
+               for m in _events(b.drain())]
+        assert got == [[('i', 'hello')]], got
+    finally:
+        _close(a, b)
+
+
 def test_big_items_are_bounded_per_answer_and_per_login(server):
     """Whatever users publish, one items answer carries at most 256 KiB of
     payload (the newest that fit, XEP-0060 §6.5.7 lets a service return
