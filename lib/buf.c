@@ -58,6 +58,11 @@ int buf_append_xml_escaped(struct buf *b, const char *s, size_t n)
 		case '>': rep = "&gt;"; break;
 		case '"': rep = "&quot;"; break;
 		case '\'': rep = "&apos;"; break;
+		/* Kept as they are in attribute values, which XML 1.0 §3.3.3
+		 * would normalise to spaces; the same characters in text. */
+		case '\t': rep = "&#9;"; break;
+		case '\n': rep = "&#10;"; break;
+		case '\r': rep = "&#13;"; break;
 		default: continue;
 		}
 		if (buf_append(b, s + start, i - start) || buf_append_str(b, rep))

@@ -24,7 +24,8 @@ static inline const char *buf_head(const struct buf *b) { return b->off ? b->dat
 /* Append n bytes. Returns 0 or -ENOMEM (also when the buffer would pass BUF_MAX). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
-/* Append s with XML escaping of & < > " ' (for attribute values and text). */
+/* Append s with XML escaping of & < > " ' and TAB, LF, CR as character
+ * references (for attribute values, where they survive normalisation, and text). */
 int buf_append_xml_escaped(struct buf *b, const char *s, size_t n);
 /* Make room for n more bytes; returns a pointer to write to, or NULL. Call
  * buf_commit() with what was written. */

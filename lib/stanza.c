@@ -152,25 +152,6 @@ void stanza_free(struct stanza *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Attribute-value escaping that also keeps TAB/LF/CR, which attribute-value
- * normalisation (XML 1.0 §3.3.3) would turn into spaces on reparse. */
-static int stanza_put_attr_value(struct buf *out, const char *v, size_t n)
-{
-	size_t start = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *rep;
-		switch (v[i]) {
-		case '\t': rep = "&#9;"; break;
-		case '\n': rep = "&#10;"; break;
-		case '\r': rep = "&#13;"; break;
-		default: continue;
-		}
-		if (buf_append_xml_escaped(out, v + start, i - start) || buf_append_str(out, rep))
-			return -ENOMEM;
-		start = i + 1;
-	}
-	return buf_append_xml_escaped(out, v + start, n - start);
-}
 
 int stanza_put_attr(struct buf *out, const xmlChar *prefix, const char *name, const char *value,
 		    size_t value_len)
@@ -180,7 +161,7 @@ int stanza_put_attr(struct buf *out, const xmlChar *prefix, const char *name, co
 		err = buf_append_str(out, (const char *)prefix) || buf_append_str(out, ":");
 	if (!err)
 		err = buf_append_str(out, name) || buf_append_str(out, "=\"") ||
-		      stanza_put_attr_value(out, value, value_len) || buf_append_str(out, "\"");
+		      buf_append_xml_escaped(out, value, value_len) || buf_append_str(out, "\"");
 	return err ? -ENOMEM : 0;
 }
 
@@ -194,11 +175,11 @@ int stanza_put_ns(struct buf *out, const xmlChar *prefix, const char *href)
 		  (prefix && buf_append_str(out, (const char *)prefix)) || buf_append_str(out, "=\"");
 	const char *amp;
 	while (!err && (amp = strstr(href, "&#38;"))) {
-		err = stanza_put_attr_value(out, href, (size_t)(amp - href)) ||
+		err = buf_append_xml_escaped(out, href, (size_t)(amp - href)) ||
 		      buf_append_str(out, "&amp;");
 		href = amp + 5;
 	}
-	err = err || stanza_put_attr_value(out, href, strlen(href)) || buf_append_str(out, "\"");
+	err = err || buf_append_xml_escaped(out, href, strlen(href)) || buf_append_str(out, "\"");
 	return err ? -ENOMEM : 0;
 }
 

@@ -457,6 +457,29 @@ def test_publish_retrieve_republish(server):
         a.close()
 
 
+def test_ids_and_node_names_keep_their_whitespace(server):
+    """A node name or item id with a tab or a newline comes back with it, in
+    the publish result, a retrieval and a notification (escaped as character
+    references: XML 1.0 §3.3.3 would turn them into spaces)."""
+    ((aj, apw),) = _users(server, 'alice')
+    node, item = _node() + '\tx', 'line\none'
+    a = Peer(server, aj, apw, 'pc')
+    try:
+        _asked(a, [node + '+notify'])
+        esc = lambda v: quoteattr(v).replace('\t', '&#9;').replace('\n', '&#10;')
+        r = a.iq('set', "<pubsub xmlns='%s'><publish node=%s><item id=%s>%s</item></publish>"
+                 "</pubsub>" % (NS_PUBSUB, esc(node), esc(item), _entry('ws')))
+        assert _published(r, node) == item
+        got = a.iq('get', "<pubsub xmlns='%s'><items node=%s/></pubsub>" % (NS_PUBSUB, esc(node)))
+        items = got.find('%s/%s' % (q(NS_PUBSUB, 'pubsub'), q(NS_PUBSUB, 'items')))
+        assert items.get('node') == node and _entries(items, NS_PUBSUB, got) == [(item, 'ws')]
+        a.sync()
+        events = list(_events(a.drain()))
+        assert [_notified_items(m, aj, a.full, node) for m in events] == [[(item, 'ws')]]
+    finally:
+        a.close()
+
+
 def test_max_items_order_and_item_by_id(server):
     """pubsub#max_items keeps that many of the newest items, served oldest
     first; max_items on retrieval gives the newest k; a republished id

@@ -31,8 +31,20 @@ static void test_drop_keeps(void)
 	CHECK(b.data == NULL && b.cap == 0);
 }
 
+/* TAB, LF and CR as references: in an attribute value they would otherwise
+ * come back as spaces (XML 1.0 §3.3.3). */
+static void test_xml_escaped(void)
+{
+	struct buf b = {0};
+	CHECK(buf_append_xml_escaped(&b, "a\tb\nc\rd<&>\"'", 12) == 0);
+	CHECK(buf_avail(&b) == strlen("a&#9;b&#10;c&#13;d&lt;&amp;&gt;&quot;&apos;") &&
+	      !memcmp(buf_head(&b), "a&#9;b&#10;c&#13;d&lt;&amp;&gt;&quot;&apos;", buf_avail(&b)));
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_xml_escaped();
 	test_consume_frees();
 	test_drop_keeps();
 	CHECK_DONE();
