@@ -25,6 +25,17 @@
 #define IQ_NS_PING "urn:xmpp:ping"
 
 
+xmlNodePtr iq_child(xmlNodePtr n, const char *name, int *count)
+{
+	xmlNodePtr first = NULL;
+	*count = 0;
+	for (xmlNodePtr k = n ? n->children : NULL; k; k = k->next)
+		if (k->type == XML_ELEMENT_NODE && (!name || !strcmp((const char *)k->name, name)) &&
+		    !(*count)++)
+			first = k;
+	return first;
+}
+
 int iq_is(xmlNodePtr n, const char *ns, const char *name)
 {
 	return n->ns && !strcmp((const char *)n->ns->href, ns) &&
@@ -98,13 +109,8 @@ void iq_result(const struct iq_req *r, const char *inner, size_t len)
 /* RFC 6120 §8.2.3: a get or set carries exactly one payload element. */
 static xmlNodePtr iq_payload(xmlDocPtr d)
 {
-	xmlNodePtr root = xmlDocGetRootElement(d), payload = NULL;
-	int count = 0;
-	for (xmlNodePtr n = root ? root->children : NULL; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE) {
-			payload = n;
-			count++;
-		}
+	int count;
+	xmlNodePtr payload = iq_child(xmlDocGetRootElement(d), NULL, &count);
 	return count == 1 ? payload : NULL;
 }
 

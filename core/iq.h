@@ -28,6 +28,9 @@ struct iq_req {
 	enum iq_target target;
 };
 
+/* The first child element of n named name (any name when NULL), or NULL;
+ * *count gets how many there are. */
+xmlNodePtr iq_child(xmlNodePtr n, const char *name, int *count);
 /* 1 when p is the element {ns}name. */
 int iq_is(xmlNodePtr p, const char *ns, const char *name);
 /* The request addresses the requester's own account: no 'to' (RFC 6120

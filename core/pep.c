@@ -79,19 +79,6 @@ static int is_el(xmlNodePtr n, const char *name)
 	return n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
 }
 
-/* The only child element named name of n, NULL if none; *count gets how many. */
-static xmlNodePtr child(xmlNodePtr n, const char *name, int *count)
-{
-	xmlNodePtr one = NULL;
-	*count = 0;
-	for (xmlNodePtr k = n->children; k; k = k->next)
-		if (k->type == XML_ELEMENT_NODE && (!name || !strcmp((const char *)k->name, name))) {
-			one = k;
-			++*count;
-		}
-	return one;
-}
-
 /* <message type="headline"><event>inner</event></message> from the owner
  * to every available resource that asked for the node (XEP-0163 §4.3.1):
  * the owner's own, and for a node not whitelisted, the contacts' that the
@@ -178,7 +165,7 @@ static void new_item_id(struct core *c, char *out, size_t cap)
 static enum pep_err publish_options(const struct pep_op *o, int exists, struct store_pep_config *cfg)
 {
 	int count;
-	xmlNodePtr po = child(o->r->payload, "publish-options", &count);
+	xmlNodePtr po = iq_child(o->r->payload, "publish-options", &count);
 	xmlNodePtr x = po ? pep_config_form_of(po) : NULL;
 	if (!x)
 		return 0;
@@ -252,10 +239,10 @@ static void publish_result(const struct pep_op *o, const char *id)
 static void publish(const struct pep_op *o)
 {
 	int n;
-	xmlNodePtr item = child(o->el, "item", &n), payload = NULL;
+	xmlNodePtr item = iq_child(o->el, "item", &n), payload = NULL;
 	if (n != 1)
 		return pep_error(o, n ? PEP_INVALID_PAYLOAD : PEP_ITEM_REQUIRED);
-	if (!(payload = child(item, NULL, &n)) || n != 1)
+	if (!(payload = iq_child(item, NULL, &n)) || n != 1)
 		return pep_error(o, PEP_INVALID_PAYLOAD);
 	char gen[48], *xml = NULL;
 	xmlChar *given = xmlGetProp(item, (const xmlChar *)"id");
@@ -374,7 +361,7 @@ static void items_get(const struct pep_op *o)
 static int attr_bool(xmlNodePtr el, const char *name, int dflt)
 {
 	xmlChar *v = xmlGetProp(el, (const xmlChar *)name);
-	int yes = v ? !strcmp((const char *)v, "true") || !strcmp((const char *)v, "1") : dflt;
+	int yes = v ? pep_config_bool((const char *)v) == 1 : dflt;
 	xmlFree(v);
 	return yes;
 }
@@ -383,7 +370,7 @@ static int attr_bool(xmlNodePtr el, const char *name, int dflt)
 static void retract(const struct pep_op *o)
 {
 	int n;
-	xmlNodePtr item = child(o->el, "item", &n);
+	xmlNodePtr item = iq_child(o->el, "item", &n);
 	xmlChar *id = item && n == 1 ? xmlGetProp(item, (const xmlChar *)"id") : NULL;
 	struct store_pep_config cfg;
 	struct buf ev = {0};
@@ -415,7 +402,7 @@ static void create(const struct pep_op *o)
 		return err(o, rc ? ROUTER_ERR_INTERNAL : ROUTER_ERR_CONFLICT); /* §8.1.3.5 */
 	cfg = pep_config_default;
 	unsigned seen = 0;
-	xmlNodePtr conf = child(o->r->payload, "configure", &n);
+	xmlNodePtr conf = iq_child(o->r->payload, "configure", &n);
 	xmlNodePtr x = conf ? pep_config_form_of(conf) : NULL;
 	enum pep_err e;
 	if (x && pep_config_read(x, PEP_FORM_NODE_CONFIG, 0, &cfg, &seen))
@@ -550,14 +537,6 @@ static void dispatch(const struct pep_op *o, int owner_ns)
 		d->fn(o);
 }
 
-static xmlNodePtr first_el(xmlNodePtr n)
-{
-	for (n = n->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE)
-			return n;
-	return NULL;
-}
-
 int pep_iq(const struct iq_req *r)
 {
 	int owner_ns = iq_is(r->payload, PUBSUB_OWNER_NS, "pubsub");
@@ -565,7 +544,8 @@ int pep_iq(const struct iq_req *r)
 		return 0;
 	if (r->target == IQ_TO_SERVER && r->s->to.len)
 		return 0; /* the domain is no pubsub service: service-unavailable */
-	struct pep_op o = {.r = r, .el = first_el(r->payload)};
+	int n;
+	struct pep_op o = {.r = r, .el = iq_child(r->payload, NULL, &n)};
 	if (!o.el || iq_account(r, o.owner, sizeof o.owner)) {
 		err(&o, ROUTER_ERR_BAD_REQUEST);
 		return 1;

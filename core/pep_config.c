@@ -39,8 +39,7 @@ static int name_index(const char *v, const char *const *names, int n)
 	return -1;
 }
 
-/* XEP-0004 §3.3 boolean: 1, 0, or -1 when it is none. */
-static int boolean(const char *v)
+int pep_config_bool(const char *v)
 {
 	if (!strcmp(v, "1") || !strcmp(v, "true"))
 		return 1;
@@ -80,7 +79,7 @@ static int field(const char *var, const char *v, struct store_pep_config *cfg)
 		return F_SEND_LAST;
 	}
 	if (!strcmp(var, "pubsub#notify_retract")) {
-		if ((i = boolean(v)) < 0)
+		if ((i = pep_config_bool(v)) < 0)
 			return -EINVAL;
 		cfg->notify_retract = (uint8_t)i;
 		return F_NOTIFY_RETRACT;
@@ -88,7 +87,7 @@ static int field(const char *var, const char *v, struct store_pep_config *cfg)
 	/* Items always persist and notifications always carry payloads. */
 	if (!strcmp(var, "pubsub#persist_items") || !strcmp(var, "pubsub#deliver_payloads") ||
 	    !strcmp(var, "pubsub#deliver_notifications"))
-		return boolean(v) == 1 ? 0 : -EINVAL;
+		return pep_config_bool(v) == 1 ? 0 : -EINVAL;
 	return -ENOENT;
 }
 

@@ -21,6 +21,9 @@ xmlNodePtr pep_config_form_of(xmlNodePtr parent);
  * service cannot honour, or (strict) a field it does not know. */
 int pep_config_read(xmlNodePtr x, const char *form_type, int strict,
 		    struct store_pep_config *cfg, unsigned *seen);
+/* XEP-0004 §3.3 boolean ("1", "true", "0", "false"): 1, 0, or -1 when it
+ * is none of them. */
+int pep_config_bool(const char *v);
 /* 1 when a and b agree on every field in seen. */
 int pep_config_same(const struct store_pep_config *a, const struct store_pep_config *b,
 		    unsigned seen);

@@ -15,14 +15,9 @@
 /* The query's only element child, NULL when it has none or several. */
 static xmlNodePtr private_child(xmlNodePtr q)
 {
-	xmlNodePtr one = NULL;
-	for (xmlNodePtr n = q->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE) {
-			if (one)
-				return NULL;
-			one = n;
-		}
-	return one;
+	int n;
+	xmlNodePtr one = iq_child(q, NULL, &n);
+	return n == 1 ? one : NULL;
 }
 
 /* §2.3: the child needs a namespace of its own; a child without one

@@ -74,6 +74,13 @@ static const char store_schema[] =
 	" UPDATE pep_usage SET bytes = bytes - OLD.size + NEW.size WHERE user = NEW.user; END;";
 
 
+/* Each node with its newest item (one index probe a node), the item as its
+ * id and row: what Q_PEP_LAST and Q_PEP_LAST_OF select from. */
+#define PEP_NEWEST_ITEMS                                                                        \
+	"SELECT n.user, n.node, i.item_id, i.rowid FROM pep_node n"                                \
+	" JOIN pep_item i ON i.rowid = (SELECT rowid FROM pep_item"                                \
+	" WHERE user = n.user AND node = n.node ORDER BY seq DESC LIMIT 1)"
+
 static const char *const store_sql[Q_COUNT] = {
 	[Q_USER_ADD] = "INSERT INTO users VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 	[Q_USER_SET] = "UPDATE users SET sha1_salt=?2, sha1_iter=?3, sha1_stored=?4,"
@@ -154,19 +161,14 @@ static const char *const store_sql[Q_COUNT] = {
 	/* Without the payloads: the caller fetches those it wants by rowid.
 	 * A contact's node needs the contact's roster to say "from" (the same
 	 * rule as reading it, XEP-0163 §4.1), not only the user's "to". */
-	[Q_PEP_LAST] = "SELECT n.user, n.node, i.item_id, i.rowid FROM pep_node n"
-		       " JOIN pep_item i ON i.rowid = (SELECT rowid FROM pep_item"
-		       " WHERE user = n.user AND node = n.node ORDER BY seq DESC LIMIT 1)"
+	[Q_PEP_LAST] = PEP_NEWEST_ITEMS
 		       " WHERE n.send_last = 2 AND (n.user = ?1 OR (n.access != 2 AND n.user IN"
 		       " (SELECT r.contact FROM roster r JOIN roster o ON o.user = r.contact"
 		       " AND o.contact = ?1 AND o.subscription & 2"
 		       " WHERE r.user = ?1 AND r.subscription & 1))) ORDER BY n.user",
 	/* XEP-0163 §4.3.2 on subscription: the last items of one owner's
 	 * nodes that are not whitelisted and not configured never to send. */
-	[Q_PEP_LAST_OF] = "SELECT n.user, n.node, i.item_id, i.rowid FROM pep_node n"
-			  " JOIN pep_item i ON i.rowid = (SELECT rowid FROM pep_item"
-			  " WHERE user = n.user AND node = n.node ORDER BY seq DESC LIMIT 1)"
-			  " WHERE n.user = ?1 AND n.access != 2 AND n.send_last != 0",
+	[Q_PEP_LAST_OF] = PEP_NEWEST_ITEMS " WHERE n.user = ?1 AND n.access != 2 AND n.send_last != 0",
 	[Q_PEP_ITEM_XML] = "SELECT xml FROM pep_item WHERE rowid=?1",
 	/* Payload bytes the account keeps, but for one item (the one a publish
 	 * replaces). */

@@ -6,8 +6,8 @@
 
 #include "store_int.h"
 
-static int user_key(struct store *st, enum store_stmt q, const char *user, const char *key,
-		    const char *what)
+int store_user_key_done(struct store *st, enum store_stmt q, const char *user, const char *key,
+			const char *what)
 {
 	sqlite3_stmt *s = store_stmt(st, q);
 	store_bind_text(s, 1, user);
@@ -18,17 +18,17 @@ static int user_key(struct store *st, enum store_stmt q, const char *user, const
 
 int store_block_add(struct store *st, const char *user, const char *jid)
 {
-	return user_key(st, Q_BLOCK_ADD, user, jid, "block add");
+	return store_user_key_done(st, Q_BLOCK_ADD, user, jid, "block add");
 }
 
 int store_block_del(struct store *st, const char *user, const char *jid)
 {
-	return user_key(st, Q_BLOCK_DEL, user, jid, "block delete");
+	return store_user_key_done(st, Q_BLOCK_DEL, user, jid, "block delete");
 }
 
 int store_block_clear(struct store *st, const char *user)
 {
-	return user_key(st, Q_BLOCK_CLEAR, user, NULL, "block clear");
+	return store_user_key_done(st, Q_BLOCK_CLEAR, user, NULL, "block clear");
 }
 
 void store_strings_free(char **v, size_t n)
@@ -83,7 +83,7 @@ int store_xml_get(struct store *st, const char *user, const char *key, char **xm
 int store_xml_put(struct store *st, const char *user, const char *key, const char *xml)
 {
 	if (!xml)
-		return user_key(st, Q_XML_DEL, user, key, "xml delete");
+		return store_user_key_done(st, Q_XML_DEL, user, key, "xml delete");
 	sqlite3_stmt *s = store_stmt(st, Q_XML_PUT);
 	store_bind_text(s, 1, user);
 	store_bind_text(s, 2, key);

@@ -80,6 +80,10 @@ int store_fail(struct store *st, const char *what);
 sqlite3_stmt *store_stmt(struct store *st, enum store_stmt i);
 /* Runs a statement that returns no rows: 0, -EEXIST (constraint) or -EIO. */
 int store_step_done(struct store *st, sqlite3_stmt *s, const char *what);
+/* Runs q with ?1 = user and, when key is not NULL, ?2 = key: as
+ * store_step_done. */
+int store_user_key_done(struct store *st, enum store_stmt q, const char *user, const char *key,
+			const char *what);
 /* Binds v as text, or NULL when v is NULL. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* malloc'd copy of a text column; NULL for SQL NULL or on ENOMEM. */

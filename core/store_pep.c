@@ -27,15 +27,6 @@ int store_pep_node_get(struct store *st, const char *user, const char *node,
 	return rc;
 }
 
-static int user_node(struct store *st, enum store_stmt q, const char *user, const char *node,
-		     const char *what)
-{
-	sqlite3_stmt *s = store_stmt(st, q);
-	store_bind_text(s, 1, user);
-	store_bind_text(s, 2, node);
-	return store_step_done(st, s, what);
-}
-
 static int trim(struct store *st, const char *user, const char *node, unsigned max)
 {
 	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_TRIM);
@@ -43,15 +34,6 @@ static int trim(struct store *st, const char *user, const char *node, unsigned m
 	store_bind_text(s, 2, node);
 	sqlite3_bind_int(s, 3, (int)max);
 	return store_step_done(st, s, "pep item trim");
-}
-
-static int item_del(struct store *st, const char *user, const char *node, const char *id)
-{
-	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_DEL);
-	store_bind_text(s, 1, user);
-	store_bind_text(s, 2, node);
-	store_bind_text(s, 3, id);
-	return store_step_done(st, s, "pep item delete");
 }
 
 /* Runs the bound statement s, then keeps the node's newest max items, in
@@ -90,10 +72,10 @@ int store_pep_node_del(struct store *st, const char *user, const char *node)
 	int rc = store_begin(st);
 	if (rc)
 		return rc;
-	rc = user_node(st, Q_PEP_NODE_DEL, user, node, "pep node delete");
+	rc = store_user_key_done(st, Q_PEP_NODE_DEL, user, node, "pep node delete");
 	int found = !rc && sqlite3_changes(st->db) > 0;
 	if (!rc)
-		rc = user_node(st, Q_PEP_ITEM_PURGE, user, node, "pep node delete");
+		rc = store_user_key_done(st, Q_PEP_ITEM_PURGE, user, node, "pep node delete");
 	if (rc || !found) {
 		store_rollback(st);
 		return rc ? rc : -ENOENT;
@@ -169,13 +151,17 @@ int64_t store_pep_bytes(struct store *st, const char *user, const char *node, co
 
 int store_pep_item_del(struct store *st, const char *user, const char *node, const char *id)
 {
-	int rc = item_del(st, user, node, id);
+	sqlite3_stmt *s = store_stmt(st, Q_PEP_ITEM_DEL);
+	store_bind_text(s, 1, user);
+	store_bind_text(s, 2, node);
+	store_bind_text(s, 3, id);
+	int rc = store_step_done(st, s, "pep item delete");
 	return rc ? rc : sqlite3_changes(st->db) > 0 ? 0 : -ENOENT;
 }
 
 int store_pep_item_purge(struct store *st, const char *user, const char *node)
 {
-	return user_node(st, Q_PEP_ITEM_PURGE, user, node, "pep purge");
+	return store_user_key_done(st, Q_PEP_ITEM_PURGE, user, node, "pep purge");
 }
 
 static int item_row(sqlite3_stmt *s, void *cb, void *ctx)
